@@ -1,0 +1,85 @@
+/* slot.h - the shared-memory slot of one game server.
+ *
+ * ringfleetd creates one memfd per server, sized rf_slot_size(), and passes
+ * it to the worker. The worker is the only writer of the stats, heartbeat
+ * and client table; the supervisor only reads them (relaxed atomic loads),
+ * except for the generation fields it sets before exec. Because the client
+ * table lives here, a restarted worker resumes broadcasting to the same
+ * clients.
+ */
+#pragma once
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RF_SLOT_MAGIC 0x52464c54u /* "RFLT" */
+#define RF_SLOT_VERSION 1u
+#define RF_CLIENTS_LIMIT 4096u    /* hard upper bound of max_clients */
+#define RF_TICK_HIST_BUCKETS 12   /* tick-duration histogram, see below */
+
+enum rf_backend {
+	RF_BACKEND_NONE = 0,
+	RF_BACKEND_IO_URING = 1,
+	RF_BACKEND_MMSG = 2,
+};
+
+/* One client, identified by its source address. A zero addr.ss_family
+ * marks an empty entry. Times are CLOCK_MONOTONIC nanoseconds, which are
+ * host-wide, so they survive a worker restart. */
+struct rf_slot_client {
+	union {
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+		sa_family_t family;
+	} addr;
+	uint32_t addrlen;
+	uint32_t pad;
+	uint64_t last_seen_ns;
+};
+
+/* Counters count datagrams (one GSO batch of 20 segments is 20 pkts_out). */
+struct rf_slot_stats {
+	uint64_t ticks;
+	uint64_t tick_overruns;
+	uint64_t last_tick_ns;       /* CLOCK_MONOTONIC of the last tick end */
+	uint64_t pkts_in;
+	uint64_t pkts_out;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t drop_truncated;     /* larger than max_packet */
+	uint64_t drop_max_clients;   /* new source while the table was full */
+	uint64_t drop_no_buffer;     /* buffer ring empty / ENOBUFS */
+	uint64_t drop_send;          /* a send that failed */
+	uint64_t drop_flood;         /* over max_packets_per_tick */
+	uint64_t tick_ns_sum;        /* total tick work time */
+	/* Tick work duration histogram: bucket i counts ticks that took
+	 * < 2^i * 16 us (i = 0..RF_TICK_HIST_BUCKETS-2); the last is +Inf. */
+	uint64_t tick_hist[RF_TICK_HIST_BUCKETS];
+	uint32_t clients;            /* clients currently in the table */
+	uint32_t backend;            /* enum rf_backend */
+	uint32_t gso;                /* 1 while UDP GSO is in use */
+	uint32_t ready;              /* 1 once the data path is armed */
+	uint32_t worker_pid;
+	uint32_t pad;
+};
+
+struct rf_slot {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t max_clients;        /* entries in clients[] */
+	uint32_t pad;
+	struct rf_slot_stats stats;
+	struct rf_slot_client clients[]; /* max_clients entries */
+};
+
+static inline size_t rf_slot_size(uint32_t max_clients)
+{
+	return sizeof(struct rf_slot) +
+	       (size_t)max_clients * sizeof(struct rf_slot_client);
+}
+
+/* The single writer publishes, readers load; relaxed is enough because
+ * every field is an independent counter read for reporting. */
+#define RF_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define RF_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+#define RF_ADD(field, v) RF_STORE(field, (field) + (v))

@@ -1,0 +1,86 @@
+/* config.h - the ringfleet INI schema: loading, validation, comparison.
+ *
+ * cfg_load() parses a whole file with inih into a struct cfg, applying
+ * [defaults] to every [server] and expanding every [pool] into one server
+ * per port, then validates everything. It either returns a complete,
+ * valid configuration or fails with one message naming file:line and key,
+ * e.g. `ringfleet.ini:14: tick_hz: expected 1..1000, got "fast"`.
+ */
+#pragma once
+#include <limits.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_NAME_MAX 64        /* server/pool name incl. NUL */
+#define CFG_USER_MAX 33        /* user/group name incl. NUL */
+#define CFG_ADDR_MAX 64        /* textual address incl. NUL */
+#define CFG_MAX_SERVERS 16384  /* servers per file, pools expanded */
+#define CFG_ERR_MAX 512        /* room for one error message */
+
+enum cfg_placement { CFG_PLACE_BALANCE = 0, CFG_PLACE_PACK = 1 };
+enum cfg_backend { CFG_BACKEND_AUTO = 0, CFG_BACKEND_IO_URING = 1, CFG_BACKEND_MMSG = 2 };
+
+struct cfg_server {
+	char name[CFG_NAME_MAX];    /* "eu-1", or "lobby-7100" for a pool */
+	char pool[CFG_NAME_MAX];    /* pool it came from, "" for [server] */
+	char bind[CFG_ADDR_MAX];    /* numeric IPv4/IPv6 address */
+	uint16_t port;
+	int cpu;                    /* explicit pin, or -1 */
+	uint32_t tick_hz;           /* 1..1000 */
+	uint32_t max_clients;       /* 1..RF_CLIENTS_LIMIT */
+	uint32_t client_timeout_s;  /* 1..3600 */
+	uint32_t max_packet;        /* 1..65507 */
+	uint32_t max_packets_per_tick; /* 1..1024 */
+	uint32_t recv_buffers;      /* power of two 16..32768 */
+	uint64_t socket_rcvbuf;     /* bytes, suffixes K/M/G accepted */
+	enum cfg_backend backend;
+	char user[CFG_USER_MAX];    /* "" = do not switch user */
+	char group[CFG_USER_MAX];   /* "" = user's primary group */
+	int line;                   /* line of its [server]/[pool] header */
+};
+
+struct cfg_supervisor {
+	char control_socket[108];   /* fits sockaddr_un.sun_path */
+	char control_group[CFG_USER_MAX];
+	cpu_set_t cpus;             /* CPUs workers may use */
+	bool cpus_set;              /* false: all the daemon may use */
+	enum cfg_placement placement;
+	uint32_t max_per_cpu;       /* 1..4096 */
+	char metrics_listen[CFG_ADDR_MAX]; /* "" = off, else ADDR:PORT */
+	uint32_t hang_timeout_ms;   /* 100..600000 */
+	uint32_t stop_timeout_ms;   /* 100..600000 */
+	uint32_t restart_delay_ms;      /* first backoff delay */
+	uint32_t restart_delay_max_ms;  /* backoff cap */
+	uint32_t stable_after_s;        /* healthy this long resets backoff */
+	uint32_t crash_limit;           /* crashes within window -> fatal */
+	uint32_t crash_window_s;
+	int log_level;              /* RF_LOG_* from common/log.h */
+};
+
+struct cfg {
+	char path[PATH_MAX];
+	struct cfg_supervisor sup;
+	struct cfg_server *servers; /* n_servers entries, in file order */
+	size_t n_servers;
+};
+
+/* Loads and validates path into *out (which the caller then cfg_free()s).
+ * Returns 0, or -errno with a message in err: -ENOENT/-EACCES etc. when the
+ * file cannot be read, -EINVAL for any content error. On failure *out is
+ * left empty (safe to cfg_free). */
+int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen);
+void cfg_free(struct cfg *cfg);
+
+/* Index of the server named name, or -1. */
+int cfg_find_server(const struct cfg *cfg, const char *name);
+
+/* True when a running worker of a would need no restart to become b
+ * (every field that affects the worker or its socket is equal). */
+bool cfg_server_equal(const struct cfg_server *a, const struct cfg_server *b);
+
+/* Parses a CPU list like "0-3,6" into set. Returns 0 or -EINVAL. */
+int cfg_parse_cpulist(const char *s, cpu_set_t *set);
+/* Formats set as a CPU list ("0-3,6") into buf. Returns 0 or -ENOSPC. */
+int cfg_format_cpulist(const cpu_set_t *set, char *buf, size_t len);

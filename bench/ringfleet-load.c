@@ -1,0 +1,970 @@
+/* ringfleet-load - load generator and benchmark client for UDP relay
+ * servers that broadcast every datagram to every client once per tick.
+ *
+ * Each client is its own UDP socket, connected to its server. Clients send
+ * on an absolute schedule; every packet carries (magic, client id, seq,
+ * CLOCK_MONOTONIC send time), so a receiver knows one-way latency and which
+ * server's window the packet belongs to. Only packets sent inside the
+ * measured window count, and receiving continues for a drain period after
+ * it, so loss = sent_in_window * clients_of_that_server - received.
+ *
+ * One thread, one io_uring: multishot recv on every socket into a provided
+ * buffer ring, sends batched into one io_uring_enter per send slot, and an
+ * absolute IORING_OP_TIMEOUT as the clock. No allocation after start-up.
+ */
+#include "bench/hist.h"
+#include "bench/proccpu.h"
+#include "common/timeutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LOAD_MAGIC 0x524c4f44u /* "RLOD" */
+#define MAX_TARGETS 4096
+#define MAX_CLIENTS_PER_TARGET 1024
+#define MAX_PIDS 64
+#define SOCK_RCVBUF (4 << 20)  /* absorbs a whole tick's burst per socket */
+#define BUF_POOL_BYTES (32u << 20)
+#define LATE_NS RF_NSEC_PER_MSEC
+
+enum { UD_RECV = 1, UD_SEND = 2, UD_TIMEOUT = 3 };
+
+struct load_hdr {
+	uint32_t magic;
+	uint32_t client;
+	uint64_t seq;
+	uint64_t ts_ns;
+};
+
+struct opts {
+	struct sockaddr_in targets[MAX_TARGETS];
+	size_t ntargets;
+	unsigned clients;
+	unsigned size;
+	double interval_ms;
+	double warmup_s;
+	double duration_s;
+	double drain_ms;
+	pid_t pids[MAX_PIDS];
+	size_t npids;
+	bool json;
+};
+
+struct server {
+	struct sockaddr_in addr;
+	unsigned first;        /* index of its first client */
+	unsigned n;            /* its clients */
+	uint64_t sent;         /* sent inside the window */
+	uint64_t received;     /* deliveries of in-window packets */
+	uint64_t *last_seq;    /* [receiver * n + sender] = seq + 1 */
+};
+
+struct client {
+	int fd;
+	unsigned server;
+	uint64_t seq;
+	uint64_t ts;           /* timestamp of the send in flight */
+	bool inflight;
+	uint8_t *buf;          /* its payload, reused for every send */
+};
+
+struct counters {
+	uint64_t send_errors;
+	uint64_t send_skipped; /* previous send still in flight */
+	uint64_t late_sends;   /* sent > 1 ms after their slot */
+	uint64_t send_lag_max;
+	uint64_t recv_errors;  /* multishot ended with an error */
+	uint64_t rearms_nobufs;
+	uint64_t bad;          /* wrong size/magic/id/server */
+	uint64_t dup_or_reordered;
+	uint64_t outside;      /* valid, sent outside the window */
+};
+
+struct cpu_meas {
+	struct proccpu_snap a, b;
+	struct rusage ra, rb;
+	uint64_t ta, tb;       /* when each sample was taken */
+	uint64_t ticks;
+	size_t procs;
+	bool lost_root;
+	uint64_t udp_errs_a, udp_errs_b;
+};
+
+struct load {
+	struct opts *o;
+	struct io_uring ring;
+	bool ring_ok;
+	struct server *srv;
+	size_t nsrv;
+	struct client *cl;
+	size_t ncl;
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	uint8_t *bufs;
+	unsigned nbufs, bufsz, br_added;
+	uint64_t t_start, t0, t1, t_end;
+	uint64_t slot_ns, slot_no, next_slot;
+	unsigned nslots;
+	struct __kernel_timespec ts;
+	bool timeout_armed, in_t0, in_t1;
+	struct hist lat;
+	struct counters c;
+	struct cpu_meas cpu;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ringfleet-load --target HOST:PORT[-PORT] [options]\n"
+		"  --target HOST:PORT[-PORT]  server(s) to load; repeatable, a range = many\n"
+		"  --clients N      clients (UDP sockets) per server (default 10)\n"
+		"  --size B         datagram size, >= 24 (default 1024)\n"
+		"  --interval-ms MS each client sends every MS (default 10)\n"
+		"  --warmup S       seconds before the measured window (default 1)\n"
+		"  --duration S     measured window in seconds (default 5)\n"
+		"  --drain-ms MS    keep receiving after the window (default 240)\n"
+		"  --pid PID        measure CPU of PID and its descendants; repeatable\n"
+		"  --json           print one JSON object instead of a summary\n"
+		"  --help\n"
+		"exit: 0 ran (even with loss), 1 could not run, 2 usage\n");
+}
+
+static int parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= min && v <= max))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s == '-' || *s == '\0')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* "127.0.0.1:7000" or "127.0.0.1:7000-7019"; numeric IPv4 only, no DNS. */
+static int parse_target(struct opts *o, const char *arg)
+{
+	char host[64], *colon, *dash;
+	unsigned long lo, hi;
+	struct in_addr ia;
+
+	if (strlen(arg) >= sizeof(host))
+		return -EINVAL;
+	strcpy(host, arg);
+	colon = strrchr(host, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon++ = '\0';
+	if (inet_pton(AF_INET, host, &ia) != 1)
+		return -EINVAL;
+	dash = strchr(colon, '-');
+	if (dash)
+		*dash++ = '\0';
+	if (parse_uint(colon, 1, 65535, &lo) < 0)
+		return -EINVAL;
+	hi = lo;
+	if (dash && parse_uint(dash, lo, 65535, &hi) < 0)
+		return -EINVAL;
+	if (o->ntargets + (hi - lo + 1) > MAX_TARGETS)
+		return -E2BIG;
+	for (unsigned long p = lo; p <= hi; p++) {
+		struct sockaddr_in *sa = &o->targets[o->ntargets++];
+
+		sa->sin_family = AF_INET;
+		sa->sin_addr = ia;
+		sa->sin_port = htons((uint16_t)p);
+	}
+	return 0;
+}
+
+static int parse_opt(struct opts *o, int c, const char *arg)
+{
+	unsigned long v;
+
+	switch (c) {
+	case 't':
+		return parse_target(o, arg);
+	case 'c':
+		if (parse_uint(arg, 1, MAX_CLIENTS_PER_TARGET, &v) < 0)
+			return -EINVAL;
+		o->clients = (unsigned)v;
+		return 0;
+	case 's':
+		if (parse_uint(arg, sizeof(struct load_hdr), 65507, &v) < 0)
+			return -EINVAL;
+		o->size = (unsigned)v;
+		return 0;
+	case 'i':
+		return parse_double(arg, 0.05, 60000, &o->interval_ms);
+	case 'w':
+		return parse_double(arg, 0, 3600, &o->warmup_s);
+	case 'd':
+		return parse_double(arg, 0.01, 86400, &o->duration_s);
+	case 'D':
+		return parse_double(arg, 0, 60000, &o->drain_ms);
+	case 'p':
+		if (o->npids == MAX_PIDS || parse_uint(arg, 1, INT32_MAX, &v) < 0)
+			return -EINVAL;
+		o->pids[o->npids++] = (pid_t)v;
+		return 0;
+	case 'j':
+		o->json = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Returns 0 to run, 1 after --help, -EINVAL on a usage error. */
+static int parse_args(struct opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "target", required_argument, NULL, 't' },
+		{ "clients", required_argument, NULL, 'c' },
+		{ "size", required_argument, NULL, 's' },
+		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "drain-ms", required_argument, NULL, 'D' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c, li = 0;
+
+	while ((c = getopt_long(argc, argv, "", lo, &li)) != -1) {
+		if (c == 'h')
+			return 1;
+		if (c == '?')
+			return -EINVAL;
+		if (parse_opt(o, c, optarg) < 0) {
+			fprintf(stderr, "ringfleet-load: invalid --%s '%s'\n",
+				lo[li].name, optarg);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc || o->ntargets == 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int raise_nofile(size_t need)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max < need)
+		return -EMFILE;
+	rl.rlim_cur = need;
+	return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
+}
+
+static int client_socket(const struct sockaddr_in *dst)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	int fd, rcv = SOCK_RCVBUF;
+
+	/* A loopback target gets a loopback source, as the brief demands;
+	 * any other target lets the kernel pick the route's address. */
+	if ((ntohl(dst->sin_addr.s_addr) >> 24) == 127)
+		src.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Root may exceed rmem_max; otherwise take what the kernel allows. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+	    connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int setup_clients(struct load *l)
+{
+	const struct opts *o = l->o;
+	unsigned k = 0;
+
+	l->nsrv = o->ntargets;
+	l->ncl = o->ntargets * o->clients;
+	l->srv = calloc(l->nsrv, sizeof(*l->srv));
+	l->cl = calloc(l->ncl, sizeof(*l->cl));
+	if (!l->srv || !l->cl)
+		return -ENOMEM;
+	for (size_t s = 0; s < l->nsrv; s++) {
+		struct server *sv = &l->srv[s];
+
+		sv->addr = o->targets[s];
+		sv->first = k;
+		sv->n = o->clients;
+		sv->last_seq = calloc((size_t)sv->n * sv->n, sizeof(uint64_t));
+		if (!sv->last_seq)
+			return -ENOMEM;
+		for (unsigned i = 0; i < sv->n; i++, k++) {
+			struct client *c = &l->cl[k];
+
+			c->server = (unsigned)s;
+			c->buf = malloc(o->size);
+			if (!c->buf)
+				return -ENOMEM;
+			/* a recognisable pattern; the header overwrites the start */
+			for (unsigned b = 0; b < o->size; b++)
+				c->buf[b] = (uint8_t)(b * 31 + k);
+			c->fd = client_socket(&sv->addr);
+			if (c->fd < 0)
+				return c->fd;
+		}
+	}
+	return 0;
+}
+
+static unsigned pow2_floor(unsigned v)
+{
+	unsigned p = 1;
+
+	while (p * 2 <= v)
+		p *= 2;
+	return p;
+}
+
+static int setup_ring(struct load *l)
+{
+	struct io_uring_params p = { 0 };
+	unsigned sq = pow2_floor((unsigned)l->ncl + 64) * 2;
+	int ret;
+
+	/* Buffers are returned as soon as a CQE is read, so the pool only
+	 * needs to hold what arrives between two waits; bigger is safer. */
+	l->bufsz = (l->o->size + 64 + 63) & ~63u;
+	l->nbufs = pow2_floor(BUF_POOL_BYTES / l->bufsz);
+	if (l->nbufs > 32768)
+		l->nbufs = 32768;
+	if (sq > 4096)
+		sq = 4096;
+	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER |
+		  IORING_SETUP_DEFER_TASKRUN;
+	p.cq_entries = l->nbufs * 2;
+	ret = io_uring_queue_init_params(sq, &l->ring, &p);
+	if (ret == -EINVAL) {
+		/* pre-6.1 kernels: same loop, without the task-work deferral */
+		p = (struct io_uring_params){ .flags = IORING_SETUP_CQSIZE,
+					      .cq_entries = l->nbufs * 2 };
+		ret = io_uring_queue_init_params(sq, &l->ring, &p);
+	}
+	l->ring_ok = ret == 0;
+	return ret;
+}
+
+static int setup_bufring(struct load *l)
+{
+	struct io_uring_buf_reg reg = { 0 };
+	int mask, ret;
+
+	l->br_bytes = l->nbufs * sizeof(struct io_uring_buf);
+	l->br = mmap(NULL, l->br_bytes, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (l->br == MAP_FAILED)
+		return -errno;
+	l->bufs = malloc((size_t)l->nbufs * l->bufsz);
+	if (!l->bufs)
+		return -ENOMEM;
+	reg.ring_addr = (unsigned long)l->br;
+	reg.ring_entries = l->nbufs;
+	reg.bgid = 0;
+	ret = io_uring_register_buf_ring(&l->ring, &reg, 0);
+	if (ret < 0)
+		return ret;
+	io_uring_buf_ring_init(l->br);
+	mask = io_uring_buf_ring_mask(l->nbufs);
+	for (unsigned i = 0; i < l->nbufs; i++)
+		io_uring_buf_ring_add(l->br, l->bufs + (size_t)i * l->bufsz,
+				      l->bufsz, (unsigned short)i, mask, (int)i);
+	io_uring_buf_ring_advance(l->br, (int)l->nbufs);
+	return 0;
+}
+
+static struct io_uring_sqe *get_sqe(struct load *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+
+	if (!sqe) {
+		io_uring_submit(&l->ring);
+		sqe = io_uring_get_sqe(&l->ring);
+	}
+	return sqe;
+}
+
+static inline uint64_t ud(unsigned kind, unsigned idx)
+{
+	return (uint64_t)kind << 32 | idx;
+}
+
+static int arm_recv(struct load *l, unsigned ci)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv_multishot(sqe, l->cl[ci].fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = 0;
+	io_uring_sqe_set_data64(sqe, ud(UD_RECV, ci));
+	return 0;
+}
+
+static bool in_window(const struct load *l, uint64_t ts)
+{
+	return ts >= l->t0 && ts < l->t1;
+}
+
+static void send_one(struct load *l, unsigned ci, uint64_t due, uint64_t now)
+{
+	struct client *c = &l->cl[ci];
+	struct load_hdr h = { LOAD_MAGIC, ci, c->seq, now };
+	struct io_uring_sqe *sqe;
+
+	if (c->inflight) {
+		l->c.send_skipped += in_window(l, now);
+		return;
+	}
+	sqe = get_sqe(l);
+	if (!sqe)
+		return;
+	memcpy(c->buf, &h, sizeof(h));
+	c->seq++;
+	c->ts = now;
+	c->inflight = true;
+	io_uring_prep_send(sqe, c->fd, c->buf, l->o->size, 0);
+	io_uring_sqe_set_data64(sqe, ud(UD_SEND, ci));
+	if (in_window(l, now)) {
+		uint64_t lag = now - due;
+
+		l->c.late_sends += lag > LATE_NS;
+		if (lag > l->c.send_lag_max)
+			l->c.send_lag_max = lag;
+	}
+}
+
+/* Client i sends in slot i % nslots of every interval, which spreads each
+ * server's clients over the interval like independent players. */
+static void send_slot(struct load *l, uint64_t due, uint64_t now)
+{
+	unsigned s = (unsigned)(l->slot_no % l->nslots);
+
+	for (size_t ci = s; ci < l->ncl; ci += l->nslots)
+		send_one(l, (unsigned)ci, due, now);
+}
+
+static void on_send(struct load *l, unsigned ci, int res)
+{
+	struct client *c = &l->cl[ci];
+
+	c->inflight = false;
+	if (res != (int)l->o->size) {
+		/* e.g. ECONNREFUSED: an ICMP error from an earlier datagram */
+		l->c.send_errors += in_window(l, c->ts);
+		return;
+	}
+	if (in_window(l, c->ts))
+		l->srv[c->server].sent++;
+}
+
+static void on_packet(struct load *l, unsigned ri, const uint8_t *p, int len,
+		      uint64_t now)
+{
+	const struct client *r = &l->cl[ri];
+	struct server *sv = &l->srv[r->server];
+	struct load_hdr h;
+	uint64_t *last;
+
+	if (len < (int)sizeof(h)) {
+		l->c.bad++;
+		return;
+	}
+	memcpy(&h, p, sizeof(h));
+	if (len != (int)l->o->size || h.magic != LOAD_MAGIC || h.client >= l->ncl ||
+	    l->cl[h.client].server != r->server) {
+		l->c.bad++;
+		return;
+	}
+	if (!in_window(l, h.ts_ns)) {
+		l->c.outside++;
+		return;
+	}
+	last = &sv->last_seq[(ri - sv->first) * sv->n + (h.client - sv->first)];
+	if (h.seq + 1 <= *last)
+		l->c.dup_or_reordered++;
+	else
+		*last = h.seq + 1;
+	sv->received++;
+	hist_add(&l->lat, now > h.ts_ns ? now - h.ts_ns : 0);
+}
+
+static void on_recv(struct load *l, unsigned ci, const struct io_uring_cqe *cqe)
+{
+	if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		uint8_t *b = l->bufs + (size_t)bid * l->bufsz;
+
+		on_packet(l, ci, b, cqe->res, rf_now_ns());
+		io_uring_buf_ring_add(l->br, b, l->bufsz, (unsigned short)bid,
+				      io_uring_buf_ring_mask(l->nbufs),
+				      (int)l->br_added++);
+	} else if (cqe->res == -ENOBUFS) {
+		l->c.rearms_nobufs++;
+	} else if (cqe->res < 0) {
+		/* ECONNREFUSED when nothing listens: keep listening anyway */
+		l->c.recv_errors++;
+	}
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		arm_recv(l, ci);
+}
+
+static void reap(struct load *l)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&l->ring, head, cqe) {
+		uint64_t d = io_uring_cqe_get_data64(cqe);
+		unsigned idx = (unsigned)d;
+
+		switch (d >> 32) {
+		case UD_RECV:
+			on_recv(l, idx, cqe);
+			break;
+		case UD_SEND:
+			on_send(l, idx, cqe->res);
+			break;
+		case UD_TIMEOUT:
+			l->timeout_armed = false;
+			break;
+		}
+		n++;
+	}
+	io_uring_cq_advance(&l->ring, n);
+	if (l->br_added) {
+		io_uring_buf_ring_advance(l->br, (int)l->br_added);
+		l->br_added = 0;
+	}
+}
+
+static uint64_t next_wake(const struct load *l)
+{
+	uint64_t t = l->next_slot;
+
+	if (!l->in_t0 && l->t0 < t)
+		t = l->t0;
+	if (!l->in_t1 && l->t1 < t)
+		t = l->t1;
+	if (l->t_end < t)
+		t = l->t_end;
+	return t;
+}
+
+static int arm_timeout(struct load *l)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+	uint64_t t = next_wake(l);
+
+	if (!sqe)
+		return -EBUSY;
+	l->ts.tv_sec = (long long)(t / RF_NSEC_PER_SEC);
+	l->ts.tv_nsec = (long long)(t % RF_NSEC_PER_SEC);
+	io_uring_prep_timeout(sqe, &l->ts, 0, IORING_TIMEOUT_ABS);
+	io_uring_sqe_set_data64(sqe, ud(UD_TIMEOUT, 0));
+	l->timeout_armed = true;
+	return 0;
+}
+
+/* Host-wide UDP receive-buffer overflows (/proc/net/snmp RcvbufErrors):
+ * tells whether lost packets were dropped by a full socket buffer, ours
+ * or the server's. */
+static uint64_t udp_rcvbuf_errors(void)
+{
+	char hdr[1024], val[1024], *hs, *vs, *h, *v;
+	unsigned long long n = 0;
+	FILE *f = fopen("/proc/net/snmp", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(hdr, sizeof(hdr), f) && fgets(val, sizeof(val), f)) {
+		if (strncmp(hdr, "Udp:", 4) != 0)
+			continue;
+		h = strtok_r(hdr, " \n", &hs);
+		v = strtok_r(val, " \n", &vs);
+		while (h && v) {
+			if (strcmp(h, "RcvbufErrors") == 0)
+				n = strtoull(v, NULL, 10);
+			h = strtok_r(NULL, " \n", &hs);
+			v = strtok_r(NULL, " \n", &vs);
+		}
+		break;
+	}
+	fclose(f);
+	return n;
+}
+
+static void sample_start(struct load *l, uint64_t now)
+{
+	struct cpu_meas *m = &l->cpu;
+
+	if (l->o->npids)
+		proccpu_snap(l->o->pids, l->o->npids, &m->a);
+	getrusage(RUSAGE_SELF, &m->ra);
+	m->udp_errs_a = udp_rcvbuf_errors();
+	m->ta = now;
+}
+
+static void sample_end(struct load *l, uint64_t now)
+{
+	struct cpu_meas *m = &l->cpu;
+
+	if (l->o->npids) {
+		if (proccpu_snap(l->o->pids, l->o->npids, &m->b) == -ESRCH)
+			m->lost_root = true;
+		m->ticks = proccpu_delta(&m->a, &m->b, &m->procs);
+	}
+	getrusage(RUSAGE_SELF, &m->rb);
+	m->udp_errs_b = udp_rcvbuf_errors();
+	m->tb = now;
+}
+
+/* Sends every slot that is due (catching up, never skipping: the schedule
+ * is absolute) and takes the window samples. Returns true when done. */
+static bool run_due(struct load *l, uint64_t now)
+{
+	if (!l->in_t0 && now >= l->t0) {
+		sample_start(l, now);
+		l->in_t0 = true;
+	}
+	if (!l->in_t1 && now >= l->t1) {
+		sample_end(l, now);
+		l->in_t1 = true;
+	}
+	if (now >= l->t_end)
+		return true;
+	while (now >= l->next_slot) {
+		send_slot(l, l->next_slot, now);
+		l->slot_no++;
+		l->next_slot = l->t_start + l->slot_no * l->slot_ns;
+	}
+	return false;
+}
+
+static int run(struct load *l)
+{
+	const struct opts *o = l->o;
+	uint64_t interval = (uint64_t)(o->interval_ms * RF_NSEC_PER_MSEC);
+	int ret;
+
+	/* about 1 ms between wake-ups: each batches that slot's sends */
+	l->nslots = (unsigned)(interval / RF_NSEC_PER_MSEC);
+	if (l->nslots < 1)
+		l->nslots = 1;
+	if (l->nslots > l->ncl)
+		l->nslots = (unsigned)l->ncl;
+	l->slot_ns = interval / l->nslots;
+	for (unsigned i = 0; i < l->ncl; i++) {
+		ret = arm_recv(l, i);
+		if (ret < 0)
+			return ret;
+	}
+	l->t_start = rf_now_ns() + 10 * RF_NSEC_PER_MSEC;
+	l->next_slot = l->t_start;
+	l->t0 = l->t_start + (uint64_t)(o->warmup_s * RF_NSEC_PER_SEC);
+	l->t1 = l->t0 + (uint64_t)(o->duration_s * RF_NSEC_PER_SEC);
+	l->t_end = l->t1 + (uint64_t)(o->drain_ms * RF_NSEC_PER_MSEC);
+	for (;;) {
+		if (!l->timeout_armed && (ret = arm_timeout(l)) < 0)
+			return ret;
+		ret = io_uring_submit_and_wait(&l->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY)
+			return ret;
+		reap(l);
+		if (run_due(l, rf_now_ns()))
+			return 0;
+	}
+}
+
+static double ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static double rusage_s(const struct rusage *r)
+{
+	return (double)(r->ru_utime.tv_sec + r->ru_stime.tv_sec) +
+	       (double)(r->ru_utime.tv_usec + r->ru_stime.tv_usec) / 1e6;
+}
+
+struct totals {
+	uint64_t sent, expected, received, lost;
+	double loss_pct, worst_loss_pct;
+	double self_cpu_pct, cpu_pct;
+	double window_s;
+};
+
+static double loss_of(uint64_t expected, uint64_t received)
+{
+	if (expected == 0)
+		return 0;
+	if (received >= expected)
+		return 0;
+	return 100.0 * (double)(expected - received) / (double)expected;
+}
+
+static void totals(const struct load *l, struct totals *t)
+{
+	const struct cpu_meas *m = &l->cpu;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	memset(t, 0, sizeof(*t));
+	for (size_t s = 0; s < l->nsrv; s++) {
+		const struct server *sv = &l->srv[s];
+		uint64_t exp = sv->sent * sv->n;
+		double lp = loss_of(exp, sv->received);
+
+		t->sent += sv->sent;
+		t->expected += exp;
+		t->received += sv->received;
+		if (lp > t->worst_loss_pct)
+			t->worst_loss_pct = lp;
+	}
+	t->lost = t->received < t->expected ? t->expected - t->received : 0;
+	t->loss_pct = loss_of(t->expected, t->received);
+	t->window_s = (double)(m->tb - m->ta) / 1e9;
+	if (t->window_s > 0) {
+		t->self_cpu_pct = 100.0 * (rusage_s(&m->rb) - rusage_s(&m->ra)) /
+				  t->window_s;
+		t->cpu_pct = 100.0 * (double)m->ticks / (double)hz / t->window_s;
+	}
+}
+
+static void print_lat_json(const struct hist *h)
+{
+	if (h->n == 0) {
+		printf("\"latency_ms\":{\"avg\":null,\"p50\":null,\"p99\":null,"
+		       "\"p999\":null,\"max\":null}");
+		return;
+	}
+	printf("\"latency_ms\":{\"avg\":%.3f,\"p50\":%.3f,\"p99\":%.3f,"
+	       "\"p999\":%.3f,\"max\":%.3f}",
+	       hist_mean(h) / 1e6, ms(hist_quantile(h, 0.5)),
+	       ms(hist_quantile(h, 0.99)), ms(hist_quantile(h, 0.999)),
+	       ms(h->max));
+}
+
+static void print_json(const struct load *l, const struct totals *t)
+{
+	const struct opts *o = l->o;
+	const struct counters *c = &l->c;
+	char a[INET_ADDRSTRLEN];
+
+	printf("{\"servers_n\":%zu,\"clients\":%zu,\"clients_per_server\":%u,"
+	       "\"size\":%u,\"interval_ms\":%g,\"warmup_s\":%g,\"duration_s\":%g,"
+	       "\"window_s\":%.3f,\"drain_ms\":%g,",
+	       l->nsrv, l->ncl, o->clients, o->size, o->interval_ms,
+	       o->warmup_s, o->duration_s, t->window_s, o->drain_ms);
+	printf("\"sent\":%llu,\"expected\":%llu,\"received\":%llu,\"lost\":%llu,"
+	       "\"loss_pct\":%.4f,\"worst_server_loss_pct\":%.4f,",
+	       (unsigned long long)t->sent, (unsigned long long)t->expected,
+	       (unsigned long long)t->received, (unsigned long long)t->lost,
+	       t->loss_pct, t->worst_loss_pct);
+	print_lat_json(&l->lat);
+	printf(",\"self_cpu_pct\":%.2f,", t->self_cpu_pct);
+	if (o->npids)
+		printf("\"cpu_pct\":%.2f,\"cpu_procs\":%zu,\"cpu_root_exited\":%s,",
+		       t->cpu_pct, l->cpu.procs, l->cpu.lost_root ? "true" : "false");
+	else
+		printf("\"cpu_pct\":null,\"cpu_procs\":0,\"cpu_root_exited\":false,");
+	printf("\"send_errors\":%llu,\"send_skipped\":%llu,\"late_sends\":%llu,"
+	       "\"send_lag_max_ms\":%.3f,\"recv_errors\":%llu,\"recv_nobufs\":%llu,"
+	       "\"bad_packets\":%llu,\"dup_or_reordered\":%llu,"
+	       "\"host_udp_rcvbuf_errors\":%llu,\"servers\":[",
+	       (unsigned long long)c->send_errors, (unsigned long long)c->send_skipped,
+	       (unsigned long long)c->late_sends, ms(c->send_lag_max),
+	       (unsigned long long)c->recv_errors, (unsigned long long)c->rearms_nobufs,
+	       (unsigned long long)c->bad, (unsigned long long)c->dup_or_reordered,
+	       (unsigned long long)(l->cpu.udp_errs_b - l->cpu.udp_errs_a));
+	for (size_t s = 0; s < l->nsrv; s++) {
+		const struct server *sv = &l->srv[s];
+
+		inet_ntop(AF_INET, &sv->addr.sin_addr, a, sizeof(a));
+		printf("%s{\"target\":\"%s:%u\",\"sent\":%llu,\"expected\":%llu,"
+		       "\"received\":%llu,\"loss_pct\":%.4f}",
+		       s ? "," : "", a, ntohs(sv->addr.sin_port),
+		       (unsigned long long)sv->sent,
+		       (unsigned long long)(sv->sent * sv->n),
+		       (unsigned long long)sv->received,
+		       loss_of(sv->sent * sv->n, sv->received));
+	}
+	printf("]}\n");
+}
+
+static void print_human(const struct load *l, const struct totals *t)
+{
+	const struct opts *o = l->o;
+	const struct hist *h = &l->lat;
+	const struct counters *c = &l->c;
+
+	printf("ringfleet-load: %zu server(s) x %u clients, %u B every %g ms, "
+	       "%.2f s window\n", l->nsrv, o->clients, o->size, o->interval_ms,
+	       t->window_s);
+	printf("  sent %llu  expected %llu  received %llu  lost %llu (%.3f%%)",
+	       (unsigned long long)t->sent, (unsigned long long)t->expected,
+	       (unsigned long long)t->received, (unsigned long long)t->lost,
+	       t->loss_pct);
+	if (l->nsrv > 1)
+		printf("  worst server %.3f%%", t->worst_loss_pct);
+	printf("\n");
+	if (h->n)
+		printf("  latency ms: avg %.3f  p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
+		       hist_mean(h) / 1e6, ms(hist_quantile(h, 0.5)),
+		       ms(hist_quantile(h, 0.99)), ms(hist_quantile(h, 0.999)),
+		       ms(h->max));
+	else
+		printf("  latency ms: no packets received\n");
+	if (o->npids)
+		printf("  cpu: %.2f%% of a core (%zu processes%s);", t->cpu_pct,
+		       l->cpu.procs, l->cpu.lost_root ? ", a root exited" : "");
+	else
+		printf("  cpu:");
+	printf(" load generator itself %.2f%%\n", t->self_cpu_pct);
+	if (c->send_errors || c->recv_errors || c->bad || c->dup_or_reordered)
+		printf("  errors: send %llu  recv %llu  bad packets %llu  dup/reordered %llu\n",
+		       (unsigned long long)c->send_errors,
+		       (unsigned long long)c->recv_errors, (unsigned long long)c->bad,
+		       (unsigned long long)c->dup_or_reordered);
+	if (c->send_skipped || c->late_sends * 100 > t->sent)
+		printf("  warning: the load generator fell behind (%llu sends skipped, "
+		       "%llu > 1 ms late, max lag %.3f ms)\n",
+		       (unsigned long long)c->send_skipped,
+		       (unsigned long long)c->late_sends, ms(c->send_lag_max));
+}
+
+static void cleanup(struct load *l)
+{
+	if (l->ring_ok)
+		io_uring_queue_exit(&l->ring);
+	for (size_t i = 0; i < l->ncl; i++) {
+		if (l->cl[i].fd > 0)
+			close(l->cl[i].fd);
+		free(l->cl[i].buf);
+	}
+	for (size_t s = 0; s < l->nsrv; s++)
+		free(l->srv[s].last_seq);
+	free(l->cl);
+	free(l->srv);
+	free(l->bufs);
+	if (l->br && l->br != MAP_FAILED)
+		munmap(l->br, l->br_bytes);
+	proccpu_free(&l->cpu.a);
+	proccpu_free(&l->cpu.b);
+}
+
+static int setup(struct load *l)
+{
+	struct proccpu_snap probe = { 0 };
+	int ret;
+
+	if (l->o->npids) {
+		ret = proccpu_snap(l->o->pids, l->o->npids, &probe);
+		proccpu_free(&probe);
+		if (ret < 0) {
+			fprintf(stderr, "ringfleet-load: --pid: %s\n", strerror(-ret));
+			return ret;
+		}
+	}
+	ret = raise_nofile(l->o->ntargets * l->o->clients + 64);
+	if (ret < 0) {
+		fprintf(stderr, "ringfleet-load: need %zu file descriptors: %s\n",
+			l->o->ntargets * l->o->clients + 64, strerror(-ret));
+		return ret;
+	}
+	ret = setup_clients(l);
+	if (ret < 0) {
+		fprintf(stderr, "ringfleet-load: client sockets: %s\n", strerror(-ret));
+		return ret;
+	}
+	ret = setup_ring(l);
+	if (ret < 0) {
+		fprintf(stderr, "ringfleet-load: io_uring unavailable: %s\n",
+			strerror(-ret));
+		return ret;
+	}
+	ret = setup_bufring(l);
+	if (ret < 0)
+		fprintf(stderr, "ringfleet-load: buffer ring: %s\n", strerror(-ret));
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static struct opts o = { .clients = 10, .size = 1024, .interval_ms = 10,
+				 .warmup_s = 1, .duration_s = 5, .drain_ms = 240 };
+	static struct load l;
+	struct totals t;
+	int ret;
+
+	ret = parse_args(&o, argc, argv);
+	if (ret == 1) {
+		usage(stdout);
+		return 0;
+	}
+	if (ret < 0) {
+		usage(stderr);
+		return 2;
+	}
+	l.o = &o;
+	ret = setup(&l);
+	if (ret == 0) {
+		ret = run(&l);
+		if (ret < 0)
+			fprintf(stderr, "ringfleet-load: io_uring: %s\n", strerror(-ret));
+	}
+	if (ret == 0) {
+		totals(&l, &t);
+		if (o.json)
+			print_json(&l, &t);
+		else
+			print_human(&l, &t);
+	}
+	cleanup(&l);
+	return ret == 0 ? 0 : 1;
+}

@@ -1,0 +1,273 @@
+/* ctlproto.c - see ctlproto.h. */
+#include "common/ctlproto.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static const struct {
+	const char *name;
+	int min_args, max_args;
+	bool mutates;
+} verbs[CTL_VERB_COUNT] = {
+	[CTL_PING] = { "ping", 0, 0, false },
+	[CTL_VERSION] = { "version", 0, 0, false },
+	[CTL_STATUS] = { "status", 0, 1, false },
+	[CTL_START] = { "start", 1, 1, true },
+	[CTL_STOP] = { "stop", 1, 1, true },
+	[CTL_RESTART] = { "restart", 1, 1, true },
+	[CTL_RELOAD] = { "reload", 0, 0, true },
+	[CTL_SHUTDOWN] = { "shutdown", 0, 0, true },
+};
+
+const char *ctl_verb_name(enum ctl_verb v)
+{
+	return v < CTL_VERB_COUNT ? verbs[v].name : "?";
+}
+
+bool ctl_verb_mutates(enum ctl_verb v)
+{
+	return v < CTL_VERB_COUNT && verbs[v].mutates;
+}
+
+static int lookup_verb(const char *word)
+{
+	for (int i = 0; i < CTL_VERB_COUNT; i++)
+		if (strcmp(word, verbs[i].name) == 0)
+			return i;
+	return -1;
+}
+
+/* Splits line into words; only printable ASCII is accepted. */
+static int split_words(const char *line, size_t len, char words[][CTL_ARG_MAX],
+		       int max, const char **err)
+{
+	int n = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start, wlen;
+
+		if (line[i] == ' ' || line[i] == '\t') {
+			i++;
+			continue;
+		}
+		for (start = i; i < len && line[i] != ' ' && line[i] != '\t'; i++) {
+			unsigned char c = (unsigned char)line[i];
+
+			if (c < 0x21 || c > 0x7e) {
+				*err = "request is not printable text";
+				return -EINVAL;
+			}
+		}
+		wlen = i - start;
+		if (n == max) {
+			*err = "too many arguments";
+			return -EINVAL;
+		}
+		if (wlen >= CTL_ARG_MAX) {
+			*err = "argument too long";
+			return -EINVAL;
+		}
+		memcpy(words[n], line + start, wlen);
+		words[n][wlen] = '\0';
+		n++;
+	}
+	return n;
+}
+
+int ctl_parse_request(const char *line, size_t len, struct ctl_request *req,
+		      const char **err)
+{
+	char words[CTL_ARGS_MAX + 1][CTL_ARG_MAX];
+	int n, v;
+
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	n = split_words(line, len, words, CTL_ARGS_MAX + 1, err);
+	if (n < 0)
+		return n;
+	if (n == 0) {
+		*err = "empty request";
+		return -EINVAL;
+	}
+	v = lookup_verb(words[0]);
+	if (v < 0) {
+		*err = "unknown verb";
+		return -EINVAL;
+	}
+	if (n - 1 < verbs[v].min_args) {
+		*err = "missing argument";
+		return -EINVAL;
+	}
+	if (n - 1 > verbs[v].max_args) {
+		*err = "too many arguments";
+		return -EINVAL;
+	}
+	memset(req, 0, sizeof(*req));
+	req->verb = (enum ctl_verb)v;
+	req->argc = n - 1;
+	for (int i = 1; i < n; i++)
+		memcpy(req->argv[i - 1], words[i], CTL_ARG_MAX);
+	return 0;
+}
+
+static char *dump_line(json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *line;
+	size_t n;
+
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	line = realloc(s, n + 2);
+	if (!line) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	return line;
+}
+
+char *ctl_reply_ok(json_t *body)
+{
+	json_t *obj = json_object();
+	char *line = NULL;
+
+	if (!obj)
+		goto out;
+	json_object_set_new(obj, "ok", json_true());
+	if (body && json_object_update(obj, body) < 0)
+		goto out;
+	line = dump_line(obj);
+out:
+	json_decref(obj);
+	json_decref(body);
+	return line;
+}
+
+char *ctl_reply_error(const char *fmt, ...)
+{
+	char msg[512];
+	json_t *obj;
+	char *line;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	obj = json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+	if (!obj)
+		return NULL;
+	line = dump_line(obj);
+	json_decref(obj);
+	return line;
+}
+
+int ctl_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads up to the first newline; bytes after it are not expected since
+ * the protocol is strictly request/reply. */
+static int read_line(int fd, char **out)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+		char *nl;
+
+		if (len + 1 >= cap) {
+			char *nb = cap >= CTL_REPLY_MAX ? NULL : realloc(buf, cap * 2);
+
+			if (!nb) {
+				free(buf);
+				return cap >= CTL_REPLY_MAX ? -EMSGSIZE : -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			return n < 0 ? -errno : -ECONNRESET;
+		}
+		nl = memchr(buf + len, '\n', (size_t)n);
+		len += (size_t)n;
+		if (nl) {
+			*nl = '\0';
+			*out = buf;
+			return 0;
+		}
+	}
+}
+
+int ctl_call(int fd, const char *request, json_t **reply)
+{
+	char *line;
+	json_t *obj;
+	int r;
+	size_t len = strlen(request);
+
+	r = write_all(fd, request, len);
+	if (r == 0 && (len == 0 || request[len - 1] != '\n'))
+		r = write_all(fd, "\n", 1);
+	if (r < 0)
+		return r;
+	r = read_line(fd, &line);
+	if (r < 0)
+		return r;
+	obj = json_loads(line, 0, NULL);
+	free(line);
+	if (!obj || !json_is_object(obj) || !json_is_boolean(json_object_get(obj, "ok"))) {
+		json_decref(obj);
+		return -EPROTO;
+	}
+	*reply = obj;
+	return 0;
+}

@@ -1,0 +1,257 @@
+/* fsm.c - see fsm.h. */
+#include "supervisor/fsm.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define WORKER_EXIT_CONFIG 2 /* the worker's "fatal config error" code */
+
+static const char *const state_names[] = {
+	[FSM_STOPPED] = "stopped",   [FSM_STARTING] = "starting",
+	[FSM_RUNNING] = "running",   [FSM_BACKOFF] = "backoff",
+	[FSM_STOPPING] = "stopping", [FSM_FATAL] = "fatal",
+};
+
+const char *fsm_state_name(enum fsm_state s)
+{
+	return state_names[s];
+}
+
+bool fsm_has_process(enum fsm_state s)
+{
+	return s == FSM_STARTING || s == FSM_RUNNING || s == FSM_STOPPING;
+}
+
+void fsm_init(struct fsm *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->state = FSM_STOPPED;
+}
+
+void fsm_describe_exit(int st, char *buf, size_t len)
+{
+	if (WIFEXITED(st))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, len, "killed by SIG%s", sigabbrev_np(WTERMSIG(st)) ?: "?");
+	else
+		snprintf(buf, len, "ended (wait status %#x)", (unsigned)st);
+}
+
+static void enter(struct fsm *m, enum fsm_state s, uint64_t now, uint64_t deadline)
+{
+	m->state = s;
+	m->since_ns = now;
+	m->deadline_ns = deadline;
+}
+
+static struct fsm_result spawn(struct fsm *m, const struct fsm_policy *p, uint64_t now)
+{
+	if (m->spawned_once)
+		m->restarts++;
+	m->spawned_once = true;
+	m->hung = false;
+	enter(m, FSM_STARTING, now, now + p->start_timeout_ns);
+	return (struct fsm_result){ FSM_ACT_SPAWN, true };
+}
+
+static struct fsm_result stop(struct fsm *m, const struct fsm_policy *p, uint64_t now)
+{
+	enter(m, FSM_STOPPING, now, now + p->stop_timeout_ns);
+	return (struct fsm_result){ FSM_ACT_TERM, true };
+}
+
+/* Crashes older than the window no longer count toward the limit. */
+static uint32_t crashes_in_window(const struct fsm *m, const struct fsm_policy *p, uint64_t now)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < m->n_crashes; i++)
+		if (now - m->crashes[i] < p->window_ns)
+			n++;
+	return n;
+}
+
+static void record_crash(struct fsm *m, uint64_t now)
+{
+	m->crashes[m->crash_head] = now;
+	m->crash_head = (m->crash_head + 1) % FSM_CRASH_HISTORY;
+	if (m->n_crashes < FSM_CRASH_HISTORY)
+		m->n_crashes++;
+}
+
+static uint64_t backoff_delay(const struct fsm *m, const struct fsm_policy *p)
+{
+	uint64_t d = p->delay_ns;
+
+	if (m->consecutive <= 1)
+		return 0; /* the first crash restarts at once */
+	for (uint32_t i = 2; i < m->consecutive && d < p->delay_max_ns; i++)
+		d *= 2;
+	return d < p->delay_max_ns ? d : p->delay_max_ns;
+}
+
+static struct fsm_result on_crash(struct fsm *m, const struct fsm_policy *p,
+				  int st, uint64_t now)
+{
+	char what[48];
+	uint32_t limit = p->crash_limit < FSM_CRASH_HISTORY ? p->crash_limit : FSM_CRASH_HISTORY - 1;
+	uint64_t delay;
+
+	fsm_describe_exit(st, what, sizeof(what));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_EXIT_CONFIG) {
+		snprintf(m->reason, sizeof(m->reason), "%s (configuration error): not restarting", what);
+		enter(m, FSM_FATAL, now, 0);
+		return (struct fsm_result){ FSM_ACT_NONE, true };
+	}
+	if (m->state == FSM_RUNNING && now - m->ready_ns >= p->stable_ns)
+		m->consecutive = 0;
+	m->consecutive++;
+	record_crash(m, now);
+	if (crashes_in_window(m, p, now) > limit) {
+		snprintf(m->reason, sizeof(m->reason), "%s%s: %u crashes within %llus, giving up",
+			 what, m->hung ? " (hung)" : "", crashes_in_window(m, p, now),
+			 (unsigned long long)(p->window_ns / 1000000000ull));
+		enter(m, FSM_FATAL, now, 0);
+		return (struct fsm_result){ FSM_ACT_NONE, true };
+	}
+	delay = backoff_delay(m, p);
+	snprintf(m->reason, sizeof(m->reason), "%s%s: restarting in %llu ms", what,
+		 m->hung ? " (hung)" : "", (unsigned long long)(delay / 1000000ull));
+	if (delay == 0)
+		return spawn(m, p, now);
+	enter(m, FSM_BACKOFF, now, now + delay);
+	return (struct fsm_result){ FSM_ACT_NONE, true };
+}
+
+static struct fsm_result on_exit_event(struct fsm *m, const struct fsm_policy *p,
+				       int st, uint64_t now)
+{
+	char what[48];
+
+	if (m->state == FSM_STOPPING) {
+		fsm_describe_exit(st, what, sizeof(what));
+		snprintf(m->reason, sizeof(m->reason), "stopped: %s", what);
+		enter(m, FSM_STOPPED, now, 0);
+		if (m->restart_pending) {
+			m->restart_pending = false;
+			m->consecutive = 0;
+			return spawn(m, p, now);
+		}
+		return (struct fsm_result){ FSM_ACT_NONE, true };
+	}
+	if (m->state == FSM_STARTING || m->state == FSM_RUNNING)
+		return on_crash(m, p, st, now);
+	return (struct fsm_result){ FSM_ACT_NONE, false };
+}
+
+static struct fsm_result on_timer(struct fsm *m, const struct fsm_policy *p, uint64_t now)
+{
+	if (m->deadline_ns == 0 || now < m->deadline_ns)
+		return (struct fsm_result){ FSM_ACT_NONE, false };
+	switch (m->state) {
+	case FSM_BACKOFF:
+		snprintf(m->reason, sizeof(m->reason), "backoff over: restarting");
+		return spawn(m, p, now);
+	case FSM_STOPPING:
+		snprintf(m->reason, sizeof(m->reason), "did not stop within %llu ms: killing",
+			 (unsigned long long)(p->stop_timeout_ns / 1000000ull));
+		m->deadline_ns = 0;
+		return (struct fsm_result){ FSM_ACT_KILL, false };
+	case FSM_STARTING:
+		snprintf(m->reason, sizeof(m->reason), "not ready within %llu ms: killing",
+			 (unsigned long long)(p->start_timeout_ns / 1000000ull));
+		m->deadline_ns = 0;
+		m->hung = true;
+		return (struct fsm_result){ FSM_ACT_KILL, false };
+	default:
+		m->deadline_ns = 0;
+		return (struct fsm_result){ FSM_ACT_NONE, false };
+	}
+}
+
+static struct fsm_result on_start(struct fsm *m, const struct fsm_policy *p, uint64_t now)
+{
+	switch (m->state) {
+	case FSM_FATAL:
+		m->n_crashes = 0;
+		m->consecutive = 0;
+		/* fall through */
+	case FSM_STOPPED:
+	case FSM_BACKOFF:
+		snprintf(m->reason, sizeof(m->reason), "start requested");
+		return spawn(m, p, now);
+	case FSM_STOPPING:
+		m->restart_pending = true;
+		return (struct fsm_result){ FSM_ACT_NONE, false };
+	default:
+		return (struct fsm_result){ FSM_ACT_NONE, false };
+	}
+}
+
+static struct fsm_result on_stop(struct fsm *m, const struct fsm_policy *p, uint64_t now)
+{
+	m->restart_pending = false;
+	switch (m->state) {
+	case FSM_STARTING:
+	case FSM_RUNNING:
+		snprintf(m->reason, sizeof(m->reason), "stop requested");
+		return stop(m, p, now);
+	case FSM_BACKOFF:
+	case FSM_FATAL:
+		snprintf(m->reason, sizeof(m->reason), "stop requested");
+		enter(m, FSM_STOPPED, now, 0);
+		return (struct fsm_result){ FSM_ACT_NONE, true };
+	default:
+		return (struct fsm_result){ FSM_ACT_NONE, false };
+	}
+}
+
+static struct fsm_result on_restart(struct fsm *m, const struct fsm_policy *p, uint64_t now)
+{
+	if (m->state == FSM_STARTING || m->state == FSM_RUNNING) {
+		struct fsm_result r = stop(m, p, now);
+
+		snprintf(m->reason, sizeof(m->reason), "restart requested");
+		m->restart_pending = true;
+		return r;
+	}
+	if (m->state == FSM_STOPPING) {
+		m->restart_pending = true;
+		return (struct fsm_result){ FSM_ACT_NONE, false };
+	}
+	return on_start(m, p, now);
+}
+
+struct fsm_result fsm_step(struct fsm *m, const struct fsm_policy *p,
+			   const struct fsm_event *ev, uint64_t now)
+{
+	switch (ev->type) {
+	case FSM_EV_START:
+		return on_start(m, p, now);
+	case FSM_EV_STOP:
+		return on_stop(m, p, now);
+	case FSM_EV_RESTART:
+		return on_restart(m, p, now);
+	case FSM_EV_READY:
+		if (m->state != FSM_STARTING)
+			return (struct fsm_result){ FSM_ACT_NONE, false };
+		m->ready_ns = now;
+		snprintf(m->reason, sizeof(m->reason), "ready");
+		enter(m, FSM_RUNNING, now, 0);
+		return (struct fsm_result){ FSM_ACT_NONE, true };
+	case FSM_EV_EXIT:
+		return on_exit_event(m, p, ev->wait_status, now);
+	case FSM_EV_HANG:
+		if (m->state != FSM_RUNNING && m->state != FSM_STARTING)
+			return (struct fsm_result){ FSM_ACT_NONE, false };
+		m->hung = true;
+		snprintf(m->reason, sizeof(m->reason), "no heartbeat: killing");
+		return (struct fsm_result){ FSM_ACT_KILL, false };
+	case FSM_EV_TIMER:
+		return on_timer(m, p, now);
+	}
+	return (struct fsm_result){ FSM_ACT_NONE, false };
+}

@@ -1,0 +1,101 @@
+/* test_ctlproto.c - the control protocol codec, including hostile lines. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ctlproto.h"
+
+static int parse(const char *line, struct ctl_request *req, const char **err)
+{
+	return ctl_parse_request(line, strlen(line), req, err);
+}
+
+static void test_verbs_and_args(void **state)
+{
+	struct ctl_request req;
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(parse("ping", &req, &err), 0);
+	assert_int_equal(req.verb, CTL_PING);
+	assert_int_equal(req.argc, 0);
+	assert_int_equal(parse("  status   eu-*  \r", &req, &err), 0);
+	assert_int_equal(req.verb, CTL_STATUS);
+	assert_int_equal(req.argc, 1);
+	assert_string_equal(req.argv[0], "eu-*");
+	assert_int_equal(parse("restart all", &req, &err), 0);
+	assert_int_equal(req.verb, CTL_RESTART);
+	assert_true(ctl_verb_mutates(CTL_RESTART));
+	assert_false(ctl_verb_mutates(CTL_STATUS));
+	assert_false(ctl_verb_mutates(CTL_PING));
+	assert_true(ctl_verb_mutates(CTL_SHUTDOWN));
+}
+
+static void expect_error(const char *line, size_t len, const char *want)
+{
+	struct ctl_request req;
+	const char *err = NULL;
+
+	assert_int_equal(ctl_parse_request(line, len, &req, &err), -EINVAL);
+	assert_non_null(err);
+	assert_string_equal(err, want);
+}
+
+static void test_malformed(void **state)
+{
+	char long_arg[200];
+	const char junk[] = { 's', 't', '\x01', 0x7f, (char)0xff, 'x' };
+
+	(void)state;
+	expect_error("", 0, "empty request");
+	expect_error("   ", 3, "empty request");
+	expect_error("frobnicate", 10, "unknown verb");
+	expect_error("STATUS", 6, "unknown verb");
+	expect_error("start", 5, "missing argument");
+	expect_error("ping extra", 10, "too many arguments");
+	expect_error("status a b", 10, "too many arguments");
+	expect_error("status a b c d e f", 18, "too many arguments");
+	expect_error(junk, sizeof(junk), "request is not printable text");
+	expect_error("stat\0us", 7, "request is not printable text");
+	memset(long_arg, 'a', sizeof(long_arg));
+	memcpy(long_arg, "stop ", 5);
+	expect_error(long_arg, sizeof(long_arg), "argument too long");
+}
+
+static void test_replies_are_one_json_line(void **state)
+{
+	char *ok = ctl_reply_ok(json_pack("{s:i}", "n", 3));
+	char *bad = ctl_reply_error("no server matches \"%s\"", "x\"y");
+	json_t *o;
+
+	(void)state;
+	assert_string_equal(ok, "{\"ok\":true,\"n\":3}\n");
+	assert_non_null(strchr(bad, '\n'));
+	assert_int_equal(strchr(bad, '\n') - bad, (long)strlen(bad) - 1);
+	o = json_loads(bad, 0, NULL);
+	assert_non_null(o);
+	assert_true(json_is_false(json_object_get(o, "ok")));
+	assert_string_equal(json_string_value(json_object_get(o, "error")), "no server matches \"x\"y\"");
+	json_decref(o);
+	free(ok);
+	free(bad);
+	ok = ctl_reply_ok(NULL);
+	assert_string_equal(ok, "{\"ok\":true}\n");
+	free(ok);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_verbs_and_args),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_replies_are_one_json_line),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

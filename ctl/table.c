@@ -1,0 +1,126 @@
+/* table.c - see table.h. */
+#include "ctl/table.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/ctlproto.h"
+
+bool table_verb_known(const char *verb, int nargs)
+{
+	struct ctl_request req;
+	char line[CTL_LINE_MAX];
+	const char *err;
+	int n;
+
+	/* Arity is the protocol's: reuse its parser on a stand-in request. */
+	n = snprintf(line, sizeof(line), "%s%s", verb, nargs == 0 ? "" : nargs == 1 ? " x" : " x y");
+	return n > 0 && ctl_parse_request(line, (size_t)n, &req, &err) == 0;
+}
+
+static const char *state_color(const char *state)
+{
+	if (strcmp(state, "running") == 0)
+		return "\033[32m";
+	if (strcmp(state, "fatal") == 0)
+		return "\033[31m";
+	return "\033[33m";
+}
+
+static long long num(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+static void human_uptime(double s, char *buf, size_t len)
+{
+	long long t = (long long)s;
+
+	if (t >= 86400)
+		snprintf(buf, len, "%lldd%02lldh", t / 86400, t % 86400 / 3600);
+	else if (t >= 3600)
+		snprintf(buf, len, "%lldh%02lldm", t / 3600, t % 3600 / 60);
+	else if (t >= 60)
+		snprintf(buf, len, "%lldm%02llds", t / 60, t % 60);
+	else
+		snprintf(buf, len, "%llds", t);
+}
+
+static void print_row(json_t *s, bool color)
+{
+	const char *state = json_string_value(json_object_get(s, "state")) ?: "?";
+	char up[32];
+
+	human_uptime(json_real_value(json_object_get(s, "uptime_s")), up, sizeof(up));
+	printf("%-20s %s%-8s%s %7lld %3lld %5lld %7.1f %7lld %8lld %10lld %10lld %5lld %8s %3lld\n",
+	       json_string_value(json_object_get(s, "name")) ?: "?",
+	       color ? state_color(state) : "", state, color ? "\033[0m" : "",
+	       num(s, "pid"), num(s, "cpu"), num(s, "port"),
+	       json_real_value(json_object_get(s, "cpu_pct")), num(s, "rss_kb"), num(s, "clients"),
+	       num(s, "pkts_in"), num(s, "pkts_out"), num(s, "tick_overruns"), up,
+	       num(s, "restarts"));
+}
+
+void table_print_status(json_t *reply, bool color)
+{
+	json_t *sup = json_object_get(reply, "supervisor");
+	json_t *servers = json_object_get(reply, "servers"), *s;
+	size_t i;
+
+	printf("ringfleetd pid %lld, version %s, up %.0fs, config %s, backend %s\n",
+	       num(sup, "pid"), json_string_value(json_object_get(sup, "version")) ?: "?",
+	       json_real_value(json_object_get(sup, "uptime_s")),
+	       json_string_value(json_object_get(sup, "config")) ?: "?",
+	       json_string_value(json_object_get(sup, "backend")) ?: "?");
+	printf("%-20s %-8s %7s %3s %5s %7s %7s %8s %10s %10s %5s %8s %3s\n", "NAME", "STATE", "PID",
+	       "CPU", "PORT", "CPU%", "RSS_KB", "CLIENTS", "PKTS_IN", "PKTS_OUT", "OVERR", "UPTIME",
+	       "RST");
+	json_array_foreach(servers, i, s)
+		print_row(s, color);
+}
+
+void table_print_result(const char *verb, json_t *reply)
+{
+	json_t *servers = json_object_get(reply, "servers"), *s;
+	size_t i;
+
+	if (strcmp(verb, "reload") == 0) {
+		const char *keys[] = { "added", "removed", "changed" };
+
+		for (size_t k = 0; k < 3; k++) {
+			json_t *a = json_object_get(reply, keys[k]), *n;
+
+			printf("%s:", keys[k]);
+			json_array_foreach(a, i, n)
+				printf(" %s", json_string_value(n));
+			printf("%s\n", json_array_size(a) ? "" : " (none)");
+		}
+		printf("unchanged: %lld\n", num(reply, "unchanged"));
+		return;
+	}
+	if (strcmp(verb, "version") == 0) {
+		printf("%s\n", json_string_value(json_object_get(reply, "version")) ?: "?");
+		return;
+	}
+	if (!servers) {
+		printf("ok\n");
+		return;
+	}
+	json_array_foreach(servers, i, s)
+		printf("%s: %s\n", json_string_value(json_object_get(s, "name")),
+		       json_string_value(json_object_get(s, "state")));
+}
+
+bool table_all_running(json_t *reply)
+{
+	json_t *servers = json_object_get(reply, "servers"), *s;
+	size_t i;
+
+	json_array_foreach(servers, i, s) {
+		const char *state = json_string_value(json_object_get(s, "state"));
+
+		if (!state || strcmp(state, "running") != 0)
+			return false;
+	}
+	return true;
+}

@@ -1,0 +1,235 @@
+/* daemon.c - see daemon.h. Verbs live in daemon_verbs.c. */
+#include "supervisor/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "supervisor/daemon_verbs.h"
+#include "supervisor/notify.h"
+
+#define EVENTS_MAX 64
+
+static int setup_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return d->sigfd < 0 ? -errno : 0;
+}
+
+static int watch(struct daemon *d, int fd, struct ev_tag *tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int setup_loop(struct daemon *d)
+{
+	int r;
+
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0)
+		return -errno;
+	r = setup_signals(d);
+	if (r < 0)
+		return r;
+	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->timerfd < 0)
+		return -errno;
+	d->sig_tag = (struct ev_tag){ EV_SIGNAL, d };
+	d->timer_tag = (struct ev_tag){ EV_TIMER, d };
+	r = watch(d, d->sigfd, &d->sig_tag);
+	return r < 0 ? r : watch(d, d->timerfd, &d->timer_tag);
+}
+
+int daemon_init(struct daemon *d, const char *config_path, const char *worker_path,
+		char *err, size_t errlen)
+{
+	struct fleet_diff diff;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	d->epfd = d->sigfd = d->timerfd = -1;
+	d->ctl.listen_fd = -1;
+	d->started_ns = rf_now_ns();
+	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path);
+	r = cfg_load(config_path, &d->cfg, err, errlen);
+	if (r < 0)
+		return r;
+	log_set_level(d->cfg.sup.log_level);
+	r = setup_loop(d);
+	if (r < 0) {
+		snprintf(err, errlen, "event loop setup: %s", strerror(-r));
+		return r;
+	}
+	r = fleet_init(&d->fleet, d->epfd, worker_path);
+	if (r < 0) {
+		snprintf(err, errlen, "worker path %s: %s", worker_path, strerror(-r));
+		return r;
+	}
+	r = control_open(&d->ctl, d->epfd, d->cfg.sup.control_socket, d->cfg.sup.control_group,
+			 err, errlen);
+	if (r < 0)
+		return r;
+	d->ctl.handle = daemon_handle_request;
+	d->ctl.ctx = d;
+	r = fleet_apply(&d->fleet, &d->cfg, &diff, err, errlen);
+	if (r < 0)
+		return r;
+	log_notice("started %zu servers from %s, control socket %s", diff.n_added, config_path,
+		   d->cfg.sup.control_socket);
+	fleet_diff_free(&diff);
+	d->watchdog_ns = notify_watchdog_ns();
+	return 0;
+}
+
+void daemon_free(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_waiters; i++)
+		json_decref(d->waiters[i].body);
+	control_close(&d->ctl);
+	fleet_free(&d->fleet);
+	cfg_free(&d->cfg);
+	if (d->timerfd >= 0)
+		close(d->timerfd);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->epfd >= 0)
+		close(d->epfd);
+}
+
+void daemon_begin_shutdown(struct daemon *d, const char *why)
+{
+	if (d->shutting_down)
+		return;
+	log_notice("shutting down (%s): stopping %zu servers", why, d->fleet.n);
+	d->shutting_down = true;
+	notify_stopping();
+	fleet_stop_all(&d->fleet);
+}
+
+static void on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			if (!d->shutting_down)
+				daemon_reload(d, 0);
+			continue;
+		}
+		daemon_begin_shutdown(d, strsignal((int)si.ssi_signo));
+	}
+}
+
+static void arm_timer(struct daemon *d, uint64_t now)
+{
+	uint64_t next = fleet_next_wakeup(&d->fleet, now);
+	struct itimerspec its = { 0 };
+
+	if (d->watchdog_ns && d->watchdog_next_ns < next)
+		next = d->watchdog_next_ns;
+	for (size_t i = 0; i < d->n_waiters; i++)
+		if (d->waiters[i].deadline_ns < next)
+			next = d->waiters[i].deadline_ns;
+	its.it_value = rf_ns_to_timespec(next > now ? next : now + 1);
+	timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void on_timer(struct daemon *d, uint64_t now)
+{
+	uint64_t expirations;
+
+	if (read(d->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		log_debug("timerfd read: %s", strerror(errno));
+	fleet_on_timer(&d->fleet, now);
+	control_expire(&d->ctl, now);
+	if (d->watchdog_ns && now >= d->watchdog_next_ns) {
+		notify_watchdog();
+		d->watchdog_next_ns = now + d->watchdog_ns / 2;
+	}
+}
+
+static void dispatch(struct daemon *d, struct ev_tag *tag, uint32_t events)
+{
+	switch (tag->kind) {
+	case EV_SIGNAL:
+		on_signal(d);
+		break;
+	case EV_TIMER:
+		on_timer(d, rf_now_ns());
+		break;
+	case EV_LISTEN:
+		control_on_listen(&d->ctl);
+		break;
+	case EV_CONN:
+		control_on_conn(&d->ctl, tag->owner, events);
+		break;
+	case EV_PIDFD:
+		fleet_on_pidfd(&d->fleet, tag->owner);
+		break;
+	case EV_READY:
+		fleet_on_ready(&d->fleet, tag->owner);
+		break;
+	case EV_METRICS:
+		break;
+	}
+}
+
+/* A pidfd event can free its own server (one a reload removed), so it
+ * must come after every other event of the batch that might refer to that
+ * server; it frees nothing else. */
+static int wait_events(struct daemon *d, struct epoll_event *evs)
+{
+	int n = epoll_wait(d->epfd, evs, EVENTS_MAX, -1);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++)
+		if (((struct ev_tag *)evs[i].data.ptr)->kind != EV_PIDFD)
+			dispatch(d, evs[i].data.ptr, evs[i].events);
+	for (int i = 0; i < n; i++)
+		if (((struct ev_tag *)evs[i].data.ptr)->kind == EV_PIDFD)
+			dispatch(d, evs[i].data.ptr, evs[i].events);
+	return n;
+}
+
+int daemon_run(struct daemon *d)
+{
+	struct epoll_event evs[EVENTS_MAX];
+
+	d->watchdog_next_ns = rf_now_ns();
+	for (;;) {
+		uint64_t now = rf_now_ns();
+		int r;
+
+		daemon_after_events(d);
+		if (d->shutting_down && fleet_idle(&d->fleet))
+			break;
+		arm_timer(d, now);
+		r = wait_events(d, evs);
+		if (r < 0) {
+			log_err("epoll_wait: %s", strerror(-r));
+			return 1;
+		}
+	}
+	log_notice("all workers stopped; exiting");
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* daemon.h - ringfleetd's single-threaded event loop: one epoll over a
+ * signalfd, a timerfd, the control socket and every worker's pidfd and
+ * readiness pipe. Signals are events here, never work done in a handler.
+ */
+#pragma once
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "supervisor/control.h"
+#include "supervisor/fleet.h"
+
+#define DAEMON_WAITERS_MAX CONTROL_MAX_CONNS
+
+/* A control request answered once the fleet has settled. */
+struct waiter {
+	uint64_t conn_id;
+	enum ctl_verb verb;
+	char pattern[CTL_ARG_MAX];
+	json_t *body;           /* reload: what changed */
+	uint64_t deadline_ns;
+};
+
+struct daemon {
+	int epfd, sigfd, timerfd;
+	struct ev_tag sig_tag, timer_tag;
+	struct fleet fleet;
+	struct control ctl;
+	struct cfg cfg;
+	char config_path[PATH_MAX];
+	uint64_t started_ns;
+	bool ready_sent;
+	bool reloading;
+	bool shutting_down;
+	uint64_t watchdog_ns, watchdog_next_ns;
+	struct waiter waiters[DAEMON_WAITERS_MAX];
+	size_t n_waiters;
+	char last_status[256];
+};
+
+/* Sets everything up from config_path and starts the workers. Returns 0,
+ * or -errno with a message in err. */
+int daemon_init(struct daemon *d, const char *config_path, const char *worker_path,
+		char *err, size_t errlen);
+/* Runs until shut down; returns the process exit code. */
+int daemon_run(struct daemon *d);
+void daemon_free(struct daemon *d);

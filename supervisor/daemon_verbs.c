@@ -1,0 +1,276 @@
+/* daemon_verbs.c - see daemon_verbs.h. */
+#include "supervisor/daemon_verbs.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "supervisor/notify.h"
+#include "supervisor/status.h"
+
+#define SETTLE_SLACK_NS (2 * RF_NSEC_PER_SEC)
+
+static bool name_matches(const char *pattern, const char *name)
+{
+	return strcmp(pattern, "all") == 0 || fnmatch(pattern, name, 0) == 0;
+}
+
+static uint64_t settle_deadline(const struct daemon *d)
+{
+	const struct fsm_policy *p = &d->fleet.policy;
+
+	return rf_now_ns() + p->stop_timeout_ns + p->start_timeout_ns + SETTLE_SLACK_NS;
+}
+
+static char *defer(struct daemon *d, uint64_t conn_id, const struct ctl_request *req, json_t *body)
+{
+	struct waiter *w;
+
+	if (d->n_waiters == DAEMON_WAITERS_MAX) {
+		json_decref(body);
+		return ctl_reply_error("too many requests waiting");
+	}
+	w = &d->waiters[d->n_waiters++];
+	memset(w, 0, sizeof(*w));
+	w->conn_id = conn_id;
+	w->verb = req->verb;
+	if (req->argc > 0)
+		snprintf(w->pattern, sizeof(w->pattern), "%s", req->argv[0]);
+	w->body = body;
+	w->deadline_ns = settle_deadline(d);
+	return CONTROL_DEFER;
+}
+
+static char *verb_status(struct daemon *d, const struct ctl_request *req)
+{
+	struct status_info info = { d->config_path, d->started_ns };
+	const char *pattern = req->argc ? req->argv[0] : NULL;
+	size_t matched;
+	json_t *body;
+
+	if (pattern && strcmp(pattern, "all") == 0)
+		pattern = NULL;
+	body = status_build(&d->fleet, &info, pattern, &matched);
+	if (!body)
+		return NULL;
+	if (pattern && matched == 0) {
+		json_decref(body);
+		return ctl_reply_error("no server matches \"%s\"", pattern);
+	}
+	return ctl_reply_ok(body);
+}
+
+static char *verb_lifecycle(struct daemon *d, uint64_t conn_id, const struct ctl_request *req)
+{
+	static const enum fsm_event_type ev[] = {
+		[CTL_START] = FSM_EV_START, [CTL_STOP] = FSM_EV_STOP, [CTL_RESTART] = FSM_EV_RESTART,
+	};
+	size_t matched = 0;
+
+	if (d->shutting_down)
+		return ctl_reply_error("shutting down");
+	for (size_t i = 0; i < d->fleet.n; i++) {
+		struct server *s = d->fleet.srv[i];
+
+		if (s->removing || !name_matches(req->argv[0], s->cfg.name))
+			continue;
+		log_notice("%s: %s requested over the control socket", s->cfg.name,
+			   ctl_verb_name(req->verb));
+		fleet_request(&d->fleet, s, ev[req->verb]);
+		matched++;
+	}
+	if (matched == 0)
+		return ctl_reply_error("no server matches \"%s\"", req->argv[0]);
+	return defer(d, conn_id, req, NULL);
+}
+
+char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *peer,
+			    const struct ctl_request *req)
+{
+	struct daemon *d = ctx;
+
+	(void)peer;
+	switch (req->verb) {
+	case CTL_PING:
+		return ctl_reply_ok(json_pack("{s:b}", "pong", 1));
+	case CTL_VERSION:
+		return ctl_reply_ok(json_pack("{s:s}", "version", RF_VERSION));
+	case CTL_STATUS:
+		return verb_status(d, req);
+	case CTL_START:
+	case CTL_STOP:
+	case CTL_RESTART:
+		return verb_lifecycle(d, conn_id, req);
+	case CTL_RELOAD:
+		if (d->shutting_down)
+			return ctl_reply_error("shutting down");
+		daemon_reload(d, conn_id);
+		return CONTROL_DEFER;
+	case CTL_SHUTDOWN:
+		daemon_begin_shutdown(d, "shutdown requested");
+		return ctl_reply_ok(NULL);
+	default:
+		return ctl_reply_error("unknown verb");
+	}
+}
+
+static json_t *names_array(const char *list)
+{
+	json_t *a = json_array();
+	char *copy, *save = NULL;
+
+	if (!list || !a)
+		return a;
+	copy = strdup(list);
+	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+		json_array_append_new(a, json_string(t));
+	free(copy);
+	return a;
+}
+
+static json_t *diff_body(const struct fleet_diff *diff)
+{
+	return json_pack("{s:o,s:o,s:o,s:I}", "added", names_array(diff->added),
+			 "removed", names_array(diff->removed), "changed", names_array(diff->changed),
+			 "unchanged", (json_int_t)diff->n_unchanged);
+}
+
+static void reply_now(struct daemon *d, uint64_t conn_id, char *line)
+{
+	if (conn_id)
+		control_reply(&d->ctl, conn_id, line);
+	else
+		free(line);
+}
+
+static void reload_failed(struct daemon *d, uint64_t conn_id, const char *err)
+{
+	log_err("reload failed, keeping the running configuration: %s", err);
+	reply_now(d, conn_id, ctl_reply_error("reload failed: %s", err));
+	if (d->ready_sent)
+		notify_ready(d->last_status);
+}
+
+void daemon_reload(struct daemon *d, uint64_t conn_id)
+{
+	struct ctl_request req = { .verb = CTL_RELOAD };
+	struct fleet_diff diff;
+	struct cfg next;
+	char err[CFG_ERR_MAX];
+	char *r;
+
+	log_notice("reloading %s", d->config_path);
+	notify_reloading();
+	d->reloading = true;
+	if (cfg_load(d->config_path, &next, err, sizeof(err)) < 0 ||
+	    fleet_apply(&d->fleet, &next, &diff, err, sizeof(err)) < 0) {
+		cfg_free(&next);
+		d->reloading = false;
+		reload_failed(d, conn_id, err);
+		return;
+	}
+	log_notice("reload: %zu added, %zu removed, %zu changed, %zu unchanged", diff.n_added,
+		   diff.n_removed, diff.n_changed, diff.n_unchanged);
+	log_set_level(next.sup.log_level);
+	cfg_free(&d->cfg);
+	d->cfg = next;
+	if (conn_id) {
+		r = defer(d, conn_id, &req, diff_body(&diff));
+		if (r != CONTROL_DEFER)
+			reply_now(d, conn_id, r);
+	}
+	fleet_diff_free(&diff);
+}
+
+static json_t *states_of(const struct daemon *d, const char *pattern, bool *all_ok,
+			 enum fsm_state want)
+{
+	json_t *a = json_array();
+
+	*all_ok = true;
+	for (size_t i = 0; a && i < d->fleet.n; i++) {
+		const struct server *s = d->fleet.srv[i];
+
+		if (!name_matches(pattern, s->cfg.name))
+			continue;
+		if (s->fsm.state != want)
+			*all_ok = false;
+		json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:s}", "name", s->cfg.name,
+						   "state", fsm_state_name(s->fsm.state),
+						   "pid", (int)s->pid, "reason", s->fsm.reason));
+	}
+	return a;
+}
+
+static char *settled_reply(struct daemon *d, struct waiter *w, bool timed_out)
+{
+	enum fsm_state want = w->verb == CTL_STOP ? FSM_STOPPED : FSM_RUNNING;
+	json_t *servers;
+	bool ok;
+
+	if (w->verb == CTL_RELOAD) {
+		json_t *b = w->body;
+
+		w->body = NULL;
+		return ctl_reply_ok(b);
+	}
+	servers = states_of(d, w->pattern, &ok, want);
+	if (ok && !timed_out)
+		return ctl_reply_ok(json_pack("{s:o}", "servers", servers));
+	json_decref(servers);
+	return ctl_reply_error("%s %s: not every server reached %s%s", ctl_verb_name(w->verb),
+			       w->pattern, fsm_state_name(want),
+			       timed_out ? " in time" : " (see status)");
+}
+
+static void answer_waiters(struct daemon *d, uint64_t now)
+{
+	bool settled = fleet_settled(&d->fleet);
+	size_t i = 0;
+
+	while (i < d->n_waiters) {
+		struct waiter *w = &d->waiters[i];
+		bool late = now >= w->deadline_ns;
+
+		if (!settled && !late) {
+			i++;
+			continue;
+		}
+		control_reply(&d->ctl, w->conn_id, settled_reply(d, w, !settled));
+		json_decref(w->body);
+		*w = d->waiters[--d->n_waiters];
+	}
+}
+
+static void summarise(const struct daemon *d, char *buf, size_t len)
+{
+	size_t c[FSM_FATAL + 1];
+
+	fleet_count_states(&d->fleet, c);
+	snprintf(buf, len, "%zu servers: %zu running, %zu starting, %zu backoff, %zu stopping, "
+		 "%zu stopped, %zu fatal", d->fleet.n, c[FSM_RUNNING], c[FSM_STARTING],
+		 c[FSM_BACKOFF], c[FSM_STOPPING], c[FSM_STOPPED], c[FSM_FATAL]);
+}
+
+void daemon_after_events(struct daemon *d)
+{
+	char status[sizeof(d->last_status)];
+	bool settled = fleet_settled(&d->fleet);
+
+	answer_waiters(d, rf_now_ns());
+	summarise(d, status, sizeof(status));
+	if (settled && !d->shutting_down && (!d->ready_sent || d->reloading)) {
+		notify_ready(status);
+		if (!d->ready_sent)
+			log_notice("ready: %s", status);
+		d->ready_sent = true;
+		d->reloading = false;
+	} else if (strcmp(status, d->last_status) != 0) {
+		notify_status(status);
+	}
+	snprintf(d->last_status, sizeof(d->last_status), "%s", status);
+}

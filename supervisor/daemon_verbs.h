@@ -1,0 +1,12 @@
+/* daemon_verbs.h - what each control verb does, reloads, and answering
+ * requests that wait for the fleet to settle. */
+#pragma once
+#include "supervisor/daemon.h"
+
+char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *peer,
+			    const struct ctl_request *req);
+/* Re-reads the configuration. conn_id 0: from SIGHUP, nobody to answer. */
+void daemon_reload(struct daemon *d, uint64_t conn_id);
+void daemon_begin_shutdown(struct daemon *d, const char *why);
+/* Answers settled waiters, sends readiness and status to systemd. */
+void daemon_after_events(struct daemon *d);

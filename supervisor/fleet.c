@@ -1,0 +1,307 @@
+/* fleet.c - the process table and its event dispatch; see fleet.h.
+ * Applying a configuration lives in fleet_apply.c. */
+#include "supervisor/fleet.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "supervisor/procstat.h"
+#include "supervisor/spawn.h"
+
+#define SAMPLE_PERIOD_NS RF_NSEC_PER_SEC
+#define START_TIMEOUT_MIN_MS 5000
+
+int fleet_init(struct fleet *f, int epfd, const char *worker_path)
+{
+	memset(f, 0, sizeof(*f));
+	f->epfd = epfd;
+	f->privileged = geteuid() == 0;
+	f->ticks_per_sec = (uint64_t)sysconf(_SC_CLK_TCK);
+	if (strlen(worker_path) >= sizeof(f->worker_path))
+		return -ENAMETOOLONG;
+	strcpy(f->worker_path, worker_path);
+	if (sched_getaffinity(0, sizeof(f->allowed), &f->allowed) < 0)
+		return -errno;
+	return 0;
+}
+
+void fleet_free(struct fleet *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		server_free(f->srv[i]);
+	free(f->srv);
+	f->srv = NULL;
+	f->n = f->cap = 0;
+}
+
+struct server *fleet_find(const struct fleet *f, const char *name)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->srv[i]->cfg.name, name) == 0)
+			return f->srv[i];
+	return NULL;
+}
+
+static void epoll_watch(struct fleet *f, int fd, struct ev_tag *tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+	epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void close_watched(struct fleet *f, int *fd)
+{
+	if (*fd < 0)
+		return;
+	epoll_ctl(f->epfd, EPOLL_CTL_DEL, *fd, NULL);
+	close(*fd);
+	*fd = -1;
+}
+
+static int do_spawn(struct fleet *f, struct server *s)
+{
+	int pipefd[2], r;
+	struct spawn_args a = {
+		.worker_path = f->worker_path, .cfg = &s->cfg, .cpu = s->cpu,
+		.phase_ns = s->phase_ns, .udp_fd = s->udp_fd, .slot_fd = s->slot_fd,
+		.log_level = log_get_level(),
+	};
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	a.ready_fd = pipefd[1];
+	r = spawn_worker(&a, &s->pid, &s->pidfd);
+	close(pipefd[1]);
+	if (r < 0) {
+		close(pipefd[0]);
+		return r;
+	}
+	s->ready_fd = pipefd[0];
+	s->spawned_ns = rf_now_ns();
+	s->cpu_ticks = 0;
+	s->cpu_ticks_prev = 0;
+	s->cpu_sample_ns = s->spawned_ns;
+	s->cpu_pct = 0;
+	epoll_watch(f, s->pidfd, &s->pid_tag);
+	epoll_watch(f, s->ready_fd, &s->ready_tag);
+	return 0;
+}
+
+static void log_transition(const struct server *s, enum fsm_state from, pid_t pid)
+{
+	if (from == s->fsm.state)
+		log_info("%s: %s (pid %d)", s->cfg.name, s->fsm.reason, (int)pid);
+	else if (s->fsm.state == FSM_FATAL)
+		log_err("%s: %s -> %s: %s", s->cfg.name, fsm_state_name(from),
+			fsm_state_name(s->fsm.state), s->fsm.reason);
+	else
+		log_notice("%s: %s -> %s: %s (pid %d)", s->cfg.name, fsm_state_name(from),
+			   fsm_state_name(s->fsm.state), s->fsm.reason, (int)pid);
+}
+
+/* Feeds ev to the machine and carries out what it asks. A failed spawn is
+ * fed back as an exit, so the restart policy also covers fork failures. */
+static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
+{
+	for (;;) {
+		enum fsm_state from = s->fsm.state;
+		pid_t pid = s->pid;
+		struct fsm_result r = fsm_step(&s->fsm, &f->policy, &ev, rf_now_ns());
+		int e;
+
+		if (r.changed || r.action != FSM_ACT_NONE)
+			log_transition(s, from, pid);
+		if (r.changed && f->on_change)
+			f->on_change(f->ctx);
+		if (r.action == FSM_ACT_TERM || r.action == FSM_ACT_KILL) {
+			if (s->pidfd >= 0)
+				spawn_signal(s->pidfd, r.action == FSM_ACT_TERM ? SIGTERM : SIGKILL);
+			return;
+		}
+		if (r.action != FSM_ACT_SPAWN)
+			return;
+		e = do_spawn(f, s);
+		if (e == 0) {
+			log_info("%s: started worker pid %d on cpu %d", s->cfg.name, (int)s->pid, s->cpu);
+			return;
+		}
+		log_err("%s: cannot start worker: %s", s->cfg.name, strerror(-e));
+		ev = (struct fsm_event){ .type = FSM_EV_EXIT, .wait_status = 127 << 8 };
+	}
+}
+
+void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type type)
+{
+	dispatch(f, s, (struct fsm_event){ .type = type });
+}
+
+void fleet_forget(struct fleet *f, struct server *s)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->srv[i] != s)
+			continue;
+		memmove(&f->srv[i], &f->srv[i + 1], (f->n - i - 1) * sizeof(f->srv[0]));
+		f->n--;
+		break;
+	}
+	log_info("%s: removed", s->cfg.name);
+	server_free(s);
+}
+
+void fleet_on_pidfd(struct fleet *f, struct server *s)
+{
+	int st = spawn_reap(s->pidfd);
+
+	if (st == -EAGAIN)
+		return;
+	if (st < 0)
+		st = 0xff << 8; /* cannot tell; treat as a failure */
+	fsm_describe_exit(st, s->last_exit, sizeof(s->last_exit));
+	s->cpu_ticks_total += s->cpu_ticks;
+	s->cpu_ticks = 0;
+	close_watched(f, &s->pidfd);
+	close_watched(f, &s->ready_fd);
+	dispatch(f, s, (struct fsm_event){ .type = FSM_EV_EXIT, .wait_status = st });
+	s->pid = s->pidfd >= 0 ? s->pid : 0;
+	if (s->removing && !fsm_has_process(s->fsm.state))
+		fleet_forget(f, s);
+	else if (f->on_change)
+		f->on_change(f->ctx);
+}
+
+void fleet_on_ready(struct fleet *f, struct server *s)
+{
+	char buf[16];
+	ssize_t n = read(s->ready_fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	/* One line, then the worker closes its end: either way we are done. */
+	close_watched(f, &s->ready_fd);
+	if (n >= 5 && memcmp(buf, "ready", 5) == 0)
+		dispatch(f, s, (struct fsm_event){ .type = FSM_EV_READY });
+}
+
+static void sample_cpu(struct fleet *f, struct server *s, uint64_t now)
+{
+	struct procstat ps;
+	uint64_t dt = now - s->cpu_sample_ns;
+
+	if (s->pid <= 0 || procstat_read(s->pid, &ps) < 0)
+		return;
+	s->cpu_ticks = ps.utime + ps.stime;
+	s->rss_kb = ps.rss_kb;
+	if (dt > 0)
+		s->cpu_pct = (double)(s->cpu_ticks - s->cpu_ticks_prev) * 100.0 *
+			     (double)RF_NSEC_PER_SEC / ((double)f->ticks_per_sec * (double)dt);
+	s->cpu_ticks_prev = s->cpu_ticks;
+	s->cpu_sample_ns = now;
+}
+
+static uint64_t hang_ns(const struct fleet *f)
+{
+	return (uint64_t)f->sup.hang_timeout_ms * RF_NSEC_PER_MSEC;
+}
+
+static void check_hang(struct fleet *f, struct server *s, uint64_t now)
+{
+	uint64_t beat = RF_LOAD(s->slot->stats.last_tick_ns);
+
+	if (beat < s->fsm.ready_ns)
+		beat = s->fsm.ready_ns;
+	if (now - beat <= hang_ns(f) || s->fsm.hung)
+		return;
+	log_warn("%s: no tick for %llu ms (hang_timeout_ms %u)", s->cfg.name,
+		 (unsigned long long)((now - beat) / RF_NSEC_PER_MSEC), f->sup.hang_timeout_ms);
+	dispatch(f, s, (struct fsm_event){ .type = FSM_EV_HANG });
+}
+
+void fleet_on_timer(struct fleet *f, uint64_t now)
+{
+	/* Iterate by index on a copy of n: dispatch never frees here. */
+	for (size_t i = 0; i < f->n; i++) {
+		struct server *s = f->srv[i];
+
+		if (s->fsm.deadline_ns && now >= s->fsm.deadline_ns)
+			dispatch(f, s, (struct fsm_event){ .type = FSM_EV_TIMER });
+		if (s->fsm.state == FSM_RUNNING)
+			check_hang(f, s, now);
+		if (s->pid > 0 && now - s->cpu_sample_ns >= SAMPLE_PERIOD_NS)
+			sample_cpu(f, s, now);
+	}
+}
+
+uint64_t fleet_next_wakeup(const struct fleet *f, uint64_t now)
+{
+	uint64_t period = hang_ns(f) / 4, next;
+
+	if (period == 0 || period > SAMPLE_PERIOD_NS)
+		period = SAMPLE_PERIOD_NS;
+	next = now + period;
+	for (size_t i = 0; i < f->n; i++) {
+		uint64_t d = f->srv[i]->fsm.deadline_ns;
+
+		if (d && d < next)
+			next = d;
+	}
+	return next;
+}
+
+void fleet_stop_all(struct fleet *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		fleet_request(f, f->srv[i], FSM_EV_STOP);
+}
+
+bool fleet_settled(const struct fleet *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		const struct fsm *m = &f->srv[i]->fsm;
+
+		if (m->state == FSM_STARTING || m->state == FSM_STOPPING || f->srv[i]->removing)
+			return false;
+	}
+	return true;
+}
+
+bool fleet_idle(const struct fleet *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->srv[i]->pidfd >= 0)
+			return false;
+	return true;
+}
+
+void fleet_count_states(const struct fleet *f, size_t *counts)
+{
+	memset(counts, 0, sizeof(size_t) * (FSM_FATAL + 1));
+	for (size_t i = 0; i < f->n; i++)
+		counts[f->srv[i]->fsm.state]++;
+}
+
+double fleet_server_cpu_seconds(const struct fleet *f, const struct server *s)
+{
+	return (double)(s->cpu_ticks_total + s->cpu_ticks) / (double)f->ticks_per_sec;
+}
+
+void fleet_policy_from(struct fsm_policy *p, const struct cfg_supervisor *sup)
+{
+	uint64_t start_ms = sup->hang_timeout_ms > START_TIMEOUT_MIN_MS ? sup->hang_timeout_ms
+								       : START_TIMEOUT_MIN_MS;
+
+	p->delay_ns = (uint64_t)sup->restart_delay_ms * RF_NSEC_PER_MSEC;
+	p->delay_max_ns = (uint64_t)sup->restart_delay_max_ms * RF_NSEC_PER_MSEC;
+	p->stable_ns = (uint64_t)sup->stable_after_s * RF_NSEC_PER_SEC;
+	p->window_ns = (uint64_t)sup->crash_window_s * RF_NSEC_PER_SEC;
+	p->stop_timeout_ns = (uint64_t)sup->stop_timeout_ms * RF_NSEC_PER_MSEC;
+	p->start_timeout_ns = start_ms * RF_NSEC_PER_MSEC;
+	p->crash_limit = sup->crash_limit;
+}

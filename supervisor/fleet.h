@@ -1,0 +1,73 @@
+/* fleet.h - the process table: every server, its worker and its
+ * lifecycle. The fleet turns events (a pidfd became readable, a ready line
+ * arrived, a deadline passed, an operator asked) into fsm_step() calls and
+ * carries out the actions the state machine returns. Configuration
+ * changes come in whole: fleet_apply() either prepares every new resource
+ * and commits, or changes nothing.
+ */
+#pragma once
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "supervisor/server.h"
+
+struct fleet {
+	struct server **srv;
+	size_t n, cap;
+	struct cfg_supervisor sup;
+	struct fsm_policy policy;
+	cpu_set_t allowed;        /* cpus within the daemon's own affinity */
+	int epfd;
+	bool privileged;          /* running as root */
+	char worker_path[PATH_MAX];
+	uint64_t ticks_per_sec;   /* sysconf(_SC_CLK_TCK) */
+	void (*on_change)(void *ctx); /* any state changed */
+	void *ctx;
+};
+
+/* What a fleet_apply() changed, by server name (malloc'd, newline-free
+ * comma-separated lists; free with fleet_diff_free). */
+struct fleet_diff {
+	char *added, *removed, *changed;
+	size_t n_added, n_removed, n_changed, n_unchanged;
+};
+
+int fleet_init(struct fleet *f, int epfd, const char *worker_path);
+void fleet_free(struct fleet *f);
+
+/* Makes the fleet run cfg: starts added servers, stops removed ones,
+ * restarts changed ones, leaves equal ones alone. All-or-nothing: on error
+ * (-EADDRINUSE binding a new port, -ENOSPC placing, ...) nothing changed
+ * and err says why. */
+int fleet_apply(struct fleet *f, const struct cfg *cfg, struct fleet_diff *diff,
+		char *err, size_t errlen);
+void fleet_diff_free(struct fleet_diff *d);
+
+void fleet_on_pidfd(struct fleet *f, struct server *s);
+void fleet_on_ready(struct fleet *f, struct server *s);
+/* Deadlines, hang checks and CPU sampling; call at least every
+ * fleet_next_wakeup(). */
+void fleet_on_timer(struct fleet *f, uint64_t now);
+uint64_t fleet_next_wakeup(const struct fleet *f, uint64_t now);
+
+/* Operator requests; ev is FSM_EV_START/STOP/RESTART. */
+void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type ev);
+void fleet_stop_all(struct fleet *f);
+
+struct server *fleet_find(const struct fleet *f, const char *name);
+/* No server is starting or stopping. */
+bool fleet_settled(const struct fleet *f);
+/* No worker process exists. */
+bool fleet_idle(const struct fleet *f);
+/* Counts servers per state into counts[FSM_FATAL + 1]. */
+void fleet_count_states(const struct fleet *f, size_t *counts);
+/* Cumulative CPU seconds of all workers this server has had. */
+double fleet_server_cpu_seconds(const struct fleet *f, const struct server *s);
+
+/* Fills the restart policy from the [supervisor] section. */
+void fleet_policy_from(struct fsm_policy *p, const struct cfg_supervisor *sup);
+/* Drops s from the table and frees it; it must have no process. */
+void fleet_forget(struct fleet *f, struct server *s);

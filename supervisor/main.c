@@ -1,0 +1,106 @@
+/* main.c - ringfleetd: command line, then the daemon loop. Always runs in
+ * the foreground, as service managers expect. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "config/config.h"
+#include "supervisor/daemon.h"
+
+#define DEFAULT_CONFIG "/etc/ringfleet/ringfleet.ini"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ringfleetd [-c CONFIG] [--worker PATH]\n"
+		"       ringfleetd --check [CONFIG]\n"
+		"\n"
+		"Supervises one ringfleet-worker per game server of CONFIG (default %s).\n"
+		"Runs in the foreground; SIGTERM/SIGINT stop every worker and exit,\n"
+		"SIGHUP reloads the configuration.\n"
+		"\n"
+		"  -c, --config FILE   configuration file\n"
+		"      --check         validate the configuration and exit 0 (valid) or 1\n"
+		"      --worker PATH   worker binary (default: ringfleet-worker next to ringfleetd)\n"
+		"  -h, --help          this text\n"
+		"  -V, --version       print the version\n",
+		DEFAULT_CONFIG);
+}
+
+static int check_config(const char *path)
+{
+	char err[CFG_ERR_MAX];
+	struct cfg cfg;
+
+	if (cfg_load(path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	printf("%s: OK (%zu servers)\n", path, cfg.n_servers);
+	cfg_free(&cfg);
+	return 0;
+}
+
+static int default_worker(char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n < 0)
+		return -errno;
+	self[n] = '\0';
+	if ((size_t)snprintf(buf, len, "%s/ringfleet-worker", dirname(self)) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'k' },
+		{ "worker", required_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
+	};
+	const char *config = DEFAULT_CONFIG;
+	char worker[PATH_MAX] = "", err[CFG_ERR_MAX];
+	struct daemon d;
+	int c, check = 0, rc;
+
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'k': check = 1; break;
+		case 'w': snprintf(worker, sizeof(worker), "%s", optarg); break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("ringfleetd %s\n", RF_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc && check)
+		config = argv[optind++];
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (check)
+		return check_config(config);
+	log_set_ident("ringfleetd");
+	if (!*worker && default_worker(worker, sizeof(worker)) < 0) {
+		log_err("cannot find the worker binary; use --worker PATH");
+		return 1;
+	}
+	if (daemon_init(&d, config, worker, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		daemon_free(&d);
+		return 1;
+	}
+	rc = daemon_run(&d);
+	daemon_free(&d);
+	return rc;
+}

@@ -1,0 +1,13 @@
+/* procstat.h - reading a process's CPU time and memory from /proc. */
+#pragma once
+#include <stdint.h>
+#include <sys/types.h>
+
+struct procstat {
+	uint64_t utime, stime; /* clock ticks */
+	uint64_t rss_kb;
+	pid_t ppid;
+};
+
+/* Returns 0, or -errno (-ENOENT once the process is gone). */
+int procstat_read(pid_t pid, struct procstat *ps);

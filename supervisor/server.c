@@ -1,0 +1,154 @@
+/* server.c - see server.h. */
+#include "supervisor/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int fill_addr(const struct cfg_server *cfg, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, cfg->bind, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(cfg->port);
+		*len = sizeof(*v4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, cfg->bind, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(cfg->port);
+		*len = sizeof(*v6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void server_set_rcvbuf(int fd, uint64_t bytes, bool privileged)
+{
+	int v = bytes > (uint64_t)(INT32_MAX / 2) ? INT32_MAX / 2 : (int)bytes;
+
+	/* SO_RCVBUFFORCE goes past net.core.rmem_max; the kernel doubles v. */
+	if (privileged && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) == 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+}
+
+int server_bind_udp(const struct cfg_server *cfg, bool privileged)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, r, one = 1;
+
+	r = fill_addr(cfg, &ss, &len);
+	if (r < 0)
+		return r;
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	server_set_rcvbuf(fd, cfg->socket_rcvbuf, privileged);
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int server_slot_create(const char *name, uint32_t max_clients, int *fd,
+		       struct rf_slot **slot, size_t *len)
+{
+	char label[80];
+	size_t n = rf_slot_size(max_clients);
+	void *map;
+	int mfd, r;
+
+	snprintf(label, sizeof(label), "ringfleet-slot-%s", name);
+	mfd = memfd_create(label, MFD_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	if (ftruncate(mfd, (off_t)n) < 0)
+		goto fail;
+	map = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (map == MAP_FAILED)
+		goto fail;
+	*fd = mfd;
+	*slot = map;
+	*len = n;
+	return 0;
+fail:
+	r = -errno;
+	close(mfd);
+	return r;
+}
+
+void server_slot_release(int fd, struct rf_slot *slot, size_t len)
+{
+	if (slot)
+		munmap(slot, len);
+	if (fd >= 0)
+		close(fd);
+}
+
+int server_new_with_socket(const struct cfg_server *cfg, int udp_fd, struct server **out)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	int r;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	s->cpu = -1;
+	s->pidfd = -1;
+	s->ready_fd = -1;
+	s->slot_fd = -1;
+	s->pid_tag = (struct ev_tag){ EV_PIDFD, s };
+	s->ready_tag = (struct ev_tag){ EV_READY, s };
+	fsm_init(&s->fsm);
+	r = server_slot_create(cfg->name, cfg->max_clients, &s->slot_fd, &s->slot, &s->slot_len);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	s->udp_fd = udp_fd;
+	*out = s;
+	return 0;
+}
+
+int server_new(const struct cfg_server *cfg, bool privileged, struct server **out)
+{
+	int fd = server_bind_udp(cfg, privileged), r;
+
+	*out = NULL;
+	if (fd < 0)
+		return fd;
+	r = server_new_with_socket(cfg, fd, out);
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
+void server_free(struct server *s)
+{
+	if (!s)
+		return;
+	if (s->udp_fd >= 0)
+		close(s->udp_fd);
+	server_slot_release(s->slot_fd, s->slot, s->slot_len);
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	if (s->ready_fd >= 0)
+		close(s->ready_fd);
+	free(s);
+}

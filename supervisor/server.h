@@ -1,0 +1,63 @@
+/* server.h - one supervised game server: its configuration, the
+ * resources the supervisor owns for it (UDP socket, shared-memory slot),
+ * its worker process and lifecycle state. The socket and slot outlive any
+ * one worker, which is what makes restarts lossless.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/slot.h"
+#include "config/config.h"
+#include "supervisor/fsm.h"
+
+/* What an epoll event refers to; embedded in the owner. */
+enum ev_kind { EV_SIGNAL, EV_TIMER, EV_LISTEN, EV_CONN, EV_PIDFD, EV_READY, EV_METRICS };
+struct ev_tag {
+	enum ev_kind kind;
+	void *owner;
+};
+
+struct server {
+	struct cfg_server cfg;
+	int cpu;                  /* pinned CPU, -1 before placement */
+	uint64_t phase_ns;        /* tick phase among workers on that CPU */
+	int udp_fd;
+	int slot_fd;
+	struct rf_slot *slot;
+	size_t slot_len;
+
+	struct fsm fsm;
+	pid_t pid;                /* 0 when no process */
+	int pidfd;                /* -1 when no process */
+	int ready_fd;             /* read end of the readiness pipe, or -1 */
+	struct ev_tag pid_tag, ready_tag;
+	uint64_t spawned_ns;
+	bool removing;            /* dropped by a reload: free once stopped */
+	char last_exit[48];       /* how the last worker ended */
+
+	/* CPU sampling over the last window, from /proc/PID/stat. */
+	uint64_t cpu_ticks_prev;  /* utime+stime at the last sample */
+	uint64_t cpu_sample_ns;
+	double cpu_pct;
+	uint64_t cpu_ticks;       /* latest utime+stime of this worker */
+	uint64_t cpu_ticks_total; /* of all earlier workers of this server */
+	uint64_t rss_kb;
+};
+
+/* Allocates a server around an already bound socket (which it then owns)
+ * and creates its slot. Returns -errno; on failure fd is not closed. */
+int server_new_with_socket(const struct cfg_server *cfg, int udp_fd, struct server **out);
+void server_set_rcvbuf(int fd, uint64_t bytes, bool privileged);
+/* Allocates a server and its socket and slot. Returns -errno (e.g.
+ * -EADDRINUSE from bind) and leaves *out NULL on failure. */
+int server_new(const struct cfg_server *cfg, bool privileged, struct server **out);
+void server_free(struct server *s);
+
+/* Binds the UDP socket of cfg with its receive buffer. Returns fd or -errno. */
+int server_bind_udp(const struct cfg_server *cfg, bool privileged);
+/* Creates the slot memfd for max_clients and maps it. */
+int server_slot_create(const char *name, uint32_t max_clients, int *fd,
+		       struct rf_slot **slot, size_t *len);
+void server_slot_release(int fd, struct rf_slot *slot, size_t len);

@@ -1,0 +1,161 @@
+/* spawn.c - see spawn.h. */
+#include "supervisor/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ARGV_MAX 40
+#define ARGBUF_MAX 2048
+
+struct argv_buf {
+	char *argv[ARGV_MAX];
+	int argc;
+	char buf[ARGBUF_MAX];
+	size_t used;
+};
+
+static int argv_add(struct argv_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int argv_add(struct argv_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->argc >= ARGV_MAX - 1)
+		return -E2BIG;
+	va_start(ap, fmt);
+	n = vsnprintf(b->buf + b->used, ARGBUF_MAX - b->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= ARGBUF_MAX - b->used)
+		return -E2BIG;
+	b->argv[b->argc++] = b->buf + b->used;
+	b->argv[b->argc] = NULL;
+	b->used += (size_t)n + 1;
+	return 0;
+}
+
+static const char *backend_name(enum cfg_backend b)
+{
+	return b == CFG_BACKEND_IO_URING ? "io_uring" : b == CFG_BACKEND_MMSG ? "mmsg" : "auto";
+}
+
+static int build_argv(const struct spawn_args *a, struct argv_buf *b)
+{
+	const struct cfg_server *c = a->cfg;
+	int r = 0;
+
+	r |= argv_add(b, "%s", a->worker_path);
+	r |= argv_add(b, "--name=%s", c->name);
+	r |= argv_add(b, "--fd=%d", a->udp_fd);
+	r |= argv_add(b, "--slot-fd=%d", a->slot_fd);
+	r |= argv_add(b, "--ready-fd=%d", a->ready_fd);
+	r |= argv_add(b, "--tick-hz=%u", c->tick_hz);
+	r |= argv_add(b, "--tick-phase-ns=%llu", (unsigned long long)a->phase_ns);
+	r |= argv_add(b, "--max-clients=%u", c->max_clients);
+	r |= argv_add(b, "--client-timeout-s=%u", c->client_timeout_s);
+	r |= argv_add(b, "--max-packet=%u", c->max_packet);
+	r |= argv_add(b, "--max-packets-per-tick=%u", c->max_packets_per_tick);
+	r |= argv_add(b, "--recv-buffers=%u", c->recv_buffers);
+	r |= argv_add(b, "--backend=%s", backend_name(c->backend));
+	r |= argv_add(b, "--log-level=%d", a->log_level);
+	return r ? -E2BIG : 0;
+}
+
+static void child_fail(void)
+{
+	_exit(127);
+}
+
+/* Runs in the child between fork and exec: async-signal-safe calls only. */
+static void child_setup(const struct spawn_args *a, pid_t parent, char *const argv[])
+{
+	sigset_t none;
+	cpu_set_t set;
+	int fds[] = { a->udp_fd, a->slot_fd, a->ready_fd };
+
+	/* Own process group: a terminal's Ctrl-C reaches the supervisor only,
+	 * which then stops the workers in order. */
+	setpgid(0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		child_fail();
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (a->cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(a->cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0)
+			child_fail();
+	}
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fcntl(fds[i], F_SETFD, 0) < 0)
+			child_fail();
+	if (a->drop_privs) {
+		if (setgroups(0, NULL) < 0 || setresgid(a->gid, a->gid, a->gid) < 0 ||
+		    setresuid(a->uid, a->uid, a->uid) < 0)
+			child_fail();
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail();
+	execv(argv[0], argv);
+	child_fail();
+}
+
+int spawn_worker(const struct spawn_args *a, pid_t *pid, int *pidfd)
+{
+	struct argv_buf b = { .argc = 0 };
+	pid_t parent = getpid(), child;
+	int fd, r;
+
+	r = build_argv(a, &b);
+	if (r < 0)
+		return r;
+	child = fork();
+	if (child < 0)
+		return -errno;
+	if (child == 0)
+		child_setup(a, parent, b.argv);
+	/* The pid cannot be reused before we reap it, so this is race-free. */
+	fd = (int)syscall(SYS_pidfd_open, child, 0);
+	if (fd < 0) {
+		r = -errno;
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		return r;
+	}
+	*pid = child;
+	*pidfd = fd;
+	return 0;
+}
+
+int spawn_reap(int pidfd)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) < 0)
+		return -errno;
+	if (si.si_pid == 0)
+		return -EAGAIN;
+	if (si.si_code == CLD_EXITED)
+		return (si.si_status & 0xff) << 8;
+	return si.si_status & 0x7f; /* killed or dumped: the signal */
+}
+
+int spawn_signal(int pidfd, int sig)
+{
+	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,38 @@
+/* spawn.h - starting one worker process: fork, pin, exec.
+ *
+ * The child inherits exactly three fds (its UDP socket, its shared-memory
+ * slot and the write end of its readiness pipe); everything else the
+ * supervisor holds is O_CLOEXEC. Between fork and exec the child only
+ * makes async-signal-safe calls, so argv is built before forking.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config/config.h"
+
+struct spawn_args {
+	const char *worker_path;
+	const struct cfg_server *cfg;
+	int cpu;               /* -1: leave the affinity alone */
+	uint64_t phase_ns;     /* tick phase within the period */
+	int udp_fd;
+	int slot_fd;
+	int ready_fd;          /* write end of the readiness pipe */
+	int log_level;
+	bool drop_privs;       /* switch to uid/gid before exec */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Forks and execs the worker. Returns 0 with *pid and *pidfd set, or
+ * -errno. Failures after the fork show up as the child exiting 127. */
+int spawn_worker(const struct spawn_args *a, pid_t *pid, int *pidfd);
+
+/* Reaps the exited child behind pidfd and returns its wait status
+ * (as waitpid would), or -errno (-EAGAIN: not exited yet). */
+int spawn_reap(int pidfd);
+
+/* Sends sig through the pidfd; -ESRCH when it is already gone. */
+int spawn_signal(int pidfd, int sig);

@@ -1,0 +1,137 @@
+/* status.c - see status.h. */
+#include "supervisor/status.h"
+
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include "common/slot.h"
+#include "common/timeutil.h"
+
+const char *status_backend_name(uint32_t backend)
+{
+	switch (backend) {
+	case RF_BACKEND_IO_URING:
+		return "io_uring";
+	case RF_BACKEND_MMSG:
+		return "mmsg";
+	default:
+		return "none";
+	}
+}
+
+static double secs(uint64_t ns)
+{
+	return (double)ns / (double)RF_NSEC_PER_SEC;
+}
+
+static json_t *drops(const struct rf_slot_stats *st)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I}",
+			 "truncated", (json_int_t)RF_LOAD(st->drop_truncated),
+			 "max_clients", (json_int_t)RF_LOAD(st->drop_max_clients),
+			 "no_buffer", (json_int_t)RF_LOAD(st->drop_no_buffer),
+			 "send", (json_int_t)RF_LOAD(st->drop_send),
+			 "flood", (json_int_t)RF_LOAD(st->drop_flood));
+}
+
+static json_t *counters(const struct rf_slot_stats *st, uint64_t now, bool alive)
+{
+	uint64_t last = RF_LOAD(st->last_tick_ns);
+	json_int_t age = alive && last && now >= last ? (json_int_t)((now - last) / RF_NSEC_PER_MSEC) : -1;
+
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:b,s:o}",
+			 "clients", (json_int_t)RF_LOAD(st->clients),
+			 "ticks", (json_int_t)RF_LOAD(st->ticks),
+			 "tick_overruns", (json_int_t)RF_LOAD(st->tick_overruns),
+			 "last_tick_age_ms", age,
+			 "pkts_in", (json_int_t)RF_LOAD(st->pkts_in),
+			 "pkts_out", (json_int_t)RF_LOAD(st->pkts_out),
+			 "bytes_in", (json_int_t)RF_LOAD(st->bytes_in),
+			 "bytes_out", (json_int_t)RF_LOAD(st->bytes_out),
+			 "backend", status_backend_name(RF_LOAD(st->backend)),
+			 "gso", RF_LOAD(st->gso) != 0,
+			 "drops", drops(st));
+}
+
+json_t *status_server(const struct fleet *f, const struct server *s, uint64_t now)
+{
+	bool alive = s->pid > 0;
+	json_t *c, *o = json_pack("{s:s,s:s,s:i,s:s,s:i,s:i,s:i,s:f,s:f,s:I,s:f,s:i,s:s}",
+			      "name", s->cfg.name,
+			      "bind", s->cfg.bind,
+			      "port", (int)s->cfg.port,
+			      "state", fsm_state_name(s->fsm.state),
+			      "pid", alive ? (int)s->pid : 0,
+			      "cpu", s->cpu,
+			      "restarts", (int)s->fsm.restarts,
+			      "uptime_s", s->fsm.state == FSM_RUNNING ? secs(now - s->fsm.ready_ns) : 0.0,
+			      "cpu_pct", alive ? s->cpu_pct : 0.0,
+			      "rss_kb", (json_int_t)(alive ? s->rss_kb : 0),
+			      "cpu_seconds", fleet_server_cpu_seconds(f, s),
+			      "tick_hz", (int)s->cfg.tick_hz,
+			      "reason", s->fsm.reason);
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "last_exit", json_string(s->last_exit));
+	c = counters(&s->slot->stats, now, alive);
+	if (!c || json_object_update(o, c) < 0) {
+		json_decref(c);
+		json_decref(o);
+		return NULL;
+	}
+	json_decref(c);
+	return o;
+}
+
+static bool matches(const struct server *s, const char *pattern)
+{
+	return !pattern || fnmatch(pattern, s->cfg.name, 0) == 0;
+}
+
+/* The backend the running workers use: one name, or "mixed". */
+static const char *fleet_backend(const struct fleet *f)
+{
+	uint32_t seen = RF_BACKEND_NONE;
+
+	for (size_t i = 0; i < f->n; i++) {
+		uint32_t b;
+
+		if (f->srv[i]->pid <= 0)
+			continue;
+		b = RF_LOAD(f->srv[i]->slot->stats.backend);
+		if (b == RF_BACKEND_NONE)
+			continue;
+		if (seen != RF_BACKEND_NONE && seen != b)
+			return "mixed";
+		seen = b;
+	}
+	return status_backend_name(seen);
+}
+
+json_t *status_build(const struct fleet *f, const struct status_info *info,
+		     const char *pattern, size_t *matched)
+{
+	uint64_t now = rf_now_ns();
+	json_t *servers = json_array(), *body;
+
+	*matched = 0;
+	if (!servers)
+		return NULL;
+	for (size_t i = 0; i < f->n; i++) {
+		if (!matches(f->srv[i], pattern))
+			continue;
+		json_array_append_new(servers, status_server(f, f->srv[i], now));
+		(*matched)++;
+	}
+	body = json_pack("{s:{s:i,s:s,s:f,s:s,s:s,s:i},s:o}",
+			 "supervisor",
+			 "pid", (int)getpid(),
+			 "version", RF_VERSION,
+			 "uptime_s", secs(now - info->started_ns),
+			 "config", info->config_path,
+			 "backend", fleet_backend(f),
+			 "servers_total", (int)f->n,
+			 "servers", servers);
+	return body;
+}

@@ -249,7 +249,7 @@ static int read_line(int fd, char **out)
 
 int ctl_call(int fd, const char *request, json_t **reply)
 {
-	char *line;
+	char *line = NULL;
 	json_t *obj;
 	int r;
 	size_t len = strlen(request);

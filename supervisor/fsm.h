@@ -65,7 +65,7 @@ struct fsm {
 	bool spawned_once;
 	bool restart_pending;    /* STOPPING, then start again */
 	bool hung;               /* the pending exit was our SIGKILL */
-	char reason[96];         /* why the last transition happened */
+	char reason[192];        /* why the last transition happened */
 };
 
 struct fsm_result {

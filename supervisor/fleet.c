@@ -97,14 +97,16 @@ static int do_spawn(struct fleet *f, struct server *s)
 
 static void log_transition(const struct server *s, enum fsm_state from, pid_t pid)
 {
+	char who[32] = "";
+	int level = s->fsm.state == FSM_FATAL ? RF_LOG_ERR : RF_LOG_NOTICE;
+
+	if (pid > 0)
+		snprintf(who, sizeof(who), " (pid %d)", (int)pid);
 	if (from == s->fsm.state)
-		log_info("%s: %s (pid %d)", s->cfg.name, s->fsm.reason, (int)pid);
-	else if (s->fsm.state == FSM_FATAL)
-		log_err("%s: %s -> %s: %s", s->cfg.name, fsm_state_name(from),
-			fsm_state_name(s->fsm.state), s->fsm.reason);
+		log_msg(RF_LOG_INFO, "%s: %s%s", s->cfg.name, s->fsm.reason, who);
 	else
-		log_notice("%s: %s -> %s: %s (pid %d)", s->cfg.name, fsm_state_name(from),
-			   fsm_state_name(s->fsm.state), s->fsm.reason, (int)pid);
+		log_msg(level, "%s: %s -> %s: %s%s", s->cfg.name, fsm_state_name(from),
+			fsm_state_name(s->fsm.state), s->fsm.reason, who);
 }
 
 /* Feeds ev to the machine and carries out what it asks. A failed spawn is

@@ -133,7 +133,7 @@ static struct fsm_result on_exit_event(struct fsm *m, const struct fsm_policy *p
 
 	if (m->state == FSM_STOPPING) {
 		fsm_describe_exit(st, what, sizeof(what));
-		snprintf(m->reason, sizeof(m->reason), "stopped: %s", what);
+		snprintf(m->reason, sizeof(m->reason), "%s", what);
 		enter(m, FSM_STOPPED, now, 0);
 		if (m->restart_pending) {
 			m->restart_pending = false;

@@ -1,0 +1,144 @@
+"""Helpers for end-to-end tests of ringfleetd: a temporary configuration,
+the daemon as a child process, and ringfleetctl calls. Loopback only."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get("RF_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+SKIP = 77
+
+
+def binary(name):
+    return os.path.join(BIN, name)
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def free_udp_ports(n):
+    """n distinct UDP ports free on 127.0.0.1 right now."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def wait_for(pred, timeout, what, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    fail("timed out after %.1fs waiting for %s" % (timeout, what))
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def cpus_allowed(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Cpus_allowed_list:"):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
+class Daemon:
+    """ringfleetd on a temporary config; use as a context manager."""
+
+    def __init__(self, servers_ini, supervisor_ini="", defaults_ini="bind = 127.0.0.1\n"):
+        self.dir = tempfile.mkdtemp(prefix="rf-e2e-")
+        self.sock = os.path.join(self.dir, "control.sock")
+        self.config = os.path.join(self.dir, "ringfleet.ini")
+        self.log = os.path.join(self.dir, "ringfleetd.log")
+        self.write_config(servers_ini, supervisor_ini, defaults_ini)
+        self.proc = None
+
+    def write_config(self, servers_ini, supervisor_ini="", defaults_ini="bind = 127.0.0.1\n"):
+        with open(self.config + ".tmp", "w") as f:
+            f.write("[supervisor]\ncontrol_socket = %s\n%s\n" % (self.sock, supervisor_ini))
+            f.write("[defaults]\n%s\n%s" % (defaults_ini, servers_ini))
+        os.rename(self.config + ".tmp", self.config)
+
+    def start(self, extra_env=None):
+        env = dict(os.environ)
+        env.update(extra_env or {})
+        self.logf = open(self.log, "w")
+        self.proc = subprocess.Popen([binary("ringfleetd"), "-c", self.config],
+                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
+                 10, "the control socket")
+        if self.proc.poll() is not None:
+            fail("ringfleetd exited with %d:\n%s" % (self.proc.returncode, self.log_text()))
+        return self
+
+    def log_text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def ctl(self, *args, user=None, timeout=30):
+        """Runs ringfleetctl; returns (exit code, stdout, stderr)."""
+        cmd = [binary("ringfleetctl"), "-s", self.sock] + list(args)
+        if user:
+            cmd = ["setpriv", "--reuid=" + user, "--regid=" + user, "--clear-groups"] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+
+    def status(self, *names):
+        rc, out, err = self.ctl("--json", "status", *names)
+        if rc not in (0, 3):
+            fail("status exited %d: %s%s" % (rc, out, err))
+        return json.loads(out)
+
+    def servers(self):
+        return {s["name"]: s for s in self.status()["servers"]}
+
+    def wait_running(self, timeout=20):
+        def all_running():
+            rc, out, _ = self.ctl("--json", "status")
+            return rc == 0 and json.loads(out)
+        return wait_for(all_running, timeout, "every server running")
+
+    def stop(self, timeout=20):
+        """SIGTERM; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            fail("ringfleetd did not exit within %ds of SIGTERM:\n%s" % (timeout, self.log_text()))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if exc[0] is not None:
+            print(self.log_text(), file=sys.stderr)

@@ -72,7 +72,8 @@ static int do_spawn(struct fleet *f, struct server *s)
 	struct spawn_args a = {
 		.worker_path = f->worker_path, .cfg = &s->cfg, .cpu = s->cpu,
 		.phase_ns = s->phase_ns, .udp_fd = s->udp_fd, .slot_fd = s->slot_fd,
-		.log_level = log_get_level(),
+		.log_level = log_get_level(), .drop_privs = s->drop_privs,
+		.uid = s->uid, .gid = s->gid,
 	};
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -243,11 +244,10 @@ void fleet_on_timer(struct fleet *f, uint64_t now)
 
 uint64_t fleet_next_wakeup(const struct fleet *f, uint64_t now)
 {
-	uint64_t period = hang_ns(f) / 4, next;
+	/* One 1 Hz wake-up at most while idle: hangs are caught within
+	 * hang_timeout_ms + 1 s, CPU is sampled per second. */
+	uint64_t next = now + SAMPLE_PERIOD_NS;
 
-	if (period == 0 || period > SAMPLE_PERIOD_NS)
-		period = SAMPLE_PERIOD_NS;
-	next = now + period;
 	for (size_t i = 0; i < f->n; i++) {
 		uint64_t d = f->srv[i]->fsm.deadline_ns;
 

@@ -27,6 +27,9 @@ struct plan {
 	int slot_fd;           /* CHANGE: a new slot, or -1 to keep */
 	struct rf_slot *slot;
 	size_t slot_len;
+	bool drop_privs;
+	uid_t uid;
+	gid_t gid;
 };
 
 struct apply {
@@ -230,6 +233,16 @@ static int place(struct apply *a, cpu_set_t *allowed)
 	return r;
 }
 
+static int resolve_user(struct apply *a, struct plan *p)
+{
+	int r = server_resolve_user(p->cfg, a->f->privileged, &p->drop_privs, &p->uid, &p->gid);
+
+	if (r < 0)
+		snprintf(a->err, a->errlen, "%s: no such user \"%s\" or group \"%s\"",
+			 p->cfg->name, p->cfg->user, p->cfg->group);
+	return r;
+}
+
 static int prepare(struct apply *a)
 {
 	int r = 0;
@@ -238,6 +251,9 @@ static int prepare(struct apply *a)
 	for (i = 0; i < a->cfg->n_servers && r == 0; i++) {
 		struct plan *p = &a->plan[i];
 
+		r = resolve_user(a, p);
+		if (r < 0)
+			break;
 		if (p->kind == PLAN_ADD)
 			r = prepare_add(a, p);
 		else if (p->kind == PLAN_CHANGE)
@@ -320,6 +336,9 @@ static void commit(struct apply *a, struct fleet_diff *d, cpu_set_t *allowed)
 		}
 		s->cpu = a->cpu[i];
 		s->phase_ns = a->phase[i];
+		s->drop_privs = p->drop_privs;
+		s->uid = p->uid;
+		s->gid = p->gid;
 		next[n++] = s;
 	}
 	retire_removed(a, next, &n, d);

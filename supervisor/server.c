@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +65,30 @@ int server_bind_udp(const struct cfg_server *cfg, bool privileged)
 		return r;
 	}
 	return fd;
+}
+
+int server_resolve_user(const struct cfg_server *cfg, bool privileged, bool *drop,
+			uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	*drop = false;
+	if (!privileged || !cfg->user[0])
+		return 0;
+	pw = getpwnam(cfg->user);
+	if (!pw)
+		return -ESRCH;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (cfg->group[0]) {
+		gr = getgrnam(cfg->group);
+		if (!gr)
+			return -ESRCH;
+		*gid = gr->gr_gid;
+	}
+	*drop = true;
+	return 0;
 }
 
 int server_slot_create(const char *name, uint32_t max_clients, int *fd,

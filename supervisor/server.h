@@ -35,6 +35,9 @@ struct server {
 	struct ev_tag pid_tag, ready_tag;
 	uint64_t spawned_ns;
 	bool removing;            /* dropped by a reload: free once stopped */
+	bool drop_privs;          /* switch the worker to uid/gid */
+	uid_t uid;
+	gid_t gid;
 	char last_exit[48];       /* how the last worker ended */
 
 	/* CPU sampling over the last window, from /proc/PID/stat. */
@@ -55,6 +58,11 @@ void server_set_rcvbuf(int fd, uint64_t bytes, bool privileged);
 int server_new(const struct cfg_server *cfg, bool privileged, struct server **out);
 void server_free(struct server *s);
 
+/* Resolves cfg's user/group for a worker started by a root supervisor.
+ * Sets *drop false when there is nothing to switch (no user configured,
+ * or not running as root). Returns 0, or -ESRCH for an unknown name. */
+int server_resolve_user(const struct cfg_server *cfg, bool privileged, bool *drop,
+			uid_t *uid, gid_t *gid);
 /* Binds the UDP socket of cfg with its receive buffer. Returns fd or -errno. */
 int server_bind_udp(const struct cfg_server *cfg, bool privileged);
 /* Creates the slot memfd for max_clients and maps it. */

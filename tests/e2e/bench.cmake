@@ -1,1 +1,4 @@
-# tests for this area
+# bench: ringfleet-load against the reference servers, and its accounting
+# (loss, CPU, exit codes) against targets whose behaviour is known.
+rf_e2e_test(bench_load_ref test_load_ref.py TIMEOUT 60)
+rf_e2e_test(bench_load_accounting test_load_accounting.py TIMEOUT 60)

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""ringfleet-load's own accounting, against targets whose behaviour is
+known: a socket that never answers (100% loss, still exit 0), a closed port
+(100% loss), a relay that drops every 4th sequence number (25% loss), CPU
+of a busy process tree versus an idle one, and its exit codes."""
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+
+BIN = os.environ.get("RF_BIN_DIR", "build/bin")
+LOAD = os.path.join(BIN, "ringfleet-load")
+
+
+def load(port, *extra, clients=3, duration=1.0):
+    cmd = [LOAD, "--target", "127.0.0.1:%d" % port, "--clients", str(clients),
+           "--duration", str(duration), "--warmup", "0.3", "--json"]
+    cmd += list(extra)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    if r.returncode == 1 and "io_uring unavailable" in r.stderr:
+        print("skip: " + r.stderr.strip())
+        sys.exit(77)
+    assert r.returncode == 0, "rc %d: %s" % (r.returncode, r.stderr)
+    return json.loads(r.stdout)
+
+
+def bound_socket():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    return s, s.getsockname()[1]
+
+
+def all_lost(rep, clients):
+    assert rep["sent"] > 0, rep
+    assert rep["expected"] == rep["sent"] * clients, rep
+    assert rep["received"] == 0 and rep["lost"] == rep["expected"], rep
+    assert rep["loss_pct"] == 100.0, rep
+    assert rep["latency_ms"]["avg"] is None, rep
+
+
+def test_silent_target():
+    s, port = bound_socket()  # bound, never read: no ICMP, no answer
+    try:
+        rep = load(port)
+        all_lost(rep, 3)
+        # every scheduled send went out (no errors to hide behind)
+        assert abs(rep["sent"] - 300) <= 15, rep["sent"]
+    finally:
+        s.close()
+
+
+def test_closed_port():
+    s, port = bound_socket()
+    s.close()  # now nothing listens: ICMP port unreachable
+    all_lost(load(port), 3)
+
+
+def relay(sock, stop):
+    """Relays each datagram at once to every source seen, except those
+    whose sequence number (header offset 8) is a multiple of 4."""
+    peers = set()
+    sock.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            data, src = sock.recvfrom(4096)
+        except socket.timeout:
+            continue
+        peers.add(src)
+        if struct.unpack_from("<Q", data, 8)[0] % 4 == 0:
+            continue
+        for p in peers:
+            sock.sendto(data, p)
+
+
+def test_partial_loss():
+    s, port = bound_socket()
+    stop = threading.Event()
+    t = threading.Thread(target=relay, args=(s, stop))
+    t.start()
+    try:
+        rep = load(port, clients=3, duration=1.5)
+    finally:
+        stop.set()
+        t.join()
+        s.close()
+    assert rep["expected"] == rep["sent"] * 3, rep
+    assert 22.0 <= rep["loss_pct"] <= 28.0, "loss %.2f%%, want ~25%%" % rep["loss_pct"]
+    assert rep["bad_packets"] == 0, rep
+
+
+def test_cpu():
+    s, port = bound_socket()
+    # The root only waits; the CPU is burnt by its child, which --pid must
+    # find through the process tree.
+    busy = subprocess.Popen([sys.executable, "-c",
+                             "import subprocess, sys; subprocess.run("
+                             "[sys.executable, '-c', 'while True: pass'])"])
+    idle = subprocess.Popen(["sleep", "30"])
+    try:
+        # let the busy child start before the window opens
+        rep = load(port, "--pid", str(busy.pid), duration=1.5)
+        assert rep["cpu_procs"] == 2, rep["cpu_procs"]
+        assert rep["cpu_pct"] > 30, "busy tree: cpu %.1f%%" % rep["cpu_pct"]
+        assert rep["cpu_pct"] < 210, rep["cpu_pct"]
+        rep = load(port, "--pid", str(idle.pid), duration=1.0)
+        assert rep["cpu_procs"] == 1 and rep["cpu_pct"] < 5, rep["cpu_pct"]
+    finally:
+        for p in (busy, idle):
+            p.kill()
+            p.wait()
+        s.close()
+
+
+def test_exit_codes():
+    def rc(*args):
+        return subprocess.run([LOAD] + list(args), capture_output=True,
+                              timeout=10).returncode
+    assert rc() == 2
+    assert rc("--target", "127.0.0.1:0") == 2
+    assert rc("--target", "localhost:7000") == 2
+    assert rc("--target", "127.0.0.1:7000", "--size", "23") == 2
+    assert rc("--target", "127.0.0.1:7000", "--bogus") == 2
+    assert rc("--help") == 0
+    # a --pid that does not exist: cannot measure, so cannot run
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    assert rc("--target", "127.0.0.1:7000", "--duration", "0.1",
+              "--pid", str(dead.pid)) == 1
+
+
+def main():
+    for t in (test_exit_codes, test_silent_target, test_closed_port,
+              test_partial_loss, test_cpu):
+        t()
+        print(t.__name__ + ": ok")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,7 @@ known: a socket that never answers (100% loss, still exit 0), a closed port
 of a busy process tree versus an idle one, and its exit codes."""
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -94,10 +95,12 @@ def test_partial_loss():
 def test_cpu():
     s, port = bound_socket()
     # The root only waits; the CPU is burnt by its child, which --pid must
-    # find through the process tree.
+    # find through the process tree. Its own session, so that killing the
+    # group also ends the child (which would otherwise hold ctest's pipe).
     busy = subprocess.Popen([sys.executable, "-c",
                              "import subprocess, sys; subprocess.run("
-                             "[sys.executable, '-c', 'while True: pass'])"])
+                             "[sys.executable, '-c', 'while True: pass'])"],
+                            start_new_session=True)
     idle = subprocess.Popen(["sleep", "30"])
     try:
         # let the busy child start before the window opens
@@ -108,9 +111,10 @@ def test_cpu():
         rep = load(port, "--pid", str(idle.pid), duration=1.0)
         assert rep["cpu_procs"] == 1 and rep["cpu_pct"] < 5, rep["cpu_pct"]
     finally:
-        for p in (busy, idle):
-            p.kill()
-            p.wait()
+        os.killpg(busy.pid, signal.SIGKILL)
+        busy.wait()
+        idle.kill()
+        idle.wait()
         s.close()
 
 

@@ -18,6 +18,7 @@
 #define CFG_ADDR_MAX 64        /* textual address incl. NUL */
 #define CFG_MAX_SERVERS 16384  /* servers per file, pools expanded */
 #define CFG_ERR_MAX 512        /* room for one error message */
+#define CFG_DEFAULT_CONTROL_SOCKET "/run/ringfleet/control.sock"
 
 enum cfg_placement { CFG_PLACE_BALANCE = 0, CFG_PLACE_PACK = 1 };
 enum cfg_backend { CFG_BACKEND_AUTO = 0, CFG_BACKEND_IO_URING = 1, CFG_BACKEND_MMSG = 2 };
@@ -59,11 +60,16 @@ struct cfg_supervisor {
 	int log_level;              /* RF_LOG_* from common/log.h */
 };
 
+struct cfg_names;
+
 struct cfg {
 	char path[PATH_MAX];
 	struct cfg_supervisor sup;
 	struct cfg_server *servers; /* n_servers entries, in file order */
 	size_t n_servers;
+	/* Private: name hash built by cfg_load() so cfg_find_server() is O(1).
+	 * NULL (e.g. a hand-built cfg) means a linear scan. */
+	struct cfg_names *index;
 };
 
 /* Loads and validates path into *out (which the caller then cfg_free()s).
@@ -72,6 +78,12 @@ struct cfg {
  * left empty (safe to cfg_free). */
 int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen);
 void cfg_free(struct cfg *cfg);
+
+/* The built-in defaults that [defaults] starts from (name "", port 0,
+ * cpu -1), e.g. for a standalone worker run without a config file. */
+void cfg_server_init(struct cfg_server *s);
+/* The built-in [supervisor] defaults. */
+void cfg_supervisor_init(struct cfg_supervisor *sup);
 
 /* Index of the server named name, or -1. */
 int cfg_find_server(const struct cfg *cfg, const char *name);

@@ -1,0 +1,92 @@
+/* cfg_load.h - private to the config loader: the state shared by its
+ * parse pass (config.c reads lines and headers, cfg_keys.c checks keys)
+ * and resolve pass (cfg_resolve.c). */
+#pragma once
+#include "config/config.h"
+
+#include <stdio.h>
+
+#define CFG_POOL_MAX_PORTS 4096
+
+enum sect_kind { SK_SUPERVISOR, SK_DEFAULTS, SK_SERVER, SK_POOL };
+
+/* Keys of [defaults], [server] and [pool]. */
+enum srv_field {
+	F_BIND, F_PORT, F_PORTS, F_CPU, F_TICK_HZ, F_MAX_CLIENTS,
+	F_CLIENT_TIMEOUT, F_MAX_PACKET, F_MAX_PPT, F_RECV_BUFFERS, F_RCVBUF,
+	F_BACKEND, F_USER, F_GROUP, F_COUNT
+};
+
+/* Keys of [supervisor]. */
+enum sup_field {
+	S_CONTROL_SOCKET, S_CONTROL_GROUP, S_CPUS, S_PLACEMENT, S_MAX_PER_CPU,
+	S_METRICS, S_HANG, S_STOP, S_RESTART, S_RESTART_MAX, S_STABLE,
+	S_CRASH_LIMIT, S_CRASH_WINDOW, S_LOG_LEVEL, S_COUNT
+};
+
+/* A [defaults], [server] or [pool] section as written: the keys it sets,
+ * to be laid over the defaults by the resolve pass. */
+struct sect {
+	enum sect_kind kind;
+	int line;               /* of its header */
+	int key_line[F_COUNT];  /* line of each key set here, 0 = not set */
+	struct cfg_server v;    /* v.name = section name; values of set keys */
+	uint16_t port_hi;       /* [pool]: ports v.port..port_hi */
+};
+
+struct parser {
+	const char *path;
+	FILE *f;
+	int lineno;
+	int ncpus;              /* CPUs 0..ncpus-1 exist on this machine */
+	int io_err;
+	int err_code;           /* first error (-errno), 0 = none */
+	char *err;
+	size_t errlen;
+	struct cfg_supervisor *sup; /* [supervisor] values go straight here */
+	int sup_line;           /* header line, 0 = no [supervisor] yet */
+	int sup_key_line[S_COUNT];
+	struct sect dflt;       /* dflt.line 0 = no [defaults] yet */
+	struct sect *sects;     /* [server] and [pool] sections in file order */
+	size_t n_sects, cap_sects;
+	bool in_section;        /* false before the first good header */
+	enum sect_kind cur_kind;
+	struct sect *cur;       /* the section keys go to; NULL in [supervisor] */
+};
+
+struct srv_key {
+	const char *name;
+	unsigned in;            /* bit (1 << sect_kind) per section allowing it */
+	bool (*set)(struct parser *p, const struct srv_key *k, struct sect *s,
+		    const char *v);
+	size_t off, size;       /* the field in struct cfg_server */
+	uint32_t min, max;      /* numeric keys */
+};
+
+struct sup_key {
+	const char *name;
+	bool (*set)(struct parser *p, const struct sup_key *k, const char *v);
+	size_t off;             /* numeric keys: the field in cfg_supervisor */
+	uint32_t min, max;
+};
+
+extern const struct srv_key cfg_srv_keys[F_COUNT];
+extern const struct sup_key cfg_sup_keys[S_COUNT];
+
+/* Records the first error as "PATH:LINE: message"; later ones are dropped. */
+void cfg_fail(struct parser *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Records a failure about the file rather than its content (-err,
+ * "PATH: strerror"), unless an error is already recorded. */
+void cfg_fail_errno(struct parser *p, int err);
+/* "[server NAME]" / "[pool NAME]" into buf. */
+const char *cfg_sect_title(const struct sect *s, char *buf, size_t len);
+
+extern const char *const cfg_sect_kinds[]; /* "supervisor", ... by sect_kind */
+
+/* Key handlers of the parse pass (cfg_keys.c) for the current line. */
+void cfg_on_server_key(struct parser *p, const char *name, const char *value);
+void cfg_on_sup_key(struct parser *p, const char *name, const char *value);
+
+/* The resolve pass: fills out->servers and out->index or fails via p. */
+void cfg_resolve(struct parser *p, struct cfg *out);

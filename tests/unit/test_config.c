@@ -1,0 +1,656 @@
+/* test_config.c - the config loader: the shipped examples, a fixture that
+ * sets every key, one bad file per kind of error (asserting the exact
+ * message), CPU lists, and a 10,000-server file that must load fast.
+ * Fixtures live in RF_CONFIG_DATA; the tests chdir there so messages
+ * carry the short relative file names they were given.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "config/config.h"
+
+#ifndef RF_CONFIG_DATA
+#error "RF_CONFIG_DATA must name the fixture directory"
+#endif
+
+static struct cfg cfg;
+static char err[CFG_ERR_MAX];
+
+static int load(const char *path)
+{
+	return cfg_load(path, &cfg, err, sizeof(err));
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	cfg_free(&cfg);
+	return 0;
+}
+
+static const struct cfg_server *server(const char *name)
+{
+	int i = cfg_find_server(&cfg, name);
+
+	assert_true(i >= 0);
+	return &cfg.servers[i];
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Writes text into a new temporary file; returns its path (static). */
+static const char *temp_file(FILE **out)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/rf-test-config-XXXXXX");
+	fd = mkostemp(path, O_CLOEXEC);
+	assert_true(fd >= 0);
+	*out = fdopen(fd, "w");
+	assert_non_null(*out);
+	return path;
+}
+
+/* ---- good files ---- */
+
+static void test_demo_example(void **state)
+{
+	const struct cfg_server *s;
+
+	(void)state;
+	assert_int_equal(load(RF_CONFIG_EXAMPLES "/demo.ini"), 0);
+	assert_string_equal(err, "");
+	assert_string_equal(cfg.sup.control_socket, "/tmp/ringfleet-demo/control.sock");
+	assert_int_equal(cfg.n_servers, 4);
+	assert_string_equal(cfg.servers[0].name, "demo-1");
+	assert_int_equal(cfg.servers[0].port, 27001);
+	assert_string_equal(cfg.servers[1].name, "demo-2");
+	assert_int_equal(cfg.servers[1].port, 27002);
+	assert_string_equal(cfg.servers[2].name, "demo-pool-27010");
+	assert_string_equal(cfg.servers[3].name, "demo-pool-27011");
+	assert_int_equal(cfg.servers[3].port, 27011);
+	for (size_t i = 0; i < cfg.n_servers; i++) {
+		s = &cfg.servers[i];
+		assert_string_equal(s->bind, "127.0.0.1");
+		assert_string_equal(s->user, "");
+	}
+	assert_string_equal(cfg.servers[2].pool, "demo-pool");
+}
+
+static void test_ringfleet_example(void **state)
+{
+	const struct cfg_server *s;
+
+	(void)state;
+	assert_int_equal(load(RF_CONFIG_EXAMPLES "/ringfleet.ini"), 0);
+	assert_string_equal(cfg.sup.control_socket, "/run/ringfleet/control.sock");
+	assert_false(cfg.sup.cpus_set);
+	assert_int_equal(cfg.sup.placement, CFG_PLACE_BALANCE);
+	assert_int_equal(cfg.sup.max_per_cpu, 64);
+	assert_string_equal(cfg.sup.metrics_listen, "");
+	assert_int_equal(cfg.sup.log_level, RF_LOG_INFO);
+	assert_int_equal(cfg.n_servers, 2 + 40);
+	s = server("eu-1");
+	assert_int_equal(s->port, 7001);
+	assert_int_equal(s->cpu, 0);
+	assert_int_equal(s->tick_hz, 50);
+	assert_string_equal(s->user, "ringfleet");
+	assert_int_equal(server("eu-2")->max_clients, 32);
+	s = server("lobby-7139");
+	assert_int_equal(s->port, 7139);
+	assert_int_equal(s->tick_hz, 30);
+	assert_int_equal(s->cpu, -1);
+	assert_string_equal(s->pool, "lobby");
+	assert_int_equal(cfg_find_server(&cfg, "lobby-7140"), -1);
+}
+
+static void test_every_key(void **state)
+{
+	const struct cfg_supervisor *sup = &cfg.sup;
+	const struct cfg_server *s;
+
+	(void)state;
+	assert_int_equal(load("good_full.ini"), 0);
+	assert_string_equal(cfg.path, "good_full.ini");
+	assert_string_equal(sup->control_socket, "/tmp/rf-test/control.sock");
+	assert_string_equal(sup->control_group, "games");
+	assert_true(sup->cpus_set);
+	assert_int_equal(CPU_COUNT(&sup->cpus), 1);
+	assert_true(CPU_ISSET(0, &sup->cpus));
+	assert_int_equal(sup->placement, CFG_PLACE_PACK);
+	assert_int_equal(sup->max_per_cpu, 128);
+	assert_string_equal(sup->metrics_listen, "[::1]:9750");
+	assert_int_equal(sup->hang_timeout_ms, 3000);
+	assert_int_equal(sup->stop_timeout_ms, 7000);
+	assert_int_equal(sup->restart_delay_ms, 200);
+	assert_int_equal(sup->restart_delay_max_ms, 60000);
+	assert_int_equal(sup->stable_after_s, 30);
+	assert_int_equal(sup->crash_limit, 10);
+	assert_int_equal(sup->crash_window_s, 120);
+	assert_int_equal(sup->log_level, RF_LOG_DEBUG);
+
+	assert_int_equal(cfg.n_servers, 5);
+	/* [defaults] is at the end of the file and still applies. */
+	s = &cfg.servers[0];
+	assert_string_equal(s->name, "eu-1");
+	assert_string_equal(s->pool, "");
+	assert_int_equal(s->line, 19);
+	assert_int_equal(s->port, 7001);
+	assert_int_equal(s->cpu, 0);
+	assert_int_equal(s->tick_hz, 60);
+	assert_string_equal(s->bind, "10.0.0.1");
+	assert_int_equal(s->max_clients, 100);
+	assert_int_equal(s->client_timeout_s, 30);
+	assert_int_equal(s->max_packet, 1200);
+	assert_int_equal(s->max_packets_per_tick, 32);
+	assert_int_equal(s->recv_buffers, 2048);
+	assert_int_equal(s->socket_rcvbuf, 8u << 20);
+	assert_int_equal(s->backend, CFG_BACKEND_IO_URING);
+	assert_string_equal(s->user, "ringfleet");
+	assert_string_equal(s->group, "ringfleet");
+
+	for (int i = 1; i <= 3; i++) {
+		s = &cfg.servers[i];
+		assert_int_equal(s->port, 7100 + i - 1);
+		assert_string_equal(s->pool, "lobby");
+		assert_string_equal(s->bind, "::");
+		assert_int_equal(s->max_clients, 16);
+		assert_int_equal(s->tick_hz, 20);
+		assert_int_equal(s->cpu, -1);
+		assert_int_equal(s->line, 24);
+	}
+	assert_string_equal(cfg.servers[1].name, "lobby-7100");
+	assert_string_equal(cfg.servers[3].name, "lobby-7102");
+
+	s = server("local");
+	assert_string_equal(s->bind, "127.0.0.1");
+	assert_int_equal(s->socket_rcvbuf, 512u << 10);
+	assert_int_equal(s->backend, CFG_BACKEND_MMSG);
+	assert_string_equal(s->user, "nobody");
+	assert_string_equal(s->group, "nogroup");
+	assert_int_equal(s->max_packet, 1200);
+}
+
+static void test_builtin_defaults(void **state)
+{
+	struct cfg_server d;
+	const struct cfg_supervisor *sup = &cfg.sup;
+	const struct cfg_server *s;
+
+	(void)state;
+	assert_int_equal(load("good_binds.ini"), 0);
+	s = server("a");
+	cfg_server_init(&d);
+	assert_string_equal(d.bind, "0.0.0.0");
+	assert_int_equal(d.cpu, -1);
+	assert_int_equal(s->tick_hz, 50);
+	assert_int_equal(s->max_clients, 64);
+	assert_int_equal(s->client_timeout_s, 10);
+	assert_int_equal(s->max_packet, 1400);
+	assert_int_equal(s->max_packets_per_tick, 64);
+	assert_int_equal(s->recv_buffers, 1024);
+	assert_int_equal(s->socket_rcvbuf, 4u << 20);
+	assert_int_equal(s->backend, CFG_BACKEND_AUTO);
+	assert_string_equal(s->user, "");
+	assert_string_equal(s->group, "");
+	assert_int_equal(s->cpu, -1);
+	/* a is the defaults plus its own bind, port, name and line */
+	strcpy(d.name, "a");
+	strcpy(d.bind, "127.0.0.1");
+	d.port = 7001;
+	assert_true(cfg_server_equal(&d, s));
+
+	assert_string_equal(sup->control_socket, CFG_DEFAULT_CONTROL_SOCKET);
+	assert_string_equal(sup->control_group, "");
+	assert_false(sup->cpus_set);
+	assert_int_equal(sup->placement, CFG_PLACE_BALANCE);
+	assert_int_equal(sup->max_per_cpu, 64);
+	assert_string_equal(sup->metrics_listen, "");
+	assert_int_equal(sup->hang_timeout_ms, 2000);
+	assert_int_equal(sup->stop_timeout_ms, 5000);
+	assert_int_equal(sup->restart_delay_ms, 100);
+	assert_int_equal(sup->restart_delay_max_ms, 30000);
+	assert_int_equal(sup->stable_after_s, 10);
+	assert_int_equal(sup->crash_limit, 5);
+	assert_int_equal(sup->crash_window_s, 60);
+	assert_int_equal(sup->log_level, RF_LOG_INFO);
+	assert_int_equal(cfg.n_servers, 4);
+}
+
+static void test_empty_is_valid(void **state)
+{
+	(void)state;
+	assert_int_equal(load("empty.ini"), 0);
+	assert_int_equal(cfg.n_servers, 0);
+	assert_null(cfg.servers);
+	assert_int_equal(cfg_find_server(&cfg, "x"), -1);
+}
+
+static void test_bom_crlf(void **state)
+{
+	(void)state;
+	assert_int_equal(load("good_bom_crlf.ini"), 0);
+	assert_int_equal(cfg.n_servers, 1);
+	assert_string_equal(cfg.servers[0].name, "crlf");
+	assert_string_equal(cfg.servers[0].bind, "::"); /* canonical form */
+}
+
+static void test_server_equal(void **state)
+{
+	struct cfg_server a, b;
+
+	(void)state;
+	cfg_server_init(&a);
+	strcpy(a.name, "x");
+	a.port = 1;
+	b = a;
+	b.line = 99;
+	strcpy(b.pool, "p");
+	assert_true(cfg_server_equal(&a, &b));
+	b = a;
+	b.tick_hz++;
+	assert_false(cfg_server_equal(&a, &b));
+	b = a;
+	b.cpu = 3;
+	assert_false(cfg_server_equal(&a, &b));
+	b = a;
+	strcpy(b.user, "u");
+	assert_false(cfg_server_equal(&a, &b));
+	b = a;
+	b.socket_rcvbuf *= 2;
+	assert_false(cfg_server_equal(&a, &b));
+	b = a;
+	strcpy(b.name, "y");
+	assert_false(cfg_server_equal(&a, &b));
+}
+
+static void test_find_server_hand_built(void **state)
+{
+	struct cfg_server s[2];
+	struct cfg c = { .servers = s, .n_servers = 2 };
+
+	(void)state;
+	cfg_server_init(&s[0]);
+	cfg_server_init(&s[1]);
+	strcpy(s[0].name, "one");
+	strcpy(s[1].name, "two");
+	assert_int_equal(cfg_find_server(&c, "two"), 1);
+	assert_int_equal(cfg_find_server(&c, "three"), -1);
+}
+
+/* ---- bad files: one per kind of error ---- */
+
+struct bad_case {
+	const char *file;
+	int ret;
+	const char *msg;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "bad_int.ini", -EINVAL, "bad_int.ini:3: tick_hz: expected 1..1000, got \"fast\"" },
+	{ "bad_range.ini", -EINVAL, "bad_range.ini:2: max_clients: expected 1..4096, got \"5000\"" },
+	{ "bad_empty_value.ini", -EINVAL, "bad_empty_value.ini:2: port: expected 1..65535, got \"\"" },
+	{ "bad_enum.ini", -EINVAL,
+	  "bad_enum.ini:3: backend: expected auto, io_uring or mmsg, got \"uring\"" },
+	{ "bad_placement.ini", -EINVAL,
+	  "bad_placement.ini:2: placement: expected balance or pack, got \"spread\"" },
+	{ "bad_log_level.ini", -EINVAL,
+	  "bad_log_level.ini:2: log_level: expected err, warning, notice, info or debug, got \"verbose\"" },
+	{ "bad_pow2.ini", -EINVAL,
+	  "bad_pow2.ini:2: recv_buffers: expected a power of two 16..32768, got \"1000\"" },
+	{ "bad_rcvbuf.ini", -EINVAL,
+	  "bad_rcvbuf.ini:2: socket_rcvbuf: expected 4K..1G (bytes, or with a K, M or G suffix), got \"2K\"" },
+	{ "bad_unknown_key.ini", -EINVAL, "bad_unknown_key.ini:3: tck_hz: unknown key in [server a]" },
+	{ "bad_unknown_sup_key.ini", -EINVAL,
+	  "bad_unknown_sup_key.ini:2: tick_hz: unknown key in [supervisor]" },
+	{ "bad_key_section.ini", -EINVAL,
+	  "bad_key_section.ini:2: cpu: not allowed in [defaults], only in [server NAME]" },
+	{ "bad_ports_in_server.ini", -EINVAL,
+	  "bad_ports_in_server.ini:2: ports: not allowed in [server a], only in [pool NAME]" },
+	{ "bad_unknown_section.ini", -EINVAL,
+	  "bad_unknown_section.ini:3: [servr a]: unknown section, expected [supervisor], [defaults], [server NAME] or [pool NAME]" },
+	{ "bad_section_noname.ini", -EINVAL,
+	  "bad_section_noname.ini:1: [server]: expected a name, as in [server NAME]" },
+	{ "bad_singleton_name.ini", -EINVAL,
+	  "bad_singleton_name.ini:1: [defaults x]: expected [defaults] without a name" },
+	{ "bad_dup_key.ini", -EINVAL,
+	  "bad_dup_key.ini:4: port: duplicate key in [server a], first set on line 2" },
+	{ "bad_dup_server_name.ini", -EINVAL,
+	  "bad_dup_server_name.ini:5: [pool lobby]: server name \"lobby-7101\" already used by [server lobby-7101] on line 1" },
+	{ "bad_dup_section.ini", -EINVAL,
+	  "bad_dup_section.ini:7: [server a]: duplicate section, first on line 1" },
+	{ "bad_dup_defaults.ini", -EINVAL,
+	  "bad_dup_defaults.ini:4: [defaults]: duplicate section, first on line 1" },
+	{ "bad_port_collision.ini", -EINVAL,
+	  "bad_port_collision.ini:5: port: server \"p-7001\" on 0.0.0.0 port 7001 collides with server \"a\" on 127.0.0.1 from line 1" },
+	{ "bad_port_same_bind.ini", -EINVAL,
+	  "bad_port_same_bind.ini:8: port: server \"c\" on 10.1.2.3 port 7001 collides with server \"a\" on 10.1.2.3 from line 3" },
+	{ "bad_bind.ini", -EINVAL,
+	  "bad_bind.ini:3: bind: expected a numeric IPv4 or IPv6 address, got \"localhost\"" },
+	{ "bad_cpus_syntax.ini", -EINVAL,
+	  "bad_cpus_syntax.ini:2: cpus: expected a CPU list like 0-3,6, got \"0-3,\"" },
+	{ "bad_pool_reversed.ini", -EINVAL,
+	  "bad_pool_reversed.ini:2: ports: expected A-B with A <= B, got \"7200-7100\"" },
+	{ "bad_pool_too_big.ini", -EINVAL,
+	  "bad_pool_too_big.ini:2: ports: expected at most 4096 ports, got \"10000-14096\"" },
+	{ "bad_name.ini", -EINVAL,
+	  "bad_name.ini:1: [server b@d]: expected a name of 1..63 characters [A-Za-z0-9._-], got \"b@d\"" },
+	{ "bad_name_long.ini", -EINVAL,
+	  "bad_name_long.ini:1: [server a234567890123456789012345678901234567890123456789012345678901234]: "
+	  "expected a name of 1..63 characters [A-Za-z0-9._-], got \"a234567890123456789012345678901234567890123456789012345678901234\"" },
+	{ "bad_pool_name_long.ini", -EINVAL,
+	  "bad_pool_name_long.ini:1: [pool a2345678901234567890123456789012345678901234567890123456789]: "
+	  "expected a shorter name, \"a2345678901234567890123456789012345678901234567890123456789-7100\" is over 63 characters" },
+	{ "bad_missing_port.ini", -EINVAL,
+	  "bad_missing_port.ini:5: port: missing in [server b], expected 1..65535" },
+	{ "bad_missing_ports.ini", -EINVAL,
+	  "bad_missing_ports.ini:1: ports: missing in [pool empty], expected A-B like 7100-7139" },
+	{ "bad_syntax.ini", -EINVAL,
+	  "bad_syntax.ini:3: expected [SECTION] or KEY = VALUE, got \"hello world\"" },
+	{ "bad_header_syntax.ini", -EINVAL,
+	  "bad_header_syntax.ini:1: expected [SECTION] or KEY = VALUE, got \"[server a\"" },
+	{ "bad_key_outside.ini", -EINVAL,
+	  "bad_key_outside.ini:1: port: key outside any section, expected a [section] line before it" },
+	{ "bad_socket_long.ini", -EINVAL,
+	  "bad_socket_long.ini:2: control_socket: expected a socket path of 1..107 bytes, got "
+	  "\"/run/ringfleet/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\"" },
+	{ "bad_backoff.ini", -EINVAL,
+	  "bad_backoff.ini:3: restart_delay_max_ms: expected at least restart_delay_ms (100), got \"50\"" },
+	{ "bad_tick_hang.ini", -EINVAL,
+	  "bad_tick_hang.ini:4: tick_hz: expected 20..1000 with hang_timeout_ms = 100, got \"10\"" },
+	{ "bad_metrics.ini", -EINVAL,
+	  "bad_metrics.ini:2: metrics_listen: expected ADDR:PORT like 127.0.0.1:9750 or [::1]:9750, got \"localhost:9750\"" },
+	{ "bad_user.ini", -EINVAL,
+	  "bad_user.ini:2: user: expected a user name of 1..32 characters [A-Za-z0-9._-], got \"-root\"" },
+	{ "bad_long_line.ini", -EINVAL,
+	  "bad_long_line.ini:2: line too long, expected at most 199 characters besides comments" },
+	{ "bad_raw_line.ini", -EINVAL,
+	  "bad_raw_line.ini:2: line too long, expected at most 1022 characters" },
+	{ "no-such-file.ini", -ENOENT, "no-such-file.ini: No such file or directory" },
+	{ ".", -EISDIR, ".: Is a directory" },
+};
+
+static void test_bad_file(void **state)
+{
+	const struct bad_case *c = *state;
+
+	assert_int_equal(load(c->file), c->ret);
+	assert_string_equal(err, c->msg);
+	/* On failure *out is empty and safe to free (twice, even). */
+	assert_null(cfg.servers);
+	assert_int_equal(cfg.n_servers, 0);
+	cfg_free(&cfg);
+}
+
+/* Messages that depend on this machine's CPU count. */
+static void test_cpu_absent(void **state)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+	char want[CFG_ERR_MAX], cpus[32];
+
+	(void)state;
+	if (n >= 1000)
+		skip();
+	if (n == 1)
+		snprintf(cpus, sizeof(cpus), "0");
+	else
+		snprintf(cpus, sizeof(cpus), "0-%ld", n - 1);
+	assert_int_equal(load("bad_cpus.ini"), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "bad_cpus.ini:2: cpus: CPU 1000 does not exist on this machine (CPUs %s), got \"0,1000\"",
+		 cpus);
+	assert_string_equal(err, want);
+	assert_int_equal(load("bad_cpu_absent.ini"), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "bad_cpu_absent.ini:3: cpu: CPU 1000 does not exist on this machine (CPUs %s), got \"1000\"",
+		 cpus);
+	assert_string_equal(err, want);
+}
+
+static void test_cpu_not_in_cpus(void **state)
+{
+	(void)state;
+	if (sysconf(_SC_NPROCESSORS_CONF) < 2)
+		skip();
+	assert_int_equal(load("bad_cpu_not_in_cpus.ini"), -EINVAL);
+	assert_string_equal(err, "bad_cpu_not_in_cpus.ini:3: cpu: expected a CPU in cpus (0), got \"1\"");
+}
+
+static void test_unreadable(void **state)
+{
+	FILE *f;
+	const char *path = temp_file(&f);
+	char want[CFG_ERR_MAX];
+
+	(void)state;
+	fclose(f);
+	chmod(path, 0);
+	if (geteuid() == 0 || access(path, R_OK) == 0) {
+		unlink(path);
+		skip(); /* root reads anything */
+	}
+	assert_int_equal(load(path), -EACCES);
+	snprintf(want, sizeof(want), "%s: Permission denied", path);
+	assert_string_equal(err, want);
+	unlink(path);
+}
+
+static void test_no_err_buffer(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg_load("bad_int.ini", &cfg, NULL, 0), -EINVAL);
+	assert_int_equal(cfg_load("no-such-file.ini", &cfg, NULL, 0), -ENOENT);
+}
+
+static void test_too_many_servers(void **state)
+{
+	FILE *f;
+	const char *path = temp_file(&f);
+	char want[CFG_ERR_MAX];
+
+	(void)state;
+	/* 4 pools of 4096 = 16384 = CFG_MAX_SERVERS, then one more server. */
+	for (int i = 0; i < 4; i++)
+		fprintf(f, "[pool p%d]\nports = %d-%d\n", i, 1000 + i * 4096, 1000 + i * 4096 + 4095);
+	fprintf(f, "[server one-too-many]\nport = 60000\n");
+	fclose(f);
+	assert_int_equal(load(path), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s:9: [server one-too-many]: too many servers, expected at most 16384 in total", path);
+	assert_string_equal(err, want);
+	unlink(path);
+}
+
+static void test_max_servers_ok(void **state)
+{
+	FILE *f;
+	const char *path = temp_file(&f);
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		fprintf(f, "[pool p%d]\nports = %d-%d\n", i, 1000 + i * 4096, 1000 + i * 4096 + 4095);
+	fclose(f);
+	assert_int_equal(load(path), 0);
+	assert_int_equal(cfg.n_servers, CFG_MAX_SERVERS);
+	assert_int_equal(cfg_find_server(&cfg, "p3-17383"), CFG_MAX_SERVERS - 1);
+	unlink(path);
+}
+
+/* 10,000 [server] sections with [defaults] last: the loader must not be
+ * quadratic in names or ports. */
+static void test_10k_servers_fast(void **state)
+{
+	FILE *f;
+	const char *path = temp_file(&f);
+	double t0, dt;
+
+	(void)state;
+	for (int i = 0; i < 10000; i++)
+		fprintf(f, "[server game-%05d]\nport = %d\n", i, 20000 + i);
+	fprintf(f, "[defaults]\ntick_hz = 30\n");
+	fclose(f);
+	t0 = now_s();
+	assert_int_equal(load(path), 0);
+	for (int i = 0; i < 10000; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "game-%05d", i);
+		assert_int_equal(cfg_find_server(&cfg, name), i);
+	}
+	dt = now_s() - t0;
+	assert_int_equal(cfg.n_servers, 10000);
+	assert_int_equal(cfg.servers[9999].port, 29999);
+	assert_int_equal(cfg.servers[9999].tick_hz, 30);
+	print_message("10,000 servers loaded and looked up in %.1f ms\n", dt * 1e3);
+	assert_true(dt < 0.5);
+	unlink(path);
+}
+
+/* The last of 10,000 servers collides: still found, still fast. */
+static void test_10k_collision(void **state)
+{
+	FILE *f;
+	const char *path = temp_file(&f);
+	char want[CFG_ERR_MAX];
+	double t0;
+
+	(void)state;
+	for (int i = 0; i < 10000; i++)
+		fprintf(f, "[server s%d]\nport = %d\n", i, 20000 + i);
+	fprintf(f, "[server late]\nport = 20000\n");
+	fclose(f);
+	t0 = now_s();
+	assert_int_equal(load(path), -EINVAL);
+	assert_true(now_s() - t0 < 0.5);
+	snprintf(want, sizeof(want),
+		 "%s:20001: port: server \"late\" on 0.0.0.0 port 20000 collides with server \"s0\" on 0.0.0.0 from line 1",
+		 path);
+	assert_string_equal(err, want);
+	unlink(path);
+}
+
+/* ---- CPU lists ---- */
+
+static void roundtrip(const char *in, const char *canon)
+{
+	cpu_set_t set;
+	char buf[256];
+
+	assert_int_equal(cfg_parse_cpulist(in, &set), 0);
+	assert_int_equal(cfg_format_cpulist(&set, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, canon);
+}
+
+static void test_cpulist_roundtrip(void **state)
+{
+	cpu_set_t set;
+
+	(void)state;
+	roundtrip("0-3,6", "0-3,6");
+	roundtrip(" 0 - 3 , 6 ", "0-3,6");
+	roundtrip("5", "5");
+	roundtrip("3,1,2", "1-3");
+	roundtrip("0,2,4", "0,2,4");
+	roundtrip("1-1", "1");
+	roundtrip("0-1,1-2", "0-2");
+	roundtrip("1023", "1023");
+	roundtrip("0-1023", "0-1023");
+	assert_int_equal(cfg_parse_cpulist("0-3,6", &set), 0);
+	assert_int_equal(CPU_COUNT(&set), 5);
+	CPU_ZERO(&set);
+	{
+		char buf[8] = "x";
+
+		assert_int_equal(cfg_format_cpulist(&set, buf, sizeof(buf)), 0);
+		assert_string_equal(buf, "");
+	}
+}
+
+static void test_cpulist_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"", " ", ",", "1,", ",1", "1,,2", "3-1", "a", "1-", "-1", "1-2-3",
+		"1024", "0-1024", "99999999999", "1 2", "0x1", "+1", "1;2",
+	};
+	cpu_set_t set;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (cfg_parse_cpulist(bad[i], &set) != -EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+	}
+}
+
+static void test_cpulist_format_nospace(void **state)
+{
+	cpu_set_t set;
+	char buf[6];
+
+	(void)state;
+	assert_int_equal(cfg_parse_cpulist("0-3,6", &set), 0);
+	assert_int_equal(cfg_format_cpulist(&set, buf, 5), -ENOSPC);
+	assert_int_equal(cfg_format_cpulist(&set, buf, 6), 0);
+	assert_string_equal(buf, "0-3,6");
+	assert_int_equal(cfg_format_cpulist(&set, buf, 0), -ENOSPC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest good[] = {
+		cmocka_unit_test_teardown(test_demo_example, teardown),
+		cmocka_unit_test_teardown(test_ringfleet_example, teardown),
+		cmocka_unit_test_teardown(test_every_key, teardown),
+		cmocka_unit_test_teardown(test_builtin_defaults, teardown),
+		cmocka_unit_test_teardown(test_empty_is_valid, teardown),
+		cmocka_unit_test_teardown(test_bom_crlf, teardown),
+		cmocka_unit_test(test_server_equal),
+		cmocka_unit_test(test_find_server_hand_built),
+		cmocka_unit_test_teardown(test_cpu_absent, teardown),
+		cmocka_unit_test_teardown(test_cpu_not_in_cpus, teardown),
+		cmocka_unit_test_teardown(test_unreadable, teardown),
+		cmocka_unit_test_teardown(test_no_err_buffer, teardown),
+		cmocka_unit_test_teardown(test_too_many_servers, teardown),
+		cmocka_unit_test_teardown(test_max_servers_ok, teardown),
+		cmocka_unit_test_teardown(test_10k_servers_fast, teardown),
+		cmocka_unit_test_teardown(test_10k_collision, teardown),
+		cmocka_unit_test(test_cpulist_roundtrip),
+		cmocka_unit_test(test_cpulist_rejects),
+		cmocka_unit_test(test_cpulist_format_nospace),
+	};
+	size_t n_bad = sizeof(bad_cases) / sizeof(bad_cases[0]);
+	struct CMUnitTest bad[sizeof(bad_cases) / sizeof(bad_cases[0])];
+	int failed;
+
+	if (chdir(RF_CONFIG_DATA) < 0) {
+		perror(RF_CONFIG_DATA);
+		return 1;
+	}
+	for (size_t i = 0; i < n_bad; i++)
+		bad[i] = (struct CMUnitTest){ .name = bad_cases[i].file,
+					      .test_func = test_bad_file,
+					      .teardown_func = teardown,
+					      .initial_state = (void *)&bad_cases[i] };
+	failed = cmocka_run_group_tests_name("config", good, NULL, NULL);
+	failed += _cmocka_run_group_tests("config_bad_files", bad, n_bad, NULL, NULL);
+	return failed ? 1 : 0;
+}

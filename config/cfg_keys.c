@@ -316,7 +316,7 @@ const struct sup_key cfg_sup_keys[S_COUNT] = {
 	[S_RESTART_MAX] = { "restart_delay_max_ms", sup_u32, SUP(restart_delay_max_ms),
 			    1, 3600000 },
 	[S_STABLE] = { "stable_after_s", sup_u32, SUP(stable_after_s), 1, 86400 },
-	[S_CRASH_LIMIT] = { "crash_limit", sup_u32, SUP(crash_limit), 1, 1000 },
+	[S_CRASH_LIMIT] = { "crash_limit", sup_u32, SUP(crash_limit), 1, 60 },
 	[S_CRASH_WINDOW] = { "crash_window_s", sup_u32, SUP(crash_window_s), 1, 86400 },
 	[S_LOG_LEVEL] = { "log_level", sup_log_level, 0, 0, 0 },
 };

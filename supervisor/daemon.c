@@ -17,6 +17,7 @@
 #include "supervisor/notify.h"
 
 #define EVENTS_MAX 64
+#define HOUSEKEEPING_NS RF_NSEC_PER_SEC
 
 static int setup_signals(struct daemon *d)
 {
@@ -141,9 +142,11 @@ static void on_signal(struct daemon *d)
 
 static void arm_timer(struct daemon *d, uint64_t now)
 {
-	uint64_t next = fleet_next_wakeup(&d->fleet, now);
+	uint64_t next = fleet_next_deadline(&d->fleet);
 	struct itimerspec its = { 0 };
 
+	if (d->housekeeping_ns < next)
+		next = d->housekeeping_ns;
 	if (d->watchdog_ns && d->watchdog_next_ns < next)
 		next = d->watchdog_next_ns;
 	for (size_t i = 0; i < d->n_waiters; i++)
@@ -159,8 +162,13 @@ static void on_timer(struct daemon *d, uint64_t now)
 
 	if (read(d->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_debug("timerfd read: %s", strerror(errno));
-	fleet_on_timer(&d->fleet, now);
-	control_expire(&d->ctl, now);
+	fleet_on_deadlines(&d->fleet, now);
+	if (now >= d->housekeeping_ns) {
+		/* Fixed 1 Hz, however busy the control socket is. */
+		fleet_housekeeping(&d->fleet, now);
+		control_expire(&d->ctl, now);
+		d->housekeeping_ns = now + HOUSEKEEPING_NS;
+	}
 	if (d->watchdog_ns && now >= d->watchdog_next_ns) {
 		notify_watchdog();
 		d->watchdog_next_ns = now + d->watchdog_ns / 2;
@@ -216,6 +224,7 @@ int daemon_run(struct daemon *d)
 	struct epoll_event evs[EVENTS_MAX];
 
 	d->watchdog_next_ns = rf_now_ns();
+	d->housekeeping_ns = rf_now_ns() + HOUSEKEEPING_NS;
 	for (;;) {
 		uint64_t now = rf_now_ns();
 		int r;

@@ -34,6 +34,7 @@ struct daemon {
 	bool reloading;
 	bool shutting_down;
 	uint64_t watchdog_ns, watchdog_next_ns;
+	uint64_t housekeeping_ns;  /* next 1 Hz round */
 	struct waiter waiters[DAEMON_WAITERS_MAX];
 	size_t n_waiters;
 	char last_status[256];

@@ -16,7 +16,6 @@
 #include "supervisor/procstat.h"
 #include "supervisor/spawn.h"
 
-#define SAMPLE_PERIOD_NS RF_NSEC_PER_SEC
 #define START_TIMEOUT_MIN_MS 5000
 
 int fleet_init(struct fleet *f, int epfd, const char *worker_path)
@@ -227,26 +226,31 @@ static void check_hang(struct fleet *f, struct server *s, uint64_t now)
 	dispatch(f, s, (struct fsm_event){ .type = FSM_EV_HANG });
 }
 
-void fleet_on_timer(struct fleet *f, uint64_t now)
+void fleet_on_deadlines(struct fleet *f, uint64_t now)
 {
-	/* Iterate by index on a copy of n: dispatch never frees here. */
 	for (size_t i = 0; i < f->n; i++) {
 		struct server *s = f->srv[i];
 
 		if (s->fsm.deadline_ns && now >= s->fsm.deadline_ns)
 			dispatch(f, s, (struct fsm_event){ .type = FSM_EV_TIMER });
+	}
+}
+
+void fleet_housekeeping(struct fleet *f, uint64_t now)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		struct server *s = f->srv[i];
+
 		if (s->fsm.state == FSM_RUNNING)
 			check_hang(f, s, now);
-		if (s->pid > 0 && now - s->cpu_sample_ns >= SAMPLE_PERIOD_NS)
+		if (s->pid > 0)
 			sample_cpu(f, s, now);
 	}
 }
 
-uint64_t fleet_next_wakeup(const struct fleet *f, uint64_t now)
+uint64_t fleet_next_deadline(const struct fleet *f)
 {
-	/* One 1 Hz wake-up at most while idle: hangs are caught within
-	 * hang_timeout_ms + 1 s, CPU is sampled per second. */
-	uint64_t next = now + SAMPLE_PERIOD_NS;
+	uint64_t next = UINT64_MAX;
 
 	for (size_t i = 0; i < f->n; i++) {
 		uint64_t d = f->srv[i]->fsm.deadline_ns;

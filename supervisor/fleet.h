@@ -48,10 +48,13 @@ void fleet_diff_free(struct fleet_diff *d);
 
 void fleet_on_pidfd(struct fleet *f, struct server *s);
 void fleet_on_ready(struct fleet *f, struct server *s);
-/* Deadlines, hang checks and CPU sampling; call at least every
- * fleet_next_wakeup(). */
-void fleet_on_timer(struct fleet *f, uint64_t now);
-uint64_t fleet_next_wakeup(const struct fleet *f, uint64_t now);
+/* Carries out state-machine deadlines that have passed (backoff over,
+ * stop or start timeout); the earliest pending one, or UINT64_MAX. */
+void fleet_on_deadlines(struct fleet *f, uint64_t now);
+uint64_t fleet_next_deadline(const struct fleet *f);
+/* Hang checks and CPU sampling; the daemon calls it once a second, which
+ * catches a hang within hang_timeout_ms + 1 s. */
+void fleet_housekeeping(struct fleet *f, uint64_t now);
 
 /* Operator requests; ev is FSM_EV_START/STOP/RESTART. */
 void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type ev);

@@ -134,7 +134,7 @@ class Daemon:
             fail("ringfleetd did not exit within %ds of SIGTERM:\n%s" % (timeout, self.log_text()))
 
     def __enter__(self):
-        return self.start()
+        return self if self.proc else self.start()
 
     def __exit__(self, *exc):
         if self.proc and self.proc.poll() is None:

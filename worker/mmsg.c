@@ -1,0 +1,295 @@
+/* mmsg.c - see mmsg.h. */
+#include "worker/mmsg.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include "common/timeutil.h"
+
+#define MMSG_RX 64    /* datagrams per recvmmsg */
+#define MMSG_TX 256   /* messages per sendmmsg (the kernel takes <= 1024) */
+
+struct mmsg {
+	struct worker *w;
+	int fd;
+	uint8_t *bufs;
+	size_t bufs_bytes;
+	uint32_t nbufs;
+	uint32_t stride;            /* bytes between buffers */
+	uint32_t room;              /* max_packet + 1: a longer datagram shows */
+	uint32_t *free;             /* [nbufs] stack of free buffer ids */
+	uint32_t n_free;
+	bool starved;               /* out of buffers this window (counted) */
+	bool rx_paused;             /* socket error/hangup: sleep till the tick */
+	int rx_error;
+	struct tick_plan plan;
+	struct mmsghdr rx[MMSG_RX];
+	struct iovec rx_iov[MMSG_RX];
+	struct sockaddr_in6 rx_name[MMSG_RX];
+	uint32_t rx_bid[MMSG_RX];
+	struct mmsghdr tx[MMSG_TX];
+};
+
+int mmsg_open(struct mmsg **out, struct worker *w, int fd, uint32_t nbufs,
+	      uint32_t max_clients)
+{
+	struct mmsg *m = calloc(1, sizeof(*m));
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	m->w = w;
+	m->fd = fd;
+	m->nbufs = nbufs;
+	m->room = w->max_packet + 1;
+	m->stride = (m->room + 63) & ~63u;
+	m->bufs_bytes = (size_t)nbufs * m->stride;
+	m->bufs = mmap(NULL, m->bufs_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m->bufs == MAP_FAILED) {
+		m->bufs = NULL;
+		mmsg_close(m);
+		return -ENOMEM;
+	}
+	m->free = calloc(nbufs, sizeof(*m->free));
+	ret = m->free ? tick_plan_init(&m->plan, nbufs, max_clients) : -ENOMEM;
+	if (ret < 0) {
+		mmsg_close(m);
+		return ret;
+	}
+	for (uint32_t i = 0; i < nbufs; i++)
+		m->free[i] = nbufs - 1 - i;
+	m->n_free = nbufs;
+	*out = m;
+	return 0;
+}
+
+void mmsg_close(struct mmsg *m)
+{
+	if (!m)
+		return;
+	if (m->bufs)
+		munmap(m->bufs, m->bufs_bytes);
+	free(m->free);
+	tick_plan_free(&m->plan);
+	free(m);
+}
+
+int mmsg_rx_error(const struct mmsg *m)
+{
+	return m->rx_error;
+}
+
+/* Points the receive vector at the top n free buffers. */
+static void rx_prepare(struct mmsg *m, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t bid = m->free[m->n_free - 1 - i];
+
+		m->rx_bid[i] = bid;
+		m->rx_iov[i].iov_base = m->bufs + (size_t)bid * m->stride;
+		m->rx_iov[i].iov_len = m->room;
+		m->rx[i].msg_hdr = (struct msghdr){
+			.msg_name = &m->rx_name[i],
+			.msg_namelen = sizeof(m->rx_name[i]),
+			.msg_iov = &m->rx_iov[i],
+			.msg_iovlen = 1,
+		};
+	}
+}
+
+/* Reads until the socket is empty or the buffers run out. */
+static void drain(struct mmsg *m)
+{
+	while (!m->rx_paused) {
+		uint32_t n = m->n_free < MMSG_RX ? m->n_free : MMSG_RX;
+		int got;
+
+		if (!n) {
+			/* The rest waits in the socket buffer for the tick. */
+			if (!m->starved)
+				m->w->st.drop_no_buffer++;
+			m->starved = true;
+			return;
+		}
+		rx_prepare(m, n);
+		got = recvmmsg(m->fd, m->rx, n, MSG_DONTWAIT, NULL);
+		if (got < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+				/* Retried at the next tick, not in a loop. */
+				m->rx_error = -errno;
+				m->rx_paused = true;
+			}
+			return;
+		}
+		m->n_free -= (uint32_t)got;
+		for (int i = 0; i < got; i++) {
+			struct msghdr *h = &m->rx[i].msg_hdr;
+
+			if (worker_rx(m->w, &m->plan, h->msg_name, h->msg_namelen,
+				      m->rx_iov[i].iov_base, m->rx[i].msg_len,
+				      h->msg_flags & MSG_TRUNC, m->rx_bid[i]) < 0)
+				m->free[m->n_free++] = m->rx_bid[i];
+		}
+		if ((uint32_t)got < n)
+			return;
+	}
+}
+
+int mmsg_wait(struct mmsg *m, uint64_t deadline_ns, const sigset_t *mask)
+{
+	uint64_t now = rf_now_ns();
+	/* Without buffers, or after an error, this is a plain sleep. */
+	bool rx = m->n_free && !m->rx_paused;
+	struct pollfd pfd = { .fd = rx ? m->fd : -1, .events = POLLIN };
+	struct timespec ts;
+	int n;
+
+	if (now >= deadline_ns)
+		return 0;
+	ts = rf_ns_to_timespec(deadline_ns - now);
+	n = ppoll(&pfd, 1, &ts, mask);
+	if (n < 0)
+		return errno == EINTR ? -EINTR : -errno;
+	if (n == 0)
+		return 0;
+	if (pfd.revents & POLLNVAL)
+		return -EBADF;
+	if (pfd.revents & POLLIN)
+		drain(m);
+	if (pfd.revents & (POLLERR | POLLHUP)) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		/* Reading SO_ERROR clears it; a hangup would stay, so stop
+		 * watching the socket until the tick either way. */
+		getsockopt(m->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		m->rx_error = err ? -err : -EPIPE;
+		m->rx_paused = true;
+	}
+	return 0;
+}
+
+static void tx_fill(struct mmsg *m, uint32_t k, uint32_t n)
+{
+	const struct tick_plan *p = &m->plan;
+	const struct rf_slot_client *tab = m->w->clients.tab;
+	uint32_t d = k / p->n_batches, b = k % p->n_batches;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct tick_batch *bt = &p->batch[b];
+		const struct rf_slot_client *e = &tab[p->dest[d]];
+
+		/* Synchronous: the slot entry and the plan outlive the call. */
+		m->tx[i].msg_hdr = (struct msghdr){
+			.msg_name = (void *)&e->addr,
+			.msg_namelen = e->addrlen,
+			.msg_iov = &p->iov[bt->first],
+			.msg_iovlen = bt->count,
+			.msg_control = bt->seg ? (void *)&p->cmsg[b] : NULL,
+			.msg_controllen = bt->seg ? sizeof(p->cmsg[b]) : 0,
+		};
+		m->tx[i].msg_len = 0;
+		if (++b == p->n_batches) {
+			b = 0;
+			d++;
+		}
+	}
+}
+
+static void tx_count(struct mmsg *m, uint32_t k, uint32_t sent)
+{
+	const struct tick_plan *p = &m->plan;
+
+	for (uint32_t i = 0; i < sent; i++) {
+		m->w->st.pkts_out += p->batch[(k + i) % p->n_batches].count;
+		m->w->st.bytes_out += m->tx[i].msg_len;
+	}
+}
+
+static void tx_drop(struct mmsg *m, uint32_t k, uint32_t total)
+{
+	const struct tick_plan *p = &m->plan;
+
+	for (; k < total; k++)
+		m->w->st.drop_send += p->batch[k % p->n_batches].count;
+}
+
+/* Waits for send buffer room, at most until the next tick is due. */
+static bool tx_wait(struct mmsg *m)
+{
+	uint64_t now = rf_now_ns(), until = m->w->deadline_ns;
+	struct pollfd pfd = { .fd = m->fd, .events = POLLOUT };
+	struct timespec ts;
+
+	if (until < now + RF_NSEC_PER_MSEC)
+		until = now + RF_NSEC_PER_MSEC;
+	ts = rf_ns_to_timespec(until - now);
+	return ppoll(&pfd, 1, &ts, NULL) > 0 && (pfd.revents & POLLOUT);
+}
+
+static void send_plan(struct mmsg *m)
+{
+	struct tick_plan *p = &m->plan;
+	uint32_t total = tick_plan_sends(p), k = 0;
+
+	while (k < total) {
+		uint32_t n = total - k < MMSG_TX ? total - k : MMSG_TX;
+		const struct tick_batch *bt;
+		int sent, err;
+
+		tx_fill(m, k, n);
+		sent = sendmmsg(m->fd, m->tx, n, MSG_DONTWAIT);
+		if (sent > 0) {
+			tx_count(m, k, (uint32_t)sent);
+			k += (uint32_t)sent;
+			continue;
+		}
+		/* Message k failed; the ones before it went out. */
+		err = sent < 0 ? errno : EAGAIN;
+		bt = &p->batch[k % p->n_batches];
+		if (err == EAGAIN || err == EWOULDBLOCK) {
+			if (tx_wait(m))
+				continue;
+			tx_drop(m, k, total);
+			return;
+		}
+		if (bt->seg && worker_gso_error(-err)) {
+			uint32_t d = k / p->n_batches, first = bt->first;
+
+			worker_gso_failed(m->w, -err, bt->seg);
+			/* The rest of this tick goes one datagram per send;
+			 * then batch i is packet i, so destination d resumes
+			 * at the failed batch's first packet. */
+			tick_plan_build(p, 0);
+			total = tick_plan_sends(p);
+			k = d * p->n_batches + first;
+			continue;
+		}
+		m->w->st.drop_send += bt->count;
+		k++;
+	}
+}
+
+int mmsg_tick(struct mmsg *m)
+{
+	struct worker *w = m->w;
+
+	if (m->n_free)
+		drain(m);
+	worker_end_window(w);
+	worker_plan(w, &m->plan);
+	send_plan(m);
+	for (uint32_t i = 0; i < m->plan.n_pkts; i++)
+		m->free[m->n_free++] = m->plan.cookie[i];
+	tick_plan_reset(&m->plan);
+	m->starved = false;
+	m->rx_paused = false;
+	return 0;
+}

@@ -1,0 +1,565 @@
+/* ring.c - see ring.h.
+ *
+ * Buffer life: the kernel picks a free buffer for each datagram (multishot
+ * recvmsg, IOSQE_BUFFER_SELECT). A packet the worker keeps stays in its
+ * buffer, referenced by the plan of the tick window it arrived in; that plan
+ * becomes a "flight" once its sends are queued, and its buffers go back to
+ * the ring when the flight's last send completes. Dropped packets go back
+ * at once. A few flights exist because a flight whose sends wait on a full
+ * socket buffer must not stop the next tick.
+ */
+#include "worker/ring.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/timeutil.h"
+
+#define RING_BGID 0
+#define RING_FLIGHTS 4
+#define RING_SQ_ENTRIES 1024
+#define RING_CQ_MAX 65536
+
+/* user_data: kind (4 bits) | flight (4) | destination (24) | item (32),
+ * item being a batch index for UD_SEND and a packet index for UD_SEND1. */
+enum { UD_RECV = 1, UD_SEND = 2, UD_SEND1 = 3 };
+
+static inline uint64_t ud_make(unsigned kind, unsigned f, uint32_t dest, uint32_t item)
+{
+	return (uint64_t)kind << 60 | (uint64_t)f << 56 | (uint64_t)dest << 32 | item;
+}
+
+struct flight {
+	struct tick_plan plan;
+	uint32_t pending;           /* sends not completed yet */
+	bool busy;                  /* sends queued, buffers held */
+};
+
+/* What a send SQE points to until it is submitted; indexed like the SQEs,
+ * since an SQE slot is reused only after the kernel consumed it. */
+struct sq_slot {
+	struct msghdr msg;
+	struct sockaddr_in6 name;
+};
+
+struct ring {
+	struct io_uring uring;
+	struct worker *w;
+	unsigned flags;             /* IORING_SETUP_* the kernel accepted */
+	unsigned cq_entries;
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	uint8_t *bufs;
+	size_t bufs_bytes;
+	uint32_t nbufs;
+	uint32_t stride;            /* bytes between buffers */
+	uint32_t buf_len;           /* bytes the kernel may fill in each */
+	uint32_t in_kernel;         /* buffers the kernel can pick from */
+	uint32_t to_return;         /* added to the ring, not yet published */
+	struct msghdr rx_msg;       /* shape of the multishot receive */
+	bool rx_armed;
+	int rx_error;
+	struct sq_slot *sq;         /* [sq entries] */
+	unsigned sq_entries;
+	struct flight fl[RING_FLIGHTS];
+	int cur;                    /* flight taking this window's packets, -1 */
+};
+
+static int ring_setup(struct ring *r, unsigned cq)
+{
+	/* Best first; EINVAL means this kernel does not know a flag. */
+	static const unsigned modes[] = {
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+			IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+			IORING_SETUP_COOP_TASKRUN,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	int ret = -EINVAL;
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct io_uring_params p = {
+			.flags = modes[i] | IORING_SETUP_CQSIZE,
+			.cq_entries = cq,
+		};
+
+		ret = io_uring_queue_init_params(RING_SQ_ENTRIES, &r->uring, &p);
+		if (ret == 0) {
+			r->flags = p.flags;
+			r->cq_entries = p.cq_entries;
+			r->sq_entries = p.sq_entries;
+			return 0;
+		}
+		if (ret != -EINVAL)
+			return ret;
+	}
+	return ret;
+}
+
+static void buf_return(struct ring *r, uint32_t bid)
+{
+	io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * r->stride, r->buf_len,
+			      (unsigned short)bid, io_uring_buf_ring_mask(r->nbufs),
+			      (int)r->to_return++);
+}
+
+static void buf_publish(struct ring *r)
+{
+	if (!r->to_return)
+		return;
+	io_uring_buf_ring_advance(r->br, (int)r->to_return);
+	r->in_kernel += r->to_return;
+	r->to_return = 0;
+}
+
+static int bufs_setup(struct ring *r, uint32_t nbufs, uint32_t max_packet)
+{
+	struct io_uring_buf_reg reg = { 0 };
+	int ret;
+
+	r->nbufs = nbufs;
+	r->buf_len = sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in6) +
+		     max_packet + 1;
+	r->stride = (r->buf_len + 63) & ~63u;
+	r->bufs_bytes = (size_t)nbufs * r->stride;
+	r->bufs = mmap(NULL, r->bufs_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->bufs == MAP_FAILED) {
+		r->bufs = NULL;
+		return -errno;
+	}
+	r->br_bytes = (size_t)nbufs * sizeof(struct io_uring_buf);
+	r->br = mmap(NULL, r->br_bytes, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r->br == MAP_FAILED) {
+		r->br = NULL;
+		return -errno;
+	}
+	io_uring_buf_ring_init(r->br);
+	reg.ring_addr = (unsigned long)r->br;
+	reg.ring_entries = nbufs;
+	reg.bgid = RING_BGID;
+	ret = io_uring_register_buf_ring(&r->uring, &reg, 0);
+	if (ret < 0)
+		return ret;
+	for (uint32_t i = 0; i < nbufs; i++)
+		buf_return(r, i);
+	buf_publish(r);
+	/* The multishot receive lays out header, source address, payload. */
+	r->rx_msg.msg_namelen = sizeof(struct sockaddr_in6);
+	return 0;
+}
+
+static int flights_setup(struct ring *r, uint32_t max_clients)
+{
+	r->sq = calloc(r->sq_entries, sizeof(*r->sq));
+	if (!r->sq)
+		return -ENOMEM;
+	for (int i = 0; i < RING_FLIGHTS; i++) {
+		int ret = tick_plan_init(&r->fl[i].plan, r->nbufs, max_clients);
+
+		if (ret < 0)
+			return ret;
+	}
+	r->cur = 0;
+	return 0;
+}
+
+int ring_open(struct ring **out, struct worker *w, int fd, uint32_t nbufs,
+	      uint32_t max_clients)
+{
+	struct ring *r;
+	unsigned cq = 2 * nbufs + 2 * RING_SQ_ENTRIES;
+	int ret;
+
+	if (nbufs < 2 || nbufs > 32768 || (nbufs & (nbufs - 1)))
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->w = w;
+	r->uring.ring_fd = -1;
+	/* Room for every receive plus a tick of sends, so a full CQ (which
+	 * wakes the tick early) stays rare. */
+	ret = ring_setup(r, cq < RING_CQ_MAX ? cq : RING_CQ_MAX);
+	if (ret < 0) {
+		free(r);
+		return ret;
+	}
+	ret = io_uring_register_files(&r->uring, &fd, 1);
+	if (ret == 0)
+		ret = bufs_setup(r, nbufs, w->max_packet);
+	if (ret == 0)
+		ret = flights_setup(r, max_clients);
+	if (ret < 0) {
+		ring_close(r);
+		return ret;
+	}
+	/* Saves the fd lookup on every io_uring_enter; optional (5.18+). */
+	io_uring_register_ring_fd(&r->uring);
+	*out = r;
+	return 0;
+}
+
+void ring_close(struct ring *r)
+{
+	if (!r)
+		return;
+	if (r->uring.ring_fd >= 0)
+		io_uring_queue_exit(&r->uring);
+	if (r->bufs)
+		munmap(r->bufs, r->bufs_bytes);
+	if (r->br)
+		munmap(r->br, r->br_bytes);
+	for (int i = 0; i < RING_FLIGHTS; i++)
+		tick_plan_free(&r->fl[i].plan);
+	free(r->sq);
+	free(r);
+}
+
+const char *ring_mode(const struct ring *r)
+{
+	if (r->flags & IORING_SETUP_DEFER_TASKRUN)
+		return "single_issuer+defer_taskrun";
+	if (r->flags & IORING_SETUP_SINGLE_ISSUER)
+		return "single_issuer+coop_taskrun";
+	if (r->flags & IORING_SETUP_COOP_TASKRUN)
+		return "coop_taskrun";
+	return "plain";
+}
+
+int ring_rx_error(const struct ring *r)
+{
+	return r->rx_error;
+}
+
+/* An SQE, submitting the queue first when it is full. */
+static struct io_uring_sqe *get_sqe(struct ring *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+
+	if (!sqe && io_uring_submit(&r->uring) >= 0)
+		sqe = io_uring_get_sqe(&r->uring);
+	return sqe;
+}
+
+static void arm_rx(struct ring *r)
+{
+	struct io_uring_sqe *sqe;
+
+	/* Without buffers it would only end at once with ENOBUFS. */
+	if (r->rx_armed || !r->in_kernel)
+		return;
+	sqe = get_sqe(r);
+	if (!sqe)
+		return;
+	io_uring_prep_recvmsg_multishot(sqe, 0, &r->rx_msg, 0);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+	sqe->buf_group = RING_BGID;
+	io_uring_sqe_set_data64(sqe, ud_make(UD_RECV, 0, 0, 0));
+	r->rx_armed = true;
+}
+
+static bool queue_send(struct ring *r, unsigned f, uint32_t d, uint32_t first,
+		       uint32_t count, union tick_cmsg *cmsg, uint64_t ud)
+{
+	const struct tick_plan *p = &r->fl[f].plan;
+	const struct rf_slot_client *e = &r->w->clients.tab[p->dest[d]];
+	struct io_uring_sqe *sqe;
+	struct sq_slot *s;
+
+	/* A late resend may find its client expired since. */
+	if (!e->addr.family || e->addrlen > sizeof(s->name))
+		return false;
+	sqe = get_sqe(r);
+	if (!sqe)
+		return false;
+	s = &r->sq[sqe - r->uring.sq.sqes];
+	/* A copy: the client's entry may change before the kernel reads it. */
+	memcpy(&s->name, &e->addr, e->addrlen);
+	s->msg = (struct msghdr){
+		.msg_name = &s->name,
+		.msg_namelen = e->addrlen,
+		.msg_iov = &p->iov[first],
+		.msg_iovlen = count,
+		.msg_control = cmsg,
+		.msg_controllen = cmsg ? sizeof(*cmsg) : 0,
+	};
+	io_uring_prep_sendmsg(sqe, 0, &s->msg, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, ud);
+	return true;
+}
+
+static void flight_done(struct ring *r, unsigned f)
+{
+	struct flight *fl = &r->fl[f];
+
+	for (uint32_t i = 0; i < fl->plan.n_pkts; i++)
+		buf_return(r, fl->plan.cookie[i]);
+	tick_plan_reset(&fl->plan);
+	fl->busy = false;
+	fl->pending = 0;
+	if (r->cur < 0)
+		r->cur = (int)f;
+}
+
+static void flight_send(struct ring *r, unsigned f)
+{
+	struct flight *fl = &r->fl[f];
+	struct tick_plan *p = &fl->plan;
+
+	/* The extra count keeps the flight open while it is being queued. */
+	fl->pending = 1;
+	fl->busy = true;
+	for (uint32_t d = 0; d < p->n_dests; d++) {
+		for (uint32_t b = 0; b < p->n_batches; b++) {
+			struct tick_batch *bt = &p->batch[b];
+
+			if (queue_send(r, f, d, bt->first, bt->count,
+				       bt->seg ? &p->cmsg[b] : NULL,
+				       ud_make(UD_SEND, f, d, b)))
+				fl->pending++;
+			else
+				r->w->st.drop_send += bt->count;
+		}
+	}
+	if (--fl->pending == 0)
+		flight_done(r, f);
+}
+
+/* Resends batch b to destination d one datagram per send, after the kernel
+ * refused it as one GSO send. */
+static void resend_singles(struct ring *r, unsigned f, uint32_t d, uint32_t b)
+{
+	struct flight *fl = &r->fl[f];
+	const struct tick_batch *bt = &fl->plan.batch[b];
+
+	for (uint32_t i = bt->first; i < bt->first + bt->count; i++) {
+		if (queue_send(r, f, d, i, 1, NULL, ud_make(UD_SEND1, f, d, i)))
+			fl->pending++;
+		else
+			r->w->st.drop_send++;
+	}
+}
+
+static void on_send(struct ring *r, const struct io_uring_cqe *cqe, unsigned kind)
+{
+	unsigned f = (cqe->user_data >> 56) & 0xf;
+	uint32_t d = (cqe->user_data >> 32) & 0xffffff, item = (uint32_t)cqe->user_data;
+	struct flight *fl;
+	const struct tick_batch *bt;
+	struct worker *w = r->w;
+
+	if (f >= RING_FLIGHTS || !r->fl[f].busy)
+		return;
+	fl = &r->fl[f];
+	bt = kind == UD_SEND ? &fl->plan.batch[item] : NULL;
+	if (cqe->res >= 0) {
+		w->st.pkts_out += bt ? bt->count : 1;
+		w->st.bytes_out += (uint64_t)cqe->res;
+	} else if (bt && bt->seg && worker_gso_error(cqe->res)) {
+		worker_gso_failed(w, cqe->res, bt->seg);
+		resend_singles(r, f, d, item);
+	} else {
+		w->st.drop_send += bt ? bt->count : 1;
+	}
+	if (--fl->pending == 0)
+		flight_done(r, f);
+}
+
+static void on_recv(struct ring *r, const struct io_uring_cqe *cqe)
+{
+	struct worker *w = r->w;
+	struct io_uring_recvmsg_out *out;
+	uint32_t bid, len, room, namelen;
+	uint8_t *buf;
+	int ret = -ENOBUFS;
+
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		r->rx_armed = false;
+	if (cqe->res < 0) {
+		if (cqe->res == -ENOBUFS)
+			w->st.drop_no_buffer++;
+		else
+			r->rx_error = cqe->res;
+		return;
+	}
+	if (!(cqe->flags & IORING_CQE_F_BUFFER))
+		return;
+	bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	r->in_kernel--;
+	buf = r->bufs + (size_t)bid * r->stride;
+	out = io_uring_recvmsg_validate(buf, cqe->res, &r->rx_msg);
+	if (!out) {
+		buf_return(r, bid);
+		return;
+	}
+	room = io_uring_recvmsg_payload_length(out, cqe->res, &r->rx_msg);
+	len = out->payloadlen < room ? out->payloadlen : room;
+	namelen = out->namelen < r->rx_msg.msg_namelen ? out->namelen
+						       : r->rx_msg.msg_namelen;
+	if (r->cur >= 0)
+		ret = worker_rx(w, &r->fl[r->cur].plan, io_uring_recvmsg_name(out),
+				namelen, io_uring_recvmsg_payload(out, &r->rx_msg), len,
+				out->flags & MSG_TRUNC, bid);
+	else
+		w->st.drop_no_buffer++; /* every flight is still sending */
+	if (ret < 0)
+		buf_return(r, bid);
+}
+
+static void handle(struct ring *r, const struct io_uring_cqe *cqe)
+{
+	unsigned kind = cqe->user_data >> 60;
+
+	if (kind == UD_RECV)
+		on_recv(r, cqe);
+	else if (kind == UD_SEND || kind == UD_SEND1)
+		on_send(r, cqe, kind);
+}
+
+static void reap_cq(struct ring *r)
+{
+	struct io_uring *u = &r->uring;
+
+	for (;;) {
+		unsigned head = *u->cq.khead;
+		struct io_uring_cqe cqe;
+
+		if (head == io_uring_smp_load_acquire(u->cq.ktail))
+			break;
+		/* Copied and released first: handling may queue and submit
+		 * sends whose completions need the room. */
+		cqe = u->cq.cqes[head & u->cq.ring_mask];
+		io_uring_cq_advance(u, 1);
+		handle(r, &cqe);
+	}
+}
+
+static void reap(struct ring *r)
+{
+	/* Overflowed completions come back only through the kernel. The
+	 * rounds are bounded: receives need buffers, which only we return. */
+	for (int i = 0; i < 8; i++) {
+		reap_cq(r);
+		if (!io_uring_cq_has_overflow(&r->uring))
+			break;
+		io_uring_get_events(&r->uring);
+	}
+	buf_publish(r);
+}
+
+int ring_arm(struct ring *r)
+{
+	int ret;
+
+	arm_rx(r);
+	ret = io_uring_submit_and_get_events(&r->uring);
+	if (ret < 0)
+		return ret;
+	/* A kernel without multishot recvmsg fails it right away. */
+	reap(r);
+	if (!r->rx_armed && r->rx_error)
+		return r->rx_error;
+	return 0;
+}
+
+int ring_wait(struct ring *r, uint64_t deadline_ns, const sigset_t *mask)
+{
+	uint64_t now = rf_now_ns();
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (now >= deadline_ns) {
+		ret = io_uring_submit(&r->uring);
+		return ret < 0 && ret != -EAGAIN && ret != -EBUSY ? ret : 0;
+	}
+	ts.tv_sec = (long long)((deadline_ns - now) / RF_NSEC_PER_SEC);
+	ts.tv_nsec = (long long)((deadline_ns - now) % RF_NSEC_PER_SEC);
+	/* Waiting for a full CQ means: sleep until the deadline. Receives
+	 * meanwhile land in buffers without waking us up. */
+	ret = io_uring_submit_and_wait_timeout(&r->uring, &cqe, r->cq_entries, &ts,
+					       (sigset_t *)mask);
+	if (ret == -EINTR)
+		return -EINTR;
+	if (ret < 0 && ret != -ETIME && ret != -EAGAIN && ret != -EBUSY && ret != -EBADR)
+		return ret;
+	/* Woken early by a full CQ: make room before sleeping again. */
+	if (rf_now_ns() < deadline_ns)
+		reap(r);
+	return 0;
+}
+
+static int next_free(const struct ring *r)
+{
+	for (int i = 0; i < RING_FLIGHTS; i++)
+		if (!r->fl[i].busy)
+			return i;
+	return -1;
+}
+
+static bool any_busy(const struct ring *r)
+{
+	for (int i = 0; i < RING_FLIGHTS; i++)
+		if (r->fl[i].busy)
+			return true;
+	return false;
+}
+
+int ring_tick(struct ring *r)
+{
+	struct worker *w = r->w;
+
+	reap(r);
+	worker_end_window(w);
+	if (r->cur >= 0) {
+		unsigned f = (unsigned)r->cur;
+		struct tick_plan *p = &r->fl[f].plan;
+
+		worker_plan(w, p);
+		if (tick_plan_sends(p)) {
+			flight_send(r, f);
+			if (r->cur == (int)f)
+				r->cur = next_free(r);
+		} else if (p->n_pkts) {
+			flight_done(r, f);
+		}
+	}
+	/* Short of buffers: complete this tick's sends now rather than at
+	 * the next deadline, so their buffers can take the next window. */
+	if (r->in_kernel + r->to_return < r->nbufs / 4 && any_busy(r)) {
+		if (io_uring_submit_and_get_events(&r->uring) >= 0)
+			reap(r);
+	}
+	buf_publish(r);
+	arm_rx(r);
+	return 0;
+}
+
+int ring_drain(struct ring *r, uint64_t until_ns)
+{
+	while (any_busy(r)) {
+		uint64_t now = rf_now_ns(), left;
+		struct __kernel_timespec ts;
+		struct io_uring_cqe *cqe;
+
+		if (now >= until_ns)
+			return -ETIMEDOUT;
+		left = until_ns - now;
+		if (left > 50 * RF_NSEC_PER_MSEC)
+			left = 50 * RF_NSEC_PER_MSEC;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long long)left;
+		io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, &ts, NULL);
+		reap(r);
+	}
+	return 0;
+}

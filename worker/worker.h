@@ -1,0 +1,71 @@
+/* worker.h - what one game server's backends share: the slot, the client
+ * table, the flood limiter and the counters, with the per-packet admission
+ * and the end-of-tick planning both backends run. Logic over memory only:
+ * no syscalls, no allocation after worker_init().
+ */
+#pragma once
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/slot.h"
+#include "worker/clients.h"
+#include "worker/tick.h"
+
+struct worker_params {
+	uint32_t max_clients;
+	uint32_t client_timeout_s;
+	uint32_t max_packet;
+	uint32_t max_packets_per_tick;
+	uint32_t gso_max_seg;       /* largest GSO segment; 0 = no GSO */
+	uint64_t seed;              /* client hash key */
+};
+
+struct worker {
+	struct rf_slot *slot;
+	struct clients clients;
+	struct tick_flood flood;
+	struct rf_slot_stats st;    /* counters, published once per tick */
+	uint64_t now_ns;            /* start of the current tick, stamps clients */
+	uint64_t deadline_ns;       /* next tick deadline, bounds any waiting */
+	uint64_t timeout_ns;        /* client silence before expiry */
+	uint32_t max_packet;
+	uint32_t gso_max_seg;       /* largest GSO segment; 0 once GSO is off */
+	uint32_t gso_events;        /* times the kernel refused GSO, for logs */
+};
+
+/* Attaches w to slot, which must map rf_slot_size(max_clients) bytes. A
+ * slot already holding this layout is resumed (counters and clients kept),
+ * anything else is initialised. Returns 1 when resumed, 0 when fresh, or
+ * -errno. */
+int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_params *p);
+void worker_free(struct worker *w);
+
+/* Admits one received datagram into plan. 0: kept, the backend must hold
+ * its buffer until the plan's sends are done. Negative: dropped and counted
+ * (-EMSGSIZE oversize, -ENOSPC table full, -EDQUOT flood, -ENOBUFS plan
+ * full), the backend recycles the buffer at once. */
+int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name,
+	      uint32_t namelen, void *data, uint32_t len, bool trunc, uint32_t cookie);
+/* Ends a tick's admission window: expires silent clients and gives every
+ * client a full allowance for the next window. */
+void worker_end_window(struct worker *w);
+/* Takes the destination list and cuts plan into send batches; after
+ * worker_end_window(), so expired clients get nothing. */
+void worker_plan(struct worker *w, struct tick_plan *p);
+
+/* Errors by which the kernel refuses a GSO send (negative errno). */
+static inline bool worker_gso_error(int err)
+{
+	return err == -EINVAL || err == -EIO || err == -ENOPROTOOPT || err == -EMSGSIZE;
+}
+/* A GSO send of segment size seg failed with err. EMSGSIZE (the path MTU
+ * is below seg) lowers the segment cap; the others switch GSO off for
+ * good. The caller resends the batch one datagram per send. */
+void worker_gso_failed(struct worker *w, int err, uint32_t seg);
+
+/* Records one finished tick: work duration and end time. */
+void worker_tick_done(struct worker *w, uint64_t work_ns, uint64_t end_ns);
+/* Copies the counters into the slot. */
+void worker_publish(struct worker *w);

@@ -10,100 +10,109 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Parses /proc/PID/stat. The comm field may contain spaces and ')', so
- * fields are counted from the last ')'. /proc/PID/stat (not the per-task
- * files) is used because its utime/stime also include threads that have
- * already exited. */
-static int read_stat(pid_t pid, struct proccpu_proc *out)
+static ssize_t read_small(const char *path, char *buf, size_t len)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st, start;
-	int fd, ppid;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
 		return -EIO;
 	buf[n] = '\0';
+	return n;
+}
+
+/* Parses a stat file. The comm field may contain spaces and ')', so
+ * fields are counted from the last ')'. Gets ppid (field 4), utime +
+ * stime (14, 15) and starttime (22). */
+static int parse_stat(const char *path, pid_t *ppid, uint64_t *ticks,
+		      uint64_t *start)
+{
+	unsigned long long ut, st, s;
+	char buf[1024], *p;
+	int pp;
+
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return -ESRCH;
 	p = strrchr(buf, ')');
-	if (!p)
+	if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu"
+			 " %llu %*d %*d %*d %*d %*d %*d %llu", &pp, &ut, &st, &s) != 4)
 		return -EIO;
-	/* fields 3 (state) .. 22 (starttime); 14/15 are utime/stime */
-	if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
-		   " %*d %*d %*d %*d %*d %*d %llu", &ppid, &ut, &st, &start) != 4)
-		return -EIO;
-	out->pid = pid;
-	out->ppid = ppid;
-	out->ticks = ut + st;
-	out->start = start;
-	out->mark = 0;
+	*ppid = pp;
+	*ticks = ut + st;
+	*start = s;
 	return 0;
 }
 
-static int snap_push(struct proccpu_snap *s, const struct proccpu_proc *p)
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct proccpu_proc *np = realloc(s->p, cap * sizeof(*np));
+	size_t c;
+	void *na;
 
-		if (!np)
-			return -ENOMEM;
-		s->p = np;
-		s->cap = cap;
-	}
-	s->p[s->n++] = *p;
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : 256;
+	na = realloc(*arr, c * size);
+	if (!na)
+		return -ENOMEM;
+	*arr = na;
+	*cap = c;
 	return 0;
 }
 
-static int read_all(struct proccpu_snap *s)
+static int read_procs(struct proccpu_snap *s)
 {
-	struct proccpu_proc p;
+	struct proccpu_proc p = { 0 };
 	struct dirent *de;
-	DIR *d;
+	char path[64];
+	uint64_t ticks;
 	int ret = 0;
+	DIR *d;
 
-	s->n = 0;
+	s->np = 0;
 	d = opendir("/proc");
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
+		p.pid = atoi(de->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)p.pid);
 		/* a process may exit between readdir and open: skip it */
-		if (read_stat(atoi(de->d_name), &p) < 0)
+		if (parse_stat(path, &p.ppid, &ticks, &p.start) < 0)
 			continue;
-		ret = snap_push(s, &p);
+		ret = grow((void **)&s->p, &s->pcap, s->np, sizeof(p));
 		if (ret < 0)
 			break;
+		s->p[s->np++] = p;
 	}
 	closedir(d);
 	return ret;
 }
 
 /* Marks roots, then repeatedly marks children of marked processes until
- * nothing changes; trees are shallow, so this converges in a few passes. */
-static int mark_trees(struct proccpu_snap *s, const pid_t *roots, size_t nroots)
+ * nothing changes; trees are shallow, so this converges in a few passes.
+ * Returns the number of roots found. */
+static size_t mark_trees(struct proccpu_snap *s, const pid_t *roots, size_t nroots)
 {
 	size_t found = 0;
 	int changed = 1;
 
 	for (size_t r = 0; r < nroots; r++)
-		for (size_t i = 0; i < s->n; i++)
+		for (size_t i = 0; i < s->np; i++)
 			if (s->p[i].pid == roots[r] && !s->p[i].mark) {
 				s->p[i].mark = 1;
 				found++;
 			}
 	while (changed) {
 		changed = 0;
-		for (size_t i = 0; i < s->n; i++) {
+		for (size_t i = 0; i < s->np; i++) {
 			if (s->p[i].mark)
 				continue;
-			for (size_t j = 0; j < s->n; j++)
+			for (size_t j = 0; j < s->np; j++)
 				if (s->p[j].mark && s->p[j].pid == s->p[i].ppid) {
 					s->p[i].mark = 1;
 					changed = 1;
@@ -111,49 +120,109 @@ static int mark_trees(struct proccpu_snap *s, const pid_t *roots, size_t nroots)
 				}
 		}
 	}
-	return found < nroots ? -ESRCH : 0;
+	return found;
+}
+
+static int task_ns(pid_t pid, pid_t tid, uint64_t *ns)
+{
+	static long hz;
+	char path[96], buf[256];
+	unsigned long long v;
+	uint64_t ticks, start;
+	pid_t ppid;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+	if (read_small(path, buf, sizeof(buf)) > 0 && sscanf(buf, "%llu", &v) == 1) {
+		*ns = v;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	if (parse_stat(path, &ppid, &ticks, &start) < 0)
+		return -ESRCH;
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK);
+	*ns = ticks * (1000000000ull / (uint64_t)hz);
+	return 0;
+}
+
+static int read_tasks(struct proccpu_snap *s, const struct proccpu_proc *p)
+{
+	struct proccpu_task t = { .pid = p->pid, .start = p->start };
+	struct dirent *de;
+	char path[64];
+	int ret = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->pid);
+	d = opendir(path);
+	if (!d)
+		return 0; /* exited since read_procs */
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		t.tid = atoi(de->d_name);
+		if (task_ns(p->pid, t.tid, &t.ns) < 0)
+			continue;
+		ret = grow((void **)&s->t, &s->cap, s->n, sizeof(t));
+		if (ret < 0)
+			break;
+		s->t[s->n++] = t;
+	}
+	closedir(d);
+	return ret;
 }
 
 int proccpu_snap(const pid_t *roots, size_t nroots, struct proccpu_snap *snap)
 {
-	size_t k = 0;
-	int ret;
+	size_t found;
+	int ret, procs = 0;
 
-	ret = read_all(snap);
+	snap->n = 0;
+	ret = read_procs(snap);
 	if (ret < 0)
 		return ret;
-	ret = mark_trees(snap, roots, nroots);
-	for (size_t i = 0; i < snap->n; i++)
-		if (snap->p[i].mark)
-			snap->p[k++] = snap->p[i];
-	snap->n = k;
-	return ret < 0 ? ret : (int)k;
+	found = mark_trees(snap, roots, nroots);
+	for (size_t i = 0; i < snap->np; i++) {
+		if (!snap->p[i].mark)
+			continue;
+		ret = read_tasks(snap, &snap->p[i]);
+		if (ret < 0)
+			return ret;
+		procs++;
+	}
+	return found < nroots ? -ESRCH : procs;
 }
 
 uint64_t proccpu_delta(const struct proccpu_snap *a,
-		       const struct proccpu_snap *b, size_t *both)
+		       const struct proccpu_snap *b, size_t *procs)
 {
 	uint64_t sum = 0;
 	size_t n = 0;
+	pid_t last = 0;
 
 	for (size_t i = 0; i < a->n; i++)
 		for (size_t j = 0; j < b->n; j++) {
-			if (a->p[i].pid != b->p[j].pid ||
-			    a->p[i].start != b->p[j].start)
+			const struct proccpu_task *x = &a->t[i], *y = &b->t[j];
+
+			if (x->tid != y->tid || x->pid != y->pid || x->start != y->start)
 				continue;
-			if (b->p[j].ticks >= a->p[i].ticks)
-				sum += b->p[j].ticks - a->p[i].ticks;
-			n++;
+			if (y->ns >= x->ns)
+				sum += y->ns - x->ns;
+			/* tasks of one process are listed together */
+			if (x->pid != last) {
+				n++;
+				last = x->pid;
+			}
 			break;
 		}
-	if (both)
-		*both = n;
+	if (procs)
+		*procs = n;
 	return sum;
 }
 
 void proccpu_free(struct proccpu_snap *snap)
 {
+	free(snap->t);
 	free(snap->p);
-	snap->p = NULL;
-	snap->n = snap->cap = 0;
+	memset(snap, 0, sizeof(*snap));
 }

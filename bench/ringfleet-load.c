@@ -95,7 +95,7 @@ struct cpu_meas {
 	struct proccpu_snap a, b;
 	struct rusage ra, rb;
 	uint64_t ta, tb;       /* when each sample was taken */
-	uint64_t ticks;
+	uint64_t ns;
 	size_t procs;
 	bool lost_root;
 	uint64_t udp_errs_a, udp_errs_b;
@@ -658,7 +658,7 @@ static void sample_end(struct load *l, uint64_t now)
 	if (l->o->npids) {
 		if (proccpu_snap(l->o->pids, l->o->npids, &m->b) == -ESRCH)
 			m->lost_root = true;
-		m->ticks = proccpu_delta(&m->a, &m->b, &m->procs);
+		m->ns = proccpu_delta(&m->a, &m->b, &m->procs);
 	}
 	getrusage(RUSAGE_SELF, &m->rb);
 	m->udp_errs_b = udp_rcvbuf_errors();
@@ -752,7 +752,6 @@ static double loss_of(uint64_t expected, uint64_t received)
 static void totals(const struct load *l, struct totals *t)
 {
 	const struct cpu_meas *m = &l->cpu;
-	long hz = sysconf(_SC_CLK_TCK);
 
 	memset(t, 0, sizeof(*t));
 	for (size_t s = 0; s < l->nsrv; s++) {
@@ -772,7 +771,7 @@ static void totals(const struct load *l, struct totals *t)
 	if (t->window_s > 0) {
 		t->self_cpu_pct = 100.0 * (rusage_s(&m->rb) - rusage_s(&m->ra)) /
 				  t->window_s;
-		t->cpu_pct = 100.0 * (double)m->ticks / (double)hz / t->window_s;
+		t->cpu_pct = 100.0 * (double)m->ns / 1e9 / t->window_s;
 	}
 }
 

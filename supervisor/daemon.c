@@ -97,6 +97,13 @@ int daemon_init(struct daemon *d, const char *config_path, const char *worker_pa
 	log_notice("started %zu servers from %s, control socket %s", diff.n_added, config_path,
 		   d->cfg.sup.control_socket);
 	fleet_diff_free(&diff);
+	if (d->cfg.sup.metrics_listen[0]) {
+		r = metrics_open(&d->metrics, d->epfd, d->cfg.sup.metrics_listen, &d->fleet,
+				 d->started_ns, err, errlen);
+		if (r < 0)
+			return r;
+		log_notice("metrics on http://%s/metrics", d->cfg.sup.metrics_listen);
+	}
 	d->watchdog_ns = notify_watchdog_ns();
 	return 0;
 }
@@ -106,6 +113,7 @@ void daemon_free(struct daemon *d)
 	for (size_t i = 0; i < d->n_waiters; i++)
 		json_decref(d->waiters[i].body);
 	control_close(&d->ctl);
+	metrics_close(&d->metrics);
 	fleet_free(&d->fleet);
 	cfg_free(&d->cfg);
 	if (d->timerfd >= 0)
@@ -147,6 +155,8 @@ static void arm_timer(struct daemon *d, uint64_t now)
 
 	if (d->housekeeping_ns < next)
 		next = d->housekeeping_ns;
+	if (metrics_next_run(&d->metrics, now) < next)
+		next = metrics_next_run(&d->metrics, now);
 	if (d->watchdog_ns && d->watchdog_next_ns < next)
 		next = d->watchdog_next_ns;
 	for (size_t i = 0; i < d->n_waiters; i++)
@@ -163,6 +173,7 @@ static void on_timer(struct daemon *d, uint64_t now)
 	if (read(d->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_debug("timerfd read: %s", strerror(errno));
 	fleet_on_deadlines(&d->fleet, now);
+	metrics_on_event(&d->metrics); /* its connection timeouts */
 	if (now >= d->housekeeping_ns) {
 		/* Fixed 1 Hz, however busy the control socket is. */
 		fleet_housekeeping(&d->fleet, now);
@@ -197,6 +208,7 @@ static void dispatch(struct daemon *d, struct ev_tag *tag, uint32_t events)
 		fleet_on_ready(&d->fleet, tag->owner);
 		break;
 	case EV_METRICS:
+		metrics_on_event(&d->metrics);
 		break;
 	}
 }

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "supervisor/control.h"
 #include "supervisor/fleet.h"
+#include "supervisor/metrics.h"
 
 #define DAEMON_WAITERS_MAX CONTROL_MAX_CONNS
 
@@ -27,6 +28,7 @@ struct daemon {
 	struct ev_tag sig_tag, timer_tag;
 	struct fleet fleet;
 	struct control ctl;
+	struct metrics metrics;
 	struct cfg cfg;
 	char config_path[PATH_MAX];
 	uint64_t started_ns;

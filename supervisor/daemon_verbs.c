@@ -155,6 +155,30 @@ static void reload_failed(struct daemon *d, uint64_t conn_id, const char *err)
 		notify_ready(d->last_status);
 }
 
+/* The servers' change is already committed; a metrics address that cannot
+ * be taken is reported and metrics stay off until the next reload. The
+ * old listener goes first since the new one may want its port. */
+static void reopen_metrics(struct daemon *d, const char *listen)
+{
+	struct metrics next;
+	char err[128];
+
+	if (strcmp(listen, d->cfg.sup.metrics_listen) == 0)
+		return;
+	if (!listen[0]) {
+		metrics_close(&d->metrics);
+		return;
+	}
+	metrics_close(&d->metrics);
+	if (metrics_open(&next, d->epfd, listen, &d->fleet, d->started_ns, err, sizeof(err)) < 0) {
+		log_err("reload: %s; metrics are off", err);
+		return;
+	}
+	d->metrics = next;
+	d->metrics.tag.owner = &d->metrics;
+	log_notice("metrics on http://%s/metrics", listen);
+}
+
 void daemon_reload(struct daemon *d, uint64_t conn_id)
 {
 	struct ctl_request req = { .verb = CTL_RELOAD };
@@ -176,6 +200,7 @@ void daemon_reload(struct daemon *d, uint64_t conn_id)
 	log_notice("reload: %zu added, %zu removed, %zu changed, %zu unchanged", diff.n_added,
 		   diff.n_removed, diff.n_changed, diff.n_unchanged);
 	log_set_level(next.sup.log_level);
+	reopen_metrics(d, next.sup.metrics_listen);
 	cfg_free(&d->cfg);
 	d->cfg = next;
 	if (conn_id) {

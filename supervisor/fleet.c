@@ -208,6 +208,41 @@ static void sample_cpu(struct fleet *f, struct server *s, uint64_t now)
 	s->cpu_sample_ns = now;
 }
 
+/* Upper bound in ms of histogram bucket b (the last is open-ended: its
+ * lower bound is the best we know). */
+static double bucket_ms(int b)
+{
+	if (b == RF_TICK_HIST_BUCKETS - 1)
+		b--;
+	return 0.016 * (double)(1u << b);
+}
+
+static void sample_ticks(struct server *s)
+{
+	uint64_t d[RF_TICK_HIST_BUCKETS], total = 0, cum = 0;
+	int b;
+
+	for (b = 0; b < RF_TICK_HIST_BUCKETS; b++) {
+		uint64_t v = RF_LOAD(s->slot->stats.tick_hist[b]);
+
+		d[b] = v >= s->hist_prev[b] ? v - s->hist_prev[b] : v; /* a fresh slot restarts at 0 */
+		s->hist_prev[b] = v;
+		total += d[b];
+	}
+	s->tick_p50_ms = s->tick_p99_ms = s->tick_max_ms = 0;
+	if (total == 0)
+		return;
+	for (b = 0; b < RF_TICK_HIST_BUCKETS; b++) {
+		cum += d[b];
+		if (!s->tick_p50_ms && cum * 2 >= total)
+			s->tick_p50_ms = bucket_ms(b);
+		if (!s->tick_p99_ms && cum * 100 >= total * 99)
+			s->tick_p99_ms = bucket_ms(b);
+		if (d[b])
+			s->tick_max_ms = bucket_ms(b);
+	}
+}
+
 static uint64_t hang_ns(const struct fleet *f)
 {
 	return (uint64_t)f->sup.hang_timeout_ms * RF_NSEC_PER_MSEC;
@@ -245,6 +280,7 @@ void fleet_housekeeping(struct fleet *f, uint64_t now)
 			check_hang(f, s, now);
 		if (s->pid > 0)
 			sample_cpu(f, s, now);
+		sample_ticks(s);
 	}
 }
 

@@ -47,6 +47,9 @@ struct server {
 	uint64_t cpu_ticks;       /* latest utime+stime of this worker */
 	uint64_t cpu_ticks_total; /* of all earlier workers of this server */
 	uint64_t rss_kb;
+	/* Tick work duration over the last window, from the slot histogram. */
+	uint64_t hist_prev[RF_TICK_HIST_BUCKETS];
+	double tick_p50_ms, tick_p99_ms, tick_max_ms;
 };
 
 /* Allocates a server around an already bound socket (which it then owns)

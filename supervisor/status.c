@@ -74,6 +74,8 @@ json_t *status_server(const struct fleet *f, const struct server *s, uint64_t no
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "last_exit", json_string(s->last_exit));
+	json_object_set_new(o, "tick_ms", json_pack("{s:f,s:f,s:f}", "p50", s->tick_p50_ms,
+						    "p99", s->tick_p99_ms, "max", s->tick_max_ms));
 	c = counters(&s->slot->stats, now, alive);
 	if (!c || json_object_update(o, c) < 0) {
 		json_decref(c);
@@ -109,6 +111,28 @@ static const char *fleet_backend(const struct fleet *f)
 	return status_backend_name(seen);
 }
 
+/* Host totals: how many workers and how much CPU each CPU carries. */
+static json_t *per_cpu(const struct fleet *f)
+{
+	json_t *a = json_array();
+
+	for (int cpu = 0; a && cpu < CPU_SETSIZE; cpu++) {
+		size_t n = 0;
+		double pct = 0;
+
+		for (size_t i = 0; i < f->n; i++) {
+			if (f->srv[i]->cpu != cpu)
+				continue;
+			n++;
+			pct += f->srv[i]->pid > 0 ? f->srv[i]->cpu_pct : 0;
+		}
+		if (n)
+			json_array_append_new(a, json_pack("{s:i,s:I,s:f}", "cpu", cpu, "servers",
+							   (json_int_t)n, "cpu_pct", pct));
+	}
+	return a;
+}
+
 json_t *status_build(const struct fleet *f, const struct status_info *info,
 		     const char *pattern, size_t *matched)
 {
@@ -124,7 +148,7 @@ json_t *status_build(const struct fleet *f, const struct status_info *info,
 		json_array_append_new(servers, status_server(f, f->srv[i], now));
 		(*matched)++;
 	}
-	body = json_pack("{s:{s:i,s:s,s:f,s:s,s:s,s:i},s:o}",
+	body = json_pack("{s:{s:i,s:s,s:f,s:s,s:s,s:i,s:o},s:o}",
 			 "supervisor",
 			 "pid", (int)getpid(),
 			 "version", RF_VERSION,
@@ -132,6 +156,7 @@ json_t *status_build(const struct fleet *f, const struct status_info *info,
 			 "config", info->config_path,
 			 "backend", fleet_backend(f),
 			 "servers_total", (int)f->n,
+			 "cpus", per_cpu(f),
 			 "servers", servers);
 	return body;
 }

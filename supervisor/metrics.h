@@ -1,0 +1,35 @@
+/* metrics.h - Prometheus /metrics over HTTP (libmicrohttpd), served from
+ * the supervisor's own epoll loop: MHD runs in external-epoll mode, so
+ * there is no thread and no lock, and a slow scraper only costs a socket
+ * buffer (MHD writes non-blocking), never a stalled loop.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "supervisor/fleet.h"
+#include "supervisor/server.h"
+
+struct MHD_Daemon;
+
+struct metrics {
+	struct MHD_Daemon *mhd;
+	int epfd;
+	int mhd_fd;              /* MHD's own epoll fd, watched by ours */
+	struct ev_tag tag;
+	const struct fleet *fleet;
+	uint64_t started_ns;
+	char listen[64];
+};
+
+/* Starts listening on "ADDR:PORT" ("[v6]:PORT" for IPv6). Returns 0 or
+ * -errno with a message in err. */
+int metrics_open(struct metrics *m, int epfd, const char *listen, const struct fleet *f,
+		 uint64_t started_ns, char *err, size_t errlen);
+void metrics_close(struct metrics *m);
+void metrics_on_event(struct metrics *m);
+/* When MHD next needs to run for its own timeouts, or UINT64_MAX. */
+uint64_t metrics_next_run(const struct metrics *m, uint64_t now);
+
+/* The exposition text for the fleet (malloc'd), or NULL on ENOMEM. */
+char *metrics_render(const struct fleet *f, uint64_t started_ns, size_t *len);

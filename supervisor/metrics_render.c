@@ -1,0 +1,171 @@
+/* metrics_render.c - the Prometheus text exposition of the fleet; see
+ * metrics.h. Names follow Prometheus conventions: base units (seconds,
+ * bytes), _total for counters, one family per quantity with labels. */
+#include "supervisor/metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/slot.h"
+#include "common/timeutil.h"
+
+#define TICK_HIST_BASE_S 16e-6 /* bucket i holds ticks < 16 us * 2^i */
+
+struct family {
+	const char *name, *type, *help;
+};
+
+static void header(FILE *o, const struct family *f)
+{
+	fprintf(o, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+}
+
+/* One counter or gauge per server, read by getter. */
+static void per_server(FILE *o, const struct fleet *fl, const struct family *f,
+		       double (*get)(const struct fleet *, const struct server *))
+{
+	header(o, f);
+	for (size_t i = 0; i < fl->n; i++)
+		fprintf(o, "%s{server=\"%s\"} %.17g\n", f->name, fl->srv[i]->cfg.name,
+			get(fl, fl->srv[i]));
+}
+
+#define STAT_GETTER(fn, field)                                                    \
+	static double fn(const struct fleet *f, const struct server *s)           \
+	{                                                                         \
+		(void)f;                                                          \
+		return (double)RF_LOAD(s->slot->stats.field);                     \
+	}
+STAT_GETTER(get_pkts_in, pkts_in)
+STAT_GETTER(get_pkts_out, pkts_out)
+STAT_GETTER(get_bytes_in, bytes_in)
+STAT_GETTER(get_bytes_out, bytes_out)
+STAT_GETTER(get_overruns, tick_overruns)
+STAT_GETTER(get_ticks, ticks)
+
+static double get_clients(const struct fleet *f, const struct server *s)
+{
+	(void)f;
+	return s->pid > 0 ? (double)RF_LOAD(s->slot->stats.clients) : 0;
+}
+
+static double get_up(const struct fleet *f, const struct server *s)
+{
+	(void)f;
+	return s->fsm.state == FSM_RUNNING;
+}
+
+static double get_restarts(const struct fleet *f, const struct server *s)
+{
+	(void)f;
+	return s->fsm.restarts;
+}
+
+static double get_cpu(const struct fleet *f, const struct server *s)
+{
+	return fleet_server_cpu_seconds(f, s);
+}
+
+static double get_rss(const struct fleet *f, const struct server *s)
+{
+	(void)f;
+	return s->pid > 0 ? (double)s->rss_kb * 1024.0 : 0;
+}
+
+static void drops(FILE *o, const struct fleet *fl)
+{
+	static const struct family f = { "ringfleet_server_dropped_packets_total", "counter",
+					 "Datagrams dropped, by reason." };
+
+	header(o, &f);
+	for (size_t i = 0; i < fl->n; i++) {
+		const struct rf_slot_stats *st = &fl->srv[i]->slot->stats;
+		const char *n = fl->srv[i]->cfg.name;
+
+		fprintf(o, "%s{server=\"%s\",reason=\"truncated\"} %llu\n", f.name, n,
+			(unsigned long long)RF_LOAD(st->drop_truncated));
+		fprintf(o, "%s{server=\"%s\",reason=\"max_clients\"} %llu\n", f.name, n,
+			(unsigned long long)RF_LOAD(st->drop_max_clients));
+		fprintf(o, "%s{server=\"%s\",reason=\"no_buffer\"} %llu\n", f.name, n,
+			(unsigned long long)RF_LOAD(st->drop_no_buffer));
+		fprintf(o, "%s{server=\"%s\",reason=\"send\"} %llu\n", f.name, n,
+			(unsigned long long)RF_LOAD(st->drop_send));
+		fprintf(o, "%s{server=\"%s\",reason=\"flood\"} %llu\n", f.name, n,
+			(unsigned long long)RF_LOAD(st->drop_flood));
+	}
+}
+
+static void tick_histogram(FILE *o, const struct fleet *fl)
+{
+	static const struct family f = { "ringfleet_server_tick_duration_seconds", "histogram",
+					 "Time a worker spent working per tick." };
+
+	header(o, &f);
+	for (size_t i = 0; i < fl->n; i++) {
+		const struct rf_slot_stats *st = &fl->srv[i]->slot->stats;
+		const char *n = fl->srv[i]->cfg.name;
+		unsigned long long cum = 0;
+		double le = TICK_HIST_BASE_S;
+
+		for (int b = 0; b < RF_TICK_HIST_BUCKETS - 1; b++, le *= 2) {
+			cum += RF_LOAD(st->tick_hist[b]);
+			fprintf(o, "%s_bucket{server=\"%s\",le=\"%g\"} %llu\n", f.name, n, le, cum);
+		}
+		cum += RF_LOAD(st->tick_hist[RF_TICK_HIST_BUCKETS - 1]);
+		fprintf(o, "%s_bucket{server=\"%s\",le=\"+Inf\"} %llu\n", f.name, n, cum);
+		fprintf(o, "%s_sum{server=\"%s\"} %.9f\n", f.name, n,
+			(double)RF_LOAD(st->tick_ns_sum) / 1e9);
+		fprintf(o, "%s_count{server=\"%s\"} %llu\n", f.name, n, cum);
+	}
+}
+
+static void supervisor_metrics(FILE *o, const struct fleet *fl, uint64_t started_ns)
+{
+	size_t c[FSM_FATAL + 1];
+
+	fleet_count_states(fl, c);
+	fprintf(o, "# HELP ringfleet_servers Servers by lifecycle state.\n"
+		   "# TYPE ringfleet_servers gauge\n");
+	for (int s = 0; s <= FSM_FATAL; s++)
+		fprintf(o, "ringfleet_servers{state=\"%s\"} %zu\n", fsm_state_name(s), c[s]);
+	fprintf(o, "# HELP ringfleet_supervisor_uptime_seconds Time since ringfleetd started.\n"
+		   "# TYPE ringfleet_supervisor_uptime_seconds gauge\n"
+		   "ringfleet_supervisor_uptime_seconds %.3f\n",
+		(double)(rf_now_ns() - started_ns) / 1e9);
+}
+
+char *metrics_render(const struct fleet *fl, uint64_t started_ns, size_t *len)
+{
+	static const struct family fams[] = {
+		{ "ringfleet_server_up", "gauge", "1 while the server's worker is running." },
+		{ "ringfleet_server_packets_received_total", "counter", "Datagrams received." },
+		{ "ringfleet_server_packets_sent_total", "counter", "Datagrams sent (GSO segments counted one by one)." },
+		{ "ringfleet_server_bytes_received_total", "counter", "Payload bytes received." },
+		{ "ringfleet_server_bytes_sent_total", "counter", "Payload bytes sent." },
+		{ "ringfleet_server_clients", "gauge", "Clients in the server's table." },
+		{ "ringfleet_server_restarts_total", "counter", "Worker restarts." },
+		{ "ringfleet_server_cpu_seconds_total", "counter", "CPU time used by the server's workers." },
+		{ "ringfleet_server_resident_memory_bytes", "gauge", "Resident memory of the worker." },
+		{ "ringfleet_server_ticks_total", "counter", "Ticks run." },
+		{ "ringfleet_server_tick_overruns_total", "counter", "Ticks whose work outlasted the period." },
+	};
+	static double (*const get[])(const struct fleet *, const struct server *) = {
+		get_up, get_pkts_in, get_pkts_out, get_bytes_in, get_bytes_out, get_clients,
+		get_restarts, get_cpu, get_rss, get_ticks, get_overruns,
+	};
+	char *buf = NULL;
+	FILE *o = open_memstream(&buf, len);
+
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++)
+		per_server(o, fl, &fams[i], get[i]);
+	drops(o, fl);
+	tick_histogram(o, fl);
+	supervisor_metrics(o, fl, started_ns);
+	if (fclose(o) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

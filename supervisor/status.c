@@ -2,6 +2,8 @@
 #include "supervisor/status.h"
 
 #include <fnmatch.h>
+#include <sched.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/slot.h"
@@ -114,22 +116,24 @@ static const char *fleet_backend(const struct fleet *f)
 /* Host totals: how many workers and how much CPU each CPU carries. */
 static json_t *per_cpu(const struct fleet *f)
 {
+	static size_t n[CPU_SETSIZE];
+	static double pct[CPU_SETSIZE];
 	json_t *a = json_array();
 
-	for (int cpu = 0; a && cpu < CPU_SETSIZE; cpu++) {
-		size_t n = 0;
-		double pct = 0;
+	memset(n, 0, sizeof(n));
+	memset(pct, 0, sizeof(pct));
+	for (size_t i = 0; i < f->n; i++) {
+		const struct server *s = f->srv[i];
 
-		for (size_t i = 0; i < f->n; i++) {
-			if (f->srv[i]->cpu != cpu)
-				continue;
-			n++;
-			pct += f->srv[i]->pid > 0 ? f->srv[i]->cpu_pct : 0;
-		}
-		if (n)
-			json_array_append_new(a, json_pack("{s:i,s:I,s:f}", "cpu", cpu, "servers",
-							   (json_int_t)n, "cpu_pct", pct));
+		if (s->cpu < 0 || s->cpu >= CPU_SETSIZE)
+			continue;
+		n[s->cpu]++;
+		pct[s->cpu] += s->pid > 0 ? s->cpu_pct : 0;
 	}
+	for (int cpu = 0; a && cpu < CPU_SETSIZE; cpu++)
+		if (n[cpu])
+			json_array_append_new(a, json_pack("{s:i,s:I,s:f}", "cpu", cpu, "servers",
+							   (json_int_t)n[cpu], "cpu_pct", pct[cpu]));
 	return a;
 }
 

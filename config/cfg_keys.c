@@ -9,6 +9,7 @@
 #include "common/slot.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -257,6 +258,18 @@ static bool sup_group(struct parser *p, const struct sup_key *k, const char *v)
 	return parse_account(p, k->name, "group", v, p->sup->control_group);
 }
 
+/* Octal file mode; the owner must keep read and write. */
+static bool sup_mode(struct parser *p, const struct sup_key *k, const char *v)
+{
+	char *end;
+	unsigned long m = strtoul(v, &end, 8);
+
+	if (!*v || *end || m > 0777 || (m & 0600) != 0600)
+		return bad_value(p, k->name, "an octal mode 0600..0777 like 0660", v);
+	p->sup->control_mode = (uint32_t)m;
+	return true;
+}
+
 static bool sup_cpus(struct parser *p, const struct sup_key *k, const char *v)
 {
 	cpu_set_t set;
@@ -306,6 +319,7 @@ static bool sup_log_level(struct parser *p, const struct sup_key *k, const char 
 const struct sup_key cfg_sup_keys[S_COUNT] = {
 	[S_CONTROL_SOCKET] = { "control_socket", sup_socket, 0, 0, 0 },
 	[S_CONTROL_GROUP] = { "control_group", sup_group, 0, 0, 0 },
+	[S_CONTROL_MODE] = { "control_mode", sup_mode, 0, 0, 0 },
 	[S_CPUS] = { "cpus", sup_cpus, 0, 0, 0 },
 	[S_PLACEMENT] = { "placement", sup_placement, 0, 0, 0 },
 	[S_MAX_PER_CPU] = { "max_per_cpu", sup_u32, SUP(max_per_cpu), 1, 4096 },

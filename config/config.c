@@ -309,6 +309,7 @@ void cfg_supervisor_init(struct cfg_supervisor *sup)
 	sup->restart_delay_max_ms = 30000;
 	sup->stable_after_s = 10;
 	sup->crash_limit = 5;
+	sup->control_mode = 0660;
 	sup->crash_window_s = 60;
 	sup->log_level = RF_LOG_INFO;
 }

@@ -45,6 +45,7 @@ struct cfg_server {
 struct cfg_supervisor {
 	char control_socket[108];   /* fits sockaddr_un.sun_path */
 	char control_group[CFG_USER_MAX];
+	uint32_t control_mode;      /* socket file mode, default 0660 */
 	cpu_set_t cpus;             /* CPUs workers may use */
 	bool cpus_set;              /* false: all the daemon may use */
 	enum cfg_placement placement;

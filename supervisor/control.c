@@ -82,7 +82,7 @@ static int resolve_group(struct control *c, const char *group)
 	return 0;
 }
 
-static int bind_listen(struct control *c, char *err, size_t errlen)
+static int bind_listen(struct control *c, unsigned mode, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, r;
@@ -92,7 +92,7 @@ static int bind_listen(struct control *c, char *err, size_t errlen)
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(c->path, 0660) < 0 ||
+	    chmod(c->path, mode) < 0 ||
 	    (c->group_set && chown(c->path, (uid_t)-1, c->group) < 0) ||
 	    listen(fd, 128) < 0) {
 		r = -errno;
@@ -105,7 +105,7 @@ static int bind_listen(struct control *c, char *err, size_t errlen)
 }
 
 int control_open(struct control *c, int epfd, const char *path, const char *group,
-		 char *err, size_t errlen)
+		 unsigned mode, char *err, size_t errlen)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int r;
@@ -136,7 +136,7 @@ int control_open(struct control *c, int epfd, const char *path, const char *grou
 			 r == -EADDRINUSE ? "another ringfleetd is answering on it" : strerror(-r));
 		return r;
 	}
-	r = bind_listen(c, err, errlen);
+	r = bind_listen(c, mode, err, errlen);
 	if (r < 0)
 		return r;
 	ev.data.ptr = &c->tag;

@@ -40,11 +40,11 @@ struct control {
 	void *ctx;
 };
 
-/* Creates the socket (its directory too if missing), mode 0660, owned by
+/* Creates the socket (its directory too if missing) with mode, owned by
  * group when given. Refuses to take over a socket another live daemon
  * answers on. Returns 0 or -errno with a message in err. */
 int control_open(struct control *c, int epfd, const char *path, const char *group,
-		 char *err, size_t errlen);
+		 unsigned mode, char *err, size_t errlen);
 void control_close(struct control *c);
 
 void control_on_listen(struct control *c);

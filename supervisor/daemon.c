@@ -86,7 +86,7 @@ int daemon_init(struct daemon *d, const char *config_path, const char *worker_pa
 		return r;
 	}
 	r = control_open(&d->ctl, d->epfd, d->cfg.sup.control_socket, d->cfg.sup.control_group,
-			 err, errlen);
+			 d->cfg.sup.control_mode, err, errlen);
 	if (r < 0)
 		return r;
 	d->ctl.handle = daemon_handle_request;
@@ -213,21 +213,31 @@ static void dispatch(struct daemon *d, struct ev_tag *tag, uint32_t events)
 	}
 }
 
-/* A pidfd event can free its own server (one a reload removed), so it
- * must come after every other event of the batch that might refer to that
- * server; it frees nothing else. */
+/* Handlers may free what they own (a closed control connection, a server
+ * a reload removed once its worker exits), so kinds are read before any
+ * handler runs, and pidfd events, which can free a server, come after
+ * every other event of the batch that might refer to that server. */
 static int wait_events(struct daemon *d, struct epoll_event *evs)
 {
-	int n = epoll_wait(d->epfd, evs, EVENTS_MAX, -1);
+	struct epoll_event late[EVENTS_MAX];
+	int n = epoll_wait(d->epfd, evs, EVENTS_MAX, -1), n_late = 0;
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++)
-		if (((struct ev_tag *)evs[i].data.ptr)->kind != EV_PIDFD)
-			dispatch(d, evs[i].data.ptr, evs[i].events);
-	for (int i = 0; i < n; i++)
 		if (((struct ev_tag *)evs[i].data.ptr)->kind == EV_PIDFD)
-			dispatch(d, evs[i].data.ptr, evs[i].events);
+			late[n_late++] = evs[i];
+	for (int i = 0; i < n; i++) {
+		struct ev_tag *tag = evs[i].data.ptr;
+		bool is_late = false;
+
+		for (int j = 0; j < n_late && !is_late; j++)
+			is_late = late[j].data.ptr == tag;
+		if (!is_late)
+			dispatch(d, tag, evs[i].events);
+	}
+	for (int i = 0; i < n_late; i++)
+		dispatch(d, late[i].data.ptr, late[i].events);
 	return n;
 }
 

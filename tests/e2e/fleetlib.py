@@ -2,6 +2,7 @@
 the daemon as a child process, and ringfleetctl calls. Loopback only."""
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -104,7 +105,9 @@ class Daemon:
         """Runs ringfleetctl; returns (exit code, stdout, stderr)."""
         cmd = [binary("ringfleetctl"), "-s", self.sock] + list(args)
         if user:
-            cmd = ["setpriv", "--reuid=" + user, "--regid=" + user, "--clear-groups"] + cmd
+            pw = pwd.getpwnam(user)
+            cmd = ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid,
+                   "--clear-groups"] + cmd
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         return p.returncode, p.stdout, p.stderr
 

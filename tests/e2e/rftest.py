@@ -1,0 +1,315 @@
+"""rftest - helpers for ringfleet's end-to-end tests. Python 3 stdlib only.
+
+Tests run the real binaries on 127.0.0.1 with bounded timeouts:
+
+  * bin_path(name)            a binary from $RF_BIN_DIR
+  * free_port(kind)           an unused loopback port (UDP by default)
+  * UdpClient, gather()       game clients and collecting what they receive
+  * Proc                      a child process with captured output and a
+                              stop() that never hangs
+  * ready_pipe()              the --ready-fd handshake
+  * Slot                      a shared-memory slot (memfd) and a decoder of
+                              common/slot.h's layout
+  * skip(), check()           exit 77 = skipped (CTest SKIP_RETURN_CODE)
+"""
+
+import mmap
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+HOST = "127.0.0.1"
+
+
+def skip(reason):
+    print(f"SKIP: {reason}", flush=True)
+    sys.exit(SKIP)
+
+
+def check(cond, msg):
+    """assert that survives python -O and says what went wrong."""
+    if not cond:
+        raise AssertionError(msg)
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def bin_path(name):
+    d = os.environ.get("RF_BIN_DIR")
+    check(d, "RF_BIN_DIR is not set (run through ctest)")
+    path = os.path.join(d, name)
+    check(os.access(path, os.X_OK), f"{path}: not built")
+    return path
+
+
+def free_port(kind=socket.SOCK_DGRAM, host=HOST):
+    """A port nobody holds right now. Another process may still take it
+    before we bind it again: callers retry on EADDRINUSE."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(fn, timeout, interval=0.02):
+    """Polls fn() until it returns a true value; returns it, or None."""
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() >= end:
+            return v
+        time.sleep(interval)
+
+
+def io_uring_disabled():
+    """kernel.io_uring_disabled: 0 on, 1 only for io_uring_group/root,
+    2 off. 0 when the knob does not exist (kernels before 6.6)."""
+    try:
+        with open("/proc/sys/kernel/io_uring_disabled") as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+# --- UDP clients -----------------------------------------------------------
+
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+
+
+def grow_rcvbuf(sock, size):
+    """Room so that a briefly descheduled test does not lose datagrams; the
+    FORCE variant (root) passes net.core.rmem_max."""
+    for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, size)
+            return
+        except OSError:
+            pass
+
+
+class UdpClient:
+    """One game client: a non-blocking UDP socket bound to loopback."""
+
+    def __init__(self, server_port, host=HOST, rcvbuf=4 << 20):
+        self.server = (host, server_port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        grow_rcvbuf(self.sock, rcvbuf)
+        self.sock.bind((host, 0))
+        self.sock.setblocking(False)
+        self.addr = self.sock.getsockname()
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def send(self, data):
+        self.sock.sendto(data, self.server)
+
+    def recv_ready(self):
+        """Every datagram queued right now, as (payload, source) pairs."""
+        out = []
+        while True:
+            try:
+                out.append(self.sock.recvfrom(65536))
+            except BlockingIOError:
+                return out
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def gather(clients, timeout=10.0, quiet=None, done=None, got=None):
+    """Receives on all clients into got (a list of payload lists, one per
+    client) until done(got) is true, timeout seconds pass, or (with quiet)
+    no datagram arrived for quiet seconds. Returns got."""
+    if got is None:
+        got = [[] for _ in clients]
+    sel = selectors.DefaultSelector()
+    for i, c in enumerate(clients):
+        sel.register(c.sock, selectors.EVENT_READ, i)
+    end = time.monotonic() + timeout
+    last = time.monotonic()
+    try:
+        while not (done and done(got)):
+            now = time.monotonic()
+            if now >= end or (quiet is not None and now - last >= quiet):
+                break
+            for key, _ in sel.select(min(0.05, end - now)):
+                pkts = clients[key.data].recv_ready()
+                if pkts:
+                    got[key.data].extend(p for p, _ in pkts)
+                    last = time.monotonic()
+    finally:
+        sel.close()
+    return got
+
+
+def drain(clients, quiet=0.2, timeout=5.0):
+    """Throws away whatever the clients receive until quiet."""
+    gather(clients, timeout=timeout, quiet=quiet)
+
+
+# --- processes -------------------------------------------------------------
+
+def ready_pipe():
+    """(read end, write end) for a --ready-fd handshake. Pass the write end
+    with pass_fds, then call Proc.wait_ready(read end)."""
+    return os.pipe()
+
+
+class Proc:
+    """A child process whose stdout+stderr go to a temporary file, so that a
+    chatty child can never block on a full pipe."""
+
+    def __init__(self, argv, pass_fds=(), env=None):
+        self.argv = [str(a) for a in argv]
+        self.out = tempfile.TemporaryFile()
+        self.p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.out,
+                                  stderr=subprocess.STDOUT, pass_fds=tuple(pass_fds),
+                                  env=env)
+        self.pid = self.p.pid
+
+    def output(self):
+        self.out.seek(0)
+        return self.out.read().decode(errors="replace")
+
+    def poll(self):
+        return self.p.poll()
+
+    def wait(self, timeout):
+        """Exit code, or None if still running after timeout seconds."""
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def wait_ready(self, rfd, timeout=10.0):
+        """Reads the readiness line from rfd (and closes it). Returns the
+        line, or None if the process exited or timed out first."""
+        sel = selectors.DefaultSelector()
+        sel.register(rfd, selectors.EVENT_READ)
+        data = b""
+        end = time.monotonic() + timeout
+        try:
+            while b"\n" not in data and time.monotonic() < end:
+                if sel.select(0.05):
+                    chunk = os.read(rfd, 64)
+                    if not chunk:
+                        break
+                    data += chunk
+        finally:
+            sel.close()
+            os.close(rfd)
+        return data.decode(errors="replace") if b"\n" in data else None
+
+    def send_signal(self, sig):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Sends sig and waits; SIGKILLs after timeout. Returns the exit
+        code (negative: killed by that signal), and None if it had to kill."""
+        self.send_signal(sig)
+        rc = self.wait(timeout)
+        if rc is None:
+            self.kill()
+        return rc
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait(10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        self.out.close()
+
+
+# --- shared-memory slot (common/slot.h) ------------------------------------
+
+RF_SLOT_MAGIC = 0x52464C54
+RF_SLOT_VERSION = 1
+BACKENDS = {0: "none", 1: "io_uring", 2: "mmsg"}
+
+_HEADER = struct.Struct("=IIII")           # magic, version, max_clients, pad
+_STATS_U64 = ("ticks", "tick_overruns", "last_tick_ns", "pkts_in", "pkts_out",
+              "bytes_in", "bytes_out", "drop_truncated", "drop_max_clients",
+              "drop_no_buffer", "drop_send", "drop_flood", "tick_ns_sum")
+_HIST = 12
+_STATS_U32 = ("clients", "backend", "gso", "ready", "worker_pid", "pad")
+_STATS = struct.Struct("=%dQ%dQ%dI" % (len(_STATS_U64), _HIST, len(_STATS_U32)))
+_CLIENT = struct.Struct("=28sII4xQ")       # addr union, addrlen, pad, last_seen
+_CLIENTS_OFF = _HEADER.size + _STATS.size  # 240 on every Linux ABI we build for
+
+
+def slot_size(max_clients):
+    return _CLIENTS_OFF + max_clients * _CLIENT.size
+
+
+class Slot:
+    """A memfd sized for max_clients, as ringfleetd hands to a worker. Pass
+    slot.fd with pass_fds and --slot-fd; read it any time."""
+
+    def __init__(self, max_clients, size=None):
+        self.max_clients = max_clients
+        self.size = size if size is not None else slot_size(max_clients)
+        self.fd = os.memfd_create("rf-test-slot", 0)
+        os.ftruncate(self.fd, self.size)
+        self.map = mmap.mmap(self.fd, self.size, mmap.MAP_SHARED,
+                             mmap.PROT_READ | mmap.PROT_WRITE)
+
+    def header(self):
+        magic, version, max_clients, _ = _HEADER.unpack_from(self.map, 0)
+        return {"magic": magic, "version": version, "max_clients": max_clients}
+
+    def stats(self):
+        v = _STATS.unpack_from(self.map, _HEADER.size)
+        n = len(_STATS_U64)
+        st = dict(zip(_STATS_U64, v[:n]))
+        st["tick_hist"] = list(v[n:n + _HIST])
+        st.update(zip(_STATS_U32, v[n + _HIST:]))
+        st["backend_name"] = BACKENDS.get(st["backend"], str(st["backend"]))
+        return st
+
+    def clients(self):
+        """Used entries as (host, port, last_seen_ns)."""
+        out = []
+        for i in range(self.header()["max_clients"]):
+            off = _CLIENTS_OFF + i * _CLIENT.size
+            if off + _CLIENT.size > self.size:
+                break
+            addr, addrlen, _, seen = _CLIENT.unpack_from(self.map, off)
+            family = struct.unpack_from("=H", addr)[0]
+            if family == socket.AF_INET:
+                port, ip = struct.unpack_from("!H4s", addr, 2)
+                out.append((socket.inet_ntop(socket.AF_INET, ip), port, seen))
+            elif family == socket.AF_INET6:
+                port, _, ip = struct.unpack_from("!HI16s", addr, 2)
+                out.append((socket.inet_ntop(socket.AF_INET6, ip), port, seen))
+        return out
+
+    def close(self):
+        self.map.close()
+        os.close(self.fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

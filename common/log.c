@@ -12,13 +12,19 @@ void log_set_level(int level) { log_level = level; }
 int log_get_level(void) { return log_level; }
 void log_set_ident(const char *ident) { log_ident = ident ? ident : ""; }
 
+static const char *const names[] = { [RF_LOG_ERR] = "err",
+				     [RF_LOG_WARNING] = "warning",
+				     [RF_LOG_NOTICE] = "notice",
+				     [RF_LOG_INFO] = "info",
+				     [RF_LOG_DEBUG] = "debug" };
+
+const char *log_level_name(int level)
+{
+	return level >= RF_LOG_ERR && level <= RF_LOG_DEBUG ? names[level] : "info";
+}
+
 int log_level_from_string(const char *s)
 {
-	static const char *const names[] = { [RF_LOG_ERR] = "err",
-					     [RF_LOG_WARNING] = "warning",
-					     [RF_LOG_NOTICE] = "notice",
-					     [RF_LOG_INFO] = "info",
-					     [RF_LOG_DEBUG] = "debug" };
 	for (int i = RF_LOG_ERR; i <= RF_LOG_DEBUG; i++)
 		if (strcmp(s, names[i]) == 0)
 			return i;

@@ -16,6 +16,7 @@ void log_set_level(int level);
 int log_get_level(void);
 /* Parses "err|warning|notice|info|debug"; returns the level or -EINVAL. */
 int log_level_from_string(const char *s);
+const char *log_level_name(int level);
 void log_set_ident(const char *ident);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

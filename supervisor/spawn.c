@@ -1,6 +1,8 @@
 /* spawn.c - see spawn.h. */
 #include "supervisor/spawn.h"
 
+#include "common/log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -68,7 +70,7 @@ static int build_argv(const struct spawn_args *a, struct argv_buf *b)
 	r |= argv_add(b, "--max-packets-per-tick=%u", c->max_packets_per_tick);
 	r |= argv_add(b, "--recv-buffers=%u", c->recv_buffers);
 	r |= argv_add(b, "--backend=%s", backend_name(c->backend));
-	r |= argv_add(b, "--log-level=%d", a->log_level);
+	r |= argv_add(b, "--log-level=%s", log_level_name(a->log_level));
 	return r ? -E2BIG : 0;
 }
 

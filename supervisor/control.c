@@ -407,6 +407,11 @@ void control_reply(struct control *c, uint64_t conn_id, char *line)
 
 		if (!conn || conn->id != conn_id)
 			continue;
+		if (!conn->waiting) {
+			/* Only deferred requests are answered this way. */
+			free(line);
+			return;
+		}
 		conn->waiting = false;
 		if (line)
 			queue(conn, line);

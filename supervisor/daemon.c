@@ -141,7 +141,7 @@ static void on_signal(struct daemon *d)
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			if (!d->shutting_down)
-				daemon_reload(d, 0);
+				free(daemon_reload(d, 0));
 			continue;
 		}
 		daemon_begin_shutdown(d, strsignal((int)si.ssi_signo));

@@ -108,8 +108,7 @@ char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *pee
 	case CTL_RELOAD:
 		if (d->shutting_down)
 			return ctl_reply_error("shutting down");
-		daemon_reload(d, conn_id);
-		return CONTROL_DEFER;
+		return daemon_reload(d, conn_id);
 	case CTL_SHUTDOWN:
 		daemon_begin_shutdown(d, "shutdown requested");
 		return ctl_reply_ok(NULL);
@@ -139,20 +138,12 @@ static json_t *diff_body(const struct fleet_diff *diff)
 			 "unchanged", (json_int_t)diff->n_unchanged);
 }
 
-static void reply_now(struct daemon *d, uint64_t conn_id, char *line)
-{
-	if (conn_id)
-		control_reply(&d->ctl, conn_id, line);
-	else
-		free(line);
-}
-
-static void reload_failed(struct daemon *d, uint64_t conn_id, const char *err)
+static char *reload_failed(struct daemon *d, const char *err)
 {
 	log_err("reload failed, keeping the running configuration: %s", err);
-	reply_now(d, conn_id, ctl_reply_error("reload failed: %s", err));
 	if (d->ready_sent)
 		notify_ready(d->last_status);
+	return ctl_reply_error("reload failed: %s", err);
 }
 
 /* The servers' change is already committed; a metrics address that cannot
@@ -179,13 +170,13 @@ static void reopen_metrics(struct daemon *d, const char *listen)
 	log_notice("metrics on http://%s/metrics", listen);
 }
 
-void daemon_reload(struct daemon *d, uint64_t conn_id)
+char *daemon_reload(struct daemon *d, uint64_t conn_id)
 {
 	struct ctl_request req = { .verb = CTL_RELOAD };
 	struct fleet_diff diff;
 	struct cfg next;
 	char err[CFG_ERR_MAX];
-	char *r;
+	char *reply = NULL;
 
 	log_notice("reloading %s", d->config_path);
 	notify_reloading();
@@ -194,8 +185,7 @@ void daemon_reload(struct daemon *d, uint64_t conn_id)
 	    fleet_apply(&d->fleet, &next, &diff, err, sizeof(err)) < 0) {
 		cfg_free(&next);
 		d->reloading = false;
-		reload_failed(d, conn_id, err);
-		return;
+		return reload_failed(d, err);
 	}
 	log_notice("reload: %zu added, %zu removed, %zu changed, %zu unchanged", diff.n_added,
 		   diff.n_removed, diff.n_changed, diff.n_unchanged);
@@ -203,12 +193,10 @@ void daemon_reload(struct daemon *d, uint64_t conn_id)
 	reopen_metrics(d, next.sup.metrics_listen);
 	cfg_free(&d->cfg);
 	d->cfg = next;
-	if (conn_id) {
-		r = defer(d, conn_id, &req, diff_body(&diff));
-		if (r != CONTROL_DEFER)
-			reply_now(d, conn_id, r);
-	}
+	if (conn_id)
+		reply = defer(d, conn_id, &req, diff_body(&diff));
 	fleet_diff_free(&diff);
+	return reply;
 }
 
 static json_t *states_of(const struct daemon *d, const char *pattern, bool *all_ok,

@@ -5,8 +5,10 @@
 
 char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *peer,
 			    const struct ctl_request *req);
-/* Re-reads the configuration. conn_id 0: from SIGHUP, nobody to answer. */
-void daemon_reload(struct daemon *d, uint64_t conn_id);
+/* Re-reads the configuration. For a control request (conn_id != 0)
+ * returns the reply line or CONTROL_DEFER; from SIGHUP (conn_id 0) the
+ * caller frees what it returns. */
+char *daemon_reload(struct daemon *d, uint64_t conn_id);
 void daemon_begin_shutdown(struct daemon *d, const char *why);
 /* Answers settled waiters, sends readiness and status to systemd. */
 void daemon_after_events(struct daemon *d);

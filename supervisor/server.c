@@ -13,6 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define BIND_RETRY_MS 1000
+#define BIND_RETRY_STEP_MS 50
+
 static int fill_addr(const struct cfg_server *cfg, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
@@ -44,6 +47,21 @@ void server_set_rcvbuf(int fd, uint64_t bytes, bool privileged)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
 }
 
+/* A worker that just exited may still hold the port for a moment: the
+ * kernel tears an io_uring (and the files registered with it) down
+ * asynchronously. Wait up to BIND_RETRY_MS for it before calling the port
+ * taken, so a quick restart of ringfleetd does not fail. */
+static int bind_retry(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	for (int waited = 0;; waited += BIND_RETRY_STEP_MS) {
+		if (bind(fd, sa, len) == 0)
+			return 0;
+		if (errno != EADDRINUSE || waited >= BIND_RETRY_MS)
+			return -1;
+		usleep(BIND_RETRY_STEP_MS * 1000);
+	}
+}
+
 int server_bind_udp(const struct cfg_server *cfg, bool privileged)
 {
 	struct sockaddr_storage ss;
@@ -59,7 +77,7 @@ int server_bind_udp(const struct cfg_server *cfg, bool privileged)
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	server_set_rcvbuf(fd, cfg->socket_rcvbuf, privileged);
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+	if (bind_retry(fd, (struct sockaddr *)&ss, len) < 0) {
 		r = -errno;
 		close(fd);
 		return r;

@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""End-to-end tests of ringfleet-worker on 127.0.0.1, for one backend.
+
+    test_worker.py --backend io_uring|mmsg [--only NAME]...
+
+Each scenario starts its own standalone worker with a test-owned slot
+(memfd) to read its counters. The io_uring run exits 77 (skipped) when
+io_uring is unavailable on this host. Timeouts are generous: this must pass
+on a loaded 2-core machine.
+"""
+
+import argparse
+import fcntl
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rftest as rt  # noqa: E402
+
+TICK_HZ = 100
+SO_NO_CHECK = 11
+PKT = struct.Struct("!cHI")  # tag, client id, sequence number
+
+
+class Worker:
+    """A standalone ringfleet-worker; the context stops it and checks it
+    exits 0."""
+
+    def __init__(self, backend, max_clients=16, tick_hz=TICK_HZ, slot=None, port=None,
+                 sock=None, extra=()):
+        self.backend = backend
+        self.own_slot = slot is None
+        self.slot = slot or rt.Slot(max_clients)
+        self.max_clients = max_clients
+        self.tick_hz = tick_hz
+        self.sock = sock
+        self.extra = [str(x) for x in extra]
+        self.proc = None
+        self.port = sock.getsockname()[1] if sock else port
+        self._start(fixed_port=port is not None or sock is not None)
+
+    def _argv(self):
+        argv = [rt.bin_path("ringfleet-worker"), "--name", "e2e", "--backend", self.backend,
+                "--tick-hz", self.tick_hz, "--max-clients", self.max_clients,
+                "--slot-fd", self.slot.fd]
+        if self.sock:
+            argv += ["--fd", self.sock.fileno()]
+        else:
+            argv += ["--port", self.port, "--bind", rt.HOST]
+        return argv + self.extra
+
+    def _start(self, fixed_port):
+        for _ in range(5):
+            if not fixed_port:
+                self.port = rt.free_port()
+            rfd, wfd = rt.ready_pipe()
+            fds = [self.slot.fd, wfd] + ([self.sock.fileno()] if self.sock else [])
+            self.proc = rt.Proc(self._argv() + ["--ready-fd", wfd], pass_fds=fds)
+            os.close(wfd)
+            line = self.proc.wait_ready(rfd, timeout=20)
+            if line == "ready\n":
+                return
+            rc = self.proc.stop(signal.SIGKILL, timeout=10)
+            out = self.proc.output()
+            if self.backend == "io_uring" and "io_uring unavailable" in out:
+                rt.skip("io_uring unavailable: " + out.strip().splitlines()[-1])
+            if "Address already in use" in out and not fixed_port:
+                continue  # someone took the free port meanwhile
+            raise AssertionError(f"worker not ready (rc {rc}, readiness {line!r}):\n{out}")
+        raise AssertionError("no free port after 5 tries")
+
+    def stats(self):
+        return self.slot.stats()
+
+    def stop(self, sig=signal.SIGTERM):
+        t0 = time.monotonic()
+        rc = self.proc.stop(sig, timeout=15)
+        took = time.monotonic() - t0
+        rt.check(rc == 0, f"worker exit code {rc} after {sig!r}, want 0:\n{self.proc.output()}")
+        return took
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        try:
+            if self.proc.poll() is None and exc_type is None:
+                self.stop()
+        finally:
+            self.proc.kill()
+            if exc_type is not None:
+                print(f"--- worker output ---\n{self.proc.output()}", flush=True)
+            if self.own_slot:
+                self.slot.close()
+
+
+def clients_for(w, n):
+    return [rt.UdpClient(w.port) for _ in range(n)]
+
+
+def register(w, clients, expect=None):
+    """Makes every client known to the worker, then swallows the hellos."""
+    for c in clients:
+        c.send(b"hello")
+    want = expect if expect is not None else len(clients)
+    ok = rt.wait_until(lambda: w.stats()["clients"] >= want, timeout=10)
+    rt.check(ok, f"worker knows {w.stats()['clients']} clients, want {want}")
+    rt.drain(clients, quiet=max(0.3, 3.0 / w.tick_hz))
+
+
+def decode(payloads, tag=b"D"):
+    """(client id, seq) of each data packet, in arrival order."""
+    return [PKT.unpack_from(p)[1:] for p in payloads if p[:1] == tag]
+
+
+def wait_stats(w, fn, timeout=5.0):
+    """Counters move once per tick, and sends count when they complete."""
+    return rt.wait_until(lambda: fn(w.stats()), timeout=timeout)
+
+
+def check_clean(st, *keys):
+    for k in keys or ("drop_truncated", "drop_max_clients", "drop_no_buffer", "drop_send",
+                      "drop_flood"):
+        rt.check(st[k] == 0, f"{k} = {st[k]}, want 0 ({st})")
+
+
+# --- scenarios --------------------------------------------------------------
+
+def t_broadcast(backend):
+    """10 clients x 100 pkt/s for 2 s: everyone gets everything once, in order."""
+    n_clients, n_pkts, size = 10, 200, 200
+    with Worker(backend, max_clients=16) as w:
+        clients = clients_for(w, n_clients)
+        register(w, clients)
+        st0 = w.stats()
+        rt.check(st0["ready"] == 1, "slot not ready")
+        rt.check(st0["backend_name"] == backend, f"backend {st0['backend_name']}")
+        rt.check(st0["worker_pid"] == w.proc.pid, "worker_pid")
+        got = [[] for _ in clients]
+        t0 = time.monotonic()
+        for k in range(n_pkts):
+            due = t0 + k / 100.0
+            if due > time.monotonic():
+                rt.gather(clients, timeout=due - time.monotonic(), got=got)
+            for i, c in enumerate(clients):
+                c.send(PKT.pack(b"D", i, k).ljust(size, b"."))
+        total = n_clients * n_pkts
+        rt.gather(clients, timeout=20, got=got, done=lambda g: all(len(x) >= total for x in g))
+        rt.gather(clients, timeout=1, quiet=0.3, got=got)  # anything extra?
+        want = {(i, k) for i in range(n_clients) for k in range(n_pkts)}
+        for r, payloads in enumerate(got):
+            pkts = decode(payloads)
+            rt.check(len(pkts) == len(payloads), f"client {r}: stray payloads")
+            rt.check(len(pkts) == total, f"client {r}: {len(pkts)} packets, want {total}")
+            rt.check(set(pkts) == want, f"client {r}: missing {len(want - set(pkts))}")
+            for i in range(n_clients):
+                seqs = [k for c, k in pkts if c == i]
+                rt.check(seqs == sorted(seqs), f"client {r}: client {i}'s packets reordered")
+        ok = wait_stats(w, lambda s: s["pkts_out"] - st0["pkts_out"] >= total * n_clients)
+        st = w.stats()
+        rt.check(ok, f"pkts_out grew by {st['pkts_out'] - st0['pkts_out']}")
+        rt.check(st["pkts_in"] - st0["pkts_in"] == total, "pkts_in")
+        rt.check(st["pkts_out"] - st0["pkts_out"] == total * n_clients, "pkts_out")
+        rt.check(st["bytes_out"] - st0["bytes_out"] == total * n_clients * size, "bytes_out")
+        rt.check(st["clients"] == n_clients, "clients")
+        rt.check(st["gso"] == 1, "GSO should work on loopback")
+        rt.check(st["ticks"] > st0["ticks"] and sum(st["tick_hist"]) == st["ticks"], "ticks")
+        check_clean(st)
+
+
+def t_max_clients(backend):
+    """A source beyond max_clients is ignored and gets nothing."""
+    with Worker(backend, max_clients=3) as w:
+        a, b, c, extra = clients_for(w, 4)
+        register(w, [a, b, c])
+        for k in range(5):
+            extra.send(b"extra%d" % k)
+        time.sleep(0.05)
+        a.send(b"from-a")
+        everyone = [a, b, c, extra]
+        got = rt.gather(everyone, timeout=10, done=lambda g: all(b"from-a" in x for x in g[:3]))
+        rt.gather(everyone, timeout=2, quiet=0.5, got=got)
+        for i in range(3):
+            rt.check(got[i] == [b"from-a"], f"client {i} got {got[i]!r}")
+        rt.check(got[3] == [], f"the extra source got {got[3]!r}")
+        ok = wait_stats(w, lambda s: s["drop_max_clients"] == 5)
+        rt.check(ok, f"drop_max_clients {w.stats()['drop_max_clients']}, want 5")
+        rt.check(w.stats()["clients"] == 3, "clients")
+        addrs = {(h, p) for h, p, _ in w.slot.clients()}
+        rt.check(addrs == {a.addr, b.addr, c.addr}, f"slot clients {addrs}")
+
+
+def sizes_run(backend, extra=()):
+    max_packet = 1200
+
+    def body(tag, n):
+        return (tag + b"-" + bytes(range(256)) * 300)[:n]
+
+    sent = [body(b"over", max_packet + 1), body(b"big", 1300), body(b"max", max_packet),
+            b"", body(b"a1", 100), body(b"a2", 100), body(b"a3", 100), body(b"short", 50),
+            b"", body(b"m1", max_packet), body(b"m2", max_packet), body(b"m3", max_packet - 1),
+            body(b"one", 1)]
+    want = [p for p in sent if len(p) <= max_packet]
+    with Worker(backend, extra=["--max-packet", max_packet, *extra]) as w:
+        clients = clients_for(w, 3)
+        register(w, clients)
+        st0 = w.stats()
+        for p in sent:
+            clients[0].send(p)
+        got = rt.gather(clients, timeout=10, done=lambda g: all(len(x) >= len(want) for x in g))
+        rt.gather(clients, timeout=1, quiet=0.3, got=got)
+        for i, g in enumerate(got):
+            rt.check(g == want, f"client {i} got sizes {[len(p) for p in g]}, "
+                                f"want {[len(p) for p in want]}")
+        ok = wait_stats(w, lambda s: s["pkts_out"] - st0["pkts_out"] == 3 * len(want))
+        st = w.stats()
+        rt.check(ok, f"pkts_out grew by {st['pkts_out'] - st0['pkts_out']}")
+        rt.check(st["drop_truncated"] == 2, f"drop_truncated {st['drop_truncated']}")
+        check_clean(st, "drop_max_clients", "drop_no_buffer", "drop_send", "drop_flood")
+        return st
+
+
+def t_sizes(backend):
+    """Oversize dropped, max_packet delivered, zero-length relayed; GSO runs
+    of mixed sizes come out intact and in order."""
+    st = sizes_run(backend)
+    rt.check(st["gso"] == 1, "gso")
+
+
+def t_sizes_no_gso(backend):
+    """The same, one datagram per send."""
+    st = sizes_run(backend, extra=["--no-gso"])
+    rt.check(st["gso"] == 0, "gso should be off")
+
+
+def t_gso_refused(backend):
+    """Supervised mode (--fd) on a socket where the kernel refuses GSO
+    (SO_NO_CHECK): the worker falls back for good and loses nothing."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, SO_NO_CHECK, 1)
+    s.bind((rt.HOST, 0))
+    n_pkts = 30
+    try:
+        with Worker(backend, sock=s) as w:
+            clients = clients_for(w, 3)
+            register(w, clients)
+            for k in range(n_pkts):
+                for i in (0, 1):
+                    clients[i].send(PKT.pack(b"D", i, k).ljust(300, b"."))
+            total = 2 * n_pkts
+            got = rt.gather(clients, timeout=10, done=lambda g: all(len(x) >= total for x in g))
+            rt.gather(clients, timeout=1, quiet=0.3, got=got)
+            for r, g in enumerate(got):
+                pkts = decode(g)
+                rt.check(len(pkts) == total and len(set(pkts)) == total,
+                         f"client {r}: {len(pkts)} packets ({len(set(pkts))} distinct)")
+                for i in (0, 1):
+                    seqs = [k for c, k in pkts if c == i]
+                    rt.check(seqs == list(range(n_pkts)), f"client {r}: order of {i}")
+            st = w.stats()
+            rt.check(st["gso"] == 0, "gso should be off after the kernel refused it")
+            check_clean(st)
+            w.stop()
+            rt.check("refused UDP GSO" in w.proc.output(), "no log line about GSO")
+        # The worker must leave the shared socket as it found it.
+        flags = fcntl.fcntl(s.fileno(), fcntl.F_GETFL)
+        rt.check(not flags & os.O_NONBLOCK, "worker set O_NONBLOCK on the shared socket")
+        rt.check(s.getsockname()[1] == w.port, "socket changed")
+    finally:
+        s.close()
+
+
+def t_flood(backend):
+    """A client over max_packets_per_tick loses the excess; others don't."""
+    cap, burst, hz = 5, 50, 2
+    with Worker(backend, tick_hz=hz, extra=["--max-packets-per-tick", cap]) as w:
+        a, b = clients_for(w, 2)
+        register(w, [a, b])
+        # Start right after a tick so the burst most likely fits one window.
+        t = w.stats()["ticks"]
+        rt.wait_until(lambda: w.stats()["ticks"] > t, timeout=5, interval=0.005)
+        for k in range(burst):
+            a.send(PKT.pack(b"D", 0, k))
+        for k in range(3):
+            b.send(PKT.pack(b"D", 1, k))
+        got = rt.gather([a, b], timeout=10, quiet=2.5 / hz)
+        a_seqs = [[k for c, k in decode(g) if c == 0] for g in got]
+        b_seqs = [[k for c, k in decode(g) if c == 1] for g in got]
+        rt.check(a_seqs[0] == a_seqs[1], "both clients should see the same packets")
+        kept = a_seqs[0]
+        # One window normally; two if the burst straddled a tick.
+        rt.check(cap <= len(kept) <= 2 * cap, f"flooder got {len(kept)} through, cap {cap}")
+        rt.check(kept[:cap] == list(range(cap)), f"the first {cap} should pass: {kept}")
+        rt.check(kept == sorted(kept), "order")
+        for r in (0, 1):
+            rt.check(b_seqs[r] == [0, 1, 2], f"client {r}: the other client's packets {b_seqs[r]}")
+        ok = wait_stats(w, lambda s: s["drop_flood"] == burst - len(kept))
+        rt.check(ok, f"drop_flood {w.stats()['drop_flood']}, want {burst - len(kept)}")
+
+
+def t_expiry(backend):
+    """A silent client is dropped after client_timeout_s; others stay."""
+    with Worker(backend, extra=["--client-timeout-s", 1]) as w:
+        a, b = clients_for(w, 2)
+        b_last = time.monotonic()  # b's hello is its last word
+        register(w, [a, b])
+        while w.stats()["clients"] != 1 and time.monotonic() - b_last < 10:
+            a.send(b"ping")
+            rt.drain([a, b], quiet=0.05, timeout=0.1)
+        took = time.monotonic() - b_last
+        rt.check(w.stats()["clients"] == 1, "silent client not expired")
+        rt.check(took >= 0.95, f"expired {took:.2f} s after its last packet, timeout is 1 s")
+        rt.drain([a, b], quiet=0.3)
+        a.send(b"after")
+        got = rt.gather([a, b], timeout=5, quiet=0.5)
+        rt.check(got[0] == [b"after"] and got[1] == [], f"after expiry: {got}")
+        rt.check([(h, p) for h, p, _ in w.slot.clients()] == [a.addr], "slot clients")
+
+
+def t_resume(backend):
+    """A restarted worker on the same slot keeps its clients and counters."""
+    with rt.Slot(16) as slot:
+        with Worker(backend, slot=slot) as w1:
+            a, b = clients_for(w1, 2)
+            register(w1, [a, b])
+            port = w1.port
+            w1.stop()
+        st1 = slot.stats()
+        rt.check(st1["ready"] == 0, "ready should drop when the worker stops")
+        with Worker(backend, slot=slot, port=port) as w2:
+            st2 = w2.stats()
+            rt.check(st2["clients"] == 2, f"resumed with {st2['clients']} clients")
+            rt.check(st2["ticks"] >= st1["ticks"] and st2["pkts_in"] >= st1["pkts_in"],
+                     "counters restarted from zero")
+            a.send(b"resumed")  # b has not said a word to this worker
+            got = rt.gather([a, b], timeout=10, done=lambda g: g[0] and g[1])
+            rt.check(got == [[b"resumed"], [b"resumed"]], f"after resume: {got}")
+
+
+def t_signals(backend):
+    """SIGTERM and SIGINT stop the worker promptly with exit 0, even at 1 Hz."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with Worker(backend, tick_hz=1) as w:
+            c = clients_for(w, 1)[0]
+            c.send(b"x")
+            took = w.stop(sig)
+            rt.check(took < 5, f"{sig!r} took {took:.1f} s")
+
+
+def t_args(backend):
+    """Bad arguments exit 2 (the supervisor will not retry those)."""
+    exe = rt.bin_path("ringfleet-worker")
+    bad = [["--tick-hz", "0", "--port", "1"], ["--tick-hz", "fast", "--port", "1"],
+           ["--recv-buffers", "100", "--port", "1"], ["--max-clients", "5000", "--port", "1"],
+           ["--max-packet", "65508", "--port", "1"], ["--port", "1", "--fd", "0"], [],
+           ["--port", "1", "--bind", "example.com"], ["--port", "1", "--nope"],
+           ["--port", "1", "--backend", "epoll"], ["--fd", "999"], ["--port", "1", "extra"],
+           ["--fd", "0"]]
+    for args in bad:
+        with rt.Proc([exe, "--backend", backend, *args]) as p:
+            rc = p.wait(10)
+            rt.check(rc == 2, f"{args}: exit {rc}, want 2:\n{p.output()}")
+    with rt.Proc([exe, "--help"]) as p:
+        rt.check(p.wait(10) == 0 and "--tick-phase-ns" in p.output(), "--help")
+    # A slot smaller than max_clients needs is a bad argument too.
+    with rt.Slot(4) as small:
+        with rt.Proc([exe, "--backend", backend, "--port", rt.free_port(), "--bind", rt.HOST,
+                      "--max-clients", 64, "--slot-fd", small.fd], pass_fds=[small.fd]) as p:
+            rc = p.wait(10)
+            rt.check(rc == 2, f"small slot: exit {rc}, want 2:\n{p.output()}")
+
+
+SCENARIOS = [t_args, t_broadcast, t_max_clients, t_sizes, t_sizes_no_gso, t_gso_refused,
+             t_flood, t_expiry, t_resume, t_signals]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backend", choices=["io_uring", "mmsg"], required=True)
+    ap.add_argument("--only", action="append", help="run only this scenario (repeatable)")
+    args = ap.parse_args()
+    if args.backend == "io_uring" and rt.io_uring_disabled() == 2:
+        rt.skip("kernel.io_uring_disabled = 2")
+    chosen = [s for s in SCENARIOS if not args.only or s.__name__[2:] in args.only]
+    for s in chosen:
+        t0 = time.monotonic()
+        rt.log(f"{s.__name__[2:]}: {s.__doc__.splitlines()[0]}")
+        s(args.backend)
+        rt.log(f"{s.__name__[2:]}: ok ({time.monotonic() - t0:.1f} s)")
+    rt.log(f"all {len(chosen)} scenarios passed ({args.backend})")
+
+
+if __name__ == "__main__":
+    main()

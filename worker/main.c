@@ -589,6 +589,9 @@ static int run(struct opts *o)
 	log_info("stopped by %s", strsignal(stop_signal));
 	be_close(&b);
 	worker_free(&w);
+	/* Ours in standalone mode: free the port now for a quick restart. */
+	if (o->fd < 0)
+		close(fd);
 	return 0;
 }
 

@@ -207,12 +207,30 @@ int ring_open(struct ring **out, struct worker *w, int fd, uint32_t nbufs,
 	return 0;
 }
 
+/* The ring's teardown after exit is asynchronous and would keep the socket
+ * (a registered file) bound for a while: a worker restarted at once could
+ * not bind its port again. Let go of it here, synchronously. */
+static void release_socket(struct ring *r)
+{
+	struct io_uring_sync_cancel_reg reg = {
+		.flags = IORING_ASYNC_CANCEL_ANY,
+		.timeout = { .tv_sec = 1 },
+	};
+
+	io_uring_register_sync_cancel(&r->uring, &reg);
+	io_uring_get_events(&r->uring);
+	io_uring_cq_advance(&r->uring, io_uring_cq_ready(&r->uring));
+	io_uring_unregister_files(&r->uring);
+}
+
 void ring_close(struct ring *r)
 {
 	if (!r)
 		return;
-	if (r->uring.ring_fd >= 0)
+	if (r->uring.ring_fd >= 0) {
+		release_socket(r);
 		io_uring_queue_exit(&r->uring);
+	}
 	if (r->bufs)
 		munmap(r->bufs, r->bufs_bytes);
 	if (r->br)

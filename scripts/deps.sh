@@ -7,6 +7,7 @@ PKGS=(
 	build-essential cmake pkg-config
 	liburing-dev libsystemd-dev libinih-dev libcmocka-dev libjansson-dev libmicrohttpd-dev
 	python3 procps iproute2
+	prometheus
 )
 
 missing=()
@@ -21,5 +22,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+
+# Debian's prometheus (only a test dependency) starts a daemon on
+# 0.0.0.0:9090 from its init script when no systemd runs. A policy-rc.d
+# that answers 101 forbids every service start during the install; one
+# the machine already has is left alone.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/ctlproto.h"
 #include "config/config.h"
+#include "ctl/help.h"
 #include "ctl/table.h"
 
 #define DEFAULT_SOCKET CFG_DEFAULT_CONTROL_SOCKET
@@ -23,32 +25,14 @@ struct opts {
 	const char *socket;
 	const char *config;
 	bool json;
+	bool help;
 	double watch_s;
+	const char *arg;         /* the verb's argument, if any */
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: ringfleetctl [-s SOCKET | -c CONFIG] [--json] VERB [NAME|GLOB|all]\n"
-		"\n"
-		"Verbs:\n"
-		"  status [NAME|GLOB]      servers with health, CPU and traffic (exit 3 if one is not running)\n"
-		"  start|stop|restart NAME|GLOB|all\n"
-		"                          change servers; returns once they settled\n"
-		"  reload                  re-read the configuration; returns once applied\n"
-		"  shutdown                stop every server and the supervisor\n"
-		"  ping | version\n"
-		"\n"
-		"Options:\n"
-		"  -s, --socket PATH   control socket (default %s)\n"
-		"  -c, --config FILE   take the control socket from this configuration\n"
-		"  -j, --json          print the supervisor's JSON reply as is\n"
-		"  -w, --watch SECS    repeat status every SECS seconds\n"
-		"  -h, --help          this text\n"
-		"\n"
-		"Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 a server is not running,\n"
-		"4 cannot reach the supervisor.\n",
-		DEFAULT_SOCKET);
+	help_usage(out, DEFAULT_SOCKET);
 }
 
 static int socket_from_config(struct opts *o, char *buf, size_t len)
@@ -95,7 +79,12 @@ static int print_reply(const struct opts *o, const char *verb, json_t *reply)
 		fprintf(stderr, "ringfleetctl: %s\n",
 			json_string_value(json_object_get(reply, "error")) ?: "failed");
 	} else if (strcmp(verb, "status") == 0) {
-		table_print_status(reply, isatty(STDOUT_FILENO));
+		json_t *one = table_detail_server(o->arg, reply);
+
+		if (one)
+			table_print_detail(one, isatty(STDOUT_FILENO));
+		else
+			table_print_status(reply, isatty(STDOUT_FILENO));
 	} else {
 		table_print_result(verb, reply);
 	}
@@ -106,22 +95,43 @@ static int print_reply(const struct opts *o, const char *verb, json_t *reply)
 	return EXIT_OK;
 }
 
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Each refresh of --watch starts a new screen on a terminal; anywhere
+ * else (a pipe, a log) refreshes are separated by a blank line so that
+ * none is lost. */
+static void watch_separator(const struct opts *o, bool first)
+{
+	if (o->json)
+		return;
+	if (isatty(STDOUT_FILENO))
+		fputs("\033[H\033[2J", stdout);
+	else if (!first)
+		putchar('\n');
+}
+
 static int run(const struct opts *o, const char *socket_path, const char *verb, const char *request)
 {
-	for (;;) {
+	for (bool first = true;; first = false) {
 		json_t *reply = NULL;
 		int rc = call(socket_path, request, &reply);
 
 		if (rc == EXIT_OK) {
-			if (o->watch_s > 0 && !o->json)
-				fputs("\033[H\033[2J", stdout);
+			if (o->watch_s > 0)
+				watch_separator(o, first);
 			rc = print_reply(o, verb, reply);
 			json_decref(reply);
 		}
 		if (o->watch_s <= 0)
 			return rc;
 		fflush(stdout);
-		usleep((useconds_t)(o->watch_s * 1e6));
+		sleep_s(o->watch_s);
 	}
 }
 
@@ -139,45 +149,98 @@ static int build_request(int argc, char **argv, char *buf, size_t len)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* `help [VERB]`, `VERB --help` and plain `--help`. */
+static int print_help(int argc, char **argv)
+{
+	const char *verb = argc > 0 ? argv[0] : NULL;
+
+	if (verb && strcmp(verb, "help") == 0)
+		verb = argc > 1 ? argv[1] : NULL;
+	if (!verb) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (help_verb(stdout, verb) < 0) {
+		fprintf(stderr, "ringfleetctl: no verb \"%s\"; ringfleetctl help lists them\n", verb);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int parse_options(int argc, char **argv, struct opts *o)
 {
 	static const struct option lopts[] = {
 		{ "socket", required_argument, NULL, 's' }, { "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },         { "watch", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:c:jw:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 's': o->socket = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 'j': o->json = true; break;
+		case 'h': o->help = true; break;
+		case 'w':
+			o->watch_s = strtod(optarg, &end);
+			if (*end || !(o->watch_s > 0 && o->watch_s <= 86400))
+				return -EINVAL;
+			break;
+		default: return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Checks the verb and its arguments before anything is sent. */
+static int check_verb(const struct opts *o, int argc, char **argv)
+{
+	if (argc < 1) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (!table_verb_known(argv[0], argc - 1)) {
+		fprintf(stderr, "ringfleetctl: bad use of \"%s\"\n", argv[0]);
+		if (help_verb(stderr, argv[0]) < 0)
+			usage(stderr);
+		return -EINVAL;
+	}
+	/* Repeating a mutating verb every few seconds is never what was meant. */
+	if (o->watch_s > 0 && strcmp(argv[0], "status") != 0) {
+		fprintf(stderr, "ringfleetctl: --watch only repeats status\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
 	struct opts o = { .socket = DEFAULT_SOCKET };
 	char request[CTL_LINE_MAX], socket_path[108];
 	const char *env = getenv("RINGFLEET_SOCKET");
-	int c;
+	int nargs;
 
 	if (env && *env)
 		o.socket = env;
-	while ((c = getopt_long(argc, argv, "s:c:jw:h", lopts, NULL)) != -1) {
-		switch (c) {
-		case 's': o.socket = optarg; break;
-		case 'c': o.config = optarg; break;
-		case 'j': o.json = true; break;
-		case 'w': o.watch_s = atof(optarg); if (o.watch_s <= 0) { usage(stderr); return EXIT_USAGE; } break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
+	if (parse_options(argc, argv, &o) < 0) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!table_verb_known(argv[optind], argc - optind - 1)) {
-		fprintf(stderr, "ringfleetctl: bad use of \"%s\"\n", argv[optind]);
-		usage(stderr);
+	argv += optind;
+	nargs = argc - optind;
+	if (o.help || (nargs > 0 && strcmp(argv[0], "help") == 0))
+		return print_help(nargs, argv);
+	if (check_verb(&o, nargs, argv) < 0)
 		return EXIT_USAGE;
-	}
-	if (build_request(argc - optind, argv + optind, request, sizeof(request)) < 0) {
+	o.arg = nargs > 1 ? argv[1] : NULL;
+	if (build_request(nargs, argv, request, sizeof(request)) < 0) {
 		fprintf(stderr, "ringfleetctl: request too long\n");
 		return EXIT_USAGE;
 	}
 	snprintf(socket_path, sizeof(socket_path), "%s", o.socket);
 	if (o.config && socket_from_config(&o, socket_path, sizeof(socket_path)) < 0)
 		return EXIT_USAGE;
-	return run(&o, socket_path, argv[optind], request);
+	return run(&o, socket_path, argv[0], request);
 }

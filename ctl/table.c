@@ -2,6 +2,7 @@
 #include "ctl/table.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/ctlproto.h"
@@ -77,6 +78,85 @@ void table_print_status(json_t *reply, bool color)
 	       "RST");
 	json_array_foreach(servers, i, s)
 		print_row(s, color);
+}
+
+json_t *table_detail_server(const char *arg, json_t *reply)
+{
+	json_t *servers = json_object_get(reply, "servers"), *s;
+	const char *name;
+
+	/* A glob or "all" asks for a list, even when it matches one server. */
+	if (!arg || strcmp(arg, "all") == 0 || strpbrk(arg, "*?[\\"))
+		return NULL;
+	if (json_array_size(servers) != 1)
+		return NULL;
+	s = json_array_get(servers, 0);
+	name = json_string_value(json_object_get(s, "name"));
+	return name && strcmp(name, arg) == 0 ? s : NULL;
+}
+
+static void print_scalar(const char *key, json_t *v, bool color)
+{
+	char up[32];
+
+	printf("%-24s ", key);
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		if (color && strcmp(key, "state:") == 0)
+			printf("%s%s\033[0m\n", state_color(json_string_value(v)), json_string_value(v));
+		else
+			printf("%s\n", *json_string_value(v) ? json_string_value(v) : "-");
+		break;
+	case JSON_INTEGER:
+		printf("%lld\n", (long long)json_integer_value(v));
+		break;
+	case JSON_REAL:
+		if (strcmp(key, "uptime_s:") == 0) {
+			human_uptime(json_real_value(v), up, sizeof(up));
+			printf("%.1f (%s)\n", json_real_value(v), up);
+		} else {
+			printf("%.6g\n", json_real_value(v));
+		}
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		printf("%s\n", json_is_true(v) ? "yes" : "no");
+		break;
+	case JSON_ARRAY: {
+		char *a = json_dumps(v, JSON_COMPACT);
+
+		printf("%s\n", a ?: "-");
+		free(a);
+		break;
+	}
+	default:
+		printf("-\n");
+	}
+}
+
+/* Every field, in the reply's order, so fields added to the protocol show
+ * up without a change here; nested objects become "outer.inner". */
+static void print_fields(const char *prefix, json_t *obj, bool color)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(obj, k, v) {
+		char key[96];
+
+		if (json_is_object(v)) {
+			snprintf(key, sizeof(key), "%s%s.", prefix, k);
+			print_fields(key, v, color);
+		} else {
+			snprintf(key, sizeof(key), "%s%s:", prefix, k);
+			print_scalar(key, v, color);
+		}
+	}
+}
+
+void table_print_detail(json_t *server, bool color)
+{
+	print_fields("", server, color);
 }
 
 void table_print_result(const char *verb, json_t *reply)

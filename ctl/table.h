@@ -6,5 +6,10 @@
 /* Verb known and arity right for the command line. */
 bool table_verb_known(const char *verb, int nargs);
 void table_print_status(json_t *reply, bool color);
+/* The one server of a status reply when arg named it exactly (not a glob,
+ * not "all"), else NULL: that reply gets the detail view. */
+json_t *table_detail_server(const char *arg, json_t *reply);
+/* Every field of one server, one "key: value" per line. */
+void table_print_detail(json_t *server, bool color);
 void table_print_result(const char *verb, json_t *reply);
 bool table_all_running(json_t *reply);

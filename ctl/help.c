@@ -1,0 +1,77 @@
+/* help.c - see help.h. The verb texts live in one table so that the
+ * overview and `help VERB` cannot drift apart. */
+#include "ctl/help.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct verb_help {
+	const char *name, *synopsis, *summary, *details;
+};
+
+static const struct verb_help verbs[] = {
+	{ "status", "status [NAME|GLOB|all]",
+	  "servers with health, CPU and traffic (exit 3 if one is not running)",
+	  "One row per server. With the exact name of one server, every field of\n"
+	  "that server instead, one \"key: value\" per line. --json prints the\n"
+	  "supervisor's reply as is; -w SECS repeats every SECS seconds.\n"
+	  "Exit 0 when every matched server is running, 3 when one is not,\n"
+	  "1 when nothing matches.\n" },
+	{ "start", "start NAME|GLOB|all", "start stopped servers; returns once they settled",
+	  "Starts the matching servers and waits until each is running or has\n"
+	  "given up. Needs root, the daemon's user or its control_group.\n" },
+	{ "stop", "stop NAME|GLOB|all", "stop servers; returns once they settled",
+	  "Stops the matching servers gracefully (SIGTERM, then SIGKILL after\n"
+	  "stop_timeout_ms) and waits for them. Their UDP ports stay bound.\n"
+	  "Needs root, the daemon's user or its control_group.\n" },
+	{ "restart", "restart NAME|GLOB|all", "restart servers; returns once they settled",
+	  "Stops and starts the matching servers and waits until they run again.\n"
+	  "Clients stay in the table, so traffic resumes without them noticing.\n"
+	  "Needs root, the daemon's user or its control_group.\n" },
+	{ "reload", "reload", "re-read the configuration; returns once applied",
+	  "Applies the configuration file again: starts added servers, stops\n"
+	  "removed ones, restarts changed ones. All or nothing: an invalid file\n"
+	  "changes nothing and exits 1. Same as SIGHUP to ringfleetd.\n" },
+	{ "shutdown", "shutdown", "stop every server and the supervisor",
+	  "Stops every server gracefully, then ringfleetd exits 0.\n" },
+	{ "ping", "ping", "check the supervisor answers",
+	  "Exit 0 when ringfleetd answers, 4 when it cannot be reached.\n" },
+	{ "version", "version", "print the supervisor's version", "" },
+	{ "help", "help [VERB]", "this text, or the usage of one verb",
+	  "Also: ringfleetctl VERB --help.\n" },
+};
+
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+void help_usage(FILE *out, const char *default_socket)
+{
+	fprintf(out, "Usage: ringfleetctl [-s SOCKET | -c CONFIG] [--json] [-w SECS] VERB [ARG]\n"
+		     "\nVerbs:\n");
+	for (size_t i = 0; i < N_VERBS; i++)
+		fprintf(out, "  %-24s%s\n", verbs[i].synopsis, verbs[i].summary);
+	fprintf(out,
+		"\n"
+		"Options:\n"
+		"  -s, --socket PATH   control socket (default $RINGFLEET_SOCKET or %s)\n"
+		"  -c, --config FILE   take the control socket from this configuration\n"
+		"  -j, --json          print the supervisor's JSON reply as is\n"
+		"  -w, --watch SECS    repeat status every SECS seconds\n"
+		"  -h, --help          this text; after a verb, that verb's usage\n"
+		"\n"
+		"Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 a server is not running,\n"
+		"4 cannot reach the supervisor.\n",
+		default_socket);
+}
+
+int help_verb(FILE *out, const char *verb)
+{
+	for (size_t i = 0; i < N_VERBS; i++) {
+		if (strcmp(verbs[i].name, verb) != 0)
+			continue;
+		fprintf(out, "Usage: ringfleetctl [-s SOCKET | -c CONFIG] [--json] %s\n\n%s.\n%s%s",
+			verbs[i].synopsis, verbs[i].summary, *verbs[i].details ? "\n" : "",
+			verbs[i].details);
+		return 0;
+	}
+	return -ENOENT;
+}

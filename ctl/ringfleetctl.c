@@ -149,12 +149,12 @@ static int build_request(int argc, char **argv, char *buf, size_t len)
 	return 0;
 }
 
-/* `help [VERB]`, `VERB --help` and plain `--help`. */
-static int print_help(int argc, char **argv)
+/* `help [VERB]`, `VERB --help` (`help --help` included) and `--help`. */
+static int print_help(bool flag, int argc, char **argv)
 {
 	const char *verb = argc > 0 ? argv[0] : NULL;
 
-	if (verb && strcmp(verb, "help") == 0)
+	if (!flag && verb && strcmp(verb, "help") == 0)
 		verb = argc > 1 ? argv[1] : NULL;
 	if (!verb) {
 		usage(stdout);
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 	argv += optind;
 	nargs = argc - optind;
 	if (o.help || (nargs > 0 && strcmp(argv[0], "help") == 0))
-		return print_help(nargs, argv);
+		return print_help(o.help, nargs, argv);
 	if (check_verb(&o, nargs, argv) < 0)
 		return EXIT_USAGE;
 	o.arg = nargs > 1 ? argv[1] : NULL;

@@ -1,0 +1,3 @@
+# Control and observability end-to-end tests: ringfleetctl's views,
+# Prometheus metrics, CPU and tick statistics.
+rf_e2e_test(e2e_ctl_views test_ctl_views.py TIMEOUT 90)

@@ -8,9 +8,11 @@
  * measured window count, and receiving continues for a drain period after
  * it, so loss = sent_in_window * clients_of_that_server - received.
  *
- * One thread, one io_uring: multishot recv on every socket into a provided
- * buffer ring, sends batched into one io_uring_enter per send slot, and an
- * absolute IORING_OP_TIMEOUT as the clock. No allocation after start-up.
+ * Two threads, an io_uring each. The receiver runs a multishot recv on
+ * every socket into one provided buffer ring. The sender wakes on an
+ * absolute schedule (clock_nanosleep TIMER_ABSTIME) once per ~1 ms slot and
+ * submits that slot's sends with one io_uring_enter. No allocation after
+ * start-up.
  */
 #include "bench/hist.h"
 #include "bench/proccpu.h"
@@ -21,6 +23,7 @@
 #include <getopt.h>
 #include <liburing.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOAD_MAGIC 0x524c4f44u /* "RLOD" */
@@ -101,25 +105,33 @@ struct cpu_meas {
 	uint64_t udp_errs_a, udp_errs_b;
 };
 
+/* The sender thread owns tx, the clients' send state and the send-side
+ * counters; the receiving (main) thread owns rx and the rest. They share
+ * only read-only set-up and per-server counters that each writes alone. */
 struct load {
 	struct opts *o;
-	struct io_uring ring;
-	bool ring_ok;
 	struct server *srv;
 	size_t nsrv;
 	struct client *cl;
 	size_t ncl;
+	uint64_t t_start, t0, t1, t_end;
+	/* receiving side */
+	struct io_uring rx;
+	bool rx_ok, rx_done;
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	uint8_t *bufs;
 	unsigned nbufs, bufsz, br_added;
-	uint64_t t_start, t0, t1, t_end;
+	struct __kernel_timespec end_ts;
+	struct hist lat;
+	struct counters c;      /* rx fields */
+	/* sending side */
+	struct io_uring tx;
+	bool tx_ok, in_t0, in_t1;
+	int tx_err;
 	uint64_t slot_ns, slot_no, next_slot;
 	unsigned nslots;
-	struct __kernel_timespec ts;
-	bool timeout_armed, in_t0, in_t1;
-	struct hist lat;
-	struct counters c;
+	struct counters tc;     /* tx fields */
 	struct cpu_meas cpu;
 };
 
@@ -362,10 +374,18 @@ static unsigned pow2_floor(unsigned v)
 	return p;
 }
 
-static int setup_ring(struct load *l)
+static unsigned sq_size(const struct load *l)
+{
+	unsigned sq = pow2_floor((unsigned)l->ncl + 64) * 2;
+
+	return sq > 4096 ? 4096 : sq;
+}
+
+/* The receive ring is only ever entered by the main thread: task work is
+ * deferred to its waits, where completions are reaped anyway. */
+static int setup_rx(struct load *l)
 {
 	struct io_uring_params p = { 0 };
-	unsigned sq = pow2_floor((unsigned)l->ncl + 64) * 2;
 	int ret;
 
 	/* Buffers are returned as soon as a CQE is read, so the pool only
@@ -374,19 +394,33 @@ static int setup_ring(struct load *l)
 	l->nbufs = pow2_floor(BUF_POOL_BYTES / l->bufsz);
 	if (l->nbufs > 32768)
 		l->nbufs = 32768;
-	if (sq > 4096)
-		sq = 4096;
 	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER |
 		  IORING_SETUP_DEFER_TASKRUN;
 	p.cq_entries = l->nbufs * 2;
-	ret = io_uring_queue_init_params(sq, &l->ring, &p);
+	ret = io_uring_queue_init_params(sq_size(l), &l->rx, &p);
 	if (ret == -EINVAL) {
 		/* pre-6.1 kernels: same loop, without the task-work deferral */
 		p = (struct io_uring_params){ .flags = IORING_SETUP_CQSIZE,
 					      .cq_entries = l->nbufs * 2 };
-		ret = io_uring_queue_init_params(sq, &l->ring, &p);
+		ret = io_uring_queue_init_params(sq_size(l), &l->rx, &p);
 	}
-	l->ring_ok = ret == 0;
+	l->rx_ok = ret == 0;
+	return ret;
+}
+
+/* Created here but submitted to by the sender thread only, hence no
+ * SINGLE_ISSUER (it would bind the ring to this thread). */
+static int setup_tx(struct load *l)
+{
+	struct io_uring_params p = { .flags = IORING_SETUP_COOP_TASKRUN };
+	int ret;
+
+	ret = io_uring_queue_init_params(sq_size(l), &l->tx, &p);
+	if (ret == -EINVAL) {
+		p.flags = 0;
+		ret = io_uring_queue_init_params(sq_size(l), &l->tx, &p);
+	}
+	l->tx_ok = ret == 0;
 	return ret;
 }
 
@@ -406,7 +440,7 @@ static int setup_bufring(struct load *l)
 	reg.ring_addr = (unsigned long)l->br;
 	reg.ring_entries = l->nbufs;
 	reg.bgid = 0;
-	ret = io_uring_register_buf_ring(&l->ring, &reg, 0);
+	ret = io_uring_register_buf_ring(&l->rx, &reg, 0);
 	if (ret < 0)
 		return ret;
 	io_uring_buf_ring_init(l->br);
@@ -418,13 +452,13 @@ static int setup_bufring(struct load *l)
 	return 0;
 }
 
-static struct io_uring_sqe *get_sqe(struct load *l)
+static struct io_uring_sqe *get_sqe(struct io_uring *ring)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
 	if (!sqe) {
-		io_uring_submit(&l->ring);
-		sqe = io_uring_get_sqe(&l->ring);
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
 	}
 	return sqe;
 }
@@ -434,23 +468,12 @@ static inline uint64_t ud(unsigned kind, unsigned idx)
 	return (uint64_t)kind << 32 | idx;
 }
 
-static int arm_recv(struct load *l, unsigned ci)
-{
-	struct io_uring_sqe *sqe = get_sqe(l);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_recv_multishot(sqe, l->cl[ci].fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = 0;
-	io_uring_sqe_set_data64(sqe, ud(UD_RECV, ci));
-	return 0;
-}
-
 static bool in_window(const struct load *l, uint64_t ts)
 {
 	return ts >= l->t0 && ts < l->t1;
 }
+
+/* ---- sending thread ---- */
 
 static void send_one(struct load *l, unsigned ci, uint64_t due, uint64_t now)
 {
@@ -459,10 +482,10 @@ static void send_one(struct load *l, unsigned ci, uint64_t due, uint64_t now)
 	struct io_uring_sqe *sqe;
 
 	if (c->inflight) {
-		l->c.send_skipped += in_window(l, now);
+		l->tc.send_skipped += in_window(l, now);
 		return;
 	}
-	sqe = get_sqe(l);
+	sqe = get_sqe(&l->tx);
 	if (!sqe)
 		return;
 	memcpy(c->buf, &h, sizeof(h));
@@ -474,9 +497,9 @@ static void send_one(struct load *l, unsigned ci, uint64_t due, uint64_t now)
 	if (in_window(l, now)) {
 		uint64_t lag = now - due;
 
-		l->c.late_sends += lag > LATE_NS;
-		if (lag > l->c.send_lag_max)
-			l->c.send_lag_max = lag;
+		l->tc.late_sends += lag > LATE_NS;
+		if (lag > l->tc.send_lag_max)
+			l->tc.send_lag_max = lag;
 	}
 }
 
@@ -497,11 +520,163 @@ static void on_send(struct load *l, unsigned ci, int res)
 	c->inflight = false;
 	if (res != (int)l->o->size) {
 		/* e.g. ECONNREFUSED: an ICMP error from an earlier datagram */
-		l->c.send_errors += in_window(l, c->ts);
+		l->tc.send_errors += in_window(l, c->ts);
 		return;
 	}
 	if (in_window(l, c->ts))
 		l->srv[c->server].sent++;
+}
+
+static void tx_reap(struct load *l)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&l->tx, head, cqe) {
+		on_send(l, (unsigned)io_uring_cqe_get_data64(cqe), cqe->res);
+		n++;
+	}
+	io_uring_cq_advance(&l->tx, n);
+}
+
+/* Host-wide UDP receive-buffer overflows (/proc/net/snmp RcvbufErrors):
+ * tells whether lost packets were dropped by a full socket buffer, ours
+ * or the server's. */
+static uint64_t udp_rcvbuf_errors(void)
+{
+	char hdr[1024], val[1024], *hs, *vs, *h, *v;
+	unsigned long long n = 0;
+	FILE *f = fopen("/proc/net/snmp", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(hdr, sizeof(hdr), f) && fgets(val, sizeof(val), f)) {
+		if (strncmp(hdr, "Udp:", 4) != 0)
+			continue;
+		h = strtok_r(hdr, " \n", &hs);
+		v = strtok_r(val, " \n", &vs);
+		while (h && v) {
+			if (strcmp(h, "RcvbufErrors") == 0)
+				n = strtoull(v, NULL, 10);
+			h = strtok_r(NULL, " \n", &hs);
+			v = strtok_r(NULL, " \n", &vs);
+		}
+		break;
+	}
+	fclose(f);
+	return n;
+}
+
+static void sample_start(struct load *l)
+{
+	struct cpu_meas *m = &l->cpu;
+
+	if (l->o->npids)
+		proccpu_snap(l->o->pids, l->o->npids, &m->a);
+	getrusage(RUSAGE_SELF, &m->ra);
+	m->udp_errs_a = udp_rcvbuf_errors();
+	m->ta = rf_now_ns();
+}
+
+static void sample_end(struct load *l)
+{
+	struct cpu_meas *m = &l->cpu;
+
+	m->tb = rf_now_ns();
+	if (l->o->npids) {
+		if (proccpu_snap(l->o->pids, l->o->npids, &m->b) == -ESRCH)
+			m->lost_root = true;
+		m->ns = proccpu_delta(&m->a, &m->b, &m->procs);
+	}
+	getrusage(RUSAGE_SELF, &m->rb);
+	m->udp_errs_b = udp_rcvbuf_errors();
+}
+
+static uint64_t tx_wake(const struct load *l)
+{
+	uint64_t t = l->next_slot;
+
+	if (!l->in_t0 && l->t0 < t)
+		t = l->t0;
+	if (!l->in_t1 && l->t1 < t)
+		t = l->t1;
+	return l->t_end < t ? l->t_end : t;
+}
+
+/* Sends every due slot (catching up, never skipping: the schedule is
+ * absolute) with one io_uring_enter, then takes the window samples, whose
+ * /proc reads (about 1 ms) thus delay no send. */
+static int tx_step(struct load *l, uint64_t now)
+{
+	int ret;
+
+	while (now >= l->next_slot) {
+		send_slot(l, l->next_slot, now);
+		l->slot_no++;
+		l->next_slot = l->t_start + l->slot_no * l->slot_ns;
+	}
+	ret = io_uring_submit(&l->tx);
+	if (ret < 0 && ret != -EINTR && ret != -EBUSY)
+		return ret;
+	tx_reap(l);
+	if (!l->in_t0 && now >= l->t0) {
+		sample_start(l);
+		l->in_t0 = true;
+	}
+	if (!l->in_t1 && now >= l->t1) {
+		sample_end(l);
+		l->in_t1 = true;
+	}
+	return 0;
+}
+
+static void *tx_main(void *arg)
+{
+	struct load *l = arg;
+	struct timespec ts;
+	uint64_t now;
+
+	for (;;) {
+		ts = rf_ns_to_timespec(tx_wake(l));
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+		now = rf_now_ns();
+		/* clients keep sending through the drain: the load stays
+		 * steady while the window's last packets are delivered */
+		if (now >= l->t_end)
+			return NULL;
+		l->tx_err = tx_step(l, now);
+		if (l->tx_err < 0)
+			return NULL;
+	}
+}
+
+/* ---- receiving (main) thread ---- */
+
+static int arm_recv(struct load *l, unsigned ci)
+{
+	struct io_uring_sqe *sqe = get_sqe(&l->rx);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv_multishot(sqe, l->cl[ci].fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = 0;
+	io_uring_sqe_set_data64(sqe, ud(UD_RECV, ci));
+	return 0;
+}
+
+static int arm_end(struct load *l)
+{
+	struct io_uring_sqe *sqe = get_sqe(&l->rx);
+
+	if (!sqe)
+		return -EBUSY;
+	l->end_ts.tv_sec = (long long)(l->t_end / RF_NSEC_PER_SEC);
+	l->end_ts.tv_nsec = (long long)(l->t_end % RF_NSEC_PER_SEC);
+	io_uring_prep_timeout(sqe, &l->end_ts, 0, IORING_TIMEOUT_ABS);
+	io_uring_sqe_set_data64(sqe, ud(UD_TIMEOUT, 0));
+	return 0;
 }
 
 static void on_packet(struct load *l, unsigned ri, const uint8_t *p, int len,
@@ -555,143 +730,50 @@ static void on_recv(struct load *l, unsigned ci, const struct io_uring_cqe *cqe)
 		arm_recv(l, ci);
 }
 
-static void reap(struct load *l)
+static void rx_reap(struct load *l)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
-	io_uring_for_each_cqe(&l->ring, head, cqe) {
+	io_uring_for_each_cqe(&l->rx, head, cqe) {
 		uint64_t d = io_uring_cqe_get_data64(cqe);
-		unsigned idx = (unsigned)d;
 
-		switch (d >> 32) {
-		case UD_RECV:
-			on_recv(l, idx, cqe);
-			break;
-		case UD_SEND:
-			on_send(l, idx, cqe->res);
-			break;
-		case UD_TIMEOUT:
-			l->timeout_armed = false;
-			break;
-		}
+		if (d >> 32 == UD_RECV)
+			on_recv(l, (unsigned)d, cqe);
+		else if (d >> 32 == UD_TIMEOUT)
+			l->rx_done = true;
 		n++;
 	}
-	io_uring_cq_advance(&l->ring, n);
+	io_uring_cq_advance(&l->rx, n);
 	if (l->br_added) {
 		io_uring_buf_ring_advance(l->br, (int)l->br_added);
 		l->br_added = 0;
 	}
 }
 
-static uint64_t next_wake(const struct load *l)
+static int rx_loop(struct load *l)
 {
-	uint64_t t = l->next_slot;
+	int ret;
 
-	if (!l->in_t0 && l->t0 < t)
-		t = l->t0;
-	if (!l->in_t1 && l->t1 < t)
-		t = l->t1;
-	if (l->t_end < t)
-		t = l->t_end;
-	return t;
-}
-
-static int arm_timeout(struct load *l)
-{
-	struct io_uring_sqe *sqe = get_sqe(l);
-	uint64_t t = next_wake(l);
-
-	if (!sqe)
-		return -EBUSY;
-	l->ts.tv_sec = (long long)(t / RF_NSEC_PER_SEC);
-	l->ts.tv_nsec = (long long)(t % RF_NSEC_PER_SEC);
-	io_uring_prep_timeout(sqe, &l->ts, 0, IORING_TIMEOUT_ABS);
-	io_uring_sqe_set_data64(sqe, ud(UD_TIMEOUT, 0));
-	l->timeout_armed = true;
-	return 0;
-}
-
-/* Host-wide UDP receive-buffer overflows (/proc/net/snmp RcvbufErrors):
- * tells whether lost packets were dropped by a full socket buffer, ours
- * or the server's. */
-static uint64_t udp_rcvbuf_errors(void)
-{
-	char hdr[1024], val[1024], *hs, *vs, *h, *v;
-	unsigned long long n = 0;
-	FILE *f = fopen("/proc/net/snmp", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(hdr, sizeof(hdr), f) && fgets(val, sizeof(val), f)) {
-		if (strncmp(hdr, "Udp:", 4) != 0)
-			continue;
-		h = strtok_r(hdr, " \n", &hs);
-		v = strtok_r(val, " \n", &vs);
-		while (h && v) {
-			if (strcmp(h, "RcvbufErrors") == 0)
-				n = strtoull(v, NULL, 10);
-			h = strtok_r(NULL, " \n", &hs);
-			v = strtok_r(NULL, " \n", &vs);
-		}
-		break;
+	for (unsigned i = 0; i < l->ncl; i++) {
+		ret = arm_recv(l, i);
+		if (ret < 0)
+			return ret;
 	}
-	fclose(f);
-	return n;
+	ret = arm_end(l);
+	while (ret == 0 && !l->rx_done) {
+		ret = io_uring_submit_and_wait(&l->rx, 1);
+		if (ret == -EINTR || ret == -ETIME || ret == -EBUSY || ret > 0)
+			ret = 0;
+		rx_reap(l);
+	}
+	return ret;
 }
 
-static void sample_start(struct load *l, uint64_t now)
-{
-	struct cpu_meas *m = &l->cpu;
-
-	if (l->o->npids)
-		proccpu_snap(l->o->pids, l->o->npids, &m->a);
-	getrusage(RUSAGE_SELF, &m->ra);
-	m->udp_errs_a = udp_rcvbuf_errors();
-	m->ta = now;
-}
-
-static void sample_end(struct load *l, uint64_t now)
-{
-	struct cpu_meas *m = &l->cpu;
-
-	if (l->o->npids) {
-		if (proccpu_snap(l->o->pids, l->o->npids, &m->b) == -ESRCH)
-			m->lost_root = true;
-		m->ns = proccpu_delta(&m->a, &m->b, &m->procs);
-	}
-	getrusage(RUSAGE_SELF, &m->rb);
-	m->udp_errs_b = udp_rcvbuf_errors();
-	m->tb = now;
-}
-
-/* Sends every slot that is due (catching up, never skipping: the schedule
- * is absolute) and takes the window samples. Returns true when done. */
-static bool run_due(struct load *l, uint64_t now)
-{
-	if (!l->in_t0 && now >= l->t0) {
-		sample_start(l, now);
-		l->in_t0 = true;
-	}
-	if (!l->in_t1 && now >= l->t1) {
-		sample_end(l, now);
-		l->in_t1 = true;
-	}
-	if (now >= l->t_end)
-		return true;
-	while (now >= l->next_slot) {
-		send_slot(l, l->next_slot, now);
-		l->slot_no++;
-		l->next_slot = l->t_start + l->slot_no * l->slot_ns;
-	}
-	return false;
-}
-
-static int run(struct load *l)
+static void plan(struct load *l)
 {
 	const struct opts *o = l->o;
 	uint64_t interval = (uint64_t)(o->interval_ms * RF_NSEC_PER_MSEC);
-	int ret;
 
 	/* about 1 ms between wake-ups: each batches that slot's sends */
 	l->nslots = (unsigned)(interval / RF_NSEC_PER_MSEC);
@@ -700,26 +782,30 @@ static int run(struct load *l)
 	if (l->nslots > l->ncl)
 		l->nslots = (unsigned)l->ncl;
 	l->slot_ns = interval / l->nslots;
-	for (unsigned i = 0; i < l->ncl; i++) {
-		ret = arm_recv(l, i);
-		if (ret < 0)
-			return ret;
-	}
 	l->t_start = rf_now_ns() + 10 * RF_NSEC_PER_MSEC;
 	l->next_slot = l->t_start;
 	l->t0 = l->t_start + (uint64_t)(o->warmup_s * RF_NSEC_PER_SEC);
 	l->t1 = l->t0 + (uint64_t)(o->duration_s * RF_NSEC_PER_SEC);
 	l->t_end = l->t1 + (uint64_t)(o->drain_ms * RF_NSEC_PER_MSEC);
-	for (;;) {
-		if (!l->timeout_armed && (ret = arm_timeout(l)) < 0)
-			return ret;
-		ret = io_uring_submit_and_wait(&l->ring, 1);
-		if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY)
-			return ret;
-		reap(l);
-		if (run_due(l, rf_now_ns()))
-			return 0;
-	}
+}
+
+/* Two threads: a sender woken by clock_nanosleep(TIMER_ABSTIME) at each
+ * send slot, so a burst of arriving broadcasts never delays the schedule,
+ * and this thread, which receives until the drain ends. */
+static int run(struct load *l)
+{
+	pthread_t tx;
+	int ret;
+
+	plan(l);
+	ret = pthread_create(&tx, NULL, tx_main, l);
+	if (ret)
+		return -ret;
+	ret = rx_loop(l);
+	pthread_join(tx, NULL);
+	if (ret == 0 && l->tx_err < 0)
+		ret = l->tx_err;
+	return ret;
 }
 
 static double ms(uint64_t ns)
@@ -789,10 +875,22 @@ static void print_lat_json(const struct hist *h)
 	       ms(h->max));
 }
 
+/* The receiver's counters with the sender's send-side fields. */
+static struct counters merged(const struct load *l)
+{
+	struct counters c = l->c;
+
+	c.send_errors = l->tc.send_errors;
+	c.send_skipped = l->tc.send_skipped;
+	c.late_sends = l->tc.late_sends;
+	c.send_lag_max = l->tc.send_lag_max;
+	return c;
+}
+
 static void print_json(const struct load *l, const struct totals *t)
 {
 	const struct opts *o = l->o;
-	const struct counters *c = &l->c;
+	const struct counters m = merged(l), *c = &m;
 	char a[INET_ADDRSTRLEN];
 
 	printf("{\"servers_n\":%zu,\"clients\":%zu,\"clients_per_server\":%u,"
@@ -840,7 +938,7 @@ static void print_human(const struct load *l, const struct totals *t)
 {
 	const struct opts *o = l->o;
 	const struct hist *h = &l->lat;
-	const struct counters *c = &l->c;
+	const struct counters m = merged(l), *c = &m;
 
 	printf("ringfleet-load: %zu server(s) x %u clients, %u B every %g ms, "
 	       "%.2f s window\n", l->nsrv, o->clients, o->size, o->interval_ms,
@@ -879,8 +977,10 @@ static void print_human(const struct load *l, const struct totals *t)
 
 static void cleanup(struct load *l)
 {
-	if (l->ring_ok)
-		io_uring_queue_exit(&l->ring);
+	if (l->rx_ok)
+		io_uring_queue_exit(&l->rx);
+	if (l->tx_ok)
+		io_uring_queue_exit(&l->tx);
 	for (size_t i = 0; i < l->ncl; i++) {
 		if (l->cl[i].fd > 0)
 			close(l->cl[i].fd);
@@ -921,7 +1021,9 @@ static int setup(struct load *l)
 		fprintf(stderr, "ringfleet-load: client sockets: %s\n", strerror(-ret));
 		return ret;
 	}
-	ret = setup_ring(l);
+	ret = setup_rx(l);
+	if (ret == 0)
+		ret = setup_tx(l);
 	if (ret < 0) {
 		fprintf(stderr, "ringfleet-load: io_uring unavailable: %s\n",
 			strerror(-ret));

@@ -32,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TICK_HZ = 50
 SIZE = 1024
 INTERVAL_MS = 10
+LOAD_NICE = -10
 
 # (key, label, servers, clients per server)
 LOADS = [
@@ -220,6 +221,16 @@ def run_cell(design, load, bins, args, tmp):
     return rep
 
 
+def boost():
+    """Runs ringfleet-load at nice -10 where permitted. It stands in for the
+    network and remote clients: when a 2-core host is busy with 20 servers'
+    ticks it must not be starved, or its own delays count against them."""
+    try:
+        os.nice(LOAD_NICE)
+    except OSError:
+        pass
+
+
 def run_load(procs, base, servers, clients, bins, args):
     target = "127.0.0.1:%d" % base
     if servers > 1:
@@ -231,7 +242,8 @@ def run_load(procs, base, servers, clients, bins, args):
     for p in procs:
         cmd += ["--pid", str(p.pid)]
     r = subprocess.run(cmd, capture_output=True, text=True,
-                       timeout=args.warmup + args.duration + 60)
+                       timeout=args.warmup + args.duration + 60,
+                       preexec_fn=boost)
     if r.returncode != 0:
         raise RuntimeError("ringfleet-load rc %d: %s" %
                            (r.returncode, r.stderr.strip()))
@@ -404,8 +416,10 @@ def main():
     cells = summarize(results, DESIGNS, args.loads)
     print("Machine: %s" % machine_info())
     print("Load: %d B every %d ms per client, %d Hz ticks, %.0f s measured "
-          "after %.0f s warm-up, median of %d runs.\n" %
-          (SIZE, INTERVAL_MS, TICK_HZ, args.duration, args.warmup, args.repeat))
+          "after %.0f s warm-up, median of %d runs; ringfleet-load at nice %d "
+          "%s.\n" % (SIZE, INTERVAL_MS, TICK_HZ, args.duration, args.warmup,
+                    args.repeat, LOAD_NICE,
+                    "(granted)" if os.geteuid() == 0 else "(if permitted)"))
     print_table(cells, DESIGNS, args.loads)
     print()
     print_notes(cells, results, skipped, args.loads)

@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -389,11 +390,26 @@ def locate(args):
     return bins, plan, skipped
 
 
+def snapshot(bins, tmp):
+    """Copies the binaries, so that a rebuild during the run (build
+    directories are shared) cannot swap a design between repeats."""
+    os.mkdir(os.path.join(tmp, "bin"))
+    out = {}
+    for name, path in bins.items():
+        if path:
+            out[name] = os.path.join(tmp, "bin", name)
+            shutil.copy2(path, out[name])
+        else:
+            out[name] = None
+    return out
+
+
 def main():
     args = parse_args()
     bins, plan, skipped = locate(args)
     results = {}
     with tempfile.TemporaryDirectory(prefix="rf-bench-") as tmp:
+        bins = snapshot(bins, tmp)
         for rep in range(args.repeat):
             for load in args.loads:
                 order = plan[load[0]]

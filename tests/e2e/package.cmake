@@ -1,0 +1,8 @@
+# Packaging: the .deb built by cpack, installed, run the way its systemd
+# unit runs it, and purged.
+#
+# package_deb installs into the system (dpkg -i, the ringfleet user, fixed
+# ports of the shipped configuration), so it never runs alongside other
+# tests. It expects the build to be done (ctest's caller builds).
+rf_e2e_test(package_deb test_package.py TIMEOUT 300)
+set_tests_properties(package_deb PROPERTIES RUN_SERIAL TRUE LABELS "e2e;package")

@@ -341,6 +341,51 @@ def t_resume(backend):
             rt.check(got == [[b"resumed"], [b"resumed"]], f"after resume: {got}")
 
 
+def t_handover(backend):
+    """Supervised restart: the socket outlives the worker, so datagrams sent
+    while no worker runs are relayed by the next one to the resumed
+    clients."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((rt.HOST, 0))
+    try:
+        with rt.Slot(16) as slot:
+            with Worker(backend, slot=slot, sock=s) as w1:
+                a, b = clients_for(w1, 2)
+                register(w1, [a, b])
+                w1.stop()
+            for k in range(5):
+                a.send(PKT.pack(b"D", 0, k))  # nobody is running
+            time.sleep(0.1)
+            with Worker(backend, slot=slot, sock=s) as w2:
+                got = rt.gather([a, b], timeout=10, done=lambda g: all(len(x) >= 5 for x in g))
+                rt.gather([a, b], timeout=1, quiet=0.3, got=got)
+                for r in (0, 1):
+                    rt.check(decode(got[r]) == [(0, k) for k in range(5)],
+                             f"client {r} after the hand-over: {decode(got[r])}")
+                rt.check(w2.stats()["clients"] == 2, "clients")
+    finally:
+        s.close()
+
+
+def t_phase(backend):
+    """Tick deadlines sit on the CLOCK_MONOTONIC grid plus --tick-phase-ns."""
+    period, phase = 10_000_000, 4_000_000
+    with Worker(backend, extra=["--tick-phase-ns", phase]) as w:
+        offsets = []
+        last = None
+        while len(offsets) < 40:
+            t = w.stats()["last_tick_ns"]
+            if t and t != last:
+                offsets.append((t - phase) % period)
+                last = t
+            time.sleep(0.013)
+        offsets.sort()
+        median = offsets[len(offsets) // 2]
+        # Tick ends come just after the deadline: wake-up plus work.
+        rt.check(median < 2_500_000, f"median tick end {median / 1e6:.2f} ms after the "
+                                     f"phase, offsets {[o // 1000 for o in offsets]} us")
+
+
 def t_signals(backend):
     """SIGTERM and SIGINT stop the worker promptly with exit 0, even at 1 Hz."""
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -375,7 +420,7 @@ def t_args(backend):
 
 
 SCENARIOS = [t_args, t_broadcast, t_max_clients, t_sizes, t_sizes_no_gso, t_gso_refused,
-             t_flood, t_expiry, t_resume, t_signals]
+             t_flood, t_expiry, t_resume, t_handover, t_phase, t_signals]
 
 
 def main():

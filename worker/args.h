@@ -1,0 +1,34 @@
+/* args.h - ringfleet-worker's command line: options, their defaults and
+ * ranges (those of config/config.h) and --help. Part of main: a bad
+ * argument prints why and exits 2, which the supervisor does not retry.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#define EXIT_USAGE 2
+#define NAME_MAX_LEN 63
+
+enum backend_choice { BE_AUTO, BE_IO_URING, BE_MMSG };
+
+struct opts {
+	char name[NAME_MAX_LEN + 1];
+	const char *bind;
+	unsigned port;
+	int fd;
+	int slot_fd;
+	int ready_fd;
+	unsigned tick_hz;
+	unsigned max_clients;
+	unsigned client_timeout_s;
+	unsigned max_packet;
+	unsigned max_packets_per_tick;
+	unsigned recv_buffers;
+	enum backend_choice backend;
+	uint64_t tick_phase_ns;
+	bool no_gso;
+};
+
+/* Fills o from the command line, defaults first; exits on --help,
+ * --version (0) and on any bad argument (EXIT_USAGE). */
+void args_parse(struct opts *o, int argc, char **argv);

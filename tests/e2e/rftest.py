@@ -13,6 +13,7 @@ Tests run the real binaries on 127.0.0.1 with bounded timeouts:
   * skip(), check()           exit 77 = skipped (CTest SKIP_RETURN_CODE)
 """
 
+import ctypes
 import mmap
 import os
 import selectors
@@ -77,6 +78,32 @@ def io_uring_disabled():
             return int(f.read().strip() or 0)
     except (OSError, ValueError):
         return 0
+
+
+# Syscall numbers shared by every architecture (the unified table, 5.1+).
+NR_IO_URING_SETUP = 425
+
+
+def deny_syscalls(nrs, err=1):
+    """A preexec_fn for Proc that makes the child's syscalls nrs fail with
+    errno err (EPERM by default) through a seccomp filter, the way container
+    runtimes block io_uring. Needs no privileges (no_new_privs)."""
+    def install():
+        libc = ctypes.CDLL(None, use_errno=True)
+        code = [struct.pack("=HBBI", 0x20, 0, 0, 0)]  # A = seccomp_data.nr
+        for nr in nrs:  # if A == nr: return ERRNO(err), else next check
+            code.append(struct.pack("=HBBI", 0x15, 0, 1, nr))
+            code.append(struct.pack("=HBBI", 0x06, 0, 0, 0x00050000 | err))
+        code.append(struct.pack("=HBBI", 0x06, 0, 0, 0x7FFF0000))  # allow
+        insns = ctypes.create_string_buffer(b"".join(code))
+        prog = struct.pack("=HxxxxxxQ", len(code), ctypes.addressof(insns))
+        prog_buf = ctypes.create_string_buffer(prog)
+        ul = ctypes.c_ulong  # prctl is variadic: a bare int would cut the pointer
+        if libc.prctl(38, ul(1), ul(0), ul(0), ul(0)) != 0:  # PR_SET_NO_NEW_PRIVS
+            raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
+        if libc.prctl(22, ul(2), ul(ctypes.addressof(prog_buf)), ul(0), ul(0)) != 0:
+            raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP")  # SECCOMP_MODE_FILTER
+    return install
 
 
 # --- UDP clients -----------------------------------------------------------
@@ -174,12 +201,12 @@ class Proc:
     """A child process whose stdout+stderr go to a temporary file, so that a
     chatty child can never block on a full pipe."""
 
-    def __init__(self, argv, pass_fds=(), env=None):
+    def __init__(self, argv, pass_fds=(), env=None, preexec_fn=None):
         self.argv = [str(a) for a in argv]
         self.out = tempfile.TemporaryFile()
         self.p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.out,
                                   stderr=subprocess.STDOUT, pass_fds=tuple(pass_fds),
-                                  env=env)
+                                  env=env, preexec_fn=preexec_fn)
         self.pid = self.p.pid
 
     def output(self):

@@ -31,7 +31,7 @@ class Worker:
     exits 0."""
 
     def __init__(self, backend, max_clients=16, tick_hz=TICK_HZ, slot=None, port=None,
-                 sock=None, extra=()):
+                 sock=None, extra=(), preexec_fn=None):
         self.backend = backend
         self.own_slot = slot is None
         self.slot = slot or rt.Slot(max_clients)
@@ -40,6 +40,7 @@ class Worker:
         self.sock = sock
         self.extra = [str(x) for x in extra]
         self.proc = None
+        self.preexec_fn = preexec_fn
         self.port = sock.getsockname()[1] if sock else port
         self._start(fixed_port=port is not None or sock is not None)
 
@@ -59,7 +60,8 @@ class Worker:
                 self.port = rt.free_port()
             rfd, wfd = rt.ready_pipe()
             fds = [self.slot.fd, wfd] + ([self.sock.fileno()] if self.sock else [])
-            self.proc = rt.Proc(self._argv() + ["--ready-fd", wfd], pass_fds=fds)
+            self.proc = rt.Proc(self._argv() + ["--ready-fd", wfd], pass_fds=fds,
+                                preexec_fn=self.preexec_fn)
             os.close(wfd)
             line = self.proc.wait_ready(rfd, timeout=20)
             if line == "ready\n":
@@ -386,6 +388,27 @@ def t_phase(backend):
                                      f"phase, offsets {[o // 1000 for o in offsets]} us")
 
 
+def t_no_io_uring(backend):
+    """Where io_uring is blocked (seccomp, as in containers), auto falls back
+    to recvmmsg/sendmmsg and says so; io_uring forced exits 1."""
+    deny = rt.deny_syscalls([rt.NR_IO_URING_SETUP])
+    with Worker("auto", preexec_fn=deny) as w:
+        rt.check(w.stats()["backend_name"] == "mmsg", f"backend {w.stats()['backend_name']}")
+        a, b = clients_for(w, 2)
+        register(w, [a, b])
+        a.send(b"via mmsg")
+        got = rt.gather([a, b], timeout=10, done=lambda g: g[0] and g[1])
+        rt.check(got == [[b"via mmsg"], [b"via mmsg"]], f"relay: {got}")
+        rt.check("io_uring unavailable (Operation not permitted)" in w.proc.output(),
+                 "no notice about the fallback")
+    exe = rt.bin_path("ringfleet-worker")
+    with rt.Proc([exe, "--backend", "io_uring", "--port", rt.free_port(), "--bind", rt.HOST],
+                 preexec_fn=deny) as p:
+        rc = p.wait(10)
+        rt.check(rc == 1 and "io_uring unavailable" in p.output(),
+                 f"io_uring forced: exit {rc}, want 1:\n{p.output()}")
+
+
 def t_signals(backend):
     """SIGTERM and SIGINT stop the worker promptly with exit 0, even at 1 Hz."""
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -421,6 +444,8 @@ def t_args(backend):
 
 SCENARIOS = [t_args, t_broadcast, t_max_clients, t_sizes, t_sizes_no_gso, t_gso_refused,
              t_flood, t_expiry, t_resume, t_handover, t_phase, t_signals]
+# Backend-independent scenarios run once, in the run that can always run.
+MMSG_ONLY = [t_no_io_uring]
 
 
 def main():
@@ -430,7 +455,8 @@ def main():
     args = ap.parse_args()
     if args.backend == "io_uring" and rt.io_uring_disabled() == 2:
         rt.skip("kernel.io_uring_disabled = 2")
-    chosen = [s for s in SCENARIOS if not args.only or s.__name__[2:] in args.only]
+    scenarios = SCENARIOS + (MMSG_ONLY if args.backend == "mmsg" else [])
+    chosen = [s for s in scenarios if not args.only or s.__name__[2:] in args.only]
     for s in chosen:
         t0 = time.monotonic()
         rt.log(f"{s.__name__[2:]}: {s.__doc__.splitlines()[0]}")

@@ -8,6 +8,10 @@ PKGS=(
 	liburing-dev libsystemd-dev libinih-dev libcmocka-dev libjansson-dev libmicrohttpd-dev
 	python3 procps iproute2
 	prometheus
+	# packaging tests: dpkg-shlibdeps for cpack's .deb, systemd-analyze for
+	# the unit (installing systemd does not make it PID 1), man page lint,
+	# the completion script, YAML of the Kubernetes manifest
+	dpkg-dev systemd groff-base man-db bash-completion python3-yaml
 )
 
 missing=()

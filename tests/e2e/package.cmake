@@ -1,8 +1,11 @@
 # Packaging: the .deb built by cpack, installed, run the way its systemd
-# unit runs it, and purged.
+# unit runs it, and purged; the Kubernetes/Nomad manifests against what
+# the package installs.
 #
 # package_deb installs into the system (dpkg -i, the ringfleet user, fixed
 # ports of the shipped configuration), so it never runs alongside other
 # tests. It expects the build to be done (ctest's caller builds).
 rf_e2e_test(package_deb test_package.py TIMEOUT 300)
 set_tests_properties(package_deb PROPERTIES RUN_SERIAL TRUE LABELS "e2e;package")
+rf_e2e_test(package_deploy test_deploy.py TIMEOUT 60)
+set_tests_properties(package_deploy PROPERTIES LABELS "e2e;package")

@@ -290,15 +290,20 @@ class PackageTest:
         check(m, "no project version in %s/CMakeCache.txt" % self.build_dir)
         return m.group(1)
 
-    def build_deb(self):
+    def build_deb(self, version=None):
+        """The .deb of this build tree; with version, the same contents
+        labelled as another version (an upgrade to install over it)."""
         for b in ("ringfleetd", "ringfleet-worker", "ringfleetctl", "ringfleet-load"):
             check(os.access(os.path.join(self.bin_dir, b), os.X_OK),
                   "%s/%s is not built: build the tree before running ctest" % (self.bin_dir, b))
-        out = os.path.join(self.tmp, "cpack")
+        out = os.path.join(self.tmp, "cpack-%s" % (version or "build"))
         # -B keeps cpack's staging and the .deb out of the build tree.
-        p = must(["cpack", "-G", "DEB", "-B", out], "cpack", cwd=self.build_dir, timeout=240)
+        cmd = ["cpack", "-G", "DEB", "-B", out]
+        if version:
+            cmd += ["-D", "CPACK_PACKAGE_VERSION=" + version]
+        p = must(cmd, "cpack", cwd=self.build_dir, timeout=240)
         arch = must(["dpkg", "--print-architecture"], "dpkg").stdout.strip()
-        deb = os.path.join(out, "%s_%s_%s.deb" % (PKG, self.version(), arch))
+        deb = os.path.join(out, "%s_%s_%s.deb" % (PKG, version or self.version(), arch))
         check(os.path.isfile(deb), "cpack did not make %s:\n%s" % (deb, p.stdout))
         log("built " + os.path.basename(deb))
         return deb
@@ -385,6 +390,35 @@ class PackageTest:
         check((st.st_uid, st.st_gid, st.st_mode & 0o777) == (self.uid, self.gid, 0o755),
               "/run/ringfleet: %d:%d %o" % (st.st_uid, st.st_gid, st.st_mode & 0o777))
         log("files, user and runtime directory in place")
+
+    def upgrade(self):
+        """dpkg -i of a newer version over the installed one: an edited
+        conffile stays as the admin left it (dpkg asks only when the
+        package's own copy changed too, which it did not), and the user and
+        runtime directory survive the maintainer scripts' upgrade path."""
+        conf = "/etc/ringfleet/ringfleet.ini"
+        with open(conf, "rb") as f:
+            self.conf_backup = f.read()
+        edited = self.conf_backup + b"; edited by the package test\n"
+        with open(conf, "wb") as f:
+            f.write(edited)
+        newer = self.version() + "+pkgtest1"
+        deb = self.build_deb(newer)
+        must(["dpkg", "-i", deb], "dpkg -i (upgrade)", timeout=180)
+        got = must(["dpkg-query", "-W", "-f=${Status} ${Version}", PKG], "dpkg-query").stdout
+        check(got == "install ok installed " + newer, "after the upgrade: %r" % got)
+        with open(conf, "rb") as f:
+            check(f.read() == edited, "the upgrade replaced the edited conffile")
+        left = [n for n in os.listdir("/etc/ringfleet") if n != "ringfleet.ini"]
+        check(not left, "the upgrade left %r in /etc/ringfleet" % left)
+        pw = pwd.getpwnam("ringfleet")
+        check((pw.pw_uid, pw.pw_gid) == (self.uid, self.gid), "the upgrade changed the user")
+        check(os.path.isdir("/run/ringfleet"), "the upgrade lost /run/ringfleet")
+        self.restore_conf()
+        p = run(["dpkg", "--verify", PKG])
+        check(p.returncode == 0 and not p.stdout.strip(), "dpkg --verify after the upgrade: %s"
+              % p.stdout)
+        log("upgrade to %s: edited conffile kept, user and runtime directory intact" % newer)
 
     def check_man_pages(self, deb):
         version = self.version()
@@ -726,6 +760,7 @@ class PackageTest:
             self.check_files()
             self.check_man_pages(deb)
             self.verify_unit()
+            self.upgrade()
             unit = parse_unit(UNIT)
             cp, _, watchdog = self.start_service(unit)
             names = config_server_names(cp)

@@ -9,3 +9,7 @@ rf_e2e_test(package_deb test_package.py TIMEOUT 300)
 set_tests_properties(package_deb PROPERTIES RUN_SERIAL TRUE LABELS "e2e;package")
 rf_e2e_test(package_deploy test_deploy.py TIMEOUT 60)
 set_tests_properties(package_deploy PROPERTIES LABELS "e2e;package")
+# The maintainer scripts' systemd half, which package_deb cannot reach on a
+# host without systemd as PID 1: stubbed commands, a private /run.
+rf_e2e_test(package_scripts test_package_scripts.py TIMEOUT 60)
+set_tests_properties(package_scripts PROPERTIES LABELS "e2e;package")

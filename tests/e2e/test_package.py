@@ -804,6 +804,16 @@ def main():
             skip("%s is not installed" % tool)
     if not shutil.which("dpkg-shlibdeps"):
         skip("dpkg-shlibdeps (dpkg-dev) is not installed; cpack needs it")
+    build_dir = os.path.dirname(os.path.abspath(os.environ.get("RF_BIN_DIR", ".")))
+    try:
+        with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+            sanitize = re.search(r"^SANITIZE:\w+=(.*)$", f.read(), re.M)
+    except OSError:
+        sanitize = None
+    if sanitize and sanitize.group(1).strip():
+        # Nobody ships instrumented binaries; the sanitizer run of the
+        # other tests covers them.
+        skip("a sanitizer build (SANITIZE=%s) is not packaged" % sanitize.group(1))
     os.makedirs(os.path.dirname(LOCK), exist_ok=True)
     lock = open(LOCK, "w")
     # Another build tree's run of this test would install the same package.

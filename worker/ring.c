@@ -26,8 +26,13 @@
 #define RING_CQ_MAX 65536
 
 /* user_data: kind (4 bits) | flight (4) | destination (24) | item (32),
- * item being a batch index for UD_SEND and a packet index for UD_SEND1. */
-enum { UD_RECV = 1, UD_SEND = 2, UD_SEND1 = 3 };
+ * item being a batch index for UD_SEND, a packet index for UD_SEND1 and
+ * the arming generation for UD_RECV. */
+enum { UD_RECV = 1, UD_SEND = 2, UD_SEND1 = 3, UD_CANCEL = 4 };
+
+/* get_events rounds per tick while a burst keeps the receive busy: the
+ * kernel requeues a multishot receive after a few dozen datagrams. */
+#define RX_DRAIN_ROUNDS 64
 
 static inline uint64_t ud_make(unsigned kind, unsigned f, uint32_t dest, uint32_t item)
 {
@@ -63,6 +68,8 @@ struct ring {
 	uint32_t to_return;         /* added to the ring, not yet published */
 	struct msghdr rx_msg;       /* shape of the multishot receive */
 	bool rx_armed;
+	uint32_t rx_gen;            /* generation of the armed receive */
+	uint64_t rx_count;          /* datagrams received, for the drain loop */
 	int rx_error;
 	struct sq_slot *sq;         /* [sq entries] */
 	unsigned sq_entries;
@@ -267,12 +274,15 @@ static struct io_uring_sqe *get_sqe(struct ring *r)
 	return sqe;
 }
 
+static void rx_disarm(struct ring *r);
+
 static void arm_rx(struct ring *r)
 {
 	struct io_uring_sqe *sqe;
 
-	/* Without buffers it would only end at once with ENOBUFS. */
-	if (r->rx_armed || !r->in_kernel)
+	/* Without buffers it would only end at once with ENOBUFS; without a
+	 * free flight the datagrams are better left in the socket. */
+	if (r->rx_armed || !r->in_kernel || r->cur < 0)
 		return;
 	sqe = get_sqe(r);
 	if (!sqe)
@@ -280,7 +290,7 @@ static void arm_rx(struct ring *r)
 	io_uring_prep_recvmsg_multishot(sqe, 0, &r->rx_msg, 0);
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 	sqe->buf_group = RING_BGID;
-	io_uring_sqe_set_data64(sqe, ud_make(UD_RECV, 0, 0, 0));
+	io_uring_sqe_set_data64(sqe, ud_make(UD_RECV, 0, 0, ++r->rx_gen));
 	r->rx_armed = true;
 }
 
@@ -400,8 +410,12 @@ static void on_recv(struct ring *r, const struct io_uring_cqe *cqe)
 	uint8_t *buf;
 	int ret = -ENOBUFS;
 
-	if (!(cqe->flags & IORING_CQE_F_MORE))
+	/* A cancelled generation may still hand in a datagram it took just
+	 * before the cancel: keep it, but its end says nothing of the next. */
+	if (!(cqe->flags & IORING_CQE_F_MORE) && (uint32_t)cqe->user_data == r->rx_gen)
 		r->rx_armed = false;
+	if (cqe->res == -ECANCELED)
+		return;
 	if (cqe->res < 0) {
 		if (cqe->res == -ENOBUFS)
 			w->st.drop_no_buffer++;
@@ -413,6 +427,7 @@ static void on_recv(struct ring *r, const struct io_uring_cqe *cqe)
 		return;
 	bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 	r->in_kernel--;
+	r->rx_count++;
 	buf = r->bufs + (size_t)bid * r->stride;
 	out = io_uring_recvmsg_validate(buf, cqe->res, &r->rx_msg);
 	if (!out) {
@@ -486,6 +501,7 @@ int ring_arm(struct ring *r)
 	reap(r);
 	if (!r->rx_armed && r->rx_error)
 		return r->rx_error;
+	rx_disarm(r);
 	return 0;
 }
 
@@ -532,11 +548,48 @@ static bool any_busy(const struct ring *r)
 	return false;
 }
 
+/* Receives what queued in the socket since the last tick. The kernel runs
+ * the multishot receive inline until the socket is empty, handing it back
+ * after a burst, so rounds repeat while they still bring datagrams. */
+static void rx_drain(struct ring *r)
+{
+	reap(r);
+	arm_rx(r);
+	for (int i = 0; i < RX_DRAIN_ROUNDS && r->rx_armed; i++) {
+		uint64_t before = r->rx_count;
+
+		if (io_uring_submit_and_get_events(&r->uring) < 0)
+			break;
+		reap(r);
+		if (r->rx_count == before)
+			break;
+		arm_rx(r); /* ended on ENOBUFS and buffers came back */
+	}
+}
+
+/* Nothing may receive while the worker sleeps: datagrams then wait in the
+ * socket, which the supervisor owns, so a worker killed in its sleep (when
+ * the kernel would otherwise run the pending receive for a dying task)
+ * takes no datagram with it. The cancel goes out with the tick's sends. */
+static void rx_disarm(struct ring *r)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!r->rx_armed)
+		return;
+	sqe = get_sqe(r);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, ud_make(UD_RECV, 0, 0, r->rx_gen), 0);
+	io_uring_sqe_set_data64(sqe, ud_make(UD_CANCEL, 0, 0, 0));
+	r->rx_armed = false;
+}
+
 int ring_tick(struct ring *r)
 {
 	struct worker *w = r->w;
 
-	reap(r);
+	rx_drain(r);
 	worker_end_window(w);
 	if (r->cur >= 0) {
 		unsigned f = (unsigned)r->cur;
@@ -558,7 +611,7 @@ int ring_tick(struct ring *r)
 			reap(r);
 	}
 	buf_publish(r);
-	arm_rx(r);
+	rx_disarm(r);
 	return 0;
 }
 

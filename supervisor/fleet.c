@@ -160,10 +160,14 @@ void fleet_forget(struct fleet *f, struct server *s)
 
 void fleet_on_pidfd(struct fleet *f, struct server *s)
 {
-	int st = spawn_reap(s->pidfd);
+	uint64_t final_ticks = 0;
+	int st = spawn_reap(s->pidfd, &final_ticks);
 
 	if (st == -EAGAIN)
 		return;
+	/* The exit reports CPU time to the end, past the last 1 Hz sample. */
+	if (final_ticks > s->cpu_ticks)
+		s->cpu_ticks = final_ticks;
 	if (st < 0)
 		st = 0xff << 8; /* cannot tell; treat as a failure */
 	fsm_describe_exit(st, s->last_exit, sizeof(s->last_exit));

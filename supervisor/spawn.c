@@ -141,7 +141,7 @@ int spawn_worker(const struct spawn_args *a, pid_t *pid, int *pidfd)
 	return 0;
 }
 
-int spawn_reap(int pidfd)
+int spawn_reap(int pidfd, uint64_t *cpu_ticks)
 {
 	siginfo_t si;
 
@@ -150,6 +150,7 @@ int spawn_reap(int pidfd)
 		return -errno;
 	if (si.si_pid == 0)
 		return -EAGAIN;
+	*cpu_ticks = (uint64_t)si.si_utime + (uint64_t)si.si_stime;
 	if (si.si_code == CLD_EXITED)
 		return (si.si_status & 0xff) << 8;
 	return si.si_status & 0x7f; /* killed or dumped: the signal */

@@ -31,8 +31,9 @@ struct spawn_args {
 int spawn_worker(const struct spawn_args *a, pid_t *pid, int *pidfd);
 
 /* Reaps the exited child behind pidfd and returns its wait status
- * (as waitpid would), or -errno (-EAGAIN: not exited yet). */
-int spawn_reap(int pidfd);
+ * (as waitpid would), or -errno (-EAGAIN: not exited yet). *cpu_ticks
+ * gets the CPU time it used in all (user + system, clock ticks). */
+int spawn_reap(int pidfd, uint64_t *cpu_ticks);
 
 /* Sends sig through the pidfd; -ESRCH when it is already gone. */
 int spawn_signal(int pidfd, int sig);

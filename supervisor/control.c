@@ -91,17 +91,31 @@ static int bind_listen(struct control *c, unsigned mode, char *err, size_t errle
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(c->path, mode) < 0 ||
-	    (c->group_set && chown(c->path, (uid_t)-1, c->group) < 0) ||
-	    listen(fd, 128) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "control socket %s: %s", c->path, strerror(-r));
 		close(fd);
 		return r;
 	}
+	if (chmod(c->path, mode) < 0 || listen(fd, 128) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "control socket %s: %s", c->path, strerror(-r));
+		goto fail;
+	}
+	/* Giving a file to a group needs root or membership in it. */
+	if (c->group_set && chown(c->path, (uid_t)-1, c->group) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "control socket %s: cannot give it to control_group: %s "
+			 "(ringfleetd must run as root or as a member of that group)",
+			 c->path, strerror(-r));
+		goto fail;
+	}
 	c->listen_fd = fd;
 	return 0;
+fail:
+	unlink(c->path);
+	close(fd);
+	return r;
 }
 
 int control_open(struct control *c, int epfd, const char *path, const char *group,

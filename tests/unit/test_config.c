@@ -112,7 +112,7 @@ static void test_ringfleet_example(void **state)
 	assert_int_equal(cfg.n_servers, 2 + 40);
 	s = server("eu-1");
 	assert_int_equal(s->port, 7001);
-	assert_int_equal(s->cpu, 0);
+	assert_int_equal(s->cpu, -1);
 	assert_int_equal(s->tick_hz, 50);
 	assert_string_equal(s->user, "ringfleet");
 	assert_int_equal(server("eu-2")->max_clients, 32);

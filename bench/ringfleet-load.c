@@ -24,6 +24,7 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,7 @@ struct load {
 	struct counters c;      /* rx fields */
 	/* sending side */
 	struct io_uring tx;
-	bool tx_ok, in_t0, in_t1;
+	bool tx_ok, tx_rt, in_t0, in_t1;
 	int tx_err;
 	uint64_t slot_ns, slot_no, next_slot;
 	unsigned nslots;
@@ -632,10 +633,16 @@ static int tx_step(struct load *l, uint64_t now)
 
 static void *tx_main(void *arg)
 {
+	struct sched_param sp = { .sched_priority = 1 };
 	struct load *l = arg;
 	struct timespec ts;
 	uint64_t now;
 
+	/* The sender runs for microseconds per slot, but at a normal
+	 * priority it waits out the time slice of whatever occupies the
+	 * CPU (the receiver, the server's tick) and sends ms late. Real-time
+	 * priority, where permitted, makes the schedule hold. */
+	l->tx_rt = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
 	for (;;) {
 		ts = rf_ns_to_timespec(tx_wake(l));
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
@@ -904,7 +911,8 @@ static void print_json(const struct load *l, const struct totals *t)
 	       (unsigned long long)t->received, (unsigned long long)t->lost,
 	       t->loss_pct, t->worst_loss_pct);
 	print_lat_json(&l->lat);
-	printf(",\"self_cpu_pct\":%.2f,", t->self_cpu_pct);
+	printf(",\"self_cpu_pct\":%.2f,\"sender_realtime\":%s,", t->self_cpu_pct,
+	       l->tx_rt ? "true" : "false");
 	if (o->npids)
 		printf("\"cpu_pct\":%.2f,\"cpu_procs\":%zu,\"cpu_root_exited\":%s,",
 		       t->cpu_pct, l->cpu.procs, l->cpu.lost_root ? "true" : "false");

@@ -327,10 +327,10 @@ def print_notes(cells, results, skipped, loads):
     for (d, k), c in sorted(cells.items()):
         if c["late"] > 0.01:
             notes.append("%s %s: ringfleet-load sent up to %.1f%% of packets "
-                         "> 1 ms after their slot (max %.1f ms): CPU "
-                         "contention during tick bursts; packets are stamped "
-                         "when sent, so latency is not inflated by it"
-                         % (d, k, 100 * c["late"], c["lag"]))
+                         "> 1 ms after their slot (max %.1f ms late): the "
+                         "offered load was burstier than scheduled; send "
+                         "times are stamped when sent, so latency is not "
+                         "inflated by it" % (d, k, 100 * c["late"], c["lag"]))
     for (d, k), reps in sorted(results.items()):
         for r in reps:
             if "error" in r:

@@ -16,7 +16,7 @@ FIELDS = [
     "servers_n", "clients", "clients_per_server", "size", "interval_ms",
     "warmup_s", "duration_s", "window_s", "drain_ms", "sent", "expected",
     "received", "lost", "loss_pct", "worst_server_loss_pct", "latency_ms",
-    "self_cpu_pct", "cpu_pct", "cpu_procs", "cpu_root_exited", "send_errors",
+    "self_cpu_pct", "sender_realtime", "cpu_pct", "cpu_procs", "cpu_root_exited", "send_errors",
     "send_skipped", "late_sends", "send_lag_max_ms", "recv_errors",
     "recv_nobufs", "bad_packets", "dup_or_reordered",
     "host_udp_rcvbuf_errors", "servers",

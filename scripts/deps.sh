@@ -7,6 +7,8 @@ PKGS=(
 	build-essential cmake pkg-config
 	liburing-dev libsystemd-dev libinih-dev libcmocka-dev libjansson-dev libmicrohttpd-dev
 	python3 procps iproute2
+	# fuzz_smoke: clang with libFuzzer and the sanitizer runtimes
+	clang libclang-rt-14-dev
 	prometheus
 	# packaging tests: dpkg-shlibdeps for cpack's .deb, systemd-analyze for
 	# the unit (installing systemd does not make it PID 1), man page lint,

@@ -1,0 +1,707 @@
+/* fuzz_worker_rx - a worker's admission and tick planning against a model.
+ *
+ * The input is a small program: a header with the worker's parameters
+ * (and optionally a resumed slot full of arbitrary client entries, as a
+ * crashed predecessor may leave it), then operations until the input ends:
+ * datagrams from a pool of addresses or with raw address bytes, time
+ * passing, GSO failures, ends of tick, and datagrams delivered as a
+ * multishot-recvmsg buffer the way worker/ring.c parses them.
+ *
+ * Every step is checked against a plain reference model (linear search
+ * over an array, no hashing): the verdict of each worker_rx() call, the
+ * counters, which clients exist and at which index, expiry, and at every
+ * tick the plan: its destinations are exactly the live clients, its
+ * batches cover every admitted packet once and in order, no batch exceeds
+ * 64 segments or 65,507 bytes, GSO runs follow the kernel's rules and are
+ * as long as they may be. A final "restart" attaches a second worker to
+ * the slot, which must find the same clients and counters.
+ *
+ * The ring's parsing lives in a static function of ring.c (on_recv), so
+ * the ring op below mirrors its dozen lines over the real liburing
+ * helpers and buffer layout; keep the two in step.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/slot.h"
+#include "common/timeutil.h"
+#include "tests/fuzz/fuzz_input.h"
+#include "worker/worker.h"
+
+/* Room for a source address in both backends' receive buffers. */
+#define NAME_ROOM ((uint32_t)sizeof(struct sockaddr_in6))
+#define ARENA_SLACK 512
+
+struct key {
+	sa_family_t family;
+	uint16_t port;
+	uint32_t scope;
+	uint8_t addr[16];
+};
+
+struct mclient {
+	struct key k;
+	uint64_t seen;
+	uint32_t count; /* packets admitted this window */
+	int idx;        /* the worker's entry */
+};
+
+struct mpkt {
+	void *base;
+	uint32_t len;
+	uint32_t cookie;
+};
+
+/* The reference model and the harness state around one worker. */
+struct fx {
+	struct worker w;
+	struct tick_plan plan;
+	struct rf_slot *slot;
+	struct worker_params wp;
+	uint32_t cap;
+	uint64_t now;
+	uint32_t gso;             /* the model's gso_max_seg */
+	struct mclient *c;
+	uint32_t n;
+	struct mpkt *pkts;        /* admitted this window, in order */
+	uint32_t n_pkts;
+	void **held;              /* ring buffers the plan points into */
+	uint32_t n_held;
+	uint32_t cookie;
+	uint8_t *mark;            /* [max_clients] scratch */
+	struct rf_slot_stats base; /* counters when the run started */
+	uint64_t pkts_in, bytes_in, truncated, max_clients, flood, no_buffer, admitted;
+};
+
+static uint8_t arena[65536 + ARENA_SLACK];
+
+/* ---- the model ---- */
+
+/* What identifies a client, by the rules clients.h documents: a complete
+ * IPv4/IPv6 address; port, address and (IPv6) scope, nothing else. */
+static bool key_of(const uint8_t *name, uint32_t namelen, struct key *k)
+{
+	struct sockaddr_in6 sa6;
+	struct sockaddr_in sa4;
+	sa_family_t fam;
+
+	memset(k, 0, sizeof(*k));
+	memcpy(&fam, name, sizeof(fam));
+	if (fam == AF_INET && namelen >= sizeof(sa4)) {
+		memcpy(&sa4, name, sizeof(sa4));
+		k->port = sa4.sin_port;
+		memcpy(k->addr, &sa4.sin_addr, 4);
+	} else if (fam == AF_INET6 && namelen >= sizeof(sa6)) {
+		memcpy(&sa6, name, sizeof(sa6));
+		k->port = sa6.sin6_port;
+		k->scope = sa6.sin6_scope_id;
+		memcpy(k->addr, &sa6.sin6_addr, 16);
+	} else {
+		return false;
+	}
+	k->family = fam;
+	return true;
+}
+
+static bool key_eq(const struct key *a, const struct key *b)
+{
+	return a->family == b->family && a->port == b->port && a->scope == b->scope &&
+	       memcmp(a->addr, b->addr, 16) == 0;
+}
+
+/* The key as a clean sockaddr, to ask the worker's table about it. */
+static uint32_t key_sockaddr(const struct key *k, struct sockaddr_in6 *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (k->family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)out;
+
+		in->sin_family = AF_INET;
+		in->sin_port = k->port;
+		memcpy(&in->sin_addr, k->addr, 4);
+		return sizeof(*in);
+	}
+	out->sin6_family = AF_INET6;
+	out->sin6_port = k->port;
+	out->sin6_scope_id = k->scope;
+	memcpy(&out->sin6_addr, k->addr, 16);
+	return sizeof(*out);
+}
+
+static struct mclient *model_find(struct fx *f, const struct key *k)
+{
+	for (uint32_t i = 0; i < f->n; i++)
+		if (key_eq(&f->c[i].k, k))
+			return &f->c[i];
+	return NULL;
+}
+
+static int worker_index(struct fx *f, const struct key *k)
+{
+	struct sockaddr_in6 sa;
+	uint32_t len = key_sockaddr(k, &sa);
+
+	return clients_find(&f->w.clients, (struct sockaddr *)&sa, len);
+}
+
+/* The verdict worker_rx() must give, updating the model as it would. */
+static int model_rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *data,
+		    uint32_t len, bool trunc, struct mclient **who)
+{
+	struct mclient *c;
+	struct key k;
+
+	*who = NULL;
+	f->pkts_in++;
+	f->bytes_in += len;
+	if (trunc || len > f->wp.max_packet) {
+		f->truncated++;
+		return -EMSGSIZE;
+	}
+	if (!key_of(name, namelen, &k)) {
+		f->max_clients++;
+		return -ENOSPC;
+	}
+	c = model_find(f, &k);
+	if (c) {
+		c->seen = f->now;
+	} else {
+		if (f->n >= f->wp.max_clients) {
+			f->max_clients++;
+			return -ENOSPC;
+		}
+		c = &f->c[f->n++];
+		*c = (struct mclient){ .k = k, .seen = f->now, .idx = -1 };
+	}
+	*who = c;
+	/* The allowance is spent even when the plan then has no room. */
+	if (c->count >= f->wp.max_packets_per_tick) {
+		f->flood++;
+		return -EDQUOT;
+	}
+	c->count++;
+	if (f->n_pkts >= f->cap) {
+		f->no_buffer++;
+		return -ENOBUFS;
+	}
+	f->pkts[f->n_pkts++] = (struct mpkt){ data, len, f->cookie };
+	f->admitted++;
+	return 0;
+}
+
+static void check_counters(struct fx *f)
+{
+	const struct rf_slot_stats *s = &f->w.st, *b = &f->base;
+
+	FUZZ_CHECK(s->pkts_in - b->pkts_in == f->pkts_in, "pkts_in");
+	FUZZ_CHECK(s->bytes_in - b->bytes_in == f->bytes_in, "bytes_in");
+	FUZZ_CHECK(s->drop_truncated - b->drop_truncated == f->truncated, "drop_truncated");
+	FUZZ_CHECK(s->drop_max_clients - b->drop_max_clients == f->max_clients,
+		   "drop_max_clients");
+	FUZZ_CHECK(s->drop_flood - b->drop_flood == f->flood, "drop_flood");
+	FUZZ_CHECK(s->drop_no_buffer - b->drop_no_buffer == f->no_buffer, "drop_no_buffer");
+	/* Every datagram is either in a plan or counted as one drop. */
+	FUZZ_CHECK(f->pkts_in == f->admitted + f->truncated + f->max_clients + f->flood +
+					 f->no_buffer,
+		   "counters do not add up");
+}
+
+/* Each live model client has one worker entry, and no two share one. */
+static void check_clients(struct fx *f)
+{
+	FUZZ_CHECK(f->w.clients.n == f->n, "worker has %u clients, model %u", f->w.clients.n,
+		   f->n);
+	memset(f->mark, 0, f->wp.max_clients);
+	for (uint32_t i = 0; i < f->n; i++) {
+		int idx = worker_index(f, &f->c[i].k);
+
+		FUZZ_CHECK(idx >= 0 && idx == f->c[i].idx, "client %u at %d, expected %d", i, idx,
+			   f->c[i].idx);
+		FUZZ_CHECK(!f->mark[idx], "entry %d used twice", idx);
+		f->mark[idx] = 1;
+		FUZZ_CHECK(f->w.clients.tab[idx].last_seen_ns == f->c[i].seen, "last_seen of %d",
+			   idx);
+	}
+}
+
+static void rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *data, uint32_t len,
+	       bool trunc, void *held)
+{
+	struct mclient *who;
+	int want, got;
+
+	f->cookie++;
+	want = model_rx(f, name, namelen, data, len, trunc, &who);
+	got = worker_rx(&f->w, &f->plan, (const struct sockaddr *)name, namelen, data, len, trunc,
+			f->cookie);
+	FUZZ_CHECK(got == want, "worker_rx = %d, model %d (len %u, namelen %u, trunc %d)", got,
+		   want, len, namelen, trunc);
+	if (who) {
+		int idx = worker_index(f, &who->k);
+
+		FUZZ_CHECK(idx >= 0, "admitted client not in the table");
+		if (who->idx < 0)
+			who->idx = idx;
+		FUZZ_CHECK(idx == who->idx, "client moved from %d to %d", who->idx, idx);
+		FUZZ_CHECK(f->w.clients.tab[idx].last_seen_ns == f->now, "not stamped");
+	}
+	if (held) {
+		/* Like the ring: a dropped packet's buffer goes back at once. */
+		if (got == 0)
+			f->held[f->n_held++] = held;
+		else
+			free(held);
+	}
+	check_counters(f);
+}
+
+/* ---- the plan ---- */
+
+/* RF_FUZZ_TRACE=1: one line per tick, to see what a seed exercises. */
+static bool trace;
+
+static void trace_plan(const struct fx *f)
+{
+	const struct tick_plan *p = &f->plan;
+
+	fprintf(stderr, "tick: %u clients, %u packets, gso %u, batches:", f->n, p->n_pkts, f->gso);
+	for (uint32_t b = 0; b < p->n_batches; b++)
+		fprintf(stderr, " %ux%u", p->batch[b].count,
+			p->batch[b].seg ? p->batch[b].seg : (unsigned)p->iov[p->batch[b].first].iov_len);
+	fprintf(stderr, " | in %llu drops trunc %llu clients %llu flood %llu nobuf %llu\n",
+		(unsigned long long)f->pkts_in, (unsigned long long)f->truncated,
+		(unsigned long long)f->max_clients, (unsigned long long)f->flood,
+		(unsigned long long)f->no_buffer);
+}
+
+static void check_batch_maximal(const struct fx *f, const struct tick_batch *bt,
+				uint64_t bytes, uint32_t gso)
+{
+	const struct tick_plan *p = &f->plan;
+	uint32_t next = bt->first + bt->count;
+	size_t first = p->iov[bt->first].iov_len, last = p->iov[next - 1].iov_len, len;
+
+	if (next >= p->n_pkts || first == 0 || first > gso)
+		return;
+	len = p->iov[next].iov_len;
+	/* The next packet could have joined as a segment: a missed GSO run
+	 * costs every destination one more send. */
+	FUZZ_CHECK(!(last == first && bt->count < TICK_GSO_MAX_SEGS && len > 0 && len <= first &&
+		     bytes + len <= TICK_GSO_MAX_BYTES),
+		   "batch at %u (%u x %zu) stops before packet %u (%zu bytes)", bt->first,
+		   bt->count, first, next, len);
+}
+
+static void check_plan(struct fx *f)
+{
+	const struct tick_plan *p = &f->plan;
+	uint32_t gso = f->gso < TICK_GSO_MAX_BYTES ? f->gso : TICK_GSO_MAX_BYTES;
+	uint32_t next = 0;
+
+	FUZZ_CHECK(p->n_pkts == f->n_pkts, "plan has %u packets, model %u", p->n_pkts, f->n_pkts);
+	for (uint32_t i = 0; i < p->n_pkts; i++)
+		FUZZ_CHECK(p->iov[i].iov_base == f->pkts[i].base &&
+				   p->iov[i].iov_len == f->pkts[i].len &&
+				   p->cookie[i] == f->pkts[i].cookie,
+			   "packet %u of the plan", i);
+	/* Every packet goes to every live client, each once. */
+	FUZZ_CHECK(p->n_dests == f->n, "%u destinations for %u clients", p->n_dests, f->n);
+	memset(f->mark, 0, f->wp.max_clients);
+	for (uint32_t i = 0; i < f->n; i++)
+		f->mark[f->c[i].idx] = 1;
+	for (uint32_t d = 0; d < p->n_dests; d++) {
+		FUZZ_CHECK(p->dest[d] < f->wp.max_clients && f->mark[p->dest[d]] == 1,
+			   "destination %u is not a live client or repeats", p->dest[d]);
+		f->mark[p->dest[d]] = 2;
+	}
+	FUZZ_CHECK(tick_plan_sends(p) == p->n_dests * p->n_batches, "sends");
+	for (uint32_t b = 0; b < p->n_batches; b++) {
+		const struct tick_batch *bt = &p->batch[b];
+		uint64_t bytes = 0;
+
+		FUZZ_CHECK(bt->first == next, "batch %u starts at %u, expected %u", b, bt->first,
+			   next);
+		FUZZ_CHECK(bt->count >= 1 && bt->count <= TICK_GSO_MAX_SEGS &&
+				   bt->first + bt->count <= p->n_pkts,
+			   "batch %u has %u packets", b, bt->count);
+		for (uint32_t i = bt->first; i < bt->first + bt->count; i++)
+			bytes += p->iov[i].iov_len;
+		FUZZ_CHECK(bytes <= TICK_GSO_MAX_BYTES, "batch %u carries %llu bytes", b,
+			   (unsigned long long)bytes);
+		if (bt->count == 1) {
+			FUZZ_CHECK(bt->seg == 0, "lone packet sent with GSO");
+		} else {
+			const struct cmsghdr *cm = &p->cmsg[b].align;
+			uint16_t seg;
+
+			FUZZ_CHECK(bt->seg > 0 && bt->seg <= gso && bt->seg == p->iov[bt->first].iov_len,
+				   "batch %u: segment %u with GSO cap %u", b, bt->seg, gso);
+			for (uint32_t i = bt->first; i + 1 < bt->first + bt->count; i++)
+				FUZZ_CHECK(p->iov[i].iov_len == bt->seg, "unequal segment %u", i);
+			FUZZ_CHECK(p->iov[bt->first + bt->count - 1].iov_len > 0, "empty segment");
+			FUZZ_CHECK(cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_SEGMENT &&
+					   cm->cmsg_len == CMSG_LEN(sizeof(uint16_t)),
+				   "batch %u: cmsg", b);
+			memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
+			FUZZ_CHECK(seg == bt->seg, "batch %u: cmsg says %u, batch %u", b, seg, bt->seg);
+		}
+		check_batch_maximal(f, bt, bytes, gso);
+		next += bt->count;
+	}
+	FUZZ_CHECK(next == p->n_pkts, "batches cover %u of %u packets", next, p->n_pkts);
+	if (trace)
+		trace_plan(f);
+}
+
+static void end_tick(struct fx *f, uint64_t work_ns)
+{
+	const struct rf_slot_stats *s;
+	uint32_t kept = 0;
+
+	worker_end_window(&f->w);
+	for (uint32_t i = 0; i < f->n; i++) {
+		struct mclient *c = &f->c[i];
+
+		if (f->now > c->seen &&
+		    f->now - c->seen > f->wp.client_timeout_s * (uint64_t)RF_NSEC_PER_SEC)
+			continue;
+		c->count = 0;
+		f->c[kept++] = *c;
+	}
+	f->n = kept;
+	check_clients(f);
+	FUZZ_CHECK(f->w.st.clients == f->n, "st.clients");
+	worker_plan(&f->w, &f->plan);
+	check_plan(f);
+
+	worker_tick_done(&f->w, work_ns, f->now);
+	worker_publish(&f->w);
+	s = &f->slot->stats;
+	FUZZ_CHECK(s->ticks == f->w.st.ticks && s->pkts_in == f->w.st.pkts_in &&
+			   s->clients == f->w.st.clients && s->drop_flood == f->w.st.drop_flood,
+		   "published counters differ");
+
+	/* The sends are done: buffers go back, the next window starts. */
+	for (uint32_t i = 0; i < f->n_held; i++)
+		free(f->held[i]);
+	f->n_held = 0;
+	tick_plan_reset(&f->plan);
+	f->n_pkts = 0;
+}
+
+/* ---- operations ---- */
+
+/* One of 64 sources per family, so that the same client comes back. The
+ * bytes that do not identify a client (sin_zero, flowinfo) vary with
+ * noise: the table must ignore them. */
+static uint32_t pooled_name(uint8_t *name, uint8_t sel, uint8_t noise)
+{
+	unsigned id = sel & 63;
+
+	memset(name, noise, NAME_ROOM);
+	switch (sel >> 6) {
+	case 0:
+	case 1: {
+		struct sockaddr_in in = {
+			.sin_family = AF_INET,
+			.sin_port = htons((uint16_t)(40000 + id / 8)),
+			.sin_addr.s_addr = htonl(0x7f000001u + id % 8),
+		};
+
+		memset(in.sin_zero, noise, sizeof(in.sin_zero));
+		memcpy(name, &in, sizeof(in));
+		return sizeof(in);
+	}
+	case 2: {
+		struct sockaddr_in6 in6 = {
+			.sin6_family = AF_INET6,
+			.sin6_port = htons((uint16_t)(50000 + id / 16)),
+			.sin6_flowinfo = noise,
+			.sin6_scope_id = (id / 8) & 1,
+		};
+
+		in6.sin6_addr.s6_addr[0] = 0xfe;
+		in6.sin6_addr.s6_addr[1] = 0x80;
+		in6.sin6_addr.s6_addr[15] = (uint8_t)(1 + id % 8);
+		memcpy(name, &in6, sizeof(in6));
+		return sizeof(in6);
+	}
+	default: {
+		/* Not a client: another family, or an address cut short. */
+		sa_family_t fam = id & 1 ? AF_INET6 : id & 2 ? AF_INET : AF_UNIX;
+
+		memcpy(name, &fam, sizeof(fam));
+		return id % 16;
+	}
+	}
+}
+
+/* Flags byte shared by the datagram ops. */
+static void datagram_shape(struct fx *f, struct fuzz_in *in, uint8_t flags, uint32_t *len,
+			   bool *trunc, uint32_t *namelen)
+{
+	uint16_t raw = fuzz_u16(in);
+
+	*trunc = (flags & 0x07) == 0x07;
+	if ((flags & 0x18) == 0x18)
+		*namelen = fuzz_u8(in) % (NAME_ROOM + 1);
+	/* Mostly sizes the worker accepts; sometimes anything. */
+	*len = (flags & 0x60) == 0x60 ? raw : raw % (f->wp.max_packet + 1);
+}
+
+static void op_datagram(struct fx *f, struct fuzz_in *in, bool raw_name)
+{
+	uint8_t name[NAME_ROOM];
+	uint8_t sel = fuzz_u8(in), flags = fuzz_u8(in);
+	uint32_t namelen, len;
+	bool trunc;
+
+	if (raw_name) {
+		fuzz_bytes(in, name, sizeof(name));
+		namelen = sel % (NAME_ROOM + 1);
+	} else {
+		namelen = pooled_name(name, sel, flags);
+	}
+	datagram_shape(f, in, flags, &len, &trunc, &namelen);
+	rx(f, name, namelen, arena + f->cookie % ARENA_SLACK, len, trunc, NULL);
+}
+
+/* A datagram as the kernel leaves it in a provided buffer of the ring:
+ * io_uring_recvmsg_out, the name area (msg_namelen bytes), then the
+ * payload, in a buffer of ring.c's size. The header's fields and the
+ * completion's length come from the input, within what the kernel can
+ * produce: it never reports more bytes than the buffer holds. */
+static void op_ring(struct fx *f, struct fuzz_in *in)
+{
+	struct msghdr msg = { .msg_namelen = NAME_ROOM };
+	uint32_t hdr = sizeof(struct io_uring_recvmsg_out);
+	uint32_t buf_len = hdr + NAME_ROOM + f->wp.max_packet + 1;
+	uint8_t sel = fuzz_u8(in), flags = fuzz_u8(in), how = fuzz_u8(in);
+	struct io_uring_recvmsg_out *out, head = { 0 };
+	uint32_t namelen, len, room, copied;
+	uint8_t *buf = malloc(buf_len), *name, *payload;
+	bool trunc;
+	int res;
+
+	FUZZ_CHECK(buf, "malloc");
+	memset(buf, 0xbd, buf_len);
+	namelen = pooled_name(buf + hdr, sel, flags);
+	datagram_shape(f, in, flags, &len, &trunc, &namelen);
+	room = f->wp.max_packet + 1;
+	copied = len < room ? len : room;
+	head.namelen = how & 1 ? fuzz_u32(in) : namelen;
+	head.controllen = how & 2 ? fuzz_u32(in) : 0;
+	head.payloadlen = len;
+	head.flags = trunc || len > room ? MSG_TRUNC : 0;
+	memcpy(buf, &head, sizeof(head));
+	res = (int)(hdr + NAME_ROOM + copied);
+	if (how & 4)
+		res = (int)(fuzz_u32(in) % (buf_len + 1));
+
+	/* ring.c on_recv(), from io_uring_recvmsg_validate() on. */
+	out = io_uring_recvmsg_validate(buf, res, &msg);
+	if (!out) {
+		FUZZ_CHECK((uint32_t)res < hdr + NAME_ROOM, "valid buffer of %d bytes refused", res);
+		free(buf);
+		return;
+	}
+	room = io_uring_recvmsg_payload_length(out, res, &msg);
+	len = out->payloadlen < room ? out->payloadlen : room;
+	namelen = out->namelen < msg.msg_namelen ? out->namelen : msg.msg_namelen;
+	name = io_uring_recvmsg_name(out);
+	payload = io_uring_recvmsg_payload(out, &msg);
+	/* What worker_rx() and the sends will read lies inside the part of
+	 * the buffer the completion covers. */
+	FUZZ_CHECK(name >= buf + hdr && name + namelen <= buf + res, "name outside the buffer");
+	FUZZ_CHECK(payload >= buf && payload + len <= buf + res,
+		   "payload [%td, +%u) outside %d bytes", payload - buf, len, res);
+	rx(f, name, namelen, payload, len, out->flags & MSG_TRUNC, buf);
+}
+
+static void op_gso_failed(struct fx *f, struct fuzz_in *in)
+{
+	static const int errs[] = { -EINVAL, -EIO, -ENOPROTOOPT, -EMSGSIZE };
+	int err = errs[fuzz_u8(in) % 4];
+	uint32_t seg = fuzz_u16(in);
+
+	FUZZ_CHECK(worker_gso_error(err), "%d is a GSO error", err);
+	worker_gso_failed(&f->w, err, seg);
+	/* EMSGSIZE lowers the cap below the refused segment; the rest end
+	 * GSO for good. */
+	if (f->gso && err == -EMSGSIZE) {
+		if (seg > 1 && seg - 1 < f->gso)
+			f->gso = seg - 1;
+	} else {
+		f->gso = 0;
+	}
+	FUZZ_CHECK(f->w.gso_max_seg == f->gso, "gso_max_seg %u, model %u", f->w.gso_max_seg,
+		   f->gso);
+	FUZZ_CHECK(f->w.st.gso == (f->gso != 0), "st.gso");
+}
+
+/* ---- set-up ---- */
+
+/* A slot some earlier worker left: arbitrary entries (and counters), in a
+ * layout that matches, so worker_init() resumes from it. */
+static void fill_resumed_slot(struct fx *f, struct fuzz_in *in, uint8_t hdr)
+{
+	uint32_t k = fuzz_u8(in) % (f->wp.max_clients + 1);
+
+	f->slot->magic = RF_SLOT_MAGIC;
+	f->slot->version = RF_SLOT_VERSION;
+	f->slot->max_clients = f->wp.max_clients;
+	if (hdr & 0x10)
+		fuzz_bytes(in, &f->slot->stats, sizeof(f->slot->stats));
+	for (uint32_t i = 0; i < k; i++) {
+		struct rf_slot_client *e = &f->slot->clients[i];
+
+		if (fuzz_u8(in) & 1) {
+			fuzz_bytes(in, e, sizeof(*e));
+		} else {
+			/* A plausible entry: a pooled source, seen at some time. */
+			uint8_t name[NAME_ROOM];
+			uint32_t len = pooled_name(name, fuzz_u8(in), 0);
+
+			memcpy(&e->addr, name, sizeof(e->addr));
+			e->addrlen = len;
+			e->last_seen_ns = fuzz_u32(in) * (uint64_t)RF_NSEC_PER_MSEC;
+		}
+	}
+}
+
+/* What clients_rebuild() must keep of the resumed entries: complete
+ * addresses of the exact size, first of each duplicate. */
+static void model_resume(struct fx *f, const struct rf_slot_client *snap)
+{
+	for (uint32_t i = 0; i < f->wp.max_clients; i++) {
+		const struct rf_slot_client *e = &snap[i];
+		uint8_t name[NAME_ROOM] = { 0 };
+		bool exact;
+		struct key k;
+
+		memcpy(name, &e->addr, sizeof(e->addr));
+		if (e->addr.family == 0)
+			continue;
+		exact = (e->addr.family == AF_INET && e->addrlen == sizeof(struct sockaddr_in)) ||
+			(e->addr.family == AF_INET6 && e->addrlen == sizeof(struct sockaddr_in6));
+		if (!exact || !key_of(name, e->addrlen, &k) || model_find(f, &k)) {
+			FUZZ_CHECK(f->slot->clients[i].addr.family == 0, "bad entry %u kept", i);
+			continue;
+		}
+		f->c[f->n++] = (struct mclient){ .k = k, .seen = e->last_seen_ns, .idx = (int)i };
+	}
+}
+
+static void setup(struct fx *f, struct fuzz_in *in)
+{
+	uint8_t hdr = fuzz_u8(in), gsel;
+	struct rf_slot_client *snap;
+	int ret, want = 0;
+
+	f->wp.max_clients = hdr & 1 ? 1 + fuzz_u16(in) % RF_CLIENTS_LIMIT : 1 + fuzz_u8(in) % 16;
+	f->wp.max_packets_per_tick = hdr & 2 ? 1 + fuzz_u16(in) % 1024 : 1 + fuzz_u8(in) % 4;
+	f->wp.max_packet = hdr & 4 ? 1 + fuzz_u16(in) % 65507 : 1 + fuzz_u16(in) % 2048;
+	f->wp.client_timeout_s = 1 + fuzz_u8(in) % 3;
+	f->cap = 1 + fuzz_u8(in);
+	gsel = fuzz_u8(in) % 5;
+	/* The worker's real caps (IPv4, IPv6), none, or anything. */
+	f->wp.gso_max_seg = gsel == 0 ? 0 : gsel == 1 ? 1472 : gsel == 2 ? 1452
+			  : gsel == 3 ? fuzz_u16(in) : fuzz_u32(in);
+	f->wp.seed = fuzz_u64(in);
+	f->now = fuzz_u32(in) * (uint64_t)RF_NSEC_PER_MSEC;
+	f->gso = f->wp.gso_max_seg;
+
+	f->slot = calloc(1, rf_slot_size(f->wp.max_clients));
+	f->c = calloc(f->wp.max_clients, sizeof(*f->c));
+	f->mark = calloc(f->wp.max_clients, 1);
+	f->pkts = calloc(f->cap, sizeof(*f->pkts));
+	f->held = calloc(f->cap, sizeof(*f->held));
+	snap = calloc(f->wp.max_clients, sizeof(*snap));
+	FUZZ_CHECK(f->slot && f->c && f->mark && f->pkts && f->held && snap, "calloc");
+	if (hdr & 8) {
+		fill_resumed_slot(f, in, hdr);
+		want = 1;
+		if (hdr & 0x20) {
+			/* A slot for another table size starts afresh. */
+			f->slot->max_clients++;
+			want = 0;
+		}
+	}
+	memcpy(snap, f->slot->clients, f->wp.max_clients * sizeof(*snap));
+	FUZZ_CHECK(tick_plan_init(&f->plan, f->cap, f->wp.max_clients) == 0, "tick_plan_init");
+	ret = worker_init(&f->w, f->slot, &f->wp);
+	FUZZ_CHECK(ret == want, "worker_init = %d, expected %d", ret, want);
+	if (want)
+		model_resume(f, snap);
+	free(snap);
+	f->w.now_ns = f->now;
+	f->base = f->w.st;
+	check_clients(f);
+}
+
+/* A restarted worker resumes from the slot: same clients, same counters. */
+static void check_restart(struct fx *f)
+{
+	struct worker_params wp = f->wp;
+	struct rf_slot_stats st = f->w.st;
+
+	worker_free(&f->w);
+	wp.seed = ~wp.seed;
+	FUZZ_CHECK(worker_init(&f->w, f->slot, &wp) == 1, "restart did not resume");
+	check_clients(f);
+	FUZZ_CHECK(f->w.st.pkts_in == st.pkts_in && f->w.st.ticks == st.ticks &&
+			   f->w.st.drop_max_clients == st.drop_max_clients,
+		   "counters lost in a restart");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_in in = { data, size };
+	struct fx f = { 0 };
+
+	trace = getenv("RF_FUZZ_TRACE") != NULL;
+
+	setup(&f, &in);
+	while (fuzz_more(&in)) {
+		switch (fuzz_u8(&in) % 7) {
+		case 0:
+		case 1:
+			op_datagram(&f, &in, false);
+			break;
+		case 2:
+			op_datagram(&f, &in, true);
+			break;
+		case 3:
+			op_ring(&f, &in);
+			break;
+		case 4:
+			/* Time passes, up to a minute: clients expire. */
+			f.now += fuzz_u16(&in) * (uint64_t)RF_NSEC_PER_MSEC;
+			f.w.now_ns = f.now;
+			break;
+		case 5:
+			end_tick(&f, fuzz_u32(&in));
+			break;
+		case 6:
+			op_gso_failed(&f, &in);
+			break;
+		}
+	}
+	end_tick(&f, 0);
+	check_restart(&f);
+
+	worker_free(&f.w);
+	tick_plan_free(&f.plan);
+	free(f.slot);
+	free(f.c);
+	free(f.mark);
+	free(f.pkts);
+	free(f.held);
+	return 0;
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of fuzz_worker_rx: small programs in the input
+format that fuzz_worker_rx.c decodes (see setup() and the op switch there),
+one per behaviour worth starting from. Rerun after changing that format:
+
+    python3 tests/fuzz/make_worker_seeds.py tests/fuzz/corpus/fuzz_worker_rx
+"""
+import os
+import struct
+import sys
+
+# Header flags (setup()).
+BIG_TABLE, BIG_PPT, BIG_PACKET, RESUME, RESUME_STATS, RESUME_MISMATCH = 1, 2, 4, 8, 0x10, 0x20
+# Ops: value % 7.
+OP_POOLED, OP_RAW, OP_RING, OP_TIME, OP_TICK, OP_GSO = 0, 2, 3, 4, 5, 6
+GSO_NONE, GSO_V4, GSO_V6, GSO_U16 = 0, 1, 2, 3
+EINVAL, EIO, ENOPROTOOPT, EMSGSIZE = 0, 1, 2, 3   # op_gso_failed's table
+SLOT_CLIENT = 48                                   # sizeof(struct rf_slot_client)
+
+
+def u8(v):
+    return struct.pack("<B", v)
+
+
+def u16(v):
+    return struct.pack("<H", v)
+
+
+def u32(v):
+    return struct.pack("<I", v)
+
+
+def header(flags=0, clients=8, ppt=4, max_packet=1400, timeout_s=1, cap=64,
+           gso=GSO_V4, gso_value=None, seed=0x1234567890ABCDEF, now_ms=1000):
+    """Parameters as setup() decodes them (each value is taken modulo its
+    range there, so pass values inside it)."""
+    # Values beyond the compact ranges need the wide encodings.
+    flags |= (clients > 16) * BIG_TABLE | (ppt > 4) * BIG_PPT | (max_packet > 2048) * BIG_PACKET
+    b = u8(flags)
+    b += u16(clients - 1) if flags & BIG_TABLE else u8(clients - 1)
+    b += u16(ppt - 1) if flags & BIG_PPT else u8(ppt - 1)
+    b += u16(max_packet - 1)
+    b += u8(timeout_s - 1)
+    b += u8(cap - 1)
+    b += u8(gso)
+    if gso == GSO_U16:
+        b += u16(gso_value)
+    return b + struct.pack("<Q", seed) + u32(now_ms)
+
+
+def v4(i):
+    """Pooled source i (0..63) over IPv4."""
+    return i & 63
+
+
+def v6(i):
+    return 128 | (i & 63)
+
+
+def bad(i):
+    return 192 | (i & 63)
+
+
+def dgram(src, length, flags=0):
+    """flags: 0x07 trunc; 0x60 length taken as is (not modulo)."""
+    return u8(OP_POOLED) + u8(src) + u8(flags) + u16(length)
+
+
+def raw(name, namelen, length, flags=0):
+    name = name.ljust(28, b"\0")
+    return u8(OP_RAW) + u8(namelen) + u8(flags) + name + u16(length)
+
+
+def ring(src, length, flags=0, namelen=None, controllen=None, res=None):
+    how = (namelen is not None) | (controllen is not None) << 1 | (res is not None) << 2
+    b = u8(OP_RING) + u8(src) + u8(flags) + u8(how) + u16(length)
+    for v in (namelen, controllen, res):
+        if v is not None:
+            b += u32(v)
+    return b
+
+
+def advance(ms):
+    return u8(OP_TIME) + u16(ms)
+
+
+def tick(work_ns=20000):
+    return u8(OP_TICK) + u32(work_ns)
+
+
+def gso_failed(err, seg):
+    return u8(OP_GSO) + u8(err) + u16(seg)
+
+
+def seeds():
+    s = {}
+    # The original benchmark's shape: 10 clients x 1 KiB per tick.
+    body = b""
+    for _ in range(3):
+        body += b"".join(dgram(v4(i), 1024) for i in range(10)) + advance(20) + tick()
+    s["broadcast_10x1k"] = header(clients=16, cap=64) + body
+    # One GSO run cut by the 64-segment limit, then a short tail.
+    s["gso_64_segments"] = header(clients=2, ppt=128, flags=BIG_PPT, cap=128) + \
+        b"".join(dgram(v4(0), 100) for _ in range(70)) + dgram(v4(0), 40) + tick()
+    # 1472-byte segments: 44 fit in 65,507 bytes.
+    s["gso_byte_limit"] = header(ppt=64, max_packet=1472, cap=64) + \
+        b"".join(dgram(v4(i % 2), 1472) for i in range(60)) + tick()
+    # Runs of mixed sizes: equal, shorter (ends a run), empty, larger.
+    sizes = [500, 500, 500, 200, 500, 0, 0, 700, 700, 1400, 1400, 1, 1500]
+    s["gso_mixed_sizes"] = header(ppt=32, cap=64, max_packet=1500) + \
+        b"".join(dgram(v4(0), n) for n in sizes) + tick()
+    # The kernel refuses GSO: the cap drops, then GSO ends.
+    s["gso_refused"] = header(ppt=16) + b"".join(dgram(v4(0), 1000) for _ in range(8)) + \
+        gso_failed(EMSGSIZE, 1001) + tick() + b"".join(dgram(v4(0), 1000) for _ in range(8)) + \
+        gso_failed(EIO, 1000) + tick()
+    # One client over max_packets_per_tick, another within.
+    s["flood"] = header(ppt=3) + b"".join(dgram(v4(1), 64) for _ in range(6)) + \
+        dgram(v4(2), 64) + tick() + dgram(v4(1), 64) + tick()
+    # More sources than max_clients; the table frees up after expiry.
+    s["table_full_then_expiry"] = header(clients=4, timeout_s=1) + \
+        b"".join(dgram(v4(i), 32) for i in range(6)) + tick() + advance(1500) + \
+        dgram(v4(0), 32) + tick() + b"".join(dgram(v4(i + 8), 32) for i in range(4)) + tick()
+    # Expiry with a big table: hash clusters and backward-shift deletes.
+    body = b"".join(dgram(v4(i), 16) + dgram(v6(i), 16) for i in range(64)) + tick()
+    body += advance(900) + b"".join(dgram(v4(i), 16) for i in range(0, 64, 3)) + tick()
+    body += advance(900) + tick() + b"".join(dgram(v6(i), 16) for i in range(0, 64, 5)) + tick()
+    s["many_clients_expire"] = header(flags=BIG_TABLE, clients=200, cap=255, ppt=2) + body
+    # Not clients: oversize, truncated, other families, short names.
+    s["drops"] = header(max_packet=1000) + dgram(v4(0), 1001, 0x60) + \
+        dgram(v4(0), 10, 0x07) + dgram(bad(0), 10) + dgram(bad(1), 10) + dgram(bad(3), 10) + \
+        raw(b"\x02\x00\x1f\x90\x7f\x00\x00\x01", 8, 10) + \
+        raw(b"\x0a\x00\x1f\x90", 27, 10) + dgram(v6(9), 10) + tick()
+    # Raw addresses: sin_zero and flowinfo must not make a new client.
+    s["raw_names"] = header() + \
+        raw(b"\x02\x00\x1f\x90\x7f\x00\x00\x01" + b"\xff" * 8, 16, 10) + \
+        raw(b"\x02\x00\x1f\x90\x7f\x00\x00\x01", 16, 10) + \
+        raw(b"\x0a\x00\x1f\x90\x11\x22\x33\x44" + b"\x00" * 15 + b"\x01" + u32(0), 28, 10) + \
+        raw(b"\x0a\x00\x1f\x90\x00\x00\x00\x00" + b"\x00" * 15 + b"\x01" + u32(0), 28, 10) + tick()
+    # The ring's buffers: ordinary, truncated, short completion, odd
+    # header lengths.
+    s["ring_buffers"] = header(max_packet=512) + ring(v4(0), 100) + ring(v4(1), 600, 0x60) + \
+        ring(v4(2), 100, res=20) + ring(v4(3), 100, res=50) + \
+        ring(v4(4), 100, namelen=1000) + ring(v6(5), 64, namelen=3) + \
+        ring(v4(6), 100, controllen=64) + ring(v4(7), 0) + tick()
+    # A restarted worker finds its predecessor's clients (and junk).
+    entries = b""
+    for i in range(6):
+        entries += u8(0) + u8(v4(i)) + u32(500 + i)
+    entries += u8(0) + u8(v4(2)) + u32(7)           # duplicate: dropped
+    entries += u8(1) + (b"\x02\x00" + b"\x00" * 26 + u32(28)).ljust(SLOT_CLIENT, b"\0")
+    entries += u8(1) + b"\xee" * SLOT_CLIENT
+    s["resume_slot"] = header(flags=RESUME, clients=12, timeout_s=3) + u8(9) + entries + \
+        dgram(v4(0), 10) + dgram(v4(9), 10) + advance(2000) + tick()
+    s["resume_mismatch"] = header(flags=RESUME | RESUME_MISMATCH, clients=4) + u8(2) + \
+        u8(0) + u8(v4(1)) + u32(1) + u8(0) + u8(v4(2)) + u32(1) + dgram(v4(3), 10) + tick()
+    s["resume_stats"] = header(flags=RESUME | RESUME_STATS, clients=4) + u8(0) + \
+        bytes(range(224)) + dgram(v4(1), 10) + tick()
+    # Jumbo datagrams with GSO configured beyond what fits a send.
+    s["jumbo"] = header(flags=BIG_PACKET, max_packet=65507, gso=GSO_U16, gso_value=65535,
+                        ppt=4) + dgram(v4(0), 40000) + dgram(v4(0), 30000) + \
+        dgram(v4(0), 65507) + dgram(v4(0), 2) + tick()
+    return s
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(__file__), "corpus", "fuzz_worker_rx")
+    os.makedirs(out, exist_ok=True)
+    for name, data in seeds().items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+    print(f"{len(seeds())} seeds in {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -114,7 +114,7 @@ static void check_reply_error(const uint8_t *data, size_t size)
 	json_decref(probe);
 	reply = ctl_reply_error("%s", text);
 	if (!reply) {
-		/* Known bug (tests/fuzz/crashes/fuzz_ctl_request/README):
+		/* Known bug (tests/fuzz/crashes/fuzz_ctl_request/README.md):
 		 * a message that is not UTF-8 once cut to 511 bytes makes
 		 * json_pack() fail. Tolerated so that fuzz_smoke stays green
 		 * until it is fixed; RF_FUZZ_STRICT=1 reproduces it. */

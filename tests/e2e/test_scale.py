@@ -1,0 +1,98 @@
+"""Scale: a 10,000-server configuration validates quickly and an error at
+its very end is still reported with file:line; 200 servers run under one
+ringfleetd on this machine, each relaying, with status and shutdown
+working at that size."""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+from fleetlib import Daemon, binary, check, pid_alive, wait_for
+
+FLEET = 200
+
+
+def check_big_config():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "big.ini")
+        with open(path, "w") as f:
+            f.write("[supervisor]\nmax_per_cpu = 4096\n[defaults]\nbind = 127.0.0.1\n")
+            for i in range(100):
+                f.write("[pool p%d]\nports = %d-%d\n" % (i, 20000 + i * 100, 20099 + i * 100))
+        t0 = time.monotonic()
+        p = subprocess.run([binary("ringfleetd"), "--check", path], capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - t0
+        check(p.returncode == 0 and "10000 servers" in p.stdout, "10,000 servers: %s%s" % (p.stdout, p.stderr))
+        with open(path, "a") as f:
+            f.write("[server late]\nport = 20000\n")
+        p = subprocess.run([binary("ringfleetd"), "--check", path], capture_output=True, text=True, timeout=60)
+        check(p.returncode == 1 and "%s:205:" % path in p.stderr and "20000" in p.stderr,
+              "collision at the end: " + p.stderr)
+        print("10,000-server config checked in %.2fs" % took)
+
+
+def free_block(n):
+    """n consecutive UDP ports free on 127.0.0.1."""
+    for base in range(42000, 60000 - n, n):
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port block")
+
+
+def run_fleet():
+    base = free_block(FLEET)
+    ini = "[pool big]\nports = %d-%d\nrecv_buffers = 64\n" % (base, base + FLEET - 1)
+    with Daemon(ini, "max_per_cpu = %d\n" % FLEET) as d:
+        t0 = time.monotonic()
+        st = d.wait_running(timeout=120)
+        up = time.monotonic() - t0
+        check(len(st["servers"]) == FLEET, "%d servers" % len(st["servers"]))
+        pids = [s["pid"] for s in st["servers"]]
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        c.bind(("127.0.0.1", 0))
+        c.settimeout(5)
+        for port in range(base, base + FLEET):
+            c.sendto(b"%d" % port, ("127.0.0.1", port))
+        got = set()
+        try:
+            while len(got) < FLEET:
+                data, src = c.recvfrom(64)
+                check(int(data) == src[1], "server %d relayed %r" % (src[1], data))
+                got.add(src[1])
+        except socket.timeout:
+            pass
+        check(len(got) == FLEET, "%d of %d servers relayed" % (len(got), FLEET))
+        t1 = time.monotonic()
+        rc, out, _ = d.ctl("--json", "status")
+        status_ms = (time.monotonic() - t1) * 1e3
+        check(rc == 0 and len(json.loads(out)["servers"]) == FLEET, "status at scale")
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
+        t2 = time.monotonic()
+        check(d.stop(timeout=60) == 0, "exit code")
+        down = time.monotonic() - t2
+        wait_for(lambda: not any(pid_alive(p) for p in pids), 10, "workers to be gone")
+        print("%d servers: all running in %.1fs, status in %.0f ms, ringfleetd RSS %d kB, "
+              "stopped in %.1fs" % (FLEET, up, status_ms, rss, down))
+
+
+def main():
+    check_big_config()
+    run_fleet()
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()

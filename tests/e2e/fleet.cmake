@@ -9,3 +9,6 @@ rf_e2e_test(e2e_control test_control.py TIMEOUT 120)
 rf_e2e_test(e2e_zero_loss_restart test_zero_loss_restart.py TIMEOUT 90)
 rf_e2e_test(e2e_abuse test_abuse.py TIMEOUT 120)
 rf_e2e_test(e2e_scale test_scale.py TIMEOUT 240)
+# Soak: skipped unless RF_SOAK_MINUTES is set; select with `ctest -L soak`.
+rf_e2e_test(soak soak.py TIMEOUT 7200)
+set_tests_properties(soak PROPERTIES LABELS soak)

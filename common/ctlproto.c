@@ -163,6 +163,11 @@ char *ctl_reply_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages quote input (a config value, a request word) that may not
+	 * be UTF-8, which JSON strings must be: keep them printable ASCII. */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
 	obj = json_pack("{s:b,s:s}", "ok", 0, "error", msg);
 	if (!obj)
 		return NULL;

@@ -89,12 +89,28 @@ static void test_replies_are_one_json_line(void **state)
 	free(ok);
 }
 
+static void test_error_text_is_always_json(void **state)
+{
+	char *line = ctl_reply_error("cfg.ini:3: bind: got \"%s\"", "caf\xe9\x01\xc3");
+	json_t *o;
+
+	(void)state;
+	assert_non_null(line);
+	o = json_loads(line, 0, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "error")),
+			    "cfg.ini:3: bind: got \"caf???\"");
+	json_decref(o);
+	free(line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verbs_and_args),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_replies_are_one_json_line),
+		cmocka_unit_test(test_error_text_is_always_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

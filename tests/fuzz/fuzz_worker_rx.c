@@ -3,8 +3,8 @@
  * The input is a small program: a header with the worker's parameters
  * (and optionally a resumed slot full of arbitrary client entries, as a
  * crashed predecessor may leave it), then operations until the input ends:
- * datagrams from a pool of addresses or with raw address bytes, time
- * passing, GSO failures, ends of tick, and datagrams delivered as a
+ * datagrams (and bursts of one) from a pool of addresses or with raw
+ * address bytes, time passing, GSO failures, ends of tick, and datagrams delivered as a
  * multishot-recvmsg buffer the way worker/ring.c parses them.
  *
  * Every step is checked against a plain reference model (linear search
@@ -455,7 +455,10 @@ static void datagram_shape(struct fx *f, struct fuzz_in *in, uint8_t flags, uint
 	*len = (flags & 0x60) == 0x60 ? raw : raw % (f->wp.max_packet + 1);
 }
 
-static void op_datagram(struct fx *f, struct fuzz_in *in, bool raw_name)
+/* copies > 1: a burst of the same datagram, as a game client sends every
+ * tick; long equal runs are what the GSO limits are about, and a mutator
+ * would rarely write them out one by one. */
+static void op_datagram(struct fx *f, struct fuzz_in *in, bool raw_name, uint32_t copies)
 {
 	uint8_t name[NAME_ROOM];
 	uint8_t sel = fuzz_u8(in), flags = fuzz_u8(in);
@@ -469,7 +472,8 @@ static void op_datagram(struct fx *f, struct fuzz_in *in, bool raw_name)
 		namelen = pooled_name(name, sel, flags);
 	}
 	datagram_shape(f, in, flags, &len, &trunc, &namelen);
-	rx(f, name, namelen, arena + f->cookie % ARENA_SLACK, len, trunc, NULL);
+	while (copies--)
+		rx(f, name, namelen, arena + f->cookie % ARENA_SLACK, len, trunc, NULL);
 }
 
 /* A datagram as the kernel leaves it in a provided buffer of the ring:
@@ -669,13 +673,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	setup(&f, &in);
 	while (fuzz_more(&in)) {
-		switch (fuzz_u8(&in) % 7) {
+		switch (fuzz_u8(&in) % 8) {
 		case 0:
 		case 1:
-			op_datagram(&f, &in, false);
+			op_datagram(&f, &in, false, 1);
 			break;
 		case 2:
-			op_datagram(&f, &in, true);
+			op_datagram(&f, &in, true, 1);
 			break;
 		case 3:
 			op_ring(&f, &in);
@@ -690,6 +694,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 6:
 			op_gso_failed(&f, &in);
+			break;
+		case 7:
+			op_datagram(&f, &in, false, 1 + fuzz_u8(&in) % 128);
 			break;
 		}
 	}

@@ -11,8 +11,8 @@ import sys
 
 # Header flags (setup()).
 BIG_TABLE, BIG_PPT, BIG_PACKET, RESUME, RESUME_STATS, RESUME_MISMATCH = 1, 2, 4, 8, 0x10, 0x20
-# Ops: value % 7.
-OP_POOLED, OP_RAW, OP_RING, OP_TIME, OP_TICK, OP_GSO = 0, 2, 3, 4, 5, 6
+# Ops: value % 8.
+OP_POOLED, OP_RAW, OP_RING, OP_TIME, OP_TICK, OP_GSO, OP_BURST = 0, 2, 3, 4, 5, 6, 7
 GSO_NONE, GSO_V4, GSO_V6, GSO_U16 = 0, 1, 2, 3
 EINVAL, EIO, ENOPROTOOPT, EMSGSIZE = 0, 1, 2, 3   # op_gso_failed's table
 SLOT_CLIENT = 48                                   # sizeof(struct rf_slot_client)
@@ -66,6 +66,11 @@ def dgram(src, length, flags=0):
     return u8(OP_POOLED) + u8(src) + u8(flags) + u16(length)
 
 
+def burst(src, length, copies, flags=0):
+    """copies (1..128) of one pooled datagram."""
+    return u8(OP_BURST) + u8(copies - 1) + u8(src) + u8(flags) + u16(length)
+
+
 def raw(name, namelen, length, flags=0):
     name = name.ljust(28, b"\0")
     return u8(OP_RAW) + u8(namelen) + u8(flags) + name + u16(length)
@@ -102,6 +107,9 @@ def seeds():
     # One GSO run cut by the 64-segment limit, then a short tail.
     s["gso_64_segments"] = header(clients=2, ppt=128, flags=BIG_PPT, cap=128) + \
         b"".join(dgram(v4(0), 100) for _ in range(70)) + dgram(v4(0), 40) + tick()
+    # The same, as bursts: 2 x 100 copies interleaved with a second size.
+    s["gso_bursts"] = header(clients=4, ppt=256, cap=255) + burst(v4(0), 200, 100) + \
+        burst(v4(1), 200, 30) + burst(v4(2), 64, 128) + tick()
     # 1472-byte segments: 44 fit in 65,507 bytes.
     s["gso_byte_limit"] = header(ppt=64, max_packet=1472, cap=64) + \
         b"".join(dgram(v4(i % 2), 1472) for i in range(60)) + tick()

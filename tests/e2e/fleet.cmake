@@ -12,3 +12,4 @@ rf_e2e_test(e2e_scale test_scale.py TIMEOUT 240)
 # Soak: skipped unless RF_SOAK_MINUTES is set; select with `ctest -L soak`.
 rf_e2e_test(soak soak.py TIMEOUT 7200)
 set_tests_properties(soak PROPERTIES LABELS soak)
+rf_e2e_test(e2e_privileges test_privileges.py TIMEOUT 60)

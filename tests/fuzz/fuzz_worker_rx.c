@@ -646,6 +646,10 @@ static void setup(struct fx *f, struct fuzz_in *in)
 	free(snap);
 	f->w.now_ns = f->now;
 	f->base = f->w.st;
+	/* The flood limiter's tick generation wraps after 2^32 ticks (49
+	 * days at 1000 Hz): start a few ticks before it. */
+	if (hdr & 0x40)
+		f->w.flood.gen = UINT32_MAX - fuzz_u8(in) % 4;
 	check_clients(f);
 }
 

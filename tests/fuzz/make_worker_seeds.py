@@ -10,7 +10,8 @@ import struct
 import sys
 
 # Header flags (setup()).
-BIG_TABLE, BIG_PPT, BIG_PACKET, RESUME, RESUME_STATS, RESUME_MISMATCH = 1, 2, 4, 8, 0x10, 0x20
+BIG_TABLE, BIG_PPT, BIG_PACKET, RESUME, RESUME_STATS, RESUME_MISMATCH, GEN_WRAP = \
+    1, 2, 4, 8, 0x10, 0x20, 0x40
 # Ops: value % 8.
 OP_POOLED, OP_RAW, OP_RING, OP_TIME, OP_TICK, OP_GSO, OP_BURST = 0, 2, 3, 4, 5, 6, 7
 GSO_NONE, GSO_V4, GSO_V6, GSO_U16 = 0, 1, 2, 3
@@ -121,6 +122,11 @@ def seeds():
     s["gso_refused"] = header(ppt=16) + b"".join(dgram(v4(0), 1000) for _ in range(8)) + \
         gso_failed(EMSGSIZE, 1001) + tick() + b"".join(dgram(v4(0), 1000) for _ in range(8)) + \
         gso_failed(EIO, 1000) + tick()
+    # The flood limiter's generation wraps between these ticks.
+    body = b""
+    for _ in range(5):
+        body += b"".join(dgram(v4(1), 64) for _ in range(5)) + dgram(v4(2), 64) + tick()
+    s["flood_gen_wrap"] = header(flags=GEN_WRAP, ppt=3) + u8(2) + body
     # One client over max_packets_per_tick, another within.
     s["flood"] = header(ppt=3) + b"".join(dgram(v4(1), 64) for _ in range(6)) + \
         dgram(v4(2), 64) + tick() + dgram(v4(1), 64) + tick()

@@ -258,7 +258,8 @@ static void check_hang(struct fleet *f, struct server *s, uint64_t now)
 
 	if (beat < s->fsm.ready_ns)
 		beat = s->fsm.ready_ns;
-	if (now - beat <= hang_ns(f) || s->fsm.hung)
+	/* A worker may tick after now was read: its beat is then newer. */
+	if (beat >= now || now - beat <= hang_ns(f) || s->fsm.hung)
 		return;
 	log_warn("%s: no tick for %llu ms (hang_timeout_ms %u)", s->cfg.name,
 		 (unsigned long long)((now - beat) / RF_NSEC_PER_MSEC), f->sup.hang_timeout_ms);

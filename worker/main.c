@@ -358,8 +358,10 @@ static int run(struct opts *o)
 		log_info("resuming from the slot: %u clients, %llu ticks before", w.clients.n,
 			 (unsigned long long)w.st.ticks);
 	w.now_ns = rf_now_ns();
-	if (backend_open(&b, o, &w, fd) < 0)
+	if (backend_open(&b, o, &w, fd) < 0) {
+		worker_free(&w);
 		return 1;
+	}
 	w.st.backend = b.kind;
 	w.st.worker_pid = (uint32_t)getpid();
 	w.st.ready = 1;
@@ -372,6 +374,8 @@ static int run(struct opts *o)
 	ret = tick_loop(&w, &b, o, &waitmask);
 	if (ret < 0) {
 		log_err("tick loop: %s", strerror(-ret));
+		be_close(&b);
+		worker_free(&w);
 		return 1;
 	}
 	if (b.ring && ring_drain(b.ring, rf_now_ns() + STOP_DRAIN_NS) < 0)

@@ -47,8 +47,10 @@ def test_silent_target():
     try:
         rep = load(port)
         all_lost(rep, 3)
-        # every scheduled send went out (no errors to hide behind)
-        assert abs(rep["sent"] - 300) <= 15, rep["sent"]
+        # every scheduled send went out or was knowingly skipped (a loaded
+        # machine can starve the sender), with no errors to hide behind
+        assert rep["send_errors"] == 0, rep
+        assert abs(rep["sent"] + rep["send_skipped"] - 300) <= 15, rep
     finally:
         s.close()
 

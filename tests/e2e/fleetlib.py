@@ -10,8 +10,10 @@ import sys
 import tempfile
 import time
 
+import rftest
+
 BIN = os.environ.get("RF_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
-SKIP = 77
+SKIP = rftest.SKIP
 
 
 def binary(name):
@@ -26,6 +28,19 @@ def fail(msg):
 def check(cond, msg):
     if not cond:
         fail(msg)
+
+
+def free_tcp_port():
+    """A TCP port free on 127.0.0.1 right now (e.g. for metrics_listen)."""
+    return rftest.free_port(socket.SOCK_STREAM)
+
+
+def send_udp(port, n, tag=b"p"):
+    """n datagrams tag000.. from one fresh loopback client to port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        for i in range(n):
+            s.sendto(tag + b"%04d" % i, ("127.0.0.1", port))
 
 
 def free_udp_ports(n):

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 
-from fleetlib import Daemon, binary, check, free_udp_ports, wait_for
+from fleetlib import Daemon, binary, check, free_udp_ports, send_udp, wait_for
 
 VERBS = ("status", "start", "stop", "restart", "reload", "shutdown", "ping", "version", "help")
 
@@ -31,14 +31,6 @@ def parse_detail(text):
         check(key not in fields, "detail key %s twice" % key)
         fields[key] = value.strip()
     return fields
-
-
-def send_udp(port, n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    for i in range(n):
-        s.sendto(b"p%03d" % i, ("127.0.0.1", port))
-    s.close()
 
 
 def detail_view(d, port):

@@ -6,10 +6,11 @@ each server must exit 0 on SIGTERM."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
+
+import rftest
 
 BIN = os.environ.get("RF_BIN_DIR", "build/bin")
 FIELDS = [
@@ -25,14 +26,6 @@ LAT_FIELDS = ["avg", "p50", "p99", "p999", "max"]
 CLIENTS = 5
 DURATION = 2.0
 INTERVAL_MS = 10
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_bound(port, proc, timeout=5.0):
@@ -90,7 +83,7 @@ def check(name, rep):
 
 def main():
     for name in ("ref-blocking", "ref-uring-zc"):
-        port = free_udp_port()
+        port = rftest.free_port()
         proc = subprocess.Popen([os.path.join(BIN, name), "--port", str(port),
                                  "--bind", "127.0.0.1", "--tick-hz", "50"],
                                 stderr=subprocess.PIPE, text=True)

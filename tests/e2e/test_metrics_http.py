@@ -9,23 +9,7 @@ import time
 import urllib.error
 import urllib.request
 
-from fleetlib import Daemon, check, free_udp_ports, wait_for
-
-
-def free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def send_udp(port, n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    for i in range(n):
-        s.sendto(b"m%04d" % i, ("127.0.0.1", port))
-    s.close()
+from fleetlib import Daemon, check, free_tcp_port, free_udp_ports, send_udp, wait_for
 
 
 def get(url, method="GET"):

@@ -17,8 +17,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from fleetlib import SKIP, Daemon, check, fail, free_udp_ports, wait_for
-from test_metrics_http import free_tcp_port, get, send_udp
+from fleetlib import SKIP, Daemon, check, fail, free_tcp_port, free_udp_ports, send_udp, wait_for
+from test_metrics_http import get
 
 PROMETHEUS = os.environ.get("RF_PROMETHEUS", "/usr/bin/prometheus")
 SERVERS = ("p1", "p2", "p3")

@@ -82,7 +82,7 @@ static int queue_push(struct queue *q, const void *data, size_t len)
 static void *recv_thread(void *arg)
 {
 	uint8_t buf[REF_MAX_PACKET];
-	struct sockaddr_in from;
+	struct sockaddr_in from = { 0 };
 	socklen_t fl;
 	ssize_t n;
 

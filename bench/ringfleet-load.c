@@ -786,7 +786,7 @@ static void plan(struct load *l)
 	l->nslots = (unsigned)(interval / RF_NSEC_PER_MSEC);
 	if (l->nslots < 1)
 		l->nslots = 1;
-	if (l->nslots > l->ncl)
+	if (l->nslots > l->ncl && l->ncl > 0)
 		l->nslots = (unsigned)l->ncl;
 	l->slot_ns = interval / l->nslots;
 	l->t_start = rf_now_ns() + 10 * RF_NSEC_PER_MSEC;

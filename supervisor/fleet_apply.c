@@ -411,7 +411,7 @@ int fleet_apply(struct fleet *f, const struct cfg *cfg, struct fleet_diff *diff,
 		r = place(&a, &allowed);
 	if (r == 0)
 		r = prepare(&a);
-	if (r < 0)
+	if (r != 0)
 		goto out;
 	commit(&a, diff, &allowed);
 	act(&a);

@@ -80,7 +80,7 @@ static int open_socket(const struct opts *o)
 /* The inherited socket must be a bound UDP socket; returns its family. */
 static int check_socket(int fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 	int type = 0;
 	socklen_t tlen = sizeof(type);
@@ -100,7 +100,7 @@ static int check_socket(int fd)
 
 static void describe_socket(int fd, char *buf, size_t len)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof(ss);
 	char host[64], serv[16];
 

@@ -146,6 +146,17 @@ static char *reload_failed(struct daemon *d, const char *err)
 	return ctl_reply_error("reload failed: %s", err);
 }
 
+/* The control socket is the channel the reload itself came in on, so it
+ * only changes with a restart; say so rather than ignore the edit. */
+static void warn_restart_only(const struct cfg_supervisor *cur, const struct cfg_supervisor *next)
+{
+	if (strcmp(cur->control_socket, next->control_socket) != 0 ||
+	    strcmp(cur->control_group, next->control_group) != 0 ||
+	    cur->control_mode != next->control_mode)
+		log_warn("reload: control_socket, control_group and control_mode take effect "
+			 "when ringfleetd restarts; still serving %s", cur->control_socket);
+}
+
 /* The servers' change is already committed; a metrics address that cannot
  * be taken is reported and metrics stay off until the next reload. The
  * old listener goes first since the new one may want its port. */
@@ -191,6 +202,7 @@ char *daemon_reload(struct daemon *d, uint64_t conn_id)
 		   diff.n_removed, diff.n_changed, diff.n_unchanged);
 	log_set_level(next.sup.log_level);
 	reopen_metrics(d, next.sup.metrics_listen);
+	warn_restart_only(&d->cfg.sup, &next.sup);
 	cfg_free(&d->cfg);
 	d->cfg = next;
 	if (conn_id)

@@ -56,6 +56,42 @@ def free_udp_ports(n):
     return ports
 
 
+def free_port_block(n):
+    """The first of n consecutive UDP ports free on 127.0.0.1 right now,
+    below the ephemeral range so that no other test's client socket (or
+    its stale peers) uses them."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    for base in range(low - n, 10000, -n):
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no %d consecutive free UDP ports" % n)
+
+
+def run_load(port, *args, timeout=20):
+    """Runs ringfleet-load --json against 127.0.0.1:port with args and
+    returns its report. Exits 77 (skip) when io_uring is unavailable to it,
+    fails on any other non-zero exit."""
+    cmd = [binary("ringfleet-load"), "--target", "127.0.0.1:%d" % port, "--json"]
+    r = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True,
+                       timeout=timeout)
+    if r.returncode == 1 and "io_uring unavailable" in r.stderr:
+        print("skip: " + r.stderr.strip())
+        sys.exit(SKIP)
+    check(r.returncode == 0, "ringfleet-load rc %d: %s" % (r.returncode, r.stderr))
+    return json.loads(r.stdout)
+
+
 def wait_for(pred, timeout, what, interval=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

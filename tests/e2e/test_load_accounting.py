@@ -3,7 +3,6 @@
 known: a socket that never answers (100% loss, still exit 0), a closed port
 (100% loss), a relay that drops every 4th sequence number (25% loss), CPU
 of a busy process tree versus an idle one, and its exit codes."""
-import json
 import os
 import signal
 import socket
@@ -12,20 +11,14 @@ import subprocess
 import sys
 import threading
 
-BIN = os.environ.get("RF_BIN_DIR", "build/bin")
-LOAD = os.path.join(BIN, "ringfleet-load")
+from fleetlib import binary, run_load
+
+LOAD = binary("ringfleet-load")
 
 
 def load(port, *extra, clients=3, duration=1.0):
-    cmd = [LOAD, "--target", "127.0.0.1:%d" % port, "--clients", str(clients),
-           "--duration", str(duration), "--warmup", "0.3", "--json"]
-    cmd += list(extra)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
-    if r.returncode == 1 and "io_uring unavailable" in r.stderr:
-        print("skip: " + r.stderr.strip())
-        sys.exit(77)
-    assert r.returncode == 0, "rc %d: %s" % (r.returncode, r.stderr)
-    return json.loads(r.stdout)
+    return run_load(port, "--clients", clients, "--duration", duration,
+                    "--warmup", 0.3, *extra)
 
 
 def bound_socket():

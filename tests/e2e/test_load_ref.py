@@ -3,16 +3,14 @@
 ref-uring-zc) on 127.0.0.1: 5 clients for 2 s must see every broadcast
 (0 loss), latencies bounded by the 50 Hz tick, a complete JSON report, and
 each server must exit 0 on SIGTERM."""
-import json
-import os
 import signal
 import subprocess
 import sys
 import time
 
 import rftest
+from fleetlib import binary, run_load
 
-BIN = os.environ.get("RF_BIN_DIR", "build/bin")
 FIELDS = [
     "servers_n", "clients", "clients_per_server", "size", "interval_ms",
     "warmup_s", "duration_s", "window_s", "drain_ms", "sent", "expected",
@@ -40,19 +38,6 @@ def wait_bound(port, proc, timeout=5.0):
                 return
         time.sleep(0.05)
     sys.exit("server did not bind port %d" % port)
-
-
-def run_load(port, pid):
-    cmd = [os.path.join(BIN, "ringfleet-load"), "--target",
-           "127.0.0.1:%d" % port, "--clients", str(CLIENTS), "--duration",
-           str(DURATION), "--warmup", "0.5", "--interval-ms",
-           str(INTERVAL_MS), "--pid", str(pid), "--json"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
-    if r.returncode == 1 and "io_uring unavailable" in r.stderr:
-        print("skip: " + r.stderr.strip())
-        sys.exit(77)
-    assert r.returncode == 0, "ringfleet-load rc %d: %s" % (r.returncode, r.stderr)
-    return json.loads(r.stdout)
 
 
 def check(name, rep):
@@ -84,12 +69,14 @@ def check(name, rep):
 def main():
     for name in ("ref-blocking", "ref-uring-zc"):
         port = rftest.free_port()
-        proc = subprocess.Popen([os.path.join(BIN, name), "--port", str(port),
+        proc = subprocess.Popen([binary(name), "--port", str(port),
                                  "--bind", "127.0.0.1", "--tick-hz", "50"],
                                 stderr=subprocess.PIPE, text=True)
         try:
             wait_bound(port, proc)
-            rep = run_load(port, proc.pid)
+            rep = run_load(port, "--clients", CLIENTS, "--duration", DURATION,
+                           "--warmup", 0.5, "--interval-ms", INTERVAL_MS,
+                           "--pid", proc.pid)
             check(name, rep)
             print("%s: sent %d received %d avg %.2f ms p99 %.2f ms cpu %.1f%%"
                   % (name, rep["sent"], rep["received"],

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import time
 
-from fleetlib import Daemon, binary, check, pid_alive, wait_for
+from fleetlib import Daemon, binary, check, free_port_block, pid_alive, wait_for
 
 FLEET = 200
 
@@ -33,29 +33,8 @@ def check_big_config():
         print("10,000-server config checked in %.2fs" % took)
 
 
-def free_block(n):
-    """n consecutive UDP ports free on 127.0.0.1, below the ephemeral range
-    so that no other test's client socket (or its stale peers) uses them."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        low = int(f.read().split()[0])
-    for base in range(low - n, 10000, -n):
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port block")
-
-
 def run_fleet():
-    base = free_block(FLEET)
+    base = free_port_block(FLEET)
     ini = "[pool big]\nports = %d-%d\nrecv_buffers = 64\n" % (base, base + FLEET - 1)
     with Daemon(ini, "max_per_cpu = %d\n" % FLEET) as d:
         t0 = time.monotonic()

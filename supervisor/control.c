@@ -181,8 +181,9 @@ void control_close(struct control *c)
 	}
 }
 
-bool control_peer_authorised(const struct control *c, const struct ucred *peer,
-			     const gid_t *groups, int n_groups)
+/* Root, the daemon's own uid, or a member of control_group. */
+static bool control_peer_authorised(const struct control *c, const struct ucred *peer,
+				    const gid_t *groups, int n_groups)
 {
 	if (peer->uid == 0 || peer->uid == c->self_uid)
 		return true;

@@ -53,6 +53,3 @@ void control_on_conn(struct control *c, struct control_conn *conn, uint32_t even
 void control_reply(struct control *c, uint64_t conn_id, char *line);
 /* Closes connections idle for longer than CONTROL_IDLE_MS. */
 void control_expire(struct control *c, uint64_t now_ns);
-/* True when the peer may use mutating verbs. */
-bool control_peer_authorised(const struct control *c, const struct ucred *peer,
-			     const gid_t *groups, int n_groups);

@@ -27,8 +27,6 @@ int fleet_init(struct fleet *f, int epfd, const char *worker_path)
 	if (strlen(worker_path) >= sizeof(f->worker_path))
 		return -ENAMETOOLONG;
 	strcpy(f->worker_path, worker_path);
-	if (sched_getaffinity(0, sizeof(f->allowed), &f->allowed) < 0)
-		return -errno;
 	return 0;
 }
 
@@ -39,14 +37,6 @@ void fleet_free(struct fleet *f)
 	free(f->srv);
 	f->srv = NULL;
 	f->n = f->cap = 0;
-}
-
-struct server *fleet_find(const struct fleet *f, const char *name)
-{
-	for (size_t i = 0; i < f->n; i++)
-		if (strcmp(f->srv[i]->cfg.name, name) == 0)
-			return f->srv[i];
-	return NULL;
 }
 
 static void epoll_watch(struct fleet *f, int fd, struct ev_tag *tag)
@@ -85,10 +75,9 @@ static int do_spawn(struct fleet *f, struct server *s)
 		return r;
 	}
 	s->ready_fd = pipefd[0];
-	s->spawned_ns = rf_now_ns();
 	s->cpu_ticks = 0;
 	s->cpu_ticks_prev = 0;
-	s->cpu_sample_ns = s->spawned_ns;
+	s->cpu_sample_ns = rf_now_ns();
 	s->cpu_pct = 0;
 	epoll_watch(f, s->pidfd, &s->pid_tag);
 	epoll_watch(f, s->ready_fd, &s->ready_tag);
@@ -121,8 +110,6 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 
 		if (r.changed || r.action != FSM_ACT_NONE)
 			log_transition(s, from, pid);
-		if (r.changed && f->on_change)
-			f->on_change(f->ctx);
 		if (r.action == FSM_ACT_TERM || r.action == FSM_ACT_KILL) {
 			if (s->pidfd >= 0)
 				spawn_signal(s->pidfd, r.action == FSM_ACT_TERM ? SIGTERM : SIGKILL);
@@ -179,8 +166,6 @@ void fleet_on_pidfd(struct fleet *f, struct server *s)
 	s->pid = s->pidfd >= 0 ? s->pid : 0;
 	if (s->removing && !fsm_has_process(s->fsm.state))
 		fleet_forget(f, s);
-	else if (f->on_change)
-		f->on_change(f->ctx);
 }
 
 void fleet_on_ready(struct fleet *f, struct server *s)

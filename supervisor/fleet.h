@@ -19,13 +19,10 @@ struct fleet {
 	size_t n, cap;
 	struct cfg_supervisor sup;
 	struct fsm_policy policy;
-	cpu_set_t allowed;        /* cpus within the daemon's own affinity */
 	int epfd;
 	bool privileged;          /* running as root */
 	char worker_path[PATH_MAX];
 	uint64_t ticks_per_sec;   /* sysconf(_SC_CLK_TCK) */
-	void (*on_change)(void *ctx); /* any state changed */
-	void *ctx;
 };
 
 /* What a fleet_apply() changed, by server name (malloc'd, newline-free
@@ -60,7 +57,6 @@ void fleet_housekeeping(struct fleet *f, uint64_t now);
 void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type ev);
 void fleet_stop_all(struct fleet *f);
 
-struct server *fleet_find(const struct fleet *f, const char *name);
 /* No server is starting or stopping. */
 bool fleet_settled(const struct fleet *f);
 /* No worker process exists. */

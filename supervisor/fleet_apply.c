@@ -278,13 +278,13 @@ static void list_add(char **list, const char *name)
 	*list = n;
 }
 
-static void swap_resources(struct server *s, struct plan *p)
+static void swap_resources(struct server *s, struct plan *p, bool privileged)
 {
 	if (p->udp_fd >= 0) {
 		close(s->udp_fd); /* the old worker holds its own copy */
 		s->udp_fd = p->udp_fd;
 	} else if (s->cfg.socket_rcvbuf != p->cfg->socket_rcvbuf) {
-		server_set_rcvbuf(s->udp_fd, p->cfg->socket_rcvbuf, true);
+		server_set_rcvbuf(s->udp_fd, p->cfg->socket_rcvbuf, privileged);
 	}
 	if (p->slot_fd >= 0) {
 		server_slot_release(s->slot_fd, s->slot, s->slot_len);
@@ -314,7 +314,7 @@ static void retire_removed(struct apply *a, struct server **next, size_t *n, str
 	}
 }
 
-static void commit(struct apply *a, struct fleet_diff *d, cpu_set_t *allowed)
+static void commit(struct apply *a, struct fleet_diff *d)
 {
 	struct fleet *f = a->f;
 	size_t nc = a->cfg->n_servers, n = 0;
@@ -325,7 +325,7 @@ static void commit(struct apply *a, struct fleet_diff *d, cpu_set_t *allowed)
 		struct server *s = p->srv;
 
 		if (p->kind == PLAN_CHANGE) {
-			swap_resources(s, p);
+			swap_resources(s, p, f->privileged);
 			list_add(&d->changed, s->cfg.name);
 			d->n_changed++;
 		} else if (p->kind == PLAN_ADD) {
@@ -347,7 +347,6 @@ static void commit(struct apply *a, struct fleet_diff *d, cpu_set_t *allowed)
 	f->n = f->cap = n;
 	a->next = NULL;
 	f->sup = a->cfg->sup;
-	f->allowed = *allowed;
 	fleet_policy_from(&f->policy, &f->sup);
 }
 
@@ -413,7 +412,7 @@ int fleet_apply(struct fleet *f, const struct cfg *cfg, struct fleet_diff *diff,
 		r = prepare(&a);
 	if (r != 0)
 		goto out;
-	commit(&a, diff, &allowed);
+	commit(&a, diff);
 	act(&a);
 	err[0] = '\0';
 out:

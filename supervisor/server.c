@@ -170,19 +170,6 @@ int server_new_with_socket(const struct cfg_server *cfg, int udp_fd, struct serv
 	return 0;
 }
 
-int server_new(const struct cfg_server *cfg, bool privileged, struct server **out)
-{
-	int fd = server_bind_udp(cfg, privileged), r;
-
-	*out = NULL;
-	if (fd < 0)
-		return fd;
-	r = server_new_with_socket(cfg, fd, out);
-	if (r < 0)
-		close(fd);
-	return r;
-}
-
 void server_free(struct server *s)
 {
 	if (!s)

@@ -33,7 +33,6 @@ struct server {
 	int pidfd;                /* -1 when no process */
 	int ready_fd;             /* read end of the readiness pipe, or -1 */
 	struct ev_tag pid_tag, ready_tag;
-	uint64_t spawned_ns;
 	bool removing;            /* dropped by a reload: free once stopped */
 	bool drop_privs;          /* switch the worker to uid/gid */
 	uid_t uid;
@@ -56,9 +55,6 @@ struct server {
  * and creates its slot. Returns -errno; on failure fd is not closed. */
 int server_new_with_socket(const struct cfg_server *cfg, int udp_fd, struct server **out);
 void server_set_rcvbuf(int fd, uint64_t bytes, bool privileged);
-/* Allocates a server and its socket and slot. Returns -errno (e.g.
- * -EADDRINUSE from bind) and leaves *out NULL on failure. */
-int server_new(const struct cfg_server *cfg, bool privileged, struct server **out);
 void server_free(struct server *s);
 
 /* Resolves cfg's user/group for a worker started by a root supervisor.

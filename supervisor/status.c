@@ -55,7 +55,7 @@ static json_t *counters(const struct rf_slot_stats *st, uint64_t now, bool alive
 			 "drops", drops(st));
 }
 
-json_t *status_server(const struct fleet *f, const struct server *s, uint64_t now)
+static json_t *status_server(const struct fleet *f, const struct server *s, uint64_t now)
 {
 	bool alive = s->pid > 0;
 	json_t *c, *o = json_pack("{s:s,s:s,s:i,s:s,s:i,s:i,s:i,s:f,s:f,s:I,s:f,s:i,s:s}",

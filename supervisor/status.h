@@ -15,5 +15,4 @@ struct status_info {
  * all). Returns the reply body, or NULL on ENOMEM. *matched counts them. */
 json_t *status_build(const struct fleet *f, const struct status_info *info,
 		     const char *pattern, size_t *matched);
-json_t *status_server(const struct fleet *f, const struct server *s, uint64_t now);
 const char *status_backend_name(uint32_t backend);

@@ -7,8 +7,9 @@ import signal
 import socket
 import threading
 import time
+import urllib.request
 
-from fleetlib import Daemon, check, free_udp_ports, pid_alive, wait_for
+from fleetlib import Daemon, check, free_tcp_port, free_udp_ports, pid_alive, wait_for
 
 
 def ini(servers):
@@ -94,8 +95,29 @@ def main():
         wait_for(lambda: set(d.servers()) == {"a", "c"}, 10, "SIGHUP reload to remove e")
         check(d.servers()["a"]["pid"] == before["a"], "a restarted by SIGHUP reload")
 
+        # Rename c to r on the same port, and move e (re-added) to b's old
+        # port: the sockets the old servers hold are handed over, not
+        # rebound (which would fail with EADDRINUSE while they are open).
+        mport = free_tcp_port()
+        d.write_config(ini([("a", pa, ""), ("r", pc, "tick_hz = 30\n"), ("e", pb, "")]),
+                       "metrics_listen = 127.0.0.1:%d\n" % mport)
+        rc, out, err = d.ctl("--json", "reload")
+        check(rc == 0, "rename/port reload failed: %s %s" % (out, err))
+        r = json.loads(out)
+        check(sorted(r["added"]) == ["e", "r"] and r["removed"] == ["c"], "rename reply: " + out)
+        check(set(d.servers()) == {"a", "r", "e"}, "servers after rename: %s" % sorted(d.servers()))
+        for port, name in ((pc, "r"), (pb, "e")):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+                c.bind(("127.0.0.1", 0))
+                c.settimeout(3)
+                c.sendto(name.encode(), ("127.0.0.1", port))
+                check(c.recv(64) == name.encode(), "%s does not relay on port %d" % (name, port))
+        # metrics_listen added by a reload starts serving.
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5).read()
+        check(b'ringfleet_server_up{server="r"} 1' in body, "metrics after reload")
+
         sent, got = echo.finish()
-        print("client of unchanged server: sent %d, received %d through 3 reloads" % (sent, got))
+        print("client of unchanged server: sent %d, received %d through 4 reloads" % (sent, got))
         check(got == sent, "unchanged server lost %d packets during reloads" % (sent - got))
         check(d.stop() == 0, "exit code")
     print("ok")

@@ -219,25 +219,19 @@ static void dispatch(struct daemon *d, struct ev_tag *tag, uint32_t events)
  * every other event of the batch that might refer to that server. */
 static int wait_events(struct daemon *d, struct epoll_event *evs)
 {
-	struct epoll_event late[EVENTS_MAX];
-	int n = epoll_wait(d->epfd, evs, EVENTS_MAX, -1), n_late = 0;
+	enum ev_kind kind[EVENTS_MAX];
+	int n = epoll_wait(d->epfd, evs, EVENTS_MAX, -1);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++)
-		if (((struct ev_tag *)evs[i].data.ptr)->kind == EV_PIDFD)
-			late[n_late++] = evs[i];
-	for (int i = 0; i < n; i++) {
-		struct ev_tag *tag = evs[i].data.ptr;
-		bool is_late = false;
-
-		for (int j = 0; j < n_late && !is_late; j++)
-			is_late = late[j].data.ptr == tag;
-		if (!is_late)
-			dispatch(d, tag, evs[i].events);
-	}
-	for (int i = 0; i < n_late; i++)
-		dispatch(d, late[i].data.ptr, late[i].events);
+		kind[i] = ((struct ev_tag *)evs[i].data.ptr)->kind;
+	for (int i = 0; i < n; i++)
+		if (kind[i] != EV_PIDFD)
+			dispatch(d, evs[i].data.ptr, evs[i].events);
+	for (int i = 0; i < n; i++)
+		if (kind[i] == EV_PIDFD)
+			dispatch(d, evs[i].data.ptr, evs[i].events);
 	return n;
 }
 

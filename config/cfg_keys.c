@@ -9,6 +9,7 @@
 #include "common/slot.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -258,13 +259,14 @@ static bool sup_group(struct parser *p, const struct sup_key *k, const char *v)
 	return parse_account(p, k->name, "group", v, p->sup->control_group);
 }
 
-/* Octal file mode; the owner must keep read and write. */
+/* Octal file mode, digits 0-7 only (strtoul alone would take "+660" or
+ * " -0"); the owner must keep read and write. */
 static bool sup_mode(struct parser *p, const struct sup_key *k, const char *v)
 {
-	char *end;
-	unsigned long m = strtoul(v, &end, 8);
+	size_t n = strspn(v, "01234567");
+	unsigned long m = n && !v[n] ? strtoul(v, NULL, 8) : ULONG_MAX;
 
-	if (!*v || *end || m > 0777 || (m & 0600) != 0600)
+	if (m > 0777 || (m & 0600) != 0600)
 		return bad_value(p, k->name, "an octal mode 0600..0777 like 0660", v);
 	p->sup->control_mode = (uint32_t)m;
 	return true;

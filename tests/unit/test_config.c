@@ -71,6 +71,34 @@ static const char *temp_file(FILE **out)
 	return path;
 }
 
+/* Loads text from a temporary file; its path (for messages) is left in
+ * *path until the next call. */
+static int load_text(const char *text, const char **path)
+{
+	FILE *f;
+	int ret;
+
+	*path = temp_file(&f);
+	fputs(text, f);
+	fclose(f);
+	ret = load(*path);
+	unlink(*path);
+	return ret;
+}
+
+/* load_text() must fail with "PATH:LINE: " + msg. */
+static void assert_text_fails(const char *text, int line, const char *msg)
+{
+	const char *path;
+	char want[CFG_ERR_MAX];
+
+	if (load_text(text, &path) != -EINVAL)
+		fail_msg("accepted: %s", text);
+	snprintf(want, sizeof(want), "%s:%d: %s", path, line, msg);
+	assert_string_equal(err, want);
+	cfg_free(&cfg);
+}
+
 /* ---- good files ---- */
 
 static void test_demo_example(void **state)
@@ -222,6 +250,7 @@ static void test_builtin_defaults(void **state)
 
 	assert_string_equal(sup->control_socket, CFG_DEFAULT_CONTROL_SOCKET);
 	assert_string_equal(sup->control_group, "");
+	assert_int_equal(sup->control_mode, 0660);
 	assert_false(sup->cpus_set);
 	assert_int_equal(sup->placement, CFG_PLACE_BALANCE);
 	assert_int_equal(sup->max_per_cpu, 64);
@@ -296,6 +325,35 @@ static void test_find_server_hand_built(void **state)
 	strcpy(s[1].name, "two");
 	assert_int_equal(cfg_find_server(&c, "two"), 1);
 	assert_int_equal(cfg_find_server(&c, "three"), -1);
+}
+
+static void test_control_mode(void **state)
+{
+	static const char *const bad[] = {
+		"0400", "0200", "0060", "999", "0680", "rw", "0660x", "+0660", "-0660",
+		"01660", "04770", "0x1b0", "", "01234567012345670123456701234567660",
+	};
+	char text[64], msg[128];
+	const char *path;
+
+	(void)state;
+	assert_int_equal(load_text("[supervisor]\ncontrol_mode = 0600\n", &path), 0);
+	assert_int_equal(cfg.sup.control_mode, 0600);
+	cfg_free(&cfg);
+	assert_int_equal(load_text("[supervisor]\ncontrol_mode = 000666\n", &path), 0);
+	assert_int_equal(cfg.sup.control_mode, 0666);
+	cfg_free(&cfg);
+	assert_int_equal(load_text("[supervisor]\ncontrol_mode = 0777\n", &path), 0);
+	assert_int_equal(cfg.sup.control_mode, 0777);
+	cfg_free(&cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[supervisor]\ncontrol_mode = %s\n", bad[i]);
+		snprintf(msg, sizeof(msg),
+			 "control_mode: expected an octal mode 0600..0777 like 0660, got \"%s\"", bad[i]);
+		assert_text_fails(text, 2, msg);
+	}
+	assert_text_fails("[supervisor]\ncontrol_mode = 0660\ncontrol_mode = 0666\n", 3,
+			  "control_mode: duplicate key in [supervisor], first set on line 2");
 }
 
 /* ---- bad files: one per kind of error ---- */
@@ -619,6 +677,7 @@ int main(void)
 	const struct CMUnitTest good[] = {
 		cmocka_unit_test_teardown(test_demo_example, teardown),
 		cmocka_unit_test_teardown(test_ringfleet_example, teardown),
+		cmocka_unit_test_teardown(test_control_mode, teardown),
 		cmocka_unit_test_teardown(test_every_key, teardown),
 		cmocka_unit_test_teardown(test_builtin_defaults, teardown),
 		cmocka_unit_test_teardown(test_empty_is_valid, teardown),

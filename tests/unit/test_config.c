@@ -327,6 +327,41 @@ static void test_find_server_hand_built(void **state)
 	assert_int_equal(cfg_find_server(&c, "three"), -1);
 }
 
+/* The shipped example says "the value shown is the default": every key
+ * it sets must load to the built-in default, except user, which the
+ * package sets on purpose. */
+static void test_ringfleet_example_shows_defaults(void **state)
+{
+	struct cfg_supervisor want;
+	struct cfg_server d;
+	const struct cfg_server *s;
+
+	(void)state;
+	assert_int_equal(load(RF_CONFIG_EXAMPLES "/ringfleet.ini"), 0);
+	cfg_supervisor_init(&want);
+	assert_string_equal(cfg.sup.control_socket, want.control_socket);
+	assert_string_equal(cfg.sup.control_group, want.control_group);
+	assert_int_equal(cfg.sup.control_mode, want.control_mode);
+	assert_int_equal(cfg.sup.placement, want.placement);
+	assert_int_equal(cfg.sup.max_per_cpu, want.max_per_cpu);
+	assert_int_equal(cfg.sup.hang_timeout_ms, want.hang_timeout_ms);
+	assert_int_equal(cfg.sup.stop_timeout_ms, want.stop_timeout_ms);
+	assert_int_equal(cfg.sup.restart_delay_ms, want.restart_delay_ms);
+	assert_int_equal(cfg.sup.restart_delay_max_ms, want.restart_delay_max_ms);
+	assert_int_equal(cfg.sup.stable_after_s, want.stable_after_s);
+	assert_int_equal(cfg.sup.crash_limit, want.crash_limit);
+	assert_int_equal(cfg.sup.crash_window_s, want.crash_window_s);
+	assert_int_equal(cfg.sup.log_level, want.log_level);
+	assert_memory_equal(&cfg.sup, &want, sizeof(want)); /* and nothing else */
+
+	s = server("eu-1");
+	cfg_server_init(&d);
+	strcpy(d.name, "eu-1");
+	d.port = 7001;
+	strcpy(d.user, "ringfleet");
+	assert_true(cfg_server_equal(&d, s));
+}
+
 static void test_control_mode(void **state)
 {
 	static const char *const bad[] = {
@@ -354,6 +389,23 @@ static void test_control_mode(void **state)
 	}
 	assert_text_fails("[supervisor]\ncontrol_mode = 0660\ncontrol_mode = 0666\n", 3,
 			  "control_mode: duplicate key in [supervisor], first set on line 2");
+}
+
+static void test_crash_limit_range(void **state)
+{
+	const char *path;
+
+	(void)state;
+	assert_int_equal(load_text("[supervisor]\ncrash_limit = 60\n", &path), 0);
+	assert_int_equal(cfg.sup.crash_limit, 60);
+	cfg_free(&cfg);
+	assert_int_equal(load_text("[supervisor]\ncrash_limit = 1\n", &path), 0);
+	assert_int_equal(cfg.sup.crash_limit, 1);
+	cfg_free(&cfg);
+	assert_text_fails("[supervisor]\ncrash_limit = 61\n", 2,
+			  "crash_limit: expected 1..60, got \"61\"");
+	assert_text_fails("[supervisor]\ncrash_limit = 0\n", 2,
+			  "crash_limit: expected 1..60, got \"0\"");
 }
 
 /* ---- bad files: one per kind of error ---- */
@@ -677,7 +729,9 @@ int main(void)
 	const struct CMUnitTest good[] = {
 		cmocka_unit_test_teardown(test_demo_example, teardown),
 		cmocka_unit_test_teardown(test_ringfleet_example, teardown),
+		cmocka_unit_test_teardown(test_ringfleet_example_shows_defaults, teardown),
 		cmocka_unit_test_teardown(test_control_mode, teardown),
+		cmocka_unit_test_teardown(test_crash_limit_range, teardown),
 		cmocka_unit_test_teardown(test_every_key, teardown),
 		cmocka_unit_test_teardown(test_builtin_defaults, teardown),
 		cmocka_unit_test_teardown(test_empty_is_valid, teardown),

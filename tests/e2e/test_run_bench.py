@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""bench/run_bench.py, shrunk to a smoke run (1 s windows, one repeat, one
+server x 10 clients and 20 servers x 10 under ringfleetd) against this
+build: every cell must run, and the table must hold the three designs and
+a CPU ratio to (a) for each load."""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+from fleetlib import BIN, SKIP, check, fail
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../bench/run_bench.py")
+LOADS = {"10": "10", "20x10": "20 x 10"}
+DESIGNS = ["(a) blocking recvfrom + sendto", "(b) io_uring SEND_ZC per packet", "ringfleet"]
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="rf-bench-smoke-") as tmp:
+        out = os.path.join(tmp, "runs.json")
+        p = subprocess.run([sys.executable, SCRIPT, "--loads", ",".join(LOADS), "--repeat", "1",
+                            "--duration", "1", "--warmup", "0.5", "--bin-dir", BIN,
+                            "--json-out", out], capture_output=True, text=True, timeout=80)
+        check(p.returncode == 0, "run_bench.py exited %d:\n%s" % (p.returncode, p.stderr))
+        with open(out) as f:
+            runs = json.load(f)
+    errors = ["%s: %s" % (k, r["error"]) for k, reps in runs.items() for r in reps if "error" in r]
+    if any("io_uring unavailable" in e for e in errors):
+        print("skip: " + errors[0])
+        sys.exit(SKIP)
+    check(not errors, "failed cells: %s" % errors)
+    check(len(runs) == len(LOADS) * len(DESIGNS), "cells run: %s" % sorted(runs))
+
+    lines = p.stdout.splitlines()
+    check("| design | clients | loss | avg ms | p99 ms | CPU % of a core | CPU ratio to (a) |"
+          in lines, "no table header:\n" + p.stdout)
+    rows = [[c.strip() for c in l.strip("|").split("|")] for l in lines
+            if l.startswith("| (") or l.startswith("| ringfleet")]
+    for key, label in LOADS.items():
+        got = {r[0]: r for r in rows if r[1] == label}
+        want = DESIGNS[:2] + ["ringfleet (ringfleetd)" if "x" in key else "ringfleet"]
+        check(sorted(got) == sorted(want), "load %s: rows %s" % (label, sorted(got)))
+        check(got[DESIGNS[0]][6] == "1.00", "(a)'s ratio to itself: %s" % got[DESIGNS[0]])
+        for r in got.values():
+            check(re.fullmatch(r"\d+\.\d\d", r[6]) and re.fullmatch(r"\d+\.\d", r[5]),
+                  "row without a CPU figure and ratio: %s" % r)
+            check(re.fullmatch(r"\d+\.\d\d", r[3]) and re.fullmatch(r"\d+\.\d\d", r[4]),
+                  "row without latencies: %s" % r)
+    print(p.stdout)
+    print("ok")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except subprocess.TimeoutExpired as e:
+        fail("run_bench.py did not finish in %.0f s" % e.timeout)

@@ -25,8 +25,6 @@ struct mmsg {
 	uint32_t room;              /* max_packet + 1: a longer datagram shows */
 	uint32_t *free;             /* [nbufs] stack of free buffer ids */
 	uint32_t n_free;
-	bool starved;               /* out of buffers this window (counted) */
-	bool rx_paused;             /* socket error/hangup: sleep till the tick */
 	int rx_error;
 	struct tick_plan plan;
 	struct mmsghdr rx[MMSG_RX];
@@ -104,28 +102,24 @@ static void rx_prepare(struct mmsg *m, uint32_t n)
 	}
 }
 
-/* Reads until the socket is empty or the buffers run out. */
+/* Reads until the socket is empty or the buffers run out. Called once per
+ * tick with every buffer free; what does not fit waits in the socket. */
 static void drain(struct mmsg *m)
 {
-	while (!m->rx_paused) {
+	for (;;) {
 		uint32_t n = m->n_free < MMSG_RX ? m->n_free : MMSG_RX;
 		int got;
 
 		if (!n) {
-			/* The rest waits in the socket buffer for the tick. */
-			if (!m->starved)
-				m->w->st.drop_no_buffer++;
-			m->starved = true;
+			m->w->st.drop_no_buffer++;
 			return;
 		}
 		rx_prepare(m, n);
 		got = recvmmsg(m->fd, m->rx, n, MSG_DONTWAIT, NULL);
 		if (got < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-				/* Retried at the next tick, not in a loop. */
+			/* Retried at the next tick, not in a loop. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				m->rx_error = -errno;
-				m->rx_paused = true;
-			}
 			return;
 		}
 		m->n_free -= (uint32_t)got;
@@ -265,15 +259,12 @@ int mmsg_tick(struct mmsg *m)
 {
 	struct worker *w = m->w;
 
-	if (m->n_free)
-		drain(m);
+	drain(m);
 	worker_end_window(w);
 	worker_plan(w, &m->plan);
 	send_plan(m);
 	for (uint32_t i = 0; i < m->plan.n_pkts; i++)
 		m->free[m->n_free++] = m->plan.cookie[i];
 	tick_plan_reset(&m->plan);
-	m->starved = false;
-	m->rx_paused = false;
 	return 0;
 }

@@ -16,10 +16,10 @@ struct mmsg;
 int mmsg_open(struct mmsg **out, struct worker *w, int fd, uint32_t nbufs,
 	      uint32_t max_clients);
 void mmsg_close(struct mmsg *m);
-/* Sleeps until deadline_ns or a signal in mask's complement, taking in
- * datagrams as they arrive. 0 or -EINTR; other -errno are fatal. */
+/* Sleeps until deadline_ns or a signal in mask's complement; the socket is
+ * not read meanwhile. 0 or -EINTR; other -errno are fatal. */
 int mmsg_wait(struct mmsg *m, uint64_t deadline_ns, const sigset_t *mask);
-/* The tick: takes in what is left in the socket, plans and sends it all.
+/* The tick: takes in what queued in the socket, plans and sends it all.
  * Sends that cannot go out before w->deadline_ns are dropped. */
 int mmsg_tick(struct mmsg *m);
 /* Last receive error (negative errno) or 0. */

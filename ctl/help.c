@@ -19,13 +19,16 @@ static const struct verb_help verbs[] = {
 	  "1 when nothing matches.\n" },
 	{ "start", "start NAME|GLOB|all", "start stopped servers; returns once they settled",
 	  "Starts the matching servers and waits until each is running or has\n"
-	  "given up. Needs root, the daemon's user or its control_group.\n" },
+	  "given up (then exit 1). Needs root, the daemon's user or its\n"
+	  "control_group.\n" },
 	{ "stop", "stop NAME|GLOB|all", "stop servers; returns once they settled",
 	  "Stops the matching servers gracefully (SIGTERM, then SIGKILL after\n"
-	  "stop_timeout_ms) and waits for them. Their UDP ports stay bound.\n"
+	  "stop_timeout_ms) and waits for them (exit 1 if one does not stop).\n"
+	  "Their UDP ports stay bound.\n"
 	  "Needs root, the daemon's user or its control_group.\n" },
 	{ "restart", "restart NAME|GLOB|all", "restart servers; returns once they settled",
-	  "Stops and starts the matching servers and waits until they run again.\n"
+	  "Stops and starts the matching servers and waits until they run again\n"
+	  "(exit 1 if one does not).\n"
 	  "Clients stay in the table, so traffic resumes without them noticing.\n"
 	  "Needs root, the daemon's user or its control_group.\n" },
 	{ "reload", "reload", "re-read the configuration; returns once applied",

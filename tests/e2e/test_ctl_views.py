@@ -1,7 +1,8 @@
 """ringfleetctl's views end to end: `status NAME` prints every field of that
 server's JSON as `key: value` lines while globs and `all` keep the table;
 state is coloured on a terminal only; every verb has its own help (`help
-VERB` and `VERB --help`, exit 0, no daemon needed); --watch refreshes."""
+VERB` and `VERB --help`, exit 0, no daemon needed); -c CONFIG finds the
+socket; --watch refreshes."""
 import os
 import pty
 import socket
@@ -120,6 +121,20 @@ def per_verb_help(d):
           "stop without a name should show stop's usage: %d %s" % (rc, err))
 
 
+def config_option(d):
+    """-c takes the socket from a configuration, over -s; a file that does
+    not parse is a usage error (2) with its file:line, and nothing is sent."""
+    absent = os.path.join(d.dir, "absent.sock")
+    rc, out, err = d.ctl("-s", absent, "-c", d.config, "status")
+    check(rc == 0 and "v1 " in out, "-c CONFIG over -s: exit %d %s" % (rc, err))
+    bad = os.path.join(d.dir, "bad.ini")
+    with open(bad, "w") as f:
+        f.write("[supervisor]\ncontrol_mode = rw\n")
+    rc, out, err = d.ctl("-c", bad, "ping")
+    check(rc == 2 and "%s:2: control_mode" % bad in err and "cannot reach" not in err,
+          "-c with a bad file: exit %d %s" % (rc, err))
+
+
 def watch(d, *args):
     """Runs `-w 0.3 ARGS` for 2.5 s; returns how many times it printed."""
     cmd = ["timeout", "2.5", binary("ringfleetctl"), "-s", d.sock, "-w", "0.3"] + list(args)
@@ -162,6 +177,7 @@ def main():
         d.wait_running()
         colours(d)
         per_verb_help(d)
+        config_option(d)
         watching(d, ports[0])
         check(d.stop() == 0, "ringfleetd exit code")
     print("ok")

@@ -431,8 +431,8 @@ def main():
             json.dump({"%s/%s" % k: v for k, v in results.items()}, f, indent=1)
     cells = summarize(results, DESIGNS, args.loads)
     print("Machine: %s" % machine_info())
-    print("Load: %d B every %d ms per client, %d Hz ticks, %.0f s measured "
-          "after %.0f s warm-up, median of %d runs; ringfleet-load at nice %d "
+    print("Load: %d B every %d ms per client, %d Hz ticks, %g s measured "
+          "after %g s warm-up, median of %d runs; ringfleet-load at nice %d "
           "%s.\n" % (SIZE, INTERVAL_MS, TICK_HZ, args.duration, args.warmup,
                     args.repeat, LOAD_NICE,
                     "(granted)" if os.geteuid() == 0 else "(if permitted)"))

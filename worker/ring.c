@@ -518,15 +518,16 @@ int ring_wait(struct ring *r, uint64_t deadline_ns, const sigset_t *mask)
 	}
 	ts.tv_sec = (long long)((deadline_ns - now) / RF_NSEC_PER_SEC);
 	ts.tv_nsec = (long long)((deadline_ns - now) % RF_NSEC_PER_SEC);
-	/* Waiting for a full CQ means: sleep until the deadline. Receives
-	 * meanwhile land in buffers without waking us up. */
+	/* Waiting for a full CQ means: sleep until the deadline. Nothing
+	 * receives meanwhile (rx_disarm): only send completions arrive. */
 	ret = io_uring_submit_and_wait_timeout(&r->uring, &cqe, r->cq_entries, &ts,
 					       (sigset_t *)mask);
 	if (ret == -EINTR)
 		return -EINTR;
 	if (ret < 0 && ret != -ETIME && ret != -EAGAIN && ret != -EBUSY && ret != -EBADR)
 		return ret;
-	/* Woken early by a full CQ: make room before sleeping again. */
+	/* Woken early by a CQ full of a big tick's send completions: make
+	 * room before sleeping again. */
 	if (rf_now_ns() < deadline_ns)
 		reap(r);
 	return 0;

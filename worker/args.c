@@ -25,7 +25,7 @@ static void usage(FILE *f)
 		"  --bind ADDR                 standalone: numeric address (default 0.0.0.0)\n"
 		"  --fd N                      supervised: inherited, bound UDP socket\n"
 		"  --slot-fd N                 shared-memory slot (memfd) for stats and clients\n"
-		"  --ready-fd N                write \"ready\\n\" here once receiving, then close it\n"
+		"  --ready-fd N                write \"ready\\n\" once set up to relay, then close it\n"
 		"  --tick-hz N                 ticks per second, 1..1000 (default 50)\n"
 		"  --max-clients N             1..%u (default 64)\n"
 		"  --client-timeout-s N        silence before a client is dropped, 1..3600 (default 10)\n"

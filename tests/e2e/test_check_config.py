@@ -26,6 +26,13 @@ def main():
     check("%s:3: tick_hz" % name in out, "error names file:line and key: " + out)
     rc, out, _ = run_check("[server a]\nport = 7001\n[server b]\nport = 7001\n")
     check(rc == 1 and "7001" in out, "port collision: " + out)
+    # --check without an operand checks -c's file; an operand without
+    # --check is a usage error (exit 2), not a file to run.
+    demo = os.path.join(src, "config/examples/demo.ini")
+    p = subprocess.run([binary("ringfleetd"), "-c", demo, "--check"], capture_output=True, text=True, timeout=10)
+    check(p.returncode == 0 and p.stdout == "%s: OK (4 servers)\n" % demo, "-c FILE --check: %r" % (p.stdout + p.stderr))
+    p = subprocess.run([binary("ringfleetd"), demo], capture_output=True, text=True, timeout=10)
+    check(p.returncode == 2 and "Usage" in p.stderr, "stray operand: exit %d %s" % (p.returncode, p.stderr))
     print("ok")
 
 

@@ -97,8 +97,11 @@ def main():
         st = d.servers()["flooded"]
         check(st["drops"]["flood"] >= flooded // 2, "flood drops %d of %d sent" % (st["drops"]["flood"], flooded))
         out, _ = load.communicate(timeout=60)
+        check(load.returncode == 0, "ringfleet-load exited %d" % load.returncode)
         r = json.loads(out)
         for srv in r["servers"]:
+            # loss_pct is 0 too when nothing was sent: that must not pass
+            check(srv["sent"] > 0 and srv["received"] > 0, "legitimate load did not run: %s" % srv)
             check(srv["loss_pct"] == 0, "legitimate clients of %s lost %.3f%%" % (srv["target"], srv["loss_pct"]))
         sizes(d, p_sizes, p_big)
         check(all(s["state"] == "running" and s["restarts"] == 0 for s in d.servers().values()),

@@ -162,6 +162,7 @@ static void test_every_key(void **state)
 	assert_string_equal(cfg.path, "good_full.ini");
 	assert_string_equal(sup->control_socket, "/tmp/rf-test/control.sock");
 	assert_string_equal(sup->control_group, "games");
+	assert_int_equal(sup->control_mode, 0640);
 	assert_true(sup->cpus_set);
 	assert_int_equal(CPU_COUNT(&sup->cpus), 1);
 	assert_true(CPU_ISSET(0, &sup->cpus));

@@ -591,6 +591,8 @@ int ring_tick(struct ring *r)
 	struct worker *w = r->w;
 
 	rx_drain(r);
+	/* Disarmed before anything below can run task work and receive. */
+	rx_disarm(r);
 	worker_end_window(w);
 	if (r->cur >= 0) {
 		unsigned f = (unsigned)r->cur;
@@ -612,7 +614,6 @@ int ring_tick(struct ring *r)
 			reap(r);
 	}
 	buf_publish(r);
-	rx_disarm(r);
 	return 0;
 }
 

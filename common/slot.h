@@ -82,4 +82,3 @@ static inline size_t rf_slot_size(uint32_t max_clients)
  * every field is an independent counter read for reporting. */
 #define RF_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 #define RF_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
-#define RF_ADD(field, v) RF_STORE(field, (field) + (v))

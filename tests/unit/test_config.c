@@ -183,7 +183,7 @@ static void test_every_key(void **state)
 	s = &cfg.servers[0];
 	assert_string_equal(s->name, "eu-1");
 	assert_string_equal(s->pool, "");
-	assert_int_equal(s->line, 19);
+	assert_int_equal(s->line, 20);
 	assert_int_equal(s->port, 7001);
 	assert_int_equal(s->cpu, 0);
 	assert_int_equal(s->tick_hz, 60);
@@ -206,7 +206,7 @@ static void test_every_key(void **state)
 		assert_int_equal(s->max_clients, 16);
 		assert_int_equal(s->tick_hz, 20);
 		assert_int_equal(s->cpu, -1);
-		assert_int_equal(s->line, 24);
+		assert_int_equal(s->line, 25);
 	}
 	assert_string_equal(cfg.servers[1].name, "lobby-7100");
 	assert_string_equal(cfg.servers[3].name, "lobby-7102");

@@ -162,7 +162,6 @@ static void warn_restart_only(const struct cfg_supervisor *cur, const struct cfg
  * old listener goes first since the new one may want its port. */
 static void reopen_metrics(struct daemon *d, const char *listen)
 {
-	struct metrics next;
 	char err[128];
 
 	if (strcmp(listen, d->cfg.sup.metrics_listen) == 0)
@@ -172,12 +171,12 @@ static void reopen_metrics(struct daemon *d, const char *listen)
 		return;
 	}
 	metrics_close(&d->metrics);
-	if (metrics_open(&next, d->epfd, listen, &d->fleet, d->started_ns, err, sizeof(err)) < 0) {
+	/* In place: MHD keeps a pointer to the struct as its callback data. */
+	if (metrics_open(&d->metrics, d->epfd, listen, &d->fleet, d->started_ns, err,
+			 sizeof(err)) < 0) {
 		log_err("reload: %s; metrics are off", err);
 		return;
 	}
-	d->metrics = next;
-	d->metrics.tag.owner = &d->metrics;
 	log_notice("metrics on http://%s/metrics", listen);
 }
 

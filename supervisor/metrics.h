@@ -22,7 +22,8 @@ struct metrics {
 	char listen[64];
 };
 
-/* Starts listening on "ADDR:PORT" ("[v6]:PORT" for IPv6). Returns 0 or
+/* Starts listening on "ADDR:PORT" ("[v6]:PORT" for IPv6); m must stay at
+ * this address while open (MHD calls back with it). Returns 0 or
  * -errno with a message in err. */
 int metrics_open(struct metrics *m, int epfd, const char *listen, const struct fleet *f,
 		 uint64_t started_ns, char *err, size_t errlen);

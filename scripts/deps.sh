@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
 	build-essential cmake pkg-config
-	liburing-dev libsystemd-dev libinih-dev libcmocka-dev libjansson-dev libmicrohttpd-dev
+	liburing-dev libsystemd-dev libinih-dev libcmocka-dev libjansson-dev libmicrohttpd-dev libsodium-dev
 	python3 procps iproute2
 	# fuzz_smoke: clang with libFuzzer and the sanitizer runtimes
 	clang libclang-rt-14-dev

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # packaging.cmake - what a host needs besides the binaries (configuration,
 # systemd unit, user, runtime directory, sysctls, man pages, completion)
 # and the CPack .deb that carries all of it. Included at the end of the
@@ -44,6 +45,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/config/examples/ringfleet.ini
   ${PROJECT_SOURCE_DIR}/config/examples/demo.ini
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# Debian's machine-readable copyright file (copyright-format 1.0); the
+# full license text is the system's /usr/share/common-licenses/Apache-2.0.
+install(FILES ${RF_PKG_SRC}/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # ---- systemd -----------------------------------------------------------
 # The unit names its binaries as /usr/bin/...; installed under another

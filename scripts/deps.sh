@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs ringfleet's Debian build and test dependencies if any is
 # missing. Idempotent: a machine that has them all is not touched.
 set -euo pipefail
@@ -12,8 +13,8 @@ PKGS=(
 	prometheus
 	# packaging tests: dpkg-shlibdeps for cpack's .deb, systemd-analyze for
 	# the unit (installing systemd does not make it PID 1), man page lint,
-	# the completion script, YAML of the Kubernetes manifest
-	dpkg-dev systemd groff-base man-db bash-completion python3-yaml
+	# the completion script, YAML of the Kubernetes manifest, lintian for the .deb
+	dpkg-dev systemd groff-base man-db bash-completion python3-yaml lintian
 )
 
 missing=()

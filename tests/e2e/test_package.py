@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The .deb, end to end: cpack builds it from the finished build tree,
 dpkg installs it, and the INSTALLED ringfleetd runs exactly as
 ringfleet.service would run it (ExecStartPre, ExecStart as User=, a
@@ -331,6 +332,41 @@ class PackageTest:
             path = os.path.join(ctrl, s)
             check(os.stat(path).st_mode & 0o777 == 0o755, "%s mode" % s)
             must(["sh", "-n", path], "%s syntax" % s)
+
+    def check_copyright(self, deb):
+        """Debian's machine-readable copyright file names the license, no
+        file is world-writable, and lintian (when installed) reports no
+        error but the ones a cpack-built native package always has."""
+        path = "/usr/share/doc/ringfleet/copyright"
+        check(path in self.deb_files, "%s is not in the .deb" % path)
+        tree = os.path.join(self.tmp, "copyright-tree")
+        must(["dpkg-deb", "--extract", deb, tree], "dpkg-deb --extract")
+        with open(tree + path) as f:
+            text = f.read()
+        paras = [dict(re.findall(r"^([A-Za-z-]+):[ \t]*(.*)$", p, re.M))
+                 for p in text.split("\n\n") if p.strip()]
+        check(paras[0].get("Format", "").startswith(
+            "https://www.debian.org/doc/packaging-manuals/copyright-format/1.0"),
+            "copyright: no copyright-format 1.0 Format line: %r" % paras[0])
+        files = [p for p in paras if p.get("Files") == "*"]
+        check(files and files[0].get("License") == "Apache-2.0" and files[0].get("Copyright"),
+              "copyright: no 'Files: *' paragraph with Copyright and License Apache-2.0")
+        check(any(p.get("License") == "Apache-2.0" and "Files" not in p for p in paras[1:]),
+              "copyright: no standalone License: Apache-2.0 paragraph")
+        listing = must(["dpkg-deb", "--contents", deb], "dpkg-deb --contents").stdout
+        writable = [l for l in listing.splitlines() if l[:1] in "-d" and l[8] == "w"]
+        check(not writable, "world-writable in the .deb: %r" % writable)
+        if not shutil.which("lintian"):
+            log("NOTE: lintian is not installed; copyright and permissions checked by hand only")
+            return
+        p = run(["lintian", "--tag-display-limit", "0", deb], timeout=300)
+        # A native package that cpack builds has no Debian changelog.
+        accepted = {"no-changelog"}
+        errors = [l for l in p.stdout.splitlines()
+                  if l.startswith("E:") and l.split()[2] not in accepted]
+        check(not errors, "lintian errors:\n" + "\n".join(errors))
+        log("copyright file, permissions and lintian (%d warnings) clean"
+            % sum(l.startswith("W:") for l in p.stdout.splitlines()))
 
     # -- install --------------------------------------------------------------
 
@@ -755,6 +791,7 @@ class PackageTest:
         try:
             deb = self.build_deb()
             self.check_control(deb)
+            self.check_copyright(deb)
             installed = True
             self.install(deb)
             self.check_files()

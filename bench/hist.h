@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* hist.h - fixed-size log-linear latency histogram.
  *
  * Values (nanoseconds) below HIST_SUB are counted exactly; above, each power

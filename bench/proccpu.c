@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* proccpu.c - see proccpu.h. */
 #include "bench/proccpu.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* proccpu.h - CPU time of process trees, from /proc.
  *
  * A snapshot records every thread of every process descending from (or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ref-blocking - reference design (a) of the original article.
  *
  * A receiver thread blocks in recvfrom(), records new source addresses as

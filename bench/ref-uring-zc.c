@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ref-uring-zc - reference design (b) of the original article.
  *
  * One thread, one io_uring: a multishot recvmsg fills a provided buffer

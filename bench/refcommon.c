@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* refcommon.c - see refcommon.h. */
 #include "bench/refcommon.h"
 #include "common/timeutil.h"

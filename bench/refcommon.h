@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* refcommon.h - what the two reference servers share: the CLI
  * (--port P --bind ADDR --tick-hz N, like ringfleet-worker), the bound UDP
  * socket and the client table. The reference servers reproduce the two

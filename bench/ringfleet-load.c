@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ringfleet-load - load generator and benchmark client for UDP relay
  * servers that broadcast every datagram to every client once per tick.
  *

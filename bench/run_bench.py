@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Side-by-side benchmark of the article's two designs and ringfleet.
 
 For each load (1 server x 10/30/50 clients, and 20 servers x 10 clients)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ctlproto.c - see ctlproto.h. */
 #include "common/ctlproto.h"
 

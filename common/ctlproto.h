@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ctlproto.h - the control protocol codec shared by ringfleetd and
  * ringfleetctl. A request is one text line `VERB [ARG...]`; a reply is one
  * line of JSON, `{"ok":true,...}` or `{"ok":false,"error":"..."}`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* log.h - stderr logging with sd-daemon priority prefixes ("<3>...") so
  * journald records each line's priority. Only binaries' main paths log;
  * library code returns -errno instead. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* slot.h - the shared-memory slot of one game server.
  *
  * ringfleetd creates one memfd per server, sized rf_slot_size(), and passes

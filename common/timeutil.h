@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* timeutil.h - monotonic clock helpers shared by every binary. */
 #pragma once
 #include <stdint.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* cfg_keys.c - every key the loader knows: for [defaults]/[server]/[pool]
  * and for [supervisor], where each may appear, its range, and the setter
  * that parses a value into the section being read. A key is checked the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* cfg_load.h - private to the config loader: the state shared by its
  * parse pass (config.c reads lines and headers, cfg_keys.c checks keys)
  * and resolve pass (cfg_resolve.c). */

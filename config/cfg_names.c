@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* cfg_names.c - see cfg_names.h. */
 #include "config/cfg_names.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* cfg_names.h - an open-addressing hash over names that live inside an
  * array of structs (servers, sections), so duplicate checks at load time
  * and cfg_find_server() stay O(1) per name with 10,000+ servers.

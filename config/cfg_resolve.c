@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* cfg_resolve.c - the loader's second pass: lays [defaults] and then each
  * section over the built-in defaults, expands pools into servers and runs
  * the checks that span sections (duplicates, port collisions, cpu within

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* cfg_value.c - see cfg_value.h; also cfg_parse_cpulist and
  * cfg_format_cpulist from config.h. Pure string work, no I/O. */
 #include "config/cfg_value.h"

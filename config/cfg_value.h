@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* cfg_value.h - syntax of single config values: numbers, byte sizes,
  * addresses, port ranges, names and CPU lists. Knows nothing about
  * sections or files; config.c turns a failure into a file:line message.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* config.c - loads a ringfleet INI file (see config.h).
  *
  * Two passes. The parse pass feeds inih through our own line reader,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* config.h - the ringfleet INI schema: loading, validation, comparison.
  *
  * cfg_load() parses a whole file with inih into a struct cfg, applying

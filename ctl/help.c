@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* help.c - see help.h. The verb texts live in one table so that the
  * overview and `help VERB` cannot drift apart. */
 #include "ctl/help.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* help.h - ringfleetctl's usage texts: the whole tool and one per verb. */
 #pragma once
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ringfleetctl - control and query ringfleetd over its control socket.
  *
  * Exit codes (DESIGN.md): 0 ok, 1 the supervisor refused or failed,

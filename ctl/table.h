@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* table.h - human-readable rendering of supervisor replies. */
 #pragma once
 #include <jansson.h>

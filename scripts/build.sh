@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs dependencies if needed, configures and builds ringfleet.
 # Usage: scripts/build.sh [BUILD_DIR] [extra cmake args...]
 set -euo pipefail

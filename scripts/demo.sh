@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds everything and runs ringfleetd in the foreground on the demo
 # configuration (a few game servers on 127.0.0.1). Ctrl-C stops it.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer targets (tests/fuzz) with clang and runs each one
 # for a bounded time over its seed corpus and the corpus earlier runs
 # grew. Any crash, sanitizer finding, leak, timeout or out-of-memory fails.

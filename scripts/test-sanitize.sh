@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds everything with AddressSanitizer + UndefinedBehaviorSanitizer
 # (LeakSanitizer on) and runs the whole test suite there. Any sanitizer
 # report from any process, workers included, fails the run: see

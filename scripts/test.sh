@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds everything and runs the whole test suite through ctest.
 # Usage: scripts/test.sh [ctest args...]
 set -euo pipefail

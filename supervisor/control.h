@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* control.h - the control socket: accepting local peers, framing request
  * lines, authorising mutating verbs, and writing replies without ever
  * blocking the supervisor's loop. What a verb does is the handler's job.

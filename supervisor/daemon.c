@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* daemon.c - see daemon.h. Verbs live in daemon_verbs.c. */
 #include "supervisor/daemon.h"
 

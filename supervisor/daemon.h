@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* daemon.h - ringfleetd's single-threaded event loop: one epoll over a
  * signalfd, a timerfd, the control socket and every worker's pidfd and
  * readiness pipe. Signals are events here, never work done in a handler.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* daemon_verbs.c - see daemon_verbs.h. */
 #include "supervisor/daemon_verbs.h"
 

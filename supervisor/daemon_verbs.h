@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* daemon_verbs.h - what each control verb does, reloads, and answering
  * requests that wait for the fleet to settle. */
 #pragma once

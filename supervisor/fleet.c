@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fleet.c - the process table and its event dispatch; see fleet.h.
  * Applying a configuration lives in fleet_apply.c. */
 #include "supervisor/fleet.h"

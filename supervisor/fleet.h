@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fleet.h - the process table: every server, its worker and its
  * lifecycle. The fleet turns events (a pidfd became readable, a ready line
  * arrived, a deadline passed, an operator asked) into fsm_step() calls and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fleet_apply.c - making the fleet run a (new) configuration, nginx-style
  * all-or-nothing: every socket, slot and CPU the new configuration needs
  * is prepared first; only if all of that succeeds is anything committed.

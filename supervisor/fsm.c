@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fsm.c - see fsm.h. */
 #include "supervisor/fsm.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fsm.h - the lifecycle of one supervised worker as an explicit state
  * machine (s6-style). fsm_step() is pure: it takes the current machine,
  * an event and the time, updates the machine and says what the caller must

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* main.c - ringfleetd: command line, then the daemon loop. Always runs in
  * the foreground, as service managers expect. */
 #include <errno.h>

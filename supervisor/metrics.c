@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* metrics.c - the HTTP side of metrics.h. */
 #include "supervisor/metrics.h"
 

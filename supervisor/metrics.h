@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* metrics.h - Prometheus /metrics over HTTP (libmicrohttpd), served from
  * the supervisor's own epoll loop: MHD runs in external-epoll mode, so
  * there is no thread and no lock, and a slow scraper only costs a socket

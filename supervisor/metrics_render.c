@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* metrics_render.c - the Prometheus text exposition of the fleet; see
  * metrics.h. Names follow Prometheus conventions: base units (seconds,
  * bytes), _total for counters, one family per quantity with labels. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* notify.h - systemd integration through sd_notify(3). Every call is a
  * no-op when NOTIFY_SOCKET is unset, i.e. outside systemd. */
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* placement.c - see placement.h. Per-CPU loads live in fixed arrays of
  * CPU_SETSIZE entries on the stack; nothing here can fail for lack of
  * memory. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* placement.h - which CPU each worker runs on, and when in its tick
  * period it wakes. Pure functions over arrays: no syscalls, no allocation,
  * so the supervisor can plan a start or a reload and test it without

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* procstat.h - reading a process's CPU time and memory from /proc. */
 #pragma once
 #include <stdint.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* server.h - one supervised game server: its configuration, the
  * resources the supervisor owns for it (UDP socket, shared-memory slot),
  * its worker process and lifecycle state. The socket and slot outlive any

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* spawn.h - starting one worker process: fork, pin, exec.
  *
  * The child inherits exactly three fds (its UDP socket, its shared-memory

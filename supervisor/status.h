@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* status.h - the `status` reply: the JSON contract of DESIGN.md, built
  * from the process table and the workers' shared-memory slots. */
 #pragma once

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Hardening: sanitizer settings for every test of a -DSANITIZE build, the
 # fuzz smoke test, and (-DFUZZ=ON) the libFuzzer targets themselves.
 # Included last from tests/CMakeLists.txt.

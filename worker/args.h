@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* args.h - ringfleet-worker's command line: options, their defaults and
  * ranges (those of config/config.h) and --help. Part of main: a bad
  * argument prints why and exits 2, which the supervisor does not retry.

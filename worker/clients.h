@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* clients.h - the worker's client table: one entry per source address.
  *
  * The entries live in the shared slot (struct rf_slot_client[max]) so that a

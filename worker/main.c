@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* main.c - ringfleet-worker: one game server. Arguments, the socket and
  * the slot, backend choice, signals and the fixed-rate tick loop.
  *

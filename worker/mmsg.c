@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* mmsg.c - see mmsg.h. */
 #include "worker/mmsg.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* mmsg.h - the fallback backend of a worker, for hosts where io_uring is
  * unavailable (kernel.io_uring_disabled, seccomp): recvmmsg into
  * preallocated buffers, sendmmsg with the same GSO batches as the io_uring

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ring.c - see ring.h.
  *
  * Buffer life: the kernel picks a free buffer for each datagram (multishot

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* ring.h - the io_uring backend of a worker. It owns one ring with the
  * socket as registered file 0, one multishot recvmsg over an mmapped,
  * registered provided-buffer ring (armed only while a tick drains the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* tick.c - see tick.h. */
 #include "worker/tick.h"
 

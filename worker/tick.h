@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* tick.h - the pure per-tick logic of a worker: which packets a tick
  * accepts and how they go out. No syscalls, no allocation after init.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* worker.h - what one game server's backends share: the slot, the client
  * table, the flood limiter and the counters, with the per-packet admission
  * and the end-of-tick planning both backends run. Logic over memory only:

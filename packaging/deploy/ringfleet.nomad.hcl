@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # ringfleet on Nomad: one ringfleetd per client node (a system job), on the
 # node's network so game clients reach the UDP ports directly. The same
 # image, configuration and health checks as ringfleet-daemonset.yaml.

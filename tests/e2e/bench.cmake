@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # bench: ringfleet-load against the reference servers, and its accounting
 # (loss, CPU, exit codes) against targets whose behaviour is known.
 rf_e2e_test(bench_load_ref test_load_ref.py TIMEOUT 60)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers for end-to-end tests of ringfleetd: a temporary configuration,
 the daemon as a child process, and ringfleetctl calls. Loopback only."""
 import json

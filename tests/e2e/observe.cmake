@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Control and observability end-to-end tests: ringfleetctl's views,
 # Prometheus metrics, CPU and tick statistics.
 rf_e2e_test(e2e_ctl_views test_ctl_views.py TIMEOUT 90)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Packaging: the .deb built by cpack, installed, run the way its systemd
 # unit runs it, and purged; the Kubernetes/Nomad manifests against what
 # the package installs.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """rftest - helpers for ringfleet's end-to-end tests. Python 3 stdlib only.
 
 Tests run the real binaries on 127.0.0.1 with bounded timeouts:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Soak: N servers under load for M minutes while workers are SIGKILLed at
 random and the configuration is reloaded. At the end RSS and fd counts of
 ringfleetd and of the workers must be flat, no packet lost (restarts are

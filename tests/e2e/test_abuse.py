@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Abuse end to end, each while legitimate clients (ringfleet-load) must
 keep 0% loss: 10,000 distinct source ports against one server (max_clients
 holds), one client flooding at 20x the normal rate (the per-client cap

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """ringfleetd --check: exit 0 and a summary for a valid file, exit 1 and a
 file:line: key message for an invalid one."""
 import os

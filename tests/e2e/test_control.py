@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The control socket end to end: every verb and ringfleetctl exit code;
 mutating verbs refused to an unprivileged peer while read-only ones and
 root succeed; an overlong line, 100 simultaneous connections, an idle

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """CPU and tick statistics in status: of two servers, the one under
 ringfleet-load shows cpu_pct > 0 while the idle one stays near 0; cpu_pct
 covers the last second (it falls back once the load stops) while

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """ringfleetctl's views end to end: `status NAME` prints every field of that
 server's JSON as `key: value` lines while globs and `all` keep the table;
 state is coloured on a terminal only; every verb has its own help (`help

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Kubernetes DaemonSet, the Nomad system job and the image they run
 (packaging/deploy/) against what the package really installs.
 

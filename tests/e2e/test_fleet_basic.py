@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """ringfleetd end to end: three servers on loopback, ten clients each.
 Every client must receive every packet of its own server and nothing of
 another; status must show live, pinned workers whose counters match the

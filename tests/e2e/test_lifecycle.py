@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Supervisor lifecycle end to end: crash -> immediate restart, then
 growing backoff; a crash loop -> fatal until `ringfleetctl start`; a hung
 worker (SIGSTOP) -> killed and restarted within hang_timeout + 1 s; a

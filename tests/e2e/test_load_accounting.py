@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """ringfleet-load's own accounting, against targets whose behaviour is
 known: a socket that never answers (100% loss, still exit 0), a closed port
 (100% loss), a relay that drops every 4th sequence number (25% loss), a relay that

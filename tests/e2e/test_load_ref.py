@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """ringfleet-load against the two reference servers (ref-blocking and
 ref-uring-zc) on 127.0.0.1: 5 clients for 2 s must see every broadcast
 (0 loss), latencies bounded by the 50 Hz tick, a complete JSON report, and

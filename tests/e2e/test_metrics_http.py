@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """GET /metrics straight from ringfleetd, without Prometheus: status code,
 content type and values that match `ringfleetctl --json status`; other
 paths and methods refused; and idle, half-sent and unread HTTP clients never

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A real Prometheus (Debian's /usr/bin/prometheus) scrapes ringfleetd's
 /metrics every second: the target is healthy (the exposition parsed), every
 server's ringfleet_server_packets_received_total equals its pkts_in from

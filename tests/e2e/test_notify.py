@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """systemd integration against a test-owned NOTIFY_SOCKET: READY=1 with a
 STATUS once all workers run, RELOADING=1 then READY=1 around a reload,
 WATCHDOG=1 pings when WATCHDOG_USEC is set, STOPPING=1 on SIGTERM."""

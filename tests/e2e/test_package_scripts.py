@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The .deb's maintainer scripts (postinst, prerm, postrm as generated in
 the build tree), on both sides of `[ -d /run/systemd/system ]`.
 

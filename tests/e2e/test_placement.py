@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Placement on a configured CPU list, checked against /proc affinity:
 balance spreads, pack fills a CPU up to max_per_cpu, explicit pins count,
 and a fleet that cannot fit is refused with a clear error."""

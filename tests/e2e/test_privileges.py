@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Privileges, run as root: workers drop to the configured user and group
 with no supplementary groups and no_new_privs, while ringfleetd keeps
 the sockets it bound; the control socket belongs to control_group, whose

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reload end to end. An invalid file changes nothing (same pids, traffic
 flows) and ringfleetctl reports file:line. A valid one adding, removing
 and changing one server each changes exactly those, while a client of an

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """bench/run_bench.py, shrunk to a smoke run (1 s windows, one repeat, one
 server x 10 clients and 20 servers x 10 under ringfleetd) against this
 build: every cell must run, and the table must hold the three designs and

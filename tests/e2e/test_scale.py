@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Scale: a 10,000-server configuration validates quickly and an error at
 its very end is still reported with file:line; 200 servers run under one
 ringfleetd on this machine, each relaying, with status and shutdown

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end tests of ringfleet-worker on 127.0.0.1, for one backend.
 
     test_worker.py --backend io_uring|mmsg [--only NAME]...

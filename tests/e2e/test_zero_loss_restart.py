@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Zero-loss restarts: SIGKILL a worker while 10 clients send 100 pkt/s
 each. The supervisor owns the socket and the client table lives in the
 shared slot, so the new worker must resume broadcasting to the same

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_config - cfg_load() on arbitrary file contents.
  *
  * The input becomes the whole INI file (through a memfd, so no disk I/O

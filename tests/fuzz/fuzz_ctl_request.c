@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_ctl_request - the control protocol codec on hostile bytes.
  *
  * The supervisor feeds ctl_parse_request() whatever any local peer sends,

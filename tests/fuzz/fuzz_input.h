@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_input.h - reads structured values out of a libFuzzer input.
  *
  * Reads past the end yield zeros instead of failing, so every input is a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* fuzz_worker_rx - a worker's admission and tick planning against a model.
  *
  * The input is a small program: a header with the worker's parameters

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the seed corpus of fuzz_worker_rx: small programs in the input
 format that fuzz_worker_rx.c decodes (see setup() and the op switch there),
 one per behaviour worth starting from. Rerun after changing that format:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # cmake -DDIR=... -DMODE=clear|check -P sanitizer_reports.cmake
 #
 # The fixture around a sanitizer build's tests (see tests/fuzz.cmake):

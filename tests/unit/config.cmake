@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Config loader and CPU placement unit tests. Fixtures are read in place
 # from the source tree (test_config chdirs there so error messages carry
 # short file names).

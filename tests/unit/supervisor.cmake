@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Supervisor and control-protocol unit tests.
 rf_unit_test(test_fsm SOURCES unit/test_fsm.c LIBS rf_fsm)
 rf_unit_test(test_ctlproto SOURCES unit/test_ctlproto.c LIBS rf_common)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* test_clients.c - the client table: insert and lookup, full table,
  * expiry, index integrity under churn, and resuming from a slot. */
 #include <setjmp.h>

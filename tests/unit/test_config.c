@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* test_config.c - the config loader: the shipped examples, a fixture that
  * sets every key, one bad file per kind of error (asserting the exact
  * message), CPU lists, and a 10,000-server file that must load fast.

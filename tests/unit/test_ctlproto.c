@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* test_ctlproto.c - the control protocol codec, including hostile lines. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* test_fsm.c - the worker lifecycle state machine, without processes. */
 #include <setjmp.h>
 #include <stdarg.h>

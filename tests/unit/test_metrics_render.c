@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* test_metrics_render.c - the Prometheus exposition of a hand-built fleet:
  * exact sample lines, one HELP and TYPE per family, cumulative histogram
  * buckets, and text that follows the exposition format line by line. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* test_placement.c - CPU placement (balance, pack, fixed pins, the
  * max_per_cpu limit) and tick-phase staggering. Pure functions, so every
  * case is a plain array in, array out. */

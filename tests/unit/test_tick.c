@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* test_tick.c - the per-tick logic without a ring: GSO batching, fan-out
  * to every client in order, the per-client cap and packet admission. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # worker: the per-tick logic and the client table, without a ring.
 rf_unit_test(test_tick SOURCES unit/test_tick.c LIBS rf_worker_core)
 rf_unit_test(test_clients SOURCES unit/test_clients.c LIBS rf_worker_core)

@@ -38,7 +38,7 @@ static int check_config(const char *path)
 	char err[CFG_ERR_MAX];
 	struct cfg cfg;
 
-	if (cfg_load(path, &cfg, err, sizeof(err)) < 0) {
+	if (cfg_load_host(path, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

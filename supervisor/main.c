@@ -26,7 +26,8 @@ static void usage(FILE *out)
 		"SIGHUP reloads the configuration.\n"
 		"\n"
 		"  -c, --config FILE   configuration file\n"
-		"      --check         validate the configuration and exit 0 (valid) or 1\n"
+		"      --check         validate the configuration, its users, groups and\n"
+		"                      addresses on this host, and exit 0 (valid) or 1\n"
 		"      --worker PATH   worker binary (default: ringfleet-worker next to ringfleetd)\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n",

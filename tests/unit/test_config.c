@@ -822,7 +822,8 @@ static void test_host_ports_in_use(void **state)
 	close(udp);
 }
 
-/* 10,000 servers sharing [defaults] cost a handful of lookups. */
+/* 10,000 servers sharing [defaults] cost a handful of lookups, not
+ * 10,000 (35 ms here; the bound leaves room for sanitizers and load). */
 static void test_host_10k_fast(void **state)
 {
 	FILE *f;
@@ -839,7 +840,7 @@ static void test_host_10k_fast(void **state)
 	dt = now_s() - t0;
 	assert_int_equal(cfg.n_servers, 10000);
 	print_message("10,000 servers loaded and checked against this host in %.1f ms\n", dt * 1e3);
-	assert_true(dt < 0.5);
+	assert_true(dt < 2.0);
 	unlink(path);
 }
 

@@ -1,5 +1,9 @@
 /* config.c - loads a ringfleet INI file (see config.h).
  *
+ * The file is read whole first (cfg_file.c: regular files of at most
+ * 16 MiB only), so a line can be checked for NUL bytes, which a C string
+ * would silently cut it at.
+ *
  * Two passes. The parse pass feeds inih through our own line reader,
  * which counts lines, strips comments and leading blanks, and takes the
  * [section] headers itself: the Debian build of inih passes no line
@@ -10,7 +14,8 @@
  * belongs to (cfg_keys.c).
  *
  * The resolve pass (cfg_resolve.c) applies [defaults] wherever it was in
- * the file, expands pools and runs the checks that span sections.
+ * the file, expands pools and runs the checks that span sections, and
+ * for cfg_load_host() those against this host (cfg_host.c).
  */
 #include "config/config.h"
 #include "config/cfg_load.h"

@@ -5,6 +5,7 @@
 #pragma once
 #include "config/config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define CFG_POOL_MAX_PORTS 4096
@@ -37,10 +38,14 @@ struct sect {
 
 struct parser {
 	const char *path;
-	FILE *f;
+	const char *buf;        /* the whole file (cfg_file.h) */
+	size_t len, pos;        /* its size; where the next line starts */
 	int lineno;
 	int ncpus;              /* CPUs 0..ncpus-1 exist on this machine */
-	int io_err;
+	bool check_host;        /* also run the checks of cfg_host.c */
+	char host_ok_addr[CFG_ADDR_MAX]; /* the last value each check passed */
+	char host_ok_user[CFG_USER_MAX];
+	char host_ok_group[CFG_USER_MAX];
 	int err_code;           /* first error (-errno), 0 = none */
 	char *err;
 	size_t errlen;
@@ -88,6 +93,12 @@ extern const char *const cfg_sect_kinds[]; /* "supervisor", ... by sect_kind */
 /* Key handlers of the parse pass (cfg_keys.c) for the current line. */
 void cfg_on_server_key(struct parser *p, const char *name, const char *value);
 void cfg_on_sup_key(struct parser *p, const char *name, const char *value);
+
+/* Checks against this host (cfg_host.c), no-ops unless p->check_host:
+ * a server's bind, user and group (line[] = the line of each key), and
+ * [supervisor]'s control_group and metrics_listen. False after a failure. */
+bool cfg_host_check_server(struct parser *p, const struct cfg_server *v, const int *line);
+bool cfg_host_check_sup(struct parser *p);
 
 /* The resolve pass: fills out->servers and out->index or fails via p. */
 void cfg_resolve(struct parser *p, struct cfg *out);

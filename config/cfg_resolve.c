@@ -161,7 +161,8 @@ static void add_sect_servers(struct parser *p, const struct tmpl *dflt,
 	struct tmpl t = *dflt;
 
 	tmpl_apply(&t, s);
-	if (!check_required(p, s) || !check_cpu(p, &t) || !check_tick(p, &t))
+	if (!check_required(p, s) || !check_cpu(p, &t) || !check_tick(p, &t) ||
+	    !cfg_host_check_server(p, &t.v, t.line))
 		return;
 	t.v.line = s->line;
 	if (s->kind == SK_POOL) {
@@ -314,6 +315,8 @@ void cfg_resolve(struct parser *p, struct cfg *out)
 	size_t total;
 
 	check_backoff(p);
+	if (!p->err_code)
+		cfg_host_check_sup(p);
 	if (!p->err_code)
 		check_sections_unique(p);
 	if (p->err_code)

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* config.c - loads a ringfleet INI file (see config.h).
  *
+ * The file is read whole first (cfg_file.c: regular files of at most
+ * 16 MiB only), so a line can be checked for NUL bytes, which a C string
+ * would silently cut it at.
+ *
  * Two passes. The parse pass feeds inih through our own line reader,
  * which counts lines, strips comments and leading blanks, and takes the
  * [section] headers itself: the Debian build of inih passes no line
@@ -11,10 +15,12 @@
  * belongs to (cfg_keys.c).
  *
  * The resolve pass (cfg_resolve.c) applies [defaults] wherever it was in
- * the file, expands pools and runs the checks that span sections.
+ * the file, expands pools and runs the checks that span sections, and
+ * for cfg_load_host() those against this host (cfg_host.c).
  */
 #include "config/config.h"
 #include "config/cfg_load.h"
+#include "config/cfg_file.h"
 #include "config/cfg_names.h"
 #include "config/cfg_value.h"
 #include "common/log.h"
@@ -23,6 +29,7 @@
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -222,6 +229,36 @@ static char *clean_line(char *s, bool first)
 	return trim(s);
 }
 
+/* Copies the next line of the file (without its '\n') into raw, or
+ * fails on a line that is too long or holds a NUL byte, which a string
+ * would silently cut short. Returns false at the end or on failure. */
+static bool next_line(struct parser *p, char *raw)
+{
+	const char *start = p->buf + p->pos, *nl, *nul;
+	size_t n;
+
+	if (p->err_code || p->pos >= p->len)
+		return false;
+	nl = memchr(start, '\n', p->len - p->pos);
+	n = nl ? (size_t)(nl - start) : p->len - p->pos;
+	p->pos += nl ? n + 1 : n;
+	p->lineno++;
+	if (n > RAW_LINE_MAX - 2) {
+		cfg_fail(p, p->lineno, "line too long, expected at most %d characters",
+			 RAW_LINE_MAX - 2);
+		return false;
+	}
+	nul = memchr(start, '\0', n);
+	if (nul) {
+		cfg_fail(p, p->lineno, "NUL byte in column %zu, expected text",
+			 (size_t)(nul - start) + 1);
+		return false;
+	}
+	memcpy(raw, start, n);
+	raw[n] = '\0';
+	return true;
+}
+
 /* inih's fgets-style reader. Reads one whole line and hands inih only a
  * "key = value" line (or an empty one); returning NULL ends the parse,
  * which is how the first error stops it. */
@@ -230,20 +267,9 @@ static char *read_line(char *str, int num, void *stream)
 	struct parser *p = stream;
 	char raw[RAW_LINE_MAX];
 	char *line;
-	size_t n;
 
-	if (p->err_code || !fgets(raw, sizeof(raw), p->f)) {
-		if (ferror(p->f))
-			p->io_err = errno ? errno : EIO;
+	if (!next_line(p, raw))
 		return NULL;
-	}
-	p->lineno++;
-	n = strlen(raw);
-	if (n == sizeof(raw) - 1 && raw[n - 1] != '\n' && !feof(p->f)) {
-		cfg_fail(p, p->lineno, "line too long, expected at most %d characters",
-			 RAW_LINE_MAX - 2);
-		return NULL;
-	}
 	line = clean_line(raw, p->lineno == 1);
 	if (*line == '[') {
 		on_header(p, line);
@@ -260,20 +286,51 @@ static char *read_line(char *str, int num, void *stream)
 	return str;
 }
 
+/* A failure about the file as a whole: "PATH: message". */
+static void __attribute__((format(printf, 3, 4)))
+fail_file(struct parser *p, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (p->err_code)
+		return;
+	p->err_code = code;
+	if (!p->errlen)
+		return;
+	n = snprintf(p->err, p->errlen, "%s: ", p->path);
+	if (n < 0 || (size_t)n >= p->errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static bool read_file(struct parser *p, char **buf)
+{
+	mode_t mode;
+	int r = cfg_read_file(p->path, CFG_FILE_MAX, buf, &p->len, &mode);
+
+	if (r == -EINVAL || r == -EISDIR)
+		fail_file(p, r, "%s, expected a regular file", cfg_file_kind(mode));
+	else if (r == -EFBIG)
+		fail_file(p, r, "file too large, expected at most %u MiB", CFG_FILE_MAX >> 20);
+	else if (r < 0)
+		cfg_fail_errno(p, -r);
+	p->buf = *buf;
+	return r == 0;
+}
+
 static void parse_file(struct parser *p)
 {
+	char *buf;
 	int ret;
 
-	p->f = fopen(p->path, "re");
-	if (!p->f) {
-		cfg_fail_errno(p, errno);
+	if (!read_file(p, &buf))
 		return;
-	}
 	ret = ini_parse_stream(read_line, p, on_key, p);
-	if (p->io_err)
-		cfg_fail_errno(p, p->io_err);
-	fclose(p->f);
-	p->f = NULL;
+	free(buf);
+	p->buf = NULL;
 	if (ret == -2)
 		cfg_fail_errno(p, ENOMEM);
 	else if (ret > 0)
@@ -324,10 +381,10 @@ static int machine_cpus(void)
 	return n > CPU_SETSIZE ? CPU_SETSIZE : (int)n;
 }
 
-int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
+static int load(const char *path, struct cfg *out, bool check_host, char *err, size_t errlen)
 {
-	struct parser p = { .path = path, .err = err, .errlen = errlen,
-			    .sup = &out->sup, .ncpus = machine_cpus() };
+	struct parser p = { .path = path, .err = err, .errlen = errlen, .sup = &out->sup,
+			    .ncpus = machine_cpus(), .check_host = check_host };
 
 	memset(out, 0, sizeof(*out));
 	if (errlen)
@@ -346,6 +403,16 @@ int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
 	if (p.err_code)
 		cfg_free(out);
 	return p.err_code;
+}
+
+int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
+{
+	return load(path, out, false, err, errlen);
+}
+
+int cfg_load_host(const char *path, struct cfg *out, char *err, size_t errlen)
+{
+	return load(path, out, true, err, errlen);
 }
 
 void cfg_free(struct cfg *cfg)

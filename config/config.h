@@ -76,9 +76,18 @@ struct cfg {
 
 /* Loads and validates path into *out (which the caller then cfg_free()s).
  * Returns 0, or -errno with a message in err: -ENOENT/-EACCES etc. when the
- * file cannot be read, -EINVAL for any content error. On failure *out is
- * left empty (safe to cfg_free). */
+ * file cannot be read, -EINVAL for any content error and for a path that
+ * is not a regular file (a FIFO, a device; -EISDIR: a directory), -EFBIG for a file
+ * over CFG_FILE_MAX (16 MiB). On failure *out is left empty (safe to
+ * cfg_free). */
 int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen);
+/* cfg_load() plus what only this host can tell, with the same
+ * "PATH:LINE: key: ..." messages: every user, group and control_group
+ * exists, every bind and metrics_listen address is one of this host's.
+ * Free of side effects; a port already in use is not an error (the
+ * running daemon may hold it). ringfleetd uses this for --check, start
+ * and reload alike. */
+int cfg_load_host(const char *path, struct cfg *out, char *err, size_t errlen);
 void cfg_free(struct cfg *cfg);
 
 /* The built-in defaults that [defaults] starts from (name "", port 0,

@@ -72,7 +72,7 @@ int daemon_init(struct daemon *d, const char *config_path, const char *worker_pa
 	d->ctl.listen_fd = -1;
 	d->started_ns = rf_now_ns();
 	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path);
-	r = cfg_load(config_path, &d->cfg, err, errlen);
+	r = cfg_load_host(config_path, &d->cfg, err, errlen);
 	if (r < 0)
 		return r;
 	log_set_level(d->cfg.sup.log_level);

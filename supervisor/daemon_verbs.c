@@ -192,7 +192,7 @@ char *daemon_reload(struct daemon *d, uint64_t conn_id)
 	log_notice("reloading %s", d->config_path);
 	notify_reloading();
 	d->reloading = true;
-	if (cfg_load(d->config_path, &next, err, sizeof(err)) < 0 ||
+	if (cfg_load_host(d->config_path, &next, err, sizeof(err)) < 0 ||
 	    fleet_apply(&d->fleet, &next, &diff, err, sizeof(err)) < 0) {
 		cfg_free(&next);
 		d->reloading = false;

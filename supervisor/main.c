@@ -27,7 +27,8 @@ static void usage(FILE *out)
 		"SIGHUP reloads the configuration.\n"
 		"\n"
 		"  -c, --config FILE   configuration file\n"
-		"      --check         validate the configuration and exit 0 (valid) or 1\n"
+		"      --check         validate the configuration, its users, groups and\n"
+		"                      addresses on this host, and exit 0 (valid) or 1\n"
 		"      --worker PATH   worker binary (default: ringfleet-worker next to ringfleetd)\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n",
@@ -39,7 +40,7 @@ static int check_config(const char *path)
 	char err[CFG_ERR_MAX];
 	struct cfg cfg;
 
-	if (cfg_load(path, &cfg, err, sizeof(err)) < 0) {
+	if (cfg_load_host(path, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

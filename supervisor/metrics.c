@@ -9,10 +9,130 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#define METRICS_MAX_CONNS 16
-#define METRICS_CONN_TIMEOUT_S 10
+#include "common/timeutil.h"
+
+/* ---- connection deadlines (see metrics.h) ---- */
+
+static struct metrics_conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* MHD sees EOF (or EPIPE) on its next run and closes the connection
+ * itself; MHD has no call to close one from outside. */
+static void conn_cut(struct metrics *m, struct metrics_conn *mc)
+{
+	if (mc->closing)
+		return;
+	shutdown(mc->fd, SHUT_RDWR);
+	mc->closing = true;
+	m->n_cut++;
+}
+
+static void conn_wait_request(struct metrics_conn *mc, uint64_t now)
+{
+	mc->requested = false;
+	mc->since_ns = now;
+	mc->deadline_ns = now + METRICS_REQUEST_TIMEOUT_S * RF_NSEC_PER_SEC;
+}
+
+/* The connection that has waited longest for a request, other than skip. */
+static void evict_oldest(struct metrics *m, const struct metrics_conn *skip)
+{
+	struct metrics_conn *old = NULL;
+
+	for (size_t i = 0; i < METRICS_MAX_CONNS; i++) {
+		struct metrics_conn *mc = &m->conns[i];
+
+		if (!mc->c || mc == skip || mc->closing || mc->requested)
+			continue;
+		if (!old || mc->since_ns < old->since_ns)
+			old = mc;
+	}
+	if (old)
+		conn_cut(m, old);
+}
+
+static void conn_started(struct metrics *m, struct MHD_Connection *c, void **ctx)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct metrics_conn *mc = NULL;
+
+	for (size_t i = 0; i < METRICS_MAX_CONNS && !mc; i++)
+		if (!m->conns[i].c)
+			mc = &m->conns[i];
+	if (!ci)
+		return;
+	if (!mc) { /* MHD's limit equals the table's: not expected */
+		shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	*mc = (struct metrics_conn){ .c = c, .fd = ci->connect_fd };
+	conn_wait_request(mc, rf_now_ns());
+	*ctx = mc;
+	if (++m->n_conns > METRICS_BUSY_CONNS)
+		evict_oldest(m, mc);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **ctx,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct metrics *m = cls;
+	struct metrics_conn *mc = *ctx;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		conn_started(m, c, ctx);
+		return;
+	}
+	if (mc) {
+		memset(mc, 0, sizeof(*mc));
+		m->n_conns--;
+		*ctx = NULL;
+	}
+}
+
+/* A response went out (or failed): a keep-alive connection now owes the
+ * next request within the request deadline, like a new one. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct metrics_conn *mc = conn_of(c);
+
+	(void)cls;
+	(void)con_cls;
+	(void)toe;
+	if (mc)
+		conn_wait_request(mc, rf_now_ns());
+}
+
+static void conn_requested(struct MHD_Connection *c)
+{
+	struct metrics_conn *mc = conn_of(c);
+
+	if (!mc || mc->requested)
+		return;
+	mc->requested = true;
+	mc->deadline_ns = rf_now_ns() + METRICS_RESPONSE_TIMEOUT_S * RF_NSEC_PER_SEC;
+}
+
+static void cut_expired(struct metrics *m, uint64_t now)
+{
+	for (size_t i = 0; i < METRICS_MAX_CONNS; i++) {
+		struct metrics_conn *mc = &m->conns[i];
+
+		if (mc->c && !mc->closing && now >= mc->deadline_ns)
+			conn_cut(m, mc);
+	}
+}
+
+/* ---- HTTP ---- */
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body, size_t len,
 			     const char *type)
@@ -42,6 +162,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	(void)upload;
 	(void)upload_size;
 	(void)con_cls;
+	conn_requested(c);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(c, 405, strdup("method not allowed\n"), 19, "text/plain");
 	if (strcmp(url, "/metrics") != 0)
@@ -110,7 +231,9 @@ int metrics_open(struct metrics *m, int epfd, const char *listen, const struct f
 	m->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, m,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CONNS,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_CONN_TIMEOUT_S,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_IDLE_TIMEOUT_S,
+				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
 				  MHD_OPTION_END);
 	if (!m->mhd) {
 		snprintf(err, errlen, "metrics_listen: cannot listen on %s", listen);
@@ -139,15 +262,26 @@ void metrics_close(struct metrics *m)
 
 void metrics_on_event(struct metrics *m)
 {
-	if (m->mhd)
-		MHD_run(m->mhd);
+	if (!m->mhd)
+		return;
+	cut_expired(m, rf_now_ns());
+	MHD_run(m->mhd);
 }
 
 uint64_t metrics_next_run(const struct metrics *m, uint64_t now)
 {
+	uint64_t next = UINT64_MAX;
 	MHD_UNSIGNED_LONG_LONG ms;
 
-	if (!m->mhd || MHD_get_timeout(m->mhd, &ms) != MHD_YES)
+	if (!m->mhd)
 		return UINT64_MAX;
-	return now + (uint64_t)ms * 1000000ull;
+	if (MHD_get_timeout(m->mhd, &ms) == MHD_YES)
+		next = now + (uint64_t)ms * RF_NSEC_PER_MSEC;
+	for (size_t i = 0; i < METRICS_MAX_CONNS; i++) {
+		const struct metrics_conn *mc = &m->conns[i];
+
+		if (mc->c && !mc->closing && mc->deadline_ns < next)
+			next = mc->deadline_ns;
+	}
+	return next;
 }

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Supervisor end-to-end tests: real ringfleetd, workers and ringfleetctl.
 rf_e2e_test(e2e_fleet_basic test_fleet_basic.py TIMEOUT 90)
-rf_e2e_test(e2e_check_config test_check_config.py TIMEOUT 30)
+rf_e2e_test(e2e_check_config test_check_config.py TIMEOUT 60)
 rf_e2e_test(e2e_lifecycle test_lifecycle.py TIMEOUT 120)
 rf_e2e_test(e2e_reload test_reload.py TIMEOUT 120)
 rf_e2e_test(e2e_notify test_notify.py TIMEOUT 60)

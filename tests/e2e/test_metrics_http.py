@@ -1,11 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
 """GET /metrics straight from ringfleetd, without Prometheus: status code,
 content type and values that match `ringfleetctl --json status`; other
-paths and methods refused; and idle, half-sent and unread HTTP clients never
+paths and methods refused; idle, half-sent and unread HTTP clients never
 stall the supervisor's loop (the control socket keeps answering, the loop
-does not spin, MHD drops idle clients after its timeout)."""
+does not spin, idle clients are dropped); and under a slowloris attack
+(connections that send a byte every second and never finish a request)
+every scrape still succeeds within 2 s, each attacking connection is cut
+within its request deadline, and ringfleetd's CPU stays low: with as
+many attackers as the old connection limit (16; now each is cut by the
+deadline) and with more than the busy threshold (48; the oldest is
+evicted for every new connection)."""
 import os
+import select
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -100,8 +108,8 @@ def hanging_clients(d, base, port):
     check(spent < 0.5, "ringfleetd used %.2f s of CPU in 2 s with 27 idle HTTP clients" % spent)
     check(ping_time(d) < 2, "ping slow with 27 idle HTTP clients")
 
-    # MHD's connection timeout (10 s) closes idle clients: driven by the
-    # daemon's timer, not by the next request.
+    # The request deadline (5 s from accept) closes idle clients: driven
+    # by the daemon's timer, not by the next request.
     idle.settimeout(20)
     t0 = time.monotonic()
     try:
@@ -110,11 +118,112 @@ def hanging_clients(d, base, port):
         data = b""
     took = time.monotonic() - t0
     check(data == b"", "idle HTTP client got %r" % data)
-    check(took < 14, "idle HTTP client closed after %.1f s" % took)
+    check(took < 8, "idle HTTP client closed after %.1f s" % took)
     print("27 idle HTTP clients: %.2f s CPU in 2 s; first idle one closed %.1f s later" % (spent, took))
     for c in crowd + [idle, half, unread]:
         c.close()
     wait_for(lambda: get(base + "/metrics")[0] == 200, 15, "/metrics after the crowd left", 0.5)
+
+
+REQUEST_DEADLINE = 5   # METRICS_REQUEST_TIMEOUT_S
+
+
+class Tricklers(threading.Thread):
+    """Slowloris: n connections that start a request and then send one
+    byte a second forever, reconnecting (at the next second) when cut."""
+
+    def __init__(self, port, n):
+        super().__init__(daemon=True)
+        self.port, self.n = port, n
+        self.done = threading.Event()
+        self.born = {}          # socket -> when it connected
+        self.lifetimes = []     # seconds each cut connection lived
+        self.oldest_alive = 0.0
+
+    def open_one(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        s.setblocking(False)
+        self.born[s] = time.monotonic()
+
+    def cut(self, s):
+        self.lifetimes.append(time.monotonic() - self.born.pop(s))
+        s.close()
+
+    def tick(self):
+        for s in list(self.born):
+            try:
+                s.send(b"a")
+            except OSError:
+                self.cut(s)
+        while len(self.born) < self.n:
+            self.open_one()
+
+    def run(self):
+        next_tick = 0.0
+        while not self.done.is_set():
+            now = time.monotonic()
+            if now >= next_tick:
+                self.tick()
+                next_tick = now + 1.0
+            ready, _, _ = select.select(list(self.born), [], [], max(0.0, next_tick - now))
+            for s in ready:
+                try:
+                    data = s.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    self.cut(s)
+            if self.born:
+                self.oldest_alive = max(self.oldest_alive, time.monotonic() - min(self.born.values()))
+
+    def stop(self):
+        self.done.set()
+        self.join(5)
+        for s in self.born:
+            s.close()
+
+
+def slowloris(d, base, port, attackers):
+    t = Tricklers(port, attackers)
+    t.start()
+    time.sleep(1.5)
+    ticks0 = cpu_ticks(d.proc.pid)
+    t0 = time.monotonic()
+    scrapes, worst = 0, 0.0
+    try:
+        while time.monotonic() - t0 < 10:
+            s0 = time.monotonic()
+            try:
+                status, _, body = get_within(base + "/metrics", 2)
+            except OSError as e:
+                check(False, "scrape %d under %d trickling connections failed after %.1f s: %s"
+                      % (scrapes + 1, attackers, time.monotonic() - s0, e))
+            took = time.monotonic() - s0
+            check(status == 200 and 'ringfleet_server_up{server="h1"} 1' in body,
+                  "scrape under attack: %d" % status)
+            check(took < 2, "scrape took %.1f s under attack" % took)
+            worst = max(worst, took)
+            scrapes += 1
+            check(ping_time(d) < 2, "ping slow under a slowloris attack")
+            time.sleep(0.5)
+        spent = (cpu_ticks(d.proc.pid) - ticks0) / os.sysconf("SC_CLK_TCK")
+        elapsed = time.monotonic() - t0
+    finally:
+        t.stop()
+    longest = max(t.lifetimes + [t.oldest_alive])
+    print("slowloris: %d trickling connections, %d scrapes in %.1f s, slowest %.2f s; %d attacking "
+          "connections cut, longest lived %.1f s; ringfleetd CPU %.2f s"
+          % (attackers, scrapes, elapsed, worst, len(t.lifetimes), longest, spent))
+    check(longest < REQUEST_DEADLINE + 3, "a trickling connection lived %.1f s" % longest)
+    check(len(t.lifetimes) >= attackers, "only %d of %d trickling connections were cut in %.0f s"
+          % (len(t.lifetimes), attackers, elapsed))
+    check(spent < 0.15 * elapsed, "ringfleetd used %.2f s of CPU in %.1f s under attack" % (spent, elapsed))
+
+
+def get_within(url, timeout):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode()
 
 
 def main():
@@ -127,6 +236,8 @@ def main():
         d.wait_running()
         values_match(d, base)
         hanging_clients(d, base, mport)
+        slowloris(d, base, mport, 16)   # the deadline alone
+        slowloris(d, base, mport, 48)   # > METRICS_BUSY_CONNS: eviction too
         check(all(s["state"] == "running" for s in d.servers().values()), "servers disturbed")
         check(d.stop() == 0, "ringfleetd exit code")
     print("ok")

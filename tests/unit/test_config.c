@@ -8,12 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,9 @@
 
 #include "common/log.h"
 #include "config/config.h"
+#include "config/cfg_file.h"
+
+#include <netinet/in.h>
 
 #ifndef RF_CONFIG_DATA
 #error "RF_CONFIG_DATA must name the fixture directory"
@@ -498,8 +503,9 @@ static const struct bad_case bad_cases[] = {
 	  "bad_long_line.ini:2: line too long, expected at most 199 characters besides comments" },
 	{ "bad_raw_line.ini", -EINVAL,
 	  "bad_raw_line.ini:2: line too long, expected at most 1022 characters" },
+	{ "bad_nul.ini", -EINVAL, "bad_nul.ini:2: NUL byte in column 12, expected text" },
 	{ "no-such-file.ini", -ENOENT, "no-such-file.ini: No such file or directory" },
-	{ ".", -EISDIR, ".: Is a directory" },
+	{ ".", -EISDIR, ".: a directory, expected a regular file" },
 };
 
 static void test_bad_file(void **state)
@@ -661,6 +667,184 @@ static void test_10k_collision(void **state)
 	unlink(path);
 }
 
+/* ---- files that are not configuration files ---- */
+
+/* The old reader blocked on a FIFO and never finished /dev/zero: a hang
+ * must fail the test, not stall the suite. */
+static void arm_hang_alarm(void)
+{
+	signal(SIGALRM, SIG_DFL);
+	alarm(10);
+}
+
+static void test_dev_zero(void **state)
+{
+	(void)state;
+	arm_hang_alarm();
+	assert_int_equal(load("/dev/zero"), -EINVAL);
+	alarm(0);
+	assert_string_equal(err, "/dev/zero: a character device, expected a regular file");
+}
+
+static void test_fifo(void **state)
+{
+	char path[64], want[CFG_ERR_MAX];
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/rf-test-fifo-%d", (int)getpid());
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	arm_hang_alarm();
+	assert_int_equal(load(path), -EINVAL);
+	alarm(0);
+	unlink(path);
+	snprintf(want, sizeof(want), "%s: a FIFO, expected a regular file", path);
+	assert_string_equal(err, want);
+}
+
+/* A valid file padded with comment lines to exactly size bytes. */
+static const char *padded_file(size_t size)
+{
+	static const char head[] = "[server a]\nport = 7001\n";
+	char line[1001];
+	size_t n = sizeof(head) - 1;
+	FILE *f;
+	const char *path = temp_file(&f);
+
+	fputs(head, f);
+	memset(line, '#', sizeof(line) - 2);
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	for (; n + sizeof(line) - 1 <= size; n += sizeof(line) - 1)
+		fputs(line, f);
+	for (; n < size; n++)
+		fputc('\n', f);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+static void test_size_limit(void **state)
+{
+	const char *path = padded_file(CFG_FILE_MAX);
+	char want[CFG_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(load(path), 0);
+	assert_int_equal(cfg.n_servers, 1);
+	cfg_free(&cfg);
+	unlink(path);
+	path = padded_file(CFG_FILE_MAX + 1);
+	assert_int_equal(load(path), -EFBIG);
+	snprintf(want, sizeof(want), "%s: file too large, expected at most 16 MiB", path);
+	assert_string_equal(err, want);
+	unlink(path);
+}
+
+/* ---- checks against this host (cfg_load_host) ---- */
+
+struct host_case {
+	const char *file;
+	const char *msg;        /* the whole message, or its start if prefix */
+	bool prefix;
+};
+
+static const struct host_case host_cases[] = {
+	{ "host_bind.ini", "host_bind.ini:3: bind: expected an address of this host, got \"192.0.2.1\" "
+	  "(Cannot assign requested address)", false },
+	{ "host_bind6.ini", "host_bind6.ini:3: bind: expected an address of this host, got \"2001:db8::1\" (",
+	  true }, /* the reason differs where IPv6 is off */
+	{ "host_user.ini", "host_user.ini:3: user: expected a user that exists on this host, got "
+	  "\"rf-no-such-user\"", false },
+	{ "host_group.ini", "host_group.ini:4: group: expected a group that exists on this host, got "
+	  "\"rf-no-such-group\"", false },
+	{ "host_control_group.ini", "host_control_group.ini:2: control_group: expected a group that "
+	  "exists on this host, got \"rf-no-such-group\"", false },
+	{ "host_metrics.ini", "host_metrics.ini:2: metrics_listen: expected an address of this host, got "
+	  "\"192.0.2.1:9750\" (Cannot assign requested address)", false },
+};
+
+/* Each file is fine on paper (cfg_load) and wrong for this host. */
+static void test_host_checks(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++) {
+		const struct host_case *c = &host_cases[i];
+
+		assert_int_equal(load(c->file), 0);
+		cfg_free(&cfg);
+		assert_int_equal(cfg_load_host(c->file, &cfg, err, sizeof(err)), -EINVAL);
+		if (c->prefix)
+			assert_true(strncmp(err, c->msg, strlen(c->msg)) == 0);
+		else
+			assert_string_equal(err, c->msg);
+		assert_int_equal(cfg.n_servers, 0);
+	}
+}
+
+static void test_host_good(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg_load_host("host_good.ini", &cfg, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(cfg.n_servers, 42);
+}
+
+/* Ports held by someone else (the running daemon, during --check before a
+ * reload) are not the check's business. */
+static void test_host_ports_in_use(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	unsigned tport, uport;
+	const char *path;
+	char text[256];
+	FILE *f;
+
+	(void)state;
+	assert_true(tcp >= 0 && udp >= 0);
+	assert_int_equal(bind(tcp, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(tcp, 1), 0);
+	assert_int_equal(getsockname(tcp, (struct sockaddr *)&sa, &len), 0);
+	tport = ntohs(sa.sin_port);
+	sa.sin_port = 0;
+	assert_int_equal(bind(udp, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(udp, (struct sockaddr *)&sa, &len), 0);
+	uport = ntohs(sa.sin_port);
+	snprintf(text, sizeof(text), "[supervisor]\nmetrics_listen = 127.0.0.1:%u\n"
+		 "[server a]\nport = %u\nbind = 127.0.0.1\n", tport, uport);
+	path = temp_file(&f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(cfg_load_host(path, &cfg, err, sizeof(err)), 0);
+	unlink(path);
+	close(tcp);
+	close(udp);
+}
+
+/* 10,000 servers sharing [defaults] cost a handful of lookups, not
+ * 10,000 (35 ms here; the bound leaves room for sanitizers and load). */
+static void test_host_10k_fast(void **state)
+{
+	FILE *f;
+	const char *path = temp_file(&f);
+	double t0, dt;
+
+	(void)state;
+	fprintf(f, "[defaults]\nbind = 127.0.0.1\nuser = root\ngroup = root\n");
+	for (int i = 0; i < 10000; i++)
+		fprintf(f, "[server game-%05d]\nport = %d\n", i, 20000 + i);
+	fclose(f);
+	t0 = now_s();
+	assert_int_equal(cfg_load_host(path, &cfg, err, sizeof(err)), 0);
+	dt = now_s() - t0;
+	assert_int_equal(cfg.n_servers, 10000);
+	print_message("10,000 servers loaded and checked against this host in %.1f ms\n", dt * 1e3);
+	assert_true(dt < 2.0);
+	unlink(path);
+}
+
 /* ---- CPU lists ---- */
 
 static void roundtrip(const char *in, const char *canon)
@@ -748,6 +932,13 @@ int main(void)
 		cmocka_unit_test_teardown(test_max_servers_ok, teardown),
 		cmocka_unit_test_teardown(test_10k_servers_fast, teardown),
 		cmocka_unit_test_teardown(test_10k_collision, teardown),
+		cmocka_unit_test_teardown(test_dev_zero, teardown),
+		cmocka_unit_test_teardown(test_fifo, teardown),
+		cmocka_unit_test_teardown(test_size_limit, teardown),
+		cmocka_unit_test_teardown(test_host_checks, teardown),
+		cmocka_unit_test_teardown(test_host_good, teardown),
+		cmocka_unit_test_teardown(test_host_ports_in_use, teardown),
+		cmocka_unit_test_teardown(test_host_10k_fast, teardown),
 		cmocka_unit_test(test_cpulist_roundtrip),
 		cmocka_unit_test(test_cpulist_rejects),
 		cmocka_unit_test(test_cpulist_format_nospace),

@@ -14,6 +14,14 @@ static inline uint64_t rf_now_ns(void)
 	return (uint64_t)ts.tv_sec * RF_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+/* CLOCK_REALTIME, the clock of the kernel's receive timestamps. */
+static inline uint64_t rf_real_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * RF_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
 static inline struct timespec rf_ns_to_timespec(uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ns / RF_NSEC_PER_SEC),

@@ -78,6 +78,19 @@ static int open_socket(const struct opts *o)
 	return fd;
 }
 
+/* Every datagram then carries its kernel receive time, so that the flood
+ * cap counts it against the tick it arrived in, not the one that drained
+ * it after a stall. The option stays on the socket, which the supervisor
+ * owns, across workers. Without it the cap counts per draining tick. */
+static void enable_stamps(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
+		log_warn("SO_TIMESTAMPNS: %s: the flood cap counts per draining tick",
+			 strerror(errno));
+}
+
 /* The inherited socket must be a bound UDP socket; returns its family. */
 static int check_socket(int fd)
 {
@@ -277,7 +290,7 @@ static int tick_loop(struct worker *w, struct backend *b, const struct opts *o,
 		/* A signal ends the sleep early: this tick is the last. */
 		if (!stop_signal && t0 < deadline)
 			continue;
-		w->now_ns = t0;
+		worker_tick_start(w, t0, rf_real_ns());
 		w->deadline_ns = deadline + period;
 		ret = be_tick(b);
 		if (ret < 0)
@@ -335,6 +348,7 @@ static int run(struct opts *o)
 	/* Sends of one tick go out in a burst; room for it avoids waiting
 	 * on (and reordering around) a full send buffer. */
 	grow_buf(fd, SO_SNDBUF, SO_SNDBUFFORCE, SOCK_BUF_BYTES);
+	enable_stamps(fd);
 	slot = map_slot(o->slot_fd, o->max_clients);
 	if (!slot) {
 		log_err("--slot-fd %d: cannot map a slot for %u clients: %s", o->slot_fd,
@@ -348,6 +362,8 @@ static int run(struct opts *o)
 		.max_packets_per_tick = o->max_packets_per_tick,
 		/* Segment plus IP/UDP headers must fit an Ethernet MTU. */
 		.gso_max_seg = o->no_gso ? 0 : family == AF_INET ? 1472 : 1452,
+		.tick_hz = o->tick_hz,
+		.tick_phase_ns = o->tick_phase_ns,
 		.seed = seed(),
 	};
 	ret = worker_init(&w, slot, &wp);
@@ -358,7 +374,8 @@ static int run(struct opts *o)
 	if (ret == 1)
 		log_info("resuming from the slot: %u clients, %llu ticks before", w.clients.n,
 			 (unsigned long long)w.st.ticks);
-	w.now_ns = rf_now_ns();
+	/* ring_arm() may already receive. */
+	worker_tick_start(&w, rf_now_ns(), rf_real_ns());
 	if (backend_open(&b, o, &w, fd) < 0) {
 		worker_free(&w);
 		return 1;

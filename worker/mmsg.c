@@ -16,6 +16,13 @@
 #define MMSG_RX 64    /* datagrams per recvmmsg */
 #define MMSG_TX 256   /* messages per sendmmsg (the kernel takes <= 1024) */
 
+/* Control room of one datagram: its receive timestamp (SO_TIMESTAMPNS),
+ * with space to spare should the socket carry another control message. */
+union rx_ctl {
+	char buf[2 * CMSG_SPACE(sizeof(struct timespec))];
+	struct cmsghdr align;
+};
+
 struct mmsg {
 	struct worker *w;
 	int fd;
@@ -31,6 +38,7 @@ struct mmsg {
 	struct mmsghdr rx[MMSG_RX];
 	struct iovec rx_iov[MMSG_RX];
 	struct sockaddr_in6 rx_name[MMSG_RX];
+	union rx_ctl rx_ctl[MMSG_RX];
 	uint32_t rx_bid[MMSG_RX];
 	struct mmsghdr tx[MMSG_TX];
 };
@@ -99,8 +107,24 @@ static void rx_prepare(struct mmsg *m, uint32_t n)
 			.msg_namelen = sizeof(m->rx_name[i]),
 			.msg_iov = &m->rx_iov[i],
 			.msg_iovlen = 1,
+			.msg_control = &m->rx_ctl[i],
+			.msg_controllen = sizeof(m->rx_ctl[i]),
 		};
 	}
+}
+
+/* The kernel's receive time of the datagram in h, 0 if it has none. */
+static uint64_t rx_stamp(struct msghdr *h)
+{
+	const char *end = (const char *)h->msg_control + h->msg_controllen;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
+		uint64_t ns = tick_stamp_ns(cm, end);
+
+		if (ns)
+			return ns;
+	}
+	return 0;
 }
 
 /* Reads until the socket is empty or the buffers run out. Called once per
@@ -129,7 +153,7 @@ static void drain(struct mmsg *m)
 
 			if (worker_rx(m->w, &m->plan, h->msg_name, h->msg_namelen,
 				      m->rx_iov[i].iov_base, m->rx[i].msg_len,
-				      h->msg_flags & MSG_TRUNC, m->rx_bid[i]) < 0)
+				      h->msg_flags & MSG_TRUNC, m->rx_bid[i], rx_stamp(h)) < 0)
 				m->free[m->n_free++] = m->rx_bid[i];
 		}
 		if ((uint32_t)got < n)

@@ -35,6 +35,13 @@ enum { UD_RECV = 1, UD_SEND = 2, UD_SEND1 = 3, UD_CANCEL = 4 };
  * kernel requeues a multishot receive after a few dozen datagrams. */
 #define RX_DRAIN_ROUNDS 64
 
+/* Name room in each receive buffer, rounded up so that the control
+ * messages after it are aligned for cmsghdr. */
+#define RX_NAME_ROOM ((uint32_t)CMSG_ALIGN(sizeof(struct sockaddr_in6)))
+/* Control room: the receive timestamp (SO_TIMESTAMPNS), with space to
+ * spare should the socket carry another control message. */
+#define RX_CTL_ROOM ((uint32_t)(2 * CMSG_SPACE(sizeof(struct timespec))))
+
 static inline uint64_t ud_make(unsigned kind, unsigned f, uint32_t dest, uint32_t item)
 {
 	return (uint64_t)kind << 60 | (uint64_t)f << 56 | (uint64_t)dest << 32 | item;
@@ -132,7 +139,7 @@ static int bufs_setup(struct ring *r, uint32_t nbufs, uint32_t max_packet)
 	int ret;
 
 	r->nbufs = nbufs;
-	r->buf_len = sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_in6) +
+	r->buf_len = sizeof(struct io_uring_recvmsg_out) + RX_NAME_ROOM + RX_CTL_ROOM +
 		     max_packet + 1;
 	r->stride = (r->buf_len + 63) & ~63u;
 	r->bufs_bytes = (size_t)nbufs * r->stride;
@@ -159,8 +166,10 @@ static int bufs_setup(struct ring *r, uint32_t nbufs, uint32_t max_packet)
 	for (uint32_t i = 0; i < nbufs; i++)
 		buf_return(r, i);
 	buf_publish(r);
-	/* The multishot receive lays out header, source address, payload. */
-	r->rx_msg.msg_namelen = sizeof(struct sockaddr_in6);
+	/* The multishot receive lays out header, source address, control
+	 * messages (the receive timestamp), payload. */
+	r->rx_msg.msg_namelen = RX_NAME_ROOM;
+	r->rx_msg.msg_controllen = RX_CTL_ROOM;
 	return 0;
 }
 
@@ -403,6 +412,26 @@ static void on_send(struct ring *r, const struct io_uring_cqe *cqe, unsigned kin
 		flight_done(r, f);
 }
 
+/* The kernel's receive time of the datagram in out, 0 if it has none. A
+ * control length over the template's is no kernel's: ignored. */
+static uint64_t rx_stamp(struct io_uring_recvmsg_out *out, struct msghdr *msg)
+{
+	struct cmsghdr *cm;
+	const uint8_t *end;
+
+	if (out->controllen > msg->msg_controllen)
+		return 0;
+	end = (const uint8_t *)io_uring_recvmsg_name(out) + msg->msg_namelen + out->controllen;
+	for (cm = io_uring_recvmsg_cmsg_firsthdr(out, msg); cm;
+	     cm = io_uring_recvmsg_cmsg_nexthdr(out, msg, cm)) {
+		uint64_t ns = tick_stamp_ns(cm, end);
+
+		if (ns)
+			return ns;
+	}
+	return 0;
+}
+
 static void on_recv(struct ring *r, const struct io_uring_cqe *cqe)
 {
 	struct worker *w = r->w;
@@ -442,7 +471,7 @@ static void on_recv(struct ring *r, const struct io_uring_cqe *cqe)
 	if (r->cur >= 0)
 		ret = worker_rx(w, &r->fl[r->cur].plan, io_uring_recvmsg_name(out),
 				namelen, io_uring_recvmsg_payload(out, &r->rx_msg), len,
-				out->flags & MSG_TRUNC, bid);
+				out->flags & MSG_TRUNC, bid, rx_stamp(out, &r->rx_msg));
 	else
 		w->st.drop_no_buffer++; /* every flight is still sending */
 	if (ret < 0)

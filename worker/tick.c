@@ -4,8 +4,12 @@
 
 #include <errno.h>
 #include <netinet/udp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "common/timeutil.h"
 
 int tick_plan_init(struct tick_plan *p, uint32_t max_pkts, uint32_t max_dests)
 {
@@ -128,45 +132,95 @@ int tick_flood_init(struct tick_flood *f, uint32_t clients, uint32_t limit)
 	memset(f, 0, sizeof(*f));
 	if (!clients || !limit)
 		return -EINVAL;
-	f->seen = calloc(clients, sizeof(*f->seen));
+	f->tick = calloc(clients, sizeof(*f->tick));
 	f->count = calloc(clients, sizeof(*f->count));
-	if (!f->seen || !f->count) {
+	if (!f->tick || !f->count) {
 		tick_flood_free(f);
 		return -ENOMEM;
 	}
 	f->n = clients;
 	f->limit = limit;
-	f->gen = 1;
 	return 0;
 }
 
 void tick_flood_free(struct tick_flood *f)
 {
-	free(f->seen);
+	free(f->tick);
 	free(f->count);
 	memset(f, 0, sizeof(*f));
 }
 
-void tick_flood_next(struct tick_flood *f)
+void tick_flood_forget(struct tick_flood *f, uint32_t client)
 {
-	/* A generation stamp makes a new tick O(1) instead of clearing every
-	 * counter; only its wrap (after 2^32 ticks) needs the clear. */
-	if (++f->gen == 0) {
-		memset(f->seen, 0, f->n * sizeof(*f->seen));
-		f->gen = 1;
+	if (client < f->n) {
+		f->tick[client] = 0;
+		f->count[client] = 0;
 	}
 }
 
-bool tick_flood_admit(struct tick_flood *f, uint32_t client)
+bool tick_flood_admit(struct tick_flood *f, uint32_t client, uint64_t tick)
 {
 	if (client >= f->n)
 		return false;
-	if (f->seen[client] != f->gen) {
-		f->seen[client] = f->gen;
+	if (tick > f->tick[client]) {
+		f->tick[client] = tick;
 		f->count[client] = 0;
 	}
 	if (f->count[client] >= f->limit)
 		return false;
 	f->count[client]++;
 	return true;
+}
+
+int tick_clock_init(struct tick_clock *c, uint32_t hz, uint64_t phase_ns)
+{
+	memset(c, 0, sizeof(*c));
+	if (!hz || hz > RF_NSEC_PER_SEC)
+		return -EINVAL;
+	c->period_ns = RF_NSEC_PER_SEC / hz;
+	c->phase_ns = phase_ns % c->period_ns;
+	return 0;
+}
+
+static uint64_t tick_of(const struct tick_clock *c, uint64_t mono_ns)
+{
+	return mono_ns < c->phase_ns ? 0 : (mono_ns - c->phase_ns) / c->period_ns;
+}
+
+void tick_clock_set(struct tick_clock *c, uint64_t mono_ns, uint64_t real_ns)
+{
+	c->now_ns = mono_ns;
+	c->now_tick = tick_of(c, mono_ns);
+	c->real_off_ns = (int64_t)(real_ns - mono_ns);
+}
+
+uint64_t tick_clock_arrival(const struct tick_clock *c, uint64_t real_ns)
+{
+	int64_t mono;
+
+	if (!real_ns || real_ns > INT64_MAX ||
+	    __builtin_sub_overflow((int64_t)real_ns, c->real_off_ns, &mono))
+		return c->now_tick;
+	/* Datagrams taken during this tick's drain arrived after now_ns;
+	 * later than a period after it is no arrival time at all. */
+	if (mono < 0 || (uint64_t)mono > c->now_ns + c->period_ns)
+		return c->now_tick;
+	return tick_of(c, (uint64_t)mono);
+}
+
+uint64_t tick_stamp_ns(const struct cmsghdr *cm, const void *end)
+{
+	const char *p = (const char *)cm;
+	struct timespec ts;
+
+	if ((const char *)end - p < (ptrdiff_t)CMSG_LEN(sizeof(ts)) ||
+	    cm->cmsg_len < CMSG_LEN(sizeof(ts)) ||
+	    cm->cmsg_len > (size_t)((const char *)end - p) ||
+	    cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
+		return 0;
+	memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+	if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= (long)RF_NSEC_PER_SEC ||
+	    (uint64_t)ts.tv_sec >= INT64_MAX / RF_NSEC_PER_SEC)
+		return 0;
+	return (uint64_t)ts.tv_sec * RF_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }

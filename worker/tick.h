@@ -10,8 +10,12 @@
  * and the tick's sends are dests x batches; each send's iovecs are the
  * range [first, first + count) of plan->iov.
  *
- * tick_flood enforces max_packets_per_tick per source client, so that one
- * client cannot flood the others.
+ * tick_flood enforces max_packets_per_tick per source client and per tick
+ * of ARRIVAL, so that one client cannot flood the others while datagrams
+ * that waited in the socket (for a stalled, slow or restarting worker) are
+ * not punished for having waited: a backlog of n ticks is allowed n times
+ * the cap. tick_clock maps the kernel's receive timestamp of a datagram
+ * (CLOCK_REALTIME, SO_TIMESTAMPNS) onto the worker's tick grid.
  */
 #pragma once
 #include <stdbool.h>
@@ -65,16 +69,43 @@ static inline uint32_t tick_plan_sends(const struct tick_plan *p)
 }
 
 struct tick_flood {
-	uint32_t limit;      /* packets per client per tick */
+	uint32_t limit;      /* packets per client per arrival tick */
 	uint32_t n;          /* clients */
-	uint32_t gen;        /* current tick; never 0 */
-	uint32_t *seen;      /* [n] gen of the client's last admitted packet */
-	uint32_t *count;     /* [n] packets admitted in tick seen[i] */
+	uint64_t *tick;      /* [n] arrival tick of the client's last packet */
+	uint32_t *count;     /* [n] packets counted in tick[i] */
 };
 
 int tick_flood_init(struct tick_flood *f, uint32_t clients, uint32_t limit);
 void tick_flood_free(struct tick_flood *f);
-/* Starts a new tick: every client's allowance is full again. */
-void tick_flood_next(struct tick_flood *f);
-/* Counts one packet from client; false once it is over the limit. */
-bool tick_flood_admit(struct tick_flood *f, uint32_t client);
+/* A new client took entry client: it starts with a full allowance. */
+void tick_flood_forget(struct tick_flood *f, uint32_t client);
+/* Counts one packet from client that arrived in tick; false once that
+ * tick is over the limit. One client's datagrams arrive in order, so a
+ * tick before the client's last one (a clock step) counts against the
+ * last one: going back never buys a fresh allowance. */
+bool tick_flood_admit(struct tick_flood *f, uint32_t client, uint64_t tick);
+
+/* The worker's tick grid on CLOCK_MONOTONIC: tick k is
+ * [phase + k * period, phase + (k + 1) * period), the window whose
+ * datagrams the tick due at its end relays. */
+struct tick_clock {
+	uint64_t period_ns;
+	uint64_t phase_ns;     /* < period_ns */
+	uint64_t now_ns;       /* CLOCK_MONOTONIC at the start of this tick */
+	uint64_t now_tick;     /* the tick now_ns falls in */
+	int64_t real_off_ns;   /* CLOCK_REALTIME - CLOCK_MONOTONIC at now_ns */
+};
+
+/* -EINVAL unless 1 <= hz <= 1e9. phase is taken modulo the period. */
+int tick_clock_init(struct tick_clock *c, uint32_t hz, uint64_t phase_ns);
+/* Starts a tick: both clocks read at (nearly) the same instant. Measuring
+ * the offset every tick follows steps of the real-time clock. */
+void tick_clock_set(struct tick_clock *c, uint64_t mono_ns, uint64_t real_ns);
+/* The tick in which a datagram with kernel receive time real_ns arrived.
+ * 0 (no timestamp) or a time that cannot be one (before boot, or more than
+ * a period after this tick started) gives the current tick. */
+uint64_t tick_clock_arrival(const struct tick_clock *c, uint64_t real_ns);
+/* The receive time (ns since the epoch) in cm, an SCM_TIMESTAMPNS control
+ * message whose bytes must all lie before end; 0 if cm is anything else,
+ * does not fit or holds an impossible time. */
+uint64_t tick_stamp_ns(const struct cmsghdr *cm, const void *end);

@@ -33,7 +33,9 @@ int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_para
 	ret = clients_init(&w->clients, slot->clients, p->max_clients, p->seed);
 	if (ret < 0)
 		return ret;
-	ret = tick_flood_init(&w->flood, p->max_clients, p->max_packets_per_tick);
+	ret = tick_clock_init(&w->clock, p->tick_hz, p->tick_phase_ns);
+	if (ret == 0)
+		ret = tick_flood_init(&w->flood, p->max_clients, p->max_packets_per_tick);
 	if (ret < 0) {
 		clients_free(&w->clients);
 		return ret;
@@ -59,9 +61,17 @@ void worker_free(struct worker *w)
 	tick_flood_free(&w->flood);
 }
 
-int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name,
-	      uint32_t namelen, void *data, uint32_t len, bool trunc, uint32_t cookie)
+void worker_tick_start(struct worker *w, uint64_t mono_ns, uint64_t real_ns)
 {
+	w->now_ns = mono_ns;
+	tick_clock_set(&w->clock, mono_ns, real_ns);
+}
+
+int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name,
+	      uint32_t namelen, void *data, uint32_t len, bool trunc, uint32_t cookie,
+	      uint64_t rx_real_ns)
+{
+	uint32_t n = w->clients.n;
 	int idx;
 
 	w->st.pkts_in++;
@@ -76,7 +86,10 @@ int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name
 		w->st.drop_max_clients++;
 		return -ENOSPC;
 	}
-	if (!tick_flood_admit(&w->flood, (uint32_t)idx)) {
+	if (w->clients.n != n)
+		tick_flood_forget(&w->flood, (uint32_t)idx);
+	if (!tick_flood_admit(&w->flood, (uint32_t)idx,
+			      tick_clock_arrival(&w->clock, rx_real_ns))) {
 		w->st.drop_flood++;
 		return -EDQUOT;
 	}
@@ -91,7 +104,6 @@ void worker_end_window(struct worker *w)
 {
 	clients_expire(&w->clients, w->now_ns, w->timeout_ns);
 	w->st.clients = w->clients.n;
-	tick_flood_next(&w->flood);
 }
 
 void worker_plan(struct worker *w, struct tick_plan *p)

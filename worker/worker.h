@@ -20,6 +20,8 @@ struct worker_params {
 	uint32_t max_packet;
 	uint32_t max_packets_per_tick;
 	uint32_t gso_max_seg;       /* largest GSO segment; 0 = no GSO */
+	uint32_t tick_hz;           /* the tick grid, which the flood cap */
+	uint64_t tick_phase_ns;     /* counts arrival ticks on */
 	uint64_t seed;              /* client hash key */
 };
 
@@ -27,6 +29,7 @@ struct worker {
 	struct rf_slot *slot;
 	struct clients clients;
 	struct tick_flood flood;
+	struct tick_clock clock;    /* maps receive timestamps to ticks */
 	struct rf_slot_stats st;    /* counters, published once per tick */
 	uint64_t now_ns;            /* start of the current tick, stamps clients */
 	uint64_t deadline_ns;       /* next tick deadline, bounds any waiting */
@@ -43,14 +46,19 @@ struct worker {
 int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_params *p);
 void worker_free(struct worker *w);
 
-/* Admits one received datagram into plan. 0: kept, the backend must hold
+/* Starts a tick at mono_ns (CLOCK_MONOTONIC), real_ns being
+ * CLOCK_REALTIME read right after: stamps clients and places arrivals. */
+void worker_tick_start(struct worker *w, uint64_t mono_ns, uint64_t real_ns);
+/* Admits one received datagram into plan. rx_real_ns is the kernel's
+ * receive time (CLOCK_REALTIME ns, 0 if unknown): the flood cap counts the
+ * datagram against the tick it arrived in. 0: kept, the backend must hold
  * its buffer until the plan's sends are done. Negative: dropped and counted
  * (-EMSGSIZE oversize, -ENOSPC table full, -EDQUOT flood, -ENOBUFS plan
  * full), the backend recycles the buffer at once. */
 int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name,
-	      uint32_t namelen, void *data, uint32_t len, bool trunc, uint32_t cookie);
-/* Ends a tick's admission window: expires silent clients and gives every
- * client a full allowance for the next window. */
+	      uint32_t namelen, void *data, uint32_t len, bool trunc, uint32_t cookie,
+	      uint64_t rx_real_ns);
+/* Ends a tick's admission window: expires silent clients. */
 void worker_end_window(struct worker *w);
 /* Takes the destination list and cuts plan into send batches; after
  * worker_end_window(), so expired clients get nothing. */

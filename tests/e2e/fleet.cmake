@@ -14,3 +14,7 @@ rf_e2e_test(e2e_scale test_scale.py TIMEOUT 240)
 rf_e2e_test(soak soak.py TIMEOUT 7200)
 set_tests_properties(soak PROPERTIES LABELS soak)
 rf_e2e_test(e2e_privileges test_privileges.py TIMEOUT 60)
+# A worker stalled (SIGSTOP) with a backlog in its socket, continued and
+# replaced, once per backend: nothing the socket held is lost.
+rf_e2e_test(e2e_stall_io_uring test_stall.py TIMEOUT 90 ARGS --backend io_uring)
+rf_e2e_test(e2e_stall_mmsg test_stall.py TIMEOUT 90 ARGS --backend mmsg)

@@ -6,10 +6,14 @@
  * crashed predecessor may leave it), then operations until the input ends:
  * datagrams (and bursts of one) from a pool of addresses or with raw
  * address bytes, time passing, GSO failures, ends of tick, and datagrams delivered as a
- * multishot-recvmsg buffer the way worker/ring.c parses them.
+ * multishot-recvmsg buffer the way worker/ring.c parses them. Datagrams
+ * carry a kernel receive time: by default "now", or one the input picks
+ * (long past, as after a stall; future; missing; nonsense), and the ring
+ * op puts it into the buffer as an SCM_TIMESTAMPNS control message.
  *
  * Every step is checked against a plain reference model (linear search
- * over an array, no hashing): the verdict of each worker_rx() call, the
+ * over an array, no hashing): the verdict of each worker_rx() call (the
+ * per-client cap counting per arrival tick on the tick grid), the
  * counters, which clients exist and at which index, expiry, and at every
  * tick the plan: its destinations are exactly the live clients, its
  * batches cover every admitted packet once and in order, no batch exceeds
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/slot.h"
 #include "common/timeutil.h"
@@ -38,6 +43,10 @@
 /* Room for a source address in both backends' receive buffers. */
 #define NAME_ROOM ((uint32_t)sizeof(struct sockaddr_in6))
 #define ARENA_SLACK 512
+/* ring.c's receive buffer layout: name room rounded up for cmsghdr
+ * alignment, then room for two timestamps' worth of control messages. */
+#define RING_NAME_ROOM ((uint32_t)CMSG_ALIGN(sizeof(struct sockaddr_in6)))
+#define RING_CTL_ROOM ((uint32_t)(2 * CMSG_SPACE(sizeof(struct timespec))))
 
 struct key {
 	sa_family_t family;
@@ -49,7 +58,8 @@ struct key {
 struct mclient {
 	struct key k;
 	uint64_t seen;
-	uint32_t count; /* packets admitted this window */
+	uint64_t tick;  /* arrival tick of the last counted packet */
+	uint32_t count; /* packets counted in that tick */
 	int idx;        /* the worker's entry */
 };
 
@@ -67,6 +77,8 @@ struct fx {
 	struct worker_params wp;
 	uint32_t cap;
 	uint64_t now;
+	int64_t real_off;         /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	uint64_t period, phase;   /* the model's tick grid */
 	uint32_t gso;             /* the model's gso_max_seg */
 	struct mclient *c;
 	uint32_t n;
@@ -151,10 +163,41 @@ static int worker_index(struct fx *f, const struct key *k)
 	return clients_find(&f->w.clients, (struct sockaddr *)&sa, len);
 }
 
+static uint64_t model_tick_of(const struct fx *f, uint64_t mono)
+{
+	return mono < f->phase ? 0 : (mono - f->phase) / f->period;
+}
+
+/* The tick a datagram stamped real arrived in: its own, or the current one
+ * when it has no stamp or one no arrival can have (before boot, after
+ * this tick's window). */
+static uint64_t model_arrival(const struct fx *f, uint64_t real)
+{
+	__int128 mono = (__int128)real - f->real_off;
+
+	if (real == 0 || real > INT64_MAX || mono < 0 ||
+	    mono > (__int128)(f->now + f->period))
+		return model_tick_of(f, f->now);
+	return model_tick_of(f, (uint64_t)mono);
+}
+
+/* The receive time of a datagram that arrived at mono time t. */
+static uint64_t real_at(const struct fx *f, uint64_t t)
+{
+	return (uint64_t)((int64_t)t + f->real_off);
+}
+
+/* The worker's clocks at the model's now. */
+static void set_now(struct fx *f)
+{
+	worker_tick_start(&f->w, f->now, real_at(f, f->now));
+}
+
 /* The verdict worker_rx() must give, updating the model as it would. */
 static int model_rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *data,
-		    uint32_t len, bool trunc, struct mclient **who)
+		    uint32_t len, bool trunc, uint64_t stamp, struct mclient **who)
 {
+	uint64_t tick;
 	struct mclient *c;
 	struct key k;
 
@@ -181,6 +224,12 @@ static int model_rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *d
 		*c = (struct mclient){ .k = k, .seen = f->now, .idx = -1 };
 	}
 	*who = c;
+	/* Per arrival tick; an earlier one counts against the latest. */
+	tick = model_arrival(f, stamp);
+	if (tick > c->tick) {
+		c->tick = tick;
+		c->count = 0;
+	}
 	/* The allowance is spent even when the plan then has no room. */
 	if (c->count >= f->wp.max_packets_per_tick) {
 		f->flood++;
@@ -232,15 +281,15 @@ static void check_clients(struct fx *f)
 }
 
 static void rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *data, uint32_t len,
-	       bool trunc, void *held)
+	       bool trunc, uint64_t stamp, void *held)
 {
 	struct mclient *who;
 	int want, got;
 
 	f->cookie++;
-	want = model_rx(f, name, namelen, data, len, trunc, &who);
+	want = model_rx(f, name, namelen, data, len, trunc, stamp, &who);
 	got = worker_rx(&f->w, &f->plan, (const struct sockaddr *)name, namelen, data, len, trunc,
-			f->cookie);
+			f->cookie, stamp);
 	FUZZ_CHECK(got == want, "worker_rx = %d, model %d (len %u, namelen %u, trunc %d)", got,
 		   want, len, namelen, trunc);
 	if (who) {
@@ -372,7 +421,6 @@ static void end_tick(struct fx *f, uint64_t work_ns)
 		if (f->now > c->seen &&
 		    f->now - c->seen > f->wp.client_timeout_s * (uint64_t)RF_NSEC_PER_SEC)
 			continue;
-		c->count = 0;
 		f->c[kept++] = *c;
 	}
 	f->n = kept;
@@ -394,6 +442,9 @@ static void end_tick(struct fx *f, uint64_t work_ns)
 	f->n_held = 0;
 	tick_plan_reset(&f->plan);
 	f->n_pkts = 0;
+	/* The next tick starts a period later. */
+	f->now += f->period;
+	set_now(f);
 }
 
 /* ---- operations ---- */
@@ -443,6 +494,30 @@ static uint32_t pooled_name(uint8_t *name, uint8_t sel, uint8_t noise)
 	}
 }
 
+/* The receive time of a datagram. Flag 0x80 lets the input pick one: none,
+ * long past (a backlog after a stall), a little ahead (taken during the
+ * drain, or no arrival time at all), or any 64-bit value. */
+static uint64_t datagram_stamp(struct fx *f, struct fuzz_in *in, uint8_t flags)
+{
+	uint8_t kind;
+	uint16_t v;
+
+	if (!(flags & 0x80))
+		return real_at(f, f->now);
+	kind = fuzz_u8(in);
+	v = fuzz_u16(in);
+	switch (kind % 4) {
+	case 0:
+		return 0;
+	case 1:
+		return real_at(f, f->now > v * RF_NSEC_PER_MSEC ? f->now - v * RF_NSEC_PER_MSEC : 0);
+	case 2:
+		return real_at(f, f->now + v * 1000ull);
+	default:
+		return fuzz_u64(in);
+	}
+}
+
 /* Flags byte shared by the datagram ops. */
 static void datagram_shape(struct fx *f, struct fuzz_in *in, uint8_t flags, uint32_t *len,
 			   bool *trunc, uint32_t *namelen)
@@ -464,6 +539,7 @@ static void op_datagram(struct fx *f, struct fuzz_in *in, bool raw_name, uint32_
 	uint8_t name[NAME_ROOM];
 	uint8_t sel = fuzz_u8(in), flags = fuzz_u8(in);
 	uint32_t namelen, len;
+	uint64_t stamp;
 	bool trunc;
 
 	if (raw_name) {
@@ -473,24 +549,70 @@ static void op_datagram(struct fx *f, struct fuzz_in *in, bool raw_name, uint32_
 		namelen = pooled_name(name, sel, flags);
 	}
 	datagram_shape(f, in, flags, &len, &trunc, &namelen);
+	stamp = datagram_stamp(f, in, flags);
 	while (copies--)
-		rx(f, name, namelen, arena + f->cookie % ARENA_SLACK, len, trunc, NULL);
+		rx(f, name, namelen, arena + f->cookie % ARENA_SLACK, len, trunc, stamp, NULL);
+}
+
+/* ring.c rx_stamp(), verbatim. */
+static uint64_t ring_stamp(struct io_uring_recvmsg_out *out, struct msghdr *msg)
+{
+	struct cmsghdr *cm;
+	const uint8_t *end;
+
+	if (out->controllen > msg->msg_controllen)
+		return 0;
+	end = (const uint8_t *)io_uring_recvmsg_name(out) + msg->msg_namelen + out->controllen;
+	for (cm = io_uring_recvmsg_cmsg_firsthdr(out, msg); cm;
+	     cm = io_uring_recvmsg_cmsg_nexthdr(out, msg, cm)) {
+		uint64_t ns = tick_stamp_ns(cm, end);
+
+		if (ns)
+			return ns;
+	}
+	return 0;
+}
+
+/* The control area the kernel writes for a datagram stamped real: the
+ * SCM_TIMESTAMPNS message, after another message when how & 16. Returns
+ * its length. */
+static uint32_t put_control(uint8_t *ctl, uint64_t real, uint8_t how)
+{
+	struct timespec ts = { .tv_sec = (time_t)(real / RF_NSEC_PER_SEC),
+			       .tv_nsec = (long)(real % RF_NSEC_PER_SEC) };
+	struct cmsghdr cm = { .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_TIMESTAMPNS,
+			      .cmsg_len = CMSG_LEN(sizeof(ts)) };
+	uint32_t off = 0;
+
+	if (how & 16) {
+		struct cmsghdr other = { .cmsg_level = SOL_IP, .cmsg_type = 8 /* IP_PKTINFO */,
+					 .cmsg_len = CMSG_LEN(12) };
+
+		memcpy(ctl, &other, sizeof(other));
+		off = (uint32_t)CMSG_SPACE(12);
+	}
+	memcpy(ctl + off, &cm, sizeof(cm));
+	memcpy(ctl + off + CMSG_LEN(0), &ts, sizeof(ts));
+	return off + (uint32_t)CMSG_SPACE(sizeof(ts));
 }
 
 /* A datagram as the kernel leaves it in a provided buffer of the ring:
- * io_uring_recvmsg_out, the name area (msg_namelen bytes), then the
+ * io_uring_recvmsg_out, the name area (msg_namelen bytes), the control area
+ * (msg_controllen bytes: the receive timestamp when how & 8), then the
  * payload, in a buffer of ring.c's size. The header's fields and the
  * completion's length come from the input, within what the kernel can
  * produce: it never reports more bytes than the buffer holds. */
 static void op_ring(struct fx *f, struct fuzz_in *in)
 {
-	struct msghdr msg = { .msg_namelen = NAME_ROOM };
+	struct msghdr msg = { .msg_namelen = RING_NAME_ROOM, .msg_controllen = RING_CTL_ROOM };
 	uint32_t hdr = sizeof(struct io_uring_recvmsg_out);
-	uint32_t buf_len = hdr + NAME_ROOM + f->wp.max_packet + 1;
+	uint32_t front = hdr + RING_NAME_ROOM + RING_CTL_ROOM;
+	uint32_t buf_len = front + f->wp.max_packet + 1;
 	uint8_t sel = fuzz_u8(in), flags = fuzz_u8(in), how = fuzz_u8(in);
 	struct io_uring_recvmsg_out *out, head = { 0 };
-	uint32_t namelen, len, room, copied;
+	uint32_t namelen, len, room, copied, ctl_len = 0;
 	uint8_t *buf = malloc(buf_len), *name, *payload;
+	uint64_t stamp, want_stamp = 0;
 	bool trunc;
 	int res;
 
@@ -498,21 +620,26 @@ static void op_ring(struct fx *f, struct fuzz_in *in)
 	memset(buf, 0xbd, buf_len);
 	namelen = pooled_name(buf + hdr, sel, flags);
 	datagram_shape(f, in, flags, &len, &trunc, &namelen);
+	stamp = datagram_stamp(f, in, flags);
+	if ((how & 8) && stamp && stamp <= INT64_MAX) {
+		ctl_len = put_control(buf + hdr + RING_NAME_ROOM, stamp, how);
+		want_stamp = stamp;
+	}
 	room = f->wp.max_packet + 1;
 	copied = len < room ? len : room;
 	head.namelen = how & 1 ? fuzz_u32(in) : namelen;
-	head.controllen = how & 2 ? fuzz_u32(in) : 0;
+	head.controllen = how & 2 ? fuzz_u32(in) : ctl_len;
 	head.payloadlen = len;
 	head.flags = trunc || len > room ? MSG_TRUNC : 0;
 	memcpy(buf, &head, sizeof(head));
-	res = (int)(hdr + NAME_ROOM + copied);
+	res = (int)(front + copied);
 	if (how & 4)
 		res = (int)(fuzz_u32(in) % (buf_len + 1));
 
 	/* ring.c on_recv(), from io_uring_recvmsg_validate() on. */
 	out = io_uring_recvmsg_validate(buf, res, &msg);
 	if (!out) {
-		FUZZ_CHECK((uint32_t)res < hdr + NAME_ROOM, "valid buffer of %d bytes refused", res);
+		FUZZ_CHECK((uint32_t)res < front, "valid buffer of %d bytes refused", res);
 		free(buf);
 		return;
 	}
@@ -526,7 +653,13 @@ static void op_ring(struct fx *f, struct fuzz_in *in)
 	FUZZ_CHECK(name >= buf + hdr && name + namelen <= buf + res, "name outside the buffer");
 	FUZZ_CHECK(payload >= buf && payload + len <= buf + res,
 		   "payload [%td, +%u) outside %d bytes", payload - buf, len, res);
-	rx(f, name, namelen, payload, len, out->flags & MSG_TRUNC, buf);
+	stamp = ring_stamp(out, &msg);
+	/* The stamp the kernel wrote is found; a header the kernel did not
+	 * write may lose it, never invent one. */
+	FUZZ_CHECK(stamp == want_stamp || (stamp == 0 && (how & 2)),
+		   "stamp %llu, wrote %llu", (unsigned long long)stamp,
+		   (unsigned long long)want_stamp);
+	rx(f, name, namelen, payload, len, out->flags & MSG_TRUNC, stamp, buf);
 }
 
 static void op_gso_failed(struct fx *f, struct fuzz_in *in)
@@ -621,6 +754,12 @@ static void setup(struct fx *f, struct fuzz_in *in)
 	f->wp.seed = fuzz_u64(in);
 	f->now = fuzz_u32(in) * (uint64_t)RF_NSEC_PER_MSEC;
 	f->gso = f->wp.gso_max_seg;
+	/* The tick grid and the real-time clock's offset, from the seed. */
+	f->wp.tick_hz = 1 + (uint32_t)(f->wp.seed % 1000);
+	f->wp.tick_phase_ns = f->wp.seed >> 20;
+	f->period = RF_NSEC_PER_SEC / f->wp.tick_hz;
+	f->phase = f->wp.tick_phase_ns % f->period;
+	f->real_off = (int64_t)(f->wp.seed >> 3);
 
 	f->slot = calloc(1, rf_slot_size(f->wp.max_clients));
 	f->c = calloc(f->wp.max_clients, sizeof(*f->c));
@@ -645,12 +784,11 @@ static void setup(struct fx *f, struct fuzz_in *in)
 	if (want)
 		model_resume(f, snap);
 	free(snap);
-	f->w.now_ns = f->now;
-	f->base = f->w.st;
-	/* The flood limiter's tick generation wraps after 2^32 ticks (49
-	 * days at 1000 Hz): start a few ticks before it. */
+	/* A real-time clock behind the monotonic one (an unset RTC). */
 	if (hdr & 0x40)
-		f->w.flood.gen = UINT32_MAX - fuzz_u8(in) % 4;
+		f->real_off = -(int64_t)(fuzz_u8(in) * (uint64_t)RF_NSEC_PER_MSEC);
+	set_now(f);
+	f->base = f->w.st;
 	check_clients(f);
 }
 
@@ -663,6 +801,7 @@ static void check_restart(struct fx *f)
 	worker_free(&f->w);
 	wp.seed = ~wp.seed;
 	FUZZ_CHECK(worker_init(&f->w, f->slot, &wp) == 1, "restart did not resume");
+	set_now(f);
 	check_clients(f);
 	FUZZ_CHECK(f->w.st.pkts_in == st.pkts_in && f->w.st.ticks == st.ticks &&
 			   f->w.st.drop_max_clients == st.drop_max_clients,
@@ -692,7 +831,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 4:
 			/* Time passes, up to a minute: clients expire. */
 			f.now += fuzz_u16(&in) * (uint64_t)RF_NSEC_PER_MSEC;
-			f.w.now_ns = f.now;
+			set_now(&f);
 			break;
 		case 5:
 			end_tick(&f, fuzz_u32(&in));

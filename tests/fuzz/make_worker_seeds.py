@@ -11,8 +11,10 @@ import struct
 import sys
 
 # Header flags (setup()).
-BIG_TABLE, BIG_PPT, BIG_PACKET, RESUME, RESUME_STATS, RESUME_MISMATCH, GEN_WRAP = \
+BIG_TABLE, BIG_PPT, BIG_PACKET, RESUME, RESUME_STATS, RESUME_MISMATCH, RTC_BEHIND = \
     1, 2, 4, 8, 0x10, 0x20, 0x40
+# Receive times (datagram_stamp()), with datagram flag 0x80.
+STAMP_NONE, STAMP_PAST, STAMP_AHEAD, STAMP_RAW = 0, 1, 2, 3
 # Ops: value % 8.
 OP_POOLED, OP_RAW, OP_RING, OP_TIME, OP_TICK, OP_GSO, OP_BURST = 0, 2, 3, 4, 5, 6, 7
 GSO_NONE, GSO_V4, GSO_V6, GSO_U16 = 0, 1, 2, 3
@@ -63,14 +65,25 @@ def bad(i):
     return 192 | (i & 63)
 
 
-def dgram(src, length, flags=0):
-    """flags: 0x07 trunc; 0x60 length taken as is (not modulo)."""
-    return u8(OP_POOLED) + u8(src) + u8(flags) + u16(length)
+def stamp(kind, value=0, raw=0):
+    """A receive time: none, value ms in the past, value us ahead, or raw."""
+    b = u8(kind) + u16(value)
+    return b + struct.pack("<Q", raw) if kind == STAMP_RAW else b
 
 
-def burst(src, length, copies, flags=0):
+def dgram(src, length, flags=0, at=None):
+    """flags: 0x07 trunc; 0x60 length taken as is (not modulo). at: a
+    stamp(); without it the datagram arrived now."""
+    if at is not None:
+        flags |= 0x80
+    return u8(OP_POOLED) + u8(src) + u8(flags) + u16(length) + (at or b"")
+
+
+def burst(src, length, copies, flags=0, at=None):
     """copies (1..128) of one pooled datagram."""
-    return u8(OP_BURST) + u8(copies - 1) + u8(src) + u8(flags) + u16(length)
+    if at is not None:
+        flags |= 0x80
+    return u8(OP_BURST) + u8(copies - 1) + u8(src) + u8(flags) + u16(length) + (at or b"")
 
 
 def raw(name, namelen, length, flags=0):
@@ -78,9 +91,15 @@ def raw(name, namelen, length, flags=0):
     return u8(OP_RAW) + u8(namelen) + u8(flags) + name + u16(length)
 
 
-def ring(src, length, flags=0, namelen=None, controllen=None, res=None):
-    how = (namelen is not None) | (controllen is not None) << 1 | (res is not None) << 2
-    b = u8(OP_RING) + u8(src) + u8(flags) + u8(how) + u16(length)
+def ring(src, length, flags=0, namelen=None, controllen=None, res=None, cmsg=False,
+         other_cmsg=False, at=None):
+    """cmsg: the buffer carries the receive time (after another control
+    message with other_cmsg)."""
+    how = (namelen is not None) | (controllen is not None) << 1 | (res is not None) << 2 | \
+        cmsg << 3 | other_cmsg << 4
+    if at is not None:
+        flags |= 0x80
+    b = u8(OP_RING) + u8(src) + u8(flags) + u8(how) + u16(length) + (at or b"")
     for v in (namelen, controllen, res):
         if v is not None:
             b += u32(v)
@@ -123,11 +142,26 @@ def seeds():
     s["gso_refused"] = header(ppt=16) + b"".join(dgram(v4(0), 1000) for _ in range(8)) + \
         gso_failed(EMSGSIZE, 1001) + tick() + b"".join(dgram(v4(0), 1000) for _ in range(8)) + \
         gso_failed(EIO, 1000) + tick()
-    # The flood limiter's generation wraps between these ticks.
+    # A stall: 3 ticks' backlog (20 ms ticks: the seed's tick_hz is
+    # 1 + seed % 1000 = 50) drained in one tick. Within the cap per arrival
+    # tick nothing drops; a flooder still gets the cap of each tick.
+    seed50 = 0x1234567890ABCDEF - 0x1234567890ABCDEF % 1000 + 49
     body = b""
-    for _ in range(5):
-        body += b"".join(dgram(v4(1), 64) for _ in range(5)) + dgram(v4(2), 64) + tick()
-    s["flood_gen_wrap"] = header(flags=GEN_WRAP, ppt=3) + u8(2) + body
+    for age in (60, 40, 20):
+        body += b"".join(dgram(v4(1), 64, at=stamp(STAMP_PAST, age)) for _ in range(3))
+        body += burst(v4(2), 64, 10, at=stamp(STAMP_PAST, age))
+    body += dgram(v4(1), 64, at=stamp(STAMP_NONE)) + dgram(v4(1), 64, at=stamp(STAMP_AHEAD, 5)) + \
+        dgram(v4(1), 64, at=stamp(STAMP_RAW, raw=(1 << 64) - 1)) + tick()
+    s["flood_backlog"] = header(ppt=3, seed=seed50) + body
+    # The same with the real-time clock behind the monotonic one.
+    s["flood_backlog_rtc_behind"] = header(flags=RTC_BEHIND, ppt=3, seed=seed50) + u8(200) + body
+    # Ring buffers with a receive time, alone or after another message.
+    s["ring_stamps"] = header(ppt=2, seed=seed50) + \
+        ring(v4(0), 100, cmsg=True, at=stamp(STAMP_PAST, 100)) + \
+        ring(v4(0), 100, cmsg=True, other_cmsg=True, at=stamp(STAMP_PAST, 100)) + \
+        ring(v4(0), 100, cmsg=True, at=stamp(STAMP_PAST, 100)) + \
+        ring(v4(0), 100, cmsg=True, at=stamp(STAMP_PAST, 60)) + \
+        ring(v4(0), 100, cmsg=True, controllen=8, at=stamp(STAMP_PAST, 40)) + tick()
     # One client over max_packets_per_tick, another within.
     s["flood"] = header(ppt=3) + b"".join(dgram(v4(1), 64) for _ in range(6)) + \
         dgram(v4(2), 64) + tick() + dgram(v4(1), 64) + tick()

@@ -228,7 +228,7 @@ static void test_worker_resume(void **state)
 {
 	struct worker_params wp = { .max_clients = 4, .client_timeout_s = 10,
 				    .max_packet = 100, .max_packets_per_tick = 8,
-				    .gso_max_seg = 1472, .seed = 1 };
+				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 1 };
 	struct rf_slot *slot = calloc(1, rf_slot_size(4));
 	struct sockaddr_in a = v4("10.9.9.9", 77);
 	char buf[4];
@@ -243,8 +243,8 @@ static void test_worker_resume(void **state)
 	assert_int_equal(slot->magic, RF_SLOT_MAGIC);
 	assert_int_equal(slot->max_clients, 4);
 	assert_int_equal(w.clients.n, 0);
-	w.now_ns = 1 * SEC;
-	assert_int_equal(worker_rx(&w, &p, SA(a), sizeof(a), buf, 4, false, 0), 0);
+	worker_tick_start(&w, 1 * SEC, 1 * SEC);
+	assert_int_equal(worker_rx(&w, &p, SA(a), sizeof(a), buf, 4, false, 0, 0), 0);
 	worker_tick_done(&w, 1000, 2 * SEC);
 	worker_publish(&w);
 	worker_free(&w);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* test_tick.c - the per-tick logic without a ring: GSO batching, fan-out
- * to every client in order, the per-client cap and packet admission. */
+ * to every client in order, the per-client cap by arrival tick, receive
+ * timestamps on the tick grid, and packet admission. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +12,10 @@
 #include <cmocka.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <sys/socket.h>
+#include <time.h>
 
+#include "common/timeutil.h"
 #include "worker/tick.h"
 #include "worker/worker.h"
 
@@ -294,25 +298,149 @@ static void test_flood_cap(void **state)
 	(void)state;
 	assert_int_equal(tick_flood_init(&f, 4, 3), 0);
 	for (int i = 0; i < 3; i++)
-		assert_true(tick_flood_admit(&f, 0));
-	assert_false(tick_flood_admit(&f, 0));
-	assert_false(tick_flood_admit(&f, 0));
+		assert_true(tick_flood_admit(&f, 0, 10));
+	assert_false(tick_flood_admit(&f, 0, 10));
+	assert_false(tick_flood_admit(&f, 0, 10));
 	/* Others keep their own allowance. */
-	assert_true(tick_flood_admit(&f, 1));
-	assert_true(tick_flood_admit(&f, 3));
-	assert_false(tick_flood_admit(&f, 4)); /* out of range */
-	tick_flood_next(&f);
+	assert_true(tick_flood_admit(&f, 1, 10));
+	assert_true(tick_flood_admit(&f, 3, 10));
+	assert_false(tick_flood_admit(&f, 4, 10)); /* out of range */
+	/* The next arrival tick has a full allowance. */
 	for (int i = 0; i < 3; i++)
-		assert_true(tick_flood_admit(&f, 0));
-	assert_false(tick_flood_admit(&f, 0));
-	/* The generation wrap must not leave stale counts behind. */
-	f.gen = UINT32_MAX;
-	f.seen[2] = 1;
-	f.count[2] = 3;
-	tick_flood_next(&f);
-	assert_int_equal(f.gen, 1);
-	assert_true(tick_flood_admit(&f, 2));
+		assert_true(tick_flood_admit(&f, 0, 11));
+	assert_false(tick_flood_admit(&f, 0, 11));
+	/* Going back (a clock step) counts against the latest tick. */
+	assert_false(tick_flood_admit(&f, 0, 9));
+	assert_false(tick_flood_admit(&f, 0, 0));
+	/* A new client in the entry starts afresh. */
+	tick_flood_forget(&f, 0);
+	assert_true(tick_flood_admit(&f, 0, 11));
+	tick_flood_forget(&f, 4); /* out of range: ignored */
 	tick_flood_free(&f);
+	assert_int_equal(tick_flood_init(&f, 0, 3), -EINVAL);
+	assert_int_equal(tick_flood_init(&f, 3, 0), -EINVAL);
+}
+
+/* A backlog spanning many arrival ticks, drained at once, is the cap per
+ * arrival tick: a client at the allowed rate loses nothing, one at 20x
+ * that rate still gets exactly the cap of each tick it sent in. */
+static void test_flood_backlog_by_arrival(void **state)
+{
+	struct tick_flood f;
+	uint32_t ok = 0, flood_ok = 0;
+
+	(void)state;
+	assert_int_equal(tick_flood_init(&f, 2, 4), 0);
+	for (uint64_t t = 1000; t < 1150; t++) {
+		for (int i = 0; i < 4; i++)
+			ok += tick_flood_admit(&f, 0, t);
+		for (int i = 0; i < 80; i++)
+			flood_ok += tick_flood_admit(&f, 1, t);
+	}
+	assert_int_equal(ok, 150 * 4);
+	assert_int_equal(flood_ok, 150 * 4);
+	/* Ticks near the top of the range work like any other. */
+	assert_true(tick_flood_admit(&f, 0, UINT64_MAX - 1));
+	assert_true(tick_flood_admit(&f, 0, UINT64_MAX));
+	tick_flood_free(&f);
+}
+
+#define MS RF_NSEC_PER_MSEC
+#define SEC RF_NSEC_PER_SEC
+#define EPOCH (1700000000ull * SEC) /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+
+static void test_clock_arrival(void **state)
+{
+	struct tick_clock c;
+	uint64_t now = 1000 * SEC + 5 * MS + 3 * MS; /* tick 50000 + 3 ms */
+
+	(void)state;
+	assert_int_equal(tick_clock_init(&c, 0, 0), -EINVAL);
+	/* 50 Hz, phase 25 ms = 5 ms into each 20 ms period. */
+	assert_int_equal(tick_clock_init(&c, 50, 25 * MS), 0);
+	assert_int_equal(c.period_ns, 20 * MS);
+	assert_int_equal(c.phase_ns, 5 * MS);
+	tick_clock_set(&c, now, now + EPOCH);
+	assert_int_equal(c.now_tick, 50000);
+	/* Arrivals in this tick, the one before, 3 s before. */
+	assert_int_equal(tick_clock_arrival(&c, now + EPOCH - 1 * MS), 50000);
+	assert_int_equal(tick_clock_arrival(&c, now + EPOCH - 3 * MS), 50000);
+	assert_int_equal(tick_clock_arrival(&c, now + EPOCH - 3 * MS - 1), 49999);
+	assert_int_equal(tick_clock_arrival(&c, now + EPOCH - 3 * SEC), 50000 - 150);
+	/* During the drain, after the tick started: the next tick. */
+	assert_int_equal(tick_clock_arrival(&c, now + EPOCH + 17 * MS), 50001);
+	/* No stamp, a future one, one before boot, one that overflows: the
+	 * current tick. */
+	assert_int_equal(tick_clock_arrival(&c, 0), 50000);
+	assert_int_equal(tick_clock_arrival(&c, now + EPOCH + 21 * MS), 50000);
+	assert_int_equal(tick_clock_arrival(&c, now + EPOCH + 3600 * SEC), 50000);
+	assert_int_equal(tick_clock_arrival(&c, EPOCH - 1), 50000);
+	assert_int_equal(tick_clock_arrival(&c, UINT64_MAX), 50000);
+	/* Right after boot, before the first phase: tick 0. */
+	assert_int_equal(tick_clock_arrival(&c, EPOCH + 1 * MS), 0);
+	/* A real-time clock behind the monotonic one (an unset RTC). */
+	tick_clock_set(&c, now, 2 * SEC);
+	assert_int_equal(tick_clock_arrival(&c, 2 * SEC - 40 * MS), 49998);
+	/* A step of the real-time clock is followed at the next tick. */
+	tick_clock_set(&c, now + 20 * MS, now + 20 * MS + EPOCH + 3600 * SEC);
+	assert_int_equal(tick_clock_arrival(&c, now + EPOCH + 3600 * SEC), 50000);
+}
+
+union ctl {
+	char b[64];
+	struct cmsghdr a;
+};
+
+/* Builds one control message of level/type with data in u. */
+static struct cmsghdr *cmsg_put(union ctl *u, int level,
+				int type, const void *data, size_t len)
+{
+	struct cmsghdr *cm = &u->a;
+
+	memset(u, 0, sizeof(*u));
+	cm->cmsg_level = level;
+	cm->cmsg_type = type;
+	cm->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(cm), data, len);
+	return cm;
+}
+
+static void test_stamp_parse(void **state)
+{
+	union ctl u;
+	struct timespec ts = { .tv_sec = 1700000000, .tv_nsec = 123456789 };
+	struct cmsghdr *cm;
+	const char *end;
+
+	(void)state;
+	cm = cmsg_put(&u, SOL_SOCKET, SCM_TIMESTAMPNS, &ts, sizeof(ts));
+	end = u.b + CMSG_SPACE(sizeof(ts));
+	assert_int_equal(tick_stamp_ns(cm, end), 1700000000ull * SEC + 123456789);
+	assert_int_equal(tick_stamp_ns(cm, u.b + CMSG_LEN(sizeof(ts))),
+			 1700000000ull * SEC + 123456789);
+	/* Cut short by the end of the control area. */
+	assert_int_equal(tick_stamp_ns(cm, u.b + CMSG_LEN(sizeof(ts)) - 1), 0);
+	assert_int_equal(tick_stamp_ns(cm, u.b + 4), 0);
+	/* A length that claims more than there is, or too little. */
+	cm->cmsg_len = sizeof(u) + 1;
+	assert_int_equal(tick_stamp_ns(cm, u.b + sizeof(u)), 0);
+	cm->cmsg_len = CMSG_LEN(sizeof(ts)) - 1;
+	assert_int_equal(tick_stamp_ns(cm, end), 0);
+	/* Another message. */
+	cm = cmsg_put(&u, SOL_SOCKET, SCM_TIMESTAMP, &ts, sizeof(ts));
+	assert_int_equal(tick_stamp_ns(cm, end), 0);
+	cm = cmsg_put(&u, SOL_IP, SCM_TIMESTAMPNS, &ts, sizeof(ts));
+	assert_int_equal(tick_stamp_ns(cm, end), 0);
+	/* Times no clock gives. */
+	ts.tv_nsec = 1000000000;
+	cm = cmsg_put(&u, SOL_SOCKET, SCM_TIMESTAMPNS, &ts, sizeof(ts));
+	assert_int_equal(tick_stamp_ns(cm, end), 0);
+	ts = (struct timespec){ .tv_sec = -1 };
+	cm = cmsg_put(&u, SOL_SOCKET, SCM_TIMESTAMPNS, &ts, sizeof(ts));
+	assert_int_equal(tick_stamp_ns(cm, end), 0);
+	ts = (struct timespec){ .tv_sec = INT64_MAX / 1000000000 };
+	cm = cmsg_put(&u, SOL_SOCKET, SCM_TIMESTAMPNS, &ts, sizeof(ts));
+	assert_int_equal(tick_stamp_ns(cm, end), 0);
 }
 
 static struct sockaddr_in v4(uint16_t port)
@@ -329,7 +457,7 @@ static void test_worker_admission(void **state)
 	struct tick_plan *p = &((struct fx *)*state)->p;
 	struct worker_params wp = { .max_clients = 2, .client_timeout_s = 10,
 				    .max_packet = 100, .max_packets_per_tick = 2,
-				    .gso_max_seg = 1472, .seed = 7 };
+				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7 };
 	struct rf_slot *slot = calloc(1, rf_slot_size(2));
 	struct worker w;
 	struct sockaddr_in a = v4(1000), b = v4(1001), c = v4(1002);
@@ -337,15 +465,15 @@ static void test_worker_admission(void **state)
 
 	assert_non_null(slot);
 	assert_int_equal(worker_init(&w, slot, &wp), 0);
-	w.now_ns = 1;
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0), 0);
-	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload + 1, 100, false, 1), 0);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 2, 101, false, 2), -EMSGSIZE);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 3, 5, true, 3), -EMSGSIZE);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 4, 0, false, 4), 0);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 5, 10, false, 5), -EDQUOT);
-	assert_int_equal(worker_rx(&w, p, sc, sizeof(c), payload + 6, 10, false, 6), -ENOSPC);
-	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload + 7, 0, false, 7), 0);
+	worker_tick_start(&w, 1 * SEC, EPOCH + 1 * SEC);
+	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0, 0), 0);
+	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload + 1, 100, false, 1, 0), 0);
+	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 2, 101, false, 2, 0), -EMSGSIZE);
+	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 3, 5, true, 3, 0), -EMSGSIZE);
+	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 4, 0, false, 4, 0), 0);
+	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 5, 10, false, 5, 0), -EDQUOT);
+	assert_int_equal(worker_rx(&w, p, sc, sizeof(c), payload + 6, 10, false, 6, 0), -ENOSPC);
+	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload + 7, 0, false, 7, 0), 0);
 
 	assert_int_equal(w.st.pkts_in, 8);
 	assert_int_equal(w.st.drop_truncated, 2);
@@ -363,11 +491,68 @@ static void test_worker_admission(void **state)
 	assert_int_equal(slot->stats.clients, 0); /* published per tick only */
 	worker_publish(&w);
 	assert_int_equal(slot->stats.clients, 2);
-	/* A new window gives the flooder its allowance back. */
+	/* The next tick gives the flooder its allowance back. */
 	tick_plan_reset(p);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0), 0);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0), 0);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0), -EDQUOT);
+	worker_tick_start(&w, 1 * SEC + 20 * MS, EPOCH + 1 * SEC + 20 * MS);
+	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0, 0), 0);
+	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0, 0), 0);
+	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0, 0), -EDQUOT);
+	worker_free(&w);
+	free(slot);
+}
+
+/* Issue 10, finding 7: a worker that stalled 3 s drains a backlog of 10
+ * clients x 150 ticks x 2 datagrams in one tick. Stamped, nothing is a
+ * flood; a client that sent 20x the cap in every tick of the stall still
+ * gets only the cap per tick; unstamped datagrams fall back to the draining
+ * tick. A client new in a reused entry starts afresh. */
+static void test_worker_backlog(void **state)
+{
+	struct tick_plan *p = &((struct fx *)*state)->p;
+	struct worker_params wp = { .max_clients = 11, .client_timeout_s = 10,
+				    .max_packet = 100, .max_packets_per_tick = 2,
+				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7 };
+	struct rf_slot *slot = calloc(1, rf_slot_size(11));
+	uint64_t now = 100 * SEC, start = now - 3 * SEC;
+	uint32_t cookie = 0;
+	struct worker w;
+
+	assert_non_null(slot);
+	assert_int_equal(worker_init(&w, slot, &wp), 0);
+	worker_tick_start(&w, now, now + EPOCH);
+	for (uint64_t t = 0; t < 150; t++) {
+		for (uint16_t c = 0; c < 11; c++) {
+			struct sockaddr_in a = v4((uint16_t)(2000 + c));
+			uint64_t at = start + t * 20 * MS + c * MS + EPOCH;
+			int n = c == 10 ? 40 : 2;
+
+			for (int i = 0; i < n; i++)
+				worker_rx(&w, p, (void *)&a, sizeof(a), payload, 10, false,
+					  cookie++ % CAP, at + (uint64_t)i);
+			tick_plan_reset(p); /* room: only the counts matter here */
+		}
+	}
+	assert_int_equal(w.st.pkts_in, 150 * (10 * 2 + 40));
+	assert_int_equal(w.st.drop_flood, 150 * 38);
+	assert_int_equal(w.st.drop_no_buffer, 0);
+	/* Unstamped, the same backlog is all one tick's. */
+	{
+		struct sockaddr_in a = v4(3000);
+		int admitted = 0;
+
+		for (int i = 0; i < 300; i++)
+			admitted += worker_rx(&w, p, (void *)&a, sizeof(a), payload, 10, false,
+					      cookie++ % CAP, 0) == 0;
+		assert_int_equal(admitted, 0); /* table full: 11 clients */
+		tick_plan_reset(p);
+		worker_tick_start(&w, now + 11 * SEC, now + 11 * SEC + EPOCH);
+		worker_end_window(&w); /* all 11 expire */
+		assert_int_equal(w.clients.n, 0);
+		for (int i = 0; i < 300; i++)
+			admitted += worker_rx(&w, p, (void *)&a, sizeof(a), payload, 10, false,
+					      cookie++ % CAP, 0) == 0;
+		assert_int_equal(admitted, 2);
+	}
 	worker_free(&w);
 	free(slot);
 }
@@ -376,7 +561,7 @@ static void test_worker_gso_failures(void **state)
 {
 	struct worker_params wp = { .max_clients = 2, .client_timeout_s = 10,
 				    .max_packet = 1400, .max_packets_per_tick = 2,
-				    .gso_max_seg = 1472, .seed = 7 };
+				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7 };
 	struct rf_slot *slot = calloc(1, rf_slot_size(2));
 	struct worker w;
 
@@ -413,6 +598,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_every_client_every_packet_in_order, setup,
 						teardown),
 		cmocka_unit_test(test_flood_cap),
+		cmocka_unit_test(test_flood_backlog_by_arrival),
+		cmocka_unit_test(test_clock_arrival),
+		cmocka_unit_test(test_stamp_parse),
+		cmocka_unit_test_setup_teardown(test_worker_backlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_admission, setup, teardown),
 		cmocka_unit_test(test_worker_gso_failures),
 	};

@@ -76,6 +76,7 @@ def main():
             wait_bound(port, proc)
             rep = run_load(port, "--clients", CLIENTS, "--duration", DURATION,
                            "--warmup", 0.5, "--interval-ms", INTERVAL_MS,
+                           "--admission", "open",  # no handshake in these
                            "--pid", proc.pid)
             check(name, rep)
             print("%s: sent %d received %d avg %.2f ms p99 %.2f ms cpu %.1f%%"

@@ -358,7 +358,16 @@ static int raise_nofile(size_t need)
 	return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
 }
 
-static int client_socket(const struct sockaddr_in *dst)
+/* Client k's source address for a loopback target: 127.1.0.1 + k, its
+ * own, as every player on the internet has one. A server counts clients
+ * per address (max_clients_per_ip, 4 by default): from one address the
+ * fifth client would be refused. All of 127/8 is loopback on Linux. */
+static in_addr_t loopback_source(unsigned k)
+{
+	return htonl(0x7f010001u + k);
+}
+
+static int client_socket(const struct sockaddr_in *dst, unsigned k)
 {
 	struct sockaddr_in src = { .sin_family = AF_INET };
 	int fd, rcv = SOCK_RCVBUF;
@@ -366,7 +375,7 @@ static int client_socket(const struct sockaddr_in *dst)
 	/* A loopback target gets a loopback source, as the brief demands;
 	 * any other target lets the kernel pick the route's address. */
 	if ((ntohl(dst->sin_addr.s_addr) >> 24) == 127)
-		src.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		src.sin_addr.s_addr = loopback_source(k);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -415,7 +424,7 @@ static int setup_clients(struct load *l)
 			/* a recognisable pattern; the header overwrites the start */
 			for (unsigned b = 0; b < o->size; b++)
 				c->buf[b] = (uint8_t)(b * 31 + k);
-			c->fd = client_socket(&sv->addr);
+			c->fd = client_socket(&sv->addr, k);
 			if (c->fd < 0)
 				return c->fd;
 		}

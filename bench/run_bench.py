@@ -18,7 +18,8 @@ clients complete the handshake before the run (outside the measured
 window, as for any real player); (a) and (b) speak no handshake and are
 loaded with --admission open.
 
-Standard library only. Only ever sends to 127.0.0.1.
+Standard library only. Only ever sends to 127.0.0.1 (ringfleet-load's
+clients use their own loopback addresses, 127.1.0.1 and up).
 """
 import argparse
 import json

@@ -156,6 +156,12 @@ void tick_flood_next(struct tick_flood *f)
 	}
 }
 
+void tick_flood_forget(struct tick_flood *f, uint32_t client)
+{
+	if (client < f->n)
+		f->seen[client] = 0;
+}
+
 bool tick_flood_admit(struct tick_flood *f, uint32_t client)
 {
 	if (client >= f->n)

@@ -75,5 +75,7 @@ int tick_flood_init(struct tick_flood *f, uint32_t clients, uint32_t limit);
 void tick_flood_free(struct tick_flood *f);
 /* Starts a new tick: every client's allowance is full again. */
 void tick_flood_next(struct tick_flood *f);
+/* A new client took this entry: it starts with a full allowance. */
+void tick_flood_forget(struct tick_flood *f, uint32_t client);
 /* Counts one packet from client; false once it is over the limit. */
 bool tick_flood_admit(struct tick_flood *f, uint32_t client);

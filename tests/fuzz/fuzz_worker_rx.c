@@ -77,6 +77,10 @@ struct fx {
 	uint8_t *mark;            /* [max_clients] scratch */
 	struct rf_slot_stats base; /* counters when the run started */
 	uint64_t pkts_in, bytes_in, truncated, max_clients, flood, no_buffer, admitted;
+	uint64_t unadmitted, evictions;
+	uint64_t evict_seen;      /* last_seen of the client the next rx may evict */
+	bool may_evict;
+	uint32_t scans;           /* table scans this tick (RF_ADM_PLACE_MAX) */
 };
 
 static uint8_t arena[65536 + ARENA_SLACK];
@@ -165,16 +169,35 @@ static int model_rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *d
 		return -EMSGSIZE;
 	}
 	if (!key_of(name, namelen, &k)) {
-		f->max_clients++;
-		return -ENOSPC;
+		f->unadmitted++;
+		return -ENOTCONN;
 	}
 	c = model_find(f, &k);
+	f->may_evict = false;
 	if (c) {
 		c->seen = f->now;
 	} else {
 		if (f->n >= f->wp.max_clients) {
-			f->max_clients++;
-			return -ENOSPC;
+			uint64_t old = UINT64_MAX;
+
+			/* A full table costs a scan; a tick has a few. */
+			if (f->scans++ >= RF_ADM_PLACE_MAX) {
+				f->max_clients++;
+				return -ENOSPC;
+			}
+			/* Full: the client idle longest makes room if it has
+			 * been idle past the grace period (rx() sees which one
+			 * of several equally idle ones the worker chose). */
+			for (uint32_t i = 0; i < f->n; i++)
+				if (f->c[i].seen < old)
+					old = f->c[i].seen;
+			if (!(f->now > old && f->now - old > RF_ADM_EVICT_GRACE_NS)) {
+				f->max_clients++;
+				return -ENOSPC;
+			}
+			f->may_evict = true;
+			f->evict_seen = old;
+			f->evictions++;
 		}
 		c = &f->c[f->n++];
 		*c = (struct mclient){ .k = k, .seen = f->now, .idx = -1 };
@@ -206,9 +229,11 @@ static void check_counters(struct fx *f)
 		   "drop_max_clients");
 	FUZZ_CHECK(s->drop_flood - b->drop_flood == f->flood, "drop_flood");
 	FUZZ_CHECK(s->drop_no_buffer - b->drop_no_buffer == f->no_buffer, "drop_no_buffer");
+	FUZZ_CHECK(s->drop_unadmitted - b->drop_unadmitted == f->unadmitted, "drop_unadmitted");
+	FUZZ_CHECK(s->adm_evictions - b->adm_evictions == f->evictions, "adm_evictions");
 	/* Every datagram is either in a plan or counted as one drop. */
 	FUZZ_CHECK(f->pkts_in == f->admitted + f->truncated + f->max_clients + f->flood +
-					 f->no_buffer,
+					 f->no_buffer + f->unadmitted,
 		   "counters do not add up");
 }
 
@@ -230,6 +255,23 @@ static void check_clients(struct fx *f)
 	}
 }
 
+/* The worker evicted one of the clients idle longest for the newcomer
+ * (the model's last entry): drop it from the model too. */
+static void model_evicted(struct fx *f, struct mclient **who)
+{
+	for (uint32_t j = 0; j + 1 < f->n; j++) {
+		if (f->c[j].seen != f->evict_seen || worker_index(f, &f->c[j].k) >= 0)
+			continue;
+		memmove(&f->c[j], &f->c[j + 1], (f->n - j - 1) * sizeof(f->c[0]));
+		f->n--;
+		*who = &f->c[f->n - 1];
+		f->may_evict = false;
+		return;
+	}
+	FUZZ_CHECK(false, "no client idle since %llu was evicted",
+		   (unsigned long long)f->evict_seen);
+}
+
 static void rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *data, uint32_t len,
 	       bool trunc, void *held)
 {
@@ -242,6 +284,8 @@ static void rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *data, 
 			f->cookie);
 	FUZZ_CHECK(got == want, "worker_rx = %d, model %d (len %u, namelen %u, trunc %d)", got,
 		   want, len, namelen, trunc);
+	if (f->may_evict)
+		model_evicted(f, &who);
 	if (who) {
 		int idx = worker_index(f, &who->k);
 
@@ -365,6 +409,7 @@ static void end_tick(struct fx *f, uint64_t work_ns)
 	uint32_t kept = 0;
 
 	worker_end_window(&f->w);
+	f->scans = 0;
 	for (uint32_t i = 0; i < f->n; i++) {
 		struct mclient *c = &f->c[i];
 
@@ -388,6 +433,7 @@ static void end_tick(struct fx *f, uint64_t work_ns)
 		   "published counters differ");
 
 	/* The sends are done: buffers go back, the next window starts. */
+	worker_replies_sent(&f->w, 0);
 	for (uint32_t i = 0; i < f->n_held; i++)
 		free(f->held[i]);
 	f->n_held = 0;
@@ -618,11 +664,12 @@ static void setup(struct fx *f, struct fuzz_in *in)
 	f->wp.gso_max_seg = gsel == 0 ? 0 : gsel == 1 ? 1472 : gsel == 2 ? 1452
 			  : gsel == 3 ? fuzz_u16(in) : fuzz_u32(in);
 	f->wp.seed = fuzz_u64(in);
+	f->wp.admission = RF_ADMISSION_OPEN;
 	f->now = fuzz_u32(in) * (uint64_t)RF_NSEC_PER_MSEC;
 	f->gso = f->wp.gso_max_seg;
 
 	f->slot = calloc(1, rf_slot_size(f->wp.max_clients));
-	f->c = calloc(f->wp.max_clients, sizeof(*f->c));
+	f->c = calloc(f->wp.max_clients + 1, sizeof(*f->c)); /* + a newcomer */
 	f->mark = calloc(f->wp.max_clients, 1);
 	f->pkts = calloc(f->cap, sizeof(*f->pkts));
 	f->held = calloc(f->cap, sizeof(*f->held));

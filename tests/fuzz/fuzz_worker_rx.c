@@ -16,6 +16,13 @@
  * as long as they may be. A final "restart" attaches a second worker to
  * the slot, which must find the same clients and counters.
  *
+ * Header flag 0x80 adds an admission byte: cookie or open mode and
+ * max_clients_per_ip 0..4. The model then also decides the handshake
+ * (HELLO, RESPONSE, stale RESPONSE, game data from unknown sources), the
+ * table policy (per-address cap, eviction of clients idle past the grace
+ * period, the scan budget) and every reply with its per-tick budget; op 1
+ * becomes "a pooled source answers the CHALLENGE of some recent window".
+ *
  * The ring's parsing lives in a static function of ring.c (on_recv), so
  * the ring op below mirrors its dozen lines over the real liburing
  * helpers and buffer layout; keep the two in step.
@@ -29,6 +36,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/handshake.h"
 #include "common/slot.h"
 #include "common/timeutil.h"
 #include "tests/fuzz/fuzz_input.h"
@@ -81,6 +89,9 @@ struct fx {
 	uint64_t evict_seen;      /* last_seen of the client the next rx may evict */
 	bool may_evict;
 	uint32_t scans;           /* table scans this tick (RF_ADM_PLACE_MAX) */
+	bool cookie_mode;        /* admission = cookie */
+	uint32_t replies, challenges; /* queued this tick */
+	uint64_t hs, refusals, n_challenges, replies_dropped, adm_admitted;
 };
 
 static uint8_t arena[65536 + ARENA_SLACK];
@@ -138,6 +149,31 @@ static uint32_t key_sockaddr(const struct key *k, struct sockaddr_in6 *out)
 	return sizeof(*out);
 }
 
+/* What max_clients_per_ip counts by: an IPv4 address, also IPv4-mapped,
+ * or an IPv6 /64 (the scope does not count). */
+static void prefix(const struct key *k, uint8_t out[9])
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	memset(out, 0, 9);
+	if (k->family == AF_INET || memcmp(k->addr, mapped, 12) == 0) {
+		out[0] = 4;
+		memcpy(out + 1, k->family == AF_INET ? k->addr : k->addr + 12, 4);
+	} else {
+		out[0] = 6;
+		memcpy(out + 1, k->addr, 8);
+	}
+}
+
+static bool same_prefix(const struct key *a, const struct key *b)
+{
+	uint8_t pa[9], pb[9];
+
+	prefix(a, pa);
+	prefix(b, pb);
+	return memcmp(pa, pb, 9) == 0;
+}
+
 static struct mclient *model_find(struct fx *f, const struct key *k)
 {
 	for (uint32_t i = 0; i < f->n; i++)
@@ -152,6 +188,108 @@ static int worker_index(struct fx *f, const struct key *k)
 	uint32_t len = key_sockaddr(k, &sa);
 
 	return clients_find(&f->w.clients, (struct sockaddr *)&sa, len);
+}
+
+/* One reply queued, if the tick's budget has room (CHALLENGEs have less). */
+static void model_reply(struct fx *f, bool challenge)
+{
+	if (f->replies >= RF_ADM_REPLY_MAX || (challenge && f->challenges >= RF_ADM_CHALLENGE_MAX)) {
+		f->replies_dropped++;
+		return;
+	}
+	f->replies++;
+	if (challenge) {
+		f->challenges++;
+		f->n_challenges++;
+	}
+}
+
+/* The table policy of worker/admission.h for newcomer k: 0 and the entry
+ * to evict (-1: none), or -EUSERS / -ENOSPC. */
+static int model_place(struct fx *f, const struct key *k, int *victim)
+{
+	uint64_t old = UINT64_MAX, old_same = UINT64_MAX;
+	uint32_t per_ip = f->wp.max_clients_per_ip, same = 0;
+	int o = -1, os = -1;
+
+	*victim = -1;
+	for (uint32_t i = 0; i < f->n; i++) {
+		if (f->c[i].seen < old) {
+			old = f->c[i].seen;
+			o = (int)i;
+		}
+		if (per_ip && same_prefix(&f->c[i].k, k)) {
+			same++;
+			if (f->c[i].seen < old_same) {
+				old_same = f->c[i].seen;
+				os = (int)i;
+			}
+		}
+	}
+	if (per_ip && same >= per_ip)
+		o = os;
+	else if (f->n < f->wp.max_clients)
+		return 0;
+	if (!(f->now > f->c[o].seen && f->now - f->c[o].seen > RF_ADM_EVICT_GRACE_NS))
+		return per_ip && same >= per_ip ? -EUSERS : -ENOSPC;
+	*victim = o;
+	return 0;
+}
+
+/* A source that earned admission, as worker.c's admit(): placed (the
+ * newcomer is the model's entry n, the evicted one found by rx()), or
+ * refused. */
+static int model_admit(struct fx *f, const struct key *k, struct mclient **out)
+{
+	bool scans = f->wp.max_clients_per_ip || f->n >= f->wp.max_clients;
+	int victim, ret;
+
+	if (scans && (f->scans >= RF_ADM_PLACE_MAX || (f->cookie_mode && f->replies >= RF_ADM_REPLY_MAX))) {
+		f->replies_dropped += f->cookie_mode;
+		return -ENOSPC;
+	}
+	f->scans += scans;
+	ret = scans ? model_place(f, k, &victim) : (victim = -1, 0);
+	if (ret < 0) {
+		f->refusals++;
+		if (f->cookie_mode)
+			model_reply(f, false);
+		return ret;
+	}
+	if (victim >= 0) {
+		f->may_evict = true;
+		f->evict_seen = f->c[victim].seen;
+		f->evictions++;
+	}
+	*out = &f->c[f->n++];
+	**out = (struct mclient){ .k = *k, .seen = f->now, .idx = -1 };
+	f->adm_admitted++;
+	if (f->cookie_mode)
+		model_reply(f, false);
+	return 0;
+}
+
+/* A datagram from a source not in the table. */
+static int model_unknown(struct fx *f, const struct key *k, const uint8_t *name,
+			 uint32_t namelen, const uint8_t *data, uint32_t len, struct mclient **c)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)name;
+	int ret;
+
+	if (!f->cookie_mode) {
+		ret = model_admit(f, k, c);
+		if (ret < 0) {
+			f->max_clients++;
+			return -ENOSPC;
+		}
+		return 0;
+	}
+	if (adm_response_ok(&f->slot->secret, f->now, sa, namelen, data, len))
+		model_admit(f, k, c);
+	else if (len >= RF_HS_CHALLENGE_LEN)
+		model_reply(f, true);
+	f->unadmitted++;
+	return -ENOTCONN;
 }
 
 /* The verdict worker_rx() must give, updating the model as it would. */
@@ -176,31 +314,20 @@ static int model_rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *d
 	f->may_evict = false;
 	if (c) {
 		c->seen = f->now;
-	} else {
-		if (f->n >= f->wp.max_clients) {
-			uint64_t old = UINT64_MAX;
-
-			/* A full table costs a scan; a tick has a few. */
-			if (f->scans++ >= RF_ADM_PLACE_MAX) {
-				f->max_clients++;
-				return -ENOSPC;
-			}
-			/* Full: the client idle longest makes room if it has
-			 * been idle past the grace period (rx() sees which one
-			 * of several equally idle ones the worker chose). */
-			for (uint32_t i = 0; i < f->n; i++)
-				if (f->c[i].seen < old)
-					old = f->c[i].seen;
-			if (!(f->now > old && f->now - old > RF_ADM_EVICT_GRACE_NS)) {
-				f->max_clients++;
-				return -ENOSPC;
-			}
-			f->may_evict = true;
-			f->evict_seen = old;
-			f->evictions++;
+		if (f->cookie_mode && (adm_is_response(data, len) || adm_is_hello(data, len))) {
+			model_reply(f, !adm_is_response(data, len));
+			f->hs++;
+			return -EALREADY;
 		}
-		c = &f->c[f->n++];
-		*c = (struct mclient){ .k = k, .seen = f->now, .idx = -1 };
+	} else {
+		int ret;
+
+		c = NULL;
+		ret = model_unknown(f, &k, name, namelen, data, len, &c);
+		if (ret < 0) {
+			*who = c; /* admitted by its RESPONSE, which is not relayed */
+			return ret;
+		}
 	}
 	*who = c;
 	/* The allowance is spent even when the plan then has no room. */
@@ -231,9 +358,16 @@ static void check_counters(struct fx *f)
 	FUZZ_CHECK(s->drop_no_buffer - b->drop_no_buffer == f->no_buffer, "drop_no_buffer");
 	FUZZ_CHECK(s->drop_unadmitted - b->drop_unadmitted == f->unadmitted, "drop_unadmitted");
 	FUZZ_CHECK(s->adm_evictions - b->adm_evictions == f->evictions, "adm_evictions");
+	FUZZ_CHECK(s->adm_admitted - b->adm_admitted == f->adm_admitted, "adm_admitted");
+	FUZZ_CHECK(s->adm_refusals - b->adm_refusals == f->refusals, "adm_refusals");
+	FUZZ_CHECK(s->adm_challenges - b->adm_challenges == f->n_challenges, "adm_challenges");
+	FUZZ_CHECK(s->drop_replies - b->drop_replies == f->replies_dropped, "drop_replies");
+	FUZZ_CHECK(f->w.n_replies == f->replies && f->w.n_challenges == f->challenges,
+		   "replies %u (%u challenges), model %u (%u)", f->w.n_replies, f->w.n_challenges,
+		   f->replies, f->challenges);
 	/* Every datagram is either in a plan or counted as one drop. */
 	FUZZ_CHECK(f->pkts_in == f->admitted + f->truncated + f->max_clients + f->flood +
-					 f->no_buffer + f->unadmitted,
+					 f->no_buffer + f->unadmitted + f->hs,
 		   "counters do not add up");
 }
 
@@ -434,6 +568,8 @@ static void end_tick(struct fx *f, uint64_t work_ns)
 
 	/* The sends are done: buffers go back, the next window starts. */
 	worker_replies_sent(&f->w, 0);
+	f->replies = f->challenges = 0;
+	FUZZ_CHECK(f->w.n_replies == 0, "replies kept over a tick");
 	for (uint32_t i = 0; i < f->n_held; i++)
 		free(f->held[i]);
 	f->n_held = 0;
@@ -595,6 +731,45 @@ static void op_gso_failed(struct fx *f, struct fuzz_in *in)
 	FUZZ_CHECK(f->w.st.gso == (f->gso != 0), "st.gso");
 }
 
+/* Cookie mode: a pooled source answers the CHALLENGE the server sent it
+ * 0-15 s ago (from 10 s on it is stale), sometimes with a bit flipped;
+ * or (how & 0x80) sends a HELLO. */
+static void op_respond(struct fx *f, struct fuzz_in *in)
+{
+	uint8_t name[NAME_ROOM], rsp[RF_HS_CHALLENGE_LEN];
+	uint8_t sel = fuzz_u8(in), how = fuzz_u8(in);
+	uint32_t namelen = pooled_name(name, sel, how);
+	uint64_t ago = (how & 3) * (uint64_t)RF_HS_WINDOW_S * RF_NSEC_PER_SEC;
+
+	memset(rsp, 0, sizeof(rsp));
+	if (f->now >= ago)
+		adm_challenge(&f->slot->secret, f->now - ago, (const struct sockaddr *)name,
+			      namelen, rsp);
+	memcpy(rsp, RF_HS_RESPONSE_MAGIC, RF_HS_MAGIC_LEN);
+	if (how & 4)
+		rsp[4 + (how >> 3) % 20] ^= 1;
+	if (how & 0x80) {
+		memset(arena, 0, RF_HS_HELLO_MIN);
+		memcpy(arena, RF_HS_HELLO_MAGIC, RF_HS_MAGIC_LEN);
+		rx(f, name, namelen, arena, RF_HS_HELLO_MIN + (how & 3), false, NULL);
+		return;
+	}
+	memcpy(arena, rsp, sizeof(rsp));
+	rx(f, name, namelen, arena, sizeof(rsp), false, NULL);
+}
+
+/* What main.c does before each tick: a new key once per epoch. */
+static void rotate_key(struct fx *f, uint8_t fill)
+{
+	uint8_t key[RF_HS_KEY_LEN];
+
+	if (!worker_key_due(&f->w))
+		return;
+	memset(key, fill, sizeof(key));
+	worker_key_install(&f->w, key);
+	FUZZ_CHECK(!worker_key_due(&f->w), "key installed");
+}
+
 /* ---- set-up ---- */
 
 /* A slot some earlier worker left: arbitrary entries (and counters), in a
@@ -666,6 +841,13 @@ static void setup(struct fx *f, struct fuzz_in *in)
 	f->wp.seed = fuzz_u64(in);
 	f->wp.admission = RF_ADMISSION_OPEN;
 	f->now = fuzz_u32(in) * (uint64_t)RF_NSEC_PER_MSEC;
+	if (hdr & 0x80) {
+		uint8_t asel = fuzz_u8(in);
+
+		f->wp.admission = asel & 1 ? RF_ADMISSION_OPEN : RF_ADMISSION_COOKIE;
+		f->wp.max_clients_per_ip = (asel >> 1) % 5;
+		f->cookie_mode = f->wp.admission == RF_ADMISSION_COOKIE;
+	}
 	f->gso = f->wp.gso_max_seg;
 
 	f->slot = calloc(1, rf_slot_size(f->wp.max_clients));
@@ -692,6 +874,7 @@ static void setup(struct fx *f, struct fuzz_in *in)
 		model_resume(f, snap);
 	free(snap);
 	f->w.now_ns = f->now;
+	rotate_key(f, hdr);
 	f->base = f->w.st;
 	/* The flood limiter's tick generation wraps after 2^32 ticks (49
 	 * days at 1000 Hz): start a few ticks before it. */
@@ -727,7 +910,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (fuzz_u8(&in) % 8) {
 		case 0:
 		case 1:
-			op_datagram(&f, &in, false, 1);
+			if (f.cookie_mode)
+				op_respond(&f, &in);
+			else
+				op_datagram(&f, &in, false, 1);
 			break;
 		case 2:
 			op_datagram(&f, &in, true, 1);
@@ -739,6 +925,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* Time passes, up to a minute: clients expire. */
 			f.now += fuzz_u16(&in) * (uint64_t)RF_NSEC_PER_MSEC;
 			f.w.now_ns = f.now;
+			rotate_key(&f, (uint8_t)f.now);
 			break;
 		case 5:
 			end_tick(&f, fuzz_u32(&in));

@@ -13,3 +13,8 @@ rf_e2e_test(e2e_scale test_scale.py TIMEOUT 240)
 rf_e2e_test(soak soak.py TIMEOUT 7200)
 set_tests_properties(soak PROPERTIES LABELS soak)
 rf_e2e_test(e2e_privileges test_privileges.py TIMEOUT 60)
+# Attacks on admission (issue 10): forged source addresses (a raw socket:
+# skipped without root) against servers with admission = cookie, one
+# server per backend, and the same attack on admission = open.
+rf_e2e_test(e2e_attack_reflection test_attacks.py TIMEOUT 120 ARGS reflection)
+set_tests_properties(e2e_attack_reflection PROPERTIES LABELS "e2e;attack")

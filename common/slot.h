@@ -33,9 +33,14 @@ struct rf_slot_client {
 		sa_family_t family;
 	} addr;
 	uint32_t addrlen;
-	uint32_t pad;
+	uint32_t flags;              /* RF_CLIENT_* */
 	uint64_t last_seen_ns;
 };
+
+/* Admitted by the handshake and no game data since: a newcomer may take
+ * its place (worker/admission.h). Cleared by its first game datagram. */
+#define RF_CLIENT_PROBATION 1u
+#define RF_CLIENT_FLAGS_KNOWN RF_CLIENT_PROBATION
 
 /* Counters count datagrams (one GSO batch of 20 segments is 20 pkts_out). */
 struct rf_slot_stats {

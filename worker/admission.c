@@ -184,12 +184,20 @@ static struct prefix prefix_of(const struct sockaddr *sa)
 
 struct scan {
 	uint32_t same;     /* entries of the newcomer's prefix */
-	int oldest;        /* entry idle longest, -1 if none */
+	int oldest;        /* evictable entry idle longest, -1 if none */
 	int oldest_same;   /* the same among the newcomer's prefix */
 };
 
+static bool evictable(const struct rf_slot_client *e, uint64_t now_ns)
+{
+	uint64_t seen = e->last_seen_ns;
+
+	return (e->flags & RF_CLIENT_PROBATION) ||
+	       (now_ns > seen && now_ns - seen > RF_ADM_EVICT_GRACE_NS);
+}
+
 static void scan_table(const struct clients *c, const struct sockaddr *sa, bool per_ip,
-		       struct scan *sc)
+		       uint64_t now_ns, struct scan *sc)
 {
 	const uint32_t *list = clients_list(c);
 	struct prefix want = prefix_of(sa);
@@ -199,8 +207,9 @@ static void scan_table(const struct clients *c, const struct sockaddr *sa, bool 
 	for (uint32_t i = 0; i < c->n; i++) {
 		const struct rf_slot_client *e = &c->tab[list[i]];
 		uint64_t seen = e->last_seen_ns;
+		bool can_go = evictable(e, now_ns);
 
-		if (seen < old) {
+		if (can_go && seen < old) {
 			old = seen;
 			sc->oldest = (int)list[i];
 		}
@@ -211,21 +220,11 @@ static void scan_table(const struct clients *c, const struct sockaddr *sa, bool 
 		if (memcmp(&p, &want, sizeof(p)) != 0)
 			continue;
 		sc->same++;
-		if (seen < old_same) {
+		if (can_go && seen < old_same) {
 			old_same = seen;
 			sc->oldest_same = (int)list[i];
 		}
 	}
-}
-
-static bool evictable(const struct clients *c, int idx, uint64_t now_ns)
-{
-	uint64_t seen;
-
-	if (idx < 0)
-		return false;
-	seen = c->tab[idx].last_seen_ns;
-	return now_ns > seen && now_ns - seen > RF_ADM_EVICT_GRACE_NS;
 }
 
 bool adm_place_scans(const struct clients *c, uint32_t per_ip)
@@ -243,13 +242,13 @@ int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen,
 	if (clients_find(c, sa, salen) == -EAFNOSUPPORT)
 		return -EAFNOSUPPORT;
 	if (adm_place_scans(c, per_ip)) {
-		scan_table(c, sa, per_ip != 0, &sc);
+		scan_table(c, sa, per_ip != 0, now_ns, &sc);
 		if (per_ip && sc.same >= per_ip) {
-			if (!evictable(c, sc.oldest_same, now_ns))
+			if (sc.oldest_same < 0)
 				return -EUSERS;
 			victim = sc.oldest_same;
 		} else if (c->n >= c->max) {
-			if (!evictable(c, sc.oldest, now_ns))
+			if (sc.oldest < 0)
 				return -ENOSPC;
 			victim = sc.oldest;
 		}

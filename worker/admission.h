@@ -25,7 +25,12 @@
 #define RF_ADM_KEY_WINDOWS 12u        /* windows per key epoch: 60 s */
 /* A client silent for longer than this may be evicted to make room for a
  * proven newcomer. A player sends at 20+ Hz, so it is never idle this
- * long; a squatter that sends once every few seconds is. */
+ * long; a squatter that sends once every few seconds is. So may a client
+ * still on probation (RF_CLIENT_PROBATION: admitted, no game data yet):
+ * without that, 1,000 squatters re-admitted as fast as they are evicted
+ * keep every entry younger than the grace period. A player leaves
+ * probation with its first datagram, one client tick after WELCOME, long
+ * before the rest of the table's probationers have gone. */
 #define RF_ADM_EVICT_GRACE_NS 1500000000ull
 #define RF_ADM_REPLY_MAX 64u          /* replies queued per tick */
 /* CHALLENGEs may take this many of them: the rest stay for WELCOME and
@@ -82,11 +87,12 @@ enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret 
 /* The table policy for a source that earned ADM_ADMIT:
  * 1. one IPv4 address (an IPv4-mapped IPv6 address counts as IPv4) or one
  *    IPv6 /64 holds at most per_ip entries (0: unlimited); at the limit,
- *    its own entry idle longest is replaced if idle for more than
- *    RF_ADM_EVICT_GRACE_NS, else -EUSERS;
- * 2. a full table evicts the entry idle longest if idle for more than
- *    RF_ADM_EVICT_GRACE_NS, else -ENOSPC.
- * Returns the new entry's index; *evicted tells whether an entry went. */
+ *    its own evictable entry idle longest is replaced, else -EUSERS;
+ * 2. a full table evicts the entry idle longest of those idle for more
+ *    than RF_ADM_EVICT_GRACE_NS or on probation, else -ENOSPC.
+ * (At the per-address cap, likewise among that address's entries.)
+ * Returns the new entry's index; *evicted tells whether an entry went.
+ * The caller sets the new entry's flags. */
 int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen,
 	      uint64_t now_ns, uint32_t per_ip, bool *evicted);
 /* Whether adm_place() for this source must scan the table. */

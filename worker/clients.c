@@ -293,6 +293,7 @@ uint32_t clients_rebuild(struct clients *c)
 		}
 		/* Rewrite it clean: whatever was in the padding goes. */
 		entry_set(e, (const struct sockaddr *)&copy.addr, copy.last_seen_ns);
+		e->flags = copy.flags & RF_CLIENT_FLAGS_KNOWN;
 		set_use(c, i);
 		hash_insert(c, i);
 	}

@@ -131,8 +131,11 @@ static int admit(struct worker *w, const struct sockaddr *sa, uint32_t salen)
 		/* An evicted client's allowance is not the newcomer's. */
 		tick_flood_forget(&w->flood, (uint32_t)idx);
 		w->st.adm_admitted++;
-		if (cookie)
+		if (cookie) {
+			/* Open admits on game data: no probation there. */
+			w->clients.tab[idx].flags = RF_CLIENT_PROBATION;
 			reply_word(w, sa, salen, RF_HS_WELCOME_MAGIC, 0);
+		}
 		return idx;
 	}
 	if (idx == -ENOSPC || idx == -EUSERS) {
@@ -204,9 +207,13 @@ int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name
 	}
 	idx = clients_find(&w->clients, name, namelen);
 	if (idx >= 0) {
-		RF_STORE(w->clients.tab[idx].last_seen_ns, w->now_ns);
+		struct rf_slot_client *e = &w->clients.tab[idx];
+
+		RF_STORE(e->last_seen_ns, w->now_ns);
 		if (maybe_handshake(w, data, len))
 			return admitted_handshake(w, name, namelen, data, len);
+		if (e->flags)
+			e->flags = 0; /* game data: a player, not a probationer */
 	} else if (idx == -ENOENT) {
 		idx = unknown_source(w, name, namelen, data, len);
 		if (idx < 0)

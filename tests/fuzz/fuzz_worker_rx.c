@@ -58,6 +58,7 @@ struct mclient {
 	uint64_t seen;
 	uint32_t count; /* packets admitted this window */
 	int idx;        /* the worker's entry */
+	bool probation; /* admitted by handshake, no game data yet */
 };
 
 struct mpkt {
@@ -214,14 +215,19 @@ static int model_place(struct fx *f, const struct key *k, int *victim)
 
 	*victim = -1;
 	for (uint32_t i = 0; i < f->n; i++) {
-		if (f->c[i].seen < old) {
-			old = f->c[i].seen;
+		const struct mclient *c = &f->c[i];
+		/* On probation, or silent past the grace period. */
+		bool can_go = c->probation ||
+			      (f->now > c->seen && f->now - c->seen > RF_ADM_EVICT_GRACE_NS);
+
+		if (can_go && c->seen < old) {
+			old = c->seen;
 			o = (int)i;
 		}
-		if (per_ip && same_prefix(&f->c[i].k, k)) {
+		if (per_ip && same_prefix(&c->k, k)) {
 			same++;
-			if (f->c[i].seen < old_same) {
-				old_same = f->c[i].seen;
+			if (can_go && c->seen < old_same) {
+				old_same = c->seen;
 				os = (int)i;
 			}
 		}
@@ -230,7 +236,7 @@ static int model_place(struct fx *f, const struct key *k, int *victim)
 		o = os;
 	else if (f->n < f->wp.max_clients)
 		return 0;
-	if (!(f->now > f->c[o].seen && f->now - f->c[o].seen > RF_ADM_EVICT_GRACE_NS))
+	if (o < 0)
 		return per_ip && same >= per_ip ? -EUSERS : -ENOSPC;
 	*victim = o;
 	return 0;
@@ -262,7 +268,8 @@ static int model_admit(struct fx *f, const struct key *k, struct mclient **out)
 		f->evictions++;
 	}
 	*out = &f->c[f->n++];
-	**out = (struct mclient){ .k = *k, .seen = f->now, .idx = -1 };
+	**out = (struct mclient){ .k = *k, .seen = f->now, .idx = -1,
+				  .probation = f->cookie_mode };
 	f->adm_admitted++;
 	if (f->cookie_mode)
 		model_reply(f, false);
@@ -319,6 +326,7 @@ static int model_rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *d
 			f->hs++;
 			return -EALREADY;
 		}
+		c->probation = false;
 	} else {
 		int ret;
 
@@ -386,6 +394,8 @@ static void check_clients(struct fx *f)
 		f->mark[idx] = 1;
 		FUZZ_CHECK(f->w.clients.tab[idx].last_seen_ns == f->c[i].seen, "last_seen of %d",
 			   idx);
+		FUZZ_CHECK(f->w.clients.tab[idx].flags == (f->c[i].probation ? RF_CLIENT_PROBATION : 0),
+			   "flags of %d", idx);
 	}
 }
 
@@ -819,7 +829,8 @@ static void model_resume(struct fx *f, const struct rf_slot_client *snap)
 			FUZZ_CHECK(f->slot->clients[i].addr.family == 0, "bad entry %u kept", i);
 			continue;
 		}
-		f->c[f->n++] = (struct mclient){ .k = k, .seen = e->last_seen_ns, .idx = (int)i };
+		f->c[f->n++] = (struct mclient){ .k = k, .seen = e->last_seen_ns, .idx = (int)i,
+						 .probation = e->flags & RF_CLIENT_PROBATION };
 	}
 }
 

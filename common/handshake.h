@@ -27,6 +27,10 @@
  *
  * With admission = open there is no handshake: any source is admitted on
  * its first datagram.
+ *
+ * A client admitted by the handshake should send game data at once: until
+ * its first game datagram it is on probation, and a newcomer may take its
+ * place when the table is full (README, Admission).
  */
 #pragma once
 #include <stdint.h>

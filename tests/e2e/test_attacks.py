@@ -230,8 +230,10 @@ def reflection(args):
     backends = ["mmsg"] if rt.io_uring_disabled() == 2 else ["io_uring", "mmsg"]
     names = [f"cookie-{b}" for b in backends] + ["open"]
     ports = dict(zip(names, free_udp_ports(len(names))))
+    # --admission open: the "cookie" servers too, to see the checks fail
     ini = "".join(f"[server {n}]\nport = {ports[n]}\nmax_clients = 64\n" +
-                  (f"backend = {n[7:]}\n" if n.startswith("cookie-") else "admission = open\n")
+                  (f"backend = {n[7:]}\nadmission = {args.admission}\n"
+                   if n.startswith("cookie-") else "admission = open\n")
                   for n in names)
     rng = random.Random(int(time.time()))
     with Daemon(ini) as d:
@@ -240,7 +242,7 @@ def reflection(args):
         players, victims = {}, {}
         for k, n in enumerate(names):
             players[n] = Players(ports[n], 3, first_id=10 * k)
-            if n.startswith("cookie-"):
+            if n.startswith("cookie-") and args.admission == "cookie":
                 players[n].admit()
             players[n].register(loop.sel, n)
             loop.handlers[n] = players[n].receive

@@ -402,6 +402,9 @@ class Newcomer:
             self.adm.receive()  # drops relayed traffic before the WELCOME
             if self.adm.result == "welcome":
                 self.t_welcome = time.monotonic() - self.t0
+                # play at once, as a client must: until its first game
+                # datagram it is on probation, and may be evicted
+                self.c.send(b"NEWC".ljust(64, b"."))
             return
         for data, _ in self.c.recv_ready():
             if data[:4] == b"LEGT" and self.t_relay is None:

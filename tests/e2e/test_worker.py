@@ -176,11 +176,15 @@ def t_broadcast(backend):
 
 
 def t_max_clients(backend):
-    """A source beyond max_clients is refused (REFUSED, table full) and gets
-    nothing relayed; with admission = open it is ignored and counted."""
+    """A source beyond max_clients of active players is refused (REFUSED,
+    table full) and gets nothing relayed; with admission = open it is
+    ignored and counted."""
     with Worker(backend, max_clients=3) as w:
         a, b, c, extra = clients_for(w, 4)
         register(w, [a, b, c])
+        for x in (a, b, c):  # playing: no longer on probation, not evictable
+            x.send(b"play")
+        rt.drain([a, b, c], quiet=0.2)
         try:
             extra.admit()
             rt.check(False, "a fourth client admitted by a full table of active clients")

@@ -153,35 +153,6 @@ enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret 
 	return ADM_IGNORE;
 }
 
-/* The part of an address max_clients_per_ip counts by: an IPv4 address
- * (also when IPv4-mapped in IPv6) or an IPv6 /64. */
-struct prefix {
-	uint8_t b[9]; /* family tag, then 4 or 8 bytes */
-};
-
-static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-static struct prefix prefix_of(const struct sockaddr *sa)
-{
-	struct prefix p = { { 0 } };
-
-	if (sa->sa_family == AF_INET) {
-		p.b[0] = 4;
-		memcpy(p.b + 1, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-	} else {
-		const uint8_t *a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
-
-		if (memcmp(a, v4_mapped, sizeof(v4_mapped)) == 0) {
-			p.b[0] = 4;
-			memcpy(p.b + 1, a + 12, 4);
-		} else {
-			p.b[0] = 6;
-			memcpy(p.b + 1, a, 8);
-		}
-	}
-	return p;
-}
-
 struct scan {
 	uint32_t same;     /* entries of the newcomer's prefix */
 	int oldest;        /* evictable entry idle longest, -1 if none */
@@ -200,7 +171,7 @@ static void scan_table(const struct clients *c, const struct sockaddr *sa, bool 
 		       uint64_t now_ns, struct scan *sc)
 {
 	const uint32_t *list = clients_list(c);
-	struct prefix want = prefix_of(sa);
+	struct clients_prefix want = clients_prefix_of(sa);
 	uint64_t old = UINT64_MAX, old_same = UINT64_MAX;
 
 	*sc = (struct scan){ .oldest = -1, .oldest_same = -1 };
@@ -215,7 +186,7 @@ static void scan_table(const struct clients *c, const struct sockaddr *sa, bool 
 		}
 		if (!per_ip)
 			continue;
-		struct prefix p = prefix_of((const struct sockaddr *)&e->addr);
+		struct clients_prefix p = clients_prefix_of((const struct sockaddr *)&e->addr);
 
 		if (memcmp(&p, &want, sizeof(p)) != 0)
 			continue;
@@ -227,9 +198,9 @@ static void scan_table(const struct clients *c, const struct sockaddr *sa, bool 
 	}
 }
 
-bool adm_place_scans(const struct clients *c, uint32_t per_ip)
+bool adm_place_scans(const struct clients *c, const struct sockaddr *sa, uint32_t per_ip)
 {
-	return per_ip || c->n >= c->max;
+	return c->n >= c->max || (per_ip && clients_per_prefix(c, sa) >= per_ip);
 }
 
 int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen,
@@ -241,7 +212,7 @@ int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen,
 	*evicted = false;
 	if (clients_find(c, sa, salen) == -EAFNOSUPPORT)
 		return -EAFNOSUPPORT;
-	if (adm_place_scans(c, per_ip)) {
+	if (adm_place_scans(c, sa, per_ip)) {
 		scan_table(c, sa, per_ip != 0, now_ns, &sc);
 		if (per_ip && sc.same >= per_ip) {
 			if (sc.oldest_same < 0)

@@ -37,8 +37,9 @@
  * REFUSED, so a HELLO flood cannot starve clients that proved their
  * address. */
 #define RF_ADM_CHALLENGE_MAX 48u
-/* Placements that need a scan of the table (per-IP count, eviction) per
- * tick; the rest wait for the client's next datagram. */
+/* Placements per tick that need a scan of the table for a victim (full
+ * table, or an address at its cap); the rest wait for the client's next
+ * datagram. */
 #define RF_ADM_PLACE_MAX 64u
 #define RF_ADM_PER_IP_MAX RF_CLIENTS_LIMIT /* largest max_clients_per_ip */
 
@@ -95,5 +96,6 @@ enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret 
  * The caller sets the new entry's flags. */
 int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen,
 	      uint64_t now_ns, uint32_t per_ip, bool *evicted);
-/* Whether adm_place() for this source must scan the table. */
-bool adm_place_scans(const struct clients *c, uint32_t per_ip);
+/* Whether adm_place() for this source must scan the table (O(entries)):
+ * only when the table is full or the source's prefix is at its cap. */
+bool adm_place_scans(const struct clients *c, const struct sockaddr *sa, uint32_t per_ip);

@@ -114,17 +114,17 @@ static void reply_word(struct worker *w, const struct sockaddr *sa, uint32_t sal
 static int admit(struct worker *w, const struct sockaddr *sa, uint32_t salen)
 {
 	bool cookie = w->admission != RF_ADMISSION_OPEN, evicted;
+	bool scans = adm_place_scans(&w->clients, sa, w->per_ip);
 	int idx;
 
 	/* A scan is O(max_clients): bounded per tick, and with the cookie
 	 * there must be room to answer. */
-	if (adm_place_scans(&w->clients, w->per_ip) &&
+	if (scans &&
 	    (w->n_places >= RF_ADM_PLACE_MAX || (cookie && w->n_replies >= RF_ADM_REPLY_MAX))) {
 		w->st.drop_replies += cookie;
 		return -ENOSPC;
 	}
-	if (adm_place_scans(&w->clients, w->per_ip))
-		w->n_places++;
+	w->n_places += scans;
 	idx = adm_place(&w->clients, sa, salen, w->now_ns, w->per_ip, &evicted);
 	w->st.adm_evictions += evicted;
 	if (idx >= 0) {

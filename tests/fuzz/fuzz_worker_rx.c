@@ -247,7 +247,13 @@ static int model_place(struct fx *f, const struct key *k, int *victim)
  * refused. */
 static int model_admit(struct fx *f, const struct key *k, struct mclient **out)
 {
-	bool scans = f->wp.max_clients_per_ip || f->n >= f->wp.max_clients;
+	uint32_t same = 0;
+	bool scans;
+
+	for (uint32_t i = 0; i < f->n; i++)
+		same += same_prefix(&f->c[i].k, k);
+	scans = f->n >= f->wp.max_clients ||
+		(f->wp.max_clients_per_ip && same >= f->wp.max_clients_per_ip);
 	int victim, ret;
 
 	if (scans && (f->scans >= RF_ADM_PLACE_MAX || (f->cookie_mode && f->replies >= RF_ADM_REPLY_MAX))) {
@@ -396,6 +402,18 @@ static void check_clients(struct fx *f)
 			   idx);
 		FUZZ_CHECK(f->w.clients.tab[idx].flags == (f->c[i].probation ? RF_CLIENT_PROBATION : 0),
 			   "flags of %d", idx);
+		/* O(n) each: a sample keeps big tables fast to fuzz. */
+		if (i < 32) {
+			struct sockaddr_in6 sa;
+			uint32_t same = 0;
+
+			key_sockaddr(&f->c[i].k, &sa);
+			for (uint32_t j = 0; j < f->n; j++)
+				same += same_prefix(&f->c[j].k, &f->c[i].k);
+			FUZZ_CHECK(clients_per_prefix(&f->w.clients, (struct sockaddr *)&sa) == same,
+				   "prefix count of client %u: %u, model %u", i,
+				   clients_per_prefix(&f->w.clients, (struct sockaddr *)&sa), same);
+		}
 	}
 }
 

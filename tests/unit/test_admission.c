@@ -253,6 +253,45 @@ static void test_per_ip_limit(void **state)
 	assert_true(adm_place(c, SA(p), sizeof(p), T0 + 3 * SEC, 0, &ev) >= 0);
 }
 
+/* The per-prefix counts follow inserts, removals, expiry and a rebuild,
+ * through hash collisions of a full 8-entry table. */
+static void test_prefix_counts(void **state)
+{
+	struct clients *c = &((struct fx *)*state)->c;
+	struct sockaddr_in a = v4("192.0.2.1", 1), b = v4("192.0.2.1", 2), d = v4("192.0.2.2", 1);
+	struct sockaddr_in6 m = v6("::ffff:192.0.2.1", 3), x = v6("2001:db8:0:1::1", 1);
+	struct sockaddr_in6 y = v6("2001:db8:0:1:1::1", 1), z = v6("2001:db8:0:2::1", 1);
+
+	assert_int_equal(clients_per_prefix(c, SA(a)), 0);
+	assert_true(clients_touch(c, SA(a), sizeof(a), 1) >= 0);
+	assert_true(clients_touch(c, SA(b), sizeof(b), 2) >= 0);
+	assert_true(clients_touch(c, SA(m), sizeof(m), 3) >= 0);
+	assert_true(clients_touch(c, SA(d), sizeof(d), 4) >= 0);
+	assert_true(clients_touch(c, SA(x), sizeof(x), 5) >= 0);
+	assert_true(clients_touch(c, SA(y), sizeof(y), 6) >= 0);
+	assert_true(clients_touch(c, SA(z), sizeof(z), 7) >= 0);
+	assert_true(clients_touch(c, SA(a), sizeof(a), 8) >= 0); /* not new */
+	assert_int_equal(clients_per_prefix(c, SA(a)), 3);
+	assert_int_equal(clients_per_prefix(c, SA(m)), 3);
+	assert_int_equal(clients_per_prefix(c, SA(d)), 1);
+	assert_int_equal(clients_per_prefix(c, SA(x)), 2);
+	assert_int_equal(clients_per_prefix(c, SA(z)), 1);
+	clients_remove(c, (uint32_t)clients_find(c, SA(b), sizeof(b)));
+	assert_int_equal(clients_per_prefix(c, SA(a)), 2);
+	clients_remove(c, (uint32_t)clients_find(c, SA(d), sizeof(d)));
+	assert_int_equal(clients_per_prefix(c, SA(d)), 0);
+	/* Expiry: everything seen before 5 goes (a was seen at 8). */
+	assert_int_equal(clients_expire(c, 10, 5), 1);
+	assert_int_equal(clients_per_prefix(c, SA(a)), 1);
+	assert_int_equal(clients_per_prefix(c, SA(x)), 2);
+	clients_rebuild(c);
+	assert_int_equal(clients_per_prefix(c, SA(a)), 1);
+	assert_int_equal(clients_per_prefix(c, SA(y)), 2);
+	assert_int_equal(clients_per_prefix(c, SA(z)), 1);
+	clients_clear(c);
+	assert_int_equal(clients_per_prefix(c, SA(x)), 0);
+}
+
 /* A full table: a newcomer takes the place of the client idle longest if
  * it has been silent past the grace period; a client sending at 20 Hz is
  * never evicted. */
@@ -645,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_mac_input_layout),
 		cmocka_unit_test(test_key_rotation),
 		cmocka_unit_test(test_decide),
+		cmocka_unit_test_setup_teardown(test_prefix_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_ip_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_table_eviction, setup, teardown),
 		cmocka_unit_test(test_worker_cookie_flow),

@@ -120,10 +120,13 @@ def main():
         out, _ = load.communicate(timeout=60)
         check(load.returncode == 0, "ringfleet-load exited %d" % load.returncode)
         r = json.loads(out)
+        names = {"127.0.0.1:%d" % p_spoof: "spoofed", "127.0.0.1:%d" % p_flood: "flooded"}
         for srv in r["servers"]:
             # loss_pct is 0 too when nothing was sent: that must not pass
             check(srv["sent"] > 0 and srv["received"] > 0, "legitimate load did not run: %s" % srv)
-            check(srv["loss_pct"] == 0, "legitimate clients of %s lost %.3f%%" % (srv["target"], srv["loss_pct"]))
+            check(srv["loss_pct"] == 0, "legitimate clients of %s lost %.3f%% (host UDP receive "
+                  "buffer overflows: %d)" % (names[srv["target"]], srv["loss_pct"],
+                                             r["host_udp_rcvbuf_errors"]))
         check(r["admission"]["challenges_in_run"] == 0, "players challenged: %s" % r["admission"])
         sizes(d, p_sizes, p_big)
         check(all(s["state"] == "running" and s["restarts"] == 0 for s in d.servers().values()),

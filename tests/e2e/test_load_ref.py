@@ -18,7 +18,7 @@ FIELDS = [
     "self_cpu_pct", "sender_realtime", "cpu_pct", "cpu_procs", "cpu_root_exited", "send_errors",
     "send_skipped", "late_sends", "send_lag_max_ms", "recv_errors",
     "recv_nobufs", "bad_packets", "dup_or_reordered",
-    "host_udp_rcvbuf_errors", "servers",
+    "host_udp_rcvbuf_errors", "admission", "servers",
 ]
 LAT_FIELDS = ["avg", "p50", "p99", "p999", "max"]
 CLIENTS = 5

@@ -9,6 +9,13 @@
  * measured window count, and receiving continues for a drain period after
  * it, so loss = sent_in_window * clients_of_that_server - received.
  *
+ * Before any of that, with --admission cookie (the default), every client
+ * completes ringfleet's admission handshake (docs/protocol.md): HELLO,
+ * CHALLENGE, RESPONSE, WELCOME, with resends every 250 ms and a bounded
+ * give-up. The measured run is planned only once every client is in, so
+ * handshake time is neither loss nor latency. A CHALLENGE while playing
+ * (the server dropped the client) is answered at once with a RESPONSE.
+ *
  * Two threads, an io_uring each. The receiver runs a multishot recv on
  * every socket into one provided buffer ring. The sender wakes on an
  * absolute schedule (clock_nanosleep TIMER_ABSTIME) once per ~1 ms slot and
@@ -17,6 +24,7 @@
  */
 #include "bench/hist.h"
 #include "bench/proccpu.h"
+#include "common/handshake.h"
 #include "common/timeutil.h"
 
 #include <arpa/inet.h>
@@ -24,6 +32,7 @@
 #include <getopt.h>
 #include <liburing.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -43,6 +52,11 @@
 #define SOCK_RCVBUF (4 << 20)  /* absorbs a whole tick's burst per socket */
 #define BUF_POOL_BYTES (32u << 20)
 #define LATE_NS RF_NSEC_PER_MSEC
+#define HS_RESEND_NS (250 * RF_NSEC_PER_MSEC)
+
+enum { ADM_COOKIE, ADM_OPEN };
+/* a client's handshake: waiting for a CHALLENGE, then for a WELCOME */
+enum { HS_HELLO, HS_RESPONSE, HS_DONE };
 
 enum { UD_RECV = 1, UD_SEND = 2, UD_TIMEOUT = 3 };
 
@@ -65,6 +79,8 @@ struct opts {
 	pid_t pids[MAX_PIDS];
 	size_t npids;
 	bool json;
+	int admission;         /* ADM_COOKIE or ADM_OPEN */
+	double admit_timeout_s;
 };
 
 struct server {
@@ -83,6 +99,11 @@ struct client {
 	uint64_t ts;           /* timestamp of the send in flight */
 	bool inflight;
 	uint8_t *buf;          /* its payload, reused for every send */
+	/* admission, driven by the main thread only */
+	uint8_t hs;            /* HS_* */
+	uint8_t resp[RF_HS_RESPONSE_LEN];
+	uint64_t hs_next;      /* when to resend */
+	uint32_t refused;      /* REFUSED reason, 0 = none */
 };
 
 struct counters {
@@ -95,6 +116,21 @@ struct counters {
 	uint64_t bad;          /* wrong size/magic/id/server */
 	uint64_t dup_or_reordered;
 	uint64_t outside;      /* valid, sent outside the window */
+	/* handshake messages while playing, not counted as packets */
+	uint64_t challenges;   /* CHALLENGEs answered: the server dropped us */
+	uint64_t welcomes;
+	uint64_t refusals;
+	uint64_t resp_errors;  /* a RESPONSE that could not be sent */
+};
+
+/* The admission phase before the run. */
+struct admit {
+	uint64_t ns;           /* until the last client was in */
+	uint64_t hellos, responses; /* sent, first ones included */
+	uint64_t challenges;
+	uint64_t icmp;         /* ECONNREFUSED seen: nothing listens */
+	struct pollfd *pfd;    /* [ncl] */
+	unsigned *pidx;        /* [ncl] client of each pfd */
 };
 
 struct cpu_meas {
@@ -135,6 +171,7 @@ struct load {
 	unsigned nslots;
 	struct counters tc;     /* tx fields */
 	struct cpu_meas cpu;
+	struct admit adm;
 };
 
 static void usage(FILE *f)
@@ -149,9 +186,15 @@ static void usage(FILE *f)
 		"  --duration S     measured window in seconds (default 5)\n"
 		"  --drain-ms MS    keep receiving after the window (default 240)\n"
 		"  --pid PID        measure CPU of PID and its descendants; repeatable\n"
+		"  --admission cookie|open  cookie (default): every client completes\n"
+		"                   ringfleet's handshake before the run; open: none,\n"
+		"                   for servers without it (the reference servers)\n"
+		"  --admission-timeout S  give up when a client is not admitted\n"
+		"                   within S seconds (default 5)\n"
 		"  --json           print one JSON object instead of a summary\n"
 		"  --help\n"
-		"exit: 0 ran (even with loss), 1 could not run, 2 usage\n");
+		"exit: 0 ran (even with loss), 1 could not run (e.g. not admitted),\n"
+		"2 usage\n");
 }
 
 static int parse_double(const char *s, double min, double max, double *out)
@@ -252,6 +295,16 @@ static int parse_opt(struct opts *o, int c, const char *arg)
 	case 'j':
 		o->json = true;
 		return 0;
+	case 'a':
+		if (strcmp(arg, "cookie") == 0)
+			o->admission = ADM_COOKIE;
+		else if (strcmp(arg, "open") == 0)
+			o->admission = ADM_OPEN;
+		else
+			return -EINVAL;
+		return 0;
+	case 'A':
+		return parse_double(arg, 0.1, 3600, &o->admit_timeout_s);
 	}
 	return -EINVAL;
 }
@@ -269,6 +322,8 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		{ "drain-ms", required_argument, NULL, 'D' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "admission", required_argument, NULL, 'a' },
+		{ "admission-timeout", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -304,7 +359,16 @@ static int raise_nofile(size_t need)
 	return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? -errno : 0;
 }
 
-static int client_socket(const struct sockaddr_in *dst)
+/* Client k's source address for a loopback target: 127.1.0.1 + k, its
+ * own, as every player on the internet has one. A server counts clients
+ * per address (max_clients_per_ip, 4 by default): from one address the
+ * fifth client would be refused. All of 127/8 is loopback on Linux. */
+static in_addr_t loopback_source(unsigned k)
+{
+	return htonl(0x7f010001u + k);
+}
+
+static int client_socket(const struct sockaddr_in *dst, unsigned k)
 {
 	struct sockaddr_in src = { .sin_family = AF_INET };
 	int fd, rcv = SOCK_RCVBUF;
@@ -312,7 +376,7 @@ static int client_socket(const struct sockaddr_in *dst)
 	/* A loopback target gets a loopback source, as the brief demands;
 	 * any other target lets the kernel pick the route's address. */
 	if ((ntohl(dst->sin_addr.s_addr) >> 24) == 127)
-		src.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		src.sin_addr.s_addr = loopback_source(k);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -338,7 +402,9 @@ static int setup_clients(struct load *l)
 	l->ncl = o->ntargets * o->clients;
 	l->srv = calloc(l->nsrv, sizeof(*l->srv));
 	l->cl = calloc(l->ncl, sizeof(*l->cl));
-	if (!l->srv || !l->cl)
+	l->adm.pfd = calloc(l->ncl, sizeof(*l->adm.pfd));
+	l->adm.pidx = calloc(l->ncl, sizeof(*l->adm.pidx));
+	if (!l->srv || !l->cl || !l->adm.pfd || !l->adm.pidx)
 		return -ENOMEM;
 	for (size_t s = 0; s < l->nsrv; s++) {
 		struct server *sv = &l->srv[s];
@@ -359,11 +425,194 @@ static int setup_clients(struct load *l)
 			/* a recognisable pattern; the header overwrites the start */
 			for (unsigned b = 0; b < o->size; b++)
 				c->buf[b] = (uint8_t)(b * 31 + k);
-			c->fd = client_socket(&sv->addr);
+			c->fd = client_socket(&sv->addr, k);
 			if (c->fd < 0)
 				return c->fd;
 		}
 	}
+	return 0;
+}
+
+/* ---- admission (before the run; main thread) ---- */
+
+static bool hs_is(const uint8_t *p, ssize_t len, size_t want, const char *magic)
+{
+	return len == (ssize_t)want && memcmp(p, magic, 4) == 0;
+}
+
+static const char *refused_reason(uint32_t r)
+{
+	switch (r) {
+	case RF_HS_REFUSED_FULL:
+		return "table full (max_clients)";
+	case RF_HS_REFUSED_PER_IP:
+		return "too many clients from this address (max_clients_per_ip)";
+	}
+	return "unknown reason";
+}
+
+/* One datagram on a connected socket; it is a request that a resend
+ * repeats, so a full socket buffer only costs a retry. */
+static int hs_send(int fd, const void *p, size_t len)
+{
+	return send(fd, p, len, MSG_DONTWAIT) == (ssize_t)len ? 0 : -errno;
+}
+
+static void hs_hello(struct load *l, struct client *c)
+{
+	uint8_t hello[RF_HS_HELLO_MIN] = { 0 };
+
+	memcpy(hello, RF_HS_HELLO_MAGIC, 4);
+	hs_send(c->fd, hello, sizeof(hello));
+	l->adm.hellos++;
+}
+
+/* RESPONSE = "RFR1" | the CHALLENGE's window and MAC, copied unread. */
+static int hs_respond(struct client *c, const uint8_t *challenge)
+{
+	memcpy(c->resp, RF_HS_RESPONSE_MAGIC, 4);
+	memcpy(c->resp + 4, challenge + 4, RF_HS_RESPONSE_LEN - 4);
+	return hs_send(c->fd, c->resp, sizeof(c->resp));
+}
+
+/* Everything queued on client ci's socket. Relayed game data can arrive
+ * already (other servers' clients may be in); only handshake replies
+ * matter here. Returns -EACCES when the server refused the client. */
+static int hs_recv(struct load *l, unsigned ci, uint64_t now)
+{
+	struct client *c = &l->cl[ci];
+	uint8_t b[64];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && errno == ECONNREFUSED) {
+			l->adm.icmp++;
+			continue;
+		}
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		if (hs_is(b, n, RF_HS_CHALLENGE_LEN, RF_HS_CHALLENGE_MAGIC) &&
+		    c->hs != HS_DONE) {
+			/* a repeated CHALLENGE (a lost RESPONSE, a rotated
+			 * secret) replaces the previous one */
+			l->adm.challenges++;
+			l->adm.responses++;
+			hs_respond(c, b);
+			c->hs = HS_RESPONSE;
+			c->hs_next = now + HS_RESEND_NS;
+		} else if (hs_is(b, n, RF_HS_WELCOME_LEN, RF_HS_WELCOME_MAGIC) &&
+			   c->hs == HS_RESPONSE) {
+			c->hs = HS_DONE;
+		} else if (hs_is(b, n, RF_HS_REFUSED_LEN, RF_HS_REFUSED_MAGIC) &&
+			   c->hs == HS_RESPONSE) {
+			uint32_t r;
+
+			memcpy(&r, b + 4, 4);
+			c->refused = ntohl(r);
+			return -EACCES;
+		}
+	}
+}
+
+/* Resends what is due and lists the clients still waiting in pfd.
+ * Returns how many, and the earliest resend in *next. */
+static unsigned hs_step(struct load *l, uint64_t now, uint64_t *next)
+{
+	unsigned n = 0;
+
+	for (unsigned ci = 0; ci < l->ncl; ci++) {
+		struct client *c = &l->cl[ci];
+
+		if (c->hs == HS_DONE)
+			continue;
+		if (now >= c->hs_next) {
+			if (c->hs == HS_HELLO) {
+				hs_hello(l, c);
+			} else {
+				hs_send(c->fd, c->resp, sizeof(c->resp));
+				l->adm.responses++;
+			}
+			c->hs_next = now + HS_RESEND_NS;
+		}
+		if (c->hs_next < *next)
+			*next = c->hs_next;
+		l->adm.pfd[n] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+		l->adm.pidx[n++] = ci;
+	}
+	return n;
+}
+
+static void admit_error(const struct load *l, unsigned ci, int err)
+{
+	const struct client *c = &l->cl[ci];
+	const struct sockaddr_in *sa = &l->srv[c->server].addr;
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN] = "?";
+	unsigned waiting = 0;
+
+	for (size_t i = 0; i < l->ncl; i++)
+		waiting += l->cl[i].hs != HS_DONE;
+	inet_ntop(AF_INET, &sa->sin_addr, a, sizeof(a));
+	if (getsockname(c->fd, (struct sockaddr *)&me, &len) == 0)
+		inet_ntop(AF_INET, &me.sin_addr, b, sizeof(b));
+	fprintf(stderr, "ringfleet-load: admission: %s:%u ", a, ntohs(sa->sin_port));
+	if (err == -EACCES)
+		fprintf(stderr, "refused client %u (%s:%u): %s\n", ci, b,
+			ntohs(me.sin_port), refused_reason(c->refused));
+	else if (err == -ETIMEDOUT && c->hs == HS_HELLO)
+		fprintf(stderr, "sent no CHALLENGE to client %u (%s:%u) within %g s "
+			"(%u of %zu clients not admitted)%s\n", ci, b,
+			ntohs(me.sin_port), l->o->admit_timeout_s, waiting, l->ncl,
+			l->adm.icmp ? ": nothing listens there" :
+			": not a ringfleet server with admission = cookie? "
+			"(--admission open skips the handshake)");
+	else if (err == -ETIMEDOUT)
+		fprintf(stderr, "sent no WELCOME to client %u (%s:%u) within %g s "
+			"(%u of %zu clients not admitted)\n", ci, b,
+			ntohs(me.sin_port), l->o->admit_timeout_s, waiting, l->ncl);
+	else
+		fprintf(stderr, "client %u: %s\n", ci, strerror(-err));
+}
+
+/* Every client completes the handshake, or the run does not start:
+ * measuring a server that admits only some clients would report its
+ * refusals as loss. */
+static int admit_all(struct load *l)
+{
+	uint64_t start = rf_now_ns(), now = start;
+	uint64_t deadline = start + (uint64_t)(l->o->admit_timeout_s * RF_NSEC_PER_SEC);
+
+	for (;;) {
+		uint64_t next = deadline;
+		unsigned n = hs_step(l, now, &next);
+		int ret, wait_ms;
+
+		if (n == 0)
+			break;
+		if (now >= deadline) {
+			admit_error(l, l->adm.pidx[0], -ETIMEDOUT);
+			return -ETIMEDOUT;
+		}
+		wait_ms = (int)((next - now + RF_NSEC_PER_MSEC - 1) / RF_NSEC_PER_MSEC);
+		ret = poll(l->adm.pfd, n, wait_ms);
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+		now = rf_now_ns();
+		for (unsigned i = 0; ret > 0 && i < n; i++) {
+			int err;
+
+			if (!l->adm.pfd[i].revents)
+				continue;
+			err = hs_recv(l, l->adm.pidx[i], now);
+			if (err < 0) {
+				admit_error(l, l->adm.pidx[i], err);
+				return err;
+			}
+		}
+	}
+	l->adm.ns = rf_now_ns() - start;
 	return 0;
 }
 
@@ -687,6 +936,30 @@ static int arm_end(struct load *l)
 	return 0;
 }
 
+/* A handshake message while playing is no packet: a CHALLENGE means the
+ * server dropped this client (expired, evicted, restarted without its
+ * table), and a RESPONSE re-admits it; if that RESPONSE is lost, the next
+ * game datagram draws another CHALLENGE. --admission open answers none:
+ * its counters show a server that wants the handshake. */
+static bool on_handshake(struct load *l, unsigned ri, const uint8_t *p, int len)
+{
+	if (hs_is(p, len, RF_HS_CHALLENGE_LEN, RF_HS_CHALLENGE_MAGIC)) {
+		l->c.challenges++;
+		if (l->o->admission == ADM_COOKIE && hs_respond(&l->cl[ri], p) < 0)
+			l->c.resp_errors++;
+		return true;
+	}
+	if (hs_is(p, len, RF_HS_WELCOME_LEN, RF_HS_WELCOME_MAGIC)) {
+		l->c.welcomes++;
+		return true;
+	}
+	if (hs_is(p, len, RF_HS_REFUSED_LEN, RF_HS_REFUSED_MAGIC)) {
+		l->c.refusals++;
+		return true;
+	}
+	return false;
+}
+
 static void on_packet(struct load *l, unsigned ri, const uint8_t *p, int len,
 		      uint64_t now)
 {
@@ -695,6 +968,8 @@ static void on_packet(struct load *l, unsigned ri, const uint8_t *p, int len,
 	struct load_hdr h;
 	uint64_t *last;
 
+	if (on_handshake(l, ri, p, len))
+		return;
 	if (len < (int)sizeof(h)) {
 		l->c.bad++;
 		return;
@@ -805,6 +1080,7 @@ static int run(struct load *l)
 	pthread_t tx;
 	int ret;
 
+	/* planned after admission: handshake time is neither loss nor latency */
 	plan(l);
 	ret = pthread_create(&tx, NULL, tx_main, l);
 	if (ret)
@@ -895,6 +1171,24 @@ static struct counters merged(const struct load *l)
 	return c;
 }
 
+static void print_admission_json(const struct load *l)
+{
+	const struct admit *a = &l->adm;
+	const struct counters *c = &l->c;
+
+	if (l->o->admission == ADM_COOKIE)
+		printf("\"admission\":{\"mode\":\"cookie\",\"admit_ms\":%.3f,"
+		       "\"hellos\":%llu,\"responses\":%llu,", ms(a->ns),
+		       (unsigned long long)a->hellos, (unsigned long long)a->responses);
+	else
+		printf("\"admission\":{\"mode\":\"open\",\"admit_ms\":null,"
+		       "\"hellos\":0,\"responses\":0,");
+	printf("\"challenges_in_run\":%llu,\"welcomes_in_run\":%llu,"
+	       "\"refusals_in_run\":%llu,\"response_errors\":%llu}",
+	       (unsigned long long)c->challenges, (unsigned long long)c->welcomes,
+	       (unsigned long long)c->refusals, (unsigned long long)c->resp_errors);
+}
+
 static void print_json(const struct load *l, const struct totals *t)
 {
 	const struct opts *o = l->o;
@@ -922,12 +1216,14 @@ static void print_json(const struct load *l, const struct totals *t)
 	printf("\"send_errors\":%llu,\"send_skipped\":%llu,\"late_sends\":%llu,"
 	       "\"send_lag_max_ms\":%.3f,\"recv_errors\":%llu,\"recv_nobufs\":%llu,"
 	       "\"bad_packets\":%llu,\"dup_or_reordered\":%llu,"
-	       "\"host_udp_rcvbuf_errors\":%llu,\"servers\":[",
+	       "\"host_udp_rcvbuf_errors\":%llu,",
 	       (unsigned long long)c->send_errors, (unsigned long long)c->send_skipped,
 	       (unsigned long long)c->late_sends, ms(c->send_lag_max),
 	       (unsigned long long)c->recv_errors, (unsigned long long)c->rearms_nobufs,
 	       (unsigned long long)c->bad, (unsigned long long)c->dup_or_reordered,
 	       (unsigned long long)(l->cpu.udp_errs_b - l->cpu.udp_errs_a));
+	print_admission_json(l);
+	printf(",\"servers\":[");
 	for (size_t s = 0; s < l->nsrv; s++) {
 		const struct server *sv = &l->srv[s];
 
@@ -977,6 +1273,18 @@ static void print_human(const struct load *l, const struct totals *t)
 		       (unsigned long long)c->send_errors,
 		       (unsigned long long)c->recv_errors, (unsigned long long)c->bad,
 		       (unsigned long long)c->dup_or_reordered);
+	if (o->admission == ADM_COOKIE)
+		printf("  admission: %zu clients admitted in %.1f ms (%llu HELLOs, "
+		       "%llu RESPONSEs)\n", l->ncl, ms(l->adm.ns),
+		       (unsigned long long)l->adm.hellos,
+		       (unsigned long long)l->adm.responses);
+	if (c->challenges || c->refusals)
+		printf("  %s: %llu CHALLENGEs%s, %llu REFUSEDs during the run\n",
+		       o->admission == ADM_COOKIE ? "re-admission" :
+		       "warning: the server wants the handshake (--admission cookie)",
+		       (unsigned long long)c->challenges,
+		       o->admission == ADM_COOKIE ? " answered" : "",
+		       (unsigned long long)c->refusals);
 	if (c->send_skipped || c->late_sends * 100 > t->sent)
 		printf("  warning: the load generator fell behind (%llu sends skipped, "
 		       "%llu > 1 ms late, max lag %.3f ms)\n",
@@ -999,6 +1307,8 @@ static void cleanup(struct load *l)
 		free(l->srv[s].last_seq);
 	free(l->cl);
 	free(l->srv);
+	free(l->adm.pfd);
+	free(l->adm.pidx);
 	free(l->bufs);
 	if (l->br && l->br != MAP_FAILED)
 		munmap(l->br, l->br_bytes);
@@ -1047,7 +1357,8 @@ static int setup(struct load *l)
 int main(int argc, char **argv)
 {
 	static struct opts o = { .clients = 10, .size = 1024, .interval_ms = 10,
-				 .warmup_s = 1, .duration_s = 5, .drain_ms = 240 };
+				 .warmup_s = 1, .duration_s = 5, .drain_ms = 240,
+				 .admission = ADM_COOKIE, .admit_timeout_s = 5 };
 	static struct load l;
 	struct totals t;
 	int ret;
@@ -1063,6 +1374,8 @@ int main(int argc, char **argv)
 	}
 	l.o = &o;
 	ret = setup(&l);
+	if (ret == 0 && o.admission == ADM_COOKIE)
+		ret = admit_all(&l); /* says why it failed */
 	if (ret == 0) {
 		ret = run(&l);
 		if (ret < 0)

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define RF_SLOT_MAGIC 0x52464c54u /* "RFLT" */
-#define RF_SLOT_VERSION 1u
+#define RF_SLOT_VERSION 2u  /* 2: admission counters and secret */
 #define RF_CLIENTS_LIMIT 4096u    /* hard upper bound of max_clients */
 #define RF_TICK_HIST_BUCKETS 12   /* tick-duration histogram, see below */
 
@@ -34,9 +34,14 @@ struct rf_slot_client {
 		sa_family_t family;
 	} addr;
 	uint32_t addrlen;
-	uint32_t pad;
+	uint32_t flags;              /* RF_CLIENT_* */
 	uint64_t last_seen_ns;
 };
+
+/* Admitted by the handshake and no game data since: a newcomer may take
+ * its place (worker/admission.h). Cleared by its first game datagram. */
+#define RF_CLIENT_PROBATION 1u
+#define RF_CLIENT_FLAGS_KNOWN RF_CLIENT_PROBATION
 
 /* Counters count datagrams (one GSO batch of 20 segments is 20 pkts_out). */
 struct rf_slot_stats {
@@ -53,6 +58,13 @@ struct rf_slot_stats {
 	uint64_t drop_send;          /* a send that failed */
 	uint64_t drop_flood;         /* over max_packets_per_tick */
 	uint64_t tick_ns_sum;        /* total tick work time */
+	/* Admission (common/handshake.h, worker/admission.h). */
+	uint64_t adm_challenges;     /* CHALLENGEs queued for sending */
+	uint64_t adm_admitted;       /* sources that entered the table */
+	uint64_t adm_evictions;      /* idle clients evicted for a newcomer */
+	uint64_t adm_refusals;       /* admissions refused (full, per IP) */
+	uint64_t drop_unadmitted;    /* datagrams from sources not in the table */
+	uint64_t drop_replies;       /* replies over the per-tick budget or unsent */
 	/* Tick work duration histogram: bucket i counts ticks that took
 	 * < 2^i * 16 us (i = 0..RF_TICK_HIST_BUCKETS-2); the last is +Inf. */
 	uint64_t tick_hist[RF_TICK_HIST_BUCKETS];
@@ -64,14 +76,33 @@ struct rf_slot_stats {
 	uint32_t pad;
 };
 
+/* The handshake secret: two keys, each current for one epoch of
+ * RF_ADM_KEY_WINDOWS handshake windows; key[e & 1] belongs to epoch e when
+ * epoch1[e & 1] == e + 1 (0: no key). Kept here so that a restarted worker
+ * still verifies the handshakes its predecessor started. Only the worker
+ * reads or writes it. */
+struct rf_slot_secret {
+	uint64_t epoch1[2];
+	uint8_t key[2][32];
+};
+
 struct rf_slot {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t max_clients;        /* entries in clients[] */
 	uint32_t pad;
 	struct rf_slot_stats stats;
+	struct rf_slot_secret secret;
 	struct rf_slot_client clients[]; /* max_clients entries */
 };
+
+/* The layout is shared by two binaries that may come from different
+ * builds: a change must bump RF_SLOT_VERSION, and the entries must stay
+ * 8-byte aligned for the atomic loads. */
+_Static_assert(sizeof(struct rf_slot_stats) % 8 == 0, "rf_slot_stats alignment");
+_Static_assert(sizeof(struct rf_slot_secret) == 80, "rf_slot_secret layout");
+_Static_assert(sizeof(struct rf_slot) % 8 == 0, "rf_slot alignment");
+_Static_assert(sizeof(struct rf_slot_client) % 8 == 0, "rf_slot_client alignment");
 
 static inline size_t rf_slot_size(uint32_t max_clients)
 {

@@ -167,6 +167,25 @@ static bool set_backend(struct parser *p, const struct srv_key *k, struct sect *
 	return true;
 }
 
+/* token (connect tokens issued at allocation) is planned, not built:
+ * refuse it by name rather than run a server that would admit no one. */
+static bool set_admission(struct parser *p, const struct srv_key *k, struct sect *s,
+			  const char *v)
+{
+	if (strcmp(v, "cookie") == 0) {
+		s->v.admission = RF_ADMISSION_COOKIE;
+	} else if (strcmp(v, "open") == 0) {
+		s->v.admission = RF_ADMISSION_OPEN;
+	} else if (strcmp(v, "token") == 0) {
+		cfg_fail(p, p->lineno, "%s: \"token\" is not available yet, use cookie or open",
+			 k->name);
+		return false;
+	} else {
+		return bad_value(p, k->name, "cookie or open", v);
+	}
+	return true;
+}
+
 static bool set_account(struct parser *p, const struct srv_key *k, struct sect *s, const char *v)
 {
 	return parse_account(p, k->name, k->name, v, srv_field(s, k));
@@ -196,6 +215,9 @@ const struct srv_key cfg_srv_keys[F_COUNT] = {
 	[F_BACKEND] = { "backend", IN_ALL, set_backend, FIELD(backend), 0, 0 },
 	[F_USER] = { "user", IN_ALL, set_account, FIELD(user), 0, 0 },
 	[F_GROUP] = { "group", IN_ALL, set_account, FIELD(group), 0, 0 },
+	[F_ADMISSION] = { "admission", IN_ALL, set_admission, FIELD(admission), 0, 0 },
+	[F_PER_IP] = { "max_clients_per_ip", IN_ALL, set_u32, FIELD(max_clients_per_ip),
+		       0, RF_CLIENTS_LIMIT },
 };
 
 static int srv_key_index(const char *name)

@@ -352,6 +352,8 @@ void cfg_server_init(struct cfg_server *s)
 	s->recv_buffers = 1024;
 	s->socket_rcvbuf = 4u << 20;
 	s->backend = CFG_BACKEND_AUTO;
+	s->admission = RF_ADMISSION_COOKIE;
+	s->max_clients_per_ip = 4;
 }
 
 void cfg_supervisor_init(struct cfg_supervisor *sup)
@@ -449,5 +451,7 @@ bool cfg_server_equal(const struct cfg_server *a, const struct cfg_server *b)
 	       a->max_packets_per_tick == b->max_packets_per_tick &&
 	       a->recv_buffers == b->recv_buffers &&
 	       a->socket_rcvbuf == b->socket_rcvbuf && a->backend == b->backend &&
+	       a->admission == b->admission &&
+	       a->max_clients_per_ip == b->max_clients_per_ip &&
 	       strcmp(a->user, b->user) == 0 && strcmp(a->group, b->group) == 0;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/handshake.h"
+
 #define CFG_NAME_MAX 64        /* server/pool name incl. NUL */
 #define CFG_USER_MAX 33        /* user/group name incl. NUL */
 #define CFG_ADDR_MAX 64        /* textual address incl. NUL */
@@ -38,6 +40,8 @@ struct cfg_server {
 	uint32_t recv_buffers;      /* power of two 16..32768 */
 	uint64_t socket_rcvbuf;     /* bytes, suffixes K/M/G accepted */
 	enum cfg_backend backend;
+	enum rf_admission admission; /* cookie (default) or open */
+	uint32_t max_clients_per_ip; /* 0 = unlimited, ..RF_CLIENTS_LIMIT */
 	char user[CFG_USER_MAX];    /* "" = do not switch user */
 	char group[CFG_USER_MAX];   /* "" = user's primary group */
 	int line;                   /* line of its [server]/[pool] header */

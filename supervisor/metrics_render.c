@@ -43,6 +43,11 @@ STAT_GETTER(get_bytes_in, bytes_in)
 STAT_GETTER(get_bytes_out, bytes_out)
 STAT_GETTER(get_overruns, tick_overruns)
 STAT_GETTER(get_ticks, ticks)
+STAT_GETTER(get_adm_challenges, adm_challenges)
+STAT_GETTER(get_adm_admitted, adm_admitted)
+STAT_GETTER(get_adm_evictions, adm_evictions)
+STAT_GETTER(get_adm_refusals, adm_refusals)
+STAT_GETTER(get_adm_replies_dropped, drop_replies)
 
 static double get_clients(const struct fleet *f, const struct server *s)
 {
@@ -93,6 +98,8 @@ static void drops(FILE *o, const struct fleet *fl)
 			(unsigned long long)RF_LOAD(st->drop_send));
 		fprintf(o, "%s{server=\"%s\",reason=\"flood\"} %llu\n", f.name, n,
 			(unsigned long long)RF_LOAD(st->drop_flood));
+		fprintf(o, "%s{server=\"%s\",reason=\"unadmitted\"} %llu\n", f.name, n,
+			(unsigned long long)RF_LOAD(st->drop_unadmitted));
 	}
 }
 
@@ -149,11 +156,19 @@ char *metrics_render(const struct fleet *fl, uint64_t started_ns, size_t *len)
 		{ "ringfleet_server_resident_memory_bytes", "gauge", "Resident memory of the worker." },
 		{ "ringfleet_server_ticks_total", "counter", "Ticks run." },
 		{ "ringfleet_server_tick_overruns_total", "counter", "Ticks whose work outlasted the period." },
+		{ "ringfleet_server_admission_challenges_total", "counter", "Handshake CHALLENGEs sent to sources not in the table." },
+		{ "ringfleet_server_admission_admitted_total", "counter", "Sources admitted to the client table." },
+		{ "ringfleet_server_admission_evictions_total", "counter", "Idle clients evicted to make room for a newcomer." },
+		{ "ringfleet_server_admission_refusals_total", "counter", "Admissions refused: table full of active clients, or max_clients_per_ip." },
+		{ "ringfleet_server_admission_replies_dropped_total", "counter", "Handshake replies not sent: over the per-tick budget, or the send failed." },
 	};
 	static double (*const get[])(const struct fleet *, const struct server *) = {
 		get_up, get_pkts_in, get_pkts_out, get_bytes_in, get_bytes_out, get_clients,
-		get_restarts, get_cpu, get_rss, get_ticks, get_overruns,
+		get_restarts, get_cpu, get_rss, get_ticks, get_overruns, get_adm_challenges,
+		get_adm_admitted, get_adm_evictions, get_adm_refusals, get_adm_replies_dropped,
 	};
+	_Static_assert(sizeof(fams) / sizeof(fams[0]) == sizeof(get) / sizeof(get[0]),
+		       "one getter per family");
 	char *buf = NULL;
 	FILE *o = open_memstream(&buf, len);
 

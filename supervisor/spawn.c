@@ -71,6 +71,8 @@ static int build_argv(const struct spawn_args *a, struct argv_buf *b)
 	r |= argv_add(b, "--max-packets-per-tick=%u", c->max_packets_per_tick);
 	r |= argv_add(b, "--recv-buffers=%u", c->recv_buffers);
 	r |= argv_add(b, "--backend=%s", backend_name(c->backend));
+	r |= argv_add(b, "--admission=%s", c->admission == RF_ADMISSION_OPEN ? "open" : "cookie");
+	r |= argv_add(b, "--max-clients-per-ip=%u", c->max_clients_per_ip);
 	r |= argv_add(b, "--log-level=%s", log_level_name(a->log_level));
 	return r ? -E2BIG : 0;
 }

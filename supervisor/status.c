@@ -29,12 +29,26 @@ static double secs(uint64_t ns)
 
 static json_t *drops(const struct rf_slot_stats *st)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:I}",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
 			 "truncated", (json_int_t)RF_LOAD(st->drop_truncated),
 			 "max_clients", (json_int_t)RF_LOAD(st->drop_max_clients),
 			 "no_buffer", (json_int_t)RF_LOAD(st->drop_no_buffer),
 			 "send", (json_int_t)RF_LOAD(st->drop_send),
-			 "flood", (json_int_t)RF_LOAD(st->drop_flood));
+			 "flood", (json_int_t)RF_LOAD(st->drop_flood),
+			 "unadmitted", (json_int_t)RF_LOAD(st->drop_unadmitted));
+}
+
+/* Who got into the table and who did not (worker/admission.h). */
+static json_t *admission(const struct cfg_server *c, const struct rf_slot_stats *st)
+{
+	return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I}",
+			 "mode", c->admission == RF_ADMISSION_OPEN ? "open" : "cookie",
+			 "max_clients_per_ip", (int)c->max_clients_per_ip,
+			 "challenges", (json_int_t)RF_LOAD(st->adm_challenges),
+			 "admitted", (json_int_t)RF_LOAD(st->adm_admitted),
+			 "evictions", (json_int_t)RF_LOAD(st->adm_evictions),
+			 "refusals", (json_int_t)RF_LOAD(st->adm_refusals),
+			 "replies_dropped", (json_int_t)RF_LOAD(st->drop_replies));
 }
 
 static json_t *counters(const struct rf_slot_stats *st, uint64_t now, bool alive)
@@ -79,6 +93,7 @@ static json_t *status_server(const struct fleet *f, const struct server *s, uint
 	json_object_set_new(o, "last_exit", json_string(s->last_exit));
 	json_object_set_new(o, "tick_ms", json_pack("{s:f,s:f,s:f}", "p50", s->tick_p50_ms,
 						    "p99", s->tick_p99_ms, "max", s->tick_max_ms));
+	json_object_set_new(o, "admission", admission(&s->cfg, &s->slot->stats));
 	c = counters(&s->slot->stats, now, alive);
 	if (!c || json_object_update(o, c) < 0) {
 		json_decref(c);

@@ -36,9 +36,14 @@ static void usage(FILE *f)
 		"  --backend auto|io_uring|mmsg  (default auto)\n"
 		"  --tick-phase-ns N           offset of the tick deadlines in the period\n"
 		"  --no-gso                    never use UDP GSO (debugging)\n"
+		"  --admission cookie|open     cookie: a source must answer a challenge\n"
+		"                              before it is relayed to; open: any source\n"
+		"                              (trusted networks only) (default cookie)\n"
+		"  --max-clients-per-ip N      table entries one IPv4 address or IPv6 /64\n"
+		"                              may hold, 0 = unlimited, 0..%u (default 4)\n"
 		"  --log-level LEVEL           err|warning|notice|info|debug (default info)\n"
 		"  --help, --version\n",
-		RF_CLIENTS_LIMIT);
+		RF_CLIENTS_LIMIT, RF_CLIENTS_LIMIT);
 }
 
 static void bad_arg(const char *opt, const char *val, const char *want)
@@ -83,6 +88,18 @@ static void parse_backend(struct opts *o, const char *s)
 		o->backend = BE_MMSG;
 	else
 		bad_arg("--backend", s, "auto|io_uring|mmsg");
+}
+
+static void parse_admission(struct opts *o, const char *s)
+{
+	if (strcmp(s, "cookie") == 0)
+		o->admission = RF_ADMISSION_COOKIE;
+	else if (strcmp(s, "open") == 0)
+		o->admission = RF_ADMISSION_OPEN;
+	else if (strcmp(s, "token") == 0)
+		bad_arg("--admission", s, "cookie|open (token is not available yet)");
+	else
+		bad_arg("--admission", s, "cookie|open");
 }
 
 static void parse_name(struct opts *o, const char *s)
@@ -134,13 +151,15 @@ static const struct opts defaults = {
 	.max_packets_per_tick = 64,
 	.recv_buffers = 1024,
 	.backend = BE_AUTO,
+	.admission = RF_ADMISSION_COOKIE,
+	.max_clients_per_ip = 4,
 };
 
 void args_parse(struct opts *o, int argc, char **argv)
 {
 	enum { O_NAME = 256, O_PORT, O_BIND, O_FD, O_SLOT_FD, O_READY_FD, O_TICK_HZ,
 	       O_MAX_CLIENTS, O_TIMEOUT, O_MAX_PACKET, O_MAX_PPT, O_RECV_BUFS,
-	       O_BACKEND, O_PHASE, O_NO_GSO, O_LOG_LEVEL, O_HELP, O_VERSION };
+	       O_BACKEND, O_PHASE, O_NO_GSO, O_LOG_LEVEL, O_HELP, O_VERSION, O_ADMISSION, O_PER_IP };
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "port", required_argument, NULL, O_PORT },
@@ -157,6 +176,8 @@ void args_parse(struct opts *o, int argc, char **argv)
 		{ "backend", required_argument, NULL, O_BACKEND },
 		{ "tick-phase-ns", required_argument, NULL, O_PHASE },
 		{ "no-gso", no_argument, NULL, O_NO_GSO },
+		{ "admission", required_argument, NULL, O_ADMISSION },
+		{ "max-clients-per-ip", required_argument, NULL, O_PER_IP },
 		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -198,6 +219,11 @@ void args_parse(struct opts *o, int argc, char **argv)
 						     RF_NSEC_PER_SEC - 1);
 			break;
 		case O_NO_GSO: o->no_gso = true; break;
+		case O_ADMISSION: parse_admission(o, optarg); break;
+		case O_PER_IP:
+			o->max_clients_per_ip = (unsigned)parse_num("--max-clients-per-ip", optarg,
+								    0, RF_CLIENTS_LIMIT);
+			break;
 		case O_LOG_LEVEL:
 			level = log_level_from_string(optarg);
 			if (level < 0)

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/handshake.h"
+
 #define EXIT_USAGE 2
 #define NAME_MAX_LEN 63
 
@@ -28,6 +30,8 @@ struct opts {
 	enum backend_choice backend;
 	uint64_t tick_phase_ns;
 	bool no_gso;
+	enum rf_admission admission;
+	unsigned max_clients_per_ip;
 };
 
 /* Fills o from the command line, defaults first; exits on --help,

@@ -145,7 +145,8 @@ int clients_init(struct clients *c, struct rf_slot_client *tab, uint32_t max,
 	c->hash = calloc(buckets, sizeof(*c->hash));
 	c->set = calloc(max, sizeof(*c->set));
 	c->pos = calloc(max, sizeof(*c->pos));
-	if (!c->hash || !c->set || !c->pos) {
+	c->pfx = calloc(buckets, sizeof(*c->pfx));
+	if (!c->hash || !c->set || !c->pos || !c->pfx) {
 		clients_free(c);
 		return -ENOMEM;
 	}
@@ -162,6 +163,7 @@ void clients_free(struct clients *c)
 	free(c->hash);
 	free(c->set);
 	free(c->pos);
+	free(c->pfx);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -169,6 +171,7 @@ void clients_clear(struct clients *c)
 {
 	memset(c->tab, 0, c->max * sizeof(*c->tab));
 	memset(c->hash, 0, (c->mask + 1) * sizeof(*c->hash));
+	memset(c->pfx, 0, (c->mask + 1) * sizeof(*c->pfx));
 	set_reset(c);
 }
 
@@ -213,6 +216,87 @@ static void hash_delete(struct clients *c, uint32_t b)
 	c->hash[hole] = 0;
 }
 
+static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+struct clients_prefix clients_prefix_of(const struct sockaddr *sa)
+{
+	struct clients_prefix p = { { 0 } };
+
+	if (sa->sa_family == AF_INET) {
+		p.b[0] = 4;
+		memcpy(p.b + 1, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	} else {
+		const uint8_t *a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+
+		if (memcmp(a, v4_mapped, sizeof(v4_mapped)) == 0) {
+			p.b[0] = 4;
+			memcpy(p.b + 1, a + 12, 4);
+		} else {
+			p.b[0] = 6;
+			memcpy(p.b + 1, a, 8);
+		}
+	}
+	return p;
+}
+
+static uint32_t prefix_hash(const struct clients *c, const struct clients_prefix *p)
+{
+	uint64_t k = 0;
+
+	memcpy(&k, p->b + 1, 8);
+	return (uint32_t)mix64(mix64(k ^ c->seed) ^ p->b[0]);
+}
+
+/* Linear probing like the address hash; as there are at most max
+ * prefixes and 2 * max buckets, a probe always ends at an empty one. */
+static uint32_t prefix_bucket(const struct clients *c, const struct clients_prefix *p)
+{
+	uint32_t b = prefix_hash(c, p) & c->mask;
+
+	while (c->pfx[b].count && memcmp(&c->pfx[b].key, p, sizeof(*p)) != 0)
+		b = (b + 1) & c->mask;
+	return b;
+}
+
+static void prefix_add(struct clients *c, const struct sockaddr *sa)
+{
+	struct clients_prefix p = clients_prefix_of(sa);
+	uint32_t b = prefix_bucket(c, &p);
+
+	c->pfx[b].key = p;
+	c->pfx[b].count++;
+}
+
+/* Backward-shift deletion when a prefix's last entry goes. */
+static void prefix_del(struct clients *c, const struct sockaddr *sa)
+{
+	struct clients_prefix p = clients_prefix_of(sa);
+	uint32_t hole = prefix_bucket(c, &p), j = hole;
+
+	if (!c->pfx[hole].count || --c->pfx[hole].count)
+		return;
+	for (;;) {
+		uint32_t home;
+
+		j = (j + 1) & c->mask;
+		if (!c->pfx[j].count)
+			break;
+		home = prefix_hash(c, &c->pfx[j].key) & c->mask;
+		if (((j - home) & c->mask) >= ((j - hole) & c->mask)) {
+			c->pfx[hole] = c->pfx[j];
+			hole = j;
+		}
+	}
+	memset(&c->pfx[hole], 0, sizeof(c->pfx[hole]));
+}
+
+uint32_t clients_per_prefix(const struct clients *c, const struct sockaddr *sa)
+{
+	struct clients_prefix p = clients_prefix_of(sa);
+
+	return c->pfx[prefix_bucket(c, &p)].count;
+}
+
 int clients_find(const struct clients *c, const struct sockaddr *sa, uint32_t salen)
 {
 	uint32_t b, v;
@@ -245,6 +329,7 @@ int clients_touch(struct clients *c, const struct sockaddr *sa, uint32_t salen,
 	entry_set(&c->tab[idx], sa, now);
 	set_use(c, (uint32_t)idx);
 	hash_insert(c, (uint32_t)idx);
+	prefix_add(c, sa);
 	return idx;
 }
 
@@ -253,6 +338,7 @@ void clients_remove(struct clients *c, uint32_t idx)
 	if (idx >= c->max || c->pos[idx] >= c->n)
 		return;
 	hash_delete(c, bucket_of(c, idx));
+	prefix_del(c, entry_sa(&c->tab[idx]));
 	set_release(c, idx);
 	RF_STORE(c->tab[idx].addr.family, 0);
 	memset(&c->tab[idx], 0, sizeof(c->tab[idx]));
@@ -279,6 +365,7 @@ uint32_t clients_expire(struct clients *c, uint64_t now, uint64_t timeout_ns)
 uint32_t clients_rebuild(struct clients *c)
 {
 	memset(c->hash, 0, (c->mask + 1) * sizeof(*c->hash));
+	memset(c->pfx, 0, (c->mask + 1) * sizeof(*c->pfx));
 	set_reset(c);
 	for (uint32_t i = 0; i < c->max; i++) {
 		struct rf_slot_client *e = &c->tab[i];
@@ -294,8 +381,10 @@ uint32_t clients_rebuild(struct clients *c)
 		}
 		/* Rewrite it clean: whatever was in the padding goes. */
 		entry_set(e, (const struct sockaddr *)&copy.addr, copy.last_seen_ns);
+		e->flags = copy.flags & RF_CLIENT_FLAGS_KNOWN;
 		set_use(c, i);
 		hash_insert(c, i);
+		prefix_add(c, entry_sa(e));
 	}
 	return c->n;
 }

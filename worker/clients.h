@@ -6,14 +6,27 @@
  * count them. This module owns a private index over them, built at start:
  * an open-addressing hash (linear probing, backward-shift deletion, so no
  * tombstones) from address to entry, and a dense set of the used entries
- * for iteration, expiry and O(1) allocation of a free one. Nothing here
- * allocates after clients_init().
+ * for iteration, expiry and O(1) allocation of a free one, and a count of
+ * entries per address prefix (max_clients_per_ip), hashed the same way.
+ * Nothing here allocates after clients_init().
  */
 #pragma once
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "common/slot.h"
+
+/* What max_clients_per_ip counts by: an IPv4 address (also when IPv4-
+ * mapped in IPv6) or an IPv6 /64; a tag byte, then 4 or 8 bytes. */
+struct clients_prefix {
+	uint8_t b[9];
+};
+
+struct prefix_slot {
+	struct clients_prefix key;
+	uint8_t pad[3];
+	uint32_t count;             /* 0 = empty bucket */
+};
 
 struct clients {
 	struct rf_slot_client *tab; /* [max] entries, in the slot */
@@ -26,6 +39,7 @@ struct clients {
 	uint32_t *set;
 	uint32_t *pos;
 	uint64_t seed;              /* hash key, so peers cannot pick collisions */
+	struct prefix_slot *pfx;    /* [mask + 1] entries per prefix */
 };
 
 /* Sets up an empty index over tab[max] (tab's contents are left alone:
@@ -49,6 +63,11 @@ int clients_touch(struct clients *c, const struct sockaddr *sa, uint32_t salen,
 void clients_remove(struct clients *c, uint32_t idx);
 /* Removes every client silent for more than timeout_ns. Returns how many. */
 uint32_t clients_expire(struct clients *c, uint64_t now, uint64_t timeout_ns);
+
+/* The prefix of a complete IPv4/IPv6 address. */
+struct clients_prefix clients_prefix_of(const struct sockaddr *sa);
+/* Entries whose address has sa's prefix; O(1). */
+uint32_t clients_per_prefix(const struct clients *c, const struct sockaddr *sa);
 
 /* The used entries, for iteration: clients_list(c)[0..c->n). */
 static inline const uint32_t *clients_list(const struct clients *c)

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "common/log.h"
 #include "common/slot.h"
 #include "common/timeutil.h"
@@ -271,6 +273,19 @@ static void log_events(struct worker *w, struct backend *b, uint32_t *gso_seen, 
 	}
 }
 
+/* A new handshake key once per epoch (a minute): a getrandom() call, kept
+ * out of the pure admission logic. */
+static void rotate_key(struct worker *w)
+{
+	uint8_t key[RF_HS_KEY_LEN];
+
+	if (!worker_key_due(w))
+		return;
+	randombytes_buf(key, sizeof(key));
+	worker_key_install(w, key);
+	sodium_memzero(key, sizeof(key));
+}
+
 /* Runs ticks until a stop signal; returns 0, or -errno on a fatal error. */
 static int tick_loop(struct worker *w, struct backend *b, const struct opts *o,
 		     const sigset_t *waitmask)
@@ -292,6 +307,7 @@ static int tick_loop(struct worker *w, struct backend *b, const struct opts *o,
 			continue;
 		worker_tick_start(w, t0, rf_real_ns());
 		w->deadline_ns = deadline + period;
+		rotate_key(w);
 		ret = be_tick(b);
 		if (ret < 0)
 			return ret;
@@ -333,6 +349,10 @@ static int run(struct opts *o)
 	int fd = o->fd, family, ret;
 
 	setup_signals(&waitmask);
+	if (sodium_init() < 0) {
+		log_err("libsodium initialisation failed");
+		return 1;
+	}
 	if (fd < 0) {
 		fd = open_socket(o);
 		if (fd < 0) {
@@ -365,6 +385,8 @@ static int run(struct opts *o)
 		.tick_hz = o->tick_hz,
 		.tick_phase_ns = o->tick_phase_ns,
 		.seed = seed(),
+		.admission = o->admission,
+		.max_clients_per_ip = o->max_clients_per_ip,
 	};
 	ret = worker_init(&w, slot, &wp);
 	if (ret < 0) {
@@ -376,6 +398,7 @@ static int run(struct opts *o)
 			 (unsigned long long)w.st.ticks);
 	/* ring_arm() may already receive. */
 	worker_tick_start(&w, rf_now_ns(), rf_real_ns());
+	rotate_key(&w);
 	if (backend_open(&b, o, &w, fd) < 0) {
 		worker_free(&w);
 		return 1;
@@ -385,8 +408,10 @@ static int run(struct opts *o)
 	w.st.ready = 1;
 	worker_publish(&w);
 	describe_socket(fd, where, sizeof(where));
-	log_info("relaying on %s: tick %u Hz, max_clients %u, max_packet %u, gso %s",
-		 where, o->tick_hz, o->max_clients, o->max_packet, w.st.gso ? "on" : "off");
+	log_info("relaying on %s: tick %u Hz, max_clients %u, max_packet %u, gso %s, "
+		 "admission %s, max_clients_per_ip %u", where, o->tick_hz, o->max_clients,
+		 o->max_packet, w.st.gso ? "on" : "off",
+		 o->admission == RF_ADMISSION_OPEN ? "open" : "cookie", o->max_clients_per_ip);
 	signal_ready(o->ready_fd);
 
 	ret = tick_loop(&w, &b, o, &waitmask);

@@ -15,6 +15,7 @@
 
 #define MMSG_RX 64    /* datagrams per recvmmsg */
 #define MMSG_TX 256   /* messages per sendmmsg (the kernel takes <= 1024) */
+_Static_assert(MMSG_TX >= RF_ADM_REPLY_MAX, "a tick's replies fit one sendmmsg");
 
 /* Control room of one datagram: its receive timestamp (SO_TIMESTAMPNS),
  * with space to spare should the socket carry another control message. */
@@ -41,6 +42,7 @@ struct mmsg {
 	union rx_ctl rx_ctl[MMSG_RX];
 	uint32_t rx_bid[MMSG_RX];
 	struct mmsghdr tx[MMSG_TX];
+	struct iovec reply_iov[RF_ADM_REPLY_MAX];
 };
 
 int mmsg_open(struct mmsg **out, struct worker *w, int fd, uint32_t nbufs,
@@ -280,6 +282,44 @@ static void send_plan(struct mmsg *m)
 	}
 }
 
+/* The tick's handshake replies: one sendmmsg, no waiting (a client
+ * retries its handshake message). */
+static void send_replies(struct mmsg *m)
+{
+	struct worker *w = m->w;
+	uint32_t n = w->n_replies, sent = 0;
+	int ret;
+
+	if (!n)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		struct worker_reply *r = &w->reply[i];
+
+		m->reply_iov[i] = (struct iovec){ .iov_base = r->data, .iov_len = r->len };
+		m->tx[i].msg_hdr = (struct msghdr){
+			.msg_name = &r->name,
+			.msg_namelen = r->namelen,
+			.msg_iov = &m->reply_iov[i],
+			.msg_iovlen = 1,
+		};
+		m->tx[i].msg_len = 0;
+	}
+	while (sent < n) {
+		ret = sendmmsg(m->fd, m->tx + sent, n - sent, MSG_DONTWAIT);
+		/* Not relay output: counted by the admission counters. */
+		if (ret > 0) {
+			sent += (uint32_t)ret;
+			continue;
+		}
+		if (ret < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		/* This one failed (a bad destination): skip it. */
+		w->st.drop_replies++;
+		sent++;
+	}
+	worker_replies_sent(w, n - sent);
+}
+
 int mmsg_tick(struct mmsg *m)
 {
 	struct worker *w = m->w;
@@ -288,6 +328,7 @@ int mmsg_tick(struct mmsg *m)
 	worker_end_window(w);
 	worker_plan(w, &m->plan);
 	send_plan(m);
+	send_replies(m);
 	for (uint32_t i = 0; i < m->plan.n_pkts; i++)
 		m->free[m->n_free++] = m->plan.cookie[i];
 	tick_plan_reset(&m->plan);

@@ -29,7 +29,11 @@
 /* user_data: kind (4 bits) | flight (4) | destination (24) | item (32),
  * item being a batch index for UD_SEND, a packet index for UD_SEND1 and
  * the arming generation for UD_RECV. */
-enum { UD_RECV = 1, UD_SEND = 2, UD_SEND1 = 3, UD_CANCEL = 4 };
+enum { UD_RECV = 1, UD_SEND = 2, UD_SEND1 = 3, UD_CANCEL = 4, UD_REPLY = 5 };
+
+/* Handshake replies in flight: a few ticks' worth, each held (message,
+ * address, bytes) until its send completes. */
+#define RING_REPLIES (4 * RF_ADM_REPLY_MAX)
 
 /* get_events rounds per tick while a burst keeps the receive busy: the
  * kernel requeues a multishot receive after a few dozen datagrams. */
@@ -60,6 +64,14 @@ struct sq_slot {
 	struct sockaddr_in6 name;
 };
 
+struct reply_slot {
+	struct msghdr msg;
+	struct iovec iov;
+	struct sockaddr_in6 name;
+	uint8_t data[RF_HS_REPLY_MAX];
+	bool busy;
+};
+
 struct ring {
 	struct io_uring uring;
 	struct worker *w;
@@ -83,6 +95,8 @@ struct ring {
 	unsigned sq_entries;
 	struct flight fl[RING_FLIGHTS];
 	int cur;                    /* flight taking this window's packets, -1 */
+	uint32_t reply_next;        /* where the search for a free one starts */
+	struct reply_slot reply[RING_REPLIES];
 };
 
 static int ring_setup(struct ring *r, unsigned cq)
@@ -478,12 +492,75 @@ static void on_recv(struct ring *r, const struct io_uring_cqe *cqe)
 		buf_return(r, bid);
 }
 
+static void on_reply(struct ring *r, const struct io_uring_cqe *cqe)
+{
+	uint32_t i = (uint32_t)cqe->user_data;
+
+	if (i >= RING_REPLIES)
+		return;
+	r->reply[i].busy = false;
+	/* Not relay output: counted by the admission counters. */
+	if (cqe->res < 0)
+		r->w->st.drop_replies++;
+}
+
+static struct reply_slot *reply_slot_get(struct ring *r, uint32_t *idx)
+{
+	for (uint32_t k = 0; k < RING_REPLIES; k++) {
+		uint32_t i = (r->reply_next + k) % RING_REPLIES;
+
+		if (!r->reply[i].busy) {
+			r->reply_next = (i + 1) % RING_REPLIES;
+			*idx = i;
+			return &r->reply[i];
+		}
+	}
+	return NULL;
+}
+
+/* Queues the tick's handshake replies (submitted with its sends). */
+static void send_replies(struct ring *r)
+{
+	struct worker *w = r->w;
+	uint32_t failed = 0;
+
+	for (uint32_t i = 0; i < w->n_replies; i++) {
+		const struct worker_reply *q = &w->reply[i];
+		struct reply_slot *s;
+		struct io_uring_sqe *sqe;
+		uint32_t idx;
+
+		s = reply_slot_get(r, &idx);
+		sqe = s ? get_sqe(r) : NULL;
+		if (!sqe) {
+			failed++;
+			continue;
+		}
+		memcpy(&s->name, &q->name, q->namelen);
+		memcpy(s->data, q->data, q->len);
+		s->iov = (struct iovec){ .iov_base = s->data, .iov_len = q->len };
+		s->msg = (struct msghdr){
+			.msg_name = &s->name,
+			.msg_namelen = q->namelen,
+			.msg_iov = &s->iov,
+			.msg_iovlen = 1,
+		};
+		s->busy = true;
+		io_uring_prep_sendmsg(sqe, 0, &s->msg, 0);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data64(sqe, ud_make(UD_REPLY, 0, 0, idx));
+	}
+	worker_replies_sent(w, failed);
+}
+
 static void handle(struct ring *r, const struct io_uring_cqe *cqe)
 {
 	unsigned kind = cqe->user_data >> 60;
 
 	if (kind == UD_RECV)
 		on_recv(r, cqe);
+	else if (kind == UD_REPLY)
+		on_reply(r, cqe);
 	else if (kind == UD_SEND || kind == UD_SEND1)
 		on_send(r, cqe, kind);
 }
@@ -637,6 +714,7 @@ int ring_tick(struct ring *r)
 			flight_done(r, f);
 		}
 	}
+	send_replies(r);
 	/* Short of buffers: complete this tick's sends now rather than at
 	 * the next deadline, so their buffers can take the next window. */
 	if (r->in_kernel + r->to_return < r->nbufs / 4 && any_busy(r)) {

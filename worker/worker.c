@@ -26,7 +26,9 @@ int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_para
 	int ret;
 
 	memset(w, 0, sizeof(*w));
-	if (!p->max_packet || p->max_packet > TICK_GSO_MAX_BYTES)
+	if (!p->max_packet || p->max_packet > TICK_GSO_MAX_BYTES ||
+	    (p->admission != RF_ADMISSION_COOKIE && p->admission != RF_ADMISSION_OPEN) ||
+	    p->max_clients_per_ip > RF_ADM_PER_IP_MAX)
 		return -EINVAL;
 	if (!resume)
 		slot_fresh(slot, p->max_clients);
@@ -44,6 +46,8 @@ int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_para
 	w->timeout_ns = (uint64_t)p->client_timeout_s * RF_NSEC_PER_SEC;
 	w->max_packet = p->max_packet;
 	w->gso_max_seg = p->gso_max_seg;
+	w->admission = p->admission;
+	w->per_ip = p->max_clients_per_ip;
 	if (resume) {
 		/* Counters continue where the previous worker left them. */
 		memcpy(&w->st, (const void *)&slot->stats, sizeof(w->st));
@@ -61,6 +65,138 @@ void worker_free(struct worker *w)
 	tick_flood_free(&w->flood);
 }
 
+/* Queues a reply to sa; false when the tick's budget is used up. */
+static bool reply_add(struct worker *w, const struct sockaddr *sa, uint32_t salen,
+		      const void *data, uint32_t len)
+{
+	struct worker_reply *r;
+
+	if (w->n_replies >= RF_ADM_REPLY_MAX || salen > sizeof(r->name) ||
+	    len > sizeof(r->data)) {
+		w->st.drop_replies++;
+		return false;
+	}
+	r = &w->reply[w->n_replies++];
+	memcpy(&r->name, sa, salen);
+	r->namelen = salen;
+	memcpy(r->data, data, len);
+	r->len = len;
+	return true;
+}
+
+static void reply_challenge(struct worker *w, const struct sockaddr *sa, uint32_t salen)
+{
+	uint8_t buf[RF_HS_CHALLENGE_LEN];
+
+	/* The last slots stay for WELCOME and REFUSED. */
+	if (w->n_challenges >= RF_ADM_CHALLENGE_MAX ||
+	    adm_challenge(&w->slot->secret, w->now_ns, sa, salen, buf) < 0) {
+		w->st.drop_replies++;
+		return;
+	}
+	if (reply_add(w, sa, salen, buf, sizeof(buf))) {
+		w->n_challenges++;
+		w->st.adm_challenges++;
+	}
+}
+
+static void reply_word(struct worker *w, const struct sockaddr *sa, uint32_t salen,
+		       const char *magic, uint32_t word)
+{
+	uint8_t buf[8];
+
+	memcpy(buf, magic, RF_HS_MAGIC_LEN);
+	buf[4] = (uint8_t)(word >> 24);
+	buf[5] = (uint8_t)(word >> 16);
+	buf[6] = (uint8_t)(word >> 8);
+	buf[7] = (uint8_t)word;
+	reply_add(w, sa, salen, buf, sizeof(buf));
+}
+
+/* A source that earned admission: into the table, or refused. */
+static int admit(struct worker *w, const struct sockaddr *sa, uint32_t salen)
+{
+	bool cookie = w->admission != RF_ADMISSION_OPEN, evicted;
+	bool scans = adm_place_scans(&w->clients, sa, w->per_ip);
+	int idx;
+
+	/* A scan is O(max_clients): bounded per tick, and with the cookie
+	 * there must be room to answer. */
+	if (scans &&
+	    (w->n_places >= RF_ADM_PLACE_MAX || (cookie && w->n_replies >= RF_ADM_REPLY_MAX))) {
+		w->st.drop_replies += cookie;
+		return -ENOSPC;
+	}
+	w->n_places += scans;
+	idx = adm_place(&w->clients, sa, salen, w->now_ns, w->per_ip, &evicted);
+	w->st.adm_evictions += evicted;
+	if (idx >= 0) {
+		/* An evicted client's allowance is not the newcomer's. */
+		tick_flood_forget(&w->flood, (uint32_t)idx);
+		w->st.adm_admitted++;
+		if (cookie) {
+			/* Open admits on game data: no probation there. */
+			w->clients.tab[idx].flags = RF_CLIENT_PROBATION;
+			reply_word(w, sa, salen, RF_HS_WELCOME_MAGIC, 0);
+		}
+		return idx;
+	}
+	if (idx == -ENOSPC || idx == -EUSERS) {
+		w->st.adm_refusals++;
+		if (cookie)
+			reply_word(w, sa, salen, RF_HS_REFUSED_MAGIC,
+				   idx == -EUSERS ? RF_HS_REFUSED_PER_IP : RF_HS_REFUSED_FULL);
+	}
+	return idx;
+}
+
+/* A datagram from a source not in the table. Returns the new client's
+ * index (open mode: its datagram is relayed) or a negative errno. */
+static int unknown_source(struct worker *w, const struct sockaddr *sa, uint32_t salen,
+			  const uint8_t *data, uint32_t len)
+{
+	enum adm_verdict v = adm_decide(w->admission, &w->slot->secret, w->now_ns, sa,
+					salen, data, len);
+	int idx;
+
+	if (v == ADM_ADMIT) {
+		idx = admit(w, sa, salen);
+		/* Open: the first datagram is game data. Cookie: it was the
+		 * RESPONSE, never relayed. */
+		if (w->admission == RF_ADMISSION_OPEN) {
+			if (idx < 0)
+				w->st.drop_max_clients++;
+			return idx < 0 ? -ENOSPC : idx;
+		}
+	} else if (v == ADM_CHALLENGE) {
+		reply_challenge(w, sa, salen);
+	}
+	w->st.drop_unadmitted++;
+	return -ENOTCONN;
+}
+
+/* A handshake message from an admitted client: its WELCOME was lost, or it
+ * restarted its handshake. Answered, not relayed. */
+static int admitted_handshake(struct worker *w, const struct sockaddr *sa, uint32_t salen,
+			      const uint8_t *data, uint32_t len)
+{
+	if (adm_is_response(data, len))
+		reply_word(w, sa, salen, RF_HS_WELCOME_MAGIC, 0);
+	else
+		reply_challenge(w, sa, salen);
+	return -EALREADY;
+}
+
+static bool maybe_handshake(const struct worker *w, const uint8_t *data, uint32_t len)
+{
+	/* The admitted client's fast path pays this length test, and the
+	 * magic test only for datagrams that start like one. */
+	if (len < RF_HS_RESPONSE_LEN || w->admission == RF_ADMISSION_OPEN ||
+	    data[0] != 'R' || data[1] != 'F')
+		return false;
+	return adm_is_response(data, len) || adm_is_hello(data, len);
+}
+
 void worker_tick_start(struct worker *w, uint64_t mono_ns, uint64_t real_ns)
 {
 	w->now_ns = mono_ns;
@@ -71,7 +207,6 @@ int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name
 	      uint32_t namelen, void *data, uint32_t len, bool trunc, uint32_t cookie,
 	      uint64_t rx_real_ns)
 {
-	uint32_t n = w->clients.n;
 	int idx;
 
 	w->st.pkts_in++;
@@ -80,14 +215,24 @@ int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name
 		w->st.drop_truncated++;
 		return -EMSGSIZE;
 	}
-	idx = clients_touch(&w->clients, name, namelen, w->now_ns);
-	if (idx < 0) {
-		/* Full table, or an address that cannot be a client. */
-		w->st.drop_max_clients++;
-		return -ENOSPC;
+	idx = clients_find(&w->clients, name, namelen);
+	if (idx >= 0) {
+		struct rf_slot_client *e = &w->clients.tab[idx];
+
+		RF_STORE(e->last_seen_ns, w->now_ns);
+		if (maybe_handshake(w, data, len))
+			return admitted_handshake(w, name, namelen, data, len);
+		if (e->flags)
+			e->flags = 0; /* game data: a player, not a probationer */
+	} else if (idx == -ENOENT) {
+		idx = unknown_source(w, name, namelen, data, len);
+		if (idx < 0)
+			return idx;
+	} else {
+		/* An address that cannot be a client. */
+		w->st.drop_unadmitted++;
+		return -ENOTCONN;
 	}
-	if (w->clients.n != n)
-		tick_flood_forget(&w->flood, (uint32_t)idx);
 	if (!tick_flood_admit(&w->flood, (uint32_t)idx,
 			      tick_clock_arrival(&w->clock, rx_real_ns))) {
 		w->st.drop_flood++;
@@ -110,6 +255,24 @@ void worker_plan(struct worker *w, struct tick_plan *p)
 {
 	tick_plan_set_dests(p, clients_list(&w->clients), w->clients.n);
 	tick_plan_build(p, w->gso_max_seg);
+}
+
+void worker_replies_sent(struct worker *w, uint32_t failed)
+{
+	w->st.drop_replies += failed;
+	w->n_replies = 0;
+	w->n_challenges = 0;
+	w->n_places = 0;
+}
+
+bool worker_key_due(const struct worker *w)
+{
+	return w->admission != RF_ADMISSION_OPEN && adm_key_due(&w->slot->secret, w->now_ns);
+}
+
+void worker_key_install(struct worker *w, const uint8_t *key)
+{
+	adm_key_install(&w->slot->secret, w->now_ns, key);
 }
 
 void worker_gso_failed(struct worker *w, int err, uint32_t seg)
@@ -156,6 +319,12 @@ void worker_publish(struct worker *w)
 	RF_STORE(d->drop_send, s->drop_send);
 	RF_STORE(d->drop_flood, s->drop_flood);
 	RF_STORE(d->tick_ns_sum, s->tick_ns_sum);
+	RF_STORE(d->adm_challenges, s->adm_challenges);
+	RF_STORE(d->adm_admitted, s->adm_admitted);
+	RF_STORE(d->adm_evictions, s->adm_evictions);
+	RF_STORE(d->adm_refusals, s->adm_refusals);
+	RF_STORE(d->drop_unadmitted, s->drop_unadmitted);
+	RF_STORE(d->drop_replies, s->drop_replies);
 	for (unsigned i = 0; i < RF_TICK_HIST_BUCKETS; i++)
 		RF_STORE(d->tick_hist[i], s->tick_hist[i]);
 	RF_STORE(d->clients, s->clients);

@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/handshake.h"
 #include "common/slot.h"
+#include "worker/admission.h"
 #include "worker/clients.h"
 #include "worker/tick.h"
 
@@ -23,6 +25,17 @@ struct worker_params {
 	uint32_t tick_hz;           /* the tick grid, which the flood cap */
 	uint64_t tick_phase_ns;     /* counts arrival ticks on */
 	uint64_t seed;              /* client hash key */
+	enum rf_admission admission;
+	uint32_t max_clients_per_ip; /* 0: unlimited */
+};
+
+/* A handshake reply queued during the tick, sent by the backend at its
+ * end with the relay output (worker_replies_sent() empties the queue). */
+struct worker_reply {
+	struct sockaddr_in6 name;   /* big enough for either family */
+	uint32_t namelen;
+	uint32_t len;
+	uint8_t data[RF_HS_REPLY_MAX];
 };
 
 struct worker {
@@ -37,6 +50,12 @@ struct worker {
 	uint32_t max_packet;
 	uint32_t gso_max_seg;       /* largest GSO segment; 0 once GSO is off */
 	uint32_t gso_events;        /* times the kernel refused GSO, for logs */
+	enum rf_admission admission;
+	uint32_t per_ip;            /* max_clients_per_ip, 0 = unlimited */
+	uint32_t n_replies;
+	uint32_t n_challenges;      /* of them CHALLENGEs */
+	uint32_t n_places;          /* table scans this tick */
+	struct worker_reply reply[RF_ADM_REPLY_MAX];
 };
 
 /* Attaches w to slot, which must map rf_slot_size(max_clients) bytes. A
@@ -52,9 +71,11 @@ void worker_tick_start(struct worker *w, uint64_t mono_ns, uint64_t real_ns);
 /* Admits one received datagram into plan. rx_real_ns is the kernel's
  * receive time (CLOCK_REALTIME ns, 0 if unknown): the flood cap counts the
  * datagram against the tick it arrived in. 0: kept, the backend must hold
- * its buffer until the plan's sends are done. Negative: dropped and counted
- * (-EMSGSIZE oversize, -ENOSPC table full, -EDQUOT flood, -ENOBUFS plan
- * full), the backend recycles the buffer at once. */
+ * its buffer until the plan's sends are done. Negative: not relayed, and
+ * counted (-EMSGSIZE oversize, -ENOTCONN from a source not admitted,
+ * -EALREADY a handshake message from an admitted one, -ENOSPC no room in
+ * the table, -EDQUOT flood, -ENOBUFS plan full); the backend recycles the
+ * buffer at once. Handshake replies it causes go to w->reply. */
 int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name,
 	      uint32_t namelen, void *data, uint32_t len, bool trunc, uint32_t cookie,
 	      uint64_t rx_real_ns);
@@ -73,6 +94,13 @@ static inline bool worker_gso_error(int err)
  * is below seg) lowers the segment cap; the others switch GSO off for
  * good. The caller resends the batch one datagram per send. */
 void worker_gso_failed(struct worker *w, int err, uint32_t seg);
+
+/* The backend sent (or dropped, counted in failed) the queued replies. */
+void worker_replies_sent(struct worker *w, uint32_t failed);
+/* True when the handshake key of w->now_ns's epoch must be installed
+ * (the caller draws it: this module makes no syscalls). */
+bool worker_key_due(const struct worker *w);
+void worker_key_install(struct worker *w, const uint8_t *key);
 
 /* Records one finished tick: work duration and end time. */
 void worker_tick_done(struct worker *w, uint64_t work_ns, uint64_t end_ns);

@@ -18,3 +18,9 @@ rf_e2e_test(e2e_privileges test_privileges.py TIMEOUT 60)
 # replaced, once per backend: nothing the socket held is lost.
 rf_e2e_test(e2e_stall_io_uring test_stall.py TIMEOUT 90 ARGS --backend io_uring)
 rf_e2e_test(e2e_stall_mmsg test_stall.py TIMEOUT 90 ARGS --backend mmsg)
+
+# Attacks on admission (issue 10): forged source addresses (a raw socket:
+# skipped without root) against servers with admission = cookie, one
+# server per backend, and the same attack on admission = open.
+rf_e2e_test(e2e_attack_reflection test_attacks.py TIMEOUT 120 ARGS reflection)
+set_tests_properties(e2e_attack_reflection PROPERTIES LABELS "e2e;attack")

@@ -36,12 +36,17 @@ def free_tcp_port():
     return rftest.free_port(socket.SOCK_STREAM)
 
 
-def send_udp(port, n, tag=b"p"):
-    """n datagrams tag000.. from one fresh loopback client to port."""
+def send_udp(port, n, tag=b"p", admit=True):
+    """n datagrams tag000.. from one fresh loopback client (an address of
+    its own) to port, after the admission handshake unless admit is false
+    (admission = open). Returns how many datagrams reached the server's
+    socket in all, handshake included: its pkts_in counts every one."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((rftest.loopback_source(), 0))
+        sent = rftest.handshake(s, ("127.0.0.1", port)) if admit else 0
         for i in range(n):
             s.sendto(tag + b"%04d" % i, ("127.0.0.1", port))
+        return sent + n
 
 
 def free_udp_ports(n):

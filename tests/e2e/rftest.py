@@ -6,6 +6,8 @@ Tests run the real binaries on 127.0.0.1 with bounded timeouts:
   * bin_path(name)            a binary from $RF_BIN_DIR
   * free_port(kind)           an unused loopback port (UDP by default)
   * UdpClient, gather()       game clients and collecting what they receive
+  * handshake(), admit_all()  the admission handshake (docs/protocol.md) on
+                              one socket or many at once
   * Proc                      a child process with captured output and a
                               stop() that never hangs
   * ready_pipe()              the --ready-fd handshake
@@ -123,14 +125,157 @@ def grow_rcvbuf(sock, size):
             pass
 
 
-class UdpClient:
-    """One game client: a non-blocking UDP socket bound to loopback."""
+# --- admission handshake (common/handshake.h, docs/protocol.md) ------------
 
-    def __init__(self, server_port, host=HOST, rcvbuf=4 << 20):
+HS_HELLO_MIN = 32
+HS_CHALLENGE_LEN = 24
+HS_RESPONSE_LEN = 24
+HS_WELCOME_LEN = 8
+HS_REFUSED_LEN = 8
+HELLO = b"RFH1" + bytes(HS_HELLO_MIN - 4)
+REFUSED_REASONS = {1: "table full (max_clients)", 2: "max_clients_per_ip"}
+HS_RESEND = 0.25
+
+
+def is_challenge(data):
+    return len(data) == HS_CHALLENGE_LEN and data[:4] == b"RFC1"
+
+
+def is_welcome(data):
+    return len(data) == HS_WELCOME_LEN and data[:4] == b"RFW1"
+
+
+def refused_reason(data):
+    """The reason of a REFUSED (1 table full, 2 per IP), else None."""
+    if len(data) == HS_REFUSED_LEN and data[:4] == b"RFX1":
+        return struct.unpack_from("!I", data, 4)[0]
+    return None
+
+
+def is_handshake(data):
+    return is_challenge(data) or is_welcome(data) or refused_reason(data) is not None
+
+
+def response_for(challenge):
+    """The RESPONSE to a CHALLENGE: its window and MAC, copied unread."""
+    return b"RFR1" + challenge[4:HS_CHALLENGE_LEN]
+
+
+class Refused(AssertionError):
+    def __init__(self, addr, reason):
+        self.reason = reason
+        super().__init__(f"{addr[0]}:{addr[1]} refused: "
+                         f"{REFUSED_REASONS.get(reason, reason)}")
+
+
+class _Admission:
+    """One socket's side of the handshake, as a client must run it: HELLO
+    every 250 ms until a CHALLENGE, then RESPONSE every 250 ms until a
+    WELCOME (or a REFUSED). A new CHALLENGE replaces the previous one."""
+
+    def __init__(self, sock, server):
+        self.sock, self.server = sock, server
+        self.response = None
+        self.result = None          # "welcome" or ("refused", reason)
+        self.next = 0.0
+        self.sent = 0               # datagrams sent, resends included
+
+    def due(self, now):
+        if self.result is None and now >= self.next:
+            try:
+                self.sock.sendto(self.response or HELLO, self.server)
+                self.sent += 1
+            except (BlockingIOError, ConnectionRefusedError):
+                pass  # a resend follows
+            self.next = now + HS_RESEND
+        return self.next
+
+    def receive(self):
+        while self.result is None:
+            try:
+                data = self.sock.recv(65536, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionRefusedError:
+                continue  # ICMP from an earlier datagram: nothing listened
+            if is_challenge(data):
+                self.response = response_for(data)
+                self.next = 0.0  # answer at once
+                self.due(time.monotonic())
+            elif is_welcome(data) and self.response:
+                self.result = "welcome"
+            elif refused_reason(data) is not None and self.response:
+                self.result = ("refused", refused_reason(data))
+            # anything else (relayed game data) is not for the handshake
+
+
+def admit_all(socks, server, timeout=5.0):
+    """Runs the handshake on every socket at once (non-blocking, one
+    selector), each with its own 250 ms resends, with server (host, port)
+    or a list of one server per socket. Returns one result per
+    socket: "welcome", ("refused", reason), or None (no answer within
+    timeout seconds)."""
+    return [a.result for a in admissions(socks, server, timeout)]
+
+
+def admissions(socks, server, timeout=5.0):
+    """admit_all(), returning each socket's _Admission: .result, and .sent
+    (datagrams sent, resends included: a server counts them in pkts_in)."""
+    servers = server if isinstance(server, list) else [server] * len(socks)
+    adms = [_Admission(s, srv) for s, srv in zip(socks, servers)]
+    sel = selectors.DefaultSelector()
+    for i, s in enumerate(socks):
+        sel.register(s, selectors.EVENT_READ, i)
+    end = time.monotonic() + timeout
+    try:
+        while True:
+            now = time.monotonic()
+            waiting = [a for a in adms if a.result is None]
+            if not waiting or now >= end:
+                break
+            nxt = min(a.due(now) for a in waiting)
+            for key, _ in sel.select(max(0.0, min(nxt, end) - time.monotonic())):
+                adms[key.data].receive()
+    finally:
+        sel.close()
+    return adms
+
+
+def handshake(sock, server, timeout=5.0):
+    """Admits sock's address at server (host, port) or raises: Refused
+    with the server's reason, AssertionError after timeout seconds.
+    Returns how many datagrams it sent (servers count them in pkts_in)."""
+    adm = admissions([sock], server, timeout)[0]
+    res = adm.result
+    if res is None:
+        raise AssertionError(f"no WELCOME from {server[0]}:{server[1]} within "
+                             f"{timeout:g} s for {sock.getsockname()}")
+    if res != "welcome":
+        raise Refused(server, res[1])
+    return adm.sent
+
+
+_sources = [0]
+
+
+def loopback_source():
+    """A loopback address of its own for each client, 127.2.0.1 and up, as
+    players have one each: a server admits at most max_clients_per_ip (4
+    by default) per address. All of 127/8 is loopback on Linux."""
+    _sources[0] += 1
+    n = 0x7F020000 + _sources[0]
+    return socket.inet_ntoa(struct.pack("!I", n))
+
+
+class UdpClient:
+    """One game client: a non-blocking UDP socket bound to a loopback
+    address of its own (src, or the next loopback_source())."""
+
+    def __init__(self, server_port, host=HOST, rcvbuf=4 << 20, src=None):
         self.server = (host, server_port)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         grow_rcvbuf(self.sock, rcvbuf)
-        self.sock.bind((host, 0))
+        self.sock.bind((src or loopback_source(), 0))
         self.sock.setblocking(False)
         self.addr = self.sock.getsockname()
 
@@ -139,6 +284,11 @@ class UdpClient:
 
     def send(self, data):
         self.sock.sendto(data, self.server)
+
+    def admit(self, timeout=5.0):
+        """The admission handshake (a server with admission = cookie).
+        Returns how many datagrams it took."""
+        return handshake(self.sock, self.server, timeout)
 
     def recv_ready(self):
         """Every datagram queued right now, as (payload, source) pairs."""
@@ -278,12 +428,15 @@ BACKENDS = {0: "none", 1: "io_uring", 2: "mmsg"}
 _HEADER = struct.Struct("=IIII")           # magic, version, max_clients, pad
 _STATS_U64 = ("ticks", "tick_overruns", "last_tick_ns", "pkts_in", "pkts_out",
               "bytes_in", "bytes_out", "drop_truncated", "drop_max_clients",
-              "drop_no_buffer", "drop_send", "drop_flood", "tick_ns_sum")
+              "drop_no_buffer", "drop_send", "drop_flood", "tick_ns_sum",
+              "adm_challenges", "adm_admitted", "adm_evictions", "adm_refusals",
+              "drop_unadmitted", "drop_replies")
 _HIST = 12
 _STATS_U32 = ("clients", "backend", "gso", "ready", "worker_pid", "pad")
 _STATS = struct.Struct("=%dQ%dQ%dI" % (len(_STATS_U64), _HIST, len(_STATS_U32)))
+_SECRET_SIZE = 80                          # struct rf_slot_secret: the worker's only
 _CLIENT = struct.Struct("=28sII4xQ")       # addr union, addrlen, pad, last_seen
-_CLIENTS_OFF = _HEADER.size + _STATS.size  # 240 on every Linux ABI we build for
+_CLIENTS_OFF = _HEADER.size + _STATS.size + _SECRET_SIZE  # 368 on every Linux ABI we build for
 
 
 def slot_size(max_clients):

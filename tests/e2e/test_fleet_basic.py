@@ -8,6 +8,7 @@ import selectors
 import socket
 import time
 
+import rftest
 from fleetlib import Daemon, check, cpus_allowed, fail, free_udp_ports, pid_alive, wait_for
 
 CLIENTS = 10
@@ -20,7 +21,7 @@ def make_clients(port):
     for _ in range(CLIENTS):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        s.bind(("127.0.0.1", 0))
+        s.bind((rftest.loopback_source(), 0))  # players have an address each
         s.connect(("127.0.0.1", port))
         s.setblocking(False)
         out.append(s)
@@ -54,12 +55,19 @@ def main():
             for i, s in enumerate(clients[n]):
                 received[(n, i)] = []
                 sel.register(s, selectors.EVENT_READ, (n, i))
-        # Join first so every client is known before the counted traffic.
+        # Admission (the handshake), then a join, so that every client is
+        # known before the counted traffic. pkts_in counts the handshake's
+        # datagrams too: as many as each client sent.
+        sent = {}
+        for n, p in zip(names, ports):
+            adms = rftest.admissions(clients[n], ("127.0.0.1", p))
+            check(all(a.result == "welcome" for a in adms),
+                  "%s admitted %s" % (n, [a.result for a in adms]))
+            sent[n] = CLIENTS + sum(a.sent for a in adms)
         for n in names:
             for i, s in enumerate(clients[n]):
                 s.send(b"join %s %d" % (n.encode(), i))
         drain(sel, received, time.monotonic() + 0.5)
-        sent = {n: CLIENTS for n in names}
         for seq in range(PACKETS):
             for n in names:
                 for i, s in enumerate(clients[n]):

@@ -19,7 +19,7 @@ FIELDS = [
     "self_cpu_pct", "sender_realtime", "cpu_pct", "cpu_procs", "cpu_root_exited", "send_errors",
     "send_skipped", "late_sends", "send_lag_max_ms", "recv_errors",
     "recv_nobufs", "bad_packets", "dup_or_reordered",
-    "host_udp_rcvbuf_errors", "servers",
+    "host_udp_rcvbuf_errors", "admission", "servers",
 ]
 LAT_FIELDS = ["avg", "p50", "p99", "p999", "max"]
 CLIENTS = 5
@@ -77,6 +77,7 @@ def main():
             wait_bound(port, proc)
             rep = run_load(port, "--clients", CLIENTS, "--duration", DURATION,
                            "--warmup", 0.5, "--interval-ms", INTERVAL_MS,
+                           "--admission", "open",  # no handshake in these
                            "--pid", proc.pid)
             check(name, rep)
             print("%s: sent %d received %d avg %.2f ms p99 %.2f ms cpu %.1f%%"

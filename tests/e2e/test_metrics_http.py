@@ -56,10 +56,9 @@ def ping_time(d):
 
 
 def values_match(d, base):
-    send_udp(d.ports[0], 5)
-    send_udp(d.ports[1], 12)
-    wait_for(lambda: [d.servers()[n]["pkts_in"] for n in ("h1", "h2")] == [5, 12], 10,
-             "5 and 12 datagrams counted")
+    want = [send_udp(d.ports[0], 5), send_udp(d.ports[1], 12)]  # handshake included
+    wait_for(lambda: [d.servers()[n]["pkts_in"] for n in ("h1", "h2")] == want, 10,
+             "%d and %d datagrams counted" % tuple(want))
     status, ctype, body = get(base + "/metrics")
     check(status == 200, "GET /metrics: %d" % status)
     check(ctype and ctype.startswith("text/plain; version=0.0.4"), "Content-Type %r" % ctype)

@@ -33,6 +33,8 @@ import tempfile
 import threading
 import time
 
+import rftest
+
 SKIP = 77
 PKG = "ringfleet"
 UNIT = "/lib/systemd/system/ringfleet.service"
@@ -532,18 +534,20 @@ class PackageTest:
         return p.returncode, json.loads(p.stdout)
 
     def udp_roundtrip(self, port):
-        """Client b registers, client a sends; b must get a's packet back
-        from the server. Loopback only."""
+        """Clients a and b complete the admission handshake (the shipped
+        configuration keeps admission = cookie), a sends; b must get a's
+        packet back from the server. Loopback only."""
         a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             a.bind(("127.0.0.1", 0))
             b.bind(("127.0.0.1", 0))
+            res = rftest.admit_all([a, b], ("127.0.0.1", port), timeout=10)
+            check(res == ["welcome", "welcome"], "127.0.0.1:%d admitted %s" % (port, res))
             b.settimeout(0.2)
             payload = b"rf-package-test-%d" % os.getpid()
             end = time.monotonic() + 10
             while time.monotonic() < end:
-                b.sendto(b"hello", ("127.0.0.1", port))
                 a.sendto(payload, ("127.0.0.1", port))
                 try:
                     while True:

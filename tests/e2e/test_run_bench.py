@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """bench/run_bench.py, shrunk to a smoke run (1 s windows, one repeat, one
 server x 10 clients and 20 servers x 10 under ringfleetd) against this
-build: every cell must run, and the table must hold the three designs and
-a CPU ratio to (a) for each load."""
+build: every cell must run, ringfleet's with the admission handshake, and
+the table must hold the three designs and a CPU ratio to (a) for each
+load."""
 import json
 import os
 import re
@@ -33,6 +34,11 @@ def main():
         sys.exit(SKIP)
     check(not errors, "failed cells: %s" % errors)
     check(len(runs) == len(LOADS) * len(DESIGNS), "cells run: %s" % sorted(runs))
+    # ringfleet as deployed (admission = cookie); the references have no handshake
+    for k, reps in runs.items():
+        want = "cookie" if k.startswith("ringfleet/") else "open"
+        check(all(r["admission"]["mode"] == want for r in reps), "%s: admission %s, want %s"
+              % (k, [r["admission"] for r in reps], want))
 
     lines = p.stdout.splitlines()
     check("| design | clients | loss | avg ms | p99 ms | CPU % of a core | CPU ratio to (a) |"

@@ -106,13 +106,13 @@ def clients_for(w, n):
     return [rt.UdpClient(w.port) for _ in range(n)]
 
 
-def register(w, clients, expect=None):
-    """Makes every client known to the worker, then swallows the hellos."""
-    for c in clients:
-        c.send(b"hello")
-    want = expect if expect is not None else len(clients)
-    ok = rt.wait_until(lambda: w.stats()["clients"] >= want, timeout=10)
-    rt.check(ok, f"worker knows {w.stats()['clients']} clients, want {want}")
+def register(w, clients):
+    """Admits every client (the handshake of admission = cookie, the
+    default), then swallows whatever they received meanwhile."""
+    res = rt.admit_all([c.sock for c in clients], clients[0].server, timeout=10)
+    rt.check(res == ["welcome"] * len(clients), f"admission: {res}")
+    ok = rt.wait_until(lambda: w.stats()["clients"] >= len(clients), timeout=10)
+    rt.check(ok, f"worker knows {w.stats()['clients']} clients, want {len(clients)}")
     rt.drain(clients, quiet=max(0.3, 3.0 / w.tick_hz))
 
 
@@ -177,10 +177,20 @@ def t_broadcast(backend):
 
 
 def t_max_clients(backend):
-    """A source beyond max_clients is ignored and gets nothing."""
+    """A source beyond max_clients of active players is refused (REFUSED,
+    table full) and gets nothing relayed; with admission = open it is
+    ignored and counted."""
     with Worker(backend, max_clients=3) as w:
         a, b, c, extra = clients_for(w, 4)
         register(w, [a, b, c])
+        for x in (a, b, c):  # playing: no longer on probation, not evictable
+            x.send(b"play")
+        rt.drain([a, b, c], quiet=0.2)
+        try:
+            extra.admit()
+            rt.check(False, "a fourth client admitted by a full table of active clients")
+        except rt.Refused as e:
+            rt.check(e.reason == 1, f"refused for reason {e.reason}, want 1 (table full)")
         for k in range(5):
             extra.send(b"extra%d" % k)
         time.sleep(0.05)
@@ -191,11 +201,28 @@ def t_max_clients(backend):
         for i in range(3):
             rt.check(got[i] == [b"from-a"], f"client {i} got {got[i]!r}")
         rt.check(got[3] == [], f"the extra source got {got[3]!r}")
-        ok = wait_stats(w, lambda s: s["drop_max_clients"] == 5)
-        rt.check(ok, f"drop_max_clients {w.stats()['drop_max_clients']}, want 5")
-        rt.check(w.stats()["clients"] == 3, "clients")
+        ok = wait_stats(w, lambda s: s["adm_refusals"] == 1 and s["drop_unadmitted"] >= 7)
+        rt.check(ok, f"refusals {w.stats()['adm_refusals']}, want 1; unadmitted "
+                     f"{w.stats()['drop_unadmitted']}, want >= 7 (HELLO, RESPONSE, 5 datagrams)")
+        rt.check(w.stats()["clients"] == 3 and w.stats()["drop_max_clients"] == 0, "clients")
         addrs = {(h, p) for h, p, _ in w.slot.clients()}
         rt.check(addrs == {a.addr, b.addr, c.addr}, f"slot clients {addrs}")
+    with Worker(backend, max_clients=3, extra=["--admission", "open"]) as w:
+        a, b, c, extra = clients_for(w, 4)
+        for x in (a, b, c):
+            x.send(b"hello")
+        rt.check(rt.wait_until(lambda: w.stats()["clients"] == 3, timeout=10), "open: clients")
+        rt.drain([a, b, c], quiet=0.3)
+        for k in range(5):
+            extra.send(b"extra%d" % k)
+        time.sleep(0.05)
+        a.send(b"from-a")
+        everyone = [a, b, c, extra]
+        got = rt.gather(everyone, timeout=10, done=lambda g: all(b"from-a" in x for x in g[:3]))
+        rt.gather(everyone, timeout=2, quiet=0.5, got=got)
+        rt.check(got == [[b"from-a"]] * 3 + [[]], f"open: {got}")
+        ok = wait_stats(w, lambda s: s["drop_max_clients"] == 5)
+        rt.check(ok, f"drop_max_clients {w.stats()['drop_max_clients']}, want 5")
 
 
 def sizes_run(backend, extra=()):

@@ -3,3 +3,14 @@
 # exits 77 (skipped) where io_uring is unavailable.
 rf_e2e_test(worker_e2e_io_uring test_worker.py TIMEOUT 240 ARGS --backend io_uring)
 rf_e2e_test(worker_e2e_mmsg test_worker.py TIMEOUT 240 ARGS --backend mmsg)
+# Attacks on admission (issue 10) against a standalone worker whose slot
+# the test reads: 1,000 sources squatting a 64-client table, and clients
+# expired or evicted that must be challenged and come back.
+foreach(backend io_uring mmsg)
+  rf_e2e_test(e2e_attack_squat_${backend} test_attacks.py TIMEOUT 120
+    ARGS squat --backend ${backend})
+  rf_e2e_test(e2e_attack_readmit_${backend} test_attacks.py TIMEOUT 120
+    ARGS readmit --backend ${backend})
+  set_tests_properties(e2e_attack_squat_${backend} e2e_attack_readmit_${backend}
+    PROPERTIES LABELS "e2e;attack")
+endforeach()

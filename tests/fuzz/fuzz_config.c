@@ -72,6 +72,10 @@ static void check_server(const struct cfg *cfg, size_t i)
 	FUZZ_CHECK(s->backend == CFG_BACKEND_AUTO || s->backend == CFG_BACKEND_IO_URING ||
 			   s->backend == CFG_BACKEND_MMSG,
 		   "backend %d", (int)s->backend);
+	FUZZ_CHECK(s->admission == RF_ADMISSION_COOKIE || s->admission == RF_ADMISSION_OPEN,
+		   "admission %d", (int)s->admission);
+	FUZZ_CHECK(s->max_clients_per_ip <= RF_CLIENTS_LIMIT, "max_clients_per_ip %u",
+		   s->max_clients_per_ip);
 	FUZZ_CHECK(valid_account(s->user) && valid_account(s->group), "server %s: account",
 		   s->name);
 	FUZZ_CHECK(s->line >= 1, "server %s: line %d", s->name, s->line);

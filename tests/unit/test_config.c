@@ -201,6 +201,8 @@ static void test_every_key(void **state)
 	assert_int_equal(s->recv_buffers, 2048);
 	assert_int_equal(s->socket_rcvbuf, 8u << 20);
 	assert_int_equal(s->backend, CFG_BACKEND_IO_URING);
+	assert_int_equal(s->admission, RF_ADMISSION_OPEN);
+	assert_int_equal(s->max_clients_per_ip, 0);
 	assert_string_equal(s->user, "ringfleet");
 	assert_string_equal(s->group, "ringfleet");
 
@@ -246,6 +248,8 @@ static void test_builtin_defaults(void **state)
 	assert_int_equal(s->recv_buffers, 1024);
 	assert_int_equal(s->socket_rcvbuf, 4u << 20);
 	assert_int_equal(s->backend, CFG_BACKEND_AUTO);
+	assert_int_equal(s->admission, RF_ADMISSION_COOKIE);
+	assert_int_equal(s->max_clients_per_ip, 4);
 	assert_string_equal(s->user, "");
 	assert_string_equal(s->group, "");
 	assert_int_equal(s->cpu, -1);
@@ -317,6 +321,13 @@ static void test_server_equal(void **state)
 	assert_false(cfg_server_equal(&a, &b));
 	b = a;
 	strcpy(b.name, "y");
+	assert_false(cfg_server_equal(&a, &b));
+	/* Both admission keys reach the worker's argv: a change restarts it. */
+	b = a;
+	b.admission = RF_ADMISSION_OPEN;
+	assert_false(cfg_server_equal(&a, &b));
+	b = a;
+	b.max_clients_per_ip = 0;
 	assert_false(cfg_server_equal(&a, &b));
 }
 
@@ -396,6 +407,33 @@ static void test_control_mode(void **state)
 	}
 	assert_text_fails("[supervisor]\ncontrol_mode = 0660\ncontrol_mode = 0666\n", 3,
 			  "control_mode: duplicate key in [supervisor], first set on line 2");
+}
+
+/* admission and max_clients_per_ip: values, ranges, and token refused by
+ * name (it is planned, not built). */
+static void test_admission_keys(void **state)
+{
+	const char *path;
+
+	(void)state;
+	assert_int_equal(load_text("[defaults]\nadmission = open\n[server a]\nport = 7001\n"
+				   "max_clients_per_ip = 4096\n[server b]\nport = 7002\n"
+				   "admission = cookie\nmax_clients_per_ip = 0\n", &path), 0);
+	assert_int_equal(server("a")->admission, RF_ADMISSION_OPEN);
+	assert_int_equal(server("a")->max_clients_per_ip, 4096);
+	assert_int_equal(server("b")->admission, RF_ADMISSION_COOKIE);
+	assert_int_equal(server("b")->max_clients_per_ip, 0);
+	cfg_free(&cfg);
+	assert_text_fails("[server a]\nport = 7001\nadmission = token\n", 3,
+			  "admission: \"token\" is not available yet, use cookie or open");
+	assert_text_fails("[defaults]\nadmission = Cookie\n", 2,
+			  "admission: expected cookie or open, got \"Cookie\"");
+	assert_text_fails("[defaults]\nadmission =\n", 2,
+			  "admission: expected cookie or open, got \"\"");
+	assert_text_fails("[defaults]\nmax_clients_per_ip = 4097\n", 2,
+			  "max_clients_per_ip: expected 0..4096, got \"4097\"");
+	assert_text_fails("[defaults]\nmax_clients_per_ip = -1\n", 2,
+			  "max_clients_per_ip: expected 0..4096, got \"-1\"");
 }
 
 static void test_crash_limit_range(void **state)
@@ -918,6 +956,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ringfleet_example_shows_defaults, teardown),
 		cmocka_unit_test_teardown(test_control_mode, teardown),
 		cmocka_unit_test_teardown(test_crash_limit_range, teardown),
+		cmocka_unit_test_teardown(test_admission_keys, teardown),
 		cmocka_unit_test_teardown(test_every_key, teardown),
 		cmocka_unit_test_teardown(test_builtin_defaults, teardown),
 		cmocka_unit_test_teardown(test_empty_is_valid, teardown),

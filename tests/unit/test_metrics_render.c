@@ -69,6 +69,12 @@ static void build(struct rendered *r)
 	st->drop_no_buffer = 3;
 	st->drop_send = 4;
 	st->drop_flood = 5;
+	st->drop_unadmitted = 6;
+	st->adm_challenges = 11;
+	st->adm_admitted = 12;
+	st->adm_evictions = 13;
+	st->adm_refusals = 14;
+	st->drop_replies = 15;
 	st->tick_ns_sum = 12345678900ull;
 	memcpy(st->tick_hist, hist, sizeof(hist));
 	r->srv[0]->fsm.restarts = 2;
@@ -166,15 +172,23 @@ static void test_counters_and_gauges(void **state)
 	expect_line(r, "ringfleet_server_resident_memory_bytes{server=\"lobby-7100\"} 0");
 	expect_line(r, "ringfleet_server_ticks_total{server=\"eu-1\"} 605");
 	expect_line(r, "ringfleet_server_tick_overruns_total{server=\"eu-1\"} 3");
+	expect_line(r, "ringfleet_server_admission_challenges_total{server=\"eu-1\"} 11");
+	expect_line(r, "ringfleet_server_admission_admitted_total{server=\"eu-1\"} 12");
+	expect_line(r, "ringfleet_server_admission_evictions_total{server=\"eu-1\"} 13");
+	expect_line(r, "ringfleet_server_admission_refusals_total{server=\"eu-1\"} 14");
+	expect_line(r, "ringfleet_server_admission_replies_dropped_total{server=\"eu-1\"} 15");
+	expect_line(r, "ringfleet_server_admission_refusals_total{server=\"lobby-7100\"} 0");
+	expect_line(r, "# TYPE ringfleet_server_admission_challenges_total counter");
 }
 
 static void test_drops_by_reason(void **state)
 {
 	const struct rendered *r = *state;
-	static const char *const reasons[] = { "truncated", "max_clients", "no_buffer", "send", "flood" };
+	static const char *const reasons[] = { "truncated", "max_clients", "no_buffer", "send", "flood",
+					       "unadmitted" };
 	char want[160];
 
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		snprintf(want, sizeof(want),
 			 "ringfleet_server_dropped_packets_total{server=\"eu-1\",reason=\"%s\"} %d",
 			 reasons[i], i + 1);
@@ -373,9 +387,9 @@ static void test_exposition_format(void **state)
 		series[nseries++] = r->lines[i];
 	}
 	assert_true(ntypes >= 15);
-	/* 11 one-sample families, 5 drop reasons, the histogram, per server;
+	/* 16 one-sample families, 6 drop reasons, the histogram, per server;
 	 * 6 states and the uptime for the supervisor */
-	assert_int_equal(nseries, 2 * (11 + 5 + RF_TICK_HIST_BUCKETS + 2) + 6 + 1);
+	assert_int_equal(nseries, 2 * (16 + 6 + RF_TICK_HIST_BUCKETS + 2) + 6 + 1);
 	regfree(&sample_re);
 	regfree(&comment_re);
 }

@@ -457,7 +457,8 @@ static void test_worker_admission(void **state)
 	struct tick_plan *p = &((struct fx *)*state)->p;
 	struct worker_params wp = { .max_clients = 2, .client_timeout_s = 10,
 				    .max_packet = 100, .max_packets_per_tick = 2,
-				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7 };
+				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7,
+				    .admission = RF_ADMISSION_OPEN };
 	struct rf_slot *slot = calloc(1, rf_slot_size(2));
 	struct worker w;
 	struct sockaddr_in a = v4(1000), b = v4(1001), c = v4(1002);
@@ -511,7 +512,8 @@ static void test_worker_backlog(void **state)
 	struct tick_plan *p = &((struct fx *)*state)->p;
 	struct worker_params wp = { .max_clients = 11, .client_timeout_s = 10,
 				    .max_packet = 100, .max_packets_per_tick = 2,
-				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7 };
+				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7,
+				    .admission = RF_ADMISSION_OPEN };
 	struct rf_slot *slot = calloc(1, rf_slot_size(11));
 	uint64_t now = 100 * SEC, start = now - 3 * SEC;
 	uint32_t cookie = 0;
@@ -561,7 +563,8 @@ static void test_worker_gso_failures(void **state)
 {
 	struct worker_params wp = { .max_clients = 2, .client_timeout_s = 10,
 				    .max_packet = 1400, .max_packets_per_tick = 2,
-				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7 };
+				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7,
+				    .admission = RF_ADMISSION_OPEN };
 	struct rf_slot *slot = calloc(1, rf_slot_size(2));
 	struct worker w;
 

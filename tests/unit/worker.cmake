@@ -2,3 +2,5 @@
 # worker: the per-tick logic and the client table, without a ring.
 rf_unit_test(test_tick SOURCES unit/test_tick.c LIBS rf_worker_core)
 rf_unit_test(test_clients SOURCES unit/test_clients.c LIBS rf_worker_core)
+# Admission before the client table: handshake, table policy, budgets.
+rf_unit_test(test_admission SOURCES unit/test_admission.c LIBS rf_worker_core)

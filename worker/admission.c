@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* admission.c - see admission.h. */
+#include "worker/admission.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <string.h>
+
+static uint64_t key_epoch(uint32_t window)
+{
+	return window / RF_ADM_KEY_WINDOWS;
+}
+
+bool adm_key_due(const struct rf_slot_secret *s, uint64_t now_ns)
+{
+	uint64_t e = key_epoch(adm_window(now_ns));
+
+	return s->epoch1[e & 1] != e + 1;
+}
+
+void adm_key_install(struct rf_slot_secret *s, uint64_t now_ns, const uint8_t *key)
+{
+	uint64_t e = key_epoch(adm_window(now_ns));
+
+	memcpy(s->key[e & 1], key, RF_HS_KEY_LEN);
+	s->epoch1[e & 1] = e + 1;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* u32 window | u16 family | address | u16 port, as handshake.h fixes it.
+ * Returns the length, or 0 for an unusable address. */
+static size_t mac_input(uint8_t *buf, uint32_t window, const struct sockaddr *sa,
+			uint32_t salen)
+{
+	size_t n = 0;
+
+	put_be32(buf, window);
+	buf[4] = (uint8_t)(sa->sa_family >> 8);
+	buf[5] = (uint8_t)sa->sa_family;
+	if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		memcpy(buf + 6, &in->sin_addr, 4);
+		memcpy(buf + 10, &in->sin_port, 2); /* already big-endian */
+		n = 12;
+	} else if (sa->sa_family == AF_INET6 && salen >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		memcpy(buf + 6, &in6->sin6_addr, 16);
+		memcpy(buf + 22, &in6->sin6_port, 2);
+		n = 24;
+	}
+	return n;
+}
+
+int adm_mac(const struct rf_slot_secret *s, uint32_t window, const struct sockaddr *sa,
+	    uint32_t salen, uint8_t mac[RF_HS_MAC_LEN])
+{
+	uint64_t e = key_epoch(window);
+	uint8_t in[24];
+	size_t n = mac_input(in, window, sa, salen);
+
+	if (!n)
+		return -EAFNOSUPPORT;
+	if (s->epoch1[e & 1] != e + 1)
+		return -ENOKEY;
+	crypto_generichash(mac, RF_HS_MAC_LEN, in, n, s->key[e & 1], RF_HS_KEY_LEN);
+	return 0;
+}
+
+int adm_challenge(const struct rf_slot_secret *s, uint64_t now_ns,
+		  const struct sockaddr *sa, uint32_t salen, uint8_t *out)
+{
+	uint32_t window = adm_window(now_ns);
+
+	memcpy(out, RF_HS_CHALLENGE_MAGIC, RF_HS_MAGIC_LEN);
+	put_be32(out + RF_HS_WINDOW_OFF, window);
+	return adm_mac(s, window, sa, salen, out + RF_HS_MAC_OFF);
+}
+
+bool adm_is_response(const uint8_t *data, uint32_t len)
+{
+	return len == RF_HS_RESPONSE_LEN &&
+	       memcmp(data, RF_HS_RESPONSE_MAGIC, RF_HS_MAGIC_LEN) == 0;
+}
+
+bool adm_is_hello(const uint8_t *data, uint32_t len)
+{
+	return len >= RF_HS_HELLO_MIN && memcmp(data, RF_HS_HELLO_MAGIC, RF_HS_MAGIC_LEN) == 0;
+}
+
+bool adm_response_ok(const struct rf_slot_secret *s, uint64_t now_ns,
+		     const struct sockaddr *sa, uint32_t salen, const uint8_t *data,
+		     uint32_t len)
+{
+	uint32_t now_w = adm_window(now_ns), window;
+	uint8_t mac[RF_HS_MAC_LEN];
+
+	if (!adm_is_response(data, len))
+		return false;
+	window = get_be32(data + RF_HS_WINDOW_OFF);
+	/* The current window or the one before: 5 to 10 s to answer. */
+	if (window != now_w && window + 1 != now_w)
+		return false;
+	if (adm_mac(s, window, sa, salen, mac) < 0)
+		return false;
+	return sodium_memcmp(mac, data + RF_HS_MAC_OFF, RF_HS_MAC_LEN) == 0;
+}
+
+/* One function per mode: a new mode is one more case below. */
+static enum adm_verdict decide_open(void)
+{
+	return ADM_ADMIT;
+}
+
+static enum adm_verdict decide_cookie(const struct rf_slot_secret *s, uint64_t now_ns,
+				      const struct sockaddr *sa, uint32_t salen,
+				      const uint8_t *data, uint32_t len)
+{
+	if (adm_response_ok(s, now_ns, sa, salen, data, len))
+		return ADM_ADMIT;
+	/* A HELLO, a stale RESPONSE, or game data from a client that was
+	 * expired or evicted: invite it (back) in. Never more bytes than it
+	 * sent, so no amplification. */
+	if (len >= RF_HS_CHALLENGE_LEN)
+		return ADM_CHALLENGE;
+	return ADM_IGNORE;
+}
+
+enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret *s,
+			    uint64_t now_ns, const struct sockaddr *sa, uint32_t salen,
+			    const uint8_t *data, uint32_t len)
+{
+	switch (mode) {
+	case RF_ADMISSION_OPEN:
+		return decide_open();
+	case RF_ADMISSION_COOKIE:
+		return decide_cookie(s, now_ns, sa, salen, data, len);
+	}
+	return ADM_IGNORE;
+}
+
+struct scan {
+	uint32_t same;     /* entries of the newcomer's prefix */
+	int oldest;        /* evictable entry idle longest, -1 if none */
+	int oldest_same;   /* the same among the newcomer's prefix */
+};
+
+static bool evictable(const struct rf_slot_client *e, uint64_t now_ns)
+{
+	uint64_t seen = e->last_seen_ns;
+
+	return (e->flags & RF_CLIENT_PROBATION) ||
+	       (now_ns > seen && now_ns - seen > RF_ADM_EVICT_GRACE_NS);
+}
+
+static void scan_table(const struct clients *c, const struct sockaddr *sa, bool per_ip,
+		       uint64_t now_ns, struct scan *sc)
+{
+	const uint32_t *list = clients_list(c);
+	struct clients_prefix want = clients_prefix_of(sa);
+	uint64_t old = UINT64_MAX, old_same = UINT64_MAX;
+
+	*sc = (struct scan){ .oldest = -1, .oldest_same = -1 };
+	for (uint32_t i = 0; i < c->n; i++) {
+		const struct rf_slot_client *e = &c->tab[list[i]];
+		uint64_t seen = e->last_seen_ns;
+		bool can_go = evictable(e, now_ns);
+
+		if (can_go && seen < old) {
+			old = seen;
+			sc->oldest = (int)list[i];
+		}
+		if (!per_ip)
+			continue;
+		struct clients_prefix p = clients_prefix_of((const struct sockaddr *)&e->addr);
+
+		if (memcmp(&p, &want, sizeof(p)) != 0)
+			continue;
+		sc->same++;
+		if (can_go && seen < old_same) {
+			old_same = seen;
+			sc->oldest_same = (int)list[i];
+		}
+	}
+}
+
+bool adm_place_scans(const struct clients *c, const struct sockaddr *sa, uint32_t per_ip)
+{
+	return c->n >= c->max || (per_ip && clients_per_prefix(c, sa) >= per_ip);
+}
+
+int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen,
+	      uint64_t now_ns, uint32_t per_ip, bool *evicted)
+{
+	struct scan sc;
+	int victim = -1;
+
+	*evicted = false;
+	if (clients_find(c, sa, salen) == -EAFNOSUPPORT)
+		return -EAFNOSUPPORT;
+	if (adm_place_scans(c, sa, per_ip)) {
+		scan_table(c, sa, per_ip != 0, now_ns, &sc);
+		if (per_ip && sc.same >= per_ip) {
+			if (sc.oldest_same < 0)
+				return -EUSERS;
+			victim = sc.oldest_same;
+		} else if (c->n >= c->max) {
+			if (sc.oldest < 0)
+				return -ENOSPC;
+			victim = sc.oldest;
+		}
+	}
+	if (victim >= 0) {
+		clients_remove(c, (uint32_t)victim);
+		*evicted = true;
+	}
+	return clients_touch(c, sa, salen, now_ns);
+}

@@ -13,3 +13,7 @@ rf_e2e_test(e2e_scale test_scale.py TIMEOUT 240)
 rf_e2e_test(soak soak.py TIMEOUT 7200)
 set_tests_properties(soak PROPERTIES LABELS soak)
 rf_e2e_test(e2e_privileges test_privileges.py TIMEOUT 60)
+# Attacks on the control socket (issue 10), one test per attack.
+foreach(t uaf flood sockdir lockout timeout emfile)
+  rf_e2e_test(e2e_control_${t} test_control_attacks.py TIMEOUT 120 ARGS ${t})
+endforeach()

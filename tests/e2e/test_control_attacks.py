@@ -215,7 +215,7 @@ def test_sockdir():
 
 
 HOLDER = r"""
-import socket, sys, time
+import select, socket, sys, time
 path, n = sys.argv[1], int(sys.argv[2])
 conns = []
 for _ in range(n):
@@ -229,12 +229,21 @@ for s in conns:
     try:
         data = s.recv(200)
         if data:
-            continue  # refused with a reason
+            s.close()  # refused with a reason
+            continue
     except socket.timeout:
         pass
     held += 1
 print(held, flush=True)
-sys.stdin.read()  # hold them until the test closes stdin
+kept = [s for s in conns if s.fileno() >= 0]
+while not select.select([sys.stdin], [], [], 2)[0]:  # until the test closes stdin
+    for s in kept:  # a request every 2 s: never idle long enough to be closed
+        try:
+            s.settimeout(5)
+            s.sendall(b"ping\n")
+            s.recv(200)
+        except OSError:
+            pass
 """
 
 
@@ -251,13 +260,16 @@ def test_lockout():
     with Daemon(servers_ini(1), "control_mode = 0666\n") as d:
         d.wait_running()
         os.chmod(d.dir, 0o755)
-        holders = []
+        holders, counts = [], []
         p, held = hold_as(THROWAWAY_UID, d.sock, 64)
         holders.append(p)
+        counts.append(held)
         check(held == 16, "one uid holds %d connections, wanted 16" % held)
         for i in range(1, 5):
             p, held = hold_as(THROWAWAY_UID + i, d.sock, 20)
             holders.append(p)
+            counts.append(held)
+        check(sum(counts) == 56, "other uids hold %r connections, wanted 56 in all" % counts)
         rc, out, err = d.ctl("--json", "ping")
         check(rc == 0, "root locked out by other uids: %d %s%s" % (rc, out, err))
         rc, out, err = d.ctl("--json", "ping", user="nobody")
@@ -281,6 +293,8 @@ def test_lockout():
                 pass
             except OSError:
                 closed = time.monotonic() - t0
+        print("lockout: 5 uids hold %d connections; a trickled request closed after %.1f s"
+              % (sum(counts), closed or -1))
         check(closed is not None and 9 <= closed <= 13.5,
               "trickled request closed after %s s, wanted ~10" % closed)
         for p in holders:
@@ -307,6 +321,7 @@ def test_timeout():
                                 (["status"], 5),
                                 (["--timeout", "2", "stop", "a0"], 2)):
                 rc, took, err = timed_ctl(d, *args, limit=limit)
+                print("timeout: %s -> exit %d after %.2f s" % (" ".join(args), rc, took))
                 check(rc == 5 and limit - 0.1 <= took <= limit + 2.5 and "within" in err,
                       "%s against a stopped ringfleetd: exit %d after %.2f s: %s"
                       % (" ".join(args), rc, took, err))

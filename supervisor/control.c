@@ -549,13 +549,17 @@ static void handle_line(struct control *c, struct control_conn *conn, const char
 }
 
 /* Handles complete lines until one is deferred, replies pile up, or this
- * turn's share (CONTROL_TURN_REQS) is spent; the rest waits a turn. */
+ * turn's share (CONTROL_TURN_REQS requests, CONTROL_TURN_BYTES of
+ * replies) is spent; the rest waits a turn. Nothing is sent meanwhile,
+ * so what is pending only grows here. */
 static void process_input(struct control *c, struct control_conn *conn)
 {
+	size_t before = pending(conn);
 	char *nl;
 
 	for (int n = 0; n < CONTROL_TURN_REQS && !conn->waiting && !conn->closing &&
 			pending(conn) < CONTROL_OUT_HIGH &&
+			pending(conn) - before < CONTROL_TURN_BYTES &&
 			(nl = memchr(conn->in, '\n', conn->in_len));
 	     n++) {
 		size_t len = (size_t)(nl - conn->in);

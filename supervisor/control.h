@@ -9,8 +9,8 @@
  * take its reply) within CONTROL_IDLE_MS is closed, however it trickles;
  * no new request is handled while CONTROL_OUT_HIGH bytes of replies wait
  * (the peer is not read meanwhile), and one connection gets at most
- * CONTROL_TURN_REQS requests or CONTROL_OUT_HIGH bytes of replies per
- * turn of the event loop.
+ * CONTROL_TURN_REQS requests, stopping once its replies of this turn
+ * reach CONTROL_TURN_BYTES, per turn of the event loop.
  *
  * Lifetime: a connection is never freed while an event of the current
  * epoll batch may still name it. Closing one retires it (its tag becomes
@@ -32,6 +32,7 @@
 #define CONTROL_IDLE_MS 10000
 #define CONTROL_OUT_HIGH (16u << 10)
 #define CONTROL_TURN_REQS 16
+#define CONTROL_TURN_BYTES (4u << 10)
 #define CONTROL_ACCEPT_BACKOFF_MS 250
 
 struct control_conn;

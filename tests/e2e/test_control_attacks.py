@@ -92,8 +92,8 @@ def test_uaf():
     around their expiry, so some byte arrives after the timer fired but
     before the busy batch ends: the next batch then holds the timer first
     and those connections' events after it."""
-    with Daemon(servers_ini(40)) as d:
-        d.wait_running(60)
+    with Daemon(servers_ini(20)) as d:
+        d.wait_running(120)
         t0 = time.monotonic()
         idle = [raw(d.sock) for _ in range(40)]
         time.sleep(max(0, t0 + 9.2 - time.monotonic()))
@@ -122,6 +122,18 @@ def test_uaf():
     print("ok uaf")
 
 
+def status_cost(path, n=20):
+    """Seconds ringfleetd takes per status request, pipelined."""
+    s = raw(path, timeout=30)
+    t = time.monotonic()
+    s.sendall(b"status\n" * n)
+    got = 0
+    while got < n:
+        got += s.recv(1 << 20).count(b"\n")
+    s.close()
+    return (time.monotonic() - t) / n
+
+
 def test_flood():
     d = Daemon(servers_ini(20))
     # ASan's quarantine of freed blocks (256 MB by default) would count as
@@ -130,6 +142,11 @@ def test_flood():
     with d.start({"ASAN_OPTIONS": (asan + ":" if asan else "") + "quarantine_size_mb=4"}):
         d.wait_running(60)
         pid = d.proc.pid
+        # "Promptly" in units of this build's speed (ASan is ~5x slower):
+        # a ping waits for at most a turn or two, in which each flooding
+        # connection gets one status; before the fix it waited for all of
+        # them, 48 x 585.
+        cost = status_cost(d.sock)
         before = rss_kb(pid)
         floods = []
         for _ in range(48):
@@ -145,15 +162,19 @@ def test_flood():
                 except (BlockingIOError, OSError):
                     pass
             t = time.monotonic()
-            rc, out, err = d.ctl("--json", "ping", timeout=60)
+            rc, out, err = d.ctl("--json", "--timeout", "30", "ping", timeout=60)
             worst = max(worst, time.monotonic() - t)
+            if os.environ.get("RF_TEST_VERBOSE"):
+                print("ping %.3f s" % (time.monotonic() - t))
             check(rc == 0, "ping during the flood: %d %s%s" % (rc, out, err))
             peak = max(peak, rss_kb(pid))
             time.sleep(0.2)
-        print("flood: ringfleetd RSS %d -> peak %d kB; slowest ping %.3f s" % (before, peak, worst))
+        limit = max(1.0, 48 * 4 * cost)
+        print("flood: ringfleetd RSS %d -> peak %d kB; slowest ping %.3f s (limit %.2f s, "
+              "a status takes %.1f ms)" % (before, peak, worst, limit, cost * 1000))
         check(peak - before < 48 * 1024, "RSS grew by %d kB under 48 unread pipelines"
               % (peak - before))
-        check(worst < 2.5, "a ping took %.2f s during the flood" % worst)
+        check(worst < limit, "a ping took %.2f s during the flood" % worst)
         for s in floods:
             s.close()
         alive_and_serving(d, "after the flood")

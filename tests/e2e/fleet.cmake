@@ -15,5 +15,5 @@ set_tests_properties(soak PROPERTIES LABELS soak)
 rf_e2e_test(e2e_privileges test_privileges.py TIMEOUT 60)
 # Attacks on the control socket (issue 10), one test per attack.
 foreach(t uaf flood sockdir lockout timeout emfile)
-  rf_e2e_test(e2e_control_${t} test_control_attacks.py TIMEOUT 120 ARGS ${t})
+  rf_e2e_test(e2e_control_${t} test_control_attacks.py TIMEOUT 180 ARGS ${t})
 endforeach()

@@ -61,62 +61,66 @@ def cpu_s(pid):
 def alive_and_serving(d, what):
     check(d.proc.poll() is None, "%s: ringfleetd died (exit %s):\n%s"
           % (what, d.proc.returncode, d.log_text()[-3000:]))
-    rc, out, err = d.ctl("--json", "ping", timeout=30)
+    # Generous: the old code, slow under ASan, had minutes of queued
+    # requests left to crash on.
+    rc, out, err = d.ctl("--json", "--timeout", "60", "ping", timeout=90)
     check(rc == 0, "%s: ping exited %d: %s%s" % (what, rc, out, err))
 
 
-def drain(s, stop):
-    s.settimeout(0.2)
+def pipeline(s, stop, n):
+    """n status requests at a time, the next n once all are answered: each
+    read of ringfleetd's then finds n requests, however slow the build."""
+    s.settimeout(60)
     while not stop.is_set():
         try:
-            if not s.recv(1 << 20):
-                return
-        except socket.timeout:
-            pass
+            s.sendall(b"status\n" * n)
+            got = 0
+            while got < n:
+                data = s.recv(1 << 20)
+                if not data:
+                    return
+                got += data.count(b"\n")
         except OSError:
-            return
-
-
-def pipeline(s, stop):
-    while not stop.is_set():
-        try:
-            s.sendall(STATUS_CHUNK)
-        except (socket.timeout, OSError):
             return
 
 
 def test_uaf():
     """Idle connections are due to expire at the first 1 Hz housekeeping
-    past 10 s. Pipelined status requests keep each epoll batch busy for a
-    while; the idle connections send one byte each at staggered times
-    around their expiry, so some byte arrives after the timer fired but
-    before the busy batch ends: the next batch then holds the timer first
-    and those connections' events after it."""
+    past 10 s. Pipelined status requests keep each epoll batch busy for
+    about a second; the idle connections send one byte each at staggered
+    times around their expiry, so some byte arrives after the timer fired
+    but before the busy batch ends: the next batch then holds the timer
+    first and those connections' events after it. Three groups, opened
+    1.5 s apart, make three such chances."""
     with Daemon(servers_ini(20)) as d:
         d.wait_running(120)
+        # About a second of work per batch, on this build and machine.
+        n = min(585, max(10, int(1.0 / (8 * status_cost(d.sock)))))
         t0 = time.monotonic()
-        idle = [raw(d.sock) for _ in range(40)]
+        sends = []
+        for g in range(3):
+            time.sleep(max(0, t0 + 1.5 * g - time.monotonic()))
+            sends += [(t0 + 1.5 * g + 9.8 + 0.1 * k, raw(d.sock)) for k in range(16)]
         time.sleep(max(0, t0 + 9.2 - time.monotonic()))
         stop = threading.Event()
         threads = []
         for _ in range(8):
-            s = raw(d.sock, timeout=2)
-            threads += [threading.Thread(target=pipeline, args=(s, stop)),
-                        threading.Thread(target=drain, args=(s, stop))]
+            threads.append(threading.Thread(target=pipeline, args=(raw(d.sock), stop, n)))
         for t in threads:
             t.start()
-        for k, s in enumerate(idle):
-            time.sleep(max(0, t0 + 9.8 + 0.05 * k - time.monotonic()))
+        for when, s in sorted(sends, key=lambda x: x[0]):
+            time.sleep(max(0, when - time.monotonic()))
             try:
                 s.send(b"p")
             except OSError:
                 pass  # already expired and closed
-        time.sleep(max(0, t0 + 13 - time.monotonic()))
+        time.sleep(max(0, t0 + 3 + 11.5 - time.monotonic()))
         stop.set()
         for t in threads:
-            t.join(10)
-        for s in idle:
+            t.join(90)
+        for _, s in sends:
             s.close()
+        print("uaf: 8 pipelines of %d status requests" % n)
         alive_and_serving(d, "after the expiry storm")
         check(d.stop() == 0, "ringfleetd exit code after the storm")
     print("ok uaf")

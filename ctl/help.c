@@ -39,7 +39,8 @@ static const struct verb_help verbs[] = {
 	{ "shutdown", "shutdown", "stop every server and the supervisor",
 	  "Stops every server gracefully, then ringfleetd exits 0.\n" },
 	{ "ping", "ping", "check the supervisor answers",
-	  "Exit 0 when ringfleetd answers, 4 when it cannot be reached.\n" },
+	  "Exit 0 when ringfleetd answers, 4 when it cannot be reached, 5 when it\n"
+	  "does not answer within --timeout.\n" },
 	{ "version", "version", "print the supervisor's version", "" },
 	{ "help", "help [VERB]", "this text, or the usage of one verb",
 	  "Also: ringfleetctl VERB --help.\n" },
@@ -49,7 +50,8 @@ static const struct verb_help verbs[] = {
 
 void help_usage(FILE *out, const char *default_socket)
 {
-	fprintf(out, "Usage: ringfleetctl [-s SOCKET | -c CONFIG] [--json] [-w SECS] VERB [ARG]\n"
+	fprintf(out, "Usage: ringfleetctl [-s SOCKET | -c CONFIG] [--json] [-w SECS] [-t SECS] VERB "
+		     "[ARG]\n"
 		     "\nVerbs:\n");
 	for (size_t i = 0; i < N_VERBS; i++)
 		fprintf(out, "  %-24s%s\n", verbs[i].synopsis, verbs[i].summary);
@@ -60,10 +62,13 @@ void help_usage(FILE *out, const char *default_socket)
 		"  -c, --config FILE   take the control socket from this configuration\n"
 		"  -j, --json          print the supervisor's JSON reply as is\n"
 		"  -w, --watch SECS    repeat status every SECS seconds\n"
+		"  -t, --timeout SECS  give up (exit 5) when no reply comes within SECS;\n"
+		"                      default 5, 120 for start/stop/restart/reload\n"
+		"                      (they wait for the servers); 0 waits forever\n"
 		"  -h, --help          this text; after a verb, that verb's usage\n"
 		"\n"
 		"Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 a server is not running,\n"
-		"4 cannot reach the supervisor.\n",
+		"4 cannot reach the supervisor, 5 no reply within --timeout.\n",
 		default_socket);
 }
 

@@ -3,13 +3,15 @@
  *
  * Exit codes (DESIGN.md): 0 ok, 1 the supervisor refused or failed,
  * 2 usage, 3 `status`: a server is not running, 4 cannot reach the
- * supervisor.
+ * supervisor, 5 no reply within --timeout.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +22,16 @@
 
 #define DEFAULT_SOCKET CFG_DEFAULT_CONTROL_SOCKET
 
-enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3, EXIT_UNREACHABLE = 4 };
+enum {
+	EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3, EXIT_UNREACHABLE = 4,
+	EXIT_TIMEOUT = 5,
+};
+
+/* Verbs that wait for the fleet to settle: ringfleetd answers them after
+ * at most stop_timeout_ms + max(hang_timeout_ms, 5 s) + 2 s (12 s with
+ * the defaults), so they get a longer default. */
+#define TIMEOUT_QUICK_S 5.0
+#define TIMEOUT_SETTLE_S 120.0
 
 struct opts {
 	const char *socket;
@@ -28,6 +39,7 @@ struct opts {
 	bool json;
 	bool help;
 	double watch_s;
+	double timeout_s;        /* < 0: the verb's default; 0: none */
 	const char *arg;         /* the verb's argument, if any */
 };
 
@@ -48,6 +60,53 @@ static int socket_from_config(struct opts *o, char *buf, size_t len)
 	snprintf(buf, len, "%s", cfg.sup.control_socket);
 	cfg_free(&cfg);
 	return 0;
+}
+
+static char timeout_msg[256];
+
+/* A wedged or stopped ringfleetd must not hang scripts and health checks:
+ * give up with a status of its own. Only async-signal-safe calls here. */
+static void on_alarm(int sig)
+{
+	ssize_t n = write(STDERR_FILENO, timeout_msg, strlen(timeout_msg));
+
+	(void)sig;
+	(void)n;
+	_exit(EXIT_TIMEOUT);
+}
+
+static void arm_timeout(double s)
+{
+	struct itimerval it = { 0 };
+
+	it.it_value.tv_sec = (time_t)s;
+	it.it_value.tv_usec = (suseconds_t)((s - (double)(time_t)s) * 1e6);
+	if (s > 0 && !it.it_value.tv_sec && !it.it_value.tv_usec)
+		it.it_value.tv_usec = 1;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static double verb_timeout(const struct opts *o, const char *verb)
+{
+	static const char *const settle[] = { "start", "stop", "restart", "reload" };
+
+	if (o->timeout_s >= 0)
+		return o->timeout_s;
+	for (size_t i = 0; i < sizeof(settle) / sizeof(settle[0]); i++)
+		if (strcmp(verb, settle[i]) == 0)
+			return TIMEOUT_SETTLE_S;
+	return TIMEOUT_QUICK_S;
+}
+
+static void setup_timeout(const char *socket_path, double s)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+
+	snprintf(timeout_msg, sizeof(timeout_msg),
+		 "ringfleetctl: no reply from ringfleetd at %s within %g s (--timeout)\n",
+		 socket_path, s);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
 }
 
 static int call(const char *socket_path, const char *request, json_t **reply)
@@ -119,9 +178,16 @@ static void watch_separator(const struct opts *o, bool first)
 
 static int run(const struct opts *o, const char *socket_path, const char *verb, const char *request)
 {
+	double timeout_s = verb_timeout(o, verb);
+
+	setup_timeout(socket_path, timeout_s);
 	for (bool first = true;; first = false) {
 		json_t *reply = NULL;
-		int rc = call(socket_path, request, &reply);
+		int rc;
+
+		arm_timeout(timeout_s);
+		rc = call(socket_path, request, &reply);
+		arm_timeout(0);
 
 		if (rc == EXIT_OK) {
 			if (o->watch_s > 0)
@@ -173,12 +239,13 @@ static int parse_options(int argc, char **argv, struct opts *o)
 	static const struct option lopts[] = {
 		{ "socket", required_argument, NULL, 's' }, { "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },         { "watch", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },         { "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:c:jw:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:c:jw:ht:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 's': o->socket = optarg; break;
 		case 'c': o->config = optarg; break;
@@ -188,6 +255,14 @@ static int parse_options(int argc, char **argv, struct opts *o)
 			o->watch_s = strtod(optarg, &end);
 			if (*end || !(o->watch_s > 0 && o->watch_s <= 86400))
 				return -EINVAL;
+			break;
+		case 't':
+			o->timeout_s = strtod(optarg, &end);
+			if (*end || !*optarg || !(o->timeout_s >= 0 && o->timeout_s <= 86400)) {
+				fprintf(stderr, "ringfleetctl: --timeout: expected 0..86400 seconds, "
+					"got \"%s\"\n", optarg);
+				return -EINVAL;
+			}
 			break;
 		default: return -EINVAL;
 		}
@@ -218,7 +293,7 @@ static int check_verb(const struct opts *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .socket = DEFAULT_SOCKET };
+	struct opts o = { .socket = DEFAULT_SOCKET, .timeout_s = -1 };
 	char request[CTL_LINE_MAX], socket_path[108];
 	const char *env = getenv("RINGFLEET_SOCKET");
 	int nargs;

@@ -8,6 +8,14 @@ build=$top/build
 config=$top/config/examples/demo.ini
 
 "$top/scripts/build.sh" "$build"
+if [ "$(id -u)" != 0 ]; then
+	# /run is root's: put the socket in a directory only this user can
+	# write to (ringfleetd refuses one that others could).
+	private=$(mktemp -d "${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/ringfleet-demo.XXXXXX")
+	sed "s|^control_socket = .*|control_socket = $private/control.sock|" "$config" \
+		>"$private/demo.ini"
+	config=$private/demo.ini
+fi
 cat <<MSG
 
 ringfleetd is starting on $config (servers on 127.0.0.1).

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/timeutil.h"
 
 #define PEER_GROUPS_MAX 256
@@ -25,47 +27,139 @@ struct control_conn {
 	bool authorised;
 	bool waiting;          /* a deferred reply is due: read no more */
 	bool closing;          /* close once the output is flushed */
+	/* Accepted, or last completed a request or drained a reply: trickling
+	 * bytes does not count, so a request has CONTROL_IDLE_MS to arrive. */
 	uint64_t last_active_ns;
 	size_t in_len;
 	char in[CTL_LINE_MAX];
 	char *out;
 	size_t out_len, out_off;
+	struct control_conn *next_dead;
 };
 
-static int make_dir(const char *sock_path)
+bool control_dir_safe(uid_t owner, mode_t mode, uid_t self)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *slash;
+	if (owner != 0 && owner != self)
+		return false;
+	/* Others may write to a sticky directory, but not rename or remove
+	 * what they do not own (like /tmp). */
+	return !(mode & (S_IWGRP | S_IWOTH)) || (mode & S_ISVTX);
+}
 
-	strcpy(dir, sock_path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
+bool control_admit(unsigned used, unsigned same_uid, bool trusted, bool exempt)
+{
+	if (used >= CONTROL_MAX_CONNS)
+		return false;
+	if (!exempt && same_uid >= CONTROL_MAX_PER_UID)
+		return false;
+	return trusted || used < CONTROL_MAX_CONNS - CONTROL_RESERVED;
+}
+
+static int make_dir(const char *dir)
+{
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	strcpy(buf, dir);
+	for (char *p = buf + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
 
-/* A socket file that nobody answers on is left over from a crash. */
-static int clear_stale(const char *path)
+/* Like sshd's StrictModes: whoever can write to the socket's directory or
+ * one above it can put their own socket in its place and read what root
+ * sends, so each of them must be ours or root's, and not writable by
+ * others unless sticky. */
+static int check_dirs(const char *dir, uid_t self, char *err, size_t errlen)
 {
-	int fd = ctl_connect(path);
+	char real[PATH_MAX];
+	struct stat st;
 
+	if (!realpath(dir, real)) {
+		snprintf(err, errlen, "control socket directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	for (;;) {
+		char *slash = strrchr(real, '/');
+
+		if (stat(real, &st) < 0) {
+			snprintf(err, errlen, "control socket directory %s: %s", real, strerror(errno));
+			return -errno;
+		}
+		if (!control_dir_safe(st.st_uid, st.st_mode, self)) {
+			snprintf(err, errlen, "control socket directory %s (owner uid %u, mode %04o) "
+				 "is writable by others than root and uid %u, who could replace the "
+				 "socket; use a directory only they can write to", real,
+				 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)self);
+			return -EPERM;
+		}
+		if (real[1] == '\0')
+			return 0; /* checked "/" */
+		if (slash == real)
+			slash++; /* "/usr" -> "/" */
+		*slash = '\0';
+	}
+}
+
+static int prepare_dir(const char *sock_path, uid_t self, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	int r;
+
+	strcpy(dir, sock_path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	r = make_dir(dir);
+	if (r < 0) {
+		snprintf(err, errlen, "control socket directory for %s: %s", sock_path,
+			 strerror(-r));
+		return r;
+	}
+	return check_dirs(dir, self, err, errlen);
+}
+
+/* A socket file that nobody answers on is left over from a crash; any
+ * other file at the path is someone's, and never ours to delete. */
+static int clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "control socket %s: exists and is not a socket; "
+			 "not removing it", path);
+		return -EEXIST;
+	}
+	fd = ctl_connect(path);
 	if (fd >= 0) {
 		close(fd);
+		snprintf(err, errlen, "control socket %s: another ringfleetd is answering on it",
+			 path);
 		return -EADDRINUSE;
 	}
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
 		return -errno;
+	}
 	return 0;
 }
 
@@ -119,10 +213,16 @@ fail:
 	return r;
 }
 
+static void watch_listener(struct control *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->tag };
+
+	epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->listen_fd, &ev);
+}
+
 int control_open(struct control *c, int epfd, const char *path, const char *group,
 		 unsigned mode, char *err, size_t errlen)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	int r;
 
 	memset(c, 0, sizeof(*c));
@@ -140,41 +240,71 @@ int control_open(struct control *c, int epfd, const char *path, const char *grou
 		snprintf(err, errlen, "control_group: no such group \"%s\"", group);
 		return r;
 	}
-	r = make_dir(path);
-	if (r < 0) {
-		snprintf(err, errlen, "control socket directory for %s: %s", path, strerror(-r));
+	r = prepare_dir(path, c->self_uid, err, errlen);
+	if (r < 0)
 		return r;
-	}
-	r = clear_stale(path);
-	if (r < 0) {
-		snprintf(err, errlen, "control socket %s: %s", path,
-			 r == -EADDRINUSE ? "another ringfleetd is answering on it" : strerror(-r));
+	r = clear_stale(path, err, errlen);
+	if (r < 0)
 		return r;
-	}
 	r = bind_listen(c, mode, err, errlen);
 	if (r < 0)
 		return r;
-	ev.data.ptr = &c->tag;
-	epoll_ctl(epfd, EPOLL_CTL_ADD, c->listen_fd, &ev);
+	watch_listener(c);
 	return 0;
 }
 
-static void conn_free(struct control *c, struct control_conn *conn)
+/* An fd came free: accepting may work again. */
+static void accept_resume(struct control *c)
+{
+	if (!c->accept_resume_ns)
+		return;
+	c->accept_resume_ns = 0;
+	watch_listener(c);
+}
+
+static void accept_pause(struct control *c, int e)
+{
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->listen_fd, NULL);
+	c->accept_resume_ns = rf_now_ns() + CONTROL_ACCEPT_BACKOFF_MS * RF_NSEC_PER_MSEC;
+	if (!c->accept_logged)
+		log_warn("control socket: cannot accept: %s; retrying every %d ms until an fd "
+			 "is free", strerror(e), CONTROL_ACCEPT_BACKOFF_MS);
+	c->accept_logged = true;
+}
+
+/* Closes the connection now and frees it at the end of the batch, since
+ * a later event of this batch may still name it (see control.h). */
+static void conn_retire(struct control *c, struct control_conn *conn)
 {
 	for (int i = 0; i < CONTROL_MAX_CONNS; i++)
 		if (c->conns[i] == conn)
 			c->conns[i] = NULL;
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
 	close(conn->fd);
-	free(conn->out);
-	free(conn);
+	conn->fd = -1;
+	conn->tag.kind = EV_DEAD;
+	conn->next_dead = c->dead;
+	c->dead = conn;
+	accept_resume(c);
+}
+
+void control_reap(struct control *c)
+{
+	while (c->dead) {
+		struct control_conn *conn = c->dead;
+
+		c->dead = conn->next_dead;
+		free(conn->out);
+		free(conn);
+	}
 }
 
 void control_close(struct control *c)
 {
 	for (int i = 0; i < CONTROL_MAX_CONNS; i++)
 		if (c->conns[i])
-			conn_free(c, c->conns[i]);
+			conn_retire(c, c->conns[i]);
+	control_reap(c);
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
 		unlink(c->path);
@@ -223,11 +353,27 @@ static void refuse(int fd, const char *why)
 	close(fd);
 }
 
-static int free_index(const struct control *c)
+/* Picks a free slot for a peer, or -1 with why set. */
+static int pick_slot(const struct control *c, const struct ucred *peer, bool trusted,
+		     const char **why)
 {
-	for (int i = 0; i < CONTROL_MAX_CONNS; i++)
-		if (!c->conns[i])
-			return i;
+	unsigned used = 0, same = 0;
+	bool exempt = peer->uid == 0 || peer->uid == c->self_uid;
+	int slot = -1;
+
+	for (int i = 0; i < CONTROL_MAX_CONNS; i++) {
+		if (!c->conns[i]) {
+			if (slot < 0)
+				slot = i;
+			continue;
+		}
+		used++;
+		same += c->conns[i]->peer.uid == peer->uid;
+	}
+	if (control_admit(used, same, trusted, exempt))
+		return slot;
+	*why = !exempt && same >= CONTROL_MAX_PER_UID ? "too many connections from this user"
+						       : "too many connections";
 	return -1;
 }
 
@@ -235,11 +381,18 @@ static void accept_one(struct control *c, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct control_conn *conn;
-	socklen_t len = sizeof(struct ucred);
-	int slot = free_index(c);
+	struct ucred peer;
+	socklen_t len = sizeof(peer);
+	const char *why = NULL;
+	bool trusted;
+	int slot;
 
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+		peer = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	trusted = peer_authorised(c, fd, &peer);
+	slot = pick_slot(c, &peer, trusted, &why);
 	if (slot < 0) {
-		refuse(fd, "too many connections");
+		refuse(fd, why);
 		return;
 	}
 	conn = calloc(1, sizeof(*conn));
@@ -251,9 +404,8 @@ static void accept_one(struct control *c, int fd)
 	conn->tag = (struct ev_tag){ EV_CONN, conn };
 	conn->id = ++c->next_id;
 	conn->last_active_ns = rf_now_ns();
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &conn->peer, &len) < 0)
-		conn->peer = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
-	conn->authorised = peer_authorised(c, fd, &conn->peer);
+	conn->peer = peer;
+	conn->authorised = trusted;
 	ev.data.ptr = &conn->tag;
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		free(conn);
@@ -268,19 +420,52 @@ void control_on_listen(struct control *c)
 	for (int i = 0; i < 2 * CONTROL_MAX_CONNS; i++) {
 		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of fds, the pending peer stays readable: retrying at
+			 * once would spin, so wait for an fd or the back-off. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				accept_pause(c, errno);
 			return; /* EAGAIN, or a transient error: retry on the next event */
+		}
+		if (c->accept_logged)
+			log_notice("control socket: accepting again");
+		c->accept_logged = false;
 		accept_one(c, fd);
 	}
 }
 
+void control_on_timer(struct control *c, uint64_t now)
+{
+	if (c->accept_resume_ns && now >= c->accept_resume_ns)
+		accept_resume(c);
+}
+
+uint64_t control_next_deadline(const struct control *c)
+{
+	return c->accept_resume_ns ? c->accept_resume_ns : UINT64_MAX;
+}
+
+static size_t pending(const struct control_conn *conn)
+{
+	return conn->out_len - conn->out_off;
+}
+
+static bool has_line(const struct control_conn *conn)
+{
+	return memchr(conn->in, '\n', conn->in_len) != NULL;
+}
+
+/* Reads only when there is nothing to send and no request left over:
+ * a peer that does not take its replies is not read. Work left over
+ * from a turn arms EPOLLOUT, which fires on the next turn. */
 static void set_events(struct control *c, struct control_conn *conn)
 {
 	struct epoll_event ev = { .data.ptr = &conn->tag };
 
-	if (conn->out_len > conn->out_off)
+	if (pending(conn) || (!conn->waiting && !conn->closing && has_line(conn)))
 		ev.events = EPOLLOUT;
-	else if (!conn->waiting && !conn->closing)
+	else if (!conn->waiting && !conn->closing && conn->in_len < sizeof(conn->in))
 		ev.events = EPOLLIN;
 	epoll_ctl(c->epfd, EPOLL_CTL_MOD, conn->fd, &ev);
 }
@@ -297,18 +482,19 @@ static bool flush(struct control *c, struct control_conn *conn)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
-			conn_free(c, conn);
+			conn_retire(c, conn);
 			return false;
 		}
 		conn->out_off += (size_t)n;
-		conn->last_active_ns = rf_now_ns();
 	}
 	if (conn->out_off == conn->out_len) {
+		if (conn->out)
+			conn->last_active_ns = rf_now_ns();
 		free(conn->out);
 		conn->out = NULL;
 		conn->out_len = conn->out_off = 0;
-		if (conn->closing) {
-			conn_free(c, conn);
+		if (conn->closing && !conn->waiting) {
+			conn_retire(c, conn);
 			return false;
 		}
 	}
@@ -327,6 +513,10 @@ static void queue(struct control_conn *conn, char *line)
 		conn->out_off = 0;
 		return;
 	}
+	/* Drop what was sent so the buffer holds only what is still due. */
+	memmove(conn->out, conn->out + conn->out_off, conn->out_len - conn->out_off);
+	conn->out_len -= conn->out_off;
+	conn->out_off = 0;
 	out = realloc(conn->out, conn->out_len + n + 1);
 	if (out) {
 		memcpy(out + conn->out_len, line, n + 1);
@@ -342,6 +532,7 @@ static void handle_line(struct control *c, struct control_conn *conn, const char
 	const char *why;
 	char *reply;
 
+	conn->last_active_ns = rf_now_ns();
 	if (ctl_parse_request(line, len, &req, &why) < 0)
 		reply = ctl_reply_error("bad request: %s", why);
 	else if (ctl_verb_mutates(req.verb) && !conn->authorised)
@@ -358,19 +549,27 @@ static void handle_line(struct control *c, struct control_conn *conn, const char
 		queue(conn, reply);
 }
 
-/* Handles every complete line in the buffer, stopping at a deferred one. */
+/* Handles complete lines until one is deferred, replies pile up, or this
+ * turn's share (CONTROL_TURN_REQS requests, CONTROL_TURN_BYTES of
+ * replies) is spent; the rest waits a turn. Nothing is sent meanwhile,
+ * so what is pending only grows here. */
 static void process_input(struct control *c, struct control_conn *conn)
 {
+	size_t before = pending(conn);
 	char *nl;
 
-	while (!conn->waiting && (nl = memchr(conn->in, '\n', conn->in_len))) {
+	for (int n = 0; n < CONTROL_TURN_REQS && !conn->waiting && !conn->closing &&
+			pending(conn) < CONTROL_OUT_HIGH &&
+			pending(conn) - before < CONTROL_TURN_BYTES &&
+			(nl = memchr(conn->in, '\n', conn->in_len));
+	     n++) {
 		size_t len = (size_t)(nl - conn->in);
 
 		handle_line(c, conn, conn->in, len);
 		memmove(conn->in, nl + 1, conn->in_len - len - 1);
 		conn->in_len -= len + 1;
 	}
-	if (conn->in_len == sizeof(conn->in)) {
+	if (conn->in_len == sizeof(conn->in) && !has_line(conn)) {
 		/* No newline within the limit: the stream cannot be resynced. */
 		queue(conn, ctl_reply_error("request line longer than %d bytes", CTL_LINE_MAX));
 		conn->closing = true;
@@ -386,17 +585,11 @@ static void read_input(struct control *c, struct control_conn *conn)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		/* Peer closed: anything still to send is dropped with it. */
-		if (!conn->waiting)
-			conn_free(c, conn);
-		else {
-			conn->closing = true;
-			set_events(c, conn);
-		}
+		/* Peer closed: anything still to send, or due later, goes with it. */
+		conn_retire(c, conn);
 		return;
 	}
 	conn->in_len += (size_t)n;
-	conn->last_active_ns = rf_now_ns();
 	process_input(c, conn);
 	flush(c, conn);
 }
@@ -406,7 +599,7 @@ void control_on_conn(struct control *c, struct control_conn *conn, uint32_t even
 	if (events & EPOLLOUT) {
 		if (!flush(c, conn))
 			return;
-		if (!conn->waiting && conn->in_len) {
+		if (!conn->waiting && has_line(conn)) {
 			process_input(c, conn);
 			flush(c, conn);
 		}
@@ -429,11 +622,12 @@ void control_reply(struct control *c, uint64_t conn_id, char *line)
 			return;
 		}
 		conn->waiting = false;
+		conn->last_active_ns = rf_now_ns();
 		if (line)
 			queue(conn, line);
 		if (!flush(c, conn))
 			return;
-		if (conn->in_len) {
+		if (has_line(conn)) {
 			process_input(c, conn);
 			flush(c, conn);
 		}
@@ -449,6 +643,6 @@ void control_expire(struct control *c, uint64_t now)
 
 		if (conn && !conn->waiting &&
 		    now - conn->last_active_ns > (uint64_t)CONTROL_IDLE_MS * RF_NSEC_PER_MSEC)
-			conn_free(c, conn);
+			conn_retire(c, conn);
 	}
 }

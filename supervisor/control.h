@@ -4,8 +4,19 @@
  * blocking the supervisor's loop. What a verb does is the handler's job.
  *
  * Limits, so no peer can disturb another or the daemon: request lines of
- * at most CTL_LINE_MAX bytes, CONTROL_MAX_CONNS connections, and a
- * connection idle for CONTROL_IDLE_MS is closed.
+ * at most CTL_LINE_MAX bytes; CONTROL_MAX_CONNS connections, at most
+ * CONTROL_MAX_PER_UID of them per uid, the last CONTROL_RESERVED kept for
+ * authorised peers; a connection that does not complete a request (or
+ * take its reply) within CONTROL_IDLE_MS is closed, however it trickles;
+ * no new request is handled while CONTROL_OUT_HIGH bytes of replies wait
+ * (the peer is not read meanwhile), and one connection gets at most
+ * CONTROL_TURN_REQS requests, stopping once its replies of this turn
+ * reach CONTROL_TURN_BYTES, per turn of the event loop.
+ *
+ * Lifetime: a connection is never freed while an event of the current
+ * epoll batch may still name it. Closing one retires it (its tag becomes
+ * EV_DEAD, its fd is closed at once); control_reap() frees the retired at
+ * the end of the batch.
  */
 #pragma once
 #include <stdbool.h>
@@ -17,7 +28,13 @@
 #include "supervisor/server.h"
 
 #define CONTROL_MAX_CONNS 64
+#define CONTROL_MAX_PER_UID 16
+#define CONTROL_RESERVED 8
 #define CONTROL_IDLE_MS 10000
+#define CONTROL_OUT_HIGH (16u << 10)
+#define CONTROL_TURN_REQS 16
+#define CONTROL_TURN_BYTES (4u << 10)
+#define CONTROL_ACCEPT_BACKOFF_MS 250
 
 struct control_conn;
 
@@ -36,14 +53,20 @@ struct control {
 	gid_t group;
 	uid_t self_uid;
 	struct control_conn *conns[CONTROL_MAX_CONNS];
+	struct control_conn *dead;   /* retired, freed by control_reap() */
 	uint64_t next_id;
+	uint64_t accept_resume_ns;   /* accepting paused (fds ran out) until then, or 0 */
+	bool accept_logged;          /* the fd shortage was logged this episode */
 	control_handler handle;
 	void *ctx;
 };
 
 /* Creates the socket (its directory too if missing) with mode, owned by
- * group when given. Refuses to take over a socket another live daemon
- * answers on. Returns 0 or -errno with a message in err. */
+ * group when given. Refuses a directory (or an ancestor) that anyone but
+ * root or our own uid could write to without the sticky bit, a path that
+ * exists and is not a socket, and a socket another live daemon answers
+ * on; only a stale socket is removed. Returns 0 or -errno with a message
+ * in err. */
 int control_open(struct control *c, int epfd, const char *path, const char *group,
 		 unsigned mode, char *err, size_t errlen);
 void control_close(struct control *c);
@@ -52,5 +75,23 @@ void control_on_listen(struct control *c);
 void control_on_conn(struct control *c, struct control_conn *conn, uint32_t events);
 /* Sends a deferred reply; a connection gone meanwhile is ignored. */
 void control_reply(struct control *c, uint64_t conn_id, char *line);
-/* Closes connections idle for longer than CONTROL_IDLE_MS. */
+/* Closes connections that completed no request within CONTROL_IDLE_MS. */
 void control_expire(struct control *c, uint64_t now_ns);
+/* Accepting pauses for CONTROL_ACCEPT_BACKOFF_MS when fds run out (an
+ * accept that fails with EMFILE would otherwise wake the loop forever);
+ * control_on_timer() resumes it, as does any connection closing. */
+void control_on_timer(struct control *c, uint64_t now_ns);
+/* When control_on_timer() next has work, or UINT64_MAX. */
+uint64_t control_next_deadline(const struct control *c);
+/* Frees the connections closed during this batch of events. */
+void control_reap(struct control *c);
+
+/* Pure policies, exposed for unit tests. */
+/* May a peer take a slot? used: slots in use; same_uid: of them, held by
+ * its uid; trusted: root, our uid or control_group; exempt: root or our
+ * uid, which the per-uid cap does not apply to. */
+bool control_admit(unsigned used, unsigned same_uid, bool trusted, bool exempt);
+/* May the socket live in (or under) a directory with this owner and mode,
+ * for a daemon running as self? Owned by root or self, and writable by
+ * nobody else unless sticky. */
+bool control_dir_safe(uid_t owner, mode_t mode, uid_t self);

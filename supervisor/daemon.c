@@ -158,6 +158,8 @@ static void arm_timer(struct daemon *d, uint64_t now)
 		next = d->housekeeping_ns;
 	if (metrics_next_run(&d->metrics, now) < next)
 		next = metrics_next_run(&d->metrics, now);
+	if (control_next_deadline(&d->ctl) < next)
+		next = control_next_deadline(&d->ctl);
 	if (d->watchdog_ns && d->watchdog_next_ns < next)
 		next = d->watchdog_next_ns;
 	for (size_t i = 0; i < d->n_waiters; i++)
@@ -175,6 +177,7 @@ static void on_timer(struct daemon *d, uint64_t now)
 		log_debug("timerfd read: %s", strerror(errno));
 	fleet_on_deadlines(&d->fleet, now);
 	metrics_on_event(&d->metrics); /* its connection timeouts */
+	control_on_timer(&d->ctl, now);
 	if (now >= d->housekeeping_ns) {
 		/* Fixed 1 Hz, however busy the control socket is. */
 		fleet_housekeeping(&d->fleet, now);
@@ -211,13 +214,16 @@ static void dispatch(struct daemon *d, struct ev_tag *tag, uint32_t events)
 	case EV_METRICS:
 		metrics_on_event(&d->metrics);
 		break;
+	case EV_DEAD:
+		break; /* retired by an earlier event of this batch */
 	}
 }
 
-/* Handlers may free what they own (a closed control connection, a server
- * a reload removed once its worker exits), so kinds are read before any
- * handler runs, and pidfd events, which can free a server, come after
- * every other event of the batch that might refer to that server. */
+/* Handlers never free what an event names while the batch runs: they
+ * retire it (its tag turns EV_DEAD, dispatch skips it) and the memory goes
+ * once the whole batch is dispatched (control_reap, fleet_reap). Pidfd
+ * events still come after every other event of the batch, so a worker's
+ * ready line is read before its exit is handled. */
 static int wait_events(struct daemon *d, struct epoll_event *evs)
 {
 	enum ev_kind kind[EVENTS_MAX];
@@ -233,6 +239,8 @@ static int wait_events(struct daemon *d, struct epoll_event *evs)
 	for (int i = 0; i < n; i++)
 		if (kind[i] == EV_PIDFD)
 			dispatch(d, evs[i].data.ptr, evs[i].events);
+	control_reap(&d->ctl);
+	fleet_reap(&d->fleet);
 	return n;
 }
 

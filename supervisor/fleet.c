@@ -33,6 +33,7 @@ int fleet_init(struct fleet *f, int epfd, const char *worker_path)
 
 void fleet_free(struct fleet *f)
 {
+	fleet_reap(f);
 	for (size_t i = 0; i < f->n; i++)
 		server_free(f->srv[i]);
 	free(f->srv);
@@ -143,7 +144,19 @@ void fleet_forget(struct fleet *f, struct server *s)
 		break;
 	}
 	log_info("%s: removed", s->cfg.name);
-	server_free(s);
+	s->pid_tag.kind = s->ready_tag.kind = EV_DEAD;
+	s->next_dead = f->dead;
+	f->dead = s;
+}
+
+void fleet_reap(struct fleet *f)
+{
+	while (f->dead) {
+		struct server *s = f->dead;
+
+		f->dead = s->next_dead;
+		server_free(s);
+	}
 }
 
 void fleet_on_pidfd(struct fleet *f, struct server *s)

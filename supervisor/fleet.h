@@ -18,6 +18,7 @@
 struct fleet {
 	struct server **srv;
 	size_t n, cap;
+	struct server *dead;      /* forgotten this batch, see fleet_reap() */
 	struct cfg_supervisor sup;
 	struct fsm_policy policy;
 	int epfd;
@@ -69,5 +70,8 @@ double fleet_server_cpu_seconds(const struct fleet *f, const struct server *s);
 
 /* Fills the restart policy from the [supervisor] section. */
 void fleet_policy_from(struct fsm_policy *p, const struct cfg_supervisor *sup);
-/* Drops s from the table and frees it; it must have no process. */
+/* Drops s from the table; it must have no process. An event of the
+ * current batch may still name it, so it is only freed by fleet_reap(),
+ * which the loop calls once the batch is done. */
 void fleet_forget(struct fleet *f, struct server *s);
+void fleet_reap(struct fleet *f);

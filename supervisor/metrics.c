@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/timeutil.h"
+
+/* Fds ran out: MHD would retry its accept at once, so serving pauses. */
+#define METRICS_FD_BACKOFF_MS 250
 
 /* ---- connection deadlines (see metrics.h) ---- */
 
@@ -260,11 +265,49 @@ void metrics_close(struct metrics *m)
 	m->mhd = NULL;
 }
 
+static void watch(struct metrics *m)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &m->tag };
+
+	epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->mhd_fd, &ev);
+}
+
+static bool fd_left(const struct metrics *m)
+{
+	int fd = fcntl(m->mhd_fd, F_DUPFD_CLOEXEC, 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	return errno != EMFILE;
+}
+
 void metrics_on_event(struct metrics *m)
 {
+	uint64_t now = rf_now_ns();
+
 	if (!m->mhd)
 		return;
-	cut_expired(m, rf_now_ns());
+	cut_expired(m, now);
+	if (m->paused_until_ns) {
+		if (now < m->paused_until_ns)
+			return;
+		m->paused_until_ns = 0;
+		watch(m);
+	}
+	if (!fd_left(m)) {
+		epoll_ctl(m->epfd, EPOLL_CTL_DEL, m->mhd_fd, NULL);
+		m->paused_until_ns = now + METRICS_FD_BACKOFF_MS * RF_NSEC_PER_MSEC;
+		if (!m->fd_logged)
+			log_warn("metrics: out of file descriptors; serving pauses %d ms at a time "
+				 "until one is free", METRICS_FD_BACKOFF_MS);
+		m->fd_logged = true;
+		return;
+	}
+	if (m->fd_logged)
+		log_notice("metrics: serving again");
+	m->fd_logged = false;
 	MHD_run(m->mhd);
 }
 
@@ -273,6 +316,8 @@ uint64_t metrics_next_run(const struct metrics *m, uint64_t now)
 	uint64_t next = UINT64_MAX;
 	MHD_UNSIGNED_LONG_LONG ms;
 
+	if (m->mhd && m->paused_until_ns)
+		return m->paused_until_ns;
 	if (!m->mhd)
 		return UINT64_MAX;
 	if (MHD_get_timeout(m->mhd, &ms) == MHD_YES)

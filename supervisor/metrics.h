@@ -50,6 +50,8 @@ struct metrics {
 	struct ev_tag tag;
 	const struct fleet *fleet;
 	uint64_t started_ns;
+	uint64_t paused_until_ns; /* fds ran out: not watched until then, or 0 */
+	bool fd_logged;           /* that was logged this episode */
 	char listen[64];
 	struct metrics_conn conns[METRICS_MAX_CONNS];
 	size_t n_conns;
@@ -62,9 +64,13 @@ struct metrics {
 int metrics_open(struct metrics *m, int epfd, const char *listen, const struct fleet *f,
 		 uint64_t started_ns, char *err, size_t errlen);
 void metrics_close(struct metrics *m);
-/* Runs MHD, after shutting down connections past their deadline. */
+/* Shuts down connections past their deadline, then lets MHD run, unless
+ * no fd is left: MHD, holding no connection, retries a failing accept at
+ * once ("busy waiting"), so serving pauses for METRICS_FD_BACKOFF_MS
+ * instead, logged once per episode. */
 void metrics_on_event(struct metrics *m);
-/* When MHD or a connection deadline next needs a run, or UINT64_MAX. */
+/* When MHD, a connection deadline or the end of a pause next needs a run,
+ * or UINT64_MAX. */
 uint64_t metrics_next_run(const struct metrics *m, uint64_t now);
 
 /* The exposition text for the fleet (malloc'd), or NULL on ENOMEM. */

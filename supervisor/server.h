@@ -13,8 +13,12 @@
 #include "config/config.h"
 #include "supervisor/fsm.h"
 
-/* What an epoll event refers to; embedded in the owner. */
-enum ev_kind { EV_SIGNAL, EV_TIMER, EV_LISTEN, EV_CONN, EV_PIDFD, EV_READY, EV_METRICS };
+/* What an epoll event refers to; embedded in the owner. An owner freed
+ * while a batch of events is being dispatched would leave later events
+ * of that batch pointing at freed memory, so owners are retired instead:
+ * their tags become EV_DEAD (the loop skips those) and the memory is
+ * freed once the batch is done. */
+enum ev_kind { EV_SIGNAL, EV_TIMER, EV_LISTEN, EV_CONN, EV_PIDFD, EV_READY, EV_METRICS, EV_DEAD };
 struct ev_tag {
 	enum ev_kind kind;
 	void *owner;
@@ -35,6 +39,7 @@ struct server {
 	int ready_fd;             /* read end of the readiness pipe, or -1 */
 	struct ev_tag pid_tag, ready_tag;
 	bool removing;            /* dropped by a reload: free once stopped */
+	struct server *next_dead; /* forgotten, freed by fleet_reap() */
 	bool drop_privs;          /* switch the worker to uid/gid */
 	uid_t uid;
 	gid_t gid;

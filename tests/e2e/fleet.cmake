@@ -24,3 +24,8 @@ rf_e2e_test(e2e_stall_mmsg test_stall.py TIMEOUT 90 ARGS --backend mmsg)
 # server per backend, and the same attack on admission = open.
 rf_e2e_test(e2e_attack_reflection test_attacks.py TIMEOUT 120 ARGS reflection)
 set_tests_properties(e2e_attack_reflection PROPERTIES LABELS "e2e;attack")
+
+# Attacks on the control socket (issue 10), one test per attack.
+foreach(t uaf flood sockdir lockout timeout emfile)
+  rf_e2e_test(e2e_control_${t} test_control_attacks.py TIMEOUT 180 ARGS ${t})
+endforeach()

@@ -114,7 +114,7 @@ static void test_demo_example(void **state)
 	(void)state;
 	assert_int_equal(load(RF_CONFIG_EXAMPLES "/demo.ini"), 0);
 	assert_string_equal(err, "");
-	assert_string_equal(cfg.sup.control_socket, "/tmp/ringfleet-demo/control.sock");
+	assert_string_equal(cfg.sup.control_socket, "/run/ringfleet-demo/control.sock");
 	assert_int_equal(cfg.n_servers, 4);
 	assert_string_equal(cfg.servers[0].name, "demo-1");
 	assert_int_equal(cfg.servers[0].port, 27001);

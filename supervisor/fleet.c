@@ -62,7 +62,7 @@ static int do_spawn(struct fleet *f, struct server *s)
 		.worker_path = f->worker_path, .cfg = &s->cfg, .cpu = s->cpu,
 		.phase_ns = s->phase_ns, .udp_fd = s->udp_fd, .slot_fd = s->slot_fd,
 		.log_level = log_get_level(), .drop_privs = s->drop_privs,
-		.uid = s->uid, .gid = s->gid,
+		.uid = s->uid, .gid = s->gid, .parent = getpid(),
 	};
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)

@@ -71,15 +71,37 @@ static int build_argv(const struct spawn_args *a, struct argv_buf *b)
 	r |= argv_add(b, "--recv-buffers=%u", c->recv_buffers);
 	r |= argv_add(b, "--backend=%s", backend_name(c->backend));
 	r |= argv_add(b, "--log-level=%s", log_level_name(a->log_level));
+	r |= argv_add(b, "--supervisor-pid=%d", (int)a->parent);
 	return r ? -E2BIG : 0;
 }
 
-static void child_fail(void)
+/* Tells the parent why the child could not exec, on the readiness pipe
+ * ("spawn-error ERRNO STEP\n"), then exits 127. Async-signal-safe. */
+static void child_fail(int ready_fd, const char *step)
 {
+	char buf[64] = "spawn-error ";
+	size_t n = 12;
+	int e = errno, digits = 1;
+
+	for (int v = e; v >= 10; v /= 10)
+		digits++;
+	for (int i = digits - 1, v = e; i >= 0; i--, v /= 10)
+		buf[n + (size_t)i] = (char)('0' + v % 10);
+	n += (size_t)digits;
+	buf[n++] = ' ';
+	for (size_t i = 0; step[i] && n < sizeof(buf) - 1; i++)
+		buf[n++] = step[i];
+	buf[n++] = '\n';
+	if (write(ready_fd, buf, n) < 0)
+		_exit(127);
 	_exit(127);
 }
 
-/* Runs in the child between fork and exec: async-signal-safe calls only. */
+/* Runs in the child between fork and exec: async-signal-safe calls only.
+ * PR_SET_PDEATHSIG is set after the credential change, which clears it
+ * (prctl(2)); the worker sets it again after exec, where a secure exec
+ * would clear it too. Checking getppid() after it closes the race with a
+ * parent that died before the prctl. */
 static void child_setup(const struct spawn_args *a, pid_t parent, char *const argv[])
 {
 	sigset_t none;
@@ -89,8 +111,6 @@ static void child_setup(const struct spawn_args *a, pid_t parent, char *const ar
 	/* Own process group: a terminal's Ctrl-C reaches the supervisor only,
 	 * which then stops the workers in order. */
 	setpgid(0, 0);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-		child_fail();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
@@ -98,26 +118,30 @@ static void child_setup(const struct spawn_args *a, pid_t parent, char *const ar
 		CPU_ZERO(&set);
 		CPU_SET(a->cpu, &set);
 		if (sched_setaffinity(0, sizeof(set), &set) < 0)
-			child_fail();
+			child_fail(a->ready_fd, "sched_setaffinity");
 	}
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fcntl(fds[i], F_SETFD, 0) < 0)
-			child_fail();
+			child_fail(a->ready_fd, "fcntl");
 	if (a->drop_privs) {
 		if (setgroups(0, NULL) < 0 || setresgid(a->gid, a->gid, a->gid) < 0 ||
 		    setresuid(a->uid, a->uid, a->uid) < 0)
-			child_fail();
+			child_fail(a->ready_fd, "setresuid");
 	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		child_fail(a->ready_fd, "prctl");
+	if (getppid() != parent)
+		_exit(127); /* the supervisor is gone: nobody to report to */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail();
+		child_fail(a->ready_fd, "prctl");
 	execv(argv[0], argv);
-	child_fail();
+	child_fail(a->ready_fd, "exec");
 }
 
 int spawn_worker(const struct spawn_args *a, pid_t *pid, int *pidfd)
 {
 	struct argv_buf b = { .argc = 0 };
-	pid_t parent = getpid(), child;
+	pid_t parent = a->parent, child;
 	int fd, r;
 
 	r = build_argv(a, &b);
@@ -161,4 +185,17 @@ int spawn_signal(int pidfd, int sig)
 	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+int spawn_parse_error(const char *line, size_t len)
+{
+	static const char tag[] = "spawn-error ";
+	int e = 0;
+
+	if (len <= sizeof(tag) - 1 || memcmp(line, tag, sizeof(tag) - 1) != 0)
+		return 0;
+	for (size_t i = sizeof(tag) - 1; i < len && line[i] >= '0' && line[i] <= '9'; i++)
+		if (e < 100000)
+			e = e * 10 + (line[i] - '0');
+	return e;
 }

@@ -34,6 +34,8 @@ static void usage(FILE *f)
 		"  --recv-buffers N            power of two, 16..32768 (default 1024)\n"
 		"  --backend auto|io_uring|mmsg  (default auto)\n"
 		"  --tick-phase-ns N           offset of the tick deadlines in the period\n"
+		"  --supervisor-pid N          supervised: die (SIGKILL) when process N, our\n"
+		"                              parent, exits; exit at once if it already has\n"
 		"  --no-gso                    never use UDP GSO (debugging)\n"
 		"  --log-level LEVEL           err|warning|notice|info|debug (default info)\n"
 		"  --help, --version\n",
@@ -139,7 +141,7 @@ void args_parse(struct opts *o, int argc, char **argv)
 {
 	enum { O_NAME = 256, O_PORT, O_BIND, O_FD, O_SLOT_FD, O_READY_FD, O_TICK_HZ,
 	       O_MAX_CLIENTS, O_TIMEOUT, O_MAX_PACKET, O_MAX_PPT, O_RECV_BUFS,
-	       O_BACKEND, O_PHASE, O_NO_GSO, O_LOG_LEVEL, O_HELP, O_VERSION };
+	       O_BACKEND, O_PHASE, O_SUP_PID, O_NO_GSO, O_LOG_LEVEL, O_HELP, O_VERSION };
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "port", required_argument, NULL, O_PORT },
@@ -155,6 +157,7 @@ void args_parse(struct opts *o, int argc, char **argv)
 		{ "recv-buffers", required_argument, NULL, O_RECV_BUFS },
 		{ "backend", required_argument, NULL, O_BACKEND },
 		{ "tick-phase-ns", required_argument, NULL, O_PHASE },
+		{ "supervisor-pid", required_argument, NULL, O_SUP_PID },
 		{ "no-gso", no_argument, NULL, O_NO_GSO },
 		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
 		{ "help", no_argument, NULL, O_HELP },
@@ -195,6 +198,9 @@ void args_parse(struct opts *o, int argc, char **argv)
 		case O_PHASE:
 			o->tick_phase_ns = parse_num("--tick-phase-ns", optarg, 0,
 						     RF_NSEC_PER_SEC - 1);
+			break;
+		case O_SUP_PID:
+			o->supervisor_pid = (int)parse_num("--supervisor-pid", optarg, 1, INT32_MAX);
 			break;
 		case O_NO_GSO: o->no_gso = true; break;
 		case O_LOG_LEVEL:

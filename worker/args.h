@@ -26,6 +26,7 @@ struct opts {
 	unsigned recv_buffers;
 	enum backend_choice backend;
 	uint64_t tick_phase_ns;
+	int supervisor_pid;     /* die with it (0: standalone) */
 	bool no_gso;
 };
 

@@ -75,6 +75,7 @@ static int do_spawn(struct fleet *f, struct server *s)
 		return r;
 	}
 	s->ready_fd = pipefd[0];
+	s->spawn_err = 0;
 	s->cpu_ticks = 0;
 	s->cpu_ticks_prev = 0;
 	s->cpu_sample_ns = rf_now_ns();
@@ -99,7 +100,7 @@ static void log_transition(const struct server *s, enum fsm_state from, pid_t pi
 }
 
 /* Feeds ev to the machine and carries out what it asks. A failed spawn is
- * fed back as an exit, so the restart policy also covers fork failures. */
+ * fed back as FSM_EV_SPAWN_FAILED, which the machine classifies. */
 static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 {
 	for (;;) {
@@ -123,7 +124,7 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 			return;
 		}
 		log_err("%s: cannot start worker: %s", s->cfg.name, strerror(-e));
-		ev = (struct fsm_event){ .type = FSM_EV_EXIT, .wait_status = 127 << 8 };
+		ev = (struct fsm_event){ .type = FSM_EV_SPAWN_FAILED, .err = -e };
 	}
 }
 
@@ -145,10 +146,37 @@ void fleet_forget(struct fleet *f, struct server *s)
 	server_free(s);
 }
 
+/* A child that failed before exec leaves "spawn-error ERRNO STEP" on the
+ * readiness pipe: kept in s->spawn_err until its exit is handled. */
+static void note_spawn_error(struct server *s, char *buf, ssize_t n)
+{
+	int e;
+
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	e = spawn_parse_error(buf, (size_t)n);
+	if (e <= 0)
+		return;
+	s->spawn_err = e;
+	buf[strcspn(buf, "\n")] = '\0';
+	log_err("%s: worker could not start: %s: %s", s->cfg.name, strchr(buf + 12, ' ') + 1,
+		strerror(e));
+}
+
+/* The child has exited, so this read cannot block. */
+static void read_spawn_error(struct server *s)
+{
+	char buf[64];
+
+	if (s->ready_fd >= 0 && !s->spawn_err)
+		note_spawn_error(s, buf, read(s->ready_fd, buf, sizeof(buf) - 1));
+}
+
 void fleet_on_pidfd(struct fleet *f, struct server *s)
 {
 	uint64_t final_ticks = 0;
-	int st = spawn_reap(s->pidfd, &final_ticks);
+	int st = spawn_reap(s->pidfd, &final_ticks), err;
 
 	if (st == -EAGAIN)
 		return;
@@ -160,9 +188,15 @@ void fleet_on_pidfd(struct fleet *f, struct server *s)
 	fsm_describe_exit(st, s->last_exit, sizeof(s->last_exit));
 	s->cpu_ticks_total += s->cpu_ticks;
 	s->cpu_ticks = 0;
+	read_spawn_error(s);
+	err = s->spawn_err;
+	s->spawn_err = 0;
 	close_watched(f, &s->pidfd);
 	close_watched(f, &s->ready_fd);
-	dispatch(f, s, (struct fsm_event){ .type = FSM_EV_EXIT, .wait_status = st });
+	if (err > 0 && s->fsm.state == FSM_STARTING)
+		dispatch(f, s, (struct fsm_event){ .type = FSM_EV_SPAWN_FAILED, .err = err });
+	else
+		dispatch(f, s, (struct fsm_event){ .type = FSM_EV_EXIT, .wait_status = st });
 	s->pid = s->pidfd >= 0 ? s->pid : 0;
 	if (s->removing && !fsm_has_process(s->fsm.state))
 		fleet_forget(f, s);
@@ -170,11 +204,12 @@ void fleet_on_pidfd(struct fleet *f, struct server *s)
 
 void fleet_on_ready(struct fleet *f, struct server *s)
 {
-	char buf[16];
-	ssize_t n = read(s->ready_fd, buf, sizeof(buf));
+	char buf[64];
+	ssize_t n = read(s->ready_fd, buf, sizeof(buf) - 1);
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
+	note_spawn_error(s, buf, n);
 	/* One line, then the worker closes its end: either way we are done. */
 	close_watched(f, &s->ready_fd);
 	if (n >= 5 && memcmp(buf, "ready", 5) == 0)

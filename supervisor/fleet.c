@@ -24,6 +24,8 @@ int fleet_init(struct fleet *f, int epfd, const char *worker_path)
 	f->epfd = epfd;
 	f->privileged = geteuid() == 0;
 	f->ticks_per_sec = (uint64_t)sysconf(_SC_CLK_TCK);
+	f->spawn_budget = FLEET_SPAWNS_PER_TURN;
+	f->turn_ns = rf_now_ns();
 	if (strlen(worker_path) >= sizeof(f->worker_path))
 		return -ENAMETOOLONG;
 	strcpy(f->worker_path, worker_path);
@@ -99,8 +101,59 @@ static void log_transition(const struct server *s, enum fsm_state from, pid_t pi
 			fsm_state_name(s->fsm.state), s->fsm.reason, who);
 }
 
+static bool spawn_slot_free(const struct fleet *f)
+{
+	return f->spawn_budget > 0 && f->n_inflight < FLEET_STARTING_MAX &&
+	       rf_now_ns() - f->turn_ns < FLEET_SPAWN_TURN_NS;
+}
+
+static void set_queued(struct fleet *f, struct server *s, bool on)
+{
+	if (s->spawn_queued == on)
+		return;
+	s->spawn_queued = on;
+	if (on)
+		f->n_queued++;
+	else
+		f->n_queued--;
+}
+
+static void set_inflight(struct fleet *f, struct server *s, bool on)
+{
+	if (s->spawn_inflight == on)
+		return;
+	s->spawn_inflight = on;
+	if (on)
+		f->n_inflight++;
+	else
+		f->n_inflight--;
+}
+
+/* Forks s's worker if pacing allows, else queues it. Returns 0 (spawned
+ * or queued) or the -errno of a failed spawn. */
+static int try_spawn(struct fleet *f, struct server *s)
+{
+	int e;
+
+	if (!spawn_slot_free(f)) {
+		set_queued(f, s, true);
+		fsm_spawn_queued(&s->fsm);
+		return 0;
+	}
+	f->spawn_budget--;
+	e = do_spawn(f, s);
+	if (e < 0) {
+		log_err("%s: cannot start worker: %s", s->cfg.name, strerror(-e));
+		return e;
+	}
+	set_inflight(f, s, true);
+	log_info("%s: started worker pid %d on cpu %d", s->cfg.name, (int)s->pid, s->cpu);
+	return 0;
+}
+
 /* Feeds ev to the machine and carries out what it asks. A failed spawn is
- * fed back as FSM_EV_SPAWN_FAILED, which the machine classifies. */
+ * fed back as FSM_EV_SPAWN_FAILED, which the machine classifies; a signal
+ * for a worker still queued (never forked) ends it at once. */
 static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 {
 	for (;;) {
@@ -111,6 +164,12 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 
 		if (r.changed || r.action != FSM_ACT_NONE)
 			log_transition(s, from, pid);
+		if ((r.action == FSM_ACT_TERM || r.action == FSM_ACT_KILL) && s->spawn_queued) {
+			set_queued(f, s, false);
+			ev = (struct fsm_event){ .type = FSM_EV_EXIT,
+						 .wait_status = r.action == FSM_ACT_TERM ? 0 : SIGKILL };
+			continue;
+		}
 		if (r.action == FSM_ACT_TERM || r.action == FSM_ACT_KILL) {
 			if (s->pidfd >= 0)
 				spawn_signal(s->pidfd, r.action == FSM_ACT_TERM ? SIGTERM : SIGKILL);
@@ -118,14 +177,34 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 		}
 		if (r.action != FSM_ACT_SPAWN)
 			return;
-		e = do_spawn(f, s);
-		if (e == 0) {
-			log_info("%s: started worker pid %d on cpu %d", s->cfg.name, (int)s->pid, s->cpu);
+		e = try_spawn(f, s);
+		if (e == 0)
 			return;
-		}
-		log_err("%s: cannot start worker: %s", s->cfg.name, strerror(-e));
 		ev = (struct fsm_event){ .type = FSM_EV_SPAWN_FAILED, .err = -e };
 	}
+}
+
+void fleet_run_spawn_queue(struct fleet *f, uint64_t now)
+{
+	f->spawn_budget = FLEET_SPAWNS_PER_TURN;
+	f->turn_ns = now;
+	for (size_t i = 0; i < f->n && f->n_queued && spawn_slot_free(f); i++) {
+		struct server *s = f->srv[i];
+		int e;
+
+		if (!s->spawn_queued)
+			continue;
+		set_queued(f, s, false);
+		fsm_spawn_dequeued(&s->fsm, &f->policy, now);
+		e = try_spawn(f, s);
+		if (e < 0)
+			dispatch(f, s, (struct fsm_event){ .type = FSM_EV_SPAWN_FAILED, .err = -e });
+	}
+}
+
+bool fleet_spawns_waiting(const struct fleet *f)
+{
+	return f->n_queued > 0 && f->n_inflight < FLEET_STARTING_MAX;
 }
 
 void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type type)
@@ -135,6 +214,8 @@ void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type type)
 
 void fleet_forget(struct fleet *f, struct server *s)
 {
+	set_queued(f, s, false);
+	set_inflight(f, s, false);
 	for (size_t i = 0; i < f->n; i++) {
 		if (f->srv[i] != s)
 			continue;
@@ -189,6 +270,7 @@ void fleet_on_pidfd(struct fleet *f, struct server *s)
 	s->cpu_ticks_total += s->cpu_ticks;
 	s->cpu_ticks = 0;
 	read_spawn_error(s);
+	set_inflight(f, s, false);
 	err = s->spawn_err;
 	s->spawn_err = 0;
 	close_watched(f, &s->pidfd);
@@ -210,6 +292,7 @@ void fleet_on_ready(struct fleet *f, struct server *s)
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	note_spawn_error(s, buf, n);
+	set_inflight(f, s, false);
 	/* One line, then the worker closes its end: either way we are done. */
 	close_watched(f, &s->ready_fd);
 	if (n >= 5 && memcmp(buf, "ready", 5) == 0)

@@ -14,9 +14,23 @@
 #include "config/config.h"
 #include "supervisor/server.h"
 
+/* Spawn pacing: forking thousands of workers in one go starves the event
+ * loop (signals, control socket) and the machine. Per event-loop turn at
+ * most FLEET_SPAWNS_PER_TURN forks and FLEET_SPAWN_TURN_NS spent forking
+ * (a fork waits for the child's exec, which takes milliseconds on a loaded
+ * host), and at most FLEET_STARTING_MAX workers forked but not ready yet;
+ * the rest wait in `starting`, queued in table order. */
+#define FLEET_SPAWNS_PER_TURN 32
+#define FLEET_SPAWN_TURN_NS (20 * 1000000ull)
+#define FLEET_STARTING_MAX 64
+
 struct fleet {
 	struct server **srv;
 	size_t n, cap;
+	size_t n_queued;          /* servers with spawn_queued */
+	size_t n_inflight;        /* servers with spawn_inflight */
+	unsigned spawn_budget;    /* forks left in this loop turn */
+	uint64_t turn_ns;         /* when this loop turn began */
 	struct cfg_supervisor sup;
 	struct fsm_policy policy;
 	int epfd;
@@ -52,6 +66,12 @@ uint64_t fleet_next_deadline(const struct fleet *f);
 /* Hang checks and CPU sampling; the daemon calls it once a second, which
  * catches a hang within hang_timeout_ms + 1 s. */
 void fleet_housekeeping(struct fleet *f, uint64_t now);
+
+/* Starts a new event-loop turn: refills the spawn budget and forks queued
+ * workers while it and FLEET_STARTING_MAX allow. */
+void fleet_run_spawn_queue(struct fleet *f, uint64_t now);
+/* Queued spawns could proceed right now: the loop must not block. */
+bool fleet_spawns_waiting(const struct fleet *f);
 
 /* Operator requests; ev is FSM_EV_START/STOP/RESTART. */
 void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type ev);

@@ -58,6 +58,20 @@ static struct fsm_result spawn(struct fsm *m, const struct fsm_policy *p, uint64
 	return (struct fsm_result){ FSM_ACT_SPAWN, true };
 }
 
+void fsm_spawn_queued(struct fsm *m)
+{
+	if (m->state == FSM_STARTING)
+		m->deadline_ns = 0;
+}
+
+void fsm_spawn_dequeued(struct fsm *m, const struct fsm_policy *p, uint64_t now)
+{
+	if (m->state != FSM_STARTING)
+		return;
+	m->since_ns = now;
+	m->deadline_ns = now + p->start_timeout_ns;
+}
+
 static struct fsm_result stop(struct fsm *m, const struct fsm_policy *p, uint64_t now)
 {
 	enter(m, FSM_STOPPING, now, now + p->stop_timeout_ns);

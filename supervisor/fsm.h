@@ -79,6 +79,11 @@ struct fsm_result {
 void fsm_init(struct fsm *m);
 struct fsm_result fsm_step(struct fsm *m, const struct fsm_policy *p,
 			   const struct fsm_event *ev, uint64_t now_ns);
+/* The caller queued the spawn FSM_ACT_SPAWN asked for (spawns are paced):
+ * no start timeout runs while it waits. */
+void fsm_spawn_queued(struct fsm *m);
+/* The queued spawn happens now: the start timeout runs from here. */
+void fsm_spawn_dequeued(struct fsm *m, const struct fsm_policy *p, uint64_t now);
 const char *fsm_state_name(enum fsm_state s);
 /* How a failure to start a worker (fork, exec, fds) is handled:
  * lack of resources (EMFILE, ENFILE, EAGAIN, ENOMEM, ETXTBSY...) is the host's

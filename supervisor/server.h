@@ -35,6 +35,8 @@ struct server {
 	int spawn_err;            /* errno the child reported before exec, or 0 */
 	struct ev_tag pid_tag, ready_tag;
 	bool removing;            /* dropped by a reload: free once stopped */
+	bool spawn_queued;        /* starting, waiting for a spawn slot */
+	bool spawn_inflight;      /* forked, not ready yet: holds a spawn slot */
 	bool drop_privs;          /* switch the worker to uid/gid */
 	uid_t uid;
 	gid_t gid;

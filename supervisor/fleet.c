@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -440,6 +441,42 @@ void fleet_count_states(const struct fleet *f, size_t *counts)
 double fleet_server_cpu_seconds(const struct fleet *f, const struct server *s)
 {
 	return (double)(s->cpu_ticks_total + s->cpu_ticks) / (double)f->ticks_per_sec;
+}
+
+/* The loop (3), stdio (3), control listener and connections (1 + 64),
+ * metrics listener and connections (1 + 16), and room for a log file,
+ * /proc reads and the like. */
+#define FLEET_FDS_FIXED 128
+#define FLEET_FDS_PER_SERVER 3
+
+size_t fleet_fds_needed(size_t n)
+{
+	return FLEET_FDS_PER_SERVER * n + FLEET_STARTING_MAX + FLEET_FDS_FIXED;
+}
+
+int fleet_reserve_fds(size_t n, char *err, size_t errlen)
+{
+	rlim_t need = (rlim_t)fleet_fds_needed(n);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0; /* cannot tell: let the first failure speak */
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max >= need) {
+		rl.rlim_cur = need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			log_info("raised RLIMIT_NOFILE to %llu for %zu servers",
+				 (unsigned long long)need, n);
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "RLIMIT_NOFILE is %llu (hard %llu), too low for %zu servers: "
+		 "ringfleetd needs about %llu file descriptors (%d per server + %d); raise "
+		 "LimitNOFILE= or ulimit -n", (unsigned long long)rl.rlim_cur,
+		 (unsigned long long)rl.rlim_max, n, (unsigned long long)need,
+		 FLEET_FDS_PER_SERVER, FLEET_STARTING_MAX + FLEET_FDS_FIXED);
+	return -EMFILE;
 }
 
 void fleet_policy_from(struct fsm_policy *p, const struct cfg_supervisor *sup)

@@ -86,6 +86,14 @@ void fleet_count_states(const struct fleet *f, size_t *counts);
 /* Cumulative CPU seconds of all workers this server has had. */
 double fleet_server_cpu_seconds(const struct fleet *f, const struct server *s);
 
+/* File descriptors ringfleetd needs for n servers: per server its socket,
+ * slot memfd and worker pidfd, a readiness pipe per worker starting, and
+ * the loop, control and metrics connections. */
+size_t fleet_fds_needed(size_t n_servers);
+/* Makes RLIMIT_NOFILE fit n servers, raising the soft limit up to the
+ * hard one if needed. Returns 0, or -EMFILE with err naming the limit. */
+int fleet_reserve_fds(size_t n_servers, char *err, size_t errlen);
+
 /* Fills the restart policy from the [supervisor] section. */
 void fleet_policy_from(struct fsm_policy *p, const struct cfg_supervisor *sup);
 /* Drops s from the table and frees it; it must have no process. */

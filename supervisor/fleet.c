@@ -137,8 +137,12 @@ static int try_spawn(struct fleet *f, struct server *s)
 	int e;
 
 	if (!spawn_slot_free(f)) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "queued to start (at most %d per loop turn, %d not "
+			 "ready at once)", FLEET_SPAWNS_PER_TURN, FLEET_STARTING_MAX);
 		set_queued(f, s, true);
-		fsm_spawn_queued(&s->fsm);
+		fsm_spawn_queued(&s->fsm, why);
 		return 0;
 	}
 	f->spawn_budget--;
@@ -380,17 +384,54 @@ void fleet_on_deadlines(struct fleet *f, uint64_t now)
 	}
 }
 
+/* A start that takes long says how far it got and how busy the CPUs are,
+ * every PROGRESS_NS while workers wait: a fleet the host cannot carry
+ * (workers' ticks using up their CPUs) shows why it does not come up. */
+#define PROGRESS_NS (10 * RF_NSEC_PER_SEC)
+#define CPU_BUSY_PCT 75.0
+
+static void log_progress(struct fleet *f, double pct, const cpu_set_t *used, uint64_t now)
+{
+	int ncpu = CPU_COUNT(used);
+	size_t counts[FSM_FATAL + 1];
+
+	if (!f->n_queued && !f->n_inflight) {
+		f->progress_ns = 0;
+		return;
+	}
+	if (!f->progress_ns)
+		f->progress_ns = now;
+	if (now - f->progress_ns < PROGRESS_NS)
+		return;
+	f->progress_ns = now;
+	fleet_count_states(f, counts);
+	log_warn("start in progress: %zu running, %zu forked and not ready yet, %zu queued; "
+		 "workers use %.0f%% of the %d CPUs they run on%s", counts[FSM_RUNNING],
+		 f->n_inflight, f->n_queued, pct, ncpu,
+		 ncpu && pct >= CPU_BUSY_PCT * ncpu ? ": the CPUs are saturated, the host may not "
+		 "carry this fleet (fewer servers, lower tick_hz or more cpus)" : "");
+}
+
 void fleet_housekeeping(struct fleet *f, uint64_t now)
 {
+	cpu_set_t used;
+	double pct = 0;
+
+	CPU_ZERO(&used);
 	for (size_t i = 0; i < f->n; i++) {
 		struct server *s = f->srv[i];
 
 		if (s->fsm.state == FSM_RUNNING)
 			check_hang(f, s, now);
-		if (s->pid > 0)
+		if (s->pid > 0) {
 			sample_cpu(f, s, now);
+			pct += s->cpu_pct;
+			if (s->cpu >= 0 && s->cpu < CPU_SETSIZE)
+				CPU_SET(s->cpu, &used);
+		}
 		sample_ticks(s);
 	}
+	log_progress(f, pct, &used, now);
 }
 
 uint64_t fleet_next_deadline(const struct fleet *f)

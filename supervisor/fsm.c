@@ -58,10 +58,12 @@ static struct fsm_result spawn(struct fsm *m, const struct fsm_policy *p, uint64
 	return (struct fsm_result){ FSM_ACT_SPAWN, true };
 }
 
-void fsm_spawn_queued(struct fsm *m)
+void fsm_spawn_queued(struct fsm *m, const char *why)
 {
-	if (m->state == FSM_STARTING)
-		m->deadline_ns = 0;
+	if (m->state != FSM_STARTING)
+		return;
+	m->deadline_ns = 0;
+	snprintf(m->reason, sizeof(m->reason), "%s", why);
 }
 
 void fsm_spawn_dequeued(struct fsm *m, const struct fsm_policy *p, uint64_t now)

@@ -81,7 +81,7 @@ struct fsm_result fsm_step(struct fsm *m, const struct fsm_policy *p,
 			   const struct fsm_event *ev, uint64_t now_ns);
 /* The caller queued the spawn FSM_ACT_SPAWN asked for (spawns are paced):
  * no start timeout runs while it waits. */
-void fsm_spawn_queued(struct fsm *m);
+void fsm_spawn_queued(struct fsm *m, const char *why);
 /* The queued spawn happens now: the start timeout runs from here. */
 void fsm_spawn_dequeued(struct fsm *m, const struct fsm_policy *p, uint64_t now);
 const char *fsm_state_name(enum fsm_state s);

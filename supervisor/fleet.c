@@ -26,7 +26,6 @@ int fleet_init(struct fleet *f, int epfd, const char *worker_path)
 	f->privileged = geteuid() == 0;
 	f->ticks_per_sec = (uint64_t)sysconf(_SC_CLK_TCK);
 	f->spawn_budget = FLEET_SPAWNS_PER_TURN;
-	f->turn_ns = rf_now_ns();
 	if (strlen(worker_path) >= sizeof(f->worker_path))
 		return -ENAMETOOLONG;
 	strcpy(f->worker_path, worker_path);
@@ -105,7 +104,7 @@ static void log_transition(const struct server *s, enum fsm_state from, pid_t pi
 static bool spawn_slot_free(const struct fleet *f)
 {
 	return f->spawn_budget > 0 && f->n_inflight < FLEET_STARTING_MAX &&
-	       rf_now_ns() - f->turn_ns < FLEET_SPAWN_TURN_NS;
+	       (!f->turn_ns || rf_now_ns() - f->turn_ns < FLEET_SPAWN_TURN_NS);
 }
 
 static void set_queued(struct fleet *f, struct server *s, bool on)
@@ -146,6 +145,8 @@ static int try_spawn(struct fleet *f, struct server *s)
 		return 0;
 	}
 	f->spawn_budget--;
+	if (!f->turn_ns)
+		f->turn_ns = rf_now_ns();
 	e = do_spawn(f, s);
 	if (e < 0) {
 		log_err("%s: cannot start worker: %s", s->cfg.name, strerror(-e));
@@ -192,7 +193,7 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 void fleet_run_spawn_queue(struct fleet *f, uint64_t now)
 {
 	f->spawn_budget = FLEET_SPAWNS_PER_TURN;
-	f->turn_ns = now;
+	f->turn_ns = 0;
 	for (size_t i = 0; i < f->n && f->n_queued && spawn_slot_free(f); i++) {
 		struct server *s = f->srv[i];
 		int e;

@@ -30,7 +30,7 @@ struct fleet {
 	size_t n_queued;          /* servers with spawn_queued */
 	size_t n_inflight;        /* servers with spawn_inflight */
 	unsigned spawn_budget;    /* forks left in this loop turn */
-	uint64_t turn_ns;         /* when this loop turn began */
+	uint64_t turn_ns;         /* first fork of this loop turn, 0: none yet */
 	uint64_t progress_ns;     /* last "start in progress" line, 0: none due */
 	struct cfg_supervisor sup;
 	struct fsm_policy policy;

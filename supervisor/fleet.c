@@ -387,14 +387,33 @@ void fleet_on_deadlines(struct fleet *f, uint64_t now)
 
 /* A start that takes long says how far it got and how busy the CPUs are,
  * every PROGRESS_NS while workers wait: a fleet the host cannot carry
- * (workers' ticks using up their CPUs) shows why it does not come up. */
+ * (workers' ticks using up their CPUs, or tasks waiting for a CPU most of
+ * the time: PSI) shows why it does not come up. */
 #define PROGRESS_NS (10 * RF_NSEC_PER_SEC)
 #define CPU_BUSY_PCT 75.0
+#define CPU_PRESSURE_BUSY 50.0
+
+/* "some avg10" of /proc/pressure/cpu: the share of the last 10 s in which
+ * some task waited for a CPU; -1 without PSI. */
+static double cpu_pressure(void)
+{
+	FILE *fp = fopen("/proc/pressure/cpu", "re");
+	double v = -1;
+
+	if (!fp)
+		return -1;
+	if (fscanf(fp, "some avg10=%lf", &v) != 1)
+		v = -1;
+	fclose(fp);
+	return v;
+}
 
 static void log_progress(struct fleet *f, double pct, const cpu_set_t *used, uint64_t now)
 {
 	int ncpu = CPU_COUNT(used);
 	size_t counts[FSM_FATAL + 1];
+	double psi;
+	bool busy;
 
 	if (!f->n_queued && !f->n_inflight) {
 		f->progress_ns = 0;
@@ -406,11 +425,13 @@ static void log_progress(struct fleet *f, double pct, const cpu_set_t *used, uin
 		return;
 	f->progress_ns = now;
 	fleet_count_states(f, counts);
+	psi = cpu_pressure();
+	busy = (ncpu && pct >= CPU_BUSY_PCT * ncpu) || psi >= CPU_PRESSURE_BUSY;
 	log_warn("start in progress: %zu running, %zu forked and not ready yet, %zu queued; "
-		 "workers use %.0f%% of the %d CPUs they run on%s", counts[FSM_RUNNING],
-		 f->n_inflight, f->n_queued, pct, ncpu,
-		 ncpu && pct >= CPU_BUSY_PCT * ncpu ? ": the CPUs are saturated, the host may not "
-		 "carry this fleet (fewer servers, lower tick_hz or more cpus)" : "");
+		 "workers use %.0f%% of the %d CPUs they run on, CPU pressure %.0f%%%s",
+		 counts[FSM_RUNNING], f->n_inflight, f->n_queued, pct, ncpu, psi < 0 ? 0 : psi,
+		 busy ? ": the CPUs are saturated, the host may not carry this fleet (fewer "
+		 "servers, lower tick_hz or more cpus)" : "");
 }
 
 void fleet_housekeeping(struct fleet *f, uint64_t now)

@@ -22,7 +22,7 @@
  * the rest wait in `starting`, queued in table order. */
 #define FLEET_SPAWNS_PER_TURN 32
 #define FLEET_SPAWN_TURN_NS (20 * 1000000ull)
-#define FLEET_STARTING_MAX 64
+#define FLEET_STARTING_MAX 32
 
 struct fleet {
 	struct server **srv;

@@ -78,8 +78,10 @@ static int build_argv(const struct spawn_args *a, struct argv_buf *b)
 /* The child shares the supervisor's memory (CLONE_VM | CLONE_VFORK, as
  * posix_spawn does), so forking costs the same however large the fleet:
  * no page tables to copy, no copy-on-write faults in the supervisor
- * afterwards. The supervisor is suspended until the child execs or exits.
- * The child therefore makes raw system calls only: no libc state, no
+ * afterwards. The supervisor is suspended until the child execs or exits:
+ * usually well under a millisecond, but on a host whose CPUs are saturated
+ * as long as the scheduler takes to run the child (the pacing in fleet.c
+ * bounds how many such waits one loop turn makes). The child therefore makes raw system calls only: no libc state, no
  * sanitizer interceptors, and no glibc set*id broadcast to the
  * supervisor's threads. */
 #define CHILD_STACK_BYTES (64 * 1024)

@@ -224,10 +224,10 @@ static void dispatch(struct daemon *d, struct ev_tag *tag, uint32_t events)
  * once the whole batch is dispatched (control_reap, fleet_reap). Pidfd
  * events still come after every other event of the batch, so a worker's
  * ready line is read before its exit is handled. */
-static int wait_events(struct daemon *d, struct epoll_event *evs)
+static int wait_events(struct daemon *d, struct epoll_event *evs, int timeout_ms)
 {
 	enum ev_kind kind[EVENTS_MAX];
-	int n = epoll_wait(d->epfd, evs, EVENTS_MAX, -1);
+	int n = epoll_wait(d->epfd, evs, EVENTS_MAX, timeout_ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -254,11 +254,15 @@ int daemon_run(struct daemon *d)
 		uint64_t now = rf_now_ns();
 		int r;
 
+		/* A bounded number of queued spawns per turn; while more wait,
+		 * poll instead of blocking, so signals, the control socket and
+		 * worker events are served between batches. */
+		fleet_run_spawn_queue(&d->fleet, now);
 		daemon_after_events(d);
 		if (d->shutting_down && fleet_idle(&d->fleet))
 			break;
 		arm_timer(d, now);
-		r = wait_events(d, evs);
+		r = wait_events(d, evs, fleet_spawns_waiting(&d->fleet) ? 0 : -1);
 		if (r < 0) {
 			log_err("epoll_wait: %s", strerror(-r));
 			return 1;

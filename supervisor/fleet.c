@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -25,6 +26,7 @@ int fleet_init(struct fleet *f, int epfd, const char *worker_path)
 	f->epfd = epfd;
 	f->privileged = geteuid() == 0;
 	f->ticks_per_sec = (uint64_t)sysconf(_SC_CLK_TCK);
+	f->spawn_budget = FLEET_SPAWNS_PER_TURN;
 	if (strlen(worker_path) >= sizeof(f->worker_path))
 		return -ENAMETOOLONG;
 	strcpy(f->worker_path, worker_path);
@@ -64,7 +66,7 @@ static int do_spawn(struct fleet *f, struct server *s)
 		.worker_path = f->worker_path, .cfg = &s->cfg, .cpu = s->cpu,
 		.phase_ns = s->phase_ns, .udp_fd = s->udp_fd, .slot_fd = s->slot_fd,
 		.log_level = log_get_level(), .drop_privs = s->drop_privs,
-		.uid = s->uid, .gid = s->gid,
+		.uid = s->uid, .gid = s->gid, .parent = getpid(),
 	};
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -77,6 +79,7 @@ static int do_spawn(struct fleet *f, struct server *s)
 		return r;
 	}
 	s->ready_fd = pipefd[0];
+	s->spawn_err = 0;
 	s->cpu_ticks = 0;
 	s->cpu_ticks_prev = 0;
 	s->cpu_sample_ns = rf_now_ns();
@@ -100,8 +103,65 @@ static void log_transition(const struct server *s, enum fsm_state from, pid_t pi
 			fsm_state_name(s->fsm.state), s->fsm.reason, who);
 }
 
+static bool spawn_slot_free(const struct fleet *f)
+{
+	return f->spawn_budget > 0 && f->n_inflight < FLEET_STARTING_MAX &&
+	       (!f->turn_ns || rf_now_ns() - f->turn_ns < FLEET_SPAWN_TURN_NS);
+}
+
+static void set_queued(struct fleet *f, struct server *s, bool on)
+{
+	if (s->spawn_queued == on)
+		return;
+	s->spawn_queued = on;
+	if (on)
+		f->n_queued++;
+	else
+		f->n_queued--;
+}
+
+static void set_inflight(struct fleet *f, struct server *s, bool on)
+{
+	if (s->spawn_inflight == on)
+		return;
+	s->spawn_inflight = on;
+	if (on)
+		f->n_inflight++;
+	else
+		f->n_inflight--;
+}
+
+/* Forks s's worker if pacing allows, else queues it. Returns 0 (spawned
+ * or queued) or the -errno of a failed spawn. */
+static int try_spawn(struct fleet *f, struct server *s)
+{
+	int e;
+
+	if (!spawn_slot_free(f)) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "queued to start (at most %d per loop turn, %d not "
+			 "ready at once)", FLEET_SPAWNS_PER_TURN, FLEET_STARTING_MAX);
+		set_queued(f, s, true);
+		fsm_spawn_queued(&s->fsm, why);
+		return 0;
+	}
+	f->spawn_budget--;
+	if (!f->turn_ns)
+		f->turn_ns = rf_now_ns();
+	e = do_spawn(f, s);
+	if (e < 0) {
+		log_err("%s: cannot start worker: %s", s->cfg.name, strerror(-e));
+		return e;
+	}
+	set_inflight(f, s, true);
+	log_info("%s: started worker pid %d on cpu %d", s->cfg.name, (int)s->pid, s->cpu);
+	return 0;
+}
+
 /* Feeds ev to the machine and carries out what it asks. A failed spawn is
- * fed back as an exit, so the restart policy also covers fork failures. */
+ * fed back as FSM_EV_SPAWN_FAILED, which the machine classifies; a signal
+ * for a worker still queued (never forked) ends it at once. */
 static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 {
 	for (;;) {
@@ -112,6 +172,12 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 
 		if (r.changed || r.action != FSM_ACT_NONE)
 			log_transition(s, from, pid);
+		if ((r.action == FSM_ACT_TERM || r.action == FSM_ACT_KILL) && s->spawn_queued) {
+			set_queued(f, s, false);
+			ev = (struct fsm_event){ .type = FSM_EV_EXIT,
+						 .wait_status = r.action == FSM_ACT_TERM ? 0 : SIGKILL };
+			continue;
+		}
 		if (r.action == FSM_ACT_TERM || r.action == FSM_ACT_KILL) {
 			if (s->pidfd >= 0)
 				spawn_signal(s->pidfd, r.action == FSM_ACT_TERM ? SIGTERM : SIGKILL);
@@ -119,14 +185,34 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 		}
 		if (r.action != FSM_ACT_SPAWN)
 			return;
-		e = do_spawn(f, s);
-		if (e == 0) {
-			log_info("%s: started worker pid %d on cpu %d", s->cfg.name, (int)s->pid, s->cpu);
+		e = try_spawn(f, s);
+		if (e == 0)
 			return;
-		}
-		log_err("%s: cannot start worker: %s", s->cfg.name, strerror(-e));
-		ev = (struct fsm_event){ .type = FSM_EV_EXIT, .wait_status = 127 << 8 };
+		ev = (struct fsm_event){ .type = FSM_EV_SPAWN_FAILED, .err = -e };
 	}
+}
+
+void fleet_run_spawn_queue(struct fleet *f, uint64_t now)
+{
+	f->spawn_budget = FLEET_SPAWNS_PER_TURN;
+	f->turn_ns = 0;
+	for (size_t i = 0; i < f->n && f->n_queued && spawn_slot_free(f); i++) {
+		struct server *s = f->srv[i];
+		int e;
+
+		if (!s->spawn_queued)
+			continue;
+		set_queued(f, s, false);
+		fsm_spawn_dequeued(&s->fsm, &f->policy, now);
+		e = try_spawn(f, s);
+		if (e < 0)
+			dispatch(f, s, (struct fsm_event){ .type = FSM_EV_SPAWN_FAILED, .err = -e });
+	}
+}
+
+bool fleet_spawns_waiting(const struct fleet *f)
+{
+	return f->n_queued > 0 && f->n_inflight < FLEET_STARTING_MAX;
 }
 
 void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type type)
@@ -136,6 +222,8 @@ void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type type)
 
 void fleet_forget(struct fleet *f, struct server *s)
 {
+	set_queued(f, s, false);
+	set_inflight(f, s, false);
 	for (size_t i = 0; i < f->n; i++) {
 		if (f->srv[i] != s)
 			continue;
@@ -159,10 +247,37 @@ void fleet_reap(struct fleet *f)
 	}
 }
 
+/* A child that failed before exec leaves "spawn-error ERRNO STEP" on the
+ * readiness pipe: kept in s->spawn_err until its exit is handled. */
+static void note_spawn_error(struct server *s, char *buf, ssize_t n)
+{
+	int e;
+
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	e = spawn_parse_error(buf, (size_t)n);
+	if (e <= 0)
+		return;
+	s->spawn_err = e;
+	buf[strcspn(buf, "\n")] = '\0';
+	log_err("%s: worker could not start: %s: %s", s->cfg.name, strchr(buf + 12, ' ') + 1,
+		strerror(e));
+}
+
+/* The child has exited, so this read cannot block. */
+static void read_spawn_error(struct server *s)
+{
+	char buf[64];
+
+	if (s->ready_fd >= 0 && !s->spawn_err)
+		note_spawn_error(s, buf, read(s->ready_fd, buf, sizeof(buf) - 1));
+}
+
 void fleet_on_pidfd(struct fleet *f, struct server *s)
 {
 	uint64_t final_ticks = 0;
-	int st = spawn_reap(s->pidfd, &final_ticks);
+	int st = spawn_reap(s->pidfd, &final_ticks), err;
 
 	if (st == -EAGAIN)
 		return;
@@ -174,9 +289,16 @@ void fleet_on_pidfd(struct fleet *f, struct server *s)
 	fsm_describe_exit(st, s->last_exit, sizeof(s->last_exit));
 	s->cpu_ticks_total += s->cpu_ticks;
 	s->cpu_ticks = 0;
+	read_spawn_error(s);
+	set_inflight(f, s, false);
+	err = s->spawn_err;
+	s->spawn_err = 0;
 	close_watched(f, &s->pidfd);
 	close_watched(f, &s->ready_fd);
-	dispatch(f, s, (struct fsm_event){ .type = FSM_EV_EXIT, .wait_status = st });
+	if (err > 0 && s->fsm.state == FSM_STARTING)
+		dispatch(f, s, (struct fsm_event){ .type = FSM_EV_SPAWN_FAILED, .err = err });
+	else
+		dispatch(f, s, (struct fsm_event){ .type = FSM_EV_EXIT, .wait_status = st });
 	s->pid = s->pidfd >= 0 ? s->pid : 0;
 	if (s->removing && !fsm_has_process(s->fsm.state))
 		fleet_forget(f, s);
@@ -184,11 +306,13 @@ void fleet_on_pidfd(struct fleet *f, struct server *s)
 
 void fleet_on_ready(struct fleet *f, struct server *s)
 {
-	char buf[16];
-	ssize_t n = read(s->ready_fd, buf, sizeof(buf));
+	char buf[64];
+	ssize_t n = read(s->ready_fd, buf, sizeof(buf) - 1);
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
+	note_spawn_error(s, buf, n);
+	set_inflight(f, s, false);
 	/* One line, then the worker closes its end: either way we are done. */
 	close_watched(f, &s->ready_fd);
 	if (n >= 5 && memcmp(buf, "ready", 5) == 0)
@@ -275,17 +399,75 @@ void fleet_on_deadlines(struct fleet *f, uint64_t now)
 	}
 }
 
+/* A start that takes long says how far it got and how busy the CPUs are,
+ * every PROGRESS_NS while workers wait: a fleet the host cannot carry
+ * (workers' ticks using up their CPUs, or tasks waiting for a CPU most of
+ * the time: PSI) shows why it does not come up. */
+#define PROGRESS_NS (10 * RF_NSEC_PER_SEC)
+#define CPU_BUSY_PCT 75.0
+#define CPU_PRESSURE_BUSY 50.0
+
+/* "some avg10" of /proc/pressure/cpu: the share of the last 10 s in which
+ * some task waited for a CPU; -1 without PSI. */
+static double cpu_pressure(void)
+{
+	FILE *fp = fopen("/proc/pressure/cpu", "re");
+	double v = -1;
+
+	if (!fp)
+		return -1;
+	if (fscanf(fp, "some avg10=%lf", &v) != 1)
+		v = -1;
+	fclose(fp);
+	return v;
+}
+
+static void log_progress(struct fleet *f, double pct, const cpu_set_t *used, uint64_t now)
+{
+	int ncpu = CPU_COUNT(used);
+	size_t counts[FSM_FATAL + 1];
+	double psi;
+	bool busy;
+
+	if (!f->n_queued && !f->n_inflight) {
+		f->progress_ns = 0;
+		return;
+	}
+	if (!f->progress_ns)
+		f->progress_ns = now;
+	if (now - f->progress_ns < PROGRESS_NS)
+		return;
+	f->progress_ns = now;
+	fleet_count_states(f, counts);
+	psi = cpu_pressure();
+	busy = (ncpu && pct >= CPU_BUSY_PCT * ncpu) || psi >= CPU_PRESSURE_BUSY;
+	log_warn("start in progress: %zu running, %zu forked and not ready yet, %zu queued; "
+		 "workers use %.0f%% of the %d CPUs they run on, CPU pressure %.0f%%%s",
+		 counts[FSM_RUNNING], f->n_inflight, f->n_queued, pct, ncpu, psi < 0 ? 0 : psi,
+		 busy ? ": the CPUs are saturated, the host may not carry this fleet (fewer "
+		 "servers, lower tick_hz or more cpus)" : "");
+}
+
 void fleet_housekeeping(struct fleet *f, uint64_t now)
 {
+	cpu_set_t used;
+	double pct = 0;
+
+	CPU_ZERO(&used);
 	for (size_t i = 0; i < f->n; i++) {
 		struct server *s = f->srv[i];
 
 		if (s->fsm.state == FSM_RUNNING)
 			check_hang(f, s, now);
-		if (s->pid > 0)
+		if (s->pid > 0) {
 			sample_cpu(f, s, now);
+			pct += s->cpu_pct;
+			if (s->cpu >= 0 && s->cpu < CPU_SETSIZE)
+				CPU_SET(s->cpu, &used);
+		}
 		sample_ticks(s);
 	}
+	log_progress(f, pct, &used, now);
 }
 
 uint64_t fleet_next_deadline(const struct fleet *f)
@@ -336,6 +518,42 @@ void fleet_count_states(const struct fleet *f, size_t *counts)
 double fleet_server_cpu_seconds(const struct fleet *f, const struct server *s)
 {
 	return (double)(s->cpu_ticks_total + s->cpu_ticks) / (double)f->ticks_per_sec;
+}
+
+/* The loop (3), stdio (3), control listener and connections (1 + 64),
+ * metrics listener and connections (1 + 16), and room for a log file,
+ * /proc reads and the like. */
+#define FLEET_FDS_FIXED 128
+#define FLEET_FDS_PER_SERVER 3
+
+size_t fleet_fds_needed(size_t n)
+{
+	return FLEET_FDS_PER_SERVER * n + FLEET_STARTING_MAX + FLEET_FDS_FIXED;
+}
+
+int fleet_reserve_fds(size_t n, char *err, size_t errlen)
+{
+	rlim_t need = (rlim_t)fleet_fds_needed(n);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0; /* cannot tell: let the first failure speak */
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max >= need) {
+		rl.rlim_cur = need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			log_info("raised RLIMIT_NOFILE to %llu for %zu servers",
+				 (unsigned long long)need, n);
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "RLIMIT_NOFILE is %llu (hard %llu), too low for %zu servers: "
+		 "ringfleetd needs about %llu file descriptors (%d per server + %d); raise "
+		 "LimitNOFILE= or ulimit -n", (unsigned long long)rl.rlim_cur,
+		 (unsigned long long)rl.rlim_max, n, (unsigned long long)need,
+		 FLEET_FDS_PER_SERVER, FLEET_STARTING_MAX + FLEET_FDS_FIXED);
+	return -EMFILE;
 }
 
 void fleet_policy_from(struct fsm_policy *p, const struct cfg_supervisor *sup)

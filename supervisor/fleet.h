@@ -15,10 +15,25 @@
 #include "config/config.h"
 #include "supervisor/server.h"
 
+/* Spawn pacing: forking thousands of workers in one go starves the event
+ * loop (signals, control socket) and the machine. Per event-loop turn at
+ * most FLEET_SPAWNS_PER_TURN forks and FLEET_SPAWN_TURN_NS spent forking
+ * (a fork waits for the child's exec, which takes milliseconds on a loaded
+ * host), and at most FLEET_STARTING_MAX workers forked but not ready yet;
+ * the rest wait in `starting`, queued in table order. */
+#define FLEET_SPAWNS_PER_TURN 32
+#define FLEET_SPAWN_TURN_NS (20 * 1000000ull)
+#define FLEET_STARTING_MAX 32
+
 struct fleet {
 	struct server **srv;
 	size_t n, cap;
 	struct server *dead;      /* forgotten this batch, see fleet_reap() */
+	size_t n_queued;          /* servers with spawn_queued */
+	size_t n_inflight;        /* servers with spawn_inflight */
+	unsigned spawn_budget;    /* forks left in this loop turn */
+	uint64_t turn_ns;         /* first fork of this loop turn, 0: none yet */
+	uint64_t progress_ns;     /* last "start in progress" line, 0: none due */
 	struct cfg_supervisor sup;
 	struct fsm_policy policy;
 	int epfd;
@@ -55,6 +70,12 @@ uint64_t fleet_next_deadline(const struct fleet *f);
  * catches a hang within hang_timeout_ms + 1 s. */
 void fleet_housekeeping(struct fleet *f, uint64_t now);
 
+/* Starts a new event-loop turn: refills the spawn budget and forks queued
+ * workers while it and FLEET_STARTING_MAX allow. */
+void fleet_run_spawn_queue(struct fleet *f, uint64_t now);
+/* Queued spawns could proceed right now: the loop must not block. */
+bool fleet_spawns_waiting(const struct fleet *f);
+
 /* Operator requests; ev is FSM_EV_START/STOP/RESTART. */
 void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type ev);
 void fleet_stop_all(struct fleet *f);
@@ -67,6 +88,14 @@ bool fleet_idle(const struct fleet *f);
 void fleet_count_states(const struct fleet *f, size_t *counts);
 /* Cumulative CPU seconds of all workers this server has had. */
 double fleet_server_cpu_seconds(const struct fleet *f, const struct server *s);
+
+/* File descriptors ringfleetd needs for n servers: per server its socket,
+ * slot memfd and worker pidfd, a readiness pipe per worker starting, and
+ * the loop, control and metrics connections. */
+size_t fleet_fds_needed(size_t n_servers);
+/* Makes RLIMIT_NOFILE fit n servers, raising the soft limit up to the
+ * hard one if needed. Returns 0, or -EMFILE with err naming the limit. */
+int fleet_reserve_fds(size_t n_servers, char *err, size_t errlen);
 
 /* Fills the restart policy from the [supervisor] section. */
 void fleet_policy_from(struct fsm_policy *p, const struct cfg_supervisor *sup);

@@ -244,6 +244,18 @@ static int resolve_user(struct apply *a, struct plan *p)
 	return r;
 }
 
+/* New servers plus old ones a reload removes, which hold their fds until
+ * their workers have stopped. */
+static int check_fds(struct apply *a)
+{
+	size_t n = a->cfg->n_servers;
+
+	for (size_t i = 0; i < a->f->n; i++)
+		if (a->old_to_new[i] < 0)
+			n++;
+	return fleet_reserve_fds(n, a->err, a->errlen);
+}
+
 static int prepare(struct apply *a)
 {
 	int r = 0;
@@ -409,6 +421,8 @@ int fleet_apply(struct fleet *f, const struct cfg *cfg, struct fleet_diff *diff,
 		r = compute_allowed(&a, &allowed);
 	if (r == 0)
 		r = place(&a, &allowed);
+	if (r == 0)
+		r = check_fds(&a);
 	if (r == 0)
 		r = prepare(&a);
 	if (r != 0)

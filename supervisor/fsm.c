@@ -2,6 +2,7 @@
 /* fsm.c - see fsm.h. */
 #include "supervisor/fsm.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +59,22 @@ static struct fsm_result spawn(struct fsm *m, const struct fsm_policy *p, uint64
 	return (struct fsm_result){ FSM_ACT_SPAWN, true };
 }
 
+void fsm_spawn_queued(struct fsm *m, const char *why)
+{
+	if (m->state != FSM_STARTING)
+		return;
+	m->deadline_ns = 0;
+	snprintf(m->reason, sizeof(m->reason), "%s", why);
+}
+
+void fsm_spawn_dequeued(struct fsm *m, const struct fsm_policy *p, uint64_t now)
+{
+	if (m->state != FSM_STARTING)
+		return;
+	m->since_ns = now;
+	m->deadline_ns = now + p->start_timeout_ns;
+}
+
 static struct fsm_result stop(struct fsm *m, const struct fsm_policy *p, uint64_t now)
 {
 	enter(m, FSM_STOPPING, now, now + p->stop_timeout_ns);
@@ -94,14 +111,13 @@ static uint64_t backoff_delay(const struct fsm *m, const struct fsm_policy *p)
 	return d < p->delay_max_ns ? d : p->delay_max_ns;
 }
 
+/* what: how it ended, for the reason ("exited with status 1"). */
 static struct fsm_result on_crash(struct fsm *m, const struct fsm_policy *p,
-				  int st, uint64_t now)
+				  int st, const char *what, uint64_t now)
 {
-	char what[48];
 	uint32_t limit = p->crash_limit < FSM_CRASH_HISTORY ? p->crash_limit : FSM_CRASH_HISTORY - 1;
 	uint64_t delay;
 
-	fsm_describe_exit(st, what, sizeof(what));
 	if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_EXIT_CONFIG) {
 		snprintf(m->reason, sizeof(m->reason), "%s (configuration error): not restarting", what);
 		enter(m, FSM_FATAL, now, 0);
@@ -143,9 +159,64 @@ static struct fsm_result on_exit_event(struct fsm *m, const struct fsm_policy *p
 		}
 		return (struct fsm_result){ FSM_ACT_NONE, true };
 	}
-	if (m->state == FSM_STARTING || m->state == FSM_RUNNING)
-		return on_crash(m, p, st, now);
+	if (m->state == FSM_STARTING || m->state == FSM_RUNNING) {
+		fsm_describe_exit(st, what, sizeof(what));
+		return on_crash(m, p, st, what, now);
+	}
 	return (struct fsm_result){ FSM_ACT_NONE, false };
+}
+
+enum fsm_spawn_err fsm_spawn_err_class(int err)
+{
+	switch (err) {
+	/* ETXTBSY: the binary is being written, as by a copying upgrade. */
+	case EMFILE: case ENFILE: case EAGAIN: case ENOMEM: case ENOBUFS: case ENOSPC:
+	case ETXTBSY:
+		return FSM_SPAWN_TRANSIENT;
+	case ENOENT: case EACCES: case ENOEXEC: case ENOTDIR: case ELOOP: case EISDIR:
+	case ENAMETOOLONG: case ELIBBAD: case E2BIG:
+		return FSM_SPAWN_CONFIG;
+	default:
+		return FSM_SPAWN_CRASH;
+	}
+}
+
+/* Retrying at once would fail again: the first retry already waits
+ * delay_ns, doubling up to delay_max_ns. */
+static uint64_t spawn_retry_delay(const struct fsm *m, const struct fsm_policy *p)
+{
+	uint64_t d = p->delay_ns ? p->delay_ns : 1;
+
+	for (uint32_t i = 1; i < m->spawn_failures && d < p->delay_max_ns; i++)
+		d *= 2;
+	return d < p->delay_max_ns ? d : p->delay_max_ns;
+}
+
+static struct fsm_result on_spawn_failed(struct fsm *m, const struct fsm_policy *p,
+					 int err, uint64_t now)
+{
+	char what[64];
+	uint64_t delay;
+
+	if (m->state != FSM_STARTING)
+		return (struct fsm_result){ FSM_ACT_NONE, false };
+	snprintf(what, sizeof(what), "spawn failed: %s", strerror(err));
+	switch (fsm_spawn_err_class(err)) {
+	case FSM_SPAWN_CONFIG:
+		snprintf(m->reason, sizeof(m->reason), "%s (worker binary): not restarting", what);
+		enter(m, FSM_FATAL, now, 0);
+		return (struct fsm_result){ FSM_ACT_NONE, true };
+	case FSM_SPAWN_CRASH:
+		return on_crash(m, p, 127 << 8, what, now);
+	case FSM_SPAWN_TRANSIENT:
+		break;
+	}
+	m->spawn_failures++;
+	delay = spawn_retry_delay(m, p);
+	snprintf(m->reason, sizeof(m->reason), "%s: retrying in %llu ms", what,
+		 (unsigned long long)(delay / 1000000ull));
+	enter(m, FSM_BACKOFF, now, now + delay);
+	return (struct fsm_result){ FSM_ACT_NONE, true };
 }
 
 static struct fsm_result on_timer(struct fsm *m, const struct fsm_policy *p, uint64_t now)
@@ -179,6 +250,7 @@ static struct fsm_result on_start(struct fsm *m, const struct fsm_policy *p, uin
 	case FSM_FATAL:
 		m->n_crashes = 0;
 		m->consecutive = 0;
+		m->spawn_failures = 0;
 		/* fall through */
 	case FSM_STOPPED:
 	case FSM_BACKOFF:
@@ -240,6 +312,7 @@ struct fsm_result fsm_step(struct fsm *m, const struct fsm_policy *p,
 		if (m->state != FSM_STARTING)
 			return (struct fsm_result){ FSM_ACT_NONE, false };
 		m->ready_ns = now;
+		m->spawn_failures = 0;
 		snprintf(m->reason, sizeof(m->reason), "ready");
 		enter(m, FSM_RUNNING, now, 0);
 		return (struct fsm_result){ FSM_ACT_NONE, true };
@@ -253,6 +326,8 @@ struct fsm_result fsm_step(struct fsm *m, const struct fsm_policy *p,
 		return (struct fsm_result){ FSM_ACT_KILL, false };
 	case FSM_EV_TIMER:
 		return on_timer(m, p, now);
+	case FSM_EV_SPAWN_FAILED:
+		return on_spawn_failed(m, p, ev->err, now);
 	}
 	return (struct fsm_result){ FSM_ACT_NONE, false };
 }

@@ -29,6 +29,7 @@ enum fsm_event_type {
 	FSM_EV_EXIT,   /* the worker process ended; see status */
 	FSM_EV_HANG,   /* no heartbeat for hang_timeout (or no ready line) */
 	FSM_EV_TIMER,  /* deadline_ns passed */
+	FSM_EV_SPAWN_FAILED, /* no worker could be started; see err */
 };
 
 enum fsm_action {
@@ -51,6 +52,7 @@ struct fsm_policy {
 struct fsm_event {
 	enum fsm_event_type type;
 	int wait_status;         /* FSM_EV_EXIT: as from waitid/waitpid */
+	int err;                 /* FSM_EV_SPAWN_FAILED: the errno (> 0) */
 };
 
 struct fsm {
@@ -63,6 +65,7 @@ struct fsm {
 	uint64_t crashes[FSM_CRASH_HISTORY]; /* ring of crash times */
 	uint32_t crash_head;
 	uint32_t restarts;       /* spawns after the first */
+	uint32_t spawn_failures; /* consecutive failures to start for lack of resources */
 	bool spawned_once;
 	bool restart_pending;    /* STOPPING, then start again */
 	bool hung;               /* the pending exit was our SIGKILL */
@@ -77,7 +80,20 @@ struct fsm_result {
 void fsm_init(struct fsm *m);
 struct fsm_result fsm_step(struct fsm *m, const struct fsm_policy *p,
 			   const struct fsm_event *ev, uint64_t now_ns);
+/* The caller queued the spawn FSM_ACT_SPAWN asked for (spawns are paced):
+ * no start timeout runs while it waits. */
+void fsm_spawn_queued(struct fsm *m, const char *why);
+/* The queued spawn happens now: the start timeout runs from here. */
+void fsm_spawn_dequeued(struct fsm *m, const struct fsm_policy *p, uint64_t now);
 const char *fsm_state_name(enum fsm_state s);
+/* How a failure to start a worker (fork, exec, fds) is handled:
+ * lack of resources (EMFILE, ENFILE, EAGAIN, ENOMEM, ETXTBSY...) is the host's
+ * condition: retried with backoff, never counted toward crash_limit, never
+ * fatal. A missing or unusable worker binary (ENOENT, EACCES, ENOEXEC, ...)
+ * is a configuration error: fatal at once. Anything else counts as a
+ * crash. */
+enum fsm_spawn_err { FSM_SPAWN_TRANSIENT, FSM_SPAWN_CONFIG, FSM_SPAWN_CRASH };
+enum fsm_spawn_err fsm_spawn_err_class(int err);
 /* True while a worker process may exist (it must be reaped or killed). */
 bool fsm_has_process(enum fsm_state s);
 /* Describes a wait status: "exited with status 1", "killed by SIGKILL". */

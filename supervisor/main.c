@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -35,6 +36,17 @@ static void usage(FILE *out)
 		DEFAULT_CONFIG);
 }
 
+/* The limits --check runs under may not be the service's: a warning. */
+static void warn_fds(size_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < fleet_fds_needed(n))
+		fprintf(stderr, "warning: RLIMIT_NOFILE here (hard %llu) is below the about %zu "
+			"file descriptors ringfleetd needs for %zu servers\n",
+			(unsigned long long)rl.rlim_max, fleet_fds_needed(n), n);
+}
+
 static int check_config(const char *path)
 {
 	char err[CFG_ERR_MAX];
@@ -45,6 +57,7 @@ static int check_config(const char *path)
 		return 1;
 	}
 	printf("%s: OK (%zu servers)\n", path, cfg.n_servers);
+	warn_fds(cfg.n_servers);
 	cfg_free(&cfg);
 	return 0;
 }

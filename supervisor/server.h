@@ -37,9 +37,12 @@ struct server {
 	pid_t pid;                /* 0 when no process */
 	int pidfd;                /* -1 when no process */
 	int ready_fd;             /* read end of the readiness pipe, or -1 */
+	int spawn_err;            /* errno the child reported before exec, or 0 */
 	struct ev_tag pid_tag, ready_tag;
 	bool removing;            /* dropped by a reload: free once stopped */
 	struct server *next_dead; /* forgotten, freed by fleet_reap() */
+	bool spawn_queued;        /* starting, waiting for a spawn slot */
+	bool spawn_inflight;      /* forked, not ready yet: holds a spawn slot */
 	bool drop_privs;          /* switch the worker to uid/gid */
 	uid_t uid;
 	gid_t gid;

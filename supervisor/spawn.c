@@ -6,8 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sched.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,63 +74,142 @@ static int build_argv(const struct spawn_args *a, struct argv_buf *b)
 	r |= argv_add(b, "--admission=%s", c->admission == RF_ADMISSION_OPEN ? "open" : "cookie");
 	r |= argv_add(b, "--max-clients-per-ip=%u", c->max_clients_per_ip);
 	r |= argv_add(b, "--log-level=%s", log_level_name(a->log_level));
+	r |= argv_add(b, "--supervisor-pid=%d", (int)a->parent);
 	return r ? -E2BIG : 0;
 }
 
-static void child_fail(void)
+/* The child shares the supervisor's memory (CLONE_VM | CLONE_VFORK, as
+ * posix_spawn does), so forking costs the same however large the fleet:
+ * no page tables to copy, no copy-on-write faults in the supervisor
+ * afterwards. The supervisor is suspended until the child execs or exits:
+ * usually well under a millisecond, but on a host whose CPUs are saturated
+ * as long as the scheduler takes to run the child (the pacing in fleet.c
+ * bounds how many such waits one loop turn makes). The child therefore makes raw system calls only: no libc state, no
+ * sanitizer interceptors, and no glibc set*id broadcast to the
+ * supervisor's threads. */
+#define CHILD_STACK_BYTES (64 * 1024)
+
+struct child_ctx {
+	const struct spawn_args *a;
+	pid_t parent;
+	char *const *argv;
+};
+
+/* The kernel's struct sigaction for rt_sigaction. */
+struct ksigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+#define NO_ASAN __attribute__((no_sanitize_address, noinline))
+
+extern char **environ;
+
+/* syscall(2) is a plain libc function (no interceptor); -errno on error.
+ * errno is the supervisor's (shared memory), which is suspended. */
+NO_ASAN static long rf_raw_syscall4(long nr, long a, long b, long c, long d)
 {
-	_exit(127);
+	long r = syscall(nr, a, b, c, d);
+
+	return r < 0 ? -errno : r;
 }
 
-/* Runs in the child between fork and exec: async-signal-safe calls only. */
-static void child_setup(const struct spawn_args *a, pid_t parent, char *const argv[])
+NO_ASAN static long rf_raw_syscall(long nr, long a, long b, long c)
 {
-	sigset_t none;
-	cpu_set_t set;
+	return rf_raw_syscall4(nr, a, b, c, 0);
+}
+
+/* Tells the parent why the child could not exec, on the readiness pipe
+ * ("spawn-error ERRNO STEP\n"), then exits 127. */
+NO_ASAN static void child_fail(int ready_fd, long ret, const char *step)
+{
+	char buf[64] = "spawn-error ";
+	size_t n = 12;
+	int e = ret < 0 && ret > -4096 ? (int)-ret : EIO, digits = 1;
+
+	for (int v = e; v >= 10; v /= 10)
+		digits++;
+	for (int i = digits - 1, v = e; i >= 0; i--, v /= 10)
+		buf[n + (size_t)i] = (char)('0' + v % 10);
+	n += (size_t)digits;
+	buf[n++] = ' ';
+	for (size_t i = 0; step[i] && n < sizeof(buf) - 1; i++)
+		buf[n++] = step[i];
+	buf[n++] = '\n';
+	rf_raw_syscall(SYS_write, ready_fd, (long)buf, (long)n);
+	rf_raw_syscall(SYS_exit_group, 127, 0, 0);
+	__builtin_unreachable();
+}
+
+/* Runs in the child before exec. PR_SET_PDEATHSIG is set after the
+ * credential change, which clears it (prctl(2)); the worker sets it again
+ * after exec, where a secure exec would clear it too. Checking getppid()
+ * after it closes the race with a parent that died before the prctl. */
+NO_ASAN static int child_main(void *arg)
+{
+	const struct child_ctx *c = arg;
+	const struct spawn_args *a = c->a;
+	struct ksigaction dfl = { .handler = SIG_DFL };
+	uint64_t none = 0, set[16] = { 0 };
 	int fds[] = { a->udp_fd, a->slot_fd, a->ready_fd };
+	long r;
 
 	/* Own process group: a terminal's Ctrl-C reaches the supervisor only,
 	 * which then stops the workers in order. */
-	setpgid(0, 0);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-		child_fail();
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if (a->cpu >= 0) {
-		CPU_ZERO(&set);
-		CPU_SET(a->cpu, &set);
-		if (sched_setaffinity(0, sizeof(set), &set) < 0)
-			child_fail();
+	rf_raw_syscall(SYS_setpgid, 0, 0, 0);
+	rf_raw_syscall4(SYS_rt_sigaction, SIGPIPE, (long)&dfl, 0, 8);
+	rf_raw_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8);
+	if (a->cpu >= 0 && a->cpu < 1024) {
+		set[a->cpu / 64] = 1ull << (a->cpu % 64);
+		r = rf_raw_syscall(SYS_sched_setaffinity, 0, sizeof(set), (long)set);
+		if (r < 0)
+			child_fail(a->ready_fd, r, "sched_setaffinity");
 	}
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (fcntl(fds[i], F_SETFD, 0) < 0)
-			child_fail();
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		r = rf_raw_syscall(SYS_fcntl, fds[i], F_SETFD, 0);
+		if (r < 0)
+			child_fail(a->ready_fd, r, "fcntl");
+	}
 	if (a->drop_privs) {
-		if (setgroups(0, NULL) < 0 || setresgid(a->gid, a->gid, a->gid) < 0 ||
-		    setresuid(a->uid, a->uid, a->uid) < 0)
-			child_fail();
+		r = rf_raw_syscall(SYS_setgroups, 0, 0, 0);
+		if (r == 0)
+			r = rf_raw_syscall(SYS_setresgid, a->gid, a->gid, a->gid);
+		if (r == 0)
+			r = rf_raw_syscall(SYS_setresuid, a->uid, a->uid, a->uid);
+		if (r < 0)
+			child_fail(a->ready_fd, r, "setresuid");
 	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail();
-	execv(argv[0], argv);
-	child_fail();
+	r = rf_raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0);
+	if (r < 0)
+		child_fail(a->ready_fd, r, "prctl");
+	if (rf_raw_syscall(SYS_getppid, 0, 0, 0) != c->parent)
+		rf_raw_syscall(SYS_exit_group, 127, 0, 0); /* nobody to report to */
+	r = rf_raw_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0);
+	if (r < 0)
+		child_fail(a->ready_fd, r, "prctl");
+	r = rf_raw_syscall(SYS_execve, (long)c->argv[0], (long)c->argv, (long)environ);
+	child_fail(a->ready_fd, r, "exec");
+	return 127;
 }
 
 int spawn_worker(const struct spawn_args *a, pid_t *pid, int *pidfd)
 {
 	struct argv_buf b = { .argc = 0 };
-	pid_t parent = getpid(), child;
+	static char child_stack[CHILD_STACK_BYTES] __attribute__((aligned(64)));
+	struct child_ctx ctx;
+	pid_t parent = a->parent, child;
 	int fd, r;
 
 	r = build_argv(a, &b);
 	if (r < 0)
 		return r;
-	child = fork();
+	ctx = (struct child_ctx){ .a = a, .parent = parent, .argv = b.argv };
+	child = clone(child_main, child_stack + CHILD_STACK_BYTES,
+		      CLONE_VM | CLONE_VFORK | SIGCHLD, &ctx);
 	if (child < 0)
 		return -errno;
-	if (child == 0)
-		child_setup(a, parent, b.argv);
 	/* The pid cannot be reused before we reap it, so this is race-free. */
 	fd = (int)syscall(SYS_pidfd_open, child, 0);
 	if (fd < 0) {
@@ -164,4 +243,17 @@ int spawn_signal(int pidfd, int sig)
 	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+int spawn_parse_error(const char *line, size_t len)
+{
+	static const char tag[] = "spawn-error ";
+	int e = 0;
+
+	if (len <= sizeof(tag) - 1 || memcmp(line, tag, sizeof(tag) - 1) != 0)
+		return 0;
+	for (size_t i = sizeof(tag) - 1; i < len && line[i] >= '0' && line[i] <= '9'; i++)
+		if (e < 100000)
+			e = e * 10 + (line[i] - '0');
+	return e;
 }

@@ -22,14 +22,20 @@ struct spawn_args {
 	int slot_fd;
 	int ready_fd;          /* write end of the readiness pipe */
 	int log_level;
+	pid_t parent;          /* getpid() of the supervisor */
 	bool drop_privs;       /* switch to uid/gid before exec */
 	uid_t uid;
 	gid_t gid;
 };
 
 /* Forks and execs the worker. Returns 0 with *pid and *pidfd set, or
- * -errno. Failures after the fork show up as the child exiting 127. */
+ * -errno. Failures after the fork show up as the child exiting 127 after
+ * writing "spawn-error ERRNO STEP\n" to ready_fd (see spawn_parse_error).
+ * The worker dies by SIGKILL when the supervisor does, whatever its user. */
 int spawn_worker(const struct spawn_args *a, pid_t *pid, int *pidfd);
+
+/* Parses a "spawn-error ERRNO STEP" line; returns ERRNO (> 0) or 0. */
+int spawn_parse_error(const char *line, size_t len);
 
 /* Reaps the exited child behind pidfd and returns its wait status
  * (as waitpid would), or -errno (-EAGAIN: not exited yet). *cpu_ticks

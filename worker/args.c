@@ -35,6 +35,8 @@ static void usage(FILE *f)
 		"  --recv-buffers N            power of two, 16..32768 (default 1024)\n"
 		"  --backend auto|io_uring|mmsg  (default auto)\n"
 		"  --tick-phase-ns N           offset of the tick deadlines in the period\n"
+		"  --supervisor-pid N          supervised: die (SIGKILL) when process N, our\n"
+		"                              parent, exits; exit at once if it already has\n"
 		"  --no-gso                    never use UDP GSO (debugging)\n"
 		"  --admission cookie|open     cookie: a source must answer a challenge\n"
 		"                              before it is relayed to; open: any source\n"
@@ -159,7 +161,8 @@ void args_parse(struct opts *o, int argc, char **argv)
 {
 	enum { O_NAME = 256, O_PORT, O_BIND, O_FD, O_SLOT_FD, O_READY_FD, O_TICK_HZ,
 	       O_MAX_CLIENTS, O_TIMEOUT, O_MAX_PACKET, O_MAX_PPT, O_RECV_BUFS,
-	       O_BACKEND, O_PHASE, O_NO_GSO, O_LOG_LEVEL, O_HELP, O_VERSION, O_ADMISSION, O_PER_IP };
+	       O_BACKEND, O_PHASE, O_SUP_PID, O_NO_GSO, O_LOG_LEVEL, O_HELP, O_VERSION, O_ADMISSION,
+	       O_PER_IP };
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "port", required_argument, NULL, O_PORT },
@@ -175,6 +178,7 @@ void args_parse(struct opts *o, int argc, char **argv)
 		{ "recv-buffers", required_argument, NULL, O_RECV_BUFS },
 		{ "backend", required_argument, NULL, O_BACKEND },
 		{ "tick-phase-ns", required_argument, NULL, O_PHASE },
+		{ "supervisor-pid", required_argument, NULL, O_SUP_PID },
 		{ "no-gso", no_argument, NULL, O_NO_GSO },
 		{ "admission", required_argument, NULL, O_ADMISSION },
 		{ "max-clients-per-ip", required_argument, NULL, O_PER_IP },
@@ -217,6 +221,9 @@ void args_parse(struct opts *o, int argc, char **argv)
 		case O_PHASE:
 			o->tick_phase_ns = parse_num("--tick-phase-ns", optarg, 0,
 						     RF_NSEC_PER_SEC - 1);
+			break;
+		case O_SUP_PID:
+			o->supervisor_pid = (int)parse_num("--supervisor-pid", optarg, 1, INT32_MAX);
 			break;
 		case O_NO_GSO: o->no_gso = true; break;
 		case O_ADMISSION: parse_admission(o, optarg); break;

@@ -29,6 +29,7 @@ struct opts {
 	unsigned recv_buffers;
 	enum backend_choice backend;
 	uint64_t tick_phase_ns;
+	int supervisor_pid;     /* die with it (0: standalone) */
 	bool no_gso;
 	enum rf_admission admission;
 	unsigned max_clients_per_ip;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -434,11 +435,30 @@ static int run(struct opts *o)
 	return 0;
 }
 
+/* The supervisor set PR_SET_PDEATHSIG before exec, but an exec that
+ * changes credentials clears it, so set it again; a supervisor that died
+ * before this point is caught by getppid(). Same fate for every user:
+ * SIGKILL, leaving the port to the next ringfleetd. */
+static void die_with_supervisor(pid_t supervisor)
+{
+	if (supervisor <= 0)
+		return;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+		log_err("PR_SET_PDEATHSIG: %s", strerror(errno));
+		exit(1);
+	}
+	if (getppid() != supervisor) {
+		log_err("supervisor pid %d is gone: exiting", (int)supervisor);
+		exit(1);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
 
 	args_parse(&o, argc, argv);
 	log_set_ident(o.name);
+	die_with_supervisor(o.supervisor_pid);
 	return run(&o);
 }

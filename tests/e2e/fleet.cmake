@@ -29,3 +29,10 @@ set_tests_properties(e2e_attack_reflection PROPERTIES LABELS "e2e;attack")
 foreach(t uaf flood sockdir lockout timeout emfile)
   rf_e2e_test(e2e_control_${t} test_control_attacks.py TIMEOUT 180 ARGS ${t})
 endforeach()
+
+rf_e2e_test(e2e_supervisor_death test_supervisor_death.py TIMEOUT 60)
+rf_e2e_test(e2e_spawn_resources test_spawn_resources.py TIMEOUT 60)
+rf_e2e_test(e2e_spawn_pacing test_spawn_pacing.py TIMEOUT 240)
+rf_e2e_test(e2e_fd_budget test_fd_budget.py TIMEOUT 90)
+# 400 workers at once: not beside other tests that time their workers' start.
+set_tests_properties(e2e_spawn_pacing PROPERTIES RUN_SERIAL TRUE)

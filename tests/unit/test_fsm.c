@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -97,7 +98,7 @@ static void test_backoff_caps_and_stable_run_resets(void **state)
 	fsm_init(&m);
 	start_running(&m, t);
 	for (int i = 0; i < 8; i++) {
-		struct fsm_event ev = { FSM_EV_EXIT, 1 << 8 };
+		struct fsm_event ev = { .type = FSM_EV_EXIT, .wait_status = 1 << 8 };
 
 		t += 1 * S;
 		fsm_step(&m, &p, &ev, t);
@@ -110,19 +111,19 @@ static void test_backoff_caps_and_stable_run_resets(void **state)
 	}
 	assert_true(m.consecutive >= 8);
 	{
-		struct fsm_event ev = { FSM_EV_EXIT, 1 << 8 };
+		struct fsm_event ev = { .type = FSM_EV_EXIT, .wait_status = 1 << 8 };
 
 		fsm_step(&m, &p, &ev, t + 1 * S);
 		assert_int_equal(m.deadline_ns - (t + 1 * S), 1000 * MS); /* capped */
 	}
 	/* A run longer than stable_after: the next crash restarts at once. */
 	{
-		struct fsm_event ev = { FSM_EV_TIMER, 0 };
+		struct fsm_event ev = { .type = FSM_EV_TIMER };
 
 		fsm_step(&m, &p, &ev, m.deadline_ns);
 		ev.type = FSM_EV_READY;
 		fsm_step(&m, &p, &ev, 200 * S);
-		ev = (struct fsm_event){ FSM_EV_EXIT, 1 << 8 };
+		ev = (struct fsm_event){ .type = FSM_EV_EXIT, .wait_status = 1 << 8 };
 		assert_int_equal(fsm_step(&m, &p, &ev, 211 * S).action, FSM_ACT_SPAWN);
 	}
 }
@@ -247,6 +248,77 @@ static void test_describe_exit(void **state)
 	assert_string_equal(buf, "killed by SIGKILL");
 }
 
+static struct fsm_result spawn_failed(struct fsm *m, int err, uint64_t now)
+{
+	struct fsm_event ev = { .type = FSM_EV_SPAWN_FAILED, .err = err };
+
+	return fsm_step(m, &policy, &ev, now);
+}
+
+/* EMFILE at spawn (ulimit -n reached) far more often than crash_limit:
+ * backoff doubling to the cap, never fatal, never a crash; once fds are
+ * back the next retry runs and the backoff resets. */
+static void test_spawn_out_of_fds_backs_off_never_fatal(void **state)
+{
+	static const uint64_t want_ms[] = { 100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000, 1000 };
+	struct fsm m;
+	uint64_t t = 1 * S;
+
+	(void)state;
+	fsm_init(&m);
+	assert_int_equal(step(&m, FSM_EV_START, 0, t).action, FSM_ACT_SPAWN);
+	for (size_t i = 0; i < sizeof(want_ms) / sizeof(want_ms[0]); i++) {
+		struct fsm_result r = spawn_failed(&m, EMFILE, t);
+
+		assert_int_equal(r.action, FSM_ACT_NONE);
+		assert_int_equal(m.state, FSM_BACKOFF);
+		assert_int_equal(m.deadline_ns - t, want_ms[i] * MS);
+		assert_non_null(strstr(m.reason, "spawn failed: Too many open files: retrying in"));
+		assert_int_equal(m.n_crashes, 0);
+		t = m.deadline_ns;
+		assert_int_equal(step(&m, FSM_EV_TIMER, 0, t).action, FSM_ACT_SPAWN);
+	}
+	step(&m, FSM_EV_READY, 0, t);
+	assert_int_equal(m.state, FSM_RUNNING);
+	assert_int_equal(m.spawn_failures, 0);
+	/* The other resource errors are just as transient. */
+	fsm_init(&m);
+	step(&m, FSM_EV_START, 0, t);
+	spawn_failed(&m, EAGAIN, t);
+	assert_int_equal(m.state, FSM_BACKOFF);
+	step(&m, FSM_EV_TIMER, 0, m.deadline_ns);
+	spawn_failed(&m, ENOMEM, m.since_ns);
+	assert_int_equal(m.state, FSM_BACKOFF);
+	step(&m, FSM_EV_TIMER, 0, m.deadline_ns);
+	spawn_failed(&m, ENFILE, m.since_ns);
+	assert_int_equal(m.state, FSM_BACKOFF);
+}
+
+/* A missing worker binary is a configuration error: fatal at once, and an
+ * explicit start tries again. Any other error counts as a crash. */
+static void test_spawn_missing_binary_fatal_other_is_crash(void **state)
+{
+	struct fsm m;
+
+	(void)state;
+	fsm_init(&m);
+	step(&m, FSM_EV_START, 0, 1 * S);
+	assert_int_equal(spawn_failed(&m, ENOENT, 1 * S).action, FSM_ACT_NONE);
+	assert_int_equal(m.state, FSM_FATAL);
+	assert_non_null(strstr(m.reason, "spawn failed: No such file or directory"));
+	assert_int_equal(step(&m, FSM_EV_START, 0, 2 * S).action, FSM_ACT_SPAWN);
+	/* EPERM (e.g. setresuid refused): a crash, first one restarts at once. */
+	assert_int_equal(spawn_failed(&m, EPERM, 2 * S).action, FSM_ACT_SPAWN);
+	assert_int_equal(m.n_crashes, 1);
+	assert_non_null(strstr(m.reason, "spawn failed: Operation not permitted"));
+	/* A spawn failure reported for a state without a spawn is ignored. */
+	step(&m, FSM_EV_READY, 0, 3 * S);
+	assert_false(spawn_failed(&m, EMFILE, 3 * S).changed);
+	assert_int_equal(m.state, FSM_RUNNING);
+	assert_int_equal(fsm_spawn_err_class(E2BIG), FSM_SPAWN_CONFIG);
+	assert_int_equal(fsm_spawn_err_class(ETXTBSY), FSM_SPAWN_TRANSIENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +334,8 @@ int main(void)
 		cmocka_unit_test(test_restart_stops_then_spawns),
 		cmocka_unit_test(test_stop_in_backoff_and_fatal),
 		cmocka_unit_test(test_describe_exit),
+		cmocka_unit_test(test_spawn_out_of_fds_backs_off_never_fatal),
+		cmocka_unit_test(test_spawn_missing_binary_fatal_other_is_crash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@ import signal
 import socket
 import time
 
+import rftest
 from fleetlib import Daemon, check, free_udp_ports, pid_alive
 
 # Typically 20-50 ms; a sanitizer build on a loaded host needs longer.
@@ -15,8 +16,13 @@ GONE_WITHIN_S = 5.0
 
 
 def relays(port):
+    """A client admitted by the handshake gets its datagram relayed back."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
         c.bind(("127.0.0.1", 0))
+        try:
+            rftest.handshake(c, ("127.0.0.1", port), timeout=2)
+        except AssertionError:
+            return False
         c.settimeout(2)
         c.sendto(b"hello", ("127.0.0.1", port))
         try:

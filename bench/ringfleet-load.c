@@ -127,7 +127,6 @@ struct counters {
 struct admit {
 	uint64_t ns;           /* until the last client was in */
 	uint64_t hellos, responses; /* sent, first ones included */
-	uint64_t challenges;
 	uint64_t icmp;         /* ECONNREFUSED seen: nothing listens */
 	struct pollfd *pfd;    /* [ncl] */
 	unsigned *pidx;        /* [ncl] client of each pfd */
@@ -496,7 +495,6 @@ static int hs_recv(struct load *l, unsigned ci, uint64_t now)
 		    c->hs != HS_DONE) {
 			/* a repeated CHALLENGE (a lost RESPONSE, a rotated
 			 * secret) replaces the previous one */
-			l->adm.challenges++;
 			l->adm.responses++;
 			hs_respond(c, b);
 			c->hs = HS_RESPONSE;

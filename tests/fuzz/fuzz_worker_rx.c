@@ -248,10 +248,14 @@ static void set_now(struct fx *f)
 	rotate_key(f, (uint8_t)(f->now >> 20));
 }
 
-/* One reply queued, if the tick's budget has room (CHALLENGEs have less). */
-static void model_reply(struct fx *f, bool challenge)
+/* One reply to a source namelen long queued, if the tick's budget has
+ * room (CHALLENGEs have less). A name longer than any address (the ring's
+ * name area is 32 bytes; the kernel never reports more than 28) gets no
+ * reply: it would not fit the queue entry. */
+static void model_reply(struct fx *f, bool challenge, uint32_t namelen)
 {
-	if (f->replies >= RF_ADM_REPLY_MAX || (challenge && f->challenges >= RF_ADM_CHALLENGE_MAX)) {
+	if (f->replies >= RF_ADM_REPLY_MAX || (challenge && f->challenges >= RF_ADM_CHALLENGE_MAX) ||
+	    namelen > sizeof(struct sockaddr_in6)) {
 		f->replies_dropped++;
 		return;
 	}
@@ -302,7 +306,8 @@ static int model_place(struct fx *f, const struct key *k, int *victim)
 /* A source that earned admission, as worker.c's admit(): placed (the
  * newcomer is the model's entry n, the evicted one found by rx()), or
  * refused. */
-static int model_admit(struct fx *f, const struct key *k, struct mclient **out)
+static int model_admit(struct fx *f, const struct key *k, uint32_t namelen,
+		       struct mclient **out)
 {
 	uint32_t same = 0;
 	bool scans;
@@ -322,7 +327,7 @@ static int model_admit(struct fx *f, const struct key *k, struct mclient **out)
 	if (ret < 0) {
 		f->refusals++;
 		if (f->cookie_mode)
-			model_reply(f, false);
+			model_reply(f, false, namelen);
 		return ret;
 	}
 	if (victim >= 0) {
@@ -335,7 +340,7 @@ static int model_admit(struct fx *f, const struct key *k, struct mclient **out)
 				  .probation = f->cookie_mode };
 	f->adm_admitted++;
 	if (f->cookie_mode)
-		model_reply(f, false);
+		model_reply(f, false, namelen);
 	return 0;
 }
 
@@ -347,7 +352,7 @@ static int model_unknown(struct fx *f, const struct key *k, const uint8_t *name,
 	int ret;
 
 	if (!f->cookie_mode) {
-		ret = model_admit(f, k, c);
+		ret = model_admit(f, k, namelen, c);
 		if (ret < 0) {
 			f->max_clients++;
 			return -ENOSPC;
@@ -355,9 +360,9 @@ static int model_unknown(struct fx *f, const struct key *k, const uint8_t *name,
 		return 0;
 	}
 	if (adm_response_ok(&f->slot->secret, f->now, sa, namelen, data, len))
-		model_admit(f, k, c);
+		model_admit(f, k, namelen, c);
 	else if (len >= RF_HS_CHALLENGE_LEN)
-		model_reply(f, true);
+		model_reply(f, true, namelen);
 	f->unadmitted++;
 	return -ENOTCONN;
 }
@@ -386,7 +391,7 @@ static int model_rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *d
 	if (c) {
 		c->seen = f->now;
 		if (f->cookie_mode && (adm_is_response(data, len) || adm_is_hello(data, len))) {
-			model_reply(f, !adm_is_response(data, len));
+			model_reply(f, !adm_is_response(data, len), namelen);
 			f->hs++;
 			return -EALREADY;
 		}

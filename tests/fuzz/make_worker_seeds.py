@@ -243,6 +243,11 @@ def seeds():
         advance(12000) + respond(v4(2), windows_ago=1) + dgram(v4(2), 64) + tick()
     s["cookie_handshake"] = header(flags=ADMISSION, clients=4, timeout_s=3,
                                    now_ms=3600000) + admission(per_ip=2) + body
+    # Cookie mode through the ring: an unknown source's game data gets a
+    # CHALLENGE, unless the header claims a name longer than any address
+    # (the ring's name area is 32 bytes): no reply fits that.
+    s["cookie_ring_names"] = header(flags=ADMISSION) + admission() + ring(v6(1), 40) + \
+        ring(v6(2), 40, namelen=32) + ring(v4(3), 40, namelen=30) + tick()
     # Squatters: a full table of clients that send every few seconds, a
     # newcomer every tick, and a HELLO flood over the reply budget.
     body = b"".join(respond(v4(i)) for i in range(8)) + tick() + advance(1600)

@@ -21,12 +21,16 @@
  * as long as they may be. A final "restart" attaches a second worker to
  * the slot, which must find the same clients and counters.
  *
- * Header flag 0x80 adds an admission byte: cookie or open mode and
- * max_clients_per_ip 0..4. The model then also decides the handshake
- * (HELLO, RESPONSE, stale RESPONSE, game data from unknown sources), the
- * table policy (per-address cap, eviction of clients idle past the grace
- * period, the scan budget) and every reply with its per-tick budget; op 1
- * becomes "a pooled source answers the CHALLENGE of some recent window".
+ * Without header flag 0x80 the worker admits in open mode. With it, an
+ * admission byte picks cookie or open mode and max_clients_per_ip 0..4,
+ * and the model also decides the handshake (HELLO, RESPONSE, stale
+ * RESPONSE, game data from unknown sources), the table policy (per-address
+ * cap, probation, eviction of clients idle past the grace period, the scan
+ * budget), every reply with its per-tick budget, and the key rotation
+ * after each tick start; in cookie mode op 1 becomes "a pooled source
+ * answers the CHALLENGE of some recent window". A newcomer, also one in
+ * an evicted client's entry, starts with a fresh allowance of the cap.
+ * (Header flag 0x40 sets the real-time clock behind the monotonic one.)
  *
  * The ring's parsing lives in a static function of ring.c (on_recv), so
  * the ring op below mirrors its dozen lines over the real liburing

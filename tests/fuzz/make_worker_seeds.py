@@ -10,7 +10,9 @@ import os
 import struct
 import sys
 
-# Header flags (setup()).
+# Header flags (setup()). After the header come, in this order: the
+# admission byte (ADMISSION, see admission()), the resumed slot (RESUME),
+# the clock offset byte (RTC_BEHIND: real time that many ms behind).
 BIG_TABLE, BIG_PPT, BIG_PACKET, RESUME, RESUME_STATS, RESUME_MISMATCH, RTC_BEHIND, ADMISSION = \
     1, 2, 4, 8, 0x10, 0x20, 0x40, 0x80
 # Receive times (datagram_stamp()), with datagram flag 0x80.

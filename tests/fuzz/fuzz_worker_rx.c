@@ -21,6 +21,17 @@
  * as long as they may be. A final "restart" attaches a second worker to
  * the slot, which must find the same clients and counters.
  *
+ * Without header flag 0x80 the worker admits in open mode. With it, an
+ * admission byte picks cookie or open mode and max_clients_per_ip 0..4,
+ * and the model also decides the handshake (HELLO, RESPONSE, stale
+ * RESPONSE, game data from unknown sources), the table policy (per-address
+ * cap, probation, eviction of clients idle past the grace period, the scan
+ * budget), every reply with its per-tick budget, and the key rotation
+ * after each tick start; in cookie mode op 1 becomes "a pooled source
+ * answers the CHALLENGE of some recent window". A newcomer, also one in
+ * an evicted client's entry, starts with a fresh allowance of the cap.
+ * (Header flag 0x40 sets the real-time clock behind the monotonic one.)
+ *
  * The ring's parsing lives in a static function of ring.c (on_recv), so
  * the ring op below mirrors its dozen lines over the real liburing
  * helpers and buffer layout; keep the two in step.
@@ -35,6 +46,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/handshake.h"
 #include "common/slot.h"
 #include "common/timeutil.h"
 #include "tests/fuzz/fuzz_input.h"
@@ -61,6 +73,7 @@ struct mclient {
 	uint64_t tick;  /* arrival tick of the last counted packet */
 	uint32_t count; /* packets counted in that tick */
 	int idx;        /* the worker's entry */
+	bool probation; /* admitted by handshake, no game data yet */
 };
 
 struct mpkt {
@@ -90,6 +103,13 @@ struct fx {
 	uint8_t *mark;            /* [max_clients] scratch */
 	struct rf_slot_stats base; /* counters when the run started */
 	uint64_t pkts_in, bytes_in, truncated, max_clients, flood, no_buffer, admitted;
+	uint64_t unadmitted, evictions;
+	uint64_t evict_seen;      /* last_seen of the client the next rx may evict */
+	bool may_evict;
+	uint32_t scans;           /* table scans this tick (RF_ADM_PLACE_MAX) */
+	bool cookie_mode;        /* admission = cookie */
+	uint32_t replies, challenges; /* queued this tick */
+	uint64_t hs, refusals, n_challenges, replies_dropped, adm_admitted;
 };
 
 static uint8_t arena[65536 + ARENA_SLACK];
@@ -147,6 +167,31 @@ static uint32_t key_sockaddr(const struct key *k, struct sockaddr_in6 *out)
 	return sizeof(*out);
 }
 
+/* What max_clients_per_ip counts by: an IPv4 address, also IPv4-mapped,
+ * or an IPv6 /64 (the scope does not count). */
+static void prefix(const struct key *k, uint8_t out[9])
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	memset(out, 0, 9);
+	if (k->family == AF_INET || memcmp(k->addr, mapped, 12) == 0) {
+		out[0] = 4;
+		memcpy(out + 1, k->family == AF_INET ? k->addr : k->addr + 12, 4);
+	} else {
+		out[0] = 6;
+		memcpy(out + 1, k->addr, 8);
+	}
+}
+
+static bool same_prefix(const struct key *a, const struct key *b)
+{
+	uint8_t pa[9], pb[9];
+
+	prefix(a, pa);
+	prefix(b, pb);
+	return memcmp(pa, pb, 9) == 0;
+}
+
 static struct mclient *model_find(struct fx *f, const struct key *k)
 {
 	for (uint32_t i = 0; i < f->n; i++)
@@ -187,10 +232,143 @@ static uint64_t real_at(const struct fx *f, uint64_t t)
 	return (uint64_t)((int64_t)t + f->real_off);
 }
 
-/* The worker's clocks at the model's now. */
+/* What main.c does after each worker_tick_start(): a new handshake key
+ * once per epoch. */
+static void rotate_key(struct fx *f, uint8_t fill)
+{
+	uint8_t key[RF_HS_KEY_LEN];
+
+	if (!worker_key_due(&f->w))
+		return;
+	memset(key, fill, sizeof(key));
+	worker_key_install(&f->w, key);
+	FUZZ_CHECK(!worker_key_due(&f->w), "key installed");
+}
+
+/* The worker's clocks at the model's now, as main.c starts a tick. */
 static void set_now(struct fx *f)
 {
 	worker_tick_start(&f->w, f->now, real_at(f, f->now));
+	rotate_key(f, (uint8_t)(f->now >> 20));
+}
+
+/* One reply to a source namelen long queued, if the tick's budget has
+ * room (CHALLENGEs have less). A name longer than any address (the ring's
+ * name area is 32 bytes; the kernel never reports more than 28) gets no
+ * reply: it would not fit the queue entry. */
+static void model_reply(struct fx *f, bool challenge, uint32_t namelen)
+{
+	if (f->replies >= RF_ADM_REPLY_MAX || (challenge && f->challenges >= RF_ADM_CHALLENGE_MAX) ||
+	    namelen > sizeof(struct sockaddr_in6)) {
+		f->replies_dropped++;
+		return;
+	}
+	f->replies++;
+	if (challenge) {
+		f->challenges++;
+		f->n_challenges++;
+	}
+}
+
+/* The table policy of worker/admission.h for newcomer k: 0 and the entry
+ * to evict (-1: none), or -EUSERS / -ENOSPC. */
+static int model_place(struct fx *f, const struct key *k, int *victim)
+{
+	uint64_t old = UINT64_MAX, old_same = UINT64_MAX;
+	uint32_t per_ip = f->wp.max_clients_per_ip, same = 0;
+	int o = -1, os = -1;
+
+	*victim = -1;
+	for (uint32_t i = 0; i < f->n; i++) {
+		const struct mclient *c = &f->c[i];
+		/* On probation, or silent past the grace period. */
+		bool can_go = c->probation ||
+			      (f->now > c->seen && f->now - c->seen > RF_ADM_EVICT_GRACE_NS);
+
+		if (can_go && c->seen < old) {
+			old = c->seen;
+			o = (int)i;
+		}
+		if (per_ip && same_prefix(&c->k, k)) {
+			same++;
+			if (can_go && c->seen < old_same) {
+				old_same = c->seen;
+				os = (int)i;
+			}
+		}
+	}
+	if (per_ip && same >= per_ip)
+		o = os;
+	else if (f->n < f->wp.max_clients)
+		return 0;
+	if (o < 0)
+		return per_ip && same >= per_ip ? -EUSERS : -ENOSPC;
+	*victim = o;
+	return 0;
+}
+
+/* A source that earned admission, as worker.c's admit(): placed (the
+ * newcomer is the model's entry n, the evicted one found by rx()), or
+ * refused. */
+static int model_admit(struct fx *f, const struct key *k, uint32_t namelen,
+		       struct mclient **out)
+{
+	uint32_t same = 0;
+	bool scans;
+
+	for (uint32_t i = 0; i < f->n; i++)
+		same += same_prefix(&f->c[i].k, k);
+	scans = f->n >= f->wp.max_clients ||
+		(f->wp.max_clients_per_ip && same >= f->wp.max_clients_per_ip);
+	int victim, ret;
+
+	if (scans && (f->scans >= RF_ADM_PLACE_MAX || (f->cookie_mode && f->replies >= RF_ADM_REPLY_MAX))) {
+		f->replies_dropped += f->cookie_mode;
+		return -ENOSPC;
+	}
+	f->scans += scans;
+	ret = scans ? model_place(f, k, &victim) : (victim = -1, 0);
+	if (ret < 0) {
+		f->refusals++;
+		if (f->cookie_mode)
+			model_reply(f, false, namelen);
+		return ret;
+	}
+	if (victim >= 0) {
+		f->may_evict = true;
+		f->evict_seen = f->c[victim].seen;
+		f->evictions++;
+	}
+	*out = &f->c[f->n++];
+	**out = (struct mclient){ .k = *k, .seen = f->now, .idx = -1,
+				  .probation = f->cookie_mode };
+	f->adm_admitted++;
+	if (f->cookie_mode)
+		model_reply(f, false, namelen);
+	return 0;
+}
+
+/* A datagram from a source not in the table. */
+static int model_unknown(struct fx *f, const struct key *k, const uint8_t *name,
+			 uint32_t namelen, const uint8_t *data, uint32_t len, struct mclient **c)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)name;
+	int ret;
+
+	if (!f->cookie_mode) {
+		ret = model_admit(f, k, namelen, c);
+		if (ret < 0) {
+			f->max_clients++;
+			return -ENOSPC;
+		}
+		return 0;
+	}
+	if (adm_response_ok(&f->slot->secret, f->now, sa, namelen, data, len))
+		model_admit(f, k, namelen, c);
+	else if (len >= RF_HS_CHALLENGE_LEN)
+		model_reply(f, true, namelen);
+	f->unadmitted++;
+	return -ENOTCONN;
 }
 
 /* The verdict worker_rx() must give, updating the model as it would. */
@@ -209,19 +387,28 @@ static int model_rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *d
 		return -EMSGSIZE;
 	}
 	if (!key_of(name, namelen, &k)) {
-		f->max_clients++;
-		return -ENOSPC;
+		f->unadmitted++;
+		return -ENOTCONN;
 	}
 	c = model_find(f, &k);
+	f->may_evict = false;
 	if (c) {
 		c->seen = f->now;
-	} else {
-		if (f->n >= f->wp.max_clients) {
-			f->max_clients++;
-			return -ENOSPC;
+		if (f->cookie_mode && (adm_is_response(data, len) || adm_is_hello(data, len))) {
+			model_reply(f, !adm_is_response(data, len), namelen);
+			f->hs++;
+			return -EALREADY;
 		}
-		c = &f->c[f->n++];
-		*c = (struct mclient){ .k = k, .seen = f->now, .idx = -1 };
+		c->probation = false;
+	} else {
+		int ret;
+
+		c = NULL;
+		ret = model_unknown(f, &k, name, namelen, data, len, &c);
+		if (ret < 0) {
+			*who = c; /* admitted by its RESPONSE, which is not relayed */
+			return ret;
+		}
 	}
 	*who = c;
 	/* Per arrival tick; an earlier one counts against the latest. */
@@ -256,9 +443,18 @@ static void check_counters(struct fx *f)
 		   "drop_max_clients");
 	FUZZ_CHECK(s->drop_flood - b->drop_flood == f->flood, "drop_flood");
 	FUZZ_CHECK(s->drop_no_buffer - b->drop_no_buffer == f->no_buffer, "drop_no_buffer");
+	FUZZ_CHECK(s->drop_unadmitted - b->drop_unadmitted == f->unadmitted, "drop_unadmitted");
+	FUZZ_CHECK(s->adm_evictions - b->adm_evictions == f->evictions, "adm_evictions");
+	FUZZ_CHECK(s->adm_admitted - b->adm_admitted == f->adm_admitted, "adm_admitted");
+	FUZZ_CHECK(s->adm_refusals - b->adm_refusals == f->refusals, "adm_refusals");
+	FUZZ_CHECK(s->adm_challenges - b->adm_challenges == f->n_challenges, "adm_challenges");
+	FUZZ_CHECK(s->drop_replies - b->drop_replies == f->replies_dropped, "drop_replies");
+	FUZZ_CHECK(f->w.n_replies == f->replies && f->w.n_challenges == f->challenges,
+		   "replies %u (%u challenges), model %u (%u)", f->w.n_replies, f->w.n_challenges,
+		   f->replies, f->challenges);
 	/* Every datagram is either in a plan or counted as one drop. */
 	FUZZ_CHECK(f->pkts_in == f->admitted + f->truncated + f->max_clients + f->flood +
-					 f->no_buffer,
+					 f->no_buffer + f->unadmitted + f->hs,
 		   "counters do not add up");
 }
 
@@ -277,7 +473,38 @@ static void check_clients(struct fx *f)
 		f->mark[idx] = 1;
 		FUZZ_CHECK(f->w.clients.tab[idx].last_seen_ns == f->c[i].seen, "last_seen of %d",
 			   idx);
+		FUZZ_CHECK(f->w.clients.tab[idx].flags == (f->c[i].probation ? RF_CLIENT_PROBATION : 0),
+			   "flags of %d", idx);
+		/* O(n) each: a sample keeps big tables fast to fuzz. */
+		if (i < 32) {
+			struct sockaddr_in6 sa;
+			uint32_t same = 0;
+
+			key_sockaddr(&f->c[i].k, &sa);
+			for (uint32_t j = 0; j < f->n; j++)
+				same += same_prefix(&f->c[j].k, &f->c[i].k);
+			FUZZ_CHECK(clients_per_prefix(&f->w.clients, (struct sockaddr *)&sa) == same,
+				   "prefix count of client %u: %u, model %u", i,
+				   clients_per_prefix(&f->w.clients, (struct sockaddr *)&sa), same);
+		}
 	}
+}
+
+/* The worker evicted one of the clients idle longest for the newcomer
+ * (the model's last entry): drop it from the model too. */
+static void model_evicted(struct fx *f, struct mclient **who)
+{
+	for (uint32_t j = 0; j + 1 < f->n; j++) {
+		if (f->c[j].seen != f->evict_seen || worker_index(f, &f->c[j].k) >= 0)
+			continue;
+		memmove(&f->c[j], &f->c[j + 1], (f->n - j - 1) * sizeof(f->c[0]));
+		f->n--;
+		*who = &f->c[f->n - 1];
+		f->may_evict = false;
+		return;
+	}
+	FUZZ_CHECK(false, "no client idle since %llu was evicted",
+		   (unsigned long long)f->evict_seen);
 }
 
 static void rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *data, uint32_t len,
@@ -292,6 +519,8 @@ static void rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *data, 
 			f->cookie, stamp);
 	FUZZ_CHECK(got == want, "worker_rx = %d, model %d (len %u, namelen %u, trunc %d)", got,
 		   want, len, namelen, trunc);
+	if (f->may_evict)
+		model_evicted(f, &who);
 	if (who) {
 		int idx = worker_index(f, &who->k);
 
@@ -324,10 +553,16 @@ static void trace_plan(const struct fx *f)
 	for (uint32_t b = 0; b < p->n_batches; b++)
 		fprintf(stderr, " %ux%u", p->batch[b].count,
 			p->batch[b].seg ? p->batch[b].seg : (unsigned)p->iov[p->batch[b].first].iov_len);
-	fprintf(stderr, " | in %llu drops trunc %llu clients %llu flood %llu nobuf %llu\n",
+	fprintf(stderr, " | in %llu drops trunc %llu clients %llu flood %llu nobuf %llu",
 		(unsigned long long)f->pkts_in, (unsigned long long)f->truncated,
 		(unsigned long long)f->max_clients, (unsigned long long)f->flood,
 		(unsigned long long)f->no_buffer);
+	fprintf(stderr, " unadmitted %llu hs %llu | admitted %llu evicted %llu refused %llu"
+		" challenges %llu replies %u dropped %llu\n",
+		(unsigned long long)f->unadmitted, (unsigned long long)f->hs,
+		(unsigned long long)f->adm_admitted, (unsigned long long)f->evictions,
+		(unsigned long long)f->refusals, (unsigned long long)f->n_challenges, f->replies,
+		(unsigned long long)f->replies_dropped);
 }
 
 static void check_batch_maximal(const struct fx *f, const struct tick_batch *bt,
@@ -415,6 +650,7 @@ static void end_tick(struct fx *f, uint64_t work_ns)
 	uint32_t kept = 0;
 
 	worker_end_window(&f->w);
+	f->scans = 0;
 	for (uint32_t i = 0; i < f->n; i++) {
 		struct mclient *c = &f->c[i];
 
@@ -437,6 +673,9 @@ static void end_tick(struct fx *f, uint64_t work_ns)
 		   "published counters differ");
 
 	/* The sends are done: buffers go back, the next window starts. */
+	worker_replies_sent(&f->w, 0);
+	f->replies = f->challenges = 0;
+	FUZZ_CHECK(f->w.n_replies == 0, "replies kept over a tick");
 	for (uint32_t i = 0; i < f->n_held; i++)
 		free(f->held[i]);
 	f->n_held = 0;
@@ -683,6 +922,34 @@ static void op_gso_failed(struct fx *f, struct fuzz_in *in)
 	FUZZ_CHECK(f->w.st.gso == (f->gso != 0), "st.gso");
 }
 
+/* Cookie mode: a pooled source answers the CHALLENGE the server sent it
+ * 0-15 s ago (from 10 s on it is stale), sometimes with a bit flipped;
+ * or (how & 0x80) sends a HELLO. */
+static void op_respond(struct fx *f, struct fuzz_in *in)
+{
+	uint8_t name[NAME_ROOM], rsp[RF_HS_CHALLENGE_LEN];
+	uint8_t sel = fuzz_u8(in), how = fuzz_u8(in);
+	uint32_t namelen = pooled_name(name, sel, how);
+	uint64_t ago = (how & 3) * (uint64_t)RF_HS_WINDOW_S * RF_NSEC_PER_SEC;
+
+	memset(rsp, 0, sizeof(rsp));
+	if (f->now >= ago)
+		adm_challenge(&f->slot->secret, f->now - ago, (const struct sockaddr *)name,
+			      namelen, rsp);
+	memcpy(rsp, RF_HS_RESPONSE_MAGIC, RF_HS_MAGIC_LEN);
+	if (how & 4)
+		rsp[4 + (how >> 3) % 20] ^= 1;
+	if (how & 0x80) {
+		memset(arena, 0, RF_HS_HELLO_MIN);
+		memcpy(arena, RF_HS_HELLO_MAGIC, RF_HS_MAGIC_LEN);
+		rx(f, name, namelen, arena, RF_HS_HELLO_MIN + (how & 3), false,
+		   real_at(f, f->now), NULL);
+		return;
+	}
+	memcpy(arena, rsp, sizeof(rsp));
+	rx(f, name, namelen, arena, sizeof(rsp), false, real_at(f, f->now), NULL);
+}
+
 /* ---- set-up ---- */
 
 /* A slot some earlier worker left: arbitrary entries (and counters), in a
@@ -732,7 +999,8 @@ static void model_resume(struct fx *f, const struct rf_slot_client *snap)
 			FUZZ_CHECK(f->slot->clients[i].addr.family == 0, "bad entry %u kept", i);
 			continue;
 		}
-		f->c[f->n++] = (struct mclient){ .k = k, .seen = e->last_seen_ns, .idx = (int)i };
+		f->c[f->n++] = (struct mclient){ .k = k, .seen = e->last_seen_ns, .idx = (int)i,
+						 .probation = e->flags & RF_CLIENT_PROBATION };
 	}
 }
 
@@ -752,7 +1020,15 @@ static void setup(struct fx *f, struct fuzz_in *in)
 	f->wp.gso_max_seg = gsel == 0 ? 0 : gsel == 1 ? 1472 : gsel == 2 ? 1452
 			  : gsel == 3 ? fuzz_u16(in) : fuzz_u32(in);
 	f->wp.seed = fuzz_u64(in);
+	f->wp.admission = RF_ADMISSION_OPEN;
 	f->now = fuzz_u32(in) * (uint64_t)RF_NSEC_PER_MSEC;
+	if (hdr & 0x80) {
+		uint8_t asel = fuzz_u8(in);
+
+		f->wp.admission = asel & 1 ? RF_ADMISSION_OPEN : RF_ADMISSION_COOKIE;
+		f->wp.max_clients_per_ip = (asel >> 1) % 5;
+		f->cookie_mode = f->wp.admission == RF_ADMISSION_COOKIE;
+	}
 	f->gso = f->wp.gso_max_seg;
 	/* The tick grid and the real-time clock's offset, from the seed. */
 	f->wp.tick_hz = 1 + (uint32_t)(f->wp.seed % 1000);
@@ -762,7 +1038,7 @@ static void setup(struct fx *f, struct fuzz_in *in)
 	f->real_off = (int64_t)(f->wp.seed >> 3);
 
 	f->slot = calloc(1, rf_slot_size(f->wp.max_clients));
-	f->c = calloc(f->wp.max_clients, sizeof(*f->c));
+	f->c = calloc(f->wp.max_clients + 1, sizeof(*f->c)); /* + a newcomer */
 	f->mark = calloc(f->wp.max_clients, 1);
 	f->pkts = calloc(f->cap, sizeof(*f->pkts));
 	f->held = calloc(f->cap, sizeof(*f->held));
@@ -819,8 +1095,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (fuzz_more(&in)) {
 		switch (fuzz_u8(&in) % 8) {
 		case 0:
-		case 1:
 			op_datagram(&f, &in, false, 1);
+			break;
+		case 1:
+			/* Cookie mode: the handshake, as op 0 would rarely
+			 * write a valid RESPONSE. */
+			if (f.cookie_mode)
+				op_respond(&f, &in);
+			else
+				op_datagram(&f, &in, false, 1);
 			break;
 		case 2:
 			op_datagram(&f, &in, true, 1);

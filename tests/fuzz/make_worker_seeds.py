@@ -10,16 +10,20 @@ import os
 import struct
 import sys
 
-# Header flags (setup()).
-BIG_TABLE, BIG_PPT, BIG_PACKET, RESUME, RESUME_STATS, RESUME_MISMATCH, RTC_BEHIND = \
-    1, 2, 4, 8, 0x10, 0x20, 0x40
+# Header flags (setup()). After the header come, in this order: the
+# admission byte (ADMISSION, see admission()), the resumed slot (RESUME),
+# the clock offset byte (RTC_BEHIND: real time that many ms behind).
+BIG_TABLE, BIG_PPT, BIG_PACKET, RESUME, RESUME_STATS, RESUME_MISMATCH, RTC_BEHIND, ADMISSION = \
+    1, 2, 4, 8, 0x10, 0x20, 0x40, 0x80
 # Receive times (datagram_stamp()), with datagram flag 0x80.
 STAMP_NONE, STAMP_PAST, STAMP_AHEAD, STAMP_RAW = 0, 1, 2, 3
-# Ops: value % 8.
+# Ops: value % 8. OP_RESPOND replaces the second pooled op in cookie mode.
+OP_RESPOND = 1
 OP_POOLED, OP_RAW, OP_RING, OP_TIME, OP_TICK, OP_GSO, OP_BURST = 0, 2, 3, 4, 5, 6, 7
 GSO_NONE, GSO_V4, GSO_V6, GSO_U16 = 0, 1, 2, 3
 EINVAL, EIO, ENOPROTOOPT, EMSGSIZE = 0, 1, 2, 3   # op_gso_failed's table
 SLOT_CLIENT = 48                                   # sizeof(struct rf_slot_client)
+SLOT_STATS = 272                                   # sizeof(struct rf_slot_stats)
 
 
 def u8(v):
@@ -104,6 +108,22 @@ def ring(src, length, flags=0, namelen=None, controllen=None, res=None, cmsg=Fal
         if v is not None:
             b += u32(v)
     return b
+
+
+def admission(cookie=True, per_ip=0):
+    """The byte after the header when flags has ADMISSION."""
+    return u8((0 if cookie else 1) | per_ip << 1)
+
+
+def respond(src, windows_ago=0, flip=None, hello=False):
+    """Cookie mode: src answers the CHALLENGE of windows_ago windows back
+    (2: stale), with bit 0 of byte 4 + flip flipped; or sends a HELLO."""
+    how = windows_ago & 3
+    if flip is not None:
+        how |= 4 | (flip % 16) << 3
+    if hello:
+        how |= 0x80
+    return u8(OP_RESPOND) + u8(src) + u8(how)
 
 
 def advance(ms):
@@ -203,11 +223,58 @@ def seeds():
     s["resume_mismatch"] = header(flags=RESUME | RESUME_MISMATCH, clients=4) + u8(2) + \
         u8(0) + u8(v4(1)) + u32(1) + u8(0) + u8(v4(2)) + u32(1) + dgram(v4(3), 10) + tick()
     s["resume_stats"] = header(flags=RESUME | RESUME_STATS, clients=4) + u8(0) + \
-        bytes(range(224)) + dgram(v4(1), 10) + tick()
+        bytes(i % 256 for i in range(SLOT_STATS)) + dgram(v4(1), 10) + tick()
     # Jumbo datagrams with GSO configured beyond what fits a send.
     s["jumbo"] = header(flags=BIG_PACKET, max_packet=65507, gso=GSO_U16, gso_value=65535,
                         ppt=4) + dgram(v4(0), 40000) + dgram(v4(0), 30000) + \
         dgram(v4(0), 65507) + dgram(v4(0), 2) + tick()
+    # Admission, cookie: two handshakes from 127.0.0.1 (pooled 0 and 8)
+    # whose game data ends their probation, so that a third (16) is
+    # refused by the per-address cap of 2; game data and short datagrams
+    # from unknown sources (CHALLENGEs); RESPONSEs for a window before the
+    # key was installed, a stale and a forged window; HELLOs from an
+    # admitted client and an unknown one. Later the idle one of the two (8, silent past the
+    # grace period) makes room for 16, and after the timeout a newcomer
+    # answers the challenge of the window before the current one.
+    body = respond(v4(0)) + respond(v4(8)) + dgram(v4(0), 100) + dgram(v4(8), 100) + \
+        respond(v4(16)) + dgram(v4(1), 100) + dgram(v4(2), 10) + \
+        respond(v4(1), windows_ago=1) + respond(v4(3), windows_ago=2) + \
+        respond(v4(4), flip=3) + respond(v4(0), hello=True) + respond(v4(5), hello=True) + \
+        tick() + advance(1000) + dgram(v4(0), 64) + tick() + advance(700) + \
+        respond(v4(16)) + dgram(v4(16), 64) + dgram(v4(0), 64) + tick() + \
+        advance(12000) + respond(v4(2), windows_ago=1) + dgram(v4(2), 64) + tick()
+    s["cookie_handshake"] = header(flags=ADMISSION, clients=4, timeout_s=3,
+                                   now_ms=3600000) + admission(per_ip=2) + body
+    # Cookie mode through the ring: an unknown source's game data gets a
+    # CHALLENGE, unless the header claims a name longer than any address
+    # (the ring's name area is 32 bytes): no reply fits that.
+    s["cookie_ring_names"] = header(flags=ADMISSION) + admission() + ring(v6(1), 40) + \
+        ring(v6(2), 40, namelen=32) + ring(v4(3), 40, namelen=30) + tick()
+    # Squatters: a full table of clients that send every few seconds, a
+    # newcomer every tick, and a HELLO flood over the reply budget.
+    body = b"".join(respond(v4(i)) for i in range(8)) + tick() + advance(1600)
+    body += b"".join(respond(v4(8 + i)) + tick() for i in range(4))
+    body += b"".join(respond(v6(i), hello=True) for i in range(60)) + respond(v4(20)) + tick()
+    s["cookie_squatters"] = header(flags=ADMISSION, clients=8, now_ms=7200000) + \
+        admission() + body
+    # Open mode with a per-address cap of 1: refused, then replaced once idle.
+    s["open_per_ip"] = header(flags=ADMISSION, clients=4) + admission(False, 1) + \
+        dgram(v4(0), 50) + dgram(v4(8), 50) + tick() + advance(1600) + dgram(v4(8), 50) + \
+        dgram(v6(1), 50) + dgram(v6(2), 50) + tick()
+    # Eviction meets the arrival-tick cap: a client uses its allowance,
+    # falls idle past the grace period (not the timeout), and a newcomer
+    # takes its entry with a datagram stamped in that same arrival tick
+    # (a backlog after a stall; a tick is 20 ms with seed50): the newcomer's allowance is its own.
+    # Open mode with a per-address cap of 1 (pooled 0 and 8 share
+    # 127.0.0.1), then cookie mode in a full table.
+    body = burst(v4(0), 64, 3) + tick() + advance(1600) + \
+        burst(v4(8), 64, 3, at=stamp(STAMP_PAST, 1620)) + tick()
+    s["evict_flood_open"] = header(flags=ADMISSION, clients=4, ppt=2, timeout_s=3,
+                                   seed=seed50) + admission(False, 1) + body
+    body = respond(v4(0)) + burst(v4(0), 64, 3) + tick() + advance(1600) + respond(v4(1)) + \
+        burst(v4(1), 64, 3, at=stamp(STAMP_PAST, 1620)) + tick()
+    s["evict_flood_cookie"] = header(flags=ADMISSION, clients=1, ppt=2, timeout_s=3,
+                                     seed=seed50, now_ms=3600000) + admission() + body
     return s
 
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* ringfleetctl - control and query ringfleetd over its control socket.
  *
- * Exit codes (DESIGN.md): 0 ok, 1 the supervisor refused or failed,
+ * Exit codes (docs/design.md): 0 ok, 1 the supervisor refused or failed,
  * 2 usage, 3 `status`: a server is not running, 4 cannot reach the
  * supervisor, 5 no reply within --timeout.
  */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* status.h - the `status` reply: the JSON contract of DESIGN.md, built
+/* status.h - the `status` reply: the JSON contract of docs/design.md, built
  * from the process table and the workers' shared-memory slots. */
 #pragma once
 #include <jansson.h>

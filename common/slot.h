@@ -3,8 +3,8 @@
  *
  * ringfleetd creates one memfd per server, sized rf_slot_size(), and passes
  * it to the worker. The worker is the only writer of the stats, heartbeat
- * and client table; the supervisor only reads them (relaxed atomic loads),
- * except for the generation fields it sets before exec. Because the client
+ * and client table; the supervisor creates the memfd zero-filled and only
+ * reads it (relaxed atomic loads). Because the client
  * table lives here, a restarted worker resumes broadcasting to the same
  * clients.
  */

@@ -17,6 +17,7 @@ Tests run the real binaries on 127.0.0.1 with bounded timeouts:
 """
 
 import ctypes
+import json
 import mmap
 import os
 import selectors
@@ -421,26 +422,27 @@ class Proc:
 
 # --- shared-memory slot (common/slot.h) ------------------------------------
 
-RF_SLOT_MAGIC = 0x52464C54
-RF_SLOT_VERSION = 1
-BACKENDS = {0: "none", 1: "io_uring", 2: "mmsg"}
+# The layout comes from the compiler (tests/slot_layout.c, built next to the
+# binaries), so this file holds no offsets that could drift from slot.h.
+_layout = None
 
-_HEADER = struct.Struct("=IIII")           # magic, version, max_clients, pad
-_STATS_U64 = ("ticks", "tick_overruns", "last_tick_ns", "pkts_in", "pkts_out",
-              "bytes_in", "bytes_out", "drop_truncated", "drop_max_clients",
-              "drop_no_buffer", "drop_send", "drop_flood", "tick_ns_sum",
-              "adm_challenges", "adm_admitted", "adm_evictions", "adm_refusals",
-              "drop_unadmitted", "drop_replies")
-_HIST = 12
-_STATS_U32 = ("clients", "backend", "gso", "ready", "worker_pid", "pad")
-_STATS = struct.Struct("=%dQ%dQ%dI" % (len(_STATS_U64), _HIST, len(_STATS_U32)))
-_SECRET_SIZE = 80                          # struct rf_slot_secret: the worker's only
-_CLIENT = struct.Struct("=28sII4xQ")       # addr union, addrlen, pad, last_seen
-_CLIENTS_OFF = _HEADER.size + _STATS.size + _SECRET_SIZE  # 368 on every Linux ABI we build for
+
+def slot_layout():
+    global _layout
+    if _layout is None:
+        out = subprocess.run([bin_path("slot_layout")], check=True,
+                             capture_output=True, text=True).stdout
+        _layout = json.loads(out)
+    return _layout
+
+
+BACKENDS = {0: "none", 1: "io_uring", 2: "mmsg"}
+_UINT = {4: "=I", 8: "=Q"}
 
 
 def slot_size(max_clients):
-    return _CLIENTS_OFF + max_clients * _CLIENT.size
+    lay = slot_layout()
+    return lay["clients"] + max_clients * lay["client_size"]
 
 
 class Slot:
@@ -456,32 +458,35 @@ class Slot:
                              mmap.PROT_READ | mmap.PROT_WRITE)
 
     def header(self):
-        magic, version, max_clients, _ = _HEADER.unpack_from(self.map, 0)
-        return {"magic": magic, "version": version, "max_clients": max_clients}
+        return {k: struct.unpack_from("=I", self.map, off)[0]
+                for k, off in slot_layout()["header"].items()}
 
     def stats(self):
-        v = _STATS.unpack_from(self.map, _HEADER.size)
-        n = len(_STATS_U64)
-        st = dict(zip(_STATS_U64, v[:n]))
-        st["tick_hist"] = list(v[n:n + _HIST])
-        st.update(zip(_STATS_U32, v[n + _HIST:]))
+        lay = slot_layout()
+        st = {name: struct.unpack_from(_UINT[size], self.map, off)[0]
+              for name, off, size in lay["stats"]}
+        off, n = lay["tick_hist"]
+        st["tick_hist"] = list(struct.unpack_from("=%dQ" % n, self.map, off))
         st["backend_name"] = BACKENDS.get(st["backend"], str(st["backend"]))
         return st
 
     def clients(self):
         """Used entries as (host, port, last_seen_ns)."""
+        lay = slot_layout()
+        size, field = lay["client_size"], lay["client"]
         out = []
         for i in range(self.header()["max_clients"]):
-            off = _CLIENTS_OFF + i * _CLIENT.size
-            if off + _CLIENT.size > self.size:
+            off = lay["clients"] + i * size
+            if off + size > self.size:
                 break
-            addr, addrlen, _, seen = _CLIENT.unpack_from(self.map, off)
-            family = struct.unpack_from("=H", addr)[0]
+            addr = off + field["addr"]
+            seen = struct.unpack_from("=Q", self.map, off + field["last_seen_ns"])[0]
+            family = struct.unpack_from("=H", self.map, addr)[0]
             if family == socket.AF_INET:
-                port, ip = struct.unpack_from("!H4s", addr, 2)
+                port, ip = struct.unpack_from("!H4s", self.map, addr + 2)
                 out.append((socket.inet_ntop(socket.AF_INET, ip), port, seen))
             elif family == socket.AF_INET6:
-                port, _, ip = struct.unpack_from("!HI16s", addr, 2)
+                port, _, ip = struct.unpack_from("!HI16s", self.map, addr + 2)
                 out.append((socket.inet_ntop(socket.AF_INET6, ip), port, seen))
         return out
 

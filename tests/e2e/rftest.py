@@ -1,10 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
-"""rftest - helpers for ringfleet's end-to-end tests. Python 3 stdlib only.
+"""rftest - the harness of ringfleet's end-to-end tests: the one place
+that says how a test fails, skips, finds binaries and ports, and waits.
+Python 3 stdlib only. fleetlib.py adds ringfleetd on top and re-exports
+the names below that its users import from it.
 
 Tests run the real binaries on 127.0.0.1 with bounded timeouts:
 
-  * bin_path(name)            a binary from $RF_BIN_DIR
-  * free_port(kind)           an unused loopback port (UDP by default)
+  * check(), fail()           a failed check raises CheckFailed (an
+                              AssertionError): exit 1 with a traceback
+  * skip(), SKIP              exit 77 = skipped (CTest SKIP_RETURN_CODE)
+  * log()                     a timestamped progress line
+  * bin_path(name), binary()  a binary from $RF_BIN_DIR (checked, or not)
+  * free_port(kind)           an unused loopback port (UDP by default);
+                              free_tcp_port(), free_udp_ports(n),
+                              free_port_block(n)
+  * wait_until(), wait_for()  polling with a deadline (None, or a failure)
   * UdpClient, gather()       game clients and collecting what they receive
   * handshake(), admit_all()  the admission handshake (docs/protocol.md) on
                               one socket or many at once
@@ -13,7 +23,6 @@ Tests run the real binaries on 127.0.0.1 with bounded timeouts:
   * ready_pipe()              the --ready-fd handshake
   * Slot                      a shared-memory slot (memfd) and a decoder of
                               common/slot.h's layout
-  * skip(), check()           exit 77 = skipped (CTest SKIP_RETURN_CODE)
 """
 
 import ctypes
@@ -38,14 +47,30 @@ def skip(reason):
     sys.exit(SKIP)
 
 
+class CheckFailed(AssertionError):
+    """A test's check failed; msg says what went wrong."""
+
+
+def fail(msg):
+    raise CheckFailed(msg)
+
+
 def check(cond, msg):
     """assert that survives python -O and says what went wrong."""
     if not cond:
-        raise AssertionError(msg)
+        fail(msg)
 
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+BIN = os.environ.get("RF_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+
+
+def binary(name):
+    """Path of a binary in BIN, without checking that it is there."""
+    return os.path.join(BIN, name)
 
 
 def bin_path(name):
@@ -64,6 +89,46 @@ def free_port(kind=socket.SOCK_DGRAM, host=HOST):
         return s.getsockname()[1]
 
 
+def free_tcp_port():
+    """A TCP port free on 127.0.0.1 right now (e.g. for metrics_listen)."""
+    return free_port(socket.SOCK_STREAM)
+
+
+def free_udp_ports(n):
+    """n distinct UDP ports free on 127.0.0.1 right now."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def free_port_block(n):
+    """The first of n consecutive UDP ports free on 127.0.0.1 right now,
+    below the ephemeral range so that no other test's client socket (or
+    its stale peers) uses them."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    for base in range(low - n, 10000, -n):
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no %d consecutive free UDP ports" % n)
+
+
 def wait_until(fn, timeout, interval=0.02):
     """Polls fn() until it returns a true value; returns it, or None."""
     end = time.monotonic() + timeout
@@ -72,6 +137,16 @@ def wait_until(fn, timeout, interval=0.02):
         if v or time.monotonic() >= end:
             return v
         time.sleep(interval)
+
+
+def wait_for(pred, timeout, what, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    fail("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
 def io_uring_disabled():

@@ -140,6 +140,8 @@ def wait_until(fn, timeout, interval=0.02):
 
 
 def wait_for(pred, timeout, what, interval=0.05):
+    """Polls pred() until it returns a true value; returns it, or fails
+    saying what it waited for."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = pred()

@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
+
 static const struct {
 	const char *name;
 	int min_args, max_args;
@@ -180,7 +182,7 @@ char *ctl_reply_error(const char *fmt, ...)
 int ctl_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	_cleanup_close_ int fd = -1;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
@@ -188,13 +190,9 @@ int ctl_connect(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	return fd;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	return TAKE_FD(fd);
 }
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -218,7 +216,7 @@ static int write_all(int fd, const char *buf, size_t len)
 static int read_line(int fd, char **out)
 {
 	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
+	_cleanup_free_ char *buf = malloc(cap);
 
 	if (!buf)
 		return -ENOMEM;
@@ -229,25 +227,21 @@ static int read_line(int fd, char **out)
 		if (len + 1 >= cap) {
 			char *nb = cap >= CTL_REPLY_MAX ? NULL : realloc(buf, cap * 2);
 
-			if (!nb) {
-				free(buf);
+			if (!nb)
 				return cap >= CTL_REPLY_MAX ? -EMSGSIZE : -ENOMEM;
-			}
 			buf = nb;
 			cap *= 2;
 		}
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			free(buf);
+		if (n <= 0)
 			return n < 0 ? -errno : -ECONNRESET;
-		}
 		nl = memchr(buf + len, '\n', (size_t)n);
 		len += (size_t)n;
 		if (nl) {
 			*nl = '\0';
-			*out = buf;
+			*out = TAKE_PTR(buf);
 			return 0;
 		}
 	}

@@ -17,6 +17,7 @@
 #define RF_SLOT_VERSION 2u  /* 2: admission counters and secret */
 #define RF_CLIENTS_LIMIT 4096u    /* hard upper bound of max_clients */
 #define RF_TICK_HIST_BUCKETS 12   /* tick-duration histogram, see below */
+#define RF_TICK_HIST_BASE_NS 16000u /* upper bound of its first bucket */
 
 enum rf_backend {
 	RF_BACKEND_NONE = 0,
@@ -66,7 +67,8 @@ struct rf_slot_stats {
 	uint64_t drop_unadmitted;    /* datagrams from sources not in the table */
 	uint64_t drop_replies;       /* replies over the per-tick budget or unsent */
 	/* Tick work duration histogram: bucket i counts ticks that took
-	 * < 2^i * 16 us (i = 0..RF_TICK_HIST_BUCKETS-2); the last is +Inf. */
+	 * < 2^i * RF_TICK_HIST_BASE_NS (i = 0..RF_TICK_HIST_BUCKETS-2); the
+	 * last is +Inf. */
 	uint64_t tick_hist[RF_TICK_HIST_BUCKETS];
 	uint32_t clients;            /* clients currently in the table */
 	uint32_t backend;            /* enum rf_backend */
@@ -103,6 +105,14 @@ _Static_assert(sizeof(struct rf_slot_stats) % 8 == 0, "rf_slot_stats alignment")
 _Static_assert(sizeof(struct rf_slot_secret) == 80, "rf_slot_secret layout");
 _Static_assert(sizeof(struct rf_slot) % 8 == 0, "rf_slot alignment");
 _Static_assert(sizeof(struct rf_slot_client) % 8 == 0, "rf_slot_client alignment");
+/* The layout of RF_SLOT_VERSION 2 on every Linux ABI we build for; a
+ * change that trips these must bump the version (tests read the layout
+ * from tests/slot_layout.c, not from these numbers). */
+_Static_assert(offsetof(struct rf_slot, stats) == 16, "rf_slot header layout");
+_Static_assert(sizeof(struct rf_slot_stats) == 272, "rf_slot_stats layout");
+_Static_assert(offsetof(struct rf_slot, clients) == 368, "rf_slot layout");
+_Static_assert(sizeof(struct rf_slot_client) == 48, "rf_slot_client layout");
+_Static_assert(offsetof(struct rf_slot_client, last_seen_ns) == 40, "rf_slot_client layout");
 
 static inline size_t rf_slot_size(uint32_t max_clients)
 {

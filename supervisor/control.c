@@ -14,10 +14,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
 #define PEER_GROUPS_MAX 256
+/* Connections the kernel queues until accept(); CONTROL_MAX_CONNS applies
+ * once accepted. */
+#define CONTROL_BACKLOG 128
 
 struct control_conn {
 	struct ev_tag tag;
@@ -180,7 +184,8 @@ static int resolve_group(struct control *c, const char *group)
 static int bind_listen(struct control *c, unsigned mode, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
+	_cleanup_close_ int fd = -1;
+	int r;
 
 	strcpy(sa.sun_path, c->path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -189,10 +194,9 @@ static int bind_listen(struct control *c, unsigned mode, char *err, size_t errle
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "control socket %s: %s", c->path, strerror(-r));
-		close(fd);
 		return r;
 	}
-	if (chmod(c->path, mode) < 0 || listen(fd, 128) < 0) {
+	if (chmod(c->path, mode) < 0 || listen(fd, CONTROL_BACKLOG) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "control socket %s: %s", c->path, strerror(-r));
 		goto fail;
@@ -205,11 +209,10 @@ static int bind_listen(struct control *c, unsigned mode, char *err, size_t errle
 			 c->path, strerror(-r));
 		goto fail;
 	}
-	c->listen_fd = fd;
+	c->listen_fd = TAKE_FD(fd);
 	return 0;
 fail:
 	unlink(c->path);
-	close(fd);
 	return r;
 }
 

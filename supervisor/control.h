@@ -25,7 +25,7 @@
 #include <sys/types.h>
 
 #include "common/ctlproto.h"
-#include "supervisor/server.h"
+#include "supervisor/ev.h"
 
 #define CONTROL_MAX_CONNS 64
 #define CONTROL_MAX_PER_UID 16

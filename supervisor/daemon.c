@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* daemon.c - see daemon.h. Verbs live in daemon_verbs.c. */
+/* daemon.c - see daemon.h. Verbs live in daemon_verbs.c; this file calls
+ * them, they never call back into it. */
 #include "supervisor/daemon.h"
 
 #include <errno.h>
@@ -123,16 +124,6 @@ void daemon_free(struct daemon *d)
 		close(d->sigfd);
 	if (d->epfd >= 0)
 		close(d->epfd);
-}
-
-void daemon_begin_shutdown(struct daemon *d, const char *why)
-{
-	if (d->shutting_down)
-		return;
-	log_notice("shutting down (%s): stopping %zu servers", why, d->fleet.n);
-	d->shutting_down = true;
-	notify_stopping();
-	fleet_stop_all(&d->fleet);
 }
 
 static void on_signal(struct daemon *d)

@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "supervisor/control.h"
+#include "supervisor/ev.h"
 #include "supervisor/fleet.h"
 #include "supervisor/metrics.h"
 

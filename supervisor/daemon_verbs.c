@@ -89,6 +89,16 @@ static char *verb_lifecycle(struct daemon *d, uint64_t conn_id, const struct ctl
 	return defer(d, conn_id, req, NULL);
 }
 
+void daemon_begin_shutdown(struct daemon *d, const char *why)
+{
+	if (d->shutting_down)
+		return;
+	log_notice("shutting down (%s): stopping %zu servers", why, d->fleet.n);
+	d->shutting_down = true;
+	notify_stopping();
+	fleet_stop_all(&d->fleet);
+}
+
 char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *peer,
 			    const struct ctl_request *req)
 {
@@ -118,24 +128,19 @@ char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *pee
 	}
 }
 
-static json_t *names_array(const char *list)
+static json_t *names_array(const struct fleet_names *list)
 {
 	json_t *a = json_array();
-	char *copy, *save = NULL;
 
-	if (!list || !a)
-		return a;
-	copy = strdup(list);
-	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
-		json_array_append_new(a, json_string(t));
-	free(copy);
+	for (size_t i = 0; a && i < list->n; i++)
+		json_array_append_new(a, json_string(list->name[i]));
 	return a;
 }
 
 static json_t *diff_body(const struct fleet_diff *diff)
 {
-	return json_pack("{s:o,s:o,s:o,s:I}", "added", names_array(diff->added),
-			 "removed", names_array(diff->removed), "changed", names_array(diff->changed),
+	return json_pack("{s:o,s:o,s:o,s:I}", "added", names_array(&diff->added),
+			 "removed", names_array(&diff->removed), "changed", names_array(&diff->changed),
 			 "unchanged", (json_int_t)diff->n_unchanged);
 }
 

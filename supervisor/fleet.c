@@ -341,7 +341,7 @@ static double bucket_ms(int b)
 {
 	if (b == RF_TICK_HIST_BUCKETS - 1)
 		b--;
-	return 0.016 * (double)(1u << b);
+	return RF_TICK_HIST_BASE_NS / 1e6 * (double)(1u << b);
 }
 
 static void sample_ticks(struct server *s)

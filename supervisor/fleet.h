@@ -42,10 +42,15 @@ struct fleet {
 	uint64_t ticks_per_sec;   /* sysconf(_SC_CLK_TCK) */
 };
 
-/* What a fleet_apply() changed, by server name (malloc'd, newline-free
- * comma-separated lists; free with fleet_diff_free). */
+/* Server names, in the order fleet_apply() met them (malloc'd). */
+struct fleet_names {
+	char (*name)[CFG_NAME_MAX];
+	size_t n;
+};
+
+/* What a fleet_apply() changed, by server name; free with fleet_diff_free. */
 struct fleet_diff {
-	char *added, *removed, *changed;
+	struct fleet_names added, removed, changed;
 	size_t n_added, n_removed, n_changed, n_unchanged;
 };
 

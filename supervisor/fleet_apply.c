@@ -278,17 +278,15 @@ static int prepare(struct apply *a)
 	return r;
 }
 
-static void list_add(char **list, const char *name)
+static void list_add(struct fleet_names *list, const char *name)
 {
-	size_t old = *list ? strlen(*list) : 0;
-	char *n = realloc(*list, old + strlen(name) + 2);
+	char (*n)[CFG_NAME_MAX] = realloc(list->name, (list->n + 1) * sizeof(*n));
 
 	if (!n)
 		return; /* the summary is informational; the change is done */
-	if (old)
-		n[old++] = ',';
-	strcpy(n + old, name);
-	*list = n;
+	snprintf(n[list->n], sizeof(n[list->n]), "%s", name);
+	list->name = n;
+	list->n++;
 }
 
 static void swap_resources(struct server *s, struct plan *p, bool privileged)
@@ -437,8 +435,8 @@ out:
 
 void fleet_diff_free(struct fleet_diff *d)
 {
-	free(d->added);
-	free(d->removed);
-	free(d->changed);
+	free(d->added.name);
+	free(d->removed.name);
+	free(d->changed.name);
 	memset(d, 0, sizeof(*d));
 }

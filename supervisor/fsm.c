@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "common/timeutil.h"
+
 #define WORKER_EXIT_CONFIG 2 /* the worker's "fatal config error" code */
 
 static const char *const state_names[] = {
@@ -130,13 +132,13 @@ static struct fsm_result on_crash(struct fsm *m, const struct fsm_policy *p,
 	if (crashes_in_window(m, p, now) > limit) {
 		snprintf(m->reason, sizeof(m->reason), "%s%s: %u crashes within %llus, giving up",
 			 what, m->hung ? " (hung)" : "", crashes_in_window(m, p, now),
-			 (unsigned long long)(p->window_ns / 1000000000ull));
+			 (unsigned long long)(p->window_ns / RF_NSEC_PER_SEC));
 		enter(m, FSM_FATAL, now, 0);
 		return (struct fsm_result){ FSM_ACT_NONE, true };
 	}
 	delay = backoff_delay(m, p);
 	snprintf(m->reason, sizeof(m->reason), "%s%s: restarting in %llu ms", what,
-		 m->hung ? " (hung)" : "", (unsigned long long)(delay / 1000000ull));
+		 m->hung ? " (hung)" : "", (unsigned long long)(delay / RF_NSEC_PER_MSEC));
 	if (delay == 0)
 		return spawn(m, p, now);
 	enter(m, FSM_BACKOFF, now, now + delay);
@@ -214,7 +216,7 @@ static struct fsm_result on_spawn_failed(struct fsm *m, const struct fsm_policy 
 	m->spawn_failures++;
 	delay = spawn_retry_delay(m, p);
 	snprintf(m->reason, sizeof(m->reason), "%s: retrying in %llu ms", what,
-		 (unsigned long long)(delay / 1000000ull));
+		 (unsigned long long)(delay / RF_NSEC_PER_MSEC));
 	enter(m, FSM_BACKOFF, now, now + delay);
 	return (struct fsm_result){ FSM_ACT_NONE, true };
 }
@@ -229,12 +231,12 @@ static struct fsm_result on_timer(struct fsm *m, const struct fsm_policy *p, uin
 		return spawn(m, p, now);
 	case FSM_STOPPING:
 		snprintf(m->reason, sizeof(m->reason), "did not stop within %llu ms: killing",
-			 (unsigned long long)(p->stop_timeout_ns / 1000000ull));
+			 (unsigned long long)(p->stop_timeout_ns / RF_NSEC_PER_MSEC));
 		m->deadline_ns = 0;
 		return (struct fsm_result){ FSM_ACT_KILL, false };
 	case FSM_STARTING:
 		snprintf(m->reason, sizeof(m->reason), "not ready within %llu ms: killing",
-			 (unsigned long long)(p->start_timeout_ns / 1000000ull));
+			 (unsigned long long)(p->start_timeout_ns / RF_NSEC_PER_MSEC));
 		m->deadline_ns = 0;
 		m->hung = true;
 		return (struct fsm_result){ FSM_ACT_KILL, false };

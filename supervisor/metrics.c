@@ -155,6 +155,11 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body
 	return ok;
 }
 
+static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const char *msg)
+{
+	return reply(c, code, strdup(msg), strlen(msg), "text/plain");
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls)
@@ -169,13 +174,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	(void)con_cls;
 	conn_requested(c);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return reply(c, 405, strdup("method not allowed\n"), 19, "text/plain");
+		return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	if (strcmp(url, "/metrics") != 0)
-		return reply(c, 404, strdup("not found: try /metrics\n"), 24, "text/plain");
+		return reply_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
 	body = metrics_render(m->fleet, m->started_ns, &len);
 	if (!body)
 		return MHD_NO;
-	return reply(c, 200, body, len, "text/plain; version=0.0.4; charset=utf-8");
+	return reply(c, MHD_HTTP_OK, body, len, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 static int parse_listen(const char *s, struct sockaddr_storage *ss)

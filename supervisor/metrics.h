@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "supervisor/fleet.h"
+#include "supervisor/ev.h"
 #include "supervisor/server.h"
 
 struct MHD_Daemon;

@@ -10,7 +10,7 @@
 #include "common/slot.h"
 #include "common/timeutil.h"
 
-#define TICK_HIST_BASE_S 16e-6 /* bucket i holds ticks < 16 us * 2^i */
+#define TICK_HIST_BASE_S (RF_TICK_HIST_BASE_NS / 1e9) /* bucket i: ticks < base * 2^i */
 
 struct family {
 	const char *name, *type, *help;

@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
+
 #define BIND_RETRY_MS 1000
 #define BIND_RETRY_STEP_MS 50
 
@@ -67,7 +69,8 @@ int server_bind_udp(const struct cfg_server *cfg, bool privileged)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, r, one = 1;
+	_cleanup_close_ int fd = -1;
+	int r, one = 1;
 
 	r = fill_addr(cfg, &ss, &len);
 	if (r < 0)
@@ -78,12 +81,9 @@ int server_bind_udp(const struct cfg_server *cfg, bool privileged)
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	server_set_rcvbuf(fd, cfg->socket_rcvbuf, privileged);
-	if (bind_retry(fd, (struct sockaddr *)&ss, len) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
+	if (bind_retry(fd, (struct sockaddr *)&ss, len) < 0)
+		return -errno;
+	return TAKE_FD(fd);
 }
 
 int server_resolve_user(const struct cfg_server *cfg, bool privileged, bool *drop,
@@ -115,26 +115,22 @@ int server_slot_create(const char *name, uint32_t max_clients, int *fd,
 {
 	char label[80];
 	size_t n = rf_slot_size(max_clients);
+	_cleanup_close_ int mfd = -1;
 	void *map;
-	int mfd, r;
 
 	snprintf(label, sizeof(label), "ringfleet-slot-%s", name);
 	mfd = memfd_create(label, MFD_CLOEXEC);
 	if (mfd < 0)
 		return -errno;
 	if (ftruncate(mfd, (off_t)n) < 0)
-		goto fail;
+		return -errno;
 	map = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	if (map == MAP_FAILED)
-		goto fail;
-	*fd = mfd;
+		return -errno;
+	*fd = TAKE_FD(mfd);
 	*slot = map;
 	*len = n;
 	return 0;
-fail:
-	r = -errno;
-	close(mfd);
-	return r;
 }
 
 void server_slot_release(int fd, struct rf_slot *slot, size_t len)

@@ -11,18 +11,8 @@
 
 #include "common/slot.h"
 #include "config/config.h"
+#include "supervisor/ev.h"
 #include "supervisor/fsm.h"
-
-/* What an epoll event refers to; embedded in the owner. An owner freed
- * while a batch of events is being dispatched would leave later events
- * of that batch pointing at freed memory, so owners are retired instead:
- * their tags become EV_DEAD (the loop skips those) and the memory is
- * freed once the batch is done. */
-enum ev_kind { EV_SIGNAL, EV_TIMER, EV_LISTEN, EV_CONN, EV_PIDFD, EV_READY, EV_METRICS, EV_DEAD };
-struct ev_tag {
-	enum ev_kind kind;
-	void *owner;
-};
 
 struct server {
 	struct cfg_server cfg;

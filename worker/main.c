@@ -381,8 +381,7 @@ static int run(struct opts *o)
 		.client_timeout_s = o->client_timeout_s,
 		.max_packet = o->max_packet,
 		.max_packets_per_tick = o->max_packets_per_tick,
-		/* Segment plus IP/UDP headers must fit an Ethernet MTU. */
-		.gso_max_seg = o->no_gso ? 0 : family == AF_INET ? 1472 : 1452,
+		.gso_max_seg = o->no_gso ? 0 : family == AF_INET ? RF_GSO_SEG_IPV4 : RF_GSO_SEG_IPV6,
 		.tick_hz = o->tick_hz,
 		.tick_phase_ns = o->tick_phase_ns,
 		.seed = seed(),

@@ -290,7 +290,7 @@ void worker_gso_failed(struct worker *w, int err, uint32_t seg)
 static unsigned hist_bucket(uint64_t ns)
 {
 	for (unsigned i = 0; i < RF_TICK_HIST_BUCKETS - 1; i++)
-		if (ns < (16000ull << i))
+		if (ns < ((uint64_t)RF_TICK_HIST_BASE_NS << i))
 			return i;
 	return RF_TICK_HIST_BUCKETS - 1;
 }

@@ -16,6 +16,11 @@
 #include "worker/clients.h"
 #include "worker/tick.h"
 
+/* The largest GSO segment whose datagram, with its IP and UDP headers,
+ * fits a 1500-byte Ethernet MTU: 1500 - 20 - 8 and 1500 - 40 - 8. */
+#define RF_GSO_SEG_IPV4 1472u
+#define RF_GSO_SEG_IPV6 1452u
+
 struct worker_params {
 	uint32_t max_clients;
 	uint32_t client_timeout_s;

@@ -9,31 +9,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import rftest
 
-BIN = os.environ.get("RF_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
-SKIP = rftest.SKIP
-
-
-def binary(name):
-    return os.path.join(BIN, name)
-
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def free_tcp_port():
-    """A TCP port free on 127.0.0.1 right now (e.g. for metrics_listen)."""
-    return rftest.free_port(socket.SOCK_STREAM)
+# The harness lives in rftest; these names are re-exported for the tests
+# that import them from here.
+from rftest import (BIN, SKIP, binary, check, fail, free_port_block,  # noqa: E402,F401
+                    free_tcp_port, free_udp_ports, skip, wait_for)
 
 
 def send_udp(port, n, tag=b"p", admit=True):
@@ -49,41 +31,6 @@ def send_udp(port, n, tag=b"p", admit=True):
         return sent + n
 
 
-def free_udp_ports(n):
-    """n distinct UDP ports free on 127.0.0.1 right now."""
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
-def free_port_block(n):
-    """The first of n consecutive UDP ports free on 127.0.0.1 right now,
-    below the ephemeral range so that no other test's client socket (or
-    its stale peers) uses them."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        low = int(f.read().split()[0])
-    for base in range(low - n, 10000, -n):
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no %d consecutive free UDP ports" % n)
-
-
 def run_load(port, *args, timeout=20):
     """Runs ringfleet-load --json against 127.0.0.1:port with args and
     returns its report. Exits 77 (skip) when io_uring is unavailable to it,
@@ -92,20 +39,9 @@ def run_load(port, *args, timeout=20):
     r = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True,
                        timeout=timeout)
     if r.returncode == 1 and "io_uring unavailable" in r.stderr:
-        print("skip: " + r.stderr.strip())
-        sys.exit(SKIP)
+        skip(r.stderr.strip())
     check(r.returncode == 0, "ringfleet-load rc %d: %s" % (r.returncode, r.stderr))
     return json.loads(r.stdout)
-
-
-def wait_for(pred, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    fail("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
 def pid_alive(pid):

@@ -1,10 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
-"""rftest - helpers for ringfleet's end-to-end tests. Python 3 stdlib only.
+"""rftest - the harness of ringfleet's end-to-end tests: the one place
+that says how a test fails, skips, finds binaries and ports, and waits.
+Python 3 stdlib only. fleetlib.py adds ringfleetd on top and re-exports
+the names below that its users import from it.
 
 Tests run the real binaries on 127.0.0.1 with bounded timeouts:
 
-  * bin_path(name)            a binary from $RF_BIN_DIR
-  * free_port(kind)           an unused loopback port (UDP by default)
+  * check(), fail()           a failed check raises CheckFailed (an
+                              AssertionError): exit 1 with a traceback
+  * skip(), SKIP              exit 77 = skipped (CTest SKIP_RETURN_CODE)
+  * log()                     a timestamped progress line
+  * bin_path(name), binary()  a binary from $RF_BIN_DIR (checked, or not)
+  * free_port(kind)           an unused loopback port (UDP by default);
+                              free_tcp_port(), free_udp_ports(n),
+                              free_port_block(n)
+  * wait_until(), wait_for()  polling with a deadline (None, or a failure)
   * UdpClient, gather()       game clients and collecting what they receive
   * handshake(), admit_all()  the admission handshake (docs/protocol.md) on
                               one socket or many at once
@@ -13,10 +23,10 @@ Tests run the real binaries on 127.0.0.1 with bounded timeouts:
   * ready_pipe()              the --ready-fd handshake
   * Slot                      a shared-memory slot (memfd) and a decoder of
                               common/slot.h's layout
-  * skip(), check()           exit 77 = skipped (CTest SKIP_RETURN_CODE)
 """
 
 import ctypes
+import json
 import mmap
 import os
 import selectors
@@ -37,14 +47,30 @@ def skip(reason):
     sys.exit(SKIP)
 
 
+class CheckFailed(AssertionError):
+    """A test's check failed; msg says what went wrong."""
+
+
+def fail(msg):
+    raise CheckFailed(msg)
+
+
 def check(cond, msg):
     """assert that survives python -O and says what went wrong."""
     if not cond:
-        raise AssertionError(msg)
+        fail(msg)
 
 
 def log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+BIN = os.environ.get("RF_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+
+
+def binary(name):
+    """Path of a binary in BIN, without checking that it is there."""
+    return os.path.join(BIN, name)
 
 
 def bin_path(name):
@@ -63,6 +89,46 @@ def free_port(kind=socket.SOCK_DGRAM, host=HOST):
         return s.getsockname()[1]
 
 
+def free_tcp_port():
+    """A TCP port free on 127.0.0.1 right now (e.g. for metrics_listen)."""
+    return free_port(socket.SOCK_STREAM)
+
+
+def free_udp_ports(n):
+    """n distinct UDP ports free on 127.0.0.1 right now."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def free_port_block(n):
+    """The first of n consecutive UDP ports free on 127.0.0.1 right now,
+    below the ephemeral range so that no other test's client socket (or
+    its stale peers) uses them."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    for base in range(low - n, 10000, -n):
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no %d consecutive free UDP ports" % n)
+
+
 def wait_until(fn, timeout, interval=0.02):
     """Polls fn() until it returns a true value; returns it, or None."""
     end = time.monotonic() + timeout
@@ -71,6 +137,18 @@ def wait_until(fn, timeout, interval=0.02):
         if v or time.monotonic() >= end:
             return v
         time.sleep(interval)
+
+
+def wait_for(pred, timeout, what, interval=0.05):
+    """Polls pred() until it returns a true value; returns it, or fails
+    saying what it waited for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    fail("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
 def io_uring_disabled():
@@ -421,26 +499,27 @@ class Proc:
 
 # --- shared-memory slot (common/slot.h) ------------------------------------
 
-RF_SLOT_MAGIC = 0x52464C54
-RF_SLOT_VERSION = 1
-BACKENDS = {0: "none", 1: "io_uring", 2: "mmsg"}
+# The layout comes from the compiler (tests/slot_layout.c, built next to the
+# binaries), so this file holds no offsets that could drift from slot.h.
+_layout = None
 
-_HEADER = struct.Struct("=IIII")           # magic, version, max_clients, pad
-_STATS_U64 = ("ticks", "tick_overruns", "last_tick_ns", "pkts_in", "pkts_out",
-              "bytes_in", "bytes_out", "drop_truncated", "drop_max_clients",
-              "drop_no_buffer", "drop_send", "drop_flood", "tick_ns_sum",
-              "adm_challenges", "adm_admitted", "adm_evictions", "adm_refusals",
-              "drop_unadmitted", "drop_replies")
-_HIST = 12
-_STATS_U32 = ("clients", "backend", "gso", "ready", "worker_pid", "pad")
-_STATS = struct.Struct("=%dQ%dQ%dI" % (len(_STATS_U64), _HIST, len(_STATS_U32)))
-_SECRET_SIZE = 80                          # struct rf_slot_secret: the worker's only
-_CLIENT = struct.Struct("=28sII4xQ")       # addr union, addrlen, pad, last_seen
-_CLIENTS_OFF = _HEADER.size + _STATS.size + _SECRET_SIZE  # 368 on every Linux ABI we build for
+
+def slot_layout():
+    global _layout
+    if _layout is None:
+        out = subprocess.run([bin_path("slot_layout")], check=True,
+                             capture_output=True, text=True).stdout
+        _layout = json.loads(out)
+    return _layout
+
+
+BACKENDS = {0: "none", 1: "io_uring", 2: "mmsg"}
+_UINT = {4: "=I", 8: "=Q"}
 
 
 def slot_size(max_clients):
-    return _CLIENTS_OFF + max_clients * _CLIENT.size
+    lay = slot_layout()
+    return lay["clients"] + max_clients * lay["client_size"]
 
 
 class Slot:
@@ -456,32 +535,35 @@ class Slot:
                              mmap.PROT_READ | mmap.PROT_WRITE)
 
     def header(self):
-        magic, version, max_clients, _ = _HEADER.unpack_from(self.map, 0)
-        return {"magic": magic, "version": version, "max_clients": max_clients}
+        return {k: struct.unpack_from("=I", self.map, off)[0]
+                for k, off in slot_layout()["header"].items()}
 
     def stats(self):
-        v = _STATS.unpack_from(self.map, _HEADER.size)
-        n = len(_STATS_U64)
-        st = dict(zip(_STATS_U64, v[:n]))
-        st["tick_hist"] = list(v[n:n + _HIST])
-        st.update(zip(_STATS_U32, v[n + _HIST:]))
+        lay = slot_layout()
+        st = {name: struct.unpack_from(_UINT[size], self.map, off)[0]
+              for name, off, size in lay["stats"]}
+        off, n = lay["tick_hist"]
+        st["tick_hist"] = list(struct.unpack_from("=%dQ" % n, self.map, off))
         st["backend_name"] = BACKENDS.get(st["backend"], str(st["backend"]))
         return st
 
     def clients(self):
         """Used entries as (host, port, last_seen_ns)."""
+        lay = slot_layout()
+        size, field = lay["client_size"], lay["client"]
         out = []
         for i in range(self.header()["max_clients"]):
-            off = _CLIENTS_OFF + i * _CLIENT.size
-            if off + _CLIENT.size > self.size:
+            off = lay["clients"] + i * size
+            if off + size > self.size:
                 break
-            addr, addrlen, _, seen = _CLIENT.unpack_from(self.map, off)
-            family = struct.unpack_from("=H", addr)[0]
+            addr = off + field["addr"]
+            seen = struct.unpack_from("=Q", self.map, off + field["last_seen_ns"])[0]
+            family = struct.unpack_from("=H", self.map, addr)[0]
             if family == socket.AF_INET:
-                port, ip = struct.unpack_from("!H4s", addr, 2)
+                port, ip = struct.unpack_from("!H4s", self.map, addr + 2)
                 out.append((socket.inet_ntop(socket.AF_INET, ip), port, seen))
             elif family == socket.AF_INET6:
-                port, _, ip = struct.unpack_from("!HI16s", addr, 2)
+                port, _, ip = struct.unpack_from("!HI16s", self.map, addr + 2)
                 out.append((socket.inet_ntop(socket.AF_INET6, ip), port, seen))
         return out
 

@@ -17,7 +17,6 @@ timeout  ringfleetctl against a SIGSTOPped ringfleetd exits 5 within its
 emfile   with fds exhausted, pending connections do not make ringfleetd
          spin; it serves again once fds are free.
 """
-import json
 import os
 import resource
 import socket
@@ -27,7 +26,7 @@ import threading
 import time
 import urllib.request
 
-from fleetlib import Daemon, binary, check, fail, free_tcp_port, free_udp_ports, wait_for
+from fleetlib import SKIP, Daemon, binary, check, fail, free_tcp_port, free_udp_ports
 
 STATUS_CHUNK = b"status\n" * 585  # 4095 bytes: one full read of the daemon's line buffer
 THROWAWAY_UID = 61000
@@ -406,7 +405,7 @@ TESTS = {"uaf": test_uaf, "flood": test_flood, "sockdir": test_sockdir, "lockout
 
 def main():
     if os.geteuid() != 0:
-        sys.exit(77)  # other uids, chown and setpriv need root
+        sys.exit(SKIP)  # other uids, chown and setpriv need root
     for name in sys.argv[1:] or TESTS:
         TESTS[name]()
 

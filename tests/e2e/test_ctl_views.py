@@ -6,7 +6,6 @@ VERB` and `VERB --help`, exit 0, no daemon needed); -c CONFIG finds the
 socket; --watch refreshes."""
 import os
 import pty
-import socket
 import subprocess
 import sys
 

@@ -18,22 +18,17 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 import textwrap
+
+from rftest import check, skip
 
 try:
     import yaml
 except ImportError:
-    print("SKIP: python3-yaml is not installed")
-    sys.exit(77)
+    skip("python3-yaml is not installed")
 
 DEPLOY = "packaging/deploy"
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 # ---- a light HCL reader: blocks, attributes, heredocs ------------------------

@@ -94,7 +94,7 @@ def main():
             return st if ok else None
         try:
             st = wait_for(counters_settled, 5, "pkts_in/pkts_out to match the traffic")
-        except SystemExit:
+        except rftest.CheckFailed:
             st = d.servers()
             fail("counters: %s; sent %s, received %s" % (
                 {n: (st[n]["pkts_in"], st[n]["pkts_out"]) for n in names}, sent, total_rx))

@@ -18,7 +18,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from fleetlib import SKIP, Daemon, check, fail, free_tcp_port, free_udp_ports, send_udp, wait_for
+from fleetlib import Daemon, check, fail, free_tcp_port, free_udp_ports, send_udp, skip, wait_for
 from test_metrics_http import get
 
 PROMETHEUS = os.environ.get("RF_PROMETHEUS", "/usr/bin/prometheus")
@@ -133,8 +133,7 @@ def check_series(prom):
 
 def main():
     if not os.access(PROMETHEUS, os.X_OK):
-        print("skip: %s not installed (scripts/deps.sh installs it)" % PROMETHEUS)
-        sys.exit(SKIP)
+        skip("%s not installed (scripts/deps.sh installs it)" % PROMETHEUS)
     ports = free_udp_ports(len(SERVERS))
     mport = free_tcp_port()
     ini = "".join("[server %s]\nport = %d\n" % (n, p) for n, p in zip(SERVERS, ports))

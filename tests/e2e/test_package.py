@@ -34,8 +34,8 @@ import threading
 import time
 
 import rftest
+from rftest import check, log, skip
 
-SKIP = 77
 PKG = "ringfleet"
 UNIT = "/lib/systemd/system/ringfleet.service"
 LOCK = "/run/lock/ringfleet-package-test.lock"
@@ -43,20 +43,6 @@ LOCK = "/run/lock/ringfleet-package-test.lock"
 # loopback. Anything else would be a specific interface of this host that
 # the test has no business opening ports on.
 SAFE_BINDS = {"0.0.0.0", "127.0.0.1", "::", "::1"}
-
-
-def log(msg):
-    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
-
-
-def skip(reason):
-    print("SKIP: " + reason, flush=True)
-    sys.exit(SKIP)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def run(cmd, **kw):

@@ -13,10 +13,10 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 
-SKIP = 77
+from rftest import check, skip
+
 UNIT = "ringfleet.service"
 STUBS = ["systemctl", "systemd-sysctl", "systemd-sysusers", "systemd-tmpfiles", "getent",
          "useradd", "groupadd", "userdel", "groupdel", "rm", "mkdir", "chown", "chmod"]
@@ -33,11 +33,6 @@ systemctl) v=$(echo "$1" | /usr/bin/tr - _); eval "rc=\\${RF_RC_systemctl_$v:-0}
 esac
 exit "$rc"
 """
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 class Scripts:
@@ -88,11 +83,9 @@ class Scripts:
 
 def main():
     if os.geteuid() != 0:
-        print("SKIP: needs root for a private mount namespace")
-        sys.exit(SKIP)
+        skip("needs root for a private mount namespace")
     if not shutil.which("unshare"):
-        print("SKIP: unshare (util-linux) is not installed")
-        sys.exit(SKIP)
+        skip("unshare (util-linux) is not installed")
     bin_dir = os.environ.get("RF_BIN_DIR")
     check(bin_dir, "RF_BIN_DIR unset: run through ctest")
     s = Scripts(os.path.dirname(os.path.abspath(bin_dir)))

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-from fleetlib import BIN, SKIP, check, fail
+from fleetlib import BIN, check, fail, skip
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../bench/run_bench.py")
 LOADS = {"10": "10", "20x10": "20 x 10"}
@@ -30,8 +30,7 @@ def main():
             runs = json.load(f)
     errors = ["%s: %s" % (k, r["error"]) for k, reps in runs.items() for r in reps if "error" in r]
     if any("io_uring unavailable" in e for e in errors):
-        print("skip: " + errors[0])
-        sys.exit(SKIP)
+        skip(errors[0])
     check(not errors, "failed cells: %s" % errors)
     check(len(runs) == len(LOADS) * len(DESIGNS), "cells run: %s" % sorted(runs))
     # ringfleet as deployed (admission = cookie); the references have no handshake

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* main.c - ringfleet-worker: one game server. Arguments, the socket and
- * the slot, backend choice, signals and the fixed-rate tick loop.
+ * the slot, backend choice and signals; the tick loop is driver.c's.
  *
  * Exit codes: 0 after SIGTERM/SIGINT, 2 bad arguments (the supervisor does
  * not retry those), 1 any runtime failure.
@@ -24,18 +24,13 @@
 #include "common/slot.h"
 #include "common/timeutil.h"
 #include "worker/args.h"
+#include "worker/driver.h"
 #include "worker/mmsg.h"
 #include "worker/ring.h"
 #include "worker/worker.h"
 
 #define SOCK_BUF_BYTES (4 << 20)
 #define STOP_DRAIN_NS (2 * RF_NSEC_PER_SEC)
-
-struct backend {
-	enum rf_backend kind;
-	struct ring *ring;
-	struct mmsg *mmsg;
-};
 
 static volatile sig_atomic_t stop_signal;
 
@@ -185,23 +180,16 @@ static uint64_t seed(void)
 	return s;
 }
 
-static int backend_open(struct backend *b, const struct opts *o, struct worker *w, int fd)
+/* io_uring unless told otherwise, falling back to mmsg when allowed. */
+static int backend_open(struct rf_driver *d, const struct opts *o, struct worker *w, int fd)
 {
-	int ret = -ENOSYS;
+	int ret;
 
-	memset(b, 0, sizeof(*b));
 	if (o->backend != BE_MMSG) {
-		ret = ring_open(&b->ring, w, fd, o->recv_buffers, o->max_clients);
+		ret = rf_driver_open(d, &ring_backend_ops, w, fd, o->recv_buffers, o->max_clients,
+				     o->tick_hz, o->tick_phase_ns);
 		if (ret == 0) {
-			ret = ring_arm(b->ring);
-			if (ret < 0) {
-				ring_close(b->ring);
-				b->ring = NULL;
-			}
-		}
-		if (ret == 0) {
-			b->kind = RF_BACKEND_IO_URING;
-			log_info("io_uring backend, %s", ring_mode(b->ring));
+			log_info("io_uring backend, %s", d->ops->mode(d->be));
 			return 0;
 		}
 		if (o->backend == BE_IO_URING) {
@@ -215,117 +203,15 @@ static int backend_open(struct backend *b, const struct opts *o, struct worker *
 			log_warn("io_uring setup failed (%s): using recvmmsg/sendmmsg",
 				 strerror(-ret));
 	}
-	ret = mmsg_open(&b->mmsg, w, fd, o->recv_buffers, o->max_clients);
+	ret = rf_driver_open(d, &mmsg_backend_ops, w, fd, o->recv_buffers, o->max_clients,
+			     o->tick_hz, o->tick_phase_ns);
 	if (ret < 0) {
 		log_err("mmsg backend: %s", strerror(-ret));
 		return ret;
 	}
-	b->kind = RF_BACKEND_MMSG;
 	if (o->backend == BE_MMSG)
 		log_info("mmsg backend (forced)");
 	return 0;
-}
-
-static int be_wait(struct backend *b, uint64_t deadline, const sigset_t *mask)
-{
-	return b->ring ? ring_wait(b->ring, deadline, mask) : mmsg_wait(b->mmsg, deadline, mask);
-}
-
-static int be_tick(struct backend *b)
-{
-	return b->ring ? ring_tick(b->ring) : mmsg_tick(b->mmsg);
-}
-
-static int be_rx_error(struct backend *b)
-{
-	return b->ring ? ring_rx_error(b->ring) : mmsg_rx_error(b->mmsg);
-}
-
-static void be_close(struct backend *b)
-{
-	ring_close(b->ring);
-	mmsg_close(b->mmsg);
-}
-
-/* The first deadline after now on the grid k * period + phase. */
-static uint64_t grid_after(uint64_t now, uint64_t period, uint64_t phase)
-{
-	if (now < phase)
-		return phase;
-	return (now - phase) / period * period + period + phase;
-}
-
-static void log_events(struct worker *w, struct backend *b, uint32_t *gso_seen, int *rx_seen)
-{
-	int rx = be_rx_error(b);
-
-	if (w->gso_events != *gso_seen) {
-		*gso_seen = w->gso_events;
-		if (w->gso_max_seg)
-			log_warn("path MTU below a GSO segment: GSO segments now <= %u bytes",
-				 w->gso_max_seg);
-		else
-			log_warn("kernel refused UDP GSO: one datagram per send from now on");
-	}
-	if (rx != *rx_seen) {
-		*rx_seen = rx;
-		if (rx)
-			log_warn("receive error: %s (receiving again)", strerror(-rx));
-	}
-}
-
-/* A new handshake key once per epoch (a minute): a getrandom() call, kept
- * out of the pure admission logic. */
-static void rotate_key(struct worker *w)
-{
-	uint8_t key[RF_HS_KEY_LEN];
-
-	if (!worker_key_due(w))
-		return;
-	randombytes_buf(key, sizeof(key));
-	worker_key_install(w, key);
-	sodium_memzero(key, sizeof(key));
-}
-
-/* Runs ticks until a stop signal; returns 0, or -errno on a fatal error. */
-static int tick_loop(struct worker *w, struct backend *b, const struct opts *o,
-		     const sigset_t *waitmask)
-{
-	uint64_t period = RF_NSEC_PER_SEC / o->tick_hz;
-	uint64_t deadline = grid_after(rf_now_ns(), period, o->tick_phase_ns);
-	uint32_t gso_seen = 0;
-	int rx_seen = 0;
-
-	for (;;) {
-		uint64_t t0, t1;
-		int ret = be_wait(b, deadline, waitmask);
-
-		if (ret < 0 && ret != -EINTR)
-			return ret;
-		t0 = rf_now_ns();
-		/* A signal ends the sleep early: this tick is the last. */
-		if (!stop_signal && t0 < deadline)
-			continue;
-		worker_tick_start(w, t0, rf_real_ns());
-		w->deadline_ns = deadline + period;
-		rotate_key(w);
-		ret = be_tick(b);
-		if (ret < 0)
-			return ret;
-		t1 = rf_now_ns();
-		worker_tick_done(w, t1 - t0, t1);
-		deadline += period;
-		if (t1 >= deadline) {
-			/* Skip the missed deadlines rather than run them
-			 * back to back; the grid itself never drifts. */
-			w->st.tick_overruns++;
-			deadline = grid_after(t1, period, o->tick_phase_ns);
-		}
-		worker_publish(w);
-		log_events(w, b, &gso_seen, &rx_seen);
-		if (stop_signal)
-			return 0;
-	}
 }
 
 static void signal_ready(int fd)
@@ -342,7 +228,7 @@ static void signal_ready(int fd)
 static int run(struct opts *o)
 {
 	struct worker w;
-	struct backend b;
+	struct rf_driver d;
 	struct worker_params wp;
 	struct rf_slot *slot;
 	sigset_t waitmask;
@@ -396,14 +282,15 @@ static int run(struct opts *o)
 	if (ret == 1)
 		log_info("resuming from the slot: %u clients, %llu ticks before", w.clients.n,
 			 (unsigned long long)w.st.ticks);
-	/* ring_arm() may already receive. */
+	/* A backend may already receive while it opens (io_uring checks its
+	 * receive). */
 	worker_tick_start(&w, rf_now_ns(), rf_real_ns());
-	rotate_key(&w);
-	if (backend_open(&b, o, &w, fd) < 0) {
+	rf_driver_rotate_key(&w);
+	if (backend_open(&d, o, &w, fd) < 0) {
 		worker_free(&w);
 		return 1;
 	}
-	w.st.backend = b.kind;
+	w.st.backend = d.ops->kind;
 	w.st.worker_pid = (uint32_t)getpid();
 	w.st.ready = 1;
 	worker_publish(&w);
@@ -414,19 +301,19 @@ static int run(struct opts *o)
 		 o->admission == RF_ADMISSION_OPEN ? "open" : "cookie", o->max_clients_per_ip);
 	signal_ready(o->ready_fd);
 
-	ret = tick_loop(&w, &b, o, &waitmask);
+	ret = rf_driver_run(&d, &waitmask, &stop_signal);
 	if (ret < 0) {
 		log_err("tick loop: %s", strerror(-ret));
-		be_close(&b);
+		rf_driver_close(&d);
 		worker_free(&w);
 		return 1;
 	}
-	if (b.ring && ring_drain(b.ring, rf_now_ns() + STOP_DRAIN_NS) < 0)
+	if (rf_driver_drain(&d, rf_now_ns() + STOP_DRAIN_NS) < 0)
 		log_warn("stopping with sends still in flight");
 	w.st.ready = 0;
 	worker_publish(&w);
 	log_info("stopped by %s", strsignal(stop_signal));
-	be_close(&b);
+	rf_driver_close(&d);
 	worker_free(&w);
 	/* Ours in standalone mode: free the port now for a quick restart. */
 	if (o->fd < 0)

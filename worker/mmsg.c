@@ -45,7 +45,9 @@ struct mmsg {
 	struct iovec reply_iov[RF_ADM_REPLY_MAX];
 };
 
-int mmsg_open(struct mmsg **out, struct worker *w, int fd, uint32_t nbufs,
+static void mmsg_close(struct mmsg *m);
+
+static int mmsg_open(struct mmsg **out, struct worker *w, int fd, uint32_t nbufs,
 	      uint32_t max_clients)
 {
 	struct mmsg *m = calloc(1, sizeof(*m));
@@ -79,7 +81,7 @@ int mmsg_open(struct mmsg **out, struct worker *w, int fd, uint32_t nbufs,
 	return 0;
 }
 
-void mmsg_close(struct mmsg *m)
+static void mmsg_close(struct mmsg *m)
 {
 	if (!m)
 		return;
@@ -90,7 +92,7 @@ void mmsg_close(struct mmsg *m)
 	free(m);
 }
 
-int mmsg_rx_error(const struct mmsg *m)
+static int mmsg_rx_error(const struct mmsg *m)
 {
 	return m->rx_error;
 }
@@ -167,7 +169,7 @@ static void drain(struct mmsg *m)
  * in the socket buffer, which the supervisor owns, until the tick drains
  * them. A worker killed in its sleep takes no datagram with it, and the
  * sleep costs one wake-up per tick however many datagrams arrive. */
-int mmsg_wait(struct mmsg *m, uint64_t deadline_ns, const sigset_t *mask)
+static int mmsg_wait(struct mmsg *m, uint64_t deadline_ns, const sigset_t *mask)
 {
 	uint64_t now = rf_now_ns();
 	struct timespec ts;
@@ -320,17 +322,88 @@ static void send_replies(struct mmsg *m)
 	worker_replies_sent(w, n - sent);
 }
 
-int mmsg_tick(struct mmsg *m)
+/* The driver's rx_drain: one plan, taking every window. */
+static struct tick_plan *mmsg_rx_drain(struct mmsg *m)
 {
-	struct worker *w = m->w;
-
 	drain(m);
-	worker_end_window(w);
-	worker_plan(w, &m->plan);
-	send_plan(m);
-	send_replies(m);
+	return &m->plan;
+}
+
+/* Sends are synchronous: every buffer is free again at the tick's end. */
+static void mmsg_tick_end(struct mmsg *m)
+{
 	for (uint32_t i = 0; i < m->plan.n_pkts; i++)
 		m->free[m->n_free++] = m->plan.cookie[i];
 	tick_plan_reset(&m->plan);
+}
+
+/* The operations table. */
+static int ops_open(void **be, struct worker *w, int fd, uint32_t nbufs, uint32_t max_clients)
+{
+	return mmsg_open((struct mmsg **)be, w, fd, nbufs, max_clients);
+}
+
+static void ops_close(void *be)
+{
+	mmsg_close(be);
+}
+
+static const char *ops_mode(const void *be)
+{
+	(void)be;
+	return "recvmmsg/sendmmsg";
+}
+
+static int ops_wait(void *be, uint64_t deadline_ns, const sigset_t *mask)
+{
+	return mmsg_wait(be, deadline_ns, mask);
+}
+
+static struct tick_plan *ops_rx_drain(void *be)
+{
+	return mmsg_rx_drain(be);
+}
+
+static void ops_send_plan(void *be, struct tick_plan *p)
+{
+	(void)p; /* always the one plan */
+	send_plan(be);
+}
+
+static void ops_send_replies(void *be)
+{
+	send_replies(be);
+}
+
+static void ops_tick_end(void *be)
+{
+	mmsg_tick_end(be);
+}
+
+static int ops_rx_error(const void *be)
+{
+	return mmsg_rx_error(be);
+}
+
+/* Sends complete within their tick: nothing is in flight at a stop. */
+static int ops_drain_on_stop(void *be, uint64_t until_ns)
+{
+	(void)be;
+	(void)until_ns;
 	return 0;
 }
+
+const struct rf_backend_ops mmsg_backend_ops = {
+	.name = "mmsg",
+	.kind = RF_BACKEND_MMSG,
+	.open = ops_open,
+	.close = ops_close,
+	.mode = ops_mode,
+	.wait = ops_wait,
+	.rx_drain = ops_rx_drain,
+	.send_plan = ops_send_plan,
+	.send_replies = ops_send_replies,
+	.tick_end = ops_tick_end,
+	.rx_error = ops_rx_error,
+	.drain_on_stop = ops_drain_on_stop,
+};

@@ -131,6 +131,8 @@ static int ring_setup(struct ring *r, unsigned cq)
 	return ret;
 }
 
+static void ring_close(struct ring *r);
+
 static void buf_return(struct ring *r, uint32_t bid)
 {
 	io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * r->stride, r->buf_len,
@@ -202,7 +204,7 @@ static int flights_setup(struct ring *r, uint32_t max_clients)
 	return 0;
 }
 
-int ring_open(struct ring **out, struct worker *w, int fd, uint32_t nbufs,
+static int ring_open(struct ring **out, struct worker *w, int fd, uint32_t nbufs,
 	      uint32_t max_clients)
 {
 	struct ring *r;
@@ -254,7 +256,7 @@ static void release_socket(struct ring *r)
 	io_uring_unregister_files(&r->uring);
 }
 
-void ring_close(struct ring *r)
+static void ring_close(struct ring *r)
 {
 	if (!r)
 		return;
@@ -272,7 +274,7 @@ void ring_close(struct ring *r)
 	free(r);
 }
 
-const char *ring_mode(const struct ring *r)
+static const char *ring_mode(const struct ring *r)
 {
 	if (r->flags & IORING_SETUP_DEFER_TASKRUN)
 		return "single_issuer+defer_taskrun";
@@ -283,7 +285,7 @@ const char *ring_mode(const struct ring *r)
 	return "plain";
 }
 
-int ring_rx_error(const struct ring *r)
+static int ring_rx_error(const struct ring *r)
 {
 	return r->rx_error;
 }
@@ -596,7 +598,7 @@ static void reap(struct ring *r)
 	buf_publish(r);
 }
 
-int ring_arm(struct ring *r)
+static int ring_arm(struct ring *r)
 {
 	int ret;
 
@@ -612,7 +614,7 @@ int ring_arm(struct ring *r)
 	return 0;
 }
 
-int ring_wait(struct ring *r, uint64_t deadline_ns, const sigset_t *mask)
+static int ring_wait(struct ring *r, uint64_t deadline_ns, const sigset_t *mask)
 {
 	uint64_t now = rf_now_ns();
 	struct __kernel_timespec ts;
@@ -693,28 +695,33 @@ static void rx_disarm(struct ring *r)
 	r->rx_armed = false;
 }
 
-int ring_tick(struct ring *r)
+/* The driver's rx_drain: the window's datagrams into the current flight's
+ * plan, none of them into a plan while every flight is still sending. */
+static struct tick_plan *ring_rx_drain(struct ring *r)
 {
-	struct worker *w = r->w;
-
 	rx_drain(r);
 	/* Disarmed before anything below can run task work and receive. */
 	rx_disarm(r);
-	worker_end_window(w);
-	if (r->cur >= 0) {
-		unsigned f = (unsigned)r->cur;
-		struct tick_plan *p = &r->fl[f].plan;
+	return r->cur >= 0 ? &r->fl[r->cur].plan : NULL;
+}
 
-		worker_plan(w, p);
-		if (tick_plan_sends(p)) {
-			flight_send(r, f);
-			if (r->cur == (int)f)
-				r->cur = next_free(r);
-		} else if (p->n_pkts) {
-			flight_done(r, f);
-		}
+/* p is the current flight's plan: its sends become a flight in the air,
+ * and the next free flight takes the next window. */
+static void ring_send_plan(struct ring *r, struct tick_plan *p)
+{
+	unsigned f = (unsigned)r->cur;
+
+	if (tick_plan_sends(p)) {
+		flight_send(r, f);
+		if (r->cur == (int)f)
+			r->cur = next_free(r);
+	} else if (p->n_pkts) {
+		flight_done(r, f);
 	}
-	send_replies(r);
+}
+
+static void ring_tick_end(struct ring *r)
+{
 	/* Short of buffers: complete this tick's sends now rather than at
 	 * the next deadline, so their buffers can take the next window. */
 	if (r->in_kernel + r->to_return < r->nbufs / 4 && any_busy(r)) {
@@ -722,10 +729,9 @@ int ring_tick(struct ring *r)
 			reap(r);
 	}
 	buf_publish(r);
-	return 0;
 }
 
-int ring_drain(struct ring *r, uint64_t until_ns)
+static int ring_drain(struct ring *r, uint64_t until_ns)
 {
 	while (any_busy(r)) {
 		uint64_t now = rf_now_ns(), left;
@@ -744,3 +750,81 @@ int ring_drain(struct ring *r, uint64_t until_ns)
 	}
 	return 0;
 }
+
+/* The operations table: ring_open() with the check that the kernel takes
+ * the multishot receive (ring_arm()). */
+static int ops_open(void **be, struct worker *w, int fd, uint32_t nbufs, uint32_t max_clients)
+{
+	struct ring *r;
+	int ret = ring_open(&r, w, fd, nbufs, max_clients);
+
+	if (ret < 0)
+		return ret;
+	ret = ring_arm(r);
+	if (ret < 0) {
+		ring_close(r);
+		return ret;
+	}
+	*be = r;
+	return 0;
+}
+
+static void ops_close(void *be)
+{
+	ring_close(be);
+}
+
+static const char *ops_mode(const void *be)
+{
+	return ring_mode(be);
+}
+
+static int ops_wait(void *be, uint64_t deadline_ns, const sigset_t *mask)
+{
+	return ring_wait(be, deadline_ns, mask);
+}
+
+static struct tick_plan *ops_rx_drain(void *be)
+{
+	return ring_rx_drain(be);
+}
+
+static void ops_send_plan(void *be, struct tick_plan *p)
+{
+	ring_send_plan(be, p);
+}
+
+static void ops_send_replies(void *be)
+{
+	send_replies(be);
+}
+
+static void ops_tick_end(void *be)
+{
+	ring_tick_end(be);
+}
+
+static int ops_rx_error(const void *be)
+{
+	return ring_rx_error(be);
+}
+
+static int ops_drain_on_stop(void *be, uint64_t until_ns)
+{
+	return ring_drain(be, until_ns);
+}
+
+const struct rf_backend_ops ring_backend_ops = {
+	.name = "io_uring",
+	.kind = RF_BACKEND_IO_URING,
+	.open = ops_open,
+	.close = ops_close,
+	.mode = ops_mode,
+	.wait = ops_wait,
+	.rx_drain = ops_rx_drain,
+	.send_plan = ops_send_plan,
+	.send_replies = ops_send_replies,
+	.tick_end = ops_tick_end,
+	.rx_error = ops_rx_error,
+	.drain_on_stop = ops_drain_on_stop,
+};

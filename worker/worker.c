@@ -48,6 +48,8 @@ int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_para
 	w->gso_max_seg = p->gso_max_seg;
 	w->admission = p->admission;
 	w->per_ip = p->max_clients_per_ip;
+	w->game = p->game ? p->game : &relay_game_ops;
+	w->game_ctx = p->game_ctx;
 	if (resume) {
 		/* Counters continue where the previous worker left them. */
 		memcpy(&w->st, (const void *)&slot->stats, sizeof(w->st));
@@ -238,7 +240,7 @@ int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name
 		w->st.drop_flood++;
 		return -EDQUOT;
 	}
-	if (tick_plan_add(p, data, len, cookie) < 0) {
+	if (w->game->input(w->game_ctx, p, data, len, cookie) < 0) {
 		w->st.drop_no_buffer++;
 		return -ENOBUFS;
 	}
@@ -253,7 +255,7 @@ void worker_end_window(struct worker *w)
 
 void worker_plan(struct worker *w, struct tick_plan *p)
 {
-	tick_plan_set_dests(p, clients_list(&w->clients), w->clients.n);
+	w->game->tick(w->game_ctx, p, clients_list(&w->clients), w->clients.n);
 	tick_plan_build(p, w->gso_max_seg);
 }
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-/* worker.h - what one game server's backends share: the slot, the client
- * table, the flood limiter and the counters, with the per-packet admission
- * and the end-of-tick planning both backends run. Logic over memory only:
- * no syscalls, no allocation after worker_init().
+/* worker.h - the engine state of one game server: the slot, the client
+ * table, the flood limiter, the counters and the game it runs, with the
+ * per-packet admission (worker_rx(), which hands what it keeps to the
+ * game) and the end-of-tick planning (worker_plan(): the game's tick, then
+ * the GSO batches) that the tick driver (driver.c) runs through a backend.
+ * Logic over memory only: no syscalls, no allocation after worker_init().
  */
 #pragma once
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include "common/slot.h"
 #include "worker/admission.h"
 #include "worker/clients.h"
+#include "worker/relay.h"
 #include "worker/tick.h"
 
 /* The largest GSO segment whose datagram, with its IP and UDP headers,
@@ -32,6 +35,8 @@ struct worker_params {
 	uint64_t seed;              /* client hash key */
 	enum rf_admission admission;
 	uint32_t max_clients_per_ip; /* 0: unlimited */
+	const struct rf_game_ops *game; /* NULL: the relay */
+	void *game_ctx;
 };
 
 /* A handshake reply queued during the tick, sent by the backend at its
@@ -60,6 +65,8 @@ struct worker {
 	uint32_t n_replies;
 	uint32_t n_challenges;      /* of them CHALLENGEs */
 	uint32_t n_places;          /* table scans this tick */
+	const struct rf_game_ops *game;
+	void *game_ctx;
 	struct worker_reply reply[RF_ADM_REPLY_MAX];
 };
 
@@ -73,7 +80,8 @@ void worker_free(struct worker *w);
 /* Starts a tick at mono_ns (CLOCK_MONOTONIC), real_ns being
  * CLOCK_REALTIME read right after: stamps clients and places arrivals. */
 void worker_tick_start(struct worker *w, uint64_t mono_ns, uint64_t real_ns);
-/* Admits one received datagram into plan. rx_real_ns is the kernel's
+/* Admits one received datagram and hands it to the game's input, which
+ * keeps it in plan. rx_real_ns is the kernel's
  * receive time (CLOCK_REALTIME ns, 0 if unknown): the flood cap counts the
  * datagram against the tick it arrived in. 0: kept, the backend must hold
  * its buffer until the plan's sends are done. Negative: not relayed, and
@@ -86,8 +94,9 @@ int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name
 	      uint64_t rx_real_ns);
 /* Ends a tick's admission window: expires silent clients. */
 void worker_end_window(struct worker *w);
-/* Takes the destination list and cuts plan into send batches; after
- * worker_end_window(), so expired clients get nothing. */
+/* Runs the game's tick (it sets the destinations among the admitted
+ * clients) and cuts plan into send batches; after worker_end_window(), so
+ * expired clients get nothing. */
 void worker_plan(struct worker *w, struct tick_plan *p);
 
 /* Errors by which the kernel refuses a GSO send (negative errno). */

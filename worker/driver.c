@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+/* driver.c - see driver.h. */
+#include "worker/driver.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+
+/* A new handshake key once per epoch (a minute): a getrandom() call, kept
+ * out of the pure admission logic. */
+void rf_driver_rotate_key(struct worker *w)
+{
+	uint8_t key[RF_HS_KEY_LEN];
+
+	if (!worker_key_due(w))
+		return;
+	randombytes_buf(key, sizeof(key));
+	worker_key_install(w, key);
+	sodium_memzero(key, sizeof(key));
+}
+
+int rf_driver_open(struct rf_driver *d, const struct rf_backend_ops *ops, struct worker *w,
+		   int fd, uint32_t nbufs, uint32_t max_clients, uint32_t hz,
+		   uint64_t phase_ns)
+{
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	ret = ops->open(&d->be, w, fd, nbufs, max_clients);
+	if (ret < 0)
+		return ret;
+	d->w = w;
+	d->ops = ops;
+	d->period_ns = RF_NSEC_PER_SEC / hz;
+	d->phase_ns = phase_ns;
+	return 0;
+}
+
+void rf_driver_close(struct rf_driver *d)
+{
+	if (d->ops)
+		d->ops->close(d->be);
+	d->ops = NULL;
+	d->be = NULL;
+}
+
+int rf_driver_drain(struct rf_driver *d, uint64_t until_ns)
+{
+	return d->ops->drain_on_stop(d->be, until_ns);
+}
+
+/* The first deadline after now on the grid k * period + phase. */
+static uint64_t grid_after(uint64_t now, uint64_t period, uint64_t phase)
+{
+	if (now < phase)
+		return phase;
+	return (now - phase) / period * period + period + phase;
+}
+
+static void log_events(struct rf_driver *d)
+{
+	struct worker *w = d->w;
+	int rx = d->ops->rx_error(d->be);
+
+	if (w->gso_events != d->gso_seen) {
+		d->gso_seen = w->gso_events;
+		if (w->gso_max_seg)
+			log_warn("path MTU below a GSO segment: GSO segments now <= %u bytes",
+				 w->gso_max_seg);
+		else
+			log_warn("kernel refused UDP GSO: one datagram per send from now on");
+	}
+	if (rx != d->rx_seen) {
+		d->rx_seen = rx;
+		if (rx)
+			log_warn("receive error: %s (receiving again)", strerror(-rx));
+	}
+}
+
+/* The work of one tick, between its deadline and its counters. */
+static void tick_work(struct rf_driver *d)
+{
+	const struct rf_backend_ops *ops = d->ops;
+	struct worker *w = d->w;
+	struct tick_plan *p;
+
+	rf_driver_rotate_key(w);
+	p = ops->rx_drain(d->be);
+	worker_end_window(w);
+	if (p) {
+		worker_plan(w, p);
+		ops->send_plan(d->be, p);
+	}
+	ops->send_replies(d->be);
+	ops->tick_end(d->be);
+}
+
+int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask,
+		  const volatile sig_atomic_t *stop)
+{
+	struct worker *w = d->w;
+	uint64_t period = d->period_ns;
+	uint64_t deadline = grid_after(rf_now_ns(), period, d->phase_ns);
+
+	for (;;) {
+		uint64_t t0, t1;
+		int ret = d->ops->wait(d->be, deadline, waitmask);
+
+		if (ret < 0 && ret != -EINTR)
+			return ret;
+		t0 = rf_now_ns();
+		/* A signal ends the sleep early: this tick is the last. */
+		if (!*stop && t0 < deadline)
+			continue;
+		worker_tick_start(w, t0, rf_real_ns());
+		w->deadline_ns = deadline + period;
+		tick_work(d);
+		t1 = rf_now_ns();
+		worker_tick_done(w, t1 - t0, t1);
+		deadline += period;
+		if (t1 >= deadline) {
+			/* Skip the missed deadlines rather than run them
+			 * back to back; the grid itself never drifts. */
+			w->st.tick_overruns++;
+			deadline = grid_after(t1, period, d->phase_ns);
+		}
+		worker_publish(w);
+		log_events(d);
+		if (*stop)
+			return 0;
+	}
+}

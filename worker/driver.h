@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+/* driver.h - the tick driver of a worker: the one owner of the tick
+ * sequence. On a fixed grid (period, phase on CLOCK_MONOTONIC) it sleeps
+ * until the deadline, then drains the socket (each datagram admitted by
+ * worker_rx() and handed to the game), ends the admission window, runs the
+ * game's tick and plans the sends (worker_plan()), sends them and the
+ * handshake replies, and publishes the counters. The io goes through a
+ * backend's operations table (backend.h), the game's choices through the
+ * game's (relay.h): neither knows the other, and the driver branches on
+ * neither.
+ */
+#pragma once
+#include <signal.h>
+#include <stdint.h>
+
+#include "worker/backend.h"
+#include "worker/worker.h"
+
+struct rf_driver {
+	struct worker *w;
+	const struct rf_backend_ops *ops;
+	void *be;                   /* the backend's state */
+	uint64_t period_ns;
+	uint64_t phase_ns;
+	uint32_t gso_seen;          /* events already logged */
+	int rx_seen;
+};
+
+/* Installs the handshake key when w->now_ns's epoch needs a new one. */
+void rf_driver_rotate_key(struct worker *w);
+/* Opens backend ops for socket fd (which stays the caller's) under worker
+ * w, ticking at hz with phase_ns. -errno from the backend's open. */
+int rf_driver_open(struct rf_driver *d, const struct rf_backend_ops *ops, struct worker *w,
+		   int fd, uint32_t nbufs, uint32_t max_clients, uint32_t hz,
+		   uint64_t phase_ns);
+/* Runs ticks until *stop is set (by a signal, which only cuts a sleep
+ * short: the tick after it is the last). 0, or -errno on a fatal error. */
+int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask,
+		  const volatile sig_atomic_t *stop);
+/* At stop: waits, at most until until_ns, for sends still in flight;
+ * -ETIMEDOUT if some did not complete. */
+int rf_driver_drain(struct rf_driver *d, uint64_t until_ns);
+void rf_driver_close(struct rf_driver *d);

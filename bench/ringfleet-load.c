@@ -545,7 +545,7 @@ static void admit_error(const struct load *l, unsigned ci, int err)
 {
 	const struct client *c = &l->cl[ci];
 	const struct sockaddr_in *sa = &l->srv[c->server].addr;
-	struct sockaddr_in me;
+	struct sockaddr_in me = { 0 }; /* port 0 if getsockname fails */
 	socklen_t len = sizeof(me);
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN] = "?";
 	unsigned waiting = 0;
@@ -1230,7 +1230,7 @@ static void print_json(const struct load *l, const struct totals *t)
 		       "\"received\":%llu,\"loss_pct\":%.4f}",
 		       s ? "," : "", a, ntohs(sv->addr.sin_port),
 		       (unsigned long long)sv->sent,
-		       (unsigned long long)(sv->sent * sv->n),
+		       (unsigned long long)sv->sent * sv->n,
 		       (unsigned long long)sv->received,
 		       loss_of(sv->sent * sv->n, sv->received));
 	}

@@ -10,6 +10,8 @@ PKGS=(
 	python3 procps iproute2
 	# fuzz_smoke: clang with libFuzzer and the sanitizer runtimes
 	clang libclang-rt-14-dev
+	# scripts/check-format.sh, scripts/format.sh, scripts/check-tidy.sh (version 14)
+	clang-format clang-tidy
 	prometheus
 	# packaging tests: dpkg-shlibdeps for cpack's .deb, systemd-analyze for
 	# the unit (installing systemd does not make it PID 1), man page lint,

@@ -227,6 +227,8 @@ void fleet_forget(struct fleet *f, struct server *s)
 	for (size_t i = 0; i < f->n; i++) {
 		if (f->srv[i] != s)
 			continue;
+		/* moves pointers: sizeof a pointer is meant */
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 		memmove(&f->srv[i], &f->srv[i + 1], (f->n - i - 1) * sizeof(f->srv[0]));
 		f->n--;
 		break;

@@ -87,7 +87,7 @@ static int build_argv(const struct spawn_args *a, struct argv_buf *b)
  * bounds how many such waits one loop turn makes). The child therefore makes raw system calls only: no libc state, no
  * sanitizer interceptors, and no glibc set*id broadcast to the
  * supervisor's threads. */
-#define CHILD_STACK_BYTES (64 * 1024)
+#define CHILD_STACK_BYTES ((size_t)64 * 1024)
 
 struct child_ctx {
 	const struct spawn_args *a;

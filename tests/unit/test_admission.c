@@ -128,7 +128,7 @@ static void test_key_rotation(void **state)
 {
 	struct rf_slot_secret s = { 0 };
 	struct sockaddr_in a = v4("192.0.2.1", 4000);
-	uint64_t epoch_ns = RF_ADM_KEY_WINDOWS * RF_HS_WINDOW_S * SEC;
+	uint64_t epoch_ns = (uint64_t)RF_ADM_KEY_WINDOWS * RF_HS_WINDOW_S * SEC;
 	uint64_t last = (T0 / epoch_ns + 1) * epoch_ns - 1 * SEC; /* last window */
 	uint64_t next = last + 2 * SEC;                            /* next epoch */
 	uint8_t ch[RF_HS_CHALLENGE_LEN], rsp[RF_HS_RESPONSE_LEN];

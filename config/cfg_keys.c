@@ -156,14 +156,11 @@ static bool set_cpu(struct parser *p, const struct srv_key *k, struct sect *s, c
 
 static bool set_backend(struct parser *p, const struct srv_key *k, struct sect *s, const char *v)
 {
-	if (strcmp(v, "auto") == 0)
-		s->v.backend = CFG_BACKEND_AUTO;
-	else if (strcmp(v, "io_uring") == 0)
-		s->v.backend = CFG_BACKEND_IO_URING;
-	else if (strcmp(v, "mmsg") == 0)
-		s->v.backend = CFG_BACKEND_MMSG;
-	else
+	int b = rf_backend_parse(v);
+
+	if (b < 0)
 		return bad_value(p, k->name, "auto, io_uring or mmsg", v);
+	s->v.backend = (enum rf_backend)b;
 	return true;
 }
 

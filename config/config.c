@@ -351,7 +351,7 @@ void cfg_server_init(struct cfg_server *s)
 	s->max_packets_per_tick = 64;
 	s->recv_buffers = 1024;
 	s->socket_rcvbuf = 4u << 20;
-	s->backend = CFG_BACKEND_AUTO;
+	s->backend = RF_BACKEND_AUTO;
 	s->admission = RF_ADMISSION_COOKIE;
 	s->max_clients_per_ip = 4;
 }

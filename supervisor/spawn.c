@@ -2,6 +2,7 @@
 /* spawn.c - see spawn.h. */
 #include "supervisor/spawn.h"
 
+#include "common/exitcode.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -48,11 +49,6 @@ static int argv_add(struct argv_buf *b, const char *fmt, ...)
 	return 0;
 }
 
-static const char *backend_name(enum cfg_backend b)
-{
-	return b == CFG_BACKEND_IO_URING ? "io_uring" : b == CFG_BACKEND_MMSG ? "mmsg" : "auto";
-}
-
 static int build_argv(const struct spawn_args *a, struct argv_buf *b)
 {
 	const struct cfg_server *c = a->cfg;
@@ -70,7 +66,7 @@ static int build_argv(const struct spawn_args *a, struct argv_buf *b)
 	r |= argv_add(b, "--max-packet=%u", c->max_packet);
 	r |= argv_add(b, "--max-packets-per-tick=%u", c->max_packets_per_tick);
 	r |= argv_add(b, "--recv-buffers=%u", c->recv_buffers);
-	r |= argv_add(b, "--backend=%s", backend_name(c->backend));
+	r |= argv_add(b, "--backend=%s", rf_backend_names[c->backend]);
 	r |= argv_add(b, "--admission=%s", c->admission == RF_ADMISSION_OPEN ? "open" : "cookie");
 	r |= argv_add(b, "--max-clients-per-ip=%u", c->max_clients_per_ip);
 	r |= argv_add(b, "--log-level=%s", log_level_name(a->log_level));
@@ -139,7 +135,7 @@ NO_ASAN static void child_fail(int ready_fd, long ret, const char *step)
 		buf[n++] = step[i];
 	buf[n++] = '\n';
 	rf_raw_syscall(SYS_write, ready_fd, (long)buf, (long)n);
-	rf_raw_syscall(SYS_exit_group, 127, 0, 0);
+	rf_raw_syscall(SYS_exit_group, RF_EXIT_EXEC, 0, 0);
 	__builtin_unreachable();
 }
 
@@ -185,13 +181,13 @@ NO_ASAN static int child_main(void *arg)
 	if (r < 0)
 		child_fail(a->ready_fd, r, "prctl");
 	if (rf_raw_syscall(SYS_getppid, 0, 0, 0) != c->parent)
-		rf_raw_syscall(SYS_exit_group, 127, 0, 0); /* nobody to report to */
+		rf_raw_syscall(SYS_exit_group, RF_EXIT_EXEC, 0, 0); /* nobody to report to */
 	r = rf_raw_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0);
 	if (r < 0)
 		child_fail(a->ready_fd, r, "prctl");
 	r = rf_raw_syscall(SYS_execve, (long)c->argv[0], (long)c->argv, (long)environ);
 	child_fail(a->ready_fd, r, "exec");
-	return 127;
+	return RF_EXIT_EXEC;
 }
 
 int spawn_worker(const struct spawn_args *a, pid_t *pid, int *pidfd)

@@ -82,14 +82,11 @@ static int parse_fd(const char *opt, const char *s)
 
 static void parse_backend(struct opts *o, const char *s)
 {
-	if (strcmp(s, "auto") == 0)
-		o->backend = BE_AUTO;
-	else if (strcmp(s, "io_uring") == 0)
-		o->backend = BE_IO_URING;
-	else if (strcmp(s, "mmsg") == 0)
-		o->backend = BE_MMSG;
-	else
+	int b = rf_backend_parse(s);
+
+	if (b < 0)
 		bad_arg("--backend", s, "auto|io_uring|mmsg");
+	o->backend = (enum rf_backend)b;
 }
 
 static void parse_admission(struct opts *o, const char *s)
@@ -152,7 +149,7 @@ static const struct opts defaults = {
 	.max_packet = 1400,
 	.max_packets_per_tick = 64,
 	.recv_buffers = 1024,
-	.backend = BE_AUTO,
+	.backend = RF_BACKEND_AUTO,
 	.admission = RF_ADMISSION_COOKIE,
 	.max_clients_per_ip = 4,
 };

@@ -7,12 +7,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/backend.h"
+#include "common/exitcode.h"
 #include "common/handshake.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE RF_EXIT_CONFIG
 #define NAME_MAX_LEN 63
-
-enum backend_choice { BE_AUTO, BE_IO_URING, BE_MMSG };
 
 struct opts {
 	char name[NAME_MAX_LEN + 1];
@@ -27,7 +27,7 @@ struct opts {
 	unsigned max_packet;
 	unsigned max_packets_per_tick;
 	unsigned recv_buffers;
-	enum backend_choice backend;
+	enum rf_backend backend;
 	uint64_t tick_phase_ns;
 	int supervisor_pid;     /* die with it (0: standalone) */
 	bool no_gso;

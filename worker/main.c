@@ -190,7 +190,7 @@ static int backend_open(struct backend *b, const struct opts *o, struct worker *
 	int ret = -ENOSYS;
 
 	memset(b, 0, sizeof(*b));
-	if (o->backend != BE_MMSG) {
+	if (o->backend != RF_BACKEND_MMSG) {
 		ret = ring_open(&b->ring, w, fd, o->recv_buffers, o->max_clients);
 		if (ret == 0) {
 			ret = ring_arm(b->ring);
@@ -204,7 +204,7 @@ static int backend_open(struct backend *b, const struct opts *o, struct worker *
 			log_info("io_uring backend, %s", ring_mode(b->ring));
 			return 0;
 		}
-		if (o->backend == BE_IO_URING) {
+		if (o->backend == RF_BACKEND_IO_URING) {
 			log_err("io_uring unavailable: %s", strerror(-ret));
 			return ret;
 		}
@@ -221,7 +221,7 @@ static int backend_open(struct backend *b, const struct opts *o, struct worker *
 		return ret;
 	}
 	b->kind = RF_BACKEND_MMSG;
-	if (o->backend == BE_MMSG)
+	if (o->backend == RF_BACKEND_MMSG)
 		log_info("mmsg backend (forced)");
 	return 0;
 }
@@ -352,13 +352,13 @@ static int run(struct opts *o)
 	setup_signals(&waitmask);
 	if (sodium_init() < 0) {
 		log_err("libsodium initialisation failed");
-		return 1;
+		return RF_EXIT_FAILURE;
 	}
 	if (fd < 0) {
 		fd = open_socket(o);
 		if (fd < 0) {
 			log_err("cannot bind %s port %u: %s", o->bind, o->port, strerror(-fd));
-			return 1;
+			return RF_EXIT_FAILURE;
 		}
 	}
 	family = check_socket(fd);
@@ -374,7 +374,7 @@ static int run(struct opts *o)
 	if (!slot) {
 		log_err("--slot-fd %d: cannot map a slot for %u clients: %s", o->slot_fd,
 			o->max_clients, strerror(errno));
-		return o->slot_fd >= 0 ? EXIT_USAGE : 1;
+		return o->slot_fd >= 0 ? EXIT_USAGE : RF_EXIT_FAILURE;
 	}
 	wp = (struct worker_params){
 		.max_clients = o->max_clients,
@@ -392,7 +392,7 @@ static int run(struct opts *o)
 	ret = worker_init(&w, slot, &wp);
 	if (ret < 0) {
 		log_err("worker setup: %s", strerror(-ret));
-		return 1;
+		return RF_EXIT_FAILURE;
 	}
 	if (ret == 1)
 		log_info("resuming from the slot: %u clients, %llu ticks before", w.clients.n,
@@ -402,7 +402,7 @@ static int run(struct opts *o)
 	rotate_key(&w);
 	if (backend_open(&b, o, &w, fd) < 0) {
 		worker_free(&w);
-		return 1;
+		return RF_EXIT_FAILURE;
 	}
 	w.st.backend = b.kind;
 	w.st.worker_pid = (uint32_t)getpid();
@@ -420,7 +420,7 @@ static int run(struct opts *o)
 		log_err("tick loop: %s", strerror(-ret));
 		be_close(&b);
 		worker_free(&w);
-		return 1;
+		return RF_EXIT_FAILURE;
 	}
 	if (b.ring && ring_drain(b.ring, rf_now_ns() + STOP_DRAIN_NS) < 0)
 		log_warn("stopping with sends still in flight");
@@ -445,11 +445,11 @@ static void die_with_supervisor(pid_t supervisor)
 		return;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
 		log_err("PR_SET_PDEATHSIG: %s", strerror(errno));
-		exit(1);
+		exit(RF_EXIT_FAILURE);
 	}
 	if (getppid() != supervisor) {
 		log_err("supervisor pid %d is gone: exiting", (int)supervisor);
-		exit(1);
+		exit(RF_EXIT_FAILURE);
 	}
 }
 

@@ -23,7 +23,7 @@ struct tmpl {
 static void tmpl_apply(struct tmpl *t, const struct sect *s)
 {
 	for (int f = 0; f < F_COUNT; f++) {
-		const struct srv_key *k = &cfg_srv_keys[f];
+		const struct cfg_key *k = &cfg_srv_keys[f];
 
 		if (!s->key_line[f])
 			continue;

@@ -4,6 +4,7 @@
 
 #include "common/exitcode.h"
 #include "common/log.h"
+#include "config/cfg_schema.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,24 @@ static int argv_add(struct argv_buf *b, const char *fmt, ...)
 	return 0;
 }
 
+/* Every per-server key the worker takes, from the config key table. */
+static int add_key_args(const struct cfg_server *c, struct argv_buf *b)
+{
+	char arg[CFG_FLAG_MAX + CFG_ADDR_MAX + 4];
+	int r = 0;
+
+	for (int f = 0; f < F_COUNT; f++) {
+		const struct cfg_key *k = &cfg_srv_keys[f];
+
+		if (!k->worker)
+			continue;
+		if (cfg_key_worker_arg(k, c, arg, sizeof(arg)) < 0)
+			return -E2BIG;
+		r |= argv_add(b, "%s", arg);
+	}
+	return r;
+}
+
 static int build_argv(const struct spawn_args *a, struct argv_buf *b)
 {
 	const struct cfg_server *c = a->cfg;
@@ -59,16 +78,8 @@ static int build_argv(const struct spawn_args *a, struct argv_buf *b)
 	r |= argv_add(b, "--fd=%d", a->udp_fd);
 	r |= argv_add(b, "--slot-fd=%d", a->slot_fd);
 	r |= argv_add(b, "--ready-fd=%d", a->ready_fd);
-	r |= argv_add(b, "--tick-hz=%u", c->tick_hz);
 	r |= argv_add(b, "--tick-phase-ns=%llu", (unsigned long long)a->phase_ns);
-	r |= argv_add(b, "--max-clients=%u", c->max_clients);
-	r |= argv_add(b, "--client-timeout-s=%u", c->client_timeout_s);
-	r |= argv_add(b, "--max-packet=%u", c->max_packet);
-	r |= argv_add(b, "--max-packets-per-tick=%u", c->max_packets_per_tick);
-	r |= argv_add(b, "--recv-buffers=%u", c->recv_buffers);
-	r |= argv_add(b, "--backend=%s", rf_backend_names[c->backend]);
-	r |= argv_add(b, "--admission=%s", c->admission == RF_ADMISSION_OPEN ? "open" : "cookie");
-	r |= argv_add(b, "--max-clients-per-ip=%u", c->max_clients_per_ip);
+	r |= add_key_args(c, b);
 	r |= argv_add(b, "--log-level=%s", log_level_name(a->log_level));
 	r |= argv_add(b, "--supervisor-pid=%d", (int)a->parent);
 	return r ? -E2BIG : 0;

@@ -190,8 +190,8 @@ static int backend_open(struct backend *b, const struct opts *o, struct worker *
 	int ret = -ENOSYS;
 
 	memset(b, 0, sizeof(*b));
-	if (o->backend != RF_BACKEND_MMSG) {
-		ret = ring_open(&b->ring, w, fd, o->recv_buffers, o->max_clients);
+	if (o->srv.backend != RF_BACKEND_MMSG) {
+		ret = ring_open(&b->ring, w, fd, o->srv.recv_buffers, o->srv.max_clients);
 		if (ret == 0) {
 			ret = ring_arm(b->ring);
 			if (ret < 0) {
@@ -204,7 +204,7 @@ static int backend_open(struct backend *b, const struct opts *o, struct worker *
 			log_info("io_uring backend, %s", ring_mode(b->ring));
 			return 0;
 		}
-		if (o->backend == RF_BACKEND_IO_URING) {
+		if (o->srv.backend == RF_BACKEND_IO_URING) {
 			log_err("io_uring unavailable: %s", strerror(-ret));
 			return ret;
 		}
@@ -215,13 +215,13 @@ static int backend_open(struct backend *b, const struct opts *o, struct worker *
 			log_warn("io_uring setup failed (%s): using recvmmsg/sendmmsg",
 				 strerror(-ret));
 	}
-	ret = mmsg_open(&b->mmsg, w, fd, o->recv_buffers, o->max_clients);
+	ret = mmsg_open(&b->mmsg, w, fd, o->srv.recv_buffers, o->srv.max_clients);
 	if (ret < 0) {
 		log_err("mmsg backend: %s", strerror(-ret));
 		return ret;
 	}
 	b->kind = RF_BACKEND_MMSG;
-	if (o->backend == RF_BACKEND_MMSG)
+	if (o->srv.backend == RF_BACKEND_MMSG)
 		log_info("mmsg backend (forced)");
 	return 0;
 }
@@ -291,7 +291,7 @@ static void rotate_key(struct worker *w)
 static int tick_loop(struct worker *w, struct backend *b, const struct opts *o,
 		     const sigset_t *waitmask)
 {
-	uint64_t period = RF_NSEC_PER_SEC / o->tick_hz;
+	uint64_t period = RF_NSEC_PER_SEC / o->srv.tick_hz;
 	uint64_t deadline = grid_after(rf_now_ns(), period, o->tick_phase_ns);
 	uint32_t gso_seen = 0;
 	int rx_seen = 0;
@@ -370,24 +370,24 @@ static int run(struct opts *o)
 	 * on (and reordering around) a full send buffer. */
 	grow_buf(fd, SO_SNDBUF, SO_SNDBUFFORCE, SOCK_BUF_BYTES);
 	enable_stamps(fd);
-	slot = map_slot(o->slot_fd, o->max_clients);
+	slot = map_slot(o->slot_fd, o->srv.max_clients);
 	if (!slot) {
 		log_err("--slot-fd %d: cannot map a slot for %u clients: %s", o->slot_fd,
-			o->max_clients, strerror(errno));
+			o->srv.max_clients, strerror(errno));
 		return o->slot_fd >= 0 ? EXIT_USAGE : RF_EXIT_FAILURE;
 	}
 	wp = (struct worker_params){
-		.max_clients = o->max_clients,
-		.client_timeout_s = o->client_timeout_s,
-		.max_packet = o->max_packet,
-		.max_packets_per_tick = o->max_packets_per_tick,
+		.max_clients = o->srv.max_clients,
+		.client_timeout_s = o->srv.client_timeout_s,
+		.max_packet = o->srv.max_packet,
+		.max_packets_per_tick = o->srv.max_packets_per_tick,
 		/* Segment plus IP/UDP headers must fit an Ethernet MTU. */
 		.gso_max_seg = o->no_gso ? 0 : family == AF_INET ? 1472 : 1452,
-		.tick_hz = o->tick_hz,
+		.tick_hz = o->srv.tick_hz,
 		.tick_phase_ns = o->tick_phase_ns,
 		.seed = seed(),
-		.admission = o->admission,
-		.max_clients_per_ip = o->max_clients_per_ip,
+		.admission = o->srv.admission,
+		.max_clients_per_ip = o->srv.max_clients_per_ip,
 	};
 	ret = worker_init(&w, slot, &wp);
 	if (ret < 0) {
@@ -410,9 +410,9 @@ static int run(struct opts *o)
 	worker_publish(&w);
 	describe_socket(fd, where, sizeof(where));
 	log_info("relaying on %s: tick %u Hz, max_clients %u, max_packet %u, gso %s, "
-		 "admission %s, max_clients_per_ip %u", where, o->tick_hz, o->max_clients,
-		 o->max_packet, w.st.gso ? "on" : "off",
-		 o->admission == RF_ADMISSION_OPEN ? "open" : "cookie", o->max_clients_per_ip);
+		 "admission %s, max_clients_per_ip %u", where, o->srv.tick_hz, o->srv.max_clients,
+		 o->srv.max_packet, w.st.gso ? "on" : "off",
+		 o->srv.admission == RF_ADMISSION_OPEN ? "open" : "cookie", o->srv.max_clients_per_ip);
 	signal_ready(o->ready_fd);
 
 	ret = tick_loop(&w, &b, o, &waitmask);

@@ -19,20 +19,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define ARGV_MAX 40
-#define ARGBUF_MAX 2048
+#define ARGV_MAX SPAWN_ARGV_MAX
+#define ARGBUF_MAX SPAWN_ARGBUF_MAX
 
-struct argv_buf {
-	char *argv[ARGV_MAX];
-	int argc;
-	char buf[ARGBUF_MAX];
-	size_t used;
-};
-
-static int argv_add(struct argv_buf *b, const char *fmt, ...)
+static int argv_add(struct spawn_argv *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static int argv_add(struct argv_buf *b, const char *fmt, ...)
+static int argv_add(struct spawn_argv *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -51,7 +44,7 @@ static int argv_add(struct argv_buf *b, const char *fmt, ...)
 }
 
 /* Every per-server key the worker takes, from the config key table. */
-static int add_key_args(const struct cfg_server *c, struct argv_buf *b)
+static int add_key_args(const struct cfg_server *c, struct spawn_argv *b)
 {
 	char arg[CFG_FLAG_MAX + CFG_ADDR_MAX + 4];
 	int r = 0;
@@ -68,7 +61,7 @@ static int add_key_args(const struct cfg_server *c, struct argv_buf *b)
 	return r;
 }
 
-static int build_argv(const struct spawn_args *a, struct argv_buf *b)
+int spawn_build_argv(const struct spawn_args *a, struct spawn_argv *b)
 {
 	const struct cfg_server *c = a->cfg;
 	int r = 0;
@@ -203,13 +196,13 @@ NO_ASAN static int child_main(void *arg)
 
 int spawn_worker(const struct spawn_args *a, pid_t *pid, int *pidfd)
 {
-	struct argv_buf b = { .argc = 0 };
+	struct spawn_argv b = { .argc = 0 };
 	static char child_stack[CHILD_STACK_BYTES] __attribute__((aligned(64)));
 	struct child_ctx ctx;
 	pid_t parent = a->parent, child;
 	int fd, r;
 
-	r = build_argv(a, &b);
+	r = spawn_build_argv(a, &b);
 	if (r < 0)
 		return r;
 	ctx = (struct child_ctx){ .a = a, .parent = parent, .argv = b.argv };

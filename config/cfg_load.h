@@ -23,7 +23,7 @@ enum sup_field {
 struct sect {
 	enum sect_kind kind;
 	int line;               /* of its header */
-	int key_line[F_COUNT];  /* line of each key set here, 0 = not set */
+	int key_line[CFG_KEYS_MAX];  /* line of each key set here, 0 = not set */
 	struct cfg_server v;    /* v.name = section name; values of set keys */
 	uint16_t port_hi;       /* [pool]: ports v.port..port_hi */
 };

@@ -266,7 +266,7 @@ static int fmt_admission(const struct cfg_key *k, const struct cfg_server *s, ch
 #define NUM(m) CFG_T_NUM, FIELD(m)
 #define STR(m) CFG_T_STR, FIELD(m)
 
-const struct cfg_key cfg_srv_keys[F_COUNT] = {
+const struct cfg_key cfg_srv_keys[] = {
 	[F_BIND] = { "bind", IN_ALL, false, set_bind, fmt_str, STR(bind), 0, 0,
 		     "0.0.0.0", "ADDR", "numeric address the socket binds" },
 	[F_PORT] = { "port", IN(SK_SERVER), false, set_port, fmt_port, NUM(port), 1, 65535,
@@ -306,11 +306,15 @@ const struct cfg_key cfg_srv_keys[F_COUNT] = {
 		       "table entries one IPv4 address or IPv6 /64 may hold, 0 = unlimited" },
 };
 
+#define N_KEYS (sizeof(cfg_srv_keys) / sizeof(cfg_srv_keys[0]))
+_Static_assert(N_KEYS >= F_NAMED && N_KEYS <= CFG_KEYS_MAX, "raise CFG_KEYS_MAX");
+const int cfg_srv_nkeys = (int)N_KEYS;
+
 /* ---- walking the table ---- */
 
 const struct cfg_key *cfg_key_find(const char *name)
 {
-	for (int f = 0; f < F_COUNT; f++)
+	for (int f = 0; f < cfg_srv_nkeys; f++)
 		if (strcmp(cfg_srv_keys[f].name, name) == 0)
 			return &cfg_srv_keys[f];
 	return NULL;
@@ -356,7 +360,7 @@ void cfg_server_init(struct cfg_server *s)
 
 	memset(s, 0, sizeof(*s));
 	s->cpu = -1; /* no pin: not a value a file can write */
-	for (int f = 0; f < F_COUNT; f++) {
+	for (int f = 0; f < cfg_srv_nkeys; f++) {
 		const struct cfg_key *k = &cfg_srv_keys[f];
 
 		if (k->def)
@@ -368,7 +372,7 @@ bool cfg_server_equal(const struct cfg_server *a, const struct cfg_server *b)
 {
 	if (strcmp(a->name, b->name) != 0)
 		return false;
-	for (int f = 0; f < F_COUNT; f++)
+	for (int f = 0; f < cfg_srv_nkeys; f++)
 		if (!cfg_key_equal(&cfg_srv_keys[f], a, b))
 			return false;
 	return true;

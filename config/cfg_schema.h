@@ -22,12 +22,15 @@
 /* Kinds of sections, for cfg_key.in (bit 1 << kind). */
 enum sect_kind { SK_SUPERVISOR, SK_DEFAULTS, SK_SERVER, SK_POOL };
 
-/* Keys of [defaults], [server] and [pool], the table's row order. */
+/* Rows of the table that code names (the loader's own checks, tests). A
+ * key no code names needs no id: its row alone, after these, is enough. */
 enum srv_field {
 	F_BIND, F_PORT, F_PORTS, F_CPU, F_TICK_HZ, F_MAX_CLIENTS,
 	F_CLIENT_TIMEOUT, F_MAX_PACKET, F_MAX_PPT, F_RECV_BUFFERS, F_RCVBUF,
-	F_BACKEND, F_USER, F_GROUP, F_ADMISSION, F_PER_IP, F_COUNT
+	F_BACKEND, F_USER, F_GROUP, F_ADMISSION, F_PER_IP, F_NAMED
 };
+
+#define CFG_KEYS_MAX 32 /* rows the table may grow to (arrays per key) */
 
 #define CFG_POOL_MAX_PORTS 4096
 #define CFG_WHY_MAX 160 /* room for a setter's "expected ..." */
@@ -60,7 +63,8 @@ struct cfg_key {
 	const char *doc;        /* one line of documentation */
 };
 
-extern const struct cfg_key cfg_srv_keys[F_COUNT];
+extern const struct cfg_key cfg_srv_keys[];
+extern const int cfg_srv_nkeys; /* rows in cfg_srv_keys */
 
 /* The key named name, or NULL. */
 const struct cfg_key *cfg_key_find(const char *name);

@@ -49,7 +49,7 @@ static int add_key_args(const struct cfg_server *c, struct spawn_argv *b)
 	char arg[CFG_FLAG_MAX + CFG_ADDR_MAX + 4];
 	int r = 0;
 
-	for (int f = 0; f < F_COUNT; f++) {
+	for (int f = 0; f < cfg_srv_nkeys; f++) {
 		const struct cfg_key *k = &cfg_srv_keys[f];
 
 		if (!k->worker)

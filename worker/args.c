@@ -39,7 +39,7 @@ static void usage_keys(FILE *f)
 	char flag[CFG_FLAG_MAX + 24], text[256];
 	int n;
 
-	for (int i = 0; i < F_COUNT; i++) {
+	for (int i = 0; i < cfg_srv_nkeys; i++) {
 		const struct cfg_key *k = &cfg_srv_keys[i];
 
 		if (!k->worker || cfg_key_flag(k, flag, CFG_FLAG_MAX) < 0)
@@ -171,11 +171,11 @@ static void set_defaults(struct opts *o)
 /* The worker's own options, then one per config key it takes (val
  * O_KEY + row of the table), named from the table into names. */
 static void build_longopts(struct option *opts, size_t n_own,
-			   char names[F_COUNT][CFG_FLAG_MAX], int key_base)
+			   char names[CFG_KEYS_MAX][CFG_FLAG_MAX], int key_base)
 {
 	size_t n = n_own;
 
-	for (int f = 0; f < F_COUNT; f++) {
+	for (int f = 0; f < cfg_srv_nkeys; f++) {
 		const struct cfg_key *k = &cfg_srv_keys[f];
 
 		if (!k->worker || cfg_key_flag(k, names[f], CFG_FLAG_MAX) < 0)
@@ -203,15 +203,15 @@ void args_parse(struct opts *o, int argc, char **argv)
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 	};
-	static char names[F_COUNT][CFG_FLAG_MAX];
-	struct option longopts[sizeof(own) / sizeof(own[0]) + F_COUNT + 1];
+	static char names[CFG_KEYS_MAX][CFG_FLAG_MAX];
+	struct option longopts[sizeof(own) / sizeof(own[0]) + CFG_KEYS_MAX + 1];
 	int c, level;
 
 	memcpy(longopts, own, sizeof(own));
 	build_longopts(longopts, sizeof(own) / sizeof(own[0]), names, O_KEY);
 	set_defaults(o);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c >= O_KEY && c < O_KEY + F_COUNT) {
+		if (c >= O_KEY && c < O_KEY + cfg_srv_nkeys) {
 			parse_key(o, &cfg_srv_keys[c - O_KEY], names[c - O_KEY], optarg);
 			continue;
 		}

@@ -98,7 +98,7 @@ static void test_ini_to_worker(void **state)
 	int n_worker = 0;
 
 	(void)state;
-	for (int f = 0; f < F_COUNT; f++) {
+	for (int f = 0; f < cfg_srv_nkeys; f++) {
 		const struct cfg_key *k = &cfg_srv_keys[f];
 
 		if (!k->worker)
@@ -120,7 +120,7 @@ static void test_ini_to_worker(void **state)
 	optind = 0;
 	args_parse(&o, argv.argc, argv.argv);
 
-	for (int f = 0; f < F_COUNT; f++) {
+	for (int f = 0; f < cfg_srv_nkeys; f++) {
 		const struct cfg_key *k = &cfg_srv_keys[f];
 		struct cfg_server dflt;
 		bool found = false;
@@ -157,7 +157,7 @@ static void test_format_parse(void **state)
 	a.cpu = 0;
 	strcpy(a.user, "nobody");
 	strcpy(a.group, "nogroup");
-	for (int f = 0; f < F_COUNT; f++) {
+	for (int f = 0; f < cfg_srv_nkeys; f++) {
 		const struct cfg_key *k = &cfg_srv_keys[f];
 
 		memset(&b, 0, sizeof(b));
@@ -181,7 +181,7 @@ static void test_refused_alike(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/bad.ini", dir);
-	for (int f = 0; f < F_COUNT; f++) {
+	for (int f = 0; f < cfg_srv_nkeys; f++) {
 		const struct cfg_key *k = &cfg_srv_keys[f];
 
 		if (!k->worker)

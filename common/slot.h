@@ -13,17 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/backend.h"
+
 #define RF_SLOT_MAGIC 0x52464c54u /* "RFLT" */
 #define RF_SLOT_VERSION 2u  /* 2: admission counters and secret */
 #define RF_CLIENTS_LIMIT 4096u    /* hard upper bound of max_clients */
 #define RF_TICK_HIST_BUCKETS 12   /* tick-duration histogram, see below */
 #define RF_TICK_HIST_BASE_NS 16000u /* upper bound of its first bucket */
-
-enum rf_backend {
-	RF_BACKEND_NONE = 0,
-	RF_BACKEND_IO_URING = 1,
-	RF_BACKEND_MMSG = 2,
-};
 
 /* One client, identified by its source address. A zero addr.ss_family
  * marks an empty entry. Times are CLOCK_MONOTONIC nanoseconds, which are

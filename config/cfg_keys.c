@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* cfg_keys.c - every key the loader knows: for [defaults]/[server]/[pool]
- * and for [supervisor], where each may appear, its range, and the setter
- * that parses a value into the section being read. A key is checked the
- * moment inih hands it over, so errors come out in file order.
+/* cfg_keys.c - the loader's key handlers: a [defaults]/[server]/[pool]
+ * key goes through the table of cfg_schema.c (where it may appear, its
+ * setter), a [supervisor] key through the table here. A key is checked
+ * the moment inih hands it over, so errors come out in file order.
  */
 #include "config/cfg_load.h"
 #include "config/cfg_value.h"
@@ -14,6 +14,13 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+
+/* A setter's failure as "KEY: WHY" on the current line. */
+static bool failed(struct parser *p, const char *key, const char *why)
+{
+	cfg_fail(p, p->lineno, "%s: %s", key, why);
+	return false;
+}
 
 /* The common `KEY: expected WHAT, got "VALUE"` for the current line. */
 static bool bad_value(struct parser *p, const char *key, const char *expected,
@@ -42,191 +49,9 @@ static bool cpu_absent(struct parser *p, const char *key, int cpu, const char *v
 	return false;
 }
 
-/* ---- value setters shared by both kinds of key ---- */
-
-static bool parse_u32(struct parser *p, const char *key, const char *v,
-		      uint32_t min, uint32_t max, uint32_t *out)
-{
-	char want[32];
-	uint64_t n;
-
-	if (cfg_parse_uint(v, max, &n) < 0 || n < min) {
-		snprintf(want, sizeof(want), "%u..%u", min, max);
-		return bad_value(p, key, want, v);
-	}
-	*out = (uint32_t)n;
-	return true;
-}
-
-/* "" keeps the account unset; else a plausible user/group name. */
-static bool parse_account(struct parser *p, const char *key, const char *kind,
-			  const char *v, char *out)
-{
-	char want[80];
-
-	if (*v && !cfg_account_ok(v, CFG_USER_MAX - 1)) {
-		snprintf(want, sizeof(want), "a %s name of 1..%d characters [A-Za-z0-9._-]",
-			 kind, CFG_USER_MAX - 1);
-		return bad_value(p, key, want, v);
-	}
-	strcpy(out, v);
-	return true;
-}
-
-/* ---- [defaults] / [server] / [pool] keys ---- */
-
-static void *srv_field(struct sect *s, const struct srv_key *k)
-{
-	return (char *)&s->v + k->off;
-}
-
-static bool set_u32(struct parser *p, const struct srv_key *k, struct sect *s, const char *v)
-{
-	return parse_u32(p, k->name, v, k->min, k->max, srv_field(s, k));
-}
-
-static bool set_pow2(struct parser *p, const struct srv_key *k, struct sect *s, const char *v)
-{
-	char want[48];
-	uint64_t n;
-
-	if (cfg_parse_uint(v, k->max, &n) < 0 || n < k->min || (n & (n - 1))) {
-		snprintf(want, sizeof(want), "a power of two %u..%u", k->min, k->max);
-		return bad_value(p, k->name, want, v);
-	}
-	*(uint32_t *)srv_field(s, k) = (uint32_t)n;
-	return true;
-}
-
-static bool set_bytes(struct parser *p, const struct srv_key *k, struct sect *s, const char *v)
-{
-	uint64_t n;
-
-	if (cfg_parse_bytes(v, &n) < 0 || n < (4u << 10) || n > (1u << 30))
-		return bad_value(p, k->name, "4K..1G (bytes, or with a K, M or G suffix)", v);
-	*(uint64_t *)srv_field(s, k) = n;
-	return true;
-}
-
-static bool set_bind(struct parser *p, const struct srv_key *k, struct sect *s, const char *v)
-{
-	/* Stored canonical so "::0" and "::" compare equal. */
-	if (cfg_parse_addr(v, srv_field(s, k), CFG_ADDR_MAX) < 0)
-		return bad_value(p, k->name, "a numeric IPv4 or IPv6 address", v);
-	return true;
-}
-
-static bool set_port(struct parser *p, const struct srv_key *k, struct sect *s, const char *v)
-{
-	uint32_t port;
-
-	if (!parse_u32(p, k->name, v, 1, 65535, &port))
-		return false;
-	s->v.port = (uint16_t)port;
-	return true;
-}
-
-static bool set_ports(struct parser *p, const struct srv_key *k, struct sect *s, const char *v)
-{
-	char want[48];
-	int ret = cfg_parse_port_range(v, &s->v.port, &s->port_hi);
-
-	if (ret == -ERANGE)
-		return bad_value(p, k->name, "A-B with A <= B", v);
-	if (ret < 0)
-		return bad_value(p, k->name, "A-B with ports 1..65535", v);
-	if (s->port_hi - s->v.port + 1 > CFG_POOL_MAX_PORTS) {
-		snprintf(want, sizeof(want), "at most %d ports", CFG_POOL_MAX_PORTS);
-		return bad_value(p, k->name, want, v);
-	}
-	return true;
-}
-
-static bool set_cpu(struct parser *p, const struct srv_key *k, struct sect *s, const char *v)
-{
-	uint64_t n;
-
-	if (cfg_parse_uint(v, INT32_MAX, &n) < 0)
-		return bad_value(p, k->name, "a CPU number", v);
-	if (n >= (uint64_t)p->ncpus)
-		return cpu_absent(p, k->name, (int)n, v);
-	s->v.cpu = (int)n;
-	return true;
-}
-
-static bool set_backend(struct parser *p, const struct srv_key *k, struct sect *s, const char *v)
-{
-	if (strcmp(v, "auto") == 0)
-		s->v.backend = CFG_BACKEND_AUTO;
-	else if (strcmp(v, "io_uring") == 0)
-		s->v.backend = CFG_BACKEND_IO_URING;
-	else if (strcmp(v, "mmsg") == 0)
-		s->v.backend = CFG_BACKEND_MMSG;
-	else
-		return bad_value(p, k->name, "auto, io_uring or mmsg", v);
-	return true;
-}
-
-/* token (connect tokens issued at allocation) is planned, not built:
- * refuse it by name rather than run a server that would admit no one. */
-static bool set_admission(struct parser *p, const struct srv_key *k, struct sect *s,
-			  const char *v)
-{
-	if (strcmp(v, "cookie") == 0) {
-		s->v.admission = RF_ADMISSION_COOKIE;
-	} else if (strcmp(v, "open") == 0) {
-		s->v.admission = RF_ADMISSION_OPEN;
-	} else if (strcmp(v, "token") == 0) {
-		cfg_fail(p, p->lineno, "%s: \"token\" is not available yet, use cookie or open",
-			 k->name);
-		return false;
-	} else {
-		return bad_value(p, k->name, "cookie or open", v);
-	}
-	return true;
-}
-
-static bool set_account(struct parser *p, const struct srv_key *k, struct sect *s, const char *v)
-{
-	return parse_account(p, k->name, k->name, v, srv_field(s, k));
-}
+/* ---- [defaults] / [server] / [pool] keys: the table in cfg_schema.c ---- */
 
 #define IN(kind) (1u << (kind))
-#define IN_ALL (IN(SK_DEFAULTS) | IN(SK_SERVER) | IN(SK_POOL))
-#define FIELD(m) offsetof(struct cfg_server, m), sizeof(((struct cfg_server *)0)->m)
-
-const struct srv_key cfg_srv_keys[F_COUNT] = {
-	[F_BIND] = { "bind", IN_ALL, set_bind, FIELD(bind), 0, 0 },
-	[F_PORT] = { "port", IN(SK_SERVER), set_port, FIELD(port), 0, 0 },
-	/* ports = A-B keeps A in v.port and B in port_hi */
-	[F_PORTS] = { "ports", IN(SK_POOL), set_ports, FIELD(port), 0, 0 },
-	[F_CPU] = { "cpu", IN(SK_SERVER), set_cpu, FIELD(cpu), 0, 0 },
-	[F_TICK_HZ] = { "tick_hz", IN_ALL, set_u32, FIELD(tick_hz), 1, 1000 },
-	[F_MAX_CLIENTS] = { "max_clients", IN_ALL, set_u32, FIELD(max_clients),
-			    1, RF_CLIENTS_LIMIT },
-	[F_CLIENT_TIMEOUT] = { "client_timeout_s", IN_ALL, set_u32,
-			       FIELD(client_timeout_s), 1, 3600 },
-	[F_MAX_PACKET] = { "max_packet", IN_ALL, set_u32, FIELD(max_packet), 1, 65507 },
-	[F_MAX_PPT] = { "max_packets_per_tick", IN_ALL, set_u32,
-			FIELD(max_packets_per_tick), 1, 1024 },
-	[F_RECV_BUFFERS] = { "recv_buffers", IN_ALL, set_pow2, FIELD(recv_buffers),
-			     16, 32768 },
-	[F_RCVBUF] = { "socket_rcvbuf", IN_ALL, set_bytes, FIELD(socket_rcvbuf), 0, 0 },
-	[F_BACKEND] = { "backend", IN_ALL, set_backend, FIELD(backend), 0, 0 },
-	[F_USER] = { "user", IN_ALL, set_account, FIELD(user), 0, 0 },
-	[F_GROUP] = { "group", IN_ALL, set_account, FIELD(group), 0, 0 },
-	[F_ADMISSION] = { "admission", IN_ALL, set_admission, FIELD(admission), 0, 0 },
-	[F_PER_IP] = { "max_clients_per_ip", IN_ALL, set_u32, FIELD(max_clients_per_ip),
-		       0, RF_CLIENTS_LIMIT },
-};
-
-static int srv_key_index(const char *name)
-{
-	for (int f = 0; f < F_COUNT; f++)
-		if (strcmp(cfg_srv_keys[f].name, name) == 0)
-			return f;
-	return -1;
-}
 
 /* The one section kind a restricted key (port, ports, cpu) belongs to. */
 static const char *only_in(unsigned in)
@@ -237,8 +62,10 @@ static const char *only_in(unsigned in)
 void cfg_on_server_key(struct parser *p, const char *name, const char *v)
 {
 	struct sect *s = p->cur;
-	int f = srv_key_index(name);
-	char title[CFG_NAME_MAX + 16];
+	const struct cfg_key *k = cfg_key_find(name);
+	int f = k ? (int)(k - cfg_srv_keys) : -1;
+	struct cfg_key_ctx ctx = { .ncpus = p->ncpus, .port_hi = &s->port_hi };
+	char title[CFG_NAME_MAX + 16], why[CFG_WHY_MAX];
 
 	if (s->kind == SK_DEFAULTS)
 		snprintf(title, sizeof(title), "[defaults]");
@@ -246,13 +73,15 @@ void cfg_on_server_key(struct parser *p, const char *name, const char *v)
 		cfg_sect_title(s, title, sizeof(title));
 	if (f < 0)
 		cfg_fail(p, p->lineno, "%s: unknown key in %s", name, title);
-	else if (!(cfg_srv_keys[f].in & IN(s->kind)))
+	else if (!(k->in & IN(s->kind)))
 		cfg_fail(p, p->lineno, "%s: not allowed in %s, only in [%s NAME]", name,
-			 title, only_in(cfg_srv_keys[f].in));
+			 title, only_in(k->in));
 	else if (s->key_line[f])
 		cfg_fail(p, p->lineno, "%s: duplicate key in %s, first set on line %d",
 			 name, title, s->key_line[f]);
-	else if (cfg_srv_keys[f].set(p, &cfg_srv_keys[f], s, v))
+	else if (k->set(k, &s->v, v, &ctx, why, sizeof(why)) < 0)
+		failed(p, name, why);
+	else
 		s->key_line[f] = p->lineno;
 }
 
@@ -260,8 +89,12 @@ void cfg_on_server_key(struct parser *p, const char *name, const char *v)
 
 static bool sup_u32(struct parser *p, const struct sup_key *k, const char *v)
 {
-	return parse_u32(p, k->name, v, k->min, k->max,
-			 (uint32_t *)((char *)p->sup + k->off));
+	char why[CFG_WHY_MAX];
+
+	if (cfg_set_u32_range(v, k->min, k->max, (uint32_t *)((char *)p->sup + k->off),
+			      why, sizeof(why)) < 0)
+		return failed(p, k->name, why);
+	return true;
 }
 
 static bool sup_socket(struct parser *p, const struct sup_key *k, const char *v)
@@ -279,7 +112,11 @@ static bool sup_socket(struct parser *p, const struct sup_key *k, const char *v)
 
 static bool sup_group(struct parser *p, const struct sup_key *k, const char *v)
 {
-	return parse_account(p, k->name, "group", v, p->sup->control_group);
+	char why[CFG_WHY_MAX];
+
+	if (cfg_set_account("group", v, p->sup->control_group, why, sizeof(why)) < 0)
+		return failed(p, k->name, why);
+	return true;
 }
 
 /* Octal file mode, digits 0-7 only (strtoul alone would take "+660" or

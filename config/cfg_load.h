@@ -3,21 +3,13 @@
  * parse pass (config.c reads lines and headers, cfg_keys.c checks keys)
  * and resolve pass (cfg_resolve.c). */
 #pragma once
+#include "config/cfg_schema.h"
 #include "config/config.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 
-#define CFG_POOL_MAX_PORTS 4096
-
-enum sect_kind { SK_SUPERVISOR, SK_DEFAULTS, SK_SERVER, SK_POOL };
-
-/* Keys of [defaults], [server] and [pool]. */
-enum srv_field {
-	F_BIND, F_PORT, F_PORTS, F_CPU, F_TICK_HZ, F_MAX_CLIENTS,
-	F_CLIENT_TIMEOUT, F_MAX_PACKET, F_MAX_PPT, F_RECV_BUFFERS, F_RCVBUF,
-	F_BACKEND, F_USER, F_GROUP, F_ADMISSION, F_PER_IP, F_COUNT
-};
+/* Keys of [defaults], [server] and [pool]: cfg_schema.h. */
 
 /* Keys of [supervisor]. */
 enum sup_field {
@@ -31,7 +23,7 @@ enum sup_field {
 struct sect {
 	enum sect_kind kind;
 	int line;               /* of its header */
-	int key_line[F_COUNT];  /* line of each key set here, 0 = not set */
+	int key_line[CFG_KEYS_MAX];  /* line of each key set here, 0 = not set */
 	struct cfg_server v;    /* v.name = section name; values of set keys */
 	uint16_t port_hi;       /* [pool]: ports v.port..port_hi */
 };
@@ -60,15 +52,6 @@ struct parser {
 	struct sect *cur;       /* the section keys go to; NULL in [supervisor] */
 };
 
-struct srv_key {
-	const char *name;
-	unsigned in;            /* bit (1 << sect_kind) per section allowing it */
-	bool (*set)(struct parser *p, const struct srv_key *k, struct sect *s,
-		    const char *v);
-	size_t off, size;       /* the field in struct cfg_server */
-	uint32_t min, max;      /* numeric keys */
-};
-
 struct sup_key {
 	const char *name;
 	bool (*set)(struct parser *p, const struct sup_key *k, const char *v);
@@ -76,7 +59,6 @@ struct sup_key {
 	uint32_t min, max;
 };
 
-extern const struct srv_key cfg_srv_keys[F_COUNT];
 extern const struct sup_key cfg_sup_keys[S_COUNT];
 
 /* Records the first error as "PATH:LINE: message"; later ones are dropped. */

@@ -17,13 +17,13 @@
 /* Values of one server-to-be, with the line each one came from. */
 struct tmpl {
 	struct cfg_server v;
-	int line[F_COUNT];
+	int line[CFG_KEYS_MAX];
 };
 
 static void tmpl_apply(struct tmpl *t, const struct sect *s)
 {
-	for (int f = 0; f < F_COUNT; f++) {
-		const struct srv_key *k = &cfg_srv_keys[f];
+	for (int f = 0; f < cfg_srv_nkeys; f++) {
+		const struct cfg_key *k = &cfg_srv_keys[f];
 
 		if (!s->key_line[f])
 			continue;

@@ -339,23 +339,6 @@ static void parse_file(struct parser *p)
 
 /* ---- public API ---- */
 
-void cfg_server_init(struct cfg_server *s)
-{
-	memset(s, 0, sizeof(*s));
-	strcpy(s->bind, "0.0.0.0");
-	s->cpu = -1;
-	s->tick_hz = 50;
-	s->max_clients = 64;
-	s->client_timeout_s = 10;
-	s->max_packet = 1400;
-	s->max_packets_per_tick = 64;
-	s->recv_buffers = 1024;
-	s->socket_rcvbuf = 4u << 20;
-	s->backend = CFG_BACKEND_AUTO;
-	s->admission = RF_ADMISSION_COOKIE;
-	s->max_clients_per_ip = 4;
-}
-
 void cfg_supervisor_init(struct cfg_supervisor *sup)
 {
 	memset(sup, 0, sizeof(*sup));
@@ -439,19 +422,4 @@ int cfg_find_server(const struct cfg *cfg, const char *name)
 		if (strcmp(cfg->servers[i].name, name) == 0)
 			return (int)i;
 	return -1;
-}
-
-bool cfg_server_equal(const struct cfg_server *a, const struct cfg_server *b)
-{
-	return strcmp(a->name, b->name) == 0 && strcmp(a->bind, b->bind) == 0 &&
-	       a->port == b->port && a->cpu == b->cpu && a->tick_hz == b->tick_hz &&
-	       a->max_clients == b->max_clients &&
-	       a->client_timeout_s == b->client_timeout_s &&
-	       a->max_packet == b->max_packet &&
-	       a->max_packets_per_tick == b->max_packets_per_tick &&
-	       a->recv_buffers == b->recv_buffers &&
-	       a->socket_rcvbuf == b->socket_rcvbuf && a->backend == b->backend &&
-	       a->admission == b->admission &&
-	       a->max_clients_per_ip == b->max_clients_per_ip &&
-	       strcmp(a->user, b->user) == 0 && strcmp(a->group, b->group) == 0;
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/backend.h"
 #include "common/handshake.h"
 
 #define CFG_NAME_MAX 64        /* server/pool name incl. NUL */
@@ -24,7 +25,6 @@
 #define CFG_DEFAULT_CONTROL_SOCKET "/run/ringfleet/control.sock"
 
 enum cfg_placement { CFG_PLACE_BALANCE = 0, CFG_PLACE_PACK = 1 };
-enum cfg_backend { CFG_BACKEND_AUTO = 0, CFG_BACKEND_IO_URING = 1, CFG_BACKEND_MMSG = 2 };
 
 struct cfg_server {
 	char name[CFG_NAME_MAX];    /* "eu-1", or "lobby-7100" for a pool */
@@ -39,7 +39,7 @@ struct cfg_server {
 	uint32_t max_packets_per_tick; /* 1..1024 */
 	uint32_t recv_buffers;      /* power of two 16..32768 */
 	uint64_t socket_rcvbuf;     /* bytes, suffixes K/M/G accepted */
-	enum cfg_backend backend;
+	enum rf_backend backend;
 	enum rf_admission admission; /* cookie (default) or open */
 	uint32_t max_clients_per_ip; /* 0 = unlimited, ..RF_CLIENTS_LIMIT */
 	char user[CFG_USER_MAX];    /* "" = do not switch user */

@@ -8,9 +8,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "common/exitcode.h"
 #include "common/timeutil.h"
-
-#define WORKER_EXIT_CONFIG 2 /* the worker's "fatal config error" code */
 
 static const char *const state_names[] = {
 	[FSM_STOPPED] = "stopped",   [FSM_STARTING] = "starting",
@@ -120,7 +119,7 @@ static struct fsm_result on_crash(struct fsm *m, const struct fsm_policy *p,
 	uint32_t limit = p->crash_limit < FSM_CRASH_HISTORY ? p->crash_limit : FSM_CRASH_HISTORY - 1;
 	uint64_t delay;
 
-	if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_EXIT_CONFIG) {
+	if (WIFEXITED(st) && WEXITSTATUS(st) == RF_EXIT_CONFIG) {
 		snprintf(m->reason, sizeof(m->reason), "%s (configuration error): not restarting", what);
 		enter(m, FSM_FATAL, now, 0);
 		return (struct fsm_result){ FSM_ACT_NONE, true };
@@ -209,7 +208,7 @@ static struct fsm_result on_spawn_failed(struct fsm *m, const struct fsm_policy 
 		enter(m, FSM_FATAL, now, 0);
 		return (struct fsm_result){ FSM_ACT_NONE, true };
 	case FSM_SPAWN_CRASH:
-		return on_crash(m, p, 127 << 8, what, now);
+		return on_crash(m, p, RF_EXIT_EXEC << 8, what, now);
 	case FSM_SPAWN_TRANSIENT:
 		break;
 	}

@@ -2,7 +2,9 @@
 /* spawn.c - see spawn.h. */
 #include "supervisor/spawn.h"
 
+#include "common/exitcode.h"
 #include "common/log.h"
+#include "config/cfg_schema.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,20 +19,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define ARGV_MAX 40
-#define ARGBUF_MAX 2048
+#define ARGV_MAX SPAWN_ARGV_MAX
+#define ARGBUF_MAX SPAWN_ARGBUF_MAX
 
-struct argv_buf {
-	char *argv[ARGV_MAX];
-	int argc;
-	char buf[ARGBUF_MAX];
-	size_t used;
-};
-
-static int argv_add(struct argv_buf *b, const char *fmt, ...)
+static int argv_add(struct spawn_argv *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static int argv_add(struct argv_buf *b, const char *fmt, ...)
+static int argv_add(struct spawn_argv *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -48,12 +43,25 @@ static int argv_add(struct argv_buf *b, const char *fmt, ...)
 	return 0;
 }
 
-static const char *backend_name(enum cfg_backend b)
+/* Every per-server key the worker takes, from the config key table. */
+static int add_key_args(const struct cfg_server *c, struct spawn_argv *b)
 {
-	return b == CFG_BACKEND_IO_URING ? "io_uring" : b == CFG_BACKEND_MMSG ? "mmsg" : "auto";
+	char arg[CFG_FLAG_MAX + CFG_ADDR_MAX + 4];
+	int r = 0;
+
+	for (int f = 0; f < cfg_srv_nkeys; f++) {
+		const struct cfg_key *k = &cfg_srv_keys[f];
+
+		if (!k->worker)
+			continue;
+		if (cfg_key_worker_arg(k, c, arg, sizeof(arg)) < 0)
+			return -E2BIG;
+		r |= argv_add(b, "%s", arg);
+	}
+	return r;
 }
 
-static int build_argv(const struct spawn_args *a, struct argv_buf *b)
+int spawn_build_argv(const struct spawn_args *a, struct spawn_argv *b)
 {
 	const struct cfg_server *c = a->cfg;
 	int r = 0;
@@ -63,16 +71,8 @@ static int build_argv(const struct spawn_args *a, struct argv_buf *b)
 	r |= argv_add(b, "--fd=%d", a->udp_fd);
 	r |= argv_add(b, "--slot-fd=%d", a->slot_fd);
 	r |= argv_add(b, "--ready-fd=%d", a->ready_fd);
-	r |= argv_add(b, "--tick-hz=%u", c->tick_hz);
 	r |= argv_add(b, "--tick-phase-ns=%llu", (unsigned long long)a->phase_ns);
-	r |= argv_add(b, "--max-clients=%u", c->max_clients);
-	r |= argv_add(b, "--client-timeout-s=%u", c->client_timeout_s);
-	r |= argv_add(b, "--max-packet=%u", c->max_packet);
-	r |= argv_add(b, "--max-packets-per-tick=%u", c->max_packets_per_tick);
-	r |= argv_add(b, "--recv-buffers=%u", c->recv_buffers);
-	r |= argv_add(b, "--backend=%s", backend_name(c->backend));
-	r |= argv_add(b, "--admission=%s", c->admission == RF_ADMISSION_OPEN ? "open" : "cookie");
-	r |= argv_add(b, "--max-clients-per-ip=%u", c->max_clients_per_ip);
+	r |= add_key_args(c, b);
 	r |= argv_add(b, "--log-level=%s", log_level_name(a->log_level));
 	r |= argv_add(b, "--supervisor-pid=%d", (int)a->parent);
 	return r ? -E2BIG : 0;
@@ -139,7 +139,7 @@ NO_ASAN static void child_fail(int ready_fd, long ret, const char *step)
 		buf[n++] = step[i];
 	buf[n++] = '\n';
 	rf_raw_syscall(SYS_write, ready_fd, (long)buf, (long)n);
-	rf_raw_syscall(SYS_exit_group, 127, 0, 0);
+	rf_raw_syscall(SYS_exit_group, RF_EXIT_EXEC, 0, 0);
 	__builtin_unreachable();
 }
 
@@ -185,24 +185,24 @@ NO_ASAN static int child_main(void *arg)
 	if (r < 0)
 		child_fail(a->ready_fd, r, "prctl");
 	if (rf_raw_syscall(SYS_getppid, 0, 0, 0) != c->parent)
-		rf_raw_syscall(SYS_exit_group, 127, 0, 0); /* nobody to report to */
+		rf_raw_syscall(SYS_exit_group, RF_EXIT_EXEC, 0, 0); /* nobody to report to */
 	r = rf_raw_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0);
 	if (r < 0)
 		child_fail(a->ready_fd, r, "prctl");
 	r = rf_raw_syscall(SYS_execve, (long)c->argv[0], (long)c->argv, (long)environ);
 	child_fail(a->ready_fd, r, "exec");
-	return 127;
+	return RF_EXIT_EXEC;
 }
 
 int spawn_worker(const struct spawn_args *a, pid_t *pid, int *pidfd)
 {
-	struct argv_buf b = { .argc = 0 };
+	struct spawn_argv b = { .argc = 0 };
 	static char child_stack[CHILD_STACK_BYTES] __attribute__((aligned(64)));
 	struct child_ctx ctx;
 	pid_t parent = a->parent, child;
 	int fd, r;
 
-	r = build_argv(a, &b);
+	r = spawn_build_argv(a, &b);
 	if (r < 0)
 		return r;
 	ctx = (struct child_ctx){ .a = a, .parent = parent, .argv = b.argv };

@@ -28,6 +28,22 @@ struct spawn_args {
 	gid_t gid;
 };
 
+#define SPAWN_ARGV_MAX 40
+#define SPAWN_ARGBUF_MAX 2048
+
+/* A worker's argv, its strings in buf. */
+struct spawn_argv {
+	char *argv[SPAWN_ARGV_MAX];
+	int argc;
+	char buf[SPAWN_ARGBUF_MAX];
+	size_t used;
+};
+
+/* Builds into *b (zeroed by the caller) the argv spawn_worker() execs for
+ * a: the worker's own flags, then one --KEY=VALUE per config key the
+ * worker takes (config/cfg_schema.h). Returns 0 or -E2BIG. */
+int spawn_build_argv(const struct spawn_args *a, struct spawn_argv *b);
+
 /* Forks and execs the worker. Returns 0 with *pid and *pidfd set, or
  * -errno. Failures after the fork show up as the child exiting 127 after
  * writing "spawn-error ERRNO STEP\n" to ready_fd (see spawn_parse_error).

@@ -12,14 +12,9 @@
 
 const char *status_backend_name(uint32_t backend)
 {
-	switch (backend) {
-	case RF_BACKEND_IO_URING:
-		return "io_uring";
-	case RF_BACKEND_MMSG:
-		return "mmsg";
-	default:
+	if (backend == RF_BACKEND_NONE || backend >= RF_BACKEND_COUNT)
 		return "none";
-	}
+	return rf_backend_names[backend];
 }
 
 static double secs(uint64_t ns)

@@ -14,6 +14,50 @@
 #include "common/log.h"
 #include "common/slot.h"
 #include "common/timeutil.h"
+#include "config/cfg_schema.h"
+
+/* Prints text after a 30-column margin, wrapped before column 80. */
+static void usage_wrap(FILE *f, const char *text)
+{
+	size_t n = strlen(text), cut;
+
+	while (n > 49) {
+		for (cut = 49; cut > 0 && text[cut] != ' '; cut--)
+			;
+		if (!cut)
+			break;
+		fprintf(f, "%.*s\n%30s", (int)cut, text, "");
+		text += cut + 1;
+		n -= cut + 1;
+	}
+	fprintf(f, "%s\n", text);
+}
+
+/* One --help entry per config key the worker takes, from the key table. */
+static void usage_keys(FILE *f)
+{
+	char flag[CFG_FLAG_MAX + 24], text[256];
+	int n;
+
+	for (int i = 0; i < cfg_srv_nkeys; i++) {
+		const struct cfg_key *k = &cfg_srv_keys[i];
+
+		if (!k->worker || cfg_key_flag(k, flag, CFG_FLAG_MAX) < 0)
+			continue;
+		snprintf(flag + strlen(flag), sizeof(flag) - strlen(flag), " %s", k->arg);
+		n = snprintf(text, sizeof(text), "%s", k->doc);
+		if (k->max && n >= 0 && (size_t)n < sizeof(text))
+			n += snprintf(text + n, sizeof(text) - (size_t)n, ", %u..%u", k->min, k->max);
+		if (n >= 0 && (size_t)n < sizeof(text))
+			snprintf(text + n, sizeof(text) - (size_t)n, " (default %s)",
+				 k->def ? k->def : "none");
+		if (strlen(flag) > 25)
+			fprintf(f, "  --%s\n%30s", flag, "");
+		else
+			fprintf(f, "  --%-25s ", flag);
+		usage_wrap(f, text);
+	}
+}
 
 static void usage(FILE *f)
 {
@@ -26,26 +70,15 @@ static void usage(FILE *f)
 		"  --bind ADDR                 standalone: numeric address (default 0.0.0.0)\n"
 		"  --fd N                      supervised: inherited, bound UDP socket\n"
 		"  --slot-fd N                 shared-memory slot (memfd) for stats and clients\n"
-		"  --ready-fd N                write \"ready\\n\" once set up to relay, then close it\n"
-		"  --tick-hz N                 ticks per second, 1..1000 (default 50)\n"
-		"  --max-clients N             1..%u (default 64)\n"
-		"  --client-timeout-s N        silence before a client is dropped, 1..3600 (default 10)\n"
-		"  --max-packet N              largest datagram relayed, 1..65507 (default 1400)\n"
-		"  --max-packets-per-tick N    per client, 1..1024 (default 64)\n"
-		"  --recv-buffers N            power of two, 16..32768 (default 1024)\n"
-		"  --backend auto|io_uring|mmsg  (default auto)\n"
+		"  --ready-fd N                write \"ready\\n\" once set up to relay, then close it\n");
+	usage_keys(f);
+	fprintf(f,
 		"  --tick-phase-ns N           offset of the tick deadlines in the period\n"
 		"  --supervisor-pid N          supervised: die (SIGKILL) when process N, our\n"
 		"                              parent, exits; exit at once if it already has\n"
 		"  --no-gso                    never use UDP GSO (debugging)\n"
-		"  --admission cookie|open     cookie: a source must answer a challenge\n"
-		"                              before it is relayed to; open: any source\n"
-		"                              (trusted networks only) (default cookie)\n"
-		"  --max-clients-per-ip N      table entries one IPv4 address or IPv6 /64\n"
-		"                              may hold, 0 = unlimited, 0..%u (default 4)\n"
 		"  --log-level LEVEL           err|warning|notice|info|debug (default info)\n"
-		"  --help, --version\n",
-		RF_CLIENTS_LIMIT, RF_CLIENTS_LIMIT);
+		"  --help, --version\n");
 }
 
 static void bad_arg(const char *opt, const char *val, const char *want)
@@ -80,28 +113,18 @@ static int parse_fd(const char *opt, const char *s)
 	return fd;
 }
 
-static void parse_backend(struct opts *o, const char *s)
+/* A config key's flag: the table's setter, and its message on failure,
+ * the same as ringfleetd --check gives for the key in a file. */
+static void parse_key(struct opts *o, const struct cfg_key *k, const char *flag,
+		      const char *s)
 {
-	if (strcmp(s, "auto") == 0)
-		o->backend = BE_AUTO;
-	else if (strcmp(s, "io_uring") == 0)
-		o->backend = BE_IO_URING;
-	else if (strcmp(s, "mmsg") == 0)
-		o->backend = BE_MMSG;
-	else
-		bad_arg("--backend", s, "auto|io_uring|mmsg");
-}
+	struct cfg_key_ctx ctx = { .ncpus = 0 };
+	char why[CFG_WHY_MAX];
 
-static void parse_admission(struct opts *o, const char *s)
-{
-	if (strcmp(s, "cookie") == 0)
-		o->admission = RF_ADMISSION_COOKIE;
-	else if (strcmp(s, "open") == 0)
-		o->admission = RF_ADMISSION_OPEN;
-	else if (strcmp(s, "token") == 0)
-		bad_arg("--admission", s, "cookie|open (token is not available yet)");
-	else
-		bad_arg("--admission", s, "cookie|open");
+	if (k->set(k, &o->srv, s, &ctx, why, sizeof(why)) < 0) {
+		fprintf(stderr, "ringfleet-worker: --%s: %s\n", flag, why);
+		exit(EXIT_USAGE);
+	}
 }
 
 static void parse_name(struct opts *o, const char *s)
@@ -135,62 +158,63 @@ static void check_opts(struct opts *o)
 	if (getaddrinfo(o->bind, NULL, &hints, &ai) != 0)
 		bad_arg("--bind", o->bind, "a numeric IPv4 or IPv6 address");
 	freeaddrinfo(ai);
-	if (o->recv_buffers & (o->recv_buffers - 1))
-		bad_arg("--recv-buffers", "not a power of two", "a power of two");
 	/* Staggering within one period is all the phase can mean. */
-	o->tick_phase_ns %= RF_NSEC_PER_SEC / o->tick_hz;
+	o->tick_phase_ns %= RF_NSEC_PER_SEC / o->srv.tick_hz;
 }
 
-static const struct opts defaults = {
-	.name = "worker",
-	.fd = -1,
-	.slot_fd = -1,
-	.ready_fd = -1,
-	.tick_hz = 50,
-	.max_clients = 64,
-	.client_timeout_s = 10,
-	.max_packet = 1400,
-	.max_packets_per_tick = 64,
-	.recv_buffers = 1024,
-	.backend = BE_AUTO,
-	.admission = RF_ADMISSION_COOKIE,
-	.max_clients_per_ip = 4,
-};
+static void set_defaults(struct opts *o)
+{
+	*o = (struct opts){ .name = "worker", .fd = -1, .slot_fd = -1, .ready_fd = -1 };
+	cfg_server_init(&o->srv);
+}
+
+/* The worker's own options, then one per config key it takes (val
+ * O_KEY + row of the table), named from the table into names. */
+static void build_longopts(struct option *opts, size_t n_own,
+			   char names[CFG_KEYS_MAX][CFG_FLAG_MAX], int key_base)
+{
+	size_t n = n_own;
+
+	for (int f = 0; f < cfg_srv_nkeys; f++) {
+		const struct cfg_key *k = &cfg_srv_keys[f];
+
+		if (!k->worker || cfg_key_flag(k, names[f], CFG_FLAG_MAX) < 0)
+			continue;
+		opts[n++] = (struct option){ names[f], required_argument, NULL, key_base + f };
+	}
+	opts[n] = (struct option){ 0 };
+}
 
 void args_parse(struct opts *o, int argc, char **argv)
 {
-	enum { O_NAME = 256, O_PORT, O_BIND, O_FD, O_SLOT_FD, O_READY_FD, O_TICK_HZ,
-	       O_MAX_CLIENTS, O_TIMEOUT, O_MAX_PACKET, O_MAX_PPT, O_RECV_BUFS,
-	       O_BACKEND, O_PHASE, O_SUP_PID, O_NO_GSO, O_LOG_LEVEL, O_HELP, O_VERSION, O_ADMISSION,
-	       O_PER_IP };
-	static const struct option longopts[] = {
+	enum { O_NAME = 256, O_PORT, O_BIND, O_FD, O_SLOT_FD, O_READY_FD,
+	       O_PHASE, O_SUP_PID, O_NO_GSO, O_LOG_LEVEL, O_HELP, O_VERSION, O_KEY = 512 };
+	static const struct option own[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "port", required_argument, NULL, O_PORT },
 		{ "bind", required_argument, NULL, O_BIND },
 		{ "fd", required_argument, NULL, O_FD },
 		{ "slot-fd", required_argument, NULL, O_SLOT_FD },
 		{ "ready-fd", required_argument, NULL, O_READY_FD },
-		{ "tick-hz", required_argument, NULL, O_TICK_HZ },
-		{ "max-clients", required_argument, NULL, O_MAX_CLIENTS },
-		{ "client-timeout-s", required_argument, NULL, O_TIMEOUT },
-		{ "max-packet", required_argument, NULL, O_MAX_PACKET },
-		{ "max-packets-per-tick", required_argument, NULL, O_MAX_PPT },
-		{ "recv-buffers", required_argument, NULL, O_RECV_BUFS },
-		{ "backend", required_argument, NULL, O_BACKEND },
 		{ "tick-phase-ns", required_argument, NULL, O_PHASE },
 		{ "supervisor-pid", required_argument, NULL, O_SUP_PID },
 		{ "no-gso", no_argument, NULL, O_NO_GSO },
-		{ "admission", required_argument, NULL, O_ADMISSION },
-		{ "max-clients-per-ip", required_argument, NULL, O_PER_IP },
 		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
-		{ 0 },
 	};
+	static char names[CFG_KEYS_MAX][CFG_FLAG_MAX];
+	struct option longopts[sizeof(own) / sizeof(own[0]) + CFG_KEYS_MAX + 1];
 	int c, level;
 
-	*o = defaults;
+	memcpy(longopts, own, sizeof(own));
+	build_longopts(longopts, sizeof(own) / sizeof(own[0]), names, O_KEY);
+	set_defaults(o);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c >= O_KEY && c < O_KEY + cfg_srv_nkeys) {
+			parse_key(o, &cfg_srv_keys[c - O_KEY], names[c - O_KEY], optarg);
+			continue;
+		}
 		switch (c) {
 		case O_NAME: parse_name(o, optarg); break;
 		case O_PORT: o->port = (unsigned)parse_num("--port", optarg, 1, 65535); break;
@@ -198,26 +222,6 @@ void args_parse(struct opts *o, int argc, char **argv)
 		case O_FD: o->fd = parse_fd("--fd", optarg); break;
 		case O_SLOT_FD: o->slot_fd = parse_fd("--slot-fd", optarg); break;
 		case O_READY_FD: o->ready_fd = parse_fd("--ready-fd", optarg); break;
-		case O_TICK_HZ: o->tick_hz = (unsigned)parse_num("--tick-hz", optarg, 1, 1000); break;
-		case O_MAX_CLIENTS:
-			o->max_clients = (unsigned)parse_num("--max-clients", optarg, 1,
-							     RF_CLIENTS_LIMIT);
-			break;
-		case O_TIMEOUT:
-			o->client_timeout_s = (unsigned)parse_num("--client-timeout-s", optarg,
-								  1, 3600);
-			break;
-		case O_MAX_PACKET:
-			o->max_packet = (unsigned)parse_num("--max-packet", optarg, 1, 65507);
-			break;
-		case O_MAX_PPT:
-			o->max_packets_per_tick = (unsigned)parse_num("--max-packets-per-tick",
-								      optarg, 1, 1024);
-			break;
-		case O_RECV_BUFS:
-			o->recv_buffers = (unsigned)parse_num("--recv-buffers", optarg, 16, 32768);
-			break;
-		case O_BACKEND: parse_backend(o, optarg); break;
 		case O_PHASE:
 			o->tick_phase_ns = parse_num("--tick-phase-ns", optarg, 0,
 						     RF_NSEC_PER_SEC - 1);
@@ -226,11 +230,6 @@ void args_parse(struct opts *o, int argc, char **argv)
 			o->supervisor_pid = (int)parse_num("--supervisor-pid", optarg, 1, INT32_MAX);
 			break;
 		case O_NO_GSO: o->no_gso = true; break;
-		case O_ADMISSION: parse_admission(o, optarg); break;
-		case O_PER_IP:
-			o->max_clients_per_ip = (unsigned)parse_num("--max-clients-per-ip", optarg,
-								    0, RF_CLIENTS_LIMIT);
-			break;
 		case O_LOG_LEVEL:
 			level = log_level_from_string(optarg);
 			if (level < 0)

@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-/* args.h - ringfleet-worker's command line: options, their defaults and
- * ranges (those of config/config.h) and --help. Part of main: a bad
- * argument prints why and exits 2, which the supervisor does not retry.
+/* args.h - ringfleet-worker's command line and --help. The flags that are
+ * per-server config keys (--tick-hz ...) come from the key table of
+ * config/cfg_schema.h, with its defaults, ranges and messages; the others
+ * (--fd, --name ...) are the worker's own. Part of main: a bad argument
+ * prints why and exits 2, which the supervisor does not retry.
  */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common/handshake.h"
+#include "common/exitcode.h"
+#include "config/config.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE RF_EXIT_CONFIG
 #define NAME_MAX_LEN 63
-
-enum backend_choice { BE_AUTO, BE_IO_URING, BE_MMSG };
 
 struct opts {
 	char name[NAME_MAX_LEN + 1];
@@ -21,18 +22,10 @@ struct opts {
 	int fd;
 	int slot_fd;
 	int ready_fd;
-	unsigned tick_hz;
-	unsigned max_clients;
-	unsigned client_timeout_s;
-	unsigned max_packet;
-	unsigned max_packets_per_tick;
-	unsigned recv_buffers;
-	enum backend_choice backend;
+	struct cfg_server srv;  /* the per-server keys (tick_hz ...) */
 	uint64_t tick_phase_ns;
 	int supervisor_pid;     /* die with it (0: standalone) */
 	bool no_gso;
-	enum rf_admission admission;
-	unsigned max_clients_per_ip;
 };
 
 /* Fills o from the command line, defaults first; exits on --help,

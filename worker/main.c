@@ -185,14 +185,14 @@ static int backend_open(struct rf_driver *d, const struct opts *o, struct worker
 {
 	int ret;
 
-	if (o->backend != BE_MMSG) {
-		ret = rf_driver_open(d, &ring_backend_ops, w, fd, o->recv_buffers, o->max_clients,
-				     o->tick_hz, o->tick_phase_ns);
+	if (o->srv.backend != RF_BACKEND_MMSG) {
+		ret = rf_driver_open(d, &ring_backend_ops, w, fd, o->srv.recv_buffers, o->srv.max_clients,
+				     o->srv.tick_hz, o->tick_phase_ns);
 		if (ret == 0) {
 			log_info("io_uring backend, %s", d->ops->mode(d->be));
 			return 0;
 		}
-		if (o->backend == BE_IO_URING) {
+		if (o->srv.backend == RF_BACKEND_IO_URING) {
 			log_err("io_uring unavailable: %s", strerror(-ret));
 			return ret;
 		}
@@ -203,13 +203,13 @@ static int backend_open(struct rf_driver *d, const struct opts *o, struct worker
 			log_warn("io_uring setup failed (%s): using recvmmsg/sendmmsg",
 				 strerror(-ret));
 	}
-	ret = rf_driver_open(d, &mmsg_backend_ops, w, fd, o->recv_buffers, o->max_clients,
-			     o->tick_hz, o->tick_phase_ns);
+	ret = rf_driver_open(d, &mmsg_backend_ops, w, fd, o->srv.recv_buffers, o->srv.max_clients,
+			     o->srv.tick_hz, o->tick_phase_ns);
 	if (ret < 0) {
 		log_err("mmsg backend: %s", strerror(-ret));
 		return ret;
 	}
-	if (o->backend == BE_MMSG)
+	if (o->srv.backend == RF_BACKEND_MMSG)
 		log_info("mmsg backend (forced)");
 	return 0;
 }
@@ -238,13 +238,13 @@ static int run(struct opts *o)
 	setup_signals(&waitmask);
 	if (sodium_init() < 0) {
 		log_err("libsodium initialisation failed");
-		return 1;
+		return RF_EXIT_FAILURE;
 	}
 	if (fd < 0) {
 		fd = open_socket(o);
 		if (fd < 0) {
 			log_err("cannot bind %s port %u: %s", o->bind, o->port, strerror(-fd));
-			return 1;
+			return RF_EXIT_FAILURE;
 		}
 	}
 	family = check_socket(fd);
@@ -256,28 +256,28 @@ static int run(struct opts *o)
 	 * on (and reordering around) a full send buffer. */
 	grow_buf(fd, SO_SNDBUF, SO_SNDBUFFORCE, SOCK_BUF_BYTES);
 	enable_stamps(fd);
-	slot = map_slot(o->slot_fd, o->max_clients);
+	slot = map_slot(o->slot_fd, o->srv.max_clients);
 	if (!slot) {
 		log_err("--slot-fd %d: cannot map a slot for %u clients: %s", o->slot_fd,
-			o->max_clients, strerror(errno));
-		return o->slot_fd >= 0 ? EXIT_USAGE : 1;
+			o->srv.max_clients, strerror(errno));
+		return o->slot_fd >= 0 ? EXIT_USAGE : RF_EXIT_FAILURE;
 	}
 	wp = (struct worker_params){
-		.max_clients = o->max_clients,
-		.client_timeout_s = o->client_timeout_s,
-		.max_packet = o->max_packet,
-		.max_packets_per_tick = o->max_packets_per_tick,
+		.max_clients = o->srv.max_clients,
+		.client_timeout_s = o->srv.client_timeout_s,
+		.max_packet = o->srv.max_packet,
+		.max_packets_per_tick = o->srv.max_packets_per_tick,
 		.gso_max_seg = o->no_gso ? 0 : family == AF_INET ? RF_GSO_SEG_IPV4 : RF_GSO_SEG_IPV6,
-		.tick_hz = o->tick_hz,
+		.tick_hz = o->srv.tick_hz,
 		.tick_phase_ns = o->tick_phase_ns,
 		.seed = seed(),
-		.admission = o->admission,
-		.max_clients_per_ip = o->max_clients_per_ip,
+		.admission = o->srv.admission,
+		.max_clients_per_ip = o->srv.max_clients_per_ip,
 	};
 	ret = worker_init(&w, slot, &wp);
 	if (ret < 0) {
 		log_err("worker setup: %s", strerror(-ret));
-		return 1;
+		return RF_EXIT_FAILURE;
 	}
 	if (ret == 1)
 		log_info("resuming from the slot: %u clients, %llu ticks before", w.clients.n,
@@ -288,7 +288,7 @@ static int run(struct opts *o)
 	rf_driver_rotate_key(&w);
 	if (backend_open(&d, o, &w, fd) < 0) {
 		worker_free(&w);
-		return 1;
+		return RF_EXIT_FAILURE;
 	}
 	w.st.backend = d.ops->kind;
 	w.st.worker_pid = (uint32_t)getpid();
@@ -296,9 +296,9 @@ static int run(struct opts *o)
 	worker_publish(&w);
 	describe_socket(fd, where, sizeof(where));
 	log_info("relaying on %s: tick %u Hz, max_clients %u, max_packet %u, gso %s, "
-		 "admission %s, max_clients_per_ip %u", where, o->tick_hz, o->max_clients,
-		 o->max_packet, w.st.gso ? "on" : "off",
-		 o->admission == RF_ADMISSION_OPEN ? "open" : "cookie", o->max_clients_per_ip);
+		 "admission %s, max_clients_per_ip %u", where, o->srv.tick_hz, o->srv.max_clients,
+		 o->srv.max_packet, w.st.gso ? "on" : "off",
+		 o->srv.admission == RF_ADMISSION_OPEN ? "open" : "cookie", o->srv.max_clients_per_ip);
 	signal_ready(o->ready_fd);
 
 	ret = rf_driver_run(&d, &waitmask, &stop_signal);
@@ -306,7 +306,7 @@ static int run(struct opts *o)
 		log_err("tick loop: %s", strerror(-ret));
 		rf_driver_close(&d);
 		worker_free(&w);
-		return 1;
+		return RF_EXIT_FAILURE;
 	}
 	if (rf_driver_drain(&d, rf_now_ns() + STOP_DRAIN_NS) < 0)
 		log_warn("stopping with sends still in flight");
@@ -331,11 +331,11 @@ static void die_with_supervisor(pid_t supervisor)
 		return;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
 		log_err("PR_SET_PDEATHSIG: %s", strerror(errno));
-		exit(1);
+		exit(RF_EXIT_FAILURE);
 	}
 	if (getppid() != supervisor) {
 		log_err("supervisor pid %d is gone: exiting", (int)supervisor);
-		exit(1);
+		exit(RF_EXIT_FAILURE);
 	}
 }
 

@@ -69,8 +69,8 @@ static void check_server(const struct cfg *cfg, size_t i)
 		   "recv_buffers %u", s->recv_buffers);
 	FUZZ_CHECK(s->socket_rcvbuf >= 4096 && s->socket_rcvbuf <= (1u << 30),
 		   "socket_rcvbuf %llu", (unsigned long long)s->socket_rcvbuf);
-	FUZZ_CHECK(s->backend == CFG_BACKEND_AUTO || s->backend == CFG_BACKEND_IO_URING ||
-			   s->backend == CFG_BACKEND_MMSG,
+	FUZZ_CHECK(s->backend == RF_BACKEND_AUTO || s->backend == RF_BACKEND_IO_URING ||
+			   s->backend == RF_BACKEND_MMSG,
 		   "backend %d", (int)s->backend);
 	FUZZ_CHECK(s->admission == RF_ADMISSION_COOKIE || s->admission == RF_ADMISSION_OPEN,
 		   "admission %d", (int)s->admission);

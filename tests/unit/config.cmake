@@ -8,3 +8,10 @@ target_compile_definitions(test_config PRIVATE
   RF_CONFIG_EXAMPLES="${PROJECT_SOURCE_DIR}/config/examples")
 
 rf_unit_test(test_placement SOURCES unit/test_placement.c LIBS rf_placement)
+
+# The per-server key table end to end: INI file -> cfg_load -> spawn.c's
+# argv -> the worker's parser, and the same refusal from ringfleetd --check
+# and ringfleet-worker (so it runs both binaries).
+rf_unit_test(test_schema SOURCES unit/test_schema.c LIBS rf_supervisor rf_worker_args)
+target_compile_definitions(test_schema PRIVATE RF_BIN_DIR="${PROJECT_BINARY_DIR}/bin")
+add_dependencies(test_schema ringfleetd ringfleet-worker)

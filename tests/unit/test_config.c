@@ -200,7 +200,7 @@ static void test_every_key(void **state)
 	assert_int_equal(s->max_packets_per_tick, 32);
 	assert_int_equal(s->recv_buffers, 2048);
 	assert_int_equal(s->socket_rcvbuf, 8u << 20);
-	assert_int_equal(s->backend, CFG_BACKEND_IO_URING);
+	assert_int_equal(s->backend, RF_BACKEND_IO_URING);
 	assert_int_equal(s->admission, RF_ADMISSION_OPEN);
 	assert_int_equal(s->max_clients_per_ip, 0);
 	assert_string_equal(s->user, "ringfleet");
@@ -222,7 +222,7 @@ static void test_every_key(void **state)
 	s = server("local");
 	assert_string_equal(s->bind, "127.0.0.1");
 	assert_int_equal(s->socket_rcvbuf, 512u << 10);
-	assert_int_equal(s->backend, CFG_BACKEND_MMSG);
+	assert_int_equal(s->backend, RF_BACKEND_MMSG);
 	assert_string_equal(s->user, "nobody");
 	assert_string_equal(s->group, "nogroup");
 	assert_int_equal(s->max_packet, 1200);
@@ -247,7 +247,7 @@ static void test_builtin_defaults(void **state)
 	assert_int_equal(s->max_packets_per_tick, 64);
 	assert_int_equal(s->recv_buffers, 1024);
 	assert_int_equal(s->socket_rcvbuf, 4u << 20);
-	assert_int_equal(s->backend, CFG_BACKEND_AUTO);
+	assert_int_equal(s->backend, RF_BACKEND_AUTO);
 	assert_int_equal(s->admission, RF_ADMISSION_COOKIE);
 	assert_int_equal(s->max_clients_per_ip, 4);
 	assert_string_equal(s->user, "");

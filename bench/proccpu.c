@@ -29,8 +29,7 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 /* Parses a stat file. The comm field may contain spaces and ')', so
  * fields are counted from the last ')'. Gets ppid (field 4), utime +
  * stime (14, 15) and starttime (22). */
-static int parse_stat(const char *path, pid_t *ppid, uint64_t *ticks,
-		      uint64_t *start)
+static int parse_stat(const char *path, pid_t *ppid, uint64_t *ticks, uint64_t *start)
 {
 	unsigned long long ut, st, s;
 	char buf[1024], *p;
@@ -39,8 +38,10 @@ static int parse_stat(const char *path, pid_t *ppid, uint64_t *ticks,
 	if (read_small(path, buf, sizeof(buf)) < 0)
 		return -ESRCH;
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu"
-			 " %llu %*d %*d %*d %*d %*d %*d %llu", &pp, &ut, &st, &s) != 4)
+	if (!p || sscanf(p + 2,
+			 "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu"
+			 " %llu %*d %*d %*d %*d %*d %*d %llu",
+			 &pp, &ut, &st, &s) != 4)
 		return -EIO;
 	*ppid = pp;
 	*ticks = ut + st;
@@ -194,8 +195,7 @@ int proccpu_snap(const pid_t *roots, size_t nroots, struct proccpu_snap *snap)
 	return found < nroots ? -ESRCH : procs;
 }
 
-uint64_t proccpu_delta(const struct proccpu_snap *a,
-		       const struct proccpu_snap *b, size_t *procs)
+uint64_t proccpu_delta(const struct proccpu_snap *a, const struct proccpu_snap *b, size_t *procs)
 {
 	uint64_t sum = 0;
 	size_t n = 0;

@@ -18,8 +18,8 @@
 struct proccpu_task {
 	pid_t pid;
 	pid_t tid;
-	uint64_t start;  /* process starttime, clock ticks after boot */
-	uint64_t ns;     /* CPU time used so far */
+	uint64_t start; /* process starttime, clock ticks after boot */
+	uint64_t ns;    /* CPU time used so far */
 };
 
 struct proccpu_proc {
@@ -32,7 +32,7 @@ struct proccpu_proc {
 struct proccpu_snap {
 	struct proccpu_task *t;
 	size_t n, cap;
-	struct proccpu_proc *p;  /* scratch: every process on the host */
+	struct proccpu_proc *p; /* scratch: every process on the host */
 	size_t np, pcap;
 };
 
@@ -42,6 +42,5 @@ struct proccpu_snap {
 int proccpu_snap(const pid_t *roots, size_t nroots, struct proccpu_snap *snap);
 /* CPU ns used between a and b by threads present in both; *procs gets the
  * number of processes with at least one such thread. */
-uint64_t proccpu_delta(const struct proccpu_snap *a,
-		       const struct proccpu_snap *b, size_t *procs);
+uint64_t proccpu_delta(const struct proccpu_snap *a, const struct proccpu_snap *b, size_t *procs);
 void proccpu_free(struct proccpu_snap *snap);

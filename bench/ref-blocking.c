@@ -49,10 +49,10 @@ struct stats {
 static struct {
 	struct ref_opts o;
 	int fd;
-	pthread_mutex_t lock;     /* guards in and clients */
+	pthread_mutex_t lock; /* guards in and clients */
 	struct queue in;
 	struct ref_clients clients;
-	struct stats st;          /* each field written by one thread */
+	struct stats st; /* each field written by one thread */
 } srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void count(uint64_t *c)
@@ -90,10 +90,9 @@ static void *recv_thread(void *arg)
 	(void)arg;
 	for (;;) {
 		fl = sizeof(from);
-		n = recvfrom(srv.fd, buf, sizeof(buf), MSG_TRUNC,
-			     (struct sockaddr *)&from, &fl);
+		n = recvfrom(srv.fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &fl);
 		if (n < 0)
-			continue;  /* EINTR, or an ICMP error from a sendto */
+			continue; /* EINTR, or an ICMP error from a sendto */
 		count(&srv.st.pkts_in);
 		if ((size_t)n > sizeof(buf) || from.sin_family != AF_INET) {
 			count(&srv.st.drop_truncated);
@@ -129,8 +128,7 @@ static void send_tick(struct queue *q, const struct ref_clients *cl)
 	for (size_t i = 0; i < q->n; i++)
 		for (unsigned c = 0; c < cl->n; c++) {
 			if (sendto(srv.fd, q->p[i].data, q->p[i].len, 0,
-				   (const struct sockaddr *)&cl->a[c],
-				   sizeof(cl->a[c])) < 0)
+				   (const struct sockaddr *)&cl->a[c], sizeof(cl->a[c])) < 0)
 				count(&srv.st.send_errors);
 			else
 				count(&srv.st.pkts_out);
@@ -199,8 +197,7 @@ int main(int argc, char **argv)
 		log_err("pthread_create: %s", strerror(ret));
 		return 1;
 	}
-	log_info("serving %s:%u at %u Hz", inet_ntoa(srv.o.bind), srv.o.port,
-		 srv.o.tick_hz);
+	log_info("serving %s:%u at %u Hz", inet_ntoa(srv.o.bind), srv.o.port, srv.o.tick_hz);
 	while (sigwait(&set, &sig) != 0)
 		;
 	log_stats();

@@ -34,7 +34,7 @@ enum { UD_RECV = 1, UD_SEND, UD_TICK, UD_SIGNAL };
 struct pkt {
 	uint8_t *data;
 	unsigned len;
-	unsigned refs;   /* sends and notifications still outstanding */
+	unsigned refs; /* sends and notifications still outstanding */
 };
 
 struct stats {
@@ -48,12 +48,12 @@ static struct {
 	struct io_uring ring;
 	struct io_uring_buf_ring *br;
 	uint8_t *bufs;
-	struct msghdr mh;             /* recvmsg layout: name only */
-	struct pkt pk[NBUFS];         /* indexed by buffer id */
-	unsigned short tick[NBUFS];   /* buffers received since the last tick */
+	struct msghdr mh;           /* recvmsg layout: name only */
+	struct pkt pk[NBUFS];       /* indexed by buffer id */
+	unsigned short tick[NBUFS]; /* buffers received since the last tick */
 	unsigned ntick;
 	struct ref_clients clients;
-	bool starved;                 /* recv stopped for lack of buffers */
+	bool starved; /* recv stopped for lack of buffers */
 	uint64_t next_tick;
 	struct __kernel_timespec ts;
 	struct signalfd_siginfo si;
@@ -108,8 +108,8 @@ static void arm_signal(void)
 
 static void buf_return(unsigned bid)
 {
-	io_uring_buf_ring_add(srv.br, srv.bufs + (size_t)bid * BUFSZ, BUFSZ,
-			      (unsigned short)bid, io_uring_buf_ring_mask(NBUFS), 0);
+	io_uring_buf_ring_add(srv.br, srv.bufs + (size_t)bid * BUFSZ, BUFSZ, (unsigned short)bid,
+			      io_uring_buf_ring_mask(NBUFS), 0);
 	io_uring_buf_ring_advance(srv.br, 1);
 	if (srv.starved) {
 		srv.starved = false;
@@ -211,7 +211,7 @@ static void reap(void)
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
-	io_uring_for_each_cqe(&srv.ring, head, cqe) {
+	io_uring_for_each_cqe (&srv.ring, head, cqe) {
 		uint64_t d = io_uring_cqe_get_data64(cqe);
 
 		switch (d >> 32) {
@@ -242,8 +242,7 @@ static int setup_bufring(void)
 	size_t bytes = NBUFS * sizeof(struct io_uring_buf);
 	int ret;
 
-	srv.br = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	srv.br = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (srv.br == MAP_FAILED)
 		return -errno;
 	srv.bufs = malloc((size_t)NBUFS * BUFSZ);
@@ -257,16 +256,14 @@ static int setup_bufring(void)
 	io_uring_buf_ring_init(srv.br);
 	for (unsigned i = 0; i < NBUFS; i++)
 		io_uring_buf_ring_add(srv.br, srv.bufs + (size_t)i * BUFSZ, BUFSZ,
-				      (unsigned short)i, io_uring_buf_ring_mask(NBUFS),
-				      (int)i);
+				      (unsigned short)i, io_uring_buf_ring_mask(NBUFS), (int)i);
 	io_uring_buf_ring_advance(srv.br, NBUFS);
 	return 0;
 }
 
 static int setup(void)
 {
-	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE,
-				     .cq_entries = 8 * QD };
+	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = 8 * QD };
 	sigset_t set;
 	int ret;
 
@@ -304,8 +301,7 @@ int main(int argc, char **argv)
 	arm_recv();
 	arm_tick();
 	arm_signal();
-	log_info("serving %s:%u at %u Hz", inet_ntoa(srv.o.bind), srv.o.port,
-		 srv.o.tick_hz);
+	log_info("serving %s:%u at %u Hz", inet_ntoa(srv.o.bind), srv.o.port, srv.o.tick_hz);
 	while (!srv.stop) {
 		ret = io_uring_submit_and_wait(&srv.ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -ETIME) {
@@ -317,10 +313,8 @@ int main(int argc, char **argv)
 	log_info("in %llu out %llu drops: bad %llu clients %llu send %llu; "
 		 "nobufs %llu tick overruns %llu",
 		 (unsigned long long)srv.st.pkts_in, (unsigned long long)srv.st.pkts_out,
-		 (unsigned long long)srv.st.drop_bad,
-		 (unsigned long long)srv.st.drop_clients,
-		 (unsigned long long)srv.st.send_errors,
-		 (unsigned long long)srv.st.nobufs,
+		 (unsigned long long)srv.st.drop_bad, (unsigned long long)srv.st.drop_clients,
+		 (unsigned long long)srv.st.send_errors, (unsigned long long)srv.st.nobufs,
 		 (unsigned long long)srv.st.tick_overruns);
 	return 0;
 }

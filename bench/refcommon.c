@@ -14,15 +14,15 @@
 
 static void ref_usage(FILE *f, const char *prog)
 {
-	fprintf(f, "usage: %s --port P [--bind ADDR] [--tick-hz N]\n"
-		   "  --port P      UDP port to serve\n"
-		   "  --bind ADDR   IPv4 address to bind (default 127.0.0.1)\n"
-		   "  --tick-hz N   broadcast ticks per second (default 50)\n",
+	fprintf(f,
+		"usage: %s --port P [--bind ADDR] [--tick-hz N]\n"
+		"  --port P      UDP port to serve\n"
+		"  --bind ADDR   IPv4 address to bind (default 127.0.0.1)\n"
+		"  --tick-hz N   broadcast ticks per second (default 50)\n",
 		prog);
 }
 
-static int parse_ul(const char *s, unsigned long min, unsigned long max,
-		    unsigned long *out)
+static int parse_ul(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
 	char *end;
 

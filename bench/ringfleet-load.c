@@ -49,7 +49,7 @@
 #define MAX_TARGETS 4096
 #define MAX_CLIENTS_PER_TARGET 1024
 #define MAX_PIDS 64
-#define SOCK_RCVBUF (4 << 20)  /* absorbs a whole tick's burst per socket */
+#define SOCK_RCVBUF (4 << 20) /* absorbs a whole tick's burst per socket */
 #define BUF_POOL_BYTES (32u << 20)
 #define LATE_NS RF_NSEC_PER_MSEC
 #define HS_RESEND_NS (250 * RF_NSEC_PER_MSEC)
@@ -79,31 +79,31 @@ struct opts {
 	pid_t pids[MAX_PIDS];
 	size_t npids;
 	bool json;
-	int admission;         /* ADM_COOKIE or ADM_OPEN */
+	int admission; /* ADM_COOKIE or ADM_OPEN */
 	double admit_timeout_s;
 };
 
 struct server {
 	struct sockaddr_in addr;
-	unsigned first;        /* index of its first client */
-	unsigned n;            /* its clients */
-	uint64_t sent;         /* sent inside the window */
-	uint64_t received;     /* deliveries of in-window packets */
-	uint64_t *last_seq;    /* [receiver * n + sender] = seq + 1 */
+	unsigned first;     /* index of its first client */
+	unsigned n;         /* its clients */
+	uint64_t sent;      /* sent inside the window */
+	uint64_t received;  /* deliveries of in-window packets */
+	uint64_t *last_seq; /* [receiver * n + sender] = seq + 1 */
 };
 
 struct client {
 	int fd;
 	unsigned server;
 	uint64_t seq;
-	uint64_t ts;           /* timestamp of the send in flight */
+	uint64_t ts; /* timestamp of the send in flight */
 	bool inflight;
-	uint8_t *buf;          /* its payload, reused for every send */
+	uint8_t *buf; /* its payload, reused for every send */
 	/* admission, driven by the main thread only */
-	uint8_t hs;            /* HS_* */
+	uint8_t hs; /* HS_* */
 	uint8_t resp[RF_HS_RESPONSE_LEN];
-	uint64_t hs_next;      /* when to resend */
-	uint32_t refused;      /* REFUSED reason, 0 = none */
+	uint64_t hs_next; /* when to resend */
+	uint32_t refused; /* REFUSED reason, 0 = none */
 };
 
 struct counters {
@@ -111,31 +111,31 @@ struct counters {
 	uint64_t send_skipped; /* previous send still in flight */
 	uint64_t late_sends;   /* sent > 1 ms after their slot */
 	uint64_t send_lag_max;
-	uint64_t recv_errors;  /* multishot ended with an error */
+	uint64_t recv_errors; /* multishot ended with an error */
 	uint64_t rearms_nobufs;
-	uint64_t bad;          /* wrong size/magic/id/server */
+	uint64_t bad; /* wrong size/magic/id/server */
 	uint64_t dup_or_reordered;
-	uint64_t outside;      /* valid, sent outside the window */
+	uint64_t outside; /* valid, sent outside the window */
 	/* handshake messages while playing, not counted as packets */
-	uint64_t challenges;   /* CHALLENGEs answered: the server dropped us */
+	uint64_t challenges; /* CHALLENGEs answered: the server dropped us */
 	uint64_t welcomes;
 	uint64_t refusals;
-	uint64_t resp_errors;  /* a RESPONSE that could not be sent */
+	uint64_t resp_errors; /* a RESPONSE that could not be sent */
 };
 
 /* The admission phase before the run. */
 struct admit {
-	uint64_t ns;           /* until the last client was in */
+	uint64_t ns;                /* until the last client was in */
 	uint64_t hellos, responses; /* sent, first ones included */
-	uint64_t icmp;         /* ECONNREFUSED seen: nothing listens */
-	struct pollfd *pfd;    /* [ncl] */
-	unsigned *pidx;        /* [ncl] client of each pfd */
+	uint64_t icmp;              /* ECONNREFUSED seen: nothing listens */
+	struct pollfd *pfd;         /* [ncl] */
+	unsigned *pidx;             /* [ncl] client of each pfd */
 };
 
 struct cpu_meas {
 	struct proccpu_snap a, b;
 	struct rusage ra, rb;
-	uint64_t ta, tb;       /* when each sample was taken */
+	uint64_t ta, tb; /* when each sample was taken */
 	uint64_t ns;
 	size_t procs;
 	bool lost_root;
@@ -161,39 +161,38 @@ struct load {
 	unsigned nbufs, bufsz, br_added;
 	struct __kernel_timespec end_ts;
 	struct hist lat;
-	struct counters c;      /* rx fields */
+	struct counters c; /* rx fields */
 	/* sending side */
 	struct io_uring tx;
 	bool tx_ok, tx_rt, in_t0, in_t1;
 	int tx_err;
 	uint64_t slot_ns, slot_no, next_slot;
 	unsigned nslots;
-	struct counters tc;     /* tx fields */
+	struct counters tc; /* tx fields */
 	struct cpu_meas cpu;
 	struct admit adm;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ringfleet-load --target HOST:PORT[-PORT] [options]\n"
-		"  --target HOST:PORT[-PORT]  server(s) to load; repeatable, a range = many\n"
-		"  --clients N      clients (UDP sockets) per server (default 10)\n"
-		"  --size B         datagram size, >= 24 (default 1024)\n"
-		"  --interval-ms MS each client sends every MS (default 10)\n"
-		"  --warmup S       seconds before the measured window (default 1)\n"
-		"  --duration S     measured window in seconds (default 5)\n"
-		"  --drain-ms MS    keep receiving after the window (default 240)\n"
-		"  --pid PID        measure CPU of PID and its descendants; repeatable\n"
-		"  --admission cookie|open  cookie (default): every client completes\n"
-		"                   ringfleet's handshake before the run; open: none,\n"
-		"                   for servers without it (the reference servers)\n"
-		"  --admission-timeout S  give up when a client is not admitted\n"
-		"                   within S seconds (default 5)\n"
-		"  --json           print one JSON object instead of a summary\n"
-		"  --help\n"
-		"exit: 0 ran (even with loss), 1 could not run (e.g. not admitted),\n"
-		"2 usage\n");
+	fprintf(f, "usage: ringfleet-load --target HOST:PORT[-PORT] [options]\n"
+		   "  --target HOST:PORT[-PORT]  server(s) to load; repeatable, a range = many\n"
+		   "  --clients N      clients (UDP sockets) per server (default 10)\n"
+		   "  --size B         datagram size, >= 24 (default 1024)\n"
+		   "  --interval-ms MS each client sends every MS (default 10)\n"
+		   "  --warmup S       seconds before the measured window (default 1)\n"
+		   "  --duration S     measured window in seconds (default 5)\n"
+		   "  --drain-ms MS    keep receiving after the window (default 240)\n"
+		   "  --pid PID        measure CPU of PID and its descendants; repeatable\n"
+		   "  --admission cookie|open  cookie (default): every client completes\n"
+		   "                   ringfleet's handshake before the run; open: none,\n"
+		   "                   for servers without it (the reference servers)\n"
+		   "  --admission-timeout S  give up when a client is not admitted\n"
+		   "                   within S seconds (default 5)\n"
+		   "  --json           print one JSON object instead of a summary\n"
+		   "  --help\n"
+		   "exit: 0 ran (even with loss), 1 could not run (e.g. not admitted),\n"
+		   "2 usage\n");
 }
 
 static int parse_double(const char *s, double min, double max, double *out)
@@ -209,8 +208,7 @@ static int parse_double(const char *s, double min, double max, double *out)
 	return 0;
 }
 
-static int parse_uint(const char *s, unsigned long min, unsigned long max,
-		      unsigned long *out)
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
 	char *end;
 	unsigned long v;
@@ -334,8 +332,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		if (c == '?')
 			return -EINVAL;
 		if (parse_opt(o, c, optarg) < 0) {
-			fprintf(stderr, "ringfleet-load: invalid --%s '%s'\n",
-				lo[li].name, optarg);
+			fprintf(stderr, "ringfleet-load: invalid --%s '%s'\n", lo[li].name, optarg);
 			return -EINVAL;
 		}
 	}
@@ -491,8 +488,7 @@ static int hs_recv(struct load *l, unsigned ci, uint64_t now)
 		}
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-		if (hs_is(b, n, RF_HS_CHALLENGE_LEN, RF_HS_CHALLENGE_MAGIC) &&
-		    c->hs != HS_DONE) {
+		if (hs_is(b, n, RF_HS_CHALLENGE_LEN, RF_HS_CHALLENGE_MAGIC) && c->hs != HS_DONE) {
 			/* a repeated CHALLENGE (a lost RESPONSE, a rotated
 			 * secret) replaces the previous one */
 			l->adm.responses++;
@@ -557,19 +553,21 @@ static void admit_error(const struct load *l, unsigned ci, int err)
 		inet_ntop(AF_INET, &me.sin_addr, b, sizeof(b));
 	fprintf(stderr, "ringfleet-load: admission: %s:%u ", a, ntohs(sa->sin_port));
 	if (err == -EACCES)
-		fprintf(stderr, "refused client %u (%s:%u): %s\n", ci, b,
-			ntohs(me.sin_port), refused_reason(c->refused));
+		fprintf(stderr, "refused client %u (%s:%u): %s\n", ci, b, ntohs(me.sin_port),
+			refused_reason(c->refused));
 	else if (err == -ETIMEDOUT && c->hs == HS_HELLO)
-		fprintf(stderr, "sent no CHALLENGE to client %u (%s:%u) within %g s "
-			"(%u of %zu clients not admitted)%s\n", ci, b,
-			ntohs(me.sin_port), l->o->admit_timeout_s, waiting, l->ncl,
-			l->adm.icmp ? ": nothing listens there" :
-			": not a ringfleet server with admission = cookie? "
-			"(--admission open skips the handshake)");
+		fprintf(stderr,
+			"sent no CHALLENGE to client %u (%s:%u) within %g s "
+			"(%u of %zu clients not admitted)%s\n",
+			ci, b, ntohs(me.sin_port), l->o->admit_timeout_s, waiting, l->ncl,
+			l->adm.icmp ? ": nothing listens there"
+				    : ": not a ringfleet server with admission = cookie? "
+				      "(--admission open skips the handshake)");
 	else if (err == -ETIMEDOUT)
-		fprintf(stderr, "sent no WELCOME to client %u (%s:%u) within %g s "
-			"(%u of %zu clients not admitted)\n", ci, b,
-			ntohs(me.sin_port), l->o->admit_timeout_s, waiting, l->ncl);
+		fprintf(stderr,
+			"sent no WELCOME to client %u (%s:%u) within %g s "
+			"(%u of %zu clients not admitted)\n",
+			ci, b, ntohs(me.sin_port), l->o->admit_timeout_s, waiting, l->ncl);
 	else
 		fprintf(stderr, "client %u: %s\n", ci, strerror(-err));
 }
@@ -643,8 +641,7 @@ static int setup_rx(struct load *l)
 	l->nbufs = pow2_floor(BUF_POOL_BYTES / l->bufsz);
 	if (l->nbufs > 32768)
 		l->nbufs = 32768;
-	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER |
-		  IORING_SETUP_DEFER_TASKRUN;
+	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
 	p.cq_entries = l->nbufs * 2;
 	ret = io_uring_queue_init_params(sq_size(l), &l->rx, &p);
 	if (ret == -EINVAL) {
@@ -679,8 +676,7 @@ static int setup_bufring(struct load *l)
 	int mask, ret;
 
 	l->br_bytes = l->nbufs * sizeof(struct io_uring_buf);
-	l->br = mmap(NULL, l->br_bytes, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	l->br = mmap(NULL, l->br_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (l->br == MAP_FAILED)
 		return -errno;
 	l->bufs = malloc((size_t)l->nbufs * l->bufsz);
@@ -695,8 +691,8 @@ static int setup_bufring(struct load *l)
 	io_uring_buf_ring_init(l->br);
 	mask = io_uring_buf_ring_mask(l->nbufs);
 	for (unsigned i = 0; i < l->nbufs; i++)
-		io_uring_buf_ring_add(l->br, l->bufs + (size_t)i * l->bufsz,
-				      l->bufsz, (unsigned short)i, mask, (int)i);
+		io_uring_buf_ring_add(l->br, l->bufs + (size_t)i * l->bufsz, l->bufsz,
+				      (unsigned short)i, mask, (int)i);
 	io_uring_buf_ring_advance(l->br, (int)l->nbufs);
 	return 0;
 }
@@ -781,7 +777,7 @@ static void tx_reap(struct load *l)
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
-	io_uring_for_each_cqe(&l->tx, head, cqe) {
+	io_uring_for_each_cqe (&l->tx, head, cqe) {
 		on_send(l, (unsigned)io_uring_cqe_get_data64(cqe), cqe->res);
 		n++;
 	}
@@ -958,8 +954,7 @@ static bool on_handshake(struct load *l, unsigned ri, const uint8_t *p, int len)
 	return false;
 }
 
-static void on_packet(struct load *l, unsigned ri, const uint8_t *p, int len,
-		      uint64_t now)
+static void on_packet(struct load *l, unsigned ri, const uint8_t *p, int len, uint64_t now)
 {
 	const struct client *r = &l->cl[ri];
 	struct server *sv = &l->srv[r->server];
@@ -999,8 +994,7 @@ static void on_recv(struct load *l, unsigned ci, const struct io_uring_cqe *cqe)
 
 		on_packet(l, ci, b, cqe->res, rf_now_ns());
 		io_uring_buf_ring_add(l->br, b, l->bufsz, (unsigned short)bid,
-				      io_uring_buf_ring_mask(l->nbufs),
-				      (int)l->br_added++);
+				      io_uring_buf_ring_mask(l->nbufs), (int)l->br_added++);
 	} else if (cqe->res == -ENOBUFS) {
 		l->c.rearms_nobufs++;
 	} else if (cqe->res < 0) {
@@ -1016,7 +1010,7 @@ static void rx_reap(struct load *l)
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
-	io_uring_for_each_cqe(&l->rx, head, cqe) {
+	io_uring_for_each_cqe (&l->rx, head, cqe) {
 		uint64_t d = io_uring_cqe_get_data64(cqe);
 
 		if (d >> 32 == UD_RECV)
@@ -1137,8 +1131,7 @@ static void totals(const struct load *l, struct totals *t)
 	t->loss_pct = loss_of(t->expected, t->received);
 	t->window_s = (double)(m->tb - m->ta) / 1e9;
 	if (t->window_s > 0) {
-		t->self_cpu_pct = 100.0 * (rusage_s(&m->rb) - rusage_s(&m->ra)) /
-				  t->window_s;
+		t->self_cpu_pct = 100.0 * (rusage_s(&m->rb) - rusage_s(&m->ra)) / t->window_s;
 		t->cpu_pct = 100.0 * (double)m->ns / 1e9 / t->window_s;
 	}
 }
@@ -1152,9 +1145,8 @@ static void print_lat_json(const struct hist *h)
 	}
 	printf("\"latency_ms\":{\"avg\":%.3f,\"p50\":%.3f,\"p99\":%.3f,"
 	       "\"p999\":%.3f,\"max\":%.3f}",
-	       hist_mean(h) / 1e6, ms(hist_quantile(h, 0.5)),
-	       ms(hist_quantile(h, 0.99)), ms(hist_quantile(h, 0.999)),
-	       ms(h->max));
+	       hist_mean(h) / 1e6, ms(hist_quantile(h, 0.5)), ms(hist_quantile(h, 0.99)),
+	       ms(hist_quantile(h, 0.999)), ms(h->max));
 }
 
 /* The receiver's counters with the sender's send-side fields. */
@@ -1176,8 +1168,8 @@ static void print_admission_json(const struct load *l)
 
 	if (l->o->admission == ADM_COOKIE)
 		printf("\"admission\":{\"mode\":\"cookie\",\"admit_ms\":%.3f,"
-		       "\"hellos\":%llu,\"responses\":%llu,", ms(a->ns),
-		       (unsigned long long)a->hellos, (unsigned long long)a->responses);
+		       "\"hellos\":%llu,\"responses\":%llu,",
+		       ms(a->ns), (unsigned long long)a->hellos, (unsigned long long)a->responses);
 	else
 		printf("\"admission\":{\"mode\":\"open\",\"admit_ms\":null,"
 		       "\"hellos\":0,\"responses\":0,");
@@ -1196,19 +1188,19 @@ static void print_json(const struct load *l, const struct totals *t)
 	printf("{\"servers_n\":%zu,\"clients\":%zu,\"clients_per_server\":%u,"
 	       "\"size\":%u,\"interval_ms\":%g,\"warmup_s\":%g,\"duration_s\":%g,"
 	       "\"window_s\":%.3f,\"drain_ms\":%g,",
-	       l->nsrv, l->ncl, o->clients, o->size, o->interval_ms,
-	       o->warmup_s, o->duration_s, t->window_s, o->drain_ms);
+	       l->nsrv, l->ncl, o->clients, o->size, o->interval_ms, o->warmup_s, o->duration_s,
+	       t->window_s, o->drain_ms);
 	printf("\"sent\":%llu,\"expected\":%llu,\"received\":%llu,\"lost\":%llu,"
 	       "\"loss_pct\":%.4f,\"worst_server_loss_pct\":%.4f,",
 	       (unsigned long long)t->sent, (unsigned long long)t->expected,
-	       (unsigned long long)t->received, (unsigned long long)t->lost,
-	       t->loss_pct, t->worst_loss_pct);
+	       (unsigned long long)t->received, (unsigned long long)t->lost, t->loss_pct,
+	       t->worst_loss_pct);
 	print_lat_json(&l->lat);
 	printf(",\"self_cpu_pct\":%.2f,\"sender_realtime\":%s,", t->self_cpu_pct,
 	       l->tx_rt ? "true" : "false");
 	if (o->npids)
-		printf("\"cpu_pct\":%.2f,\"cpu_procs\":%zu,\"cpu_root_exited\":%s,",
-		       t->cpu_pct, l->cpu.procs, l->cpu.lost_root ? "true" : "false");
+		printf("\"cpu_pct\":%.2f,\"cpu_procs\":%zu,\"cpu_root_exited\":%s,", t->cpu_pct,
+		       l->cpu.procs, l->cpu.lost_root ? "true" : "false");
 	else
 		printf("\"cpu_pct\":null,\"cpu_procs\":0,\"cpu_root_exited\":false,");
 	printf("\"send_errors\":%llu,\"send_skipped\":%llu,\"late_sends\":%llu,"
@@ -1228,10 +1220,8 @@ static void print_json(const struct load *l, const struct totals *t)
 		inet_ntop(AF_INET, &sv->addr.sin_addr, a, sizeof(a));
 		printf("%s{\"target\":\"%s:%u\",\"sent\":%llu,\"expected\":%llu,"
 		       "\"received\":%llu,\"loss_pct\":%.4f}",
-		       s ? "," : "", a, ntohs(sv->addr.sin_port),
-		       (unsigned long long)sv->sent,
-		       (unsigned long long)sv->sent * sv->n,
-		       (unsigned long long)sv->received,
+		       s ? "," : "", a, ntohs(sv->addr.sin_port), (unsigned long long)sv->sent,
+		       (unsigned long long)sv->sent * sv->n, (unsigned long long)sv->received,
 		       loss_of(sv->sent * sv->n, sv->received));
 	}
 	printf("]}\n");
@@ -1244,50 +1234,48 @@ static void print_human(const struct load *l, const struct totals *t)
 	const struct counters m = merged(l), *c = &m;
 
 	printf("ringfleet-load: %zu server(s) x %u clients, %u B every %g ms, "
-	       "%.2f s window\n", l->nsrv, o->clients, o->size, o->interval_ms,
-	       t->window_s);
+	       "%.2f s window\n",
+	       l->nsrv, o->clients, o->size, o->interval_ms, t->window_s);
 	printf("  sent %llu  expected %llu  received %llu  lost %llu (%.3f%%)",
 	       (unsigned long long)t->sent, (unsigned long long)t->expected,
-	       (unsigned long long)t->received, (unsigned long long)t->lost,
-	       t->loss_pct);
+	       (unsigned long long)t->received, (unsigned long long)t->lost, t->loss_pct);
 	if (l->nsrv > 1)
 		printf("  worst server %.3f%%", t->worst_loss_pct);
 	printf("\n");
 	if (h->n)
 		printf("  latency ms: avg %.3f  p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
-		       hist_mean(h) / 1e6, ms(hist_quantile(h, 0.5)),
-		       ms(hist_quantile(h, 0.99)), ms(hist_quantile(h, 0.999)),
-		       ms(h->max));
+		       hist_mean(h) / 1e6, ms(hist_quantile(h, 0.5)), ms(hist_quantile(h, 0.99)),
+		       ms(hist_quantile(h, 0.999)), ms(h->max));
 	else
 		printf("  latency ms: no packets received\n");
 	if (o->npids)
-		printf("  cpu: %.2f%% of a core (%zu processes%s);", t->cpu_pct,
-		       l->cpu.procs, l->cpu.lost_root ? ", a root exited" : "");
+		printf("  cpu: %.2f%% of a core (%zu processes%s);", t->cpu_pct, l->cpu.procs,
+		       l->cpu.lost_root ? ", a root exited" : "");
 	else
 		printf("  cpu:");
 	printf(" load generator itself %.2f%%\n", t->self_cpu_pct);
 	if (c->send_errors || c->recv_errors || c->bad || c->dup_or_reordered)
 		printf("  errors: send %llu  recv %llu  bad packets %llu  dup/reordered %llu\n",
-		       (unsigned long long)c->send_errors,
-		       (unsigned long long)c->recv_errors, (unsigned long long)c->bad,
-		       (unsigned long long)c->dup_or_reordered);
+		       (unsigned long long)c->send_errors, (unsigned long long)c->recv_errors,
+		       (unsigned long long)c->bad, (unsigned long long)c->dup_or_reordered);
 	if (o->admission == ADM_COOKIE)
 		printf("  admission: %zu clients admitted in %.1f ms (%llu HELLOs, "
-		       "%llu RESPONSEs)\n", l->ncl, ms(l->adm.ns),
-		       (unsigned long long)l->adm.hellos,
+		       "%llu RESPONSEs)\n",
+		       l->ncl, ms(l->adm.ns), (unsigned long long)l->adm.hellos,
 		       (unsigned long long)l->adm.responses);
 	if (c->challenges || c->refusals)
 		printf("  %s: %llu CHALLENGEs%s, %llu REFUSEDs during the run\n",
-		       o->admission == ADM_COOKIE ? "re-admission" :
-		       "warning: the server wants the handshake (--admission cookie)",
+		       o->admission == ADM_COOKIE
+			       ? "re-admission"
+			       : "warning: the server wants the handshake (--admission cookie)",
 		       (unsigned long long)c->challenges,
 		       o->admission == ADM_COOKIE ? " answered" : "",
 		       (unsigned long long)c->refusals);
 	if (c->send_skipped || c->late_sends * 100 > t->sent)
 		printf("  warning: the load generator fell behind (%llu sends skipped, "
 		       "%llu > 1 ms late, max lag %.3f ms)\n",
-		       (unsigned long long)c->send_skipped,
-		       (unsigned long long)c->late_sends, ms(c->send_lag_max));
+		       (unsigned long long)c->send_skipped, (unsigned long long)c->late_sends,
+		       ms(c->send_lag_max));
 }
 
 static void cleanup(struct load *l)
@@ -1342,8 +1330,7 @@ static int setup(struct load *l)
 	if (ret == 0)
 		ret = setup_tx(l);
 	if (ret < 0) {
-		fprintf(stderr, "ringfleet-load: io_uring unavailable: %s\n",
-			strerror(-ret));
+		fprintf(stderr, "ringfleet-load: io_uring unavailable: %s\n", strerror(-ret));
 		return ret;
 	}
 	ret = setup_bufring(l);
@@ -1354,9 +1341,14 @@ static int setup(struct load *l)
 
 int main(int argc, char **argv)
 {
-	static struct opts o = { .clients = 10, .size = 1024, .interval_ms = 10,
-				 .warmup_s = 1, .duration_s = 5, .drain_ms = 240,
-				 .admission = ADM_COOKIE, .admit_timeout_s = 5 };
+	static struct opts o = { .clients = 10,
+				 .size = 1024,
+				 .interval_ms = 10,
+				 .warmup_s = 1,
+				 .duration_s = 5,
+				 .drain_ms = 240,
+				 .admission = ADM_COOKIE,
+				 .admit_timeout_s = 5 };
 	static struct load l;
 	struct totals t;
 	int ret;

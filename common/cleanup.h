@@ -29,5 +29,15 @@ static inline void rf_freep(void *p)
 #define _cleanup_free_ __attribute__((cleanup(rf_freep)))
 
 /* The value, leaving -1 / NULL behind so the cleanup does nothing. */
-#define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
-#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
+#define TAKE_FD(fd)             \
+	({                      \
+		int _fd = (fd); \
+		(fd) = -1;      \
+		_fd;            \
+	})
+#define TAKE_PTR(p)                     \
+	({                              \
+		__typeof__(p) _p = (p); \
+		(p) = NULL;             \
+		_p;                     \
+	})

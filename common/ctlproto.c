@@ -18,14 +18,10 @@ static const struct {
 	int min_args, max_args;
 	bool mutates;
 } verbs[CTL_VERB_COUNT] = {
-	[CTL_PING] = { "ping", 0, 0, false },
-	[CTL_VERSION] = { "version", 0, 0, false },
-	[CTL_STATUS] = { "status", 0, 1, false },
-	[CTL_START] = { "start", 1, 1, true },
-	[CTL_STOP] = { "stop", 1, 1, true },
-	[CTL_RESTART] = { "restart", 1, 1, true },
-	[CTL_RELOAD] = { "reload", 0, 0, true },
-	[CTL_SHUTDOWN] = { "shutdown", 0, 0, true },
+	[CTL_PING] = { "ping", 0, 0, false },     [CTL_VERSION] = { "version", 0, 0, false },
+	[CTL_STATUS] = { "status", 0, 1, false }, [CTL_START] = { "start", 1, 1, true },
+	[CTL_STOP] = { "stop", 1, 1, true },      [CTL_RESTART] = { "restart", 1, 1, true },
+	[CTL_RELOAD] = { "reload", 0, 0, true },  [CTL_SHUTDOWN] = { "shutdown", 0, 0, true },
 };
 
 const char *ctl_verb_name(enum ctl_verb v)
@@ -47,8 +43,8 @@ static int lookup_verb(const char *word)
 }
 
 /* Splits line into words; only printable ASCII is accepted. */
-static int split_words(const char *line, size_t len, char words[][CTL_ARG_MAX],
-		       int max, const char **err)
+static int split_words(const char *line, size_t len, char words[][CTL_ARG_MAX], int max,
+		       const char **err)
 {
 	int n = 0;
 	size_t i = 0;
@@ -84,8 +80,7 @@ static int split_words(const char *line, size_t len, char words[][CTL_ARG_MAX],
 	return n;
 }
 
-int ctl_parse_request(const char *line, size_t len, struct ctl_request *req,
-		      const char **err)
+int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, const char **err)
 {
 	char words[CTL_ARGS_MAX + 1][CTL_ARG_MAX];
 	int n, v;

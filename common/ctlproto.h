@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CTL_LINE_MAX 4096        /* request line, newline included */
+#define CTL_LINE_MAX 4096 /* request line, newline included */
 #define CTL_ARGS_MAX 4
-#define CTL_ARG_MAX 64           /* one argument incl. NUL */
+#define CTL_ARG_MAX 64            /* one argument incl. NUL */
 #define CTL_REPLY_MAX (64u << 20) /* a client refuses longer replies */
 
 enum ctl_verb {
@@ -34,8 +34,7 @@ struct ctl_request {
 
 /* Parses one request line (without its newline). Returns 0, or -EINVAL
  * with *err set to a static message naming what was wrong. */
-int ctl_parse_request(const char *line, size_t len, struct ctl_request *req,
-		      const char **err);
+int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, const char **err);
 const char *ctl_verb_name(enum ctl_verb v);
 /* Mutating verbs need an authorised peer. */
 bool ctl_verb_mutates(enum ctl_verb v);

@@ -6,6 +6,6 @@
 #pragma once
 
 #define RF_EXIT_OK 0
-#define RF_EXIT_FAILURE 1   /* runtime failure: retried with backoff */
-#define RF_EXIT_CONFIG 2    /* bad argument or configuration: not retried */
-#define RF_EXIT_EXEC 127    /* the spawned child could not set up or exec */
+#define RF_EXIT_FAILURE 1 /* runtime failure: retried with backoff */
+#define RF_EXIT_CONFIG 2  /* bad argument or configuration: not retried */
+#define RF_EXIT_EXEC 127  /* the spawned child could not set up or exec */

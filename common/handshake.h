@@ -42,22 +42,22 @@
 #define RF_HS_WELCOME_MAGIC "RFW1"
 #define RF_HS_REFUSED_MAGIC "RFX1"
 
-#define RF_HS_HELLO_MIN 32       /* a HELLO is at least this long */
+#define RF_HS_HELLO_MIN 32 /* a HELLO is at least this long */
 #define RF_HS_CHALLENGE_LEN 24
 #define RF_HS_RESPONSE_LEN 24
 #define RF_HS_WELCOME_LEN 8
 #define RF_HS_REFUSED_LEN 8
-#define RF_HS_REPLY_MAX 24       /* the longest server reply */
+#define RF_HS_REPLY_MAX 24 /* the longest server reply */
 
-#define RF_HS_WINDOW_OFF 4       /* u32 window in CHALLENGE and RESPONSE */
-#define RF_HS_MAC_OFF 8          /* MAC in CHALLENGE and RESPONSE */
+#define RF_HS_WINDOW_OFF 4 /* u32 window in CHALLENGE and RESPONSE */
+#define RF_HS_MAC_OFF 8    /* MAC in CHALLENGE and RESPONSE */
 #define RF_HS_MAC_LEN 16
-#define RF_HS_KEY_LEN 32         /* the server secret */
-#define RF_HS_WINDOW_S 5         /* seconds per window */
+#define RF_HS_KEY_LEN 32 /* the server secret */
+#define RF_HS_WINDOW_S 5 /* seconds per window */
 
 /* REFUSED reasons. */
-#define RF_HS_REFUSED_FULL 1     /* table full of clients active recently */
-#define RF_HS_REFUSED_PER_IP 2   /* max_clients_per_ip reached */
+#define RF_HS_REFUSED_FULL 1   /* table full of clients active recently */
+#define RF_HS_REFUSED_PER_IP 2 /* max_clients_per_ip reached */
 
 /* The per-server admission mode (config key `admission`). A later mode
  * (connect tokens issued at allocation) is one more value here and one

@@ -9,9 +9,18 @@
 static int log_level = RF_LOG_INFO;
 static const char *log_ident = "";
 
-void log_set_level(int level) { log_level = level; }
-int log_get_level(void) { return log_level; }
-void log_set_ident(const char *ident) { log_ident = ident ? ident : ""; }
+void log_set_level(int level)
+{
+	log_level = level;
+}
+int log_get_level(void)
+{
+	return log_level;
+}
+void log_set_ident(const char *ident)
+{
+	log_ident = ident ? ident : "";
+}
 
 static const char *const names[] = { [RF_LOG_ERR] = "err",
 				     [RF_LOG_WARNING] = "warning",

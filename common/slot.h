@@ -15,10 +15,10 @@
 
 #include "common/backend.h"
 
-#define RF_SLOT_MAGIC 0x52464c54u /* "RFLT" */
-#define RF_SLOT_VERSION 2u  /* 2: admission counters and secret */
-#define RF_CLIENTS_LIMIT 4096u    /* hard upper bound of max_clients */
-#define RF_TICK_HIST_BUCKETS 12   /* tick-duration histogram, see below */
+#define RF_SLOT_MAGIC 0x52464c54u   /* "RFLT" */
+#define RF_SLOT_VERSION 2u          /* 2: admission counters and secret */
+#define RF_CLIENTS_LIMIT 4096u      /* hard upper bound of max_clients */
+#define RF_TICK_HIST_BUCKETS 12     /* tick-duration histogram, see below */
 #define RF_TICK_HIST_BASE_NS 16000u /* upper bound of its first bucket */
 
 /* One client, identified by its source address. A zero addr.ss_family
@@ -31,7 +31,7 @@ struct rf_slot_client {
 		sa_family_t family;
 	} addr;
 	uint32_t addrlen;
-	uint32_t flags;              /* RF_CLIENT_* */
+	uint32_t flags; /* RF_CLIENT_* */
 	uint64_t last_seen_ns;
 };
 
@@ -44,32 +44,32 @@ struct rf_slot_client {
 struct rf_slot_stats {
 	uint64_t ticks;
 	uint64_t tick_overruns;
-	uint64_t last_tick_ns;       /* CLOCK_MONOTONIC of the last tick end */
+	uint64_t last_tick_ns; /* CLOCK_MONOTONIC of the last tick end */
 	uint64_t pkts_in;
 	uint64_t pkts_out;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t drop_truncated;     /* larger than max_packet */
-	uint64_t drop_max_clients;   /* new source while the table was full */
-	uint64_t drop_no_buffer;     /* buffer ring empty / ENOBUFS */
-	uint64_t drop_send;          /* a send that failed */
-	uint64_t drop_flood;         /* over max_packets_per_tick */
-	uint64_t tick_ns_sum;        /* total tick work time */
+	uint64_t drop_truncated;   /* larger than max_packet */
+	uint64_t drop_max_clients; /* new source while the table was full */
+	uint64_t drop_no_buffer;   /* buffer ring empty / ENOBUFS */
+	uint64_t drop_send;        /* a send that failed */
+	uint64_t drop_flood;       /* over max_packets_per_tick */
+	uint64_t tick_ns_sum;      /* total tick work time */
 	/* Admission (common/handshake.h, worker/admission.h). */
-	uint64_t adm_challenges;     /* CHALLENGEs queued for sending */
-	uint64_t adm_admitted;       /* sources that entered the table */
-	uint64_t adm_evictions;      /* idle clients evicted for a newcomer */
-	uint64_t adm_refusals;       /* admissions refused (full, per IP) */
-	uint64_t drop_unadmitted;    /* datagrams from sources not in the table */
-	uint64_t drop_replies;       /* replies over the per-tick budget or unsent */
+	uint64_t adm_challenges;  /* CHALLENGEs queued for sending */
+	uint64_t adm_admitted;    /* sources that entered the table */
+	uint64_t adm_evictions;   /* idle clients evicted for a newcomer */
+	uint64_t adm_refusals;    /* admissions refused (full, per IP) */
+	uint64_t drop_unadmitted; /* datagrams from sources not in the table */
+	uint64_t drop_replies;    /* replies over the per-tick budget or unsent */
 	/* Tick work duration histogram: bucket i counts ticks that took
 	 * < 2^i * RF_TICK_HIST_BASE_NS (i = 0..RF_TICK_HIST_BUCKETS-2); the
 	 * last is +Inf. */
 	uint64_t tick_hist[RF_TICK_HIST_BUCKETS];
-	uint32_t clients;            /* clients currently in the table */
-	uint32_t backend;            /* enum rf_backend */
-	uint32_t gso;                /* 1 while UDP GSO is in use */
-	uint32_t ready;              /* 1 once the data path is armed */
+	uint32_t clients; /* clients currently in the table */
+	uint32_t backend; /* enum rf_backend */
+	uint32_t gso;     /* 1 while UDP GSO is in use */
+	uint32_t ready;   /* 1 once the data path is armed */
 	uint32_t worker_pid;
 	uint32_t pad;
 };
@@ -87,7 +87,7 @@ struct rf_slot_secret {
 struct rf_slot {
 	uint32_t magic;
 	uint32_t version;
-	uint32_t max_clients;        /* entries in clients[] */
+	uint32_t max_clients; /* entries in clients[] */
 	uint32_t pad;
 	struct rf_slot_stats stats;
 	struct rf_slot_secret secret;
@@ -112,8 +112,7 @@ _Static_assert(offsetof(struct rf_slot_client, last_seen_ns) == 40, "rf_slot_cli
 
 static inline size_t rf_slot_size(uint32_t max_clients)
 {
-	return sizeof(struct rf_slot) +
-	       (size_t)max_clients * sizeof(struct rf_slot_client);
+	return sizeof(struct rf_slot) + (size_t)max_clients * sizeof(struct rf_slot_client);
 }
 
 /* The single writer publishes, readers load; relaxed is enough because

@@ -85,8 +85,8 @@ static bool check_group(struct parser *p, int line, const char *key, const char 
 	if (!*name || strcmp(p->host_ok_group, name) == 0)
 		return true;
 	if (!getgrnam(name)) {
-		cfg_fail(p, line, "%s: expected a group that exists on this host, got \"%s\"",
-			 key, name);
+		cfg_fail(p, line, "%s: expected a group that exists on this host, got \"%s\"", key,
+			 name);
 		return false;
 	}
 	strcpy(p->host_ok_group, name);
@@ -130,16 +130,15 @@ bool cfg_host_check_sup(struct parser *p)
 
 	if (!p->check_host)
 		return true;
-	if (!check_group(p, p->sup_key_line[S_CONTROL_GROUP], "control_group",
-			 sup->control_group))
+	if (!check_group(p, p->sup_key_line[S_CONTROL_GROUP], "control_group", sup->control_group))
 		return false;
 	if (!sup->metrics_listen[0])
 		return true;
 	/* cfg_keys.c already vetted the syntax. */
 	if (listen_addr(sup->metrics_listen, addr, sizeof(addr)) < 0)
 		return true;
-	if (!check_addr(p, p->sup_key_line[S_METRICS], "metrics_listen", addr,
-			sup->metrics_listen, SOCK_STREAM))
+	if (!check_addr(p, p->sup_key_line[S_METRICS], "metrics_listen", addr, sup->metrics_listen,
+			SOCK_STREAM))
 		return false;
 	p->host_ok_addr[0] = '\0'; /* checked for TCP; UDP is another question */
 	return true;

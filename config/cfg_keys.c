@@ -23,8 +23,7 @@ static bool failed(struct parser *p, const char *key, const char *why)
 }
 
 /* The common `KEY: expected WHAT, got "VALUE"` for the current line. */
-static bool bad_value(struct parser *p, const char *key, const char *expected,
-		      const char *value)
+static bool bad_value(struct parser *p, const char *key, const char *expected, const char *value)
 {
 	cfg_fail(p, p->lineno, "%s: expected %s, got \"%s\"", key, expected, value);
 	return false;
@@ -74,11 +73,11 @@ void cfg_on_server_key(struct parser *p, const char *name, const char *v)
 	if (f < 0)
 		cfg_fail(p, p->lineno, "%s: unknown key in %s", name, title);
 	else if (!(k->in & IN(s->kind)))
-		cfg_fail(p, p->lineno, "%s: not allowed in %s, only in [%s NAME]", name,
-			 title, only_in(k->in));
+		cfg_fail(p, p->lineno, "%s: not allowed in %s, only in [%s NAME]", name, title,
+			 only_in(k->in));
 	else if (s->key_line[f])
-		cfg_fail(p, p->lineno, "%s: duplicate key in %s, first set on line %d",
-			 name, title, s->key_line[f]);
+		cfg_fail(p, p->lineno, "%s: duplicate key in %s, first set on line %d", name, title,
+			 s->key_line[f]);
 	else if (k->set(k, &s->v, v, &ctx, why, sizeof(why)) < 0)
 		failed(p, name, why);
 	else
@@ -91,8 +90,8 @@ static bool sup_u32(struct parser *p, const struct sup_key *k, const char *v)
 {
 	char why[CFG_WHY_MAX];
 
-	if (cfg_set_u32_range(v, k->min, k->max, (uint32_t *)((char *)p->sup + k->off),
-			      why, sizeof(why)) < 0)
+	if (cfg_set_u32_range(v, k->min, k->max, (uint32_t *)((char *)p->sup + k->off), why,
+			      sizeof(why)) < 0)
 		return failed(p, k->name, why);
 	return true;
 }
@@ -189,8 +188,8 @@ const struct sup_key cfg_sup_keys[S_COUNT] = {
 	[S_HANG] = { "hang_timeout_ms", sup_u32, SUP(hang_timeout_ms), 100, 600000 },
 	[S_STOP] = { "stop_timeout_ms", sup_u32, SUP(stop_timeout_ms), 100, 600000 },
 	[S_RESTART] = { "restart_delay_ms", sup_u32, SUP(restart_delay_ms), 1, 600000 },
-	[S_RESTART_MAX] = { "restart_delay_max_ms", sup_u32, SUP(restart_delay_max_ms),
-			    1, 3600000 },
+	[S_RESTART_MAX] = { "restart_delay_max_ms", sup_u32, SUP(restart_delay_max_ms), 1,
+			    3600000 },
 	[S_STABLE] = { "stable_after_s", sup_u32, SUP(stable_after_s), 1, 86400 },
 	[S_CRASH_LIMIT] = { "crash_limit", sup_u32, SUP(crash_limit), 1, 60 },
 	[S_CRASH_WINDOW] = { "crash_window_s", sup_u32, SUP(crash_window_s), 1, 86400 },

@@ -13,49 +13,62 @@
 
 /* Keys of [supervisor]. */
 enum sup_field {
-	S_CONTROL_SOCKET, S_CONTROL_GROUP, S_CONTROL_MODE, S_CPUS, S_PLACEMENT, S_MAX_PER_CPU,
-	S_METRICS, S_HANG, S_STOP, S_RESTART, S_RESTART_MAX, S_STABLE,
-	S_CRASH_LIMIT, S_CRASH_WINDOW, S_LOG_LEVEL, S_COUNT
+	S_CONTROL_SOCKET,
+	S_CONTROL_GROUP,
+	S_CONTROL_MODE,
+	S_CPUS,
+	S_PLACEMENT,
+	S_MAX_PER_CPU,
+	S_METRICS,
+	S_HANG,
+	S_STOP,
+	S_RESTART,
+	S_RESTART_MAX,
+	S_STABLE,
+	S_CRASH_LIMIT,
+	S_CRASH_WINDOW,
+	S_LOG_LEVEL,
+	S_COUNT
 };
 
 /* A [defaults], [server] or [pool] section as written: the keys it sets,
  * to be laid over the defaults by the resolve pass. */
 struct sect {
 	enum sect_kind kind;
-	int line;               /* of its header */
-	int key_line[CFG_KEYS_MAX];  /* line of each key set here, 0 = not set */
-	struct cfg_server v;    /* v.name = section name; values of set keys */
-	uint16_t port_hi;       /* [pool]: ports v.port..port_hi */
+	int line;                   /* of its header */
+	int key_line[CFG_KEYS_MAX]; /* line of each key set here, 0 = not set */
+	struct cfg_server v;        /* v.name = section name; values of set keys */
+	uint16_t port_hi;           /* [pool]: ports v.port..port_hi */
 };
 
 struct parser {
 	const char *path;
-	const char *buf;        /* the whole file (cfg_file.h) */
-	size_t len, pos;        /* its size; where the next line starts */
+	const char *buf; /* the whole file (cfg_file.h) */
+	size_t len, pos; /* its size; where the next line starts */
 	int lineno;
-	int ncpus;              /* CPUs 0..ncpus-1 exist on this machine */
-	bool check_host;        /* also run the checks of cfg_host.c */
+	int ncpus;                       /* CPUs 0..ncpus-1 exist on this machine */
+	bool check_host;                 /* also run the checks of cfg_host.c */
 	char host_ok_addr[CFG_ADDR_MAX]; /* the last value each check passed */
 	char host_ok_user[CFG_USER_MAX];
 	char host_ok_group[CFG_USER_MAX];
-	int err_code;           /* first error (-errno), 0 = none */
+	int err_code; /* first error (-errno), 0 = none */
 	char *err;
 	size_t errlen;
 	struct cfg_supervisor *sup; /* [supervisor] values go straight here */
-	int sup_line;           /* header line, 0 = no [supervisor] yet */
+	int sup_line;               /* header line, 0 = no [supervisor] yet */
 	int sup_key_line[S_COUNT];
-	struct sect dflt;       /* dflt.line 0 = no [defaults] yet */
-	struct sect *sects;     /* [server] and [pool] sections in file order */
+	struct sect dflt;   /* dflt.line 0 = no [defaults] yet */
+	struct sect *sects; /* [server] and [pool] sections in file order */
 	size_t n_sects, cap_sects;
-	bool in_section;        /* false before the first good header */
+	bool in_section; /* false before the first good header */
 	enum sect_kind cur_kind;
-	struct sect *cur;       /* the section keys go to; NULL in [supervisor] */
+	struct sect *cur; /* the section keys go to; NULL in [supervisor] */
 };
 
 struct sup_key {
 	const char *name;
 	bool (*set)(struct parser *p, const struct sup_key *k, const char *v);
-	size_t off;             /* numeric keys: the field in cfg_supervisor */
+	size_t off; /* numeric keys: the field in cfg_supervisor */
 	uint32_t min, max;
 };
 

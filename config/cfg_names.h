@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 struct cfg_names {
-	const char *base;   /* name of entry i is at base + i * stride */
+	const char *base; /* name of entry i is at base + i * stride */
 	size_t stride;
-	size_t n;           /* entries the table was sized for */
-	size_t mask;        /* slots - 1 (a power of two) */
-	uint32_t *slot;     /* entry index + 1; 0 = empty */
+	size_t n;       /* entries the table was sized for */
+	size_t mask;    /* slots - 1 (a power of two) */
+	uint32_t *slot; /* entry index + 1; 0 = empty */
 };
 
 /* Sizes the table for n entries at first_name, first_name + stride, ...

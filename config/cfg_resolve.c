@@ -39,9 +39,10 @@ static void check_backoff(struct parser *p)
 	if (sup->restart_delay_max_ms >= sup->restart_delay_ms)
 		return;
 	if (p->sup_key_line[S_RESTART_MAX])
-		cfg_fail(p, p->sup_key_line[S_RESTART_MAX],
-			 "restart_delay_max_ms: expected at least restart_delay_ms (%u), got \"%u\"",
-			 sup->restart_delay_ms, sup->restart_delay_max_ms);
+		cfg_fail(
+			p, p->sup_key_line[S_RESTART_MAX],
+			"restart_delay_max_ms: expected at least restart_delay_ms (%u), got \"%u\"",
+			sup->restart_delay_ms, sup->restart_delay_max_ms);
 	else
 		cfg_fail(p, p->sup_key_line[S_RESTART],
 			 "restart_delay_ms: expected at most restart_delay_max_ms (%u), got \"%u\"",
@@ -93,7 +94,8 @@ static size_t count_servers(struct parser *p)
 	for (size_t i = 0; i < p->n_sects; i++) {
 		total += sect_servers(&p->sects[i]);
 		if (total > CFG_MAX_SERVERS) {
-			cfg_fail(p, p->sects[i].line, "%s: too many servers, expected at most %d in total",
+			cfg_fail(p, p->sects[i].line,
+				 "%s: too many servers, expected at most %d in total",
 				 cfg_sect_title(&p->sects[i], title, sizeof(title)),
 				 CFG_MAX_SERVERS);
 			return 0;
@@ -105,8 +107,7 @@ static size_t count_servers(struct parser *p)
 static bool check_required(struct parser *p, const struct sect *s)
 {
 	if (s->kind == SK_SERVER && !s->key_line[F_PORT])
-		cfg_fail(p, s->line, "port: missing in [server %s], expected 1..65535",
-			 s->v.name);
+		cfg_fail(p, s->line, "port: missing in [server %s], expected 1..65535", s->v.name);
 	else if (s->kind == SK_POOL && !s->key_line[F_PORTS])
 		cfg_fail(p, s->line, "ports: missing in [pool %s], expected A-B like 7100-7139",
 			 s->v.name);
@@ -121,8 +122,7 @@ static bool check_cpu(struct parser *p, const struct tmpl *t)
 		return true;
 	if (cfg_format_cpulist(&p->sup->cpus, cpus, sizeof(cpus)) < 0)
 		strcpy(cpus, "...");
-	cfg_fail(p, t->line[F_CPU], "cpu: expected a CPU in cpus (%s), got \"%d\"",
-		 cpus, t->v.cpu);
+	cfg_fail(p, t->line[F_CPU], "cpu: expected a CPU in cpus (%s), got \"%d\"", cpus, t->v.cpu);
 	return false;
 }
 
@@ -135,19 +135,21 @@ static bool check_tick(struct parser *p, const struct tmpl *t)
 
 	if (t->v.tick_hz >= min_hz)
 		return true;
-	cfg_fail(p, t->line[F_TICK_HZ], "tick_hz: expected %u..1000 with hang_timeout_ms = %u, got \"%u\"",
-		 min_hz, hang, t->v.tick_hz);
+	cfg_fail(p, t->line[F_TICK_HZ],
+		 "tick_hz: expected %u..1000 with hang_timeout_ms = %u, got \"%u\"", min_hz, hang,
+		 t->v.tick_hz);
 	return false;
 }
 
-static void add_pool(struct parser *p, const struct sect *s, struct tmpl *t,
-		     struct cfg *out)
+static void add_pool(struct parser *p, const struct sect *s, struct tmpl *t, struct cfg *out)
 {
 	strcpy(t->v.pool, s->v.name);
 	for (unsigned port = s->v.port; port <= s->port_hi; port++) {
 		if (snprintf(t->v.name, CFG_NAME_MAX, "%s-%u", s->v.name, port) >= CFG_NAME_MAX) {
-			cfg_fail(p, s->line, "[pool %s]: expected a shorter name, \"%s-%u\" is over %d characters",
-				 s->v.name, s->v.name, port, CFG_NAME_MAX - 1);
+			cfg_fail(
+				p, s->line,
+				"[pool %s]: expected a shorter name, \"%s-%u\" is over %d characters",
+				s->v.name, s->v.name, port, CFG_NAME_MAX - 1);
 			return;
 		}
 		t->v.port = (uint16_t)port;
@@ -155,8 +157,8 @@ static void add_pool(struct parser *p, const struct sect *s, struct tmpl *t,
 	}
 }
 
-static void add_sect_servers(struct parser *p, const struct tmpl *dflt,
-			     const struct sect *s, struct cfg *out)
+static void add_sect_servers(struct parser *p, const struct tmpl *dflt, const struct sect *s,
+			     struct cfg *out)
 {
 	struct tmpl t = *dflt;
 
@@ -203,7 +205,8 @@ static void check_names(struct parser *p, struct cfg *out)
 		long j = cfg_names_add(idx, (uint32_t)i);
 
 		if (j >= 0)
-			cfg_fail(p, s[i].line, "%s: server name \"%s\" already used by %s on line %d",
+			cfg_fail(p, s[i].line,
+				 "%s: server name \"%s\" already used by %s on line %d",
 				 server_title(&s[i], t1, sizeof(t1)), s[i].name,
 				 server_title(&s[j], t2, sizeof(t2)), s[j].line);
 	}
@@ -265,14 +268,15 @@ static void collide(struct parser *p, const struct cfg *out, uint32_t i, uint32_
 	}
 	a = &out->servers[i];
 	b = &out->servers[j];
-	cfg_fail(p, b->line, "port: server \"%s\" on %s port %u collides with server \"%s\" on %s from line %d",
+	cfg_fail(p, b->line,
+		 "port: server \"%s\" on %s port %u collides with server \"%s\" on %s from line %d",
 		 b->name, b->bind, b->port, a->name, a->bind, a->line);
 }
 
 /* Within one port, a wildcard bind (sorted first) overlaps every other
  * server; otherwise only equal addresses (then adjacent) overlap. */
-static void check_port_group(struct parser *p, const struct cfg *out,
-			     const struct port_key *k, size_t n)
+static void check_port_group(struct parser *p, const struct cfg *out, const struct port_key *k,
+			     size_t n)
 {
 	if (n > 1 && k[0].any) {
 		collide(p, out, k[0].idx, k[1].idx);

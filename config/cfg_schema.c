@@ -17,8 +17,7 @@ static int bad_value(char *why, size_t len, const char *expected, const char *va
 	return -EINVAL;
 }
 
-static int put(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int put(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int put(char *buf, size_t len, const char *fmt, ...)
 {
@@ -31,8 +30,8 @@ static int put(char *buf, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }
 
-int cfg_set_u32_range(const char *v, uint32_t min, uint32_t max, uint32_t *out,
-		      char *why, size_t len)
+int cfg_set_u32_range(const char *v, uint32_t min, uint32_t max, uint32_t *out, char *why,
+		      size_t len)
 {
 	char want[32];
 	uint64_t n;
@@ -50,8 +49,8 @@ int cfg_set_account(const char *kind, const char *v, char *out, char *why, size_
 	char want[80];
 
 	if (*v && !cfg_account_ok(v, CFG_USER_MAX - 1)) {
-		snprintf(want, sizeof(want), "a %s name of 1..%d characters [A-Za-z0-9._-]",
-			 kind, CFG_USER_MAX - 1);
+		snprintf(want, sizeof(want), "a %s name of 1..%d characters [A-Za-z0-9._-]", kind,
+			 CFG_USER_MAX - 1);
 		return bad_value(why, len, want, v);
 	}
 	strcpy(out, v);
@@ -242,20 +241,18 @@ static int fmt_str(const struct cfg_key *k, const struct cfg_server *s, char *bu
 	return put(buf, len, "%s", (const char *)cfield(s, k));
 }
 
-static int fmt_backend(const struct cfg_key *k, const struct cfg_server *s, char *buf,
-		       size_t len)
+static int fmt_backend(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len)
 {
 	(void)k;
-	return put(buf, len, "%s", s->backend < RF_BACKEND_COUNT ?
-		   rf_backend_names[s->backend] : "?");
+	return put(buf, len, "%s",
+		   s->backend < RF_BACKEND_COUNT ? rf_backend_names[s->backend] : "?");
 }
 
-static int fmt_admission(const struct cfg_key *k, const struct cfg_server *s, char *buf,
-			 size_t len)
+static int fmt_admission(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len)
 {
 	(void)k;
-	return put(buf, len, "%s", s->admission <= RF_ADMISSION_OPEN ?
-		   admission_names[s->admission] : "?");
+	return put(buf, len, "%s",
+		   s->admission <= RF_ADMISSION_OPEN ? admission_names[s->admission] : "?");
 }
 
 /* ---- the table ---- */
@@ -267,38 +264,38 @@ static int fmt_admission(const struct cfg_key *k, const struct cfg_server *s, ch
 #define STR(m) CFG_T_STR, FIELD(m)
 
 const struct cfg_key cfg_srv_keys[] = {
-	[F_BIND] = { "bind", IN_ALL, false, set_bind, fmt_str, STR(bind), 0, 0,
-		     "0.0.0.0", "ADDR", "numeric address the socket binds" },
-	[F_PORT] = { "port", IN(SK_SERVER), false, set_port, fmt_port, NUM(port), 1, 65535,
-		     NULL, "PORT", "UDP port" },
+	[F_BIND] = { "bind", IN_ALL, false, set_bind, fmt_str, STR(bind), 0, 0, "0.0.0.0", "ADDR",
+		     "numeric address the socket binds" },
+	[F_PORT] = { "port", IN(SK_SERVER), false, set_port, fmt_port, NUM(port), 1, 65535, NULL,
+		     "PORT", "UDP port" },
 	/* ports = A-B keeps A in port and B in the context's port_hi */
-	[F_PORTS] = { "ports", IN(SK_POOL), false, set_ports, fmt_port, NUM(port), 0, 0,
-		      NULL, "A-B", "UDP ports, one server each" },
-	[F_CPU] = { "cpu", IN(SK_SERVER), false, set_cpu, fmt_cpu, NUM(cpu), 0, 0,
-		    NULL, "N", "pin to this CPU" },
-	[F_TICK_HZ] = { "tick_hz", IN_ALL, true, set_u32, fmt_u32, NUM(tick_hz), 1, 1000,
-			"50", "N", "ticks per second" },
-	[F_MAX_CLIENTS] = { "max_clients", IN_ALL, true, set_u32, fmt_u32, NUM(max_clients),
-			    1, RF_CLIENTS_LIMIT, "64", "N", "clients in the table" },
+	[F_PORTS] = { "ports", IN(SK_POOL), false, set_ports, fmt_port, NUM(port), 0, 0, NULL,
+		      "A-B", "UDP ports, one server each" },
+	[F_CPU] = { "cpu", IN(SK_SERVER), false, set_cpu, fmt_cpu, NUM(cpu), 0, 0, NULL, "N",
+		    "pin to this CPU" },
+	[F_TICK_HZ] = { "tick_hz", IN_ALL, true, set_u32, fmt_u32, NUM(tick_hz), 1, 1000, "50", "N",
+			"ticks per second" },
+	[F_MAX_CLIENTS] = { "max_clients", IN_ALL, true, set_u32, fmt_u32, NUM(max_clients), 1,
+			    RF_CLIENTS_LIMIT, "64", "N", "clients in the table" },
 	[F_CLIENT_TIMEOUT] = { "client_timeout_s", IN_ALL, true, set_u32, fmt_u32,
 			       NUM(client_timeout_s), 1, 3600, "10", "N",
 			       "silence before a client is dropped" },
-	[F_MAX_PACKET] = { "max_packet", IN_ALL, true, set_u32, fmt_u32, NUM(max_packet),
-			   1, 65507, "1400", "N", "largest datagram relayed" },
+	[F_MAX_PACKET] = { "max_packet", IN_ALL, true, set_u32, fmt_u32, NUM(max_packet), 1, 65507,
+			   "1400", "N", "largest datagram relayed" },
 	[F_MAX_PPT] = { "max_packets_per_tick", IN_ALL, true, set_u32, fmt_u32,
 			NUM(max_packets_per_tick), 1, 1024, "64", "N", "per client" },
-	[F_RECV_BUFFERS] = { "recv_buffers", IN_ALL, true, set_pow2, fmt_u32,
-			     NUM(recv_buffers), 16, 32768, "1024", "N", "power of two" },
-	[F_RCVBUF] = { "socket_rcvbuf", IN_ALL, false, set_bytes, fmt_u64, NUM(socket_rcvbuf),
-		       0, 0, "4M", "BYTES", "SO_RCVBUF of the socket, 4K..1G" },
+	[F_RECV_BUFFERS] = { "recv_buffers", IN_ALL, true, set_pow2, fmt_u32, NUM(recv_buffers), 16,
+			     32768, "1024", "N", "power of two" },
+	[F_RCVBUF] = { "socket_rcvbuf", IN_ALL, false, set_bytes, fmt_u64, NUM(socket_rcvbuf), 0, 0,
+		       "4M", "BYTES", "SO_RCVBUF of the socket, 4K..1G" },
 	[F_BACKEND] = { "backend", IN_ALL, true, set_backend, fmt_backend, NUM(backend), 0, 0,
 			"auto", "auto|io_uring|mmsg", "I/O backend" },
-	[F_USER] = { "user", IN_ALL, false, set_account, fmt_str, STR(user), 0, 0,
-		     NULL, "USER", "run the worker as this user" },
-	[F_GROUP] = { "group", IN_ALL, false, set_account, fmt_str, STR(group), 0, 0,
-		      NULL, "GROUP", "and group (default: the user's)" },
-	[F_ADMISSION] = { "admission", IN_ALL, true, set_admission, fmt_admission,
-			  NUM(admission), 0, 0, "cookie", "cookie|open",
+	[F_USER] = { "user", IN_ALL, false, set_account, fmt_str, STR(user), 0, 0, NULL, "USER",
+		     "run the worker as this user" },
+	[F_GROUP] = { "group", IN_ALL, false, set_account, fmt_str, STR(group), 0, 0, NULL, "GROUP",
+		      "and group (default: the user's)" },
+	[F_ADMISSION] = { "admission", IN_ALL, true, set_admission, fmt_admission, NUM(admission),
+			  0, 0, "cookie", "cookie|open",
 			  "cookie: a source must answer a challenge before it is relayed "
 			  "to; open: any source (trusted networks only)" },
 	[F_PER_IP] = { "max_clients_per_ip", IN_ALL, true, set_u32, fmt_u32,
@@ -331,16 +328,14 @@ int cfg_key_flag(const struct cfg_key *k, char *buf, size_t len)
 	return 0;
 }
 
-bool cfg_key_equal(const struct cfg_key *k, const struct cfg_server *a,
-		   const struct cfg_server *b)
+bool cfg_key_equal(const struct cfg_key *k, const struct cfg_server *a, const struct cfg_server *b)
 {
 	if (k->type == CFG_T_STR)
 		return strncmp(cfield(a, k), cfield(b, k), k->size) == 0;
 	return memcmp(cfield(a, k), cfield(b, k), k->size) == 0;
 }
 
-int cfg_key_worker_arg(const struct cfg_key *k, const struct cfg_server *s,
-		       char *buf, size_t len)
+int cfg_key_worker_arg(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len)
 {
 	char flag[CFG_FLAG_MAX];
 	int n;

@@ -25,9 +25,23 @@ enum sect_kind { SK_SUPERVISOR, SK_DEFAULTS, SK_SERVER, SK_POOL };
 /* Rows of the table that code names (the loader's own checks, tests). A
  * key no code names needs no id: its row alone, after these, is enough. */
 enum srv_field {
-	F_BIND, F_PORT, F_PORTS, F_CPU, F_TICK_HZ, F_MAX_CLIENTS,
-	F_CLIENT_TIMEOUT, F_MAX_PACKET, F_MAX_PPT, F_RECV_BUFFERS, F_RCVBUF,
-	F_BACKEND, F_USER, F_GROUP, F_ADMISSION, F_PER_IP, F_NAMED
+	F_BIND,
+	F_PORT,
+	F_PORTS,
+	F_CPU,
+	F_TICK_HZ,
+	F_MAX_CLIENTS,
+	F_CLIENT_TIMEOUT,
+	F_MAX_PACKET,
+	F_MAX_PPT,
+	F_RECV_BUFFERS,
+	F_RCVBUF,
+	F_BACKEND,
+	F_USER,
+	F_GROUP,
+	F_ADMISSION,
+	F_PER_IP,
+	F_NAMED
 };
 
 #define CFG_KEYS_MAX 32 /* rows the table may grow to (arrays per key) */
@@ -41,14 +55,14 @@ enum cfg_key_type { CFG_T_NUM, CFG_T_STR };
 
 /* What a setter may need besides the value. */
 struct cfg_key_ctx {
-	int ncpus;              /* cpu: CPUs 0..ncpus-1 exist */
-	uint16_t *port_hi;      /* ports: the pool's last port goes here */
+	int ncpus;         /* cpu: CPUs 0..ncpus-1 exist */
+	uint16_t *port_hi; /* ports: the pool's last port goes here */
 };
 
 struct cfg_key {
 	const char *name;
-	unsigned in;            /* bit (1 << sect_kind) per section allowing it */
-	bool worker;            /* a flag of ringfleet-worker, sent by spawn.c */
+	unsigned in; /* bit (1 << sect_kind) per section allowing it */
+	bool worker; /* a flag of ringfleet-worker, sent by spawn.c */
 	/* Parses v into s. Returns 0, or -EINVAL with why set to the message
 	 * after "KEY: ", e.g. `expected 1..1000, got "0"`. */
 	int (*set)(const struct cfg_key *k, struct cfg_server *s, const char *v,
@@ -56,11 +70,11 @@ struct cfg_key {
 	/* Writes s's value as set() reads it. Returns 0 or -ENOSPC. */
 	int (*fmt)(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len);
 	enum cfg_key_type type;
-	size_t off, size;       /* the field in struct cfg_server */
-	uint32_t min, max;      /* numeric keys */
-	const char *def;        /* default as set() reads it; NULL: none */
-	const char *arg;        /* the value in --help: N, auto|io_uring|mmsg ... */
-	const char *doc;        /* one line of documentation */
+	size_t off, size;  /* the field in struct cfg_server */
+	uint32_t min, max; /* numeric keys */
+	const char *def;   /* default as set() reads it; NULL: none */
+	const char *arg;   /* the value in --help: N, auto|io_uring|mmsg ... */
+	const char *doc;   /* one line of documentation */
 };
 
 extern const struct cfg_key cfg_srv_keys[];
@@ -71,15 +85,13 @@ const struct cfg_key *cfg_key_find(const char *name);
 /* k's worker flag without the dashes ("tick-hz"). Returns 0 or -ENOSPC. */
 int cfg_key_flag(const struct cfg_key *k, char *buf, size_t len);
 /* k's field equal in a and b. */
-bool cfg_key_equal(const struct cfg_key *k, const struct cfg_server *a,
-		   const struct cfg_server *b);
+bool cfg_key_equal(const struct cfg_key *k, const struct cfg_server *a, const struct cfg_server *b);
 /* "--tick-hz=50": k as a worker argument with s's value. 0 or -ENOSPC. */
-int cfg_key_worker_arg(const struct cfg_key *k, const struct cfg_server *s,
-		       char *buf, size_t len);
+int cfg_key_worker_arg(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len);
 
 /* Setter pieces the [supervisor] keys share: a number min..max, and ""
  * or a plausible user/group name (kind "user" or "group"). 0 or -EINVAL
  * with why set, as cfg_key.set. */
-int cfg_set_u32_range(const char *v, uint32_t min, uint32_t max, uint32_t *out,
-		      char *why, size_t len);
+int cfg_set_u32_range(const char *v, uint32_t min, uint32_t max, uint32_t *out, char *why,
+		      size_t len);
 int cfg_set_account(const char *kind, const char *v, char *out, char *why, size_t len);

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 static const char *skip_blanks(const char *s)
 {
@@ -48,9 +51,15 @@ static int suffix_shift(const char *suffix)
 	if (suffix[1] != '\0')
 		return -EINVAL;
 	switch (suffix[0]) {
-	case 'k': case 'K': return 10;
-	case 'm': case 'M': return 20;
-	case 'g': case 'G': return 30;
+	case 'k':
+	case 'K':
+		return 10;
+	case 'm':
+	case 'M':
+		return 20;
+	case 'g':
+	case 'G':
+		return 30;
 	}
 	return -EINVAL;
 }
@@ -172,8 +181,8 @@ int cfg_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 
 static bool name_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       is_digit(c) || c == '.' || c == '_' || c == '-';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' ||
+	       c == '_' || c == '-';
 }
 
 bool cfg_name_ok(const char *s, size_t max)

@@ -83,8 +83,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	if (p->err_code)
 		return 0;
 	if (!p->in_section)
-		cfg_fail(p, p->lineno, "%s: key outside any section, expected a [section] line before it",
-			 name);
+		cfg_fail(p, p->lineno,
+			 "%s: key outside any section, expected a [section] line before it", name);
 	else if (p->cur_kind == SK_SUPERVISOR)
 		cfg_on_sup_key(p, name, value);
 	else
@@ -147,14 +147,15 @@ static bool named_header(struct parser *p, enum sect_kind kind, const char *name
 		return false;
 	}
 	if (!cfg_name_ok(name, CFG_NAME_MAX - 1)) {
-		cfg_fail(p, p->lineno, "[%s %s]: expected a name of 1..%d characters [A-Za-z0-9._-], got \"%s\"",
+		cfg_fail(p, p->lineno,
+			 "[%s %s]: expected a name of 1..%d characters [A-Za-z0-9._-], got \"%s\"",
 			 k, name, CFG_NAME_MAX - 1, name);
 		return false;
 	}
 	/* Each section makes at least one server. */
 	if (p->n_sects >= CFG_MAX_SERVERS) {
-		cfg_fail(p, p->lineno, "[%s %s]: too many servers, expected at most %d in total",
-			 k, name, CFG_MAX_SERVERS);
+		cfg_fail(p, p->lineno, "[%s %s]: too many servers, expected at most %d in total", k,
+			 name, CFG_MAX_SERVERS);
 		return false;
 	}
 	s = add_sect(p);
@@ -174,8 +175,7 @@ static char *trim(char *s)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
-		     s[n - 1] == '\n'))
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
 		s[--n] = '\0';
 	return s;
 }
@@ -202,13 +202,14 @@ static void on_header(struct parser *p, char *line)
 		if (strcmp(kind, cfg_sect_kinds[k]) == 0)
 			break;
 	if (k > SK_POOL) {
-		cfg_fail(p, p->lineno, "[%s%s%s]: unknown section, expected [supervisor], [defaults], [server NAME] or [pool NAME]",
-			 kind, *name ? " " : "", name);
+		cfg_fail(
+			p, p->lineno,
+			"[%s%s%s]: unknown section, expected [supervisor], [defaults], [server NAME] or [pool NAME]",
+			kind, *name ? " " : "", name);
 		return;
 	}
 	p->cur_kind = k;
-	p->in_section = k <= SK_DEFAULTS ? singleton_header(p, k, name)
-					 : named_header(p, k, name);
+	p->in_section = k <= SK_DEFAULTS ? singleton_header(p, k, name) : named_header(p, k, name);
 }
 
 /* ---- the line reader ---- */
@@ -277,8 +278,8 @@ static char *read_line(char *str, int num, void *stream)
 	} else if (*line && (!strpbrk(line, "=:") || *line == '=' || *line == ':')) {
 		cfg_fail(p, p->lineno, "expected [SECTION] or KEY = VALUE, got \"%s\"", line);
 	} else if (strlen(line) >= (size_t)num) {
-		cfg_fail(p, p->lineno, "line too long, expected at most %d characters besides comments",
-			 num - 1);
+		cfg_fail(p, p->lineno,
+			 "line too long, expected at most %d characters besides comments", num - 1);
 	}
 	if (p->err_code)
 		return NULL;
@@ -368,8 +369,12 @@ static int machine_cpus(void)
 
 static int load(const char *path, struct cfg *out, bool check_host, char *err, size_t errlen)
 {
-	struct parser p = { .path = path, .err = err, .errlen = errlen, .sup = &out->sup,
-			    .ncpus = machine_cpus(), .check_host = check_host };
+	struct parser p = { .path = path,
+			    .err = err,
+			    .errlen = errlen,
+			    .sup = &out->sup,
+			    .ncpus = machine_cpus(),
+			    .check_host = check_host };
 
 	memset(out, 0, sizeof(*out));
 	if (errlen)
@@ -415,8 +420,7 @@ int cfg_find_server(const struct cfg *cfg, const char *name)
 	const struct cfg_names *t = cfg->index;
 
 	/* Trust the hash only for the array it was built over. */
-	if (t && cfg->n_servers && t->n == cfg->n_servers &&
-	    t->base == cfg->servers[0].name)
+	if (t && cfg->n_servers && t->n == cfg->n_servers && t->base == cfg->servers[0].name)
 		return (int)cfg_names_find(t, name);
 	for (size_t i = 0; i < cfg->n_servers; i++)
 		if (strcmp(cfg->servers[i].name, name) == 0)

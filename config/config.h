@@ -17,53 +17,53 @@
 #include "common/backend.h"
 #include "common/handshake.h"
 
-#define CFG_NAME_MAX 64        /* server/pool name incl. NUL */
-#define CFG_USER_MAX 33        /* user/group name incl. NUL */
-#define CFG_ADDR_MAX 64        /* textual address incl. NUL */
-#define CFG_MAX_SERVERS 16384  /* servers per file, pools expanded */
-#define CFG_ERR_MAX 512        /* room for one error message */
+#define CFG_NAME_MAX 64       /* server/pool name incl. NUL */
+#define CFG_USER_MAX 33       /* user/group name incl. NUL */
+#define CFG_ADDR_MAX 64       /* textual address incl. NUL */
+#define CFG_MAX_SERVERS 16384 /* servers per file, pools expanded */
+#define CFG_ERR_MAX 512       /* room for one error message */
 #define CFG_DEFAULT_CONTROL_SOCKET "/run/ringfleet/control.sock"
 
 enum cfg_placement { CFG_PLACE_BALANCE = 0, CFG_PLACE_PACK = 1 };
 
 struct cfg_server {
-	char name[CFG_NAME_MAX];    /* "eu-1", or "lobby-7100" for a pool */
-	char pool[CFG_NAME_MAX];    /* pool it came from, "" for [server] */
-	char bind[CFG_ADDR_MAX];    /* numeric IPv4/IPv6 address */
+	char name[CFG_NAME_MAX]; /* "eu-1", or "lobby-7100" for a pool */
+	char pool[CFG_NAME_MAX]; /* pool it came from, "" for [server] */
+	char bind[CFG_ADDR_MAX]; /* numeric IPv4/IPv6 address */
 	uint16_t port;
-	int cpu;                    /* explicit pin, or -1 */
-	uint32_t tick_hz;           /* 1..1000 */
-	uint32_t max_clients;       /* 1..RF_CLIENTS_LIMIT */
-	uint32_t client_timeout_s;  /* 1..3600 */
-	uint32_t max_packet;        /* 1..65507 */
+	int cpu;                       /* explicit pin, or -1 */
+	uint32_t tick_hz;              /* 1..1000 */
+	uint32_t max_clients;          /* 1..RF_CLIENTS_LIMIT */
+	uint32_t client_timeout_s;     /* 1..3600 */
+	uint32_t max_packet;           /* 1..65507 */
 	uint32_t max_packets_per_tick; /* 1..1024 */
-	uint32_t recv_buffers;      /* power of two 16..32768 */
-	uint64_t socket_rcvbuf;     /* bytes, suffixes K/M/G accepted */
+	uint32_t recv_buffers;         /* power of two 16..32768 */
+	uint64_t socket_rcvbuf;        /* bytes, suffixes K/M/G accepted */
 	enum rf_backend backend;
 	enum rf_admission admission; /* cookie (default) or open */
 	uint32_t max_clients_per_ip; /* 0 = unlimited, ..RF_CLIENTS_LIMIT */
-	char user[CFG_USER_MAX];    /* "" = do not switch user */
-	char group[CFG_USER_MAX];   /* "" = user's primary group */
-	int line;                   /* line of its [server]/[pool] header */
+	char user[CFG_USER_MAX];     /* "" = do not switch user */
+	char group[CFG_USER_MAX];    /* "" = user's primary group */
+	int line;                    /* line of its [server]/[pool] header */
 };
 
 struct cfg_supervisor {
-	char control_socket[108];   /* fits sockaddr_un.sun_path */
+	char control_socket[108]; /* fits sockaddr_un.sun_path */
 	char control_group[CFG_USER_MAX];
-	uint32_t control_mode;      /* socket file mode, default 0660 */
-	cpu_set_t cpus;             /* CPUs workers may use */
-	bool cpus_set;              /* false: all the daemon may use */
+	uint32_t control_mode; /* socket file mode, default 0660 */
+	cpu_set_t cpus;        /* CPUs workers may use */
+	bool cpus_set;         /* false: all the daemon may use */
 	enum cfg_placement placement;
-	uint32_t max_per_cpu;       /* 1..4096 */
+	uint32_t max_per_cpu;              /* 1..4096 */
 	char metrics_listen[CFG_ADDR_MAX]; /* "" = off, else ADDR:PORT */
-	uint32_t hang_timeout_ms;   /* 100..600000 */
-	uint32_t stop_timeout_ms;   /* 100..600000 */
-	uint32_t restart_delay_ms;      /* first backoff delay */
-	uint32_t restart_delay_max_ms;  /* backoff cap */
-	uint32_t stable_after_s;        /* healthy this long resets backoff */
-	uint32_t crash_limit;           /* crashes within window -> fatal */
+	uint32_t hang_timeout_ms;          /* 100..600000 */
+	uint32_t stop_timeout_ms;          /* 100..600000 */
+	uint32_t restart_delay_ms;         /* first backoff delay */
+	uint32_t restart_delay_max_ms;     /* backoff cap */
+	uint32_t stable_after_s;           /* healthy this long resets backoff */
+	uint32_t crash_limit;              /* crashes within window -> fatal */
 	uint32_t crash_window_s;
-	int log_level;              /* RF_LOG_* from common/log.h */
+	int log_level; /* RF_LOG_* from common/log.h */
 };
 
 struct cfg_names;

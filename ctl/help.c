@@ -50,9 +50,10 @@ static const struct verb_help verbs[] = {
 
 void help_usage(FILE *out, const char *default_socket)
 {
-	fprintf(out, "Usage: ringfleetctl [-s SOCKET | -c CONFIG] [--json] [-w SECS] [-t SECS] VERB "
-		     "[ARG]\n"
-		     "\nVerbs:\n");
+	fprintf(out,
+		"Usage: ringfleetctl [-s SOCKET | -c CONFIG] [--json] [-w SECS] [-t SECS] VERB "
+		"[ARG]\n"
+		"\nVerbs:\n");
 	for (size_t i = 0; i < N_VERBS; i++)
 		fprintf(out, "  %-24s%s\n", verbs[i].synopsis, verbs[i].summary);
 	fprintf(out,

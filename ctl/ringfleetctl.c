@@ -23,7 +23,11 @@
 #define DEFAULT_SOCKET CFG_DEFAULT_CONTROL_SOCKET
 
 enum {
-	EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3, EXIT_UNREACHABLE = 4,
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,
+	EXIT_USAGE = 2,
+	EXIT_NOT_RUNNING = 3,
+	EXIT_UNREACHABLE = 4,
 	EXIT_TIMEOUT = 5,
 };
 
@@ -39,8 +43,8 @@ struct opts {
 	bool json;
 	bool help;
 	double watch_s;
-	double timeout_s;        /* < 0: the verb's default; 0: none */
-	const char *arg;         /* the verb's argument, if any */
+	double timeout_s; /* < 0: the verb's default; 0: none */
+	const char *arg;  /* the verb's argument, if any */
 };
 
 static void usage(FILE *out)
@@ -228,7 +232,8 @@ static int print_help(bool flag, int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (help_verb(stdout, verb) < 0) {
-		fprintf(stderr, "ringfleetctl: no verb \"%s\"; ringfleetctl help lists them\n", verb);
+		fprintf(stderr, "ringfleetctl: no verb \"%s\"; ringfleetctl help lists them\n",
+			verb);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -237,9 +242,12 @@ static int print_help(bool flag, int argc, char **argv)
 static int parse_options(int argc, char **argv, struct opts *o)
 {
 	static const struct option lopts[] = {
-		{ "socket", required_argument, NULL, 's' }, { "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },         { "watch", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },         { "timeout", required_argument, NULL, 't' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -247,10 +255,18 @@ static int parse_options(int argc, char **argv, struct opts *o)
 
 	while ((c = getopt_long(argc, argv, "s:c:jw:ht:", lopts, NULL)) != -1) {
 		switch (c) {
-		case 's': o->socket = optarg; break;
-		case 'c': o->config = optarg; break;
-		case 'j': o->json = true; break;
-		case 'h': o->help = true; break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			o->help = true;
+			break;
 		case 'w':
 			o->watch_s = strtod(optarg, &end);
 			if (*end || !(o->watch_s > 0 && o->watch_s <= 86400))
@@ -259,12 +275,15 @@ static int parse_options(int argc, char **argv, struct opts *o)
 		case 't':
 			o->timeout_s = strtod(optarg, &end);
 			if (*end || !*optarg || !(o->timeout_s >= 0 && o->timeout_s <= 86400)) {
-				fprintf(stderr, "ringfleetctl: --timeout: expected 0..86400 seconds, "
-					"got \"%s\"\n", optarg);
+				fprintf(stderr,
+					"ringfleetctl: --timeout: expected 0..86400 seconds, "
+					"got \"%s\"\n",
+					optarg);
 				return -EINVAL;
 			}
 			break;
-		default: return -EINVAL;
+		default:
+			return -EINVAL;
 		}
 	}
 	return 0;

@@ -16,7 +16,10 @@ bool table_verb_known(const char *verb, int nargs)
 	int n;
 
 	/* Arity is the protocol's: reuse its parser on a stand-in request. */
-	n = snprintf(line, sizeof(line), "%s%s", verb, nargs == 0 ? "" : nargs == 1 ? " x" : " x y");
+	n = snprintf(line, sizeof(line), "%s%s", verb,
+		     nargs == 0   ? ""
+		     : nargs == 1 ? " x"
+				  : " x y");
 	return n > 0 && ctl_parse_request(line, (size_t)n, &req, &err) == 0;
 }
 
@@ -56,11 +59,10 @@ static void print_row(json_t *s, bool color)
 	human_uptime(json_real_value(json_object_get(s, "uptime_s")), up, sizeof(up));
 	printf("%-20s %s%-8s%s %7lld %3lld %5lld %7.1f %7lld %8lld %10lld %10lld %5lld %8s %3lld\n",
 	       json_string_value(json_object_get(s, "name")) ?: "?",
-	       color ? state_color(state) : "", state, color ? "\033[0m" : "",
-	       num(s, "pid"), num(s, "cpu"), num(s, "port"),
-	       json_real_value(json_object_get(s, "cpu_pct")), num(s, "rss_kb"), num(s, "clients"),
-	       num(s, "pkts_in"), num(s, "pkts_out"), num(s, "tick_overruns"), up,
-	       num(s, "restarts"));
+	       color ? state_color(state) : "", state, color ? "\033[0m" : "", num(s, "pid"),
+	       num(s, "cpu"), num(s, "port"), json_real_value(json_object_get(s, "cpu_pct")),
+	       num(s, "rss_kb"), num(s, "clients"), num(s, "pkts_in"), num(s, "pkts_out"),
+	       num(s, "tick_overruns"), up, num(s, "restarts"));
 }
 
 void table_print_status(json_t *reply, bool color)
@@ -77,8 +79,7 @@ void table_print_status(json_t *reply, bool color)
 	printf("%-20s %-8s %7s %3s %5s %7s %7s %8s %10s %10s %5s %8s %3s\n", "NAME", "STATE", "PID",
 	       "CPU", "PORT", "CPU%", "RSS_KB", "CLIENTS", "PKTS_IN", "PKTS_OUT", "OVERR", "UPTIME",
 	       "RST");
-	json_array_foreach(servers, i, s)
-		print_row(s, color);
+	json_array_foreach(servers, i, s) print_row(s, color);
 }
 
 json_t *table_detail_server(const char *arg, json_t *reply)
@@ -104,7 +105,8 @@ static void print_scalar(const char *key, json_t *v, bool color)
 	switch (json_typeof(v)) {
 	case JSON_STRING:
 		if (color && strcmp(key, "state:") == 0)
-			printf("%s%s\033[0m\n", state_color(json_string_value(v)), json_string_value(v));
+			printf("%s%s\033[0m\n", state_color(json_string_value(v)),
+			       json_string_value(v));
 		else
 			printf("%s\n", *json_string_value(v) ? json_string_value(v) : "-");
 		break;
@@ -142,7 +144,8 @@ static void print_fields(const char *prefix, json_t *obj, bool color)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(obj, k, v) {
+	json_object_foreach(obj, k, v)
+	{
 		char key[96];
 
 		if (json_is_object(v)) {
@@ -172,8 +175,7 @@ void table_print_result(const char *verb, json_t *reply)
 			json_t *a = json_object_get(reply, keys[k]), *n;
 
 			printf("%s:", keys[k]);
-			json_array_foreach(a, i, n)
-				printf(" %s", json_string_value(n));
+			json_array_foreach(a, i, n) printf(" %s", json_string_value(n));
 			printf("%s\n", json_array_size(a) ? "" : " (none)");
 		}
 		printf("unchanged: %lld\n", num(reply, "unchanged"));
@@ -197,7 +199,8 @@ bool table_all_running(json_t *reply)
 	json_t *servers = json_object_get(reply, "servers"), *s;
 	size_t i;
 
-	json_array_foreach(servers, i, s) {
+	json_array_foreach(servers, i, s)
+	{
 		const char *state = json_string_value(json_object_get(s, "state"));
 
 		if (!state || strcmp(state, "running") != 0)

@@ -29,8 +29,8 @@ struct control_conn {
 	uint64_t id;
 	struct ucred peer;
 	bool authorised;
-	bool waiting;          /* a deferred reply is due: read no more */
-	bool closing;          /* close once the output is flushed */
+	bool waiting; /* a deferred reply is due: read no more */
+	bool closing; /* close once the output is flushed */
 	/* Accepted, or last completed a request or drained a reply: trickling
 	 * bytes does not count, so a request has CONTROL_IDLE_MS to arrive. */
 	uint64_t last_active_ns;
@@ -94,14 +94,18 @@ static int check_dirs(const char *dir, uid_t self, char *err, size_t errlen)
 		char *slash = strrchr(real, '/');
 
 		if (stat(real, &st) < 0) {
-			snprintf(err, errlen, "control socket directory %s: %s", real, strerror(errno));
+			snprintf(err, errlen, "control socket directory %s: %s", real,
+				 strerror(errno));
 			return -errno;
 		}
 		if (!control_dir_safe(st.st_uid, st.st_mode, self)) {
-			snprintf(err, errlen, "control socket directory %s (owner uid %u, mode %04o) "
-				 "is writable by others than root and uid %u, who could replace the "
-				 "socket; use a directory only they can write to", real,
-				 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)self);
+			snprintf(
+				err, errlen,
+				"control socket directory %s (owner uid %u, mode %04o) "
+				"is writable by others than root and uid %u, who could replace the "
+				"socket; use a directory only they can write to",
+				real, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+				(unsigned)self);
 			return -EPERM;
 		}
 		if (real[1] == '\0')
@@ -149,8 +153,10 @@ static int clear_stale(const char *path, char *err, size_t errlen)
 		return -errno;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "control socket %s: exists and is not a socket; "
-			 "not removing it", path);
+		snprintf(err, errlen,
+			 "control socket %s: exists and is not a socket; "
+			 "not removing it",
+			 path);
 		return -EEXIST;
 	}
 	fd = ctl_connect(path);
@@ -204,7 +210,8 @@ static int bind_listen(struct control *c, unsigned mode, char *err, size_t errle
 	/* Giving a file to a group needs root or membership in it. */
 	if (c->group_set && chown(c->path, (uid_t)-1, c->group) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "control socket %s: cannot give it to control_group: %s "
+		snprintf(err, errlen,
+			 "control socket %s: cannot give it to control_group: %s "
 			 "(ringfleetd must run as root or as a member of that group)",
 			 c->path, strerror(-r));
 		goto fail;
@@ -223,8 +230,8 @@ static void watch_listener(struct control *c)
 	epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->listen_fd, &ev);
 }
 
-int control_open(struct control *c, int epfd, const char *path, const char *group,
-		 unsigned mode, char *err, size_t errlen)
+int control_open(struct control *c, int epfd, const char *path, const char *group, unsigned mode,
+		 char *err, size_t errlen)
 {
 	int r;
 
@@ -271,7 +278,8 @@ static void accept_pause(struct control *c, int e)
 	c->accept_resume_ns = rf_now_ns() + CONTROL_ACCEPT_BACKOFF_MS * RF_NSEC_PER_MSEC;
 	if (!c->accept_logged)
 		log_warn("control socket: cannot accept: %s; retrying every %d ms until an fd "
-			 "is free", strerror(e), CONTROL_ACCEPT_BACKOFF_MS);
+			 "is free",
+			 strerror(e), CONTROL_ACCEPT_BACKOFF_MS);
 	c->accept_logged = true;
 }
 
@@ -376,7 +384,7 @@ static int pick_slot(const struct control *c, const struct ucred *peer, bool tru
 	if (control_admit(used, same, trusted, exempt))
 		return slot;
 	*why = !exempt && same >= CONTROL_MAX_PER_UID ? "too many connections from this user"
-						       : "too many connections";
+						      : "too many connections";
 	return -1;
 }
 
@@ -477,8 +485,8 @@ static void set_events(struct control *c, struct control_conn *conn)
 static bool flush(struct control *c, struct control_conn *conn)
 {
 	while (conn->out_off < conn->out_len) {
-		ssize_t n = send(conn->fd, conn->out + conn->out_off,
-				 conn->out_len - conn->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send(conn->fd, conn->out + conn->out_off, conn->out_len - conn->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -561,10 +569,10 @@ static void process_input(struct control *c, struct control_conn *conn)
 	size_t before = pending(conn);
 	char *nl;
 
-	for (int n = 0; n < CONTROL_TURN_REQS && !conn->waiting && !conn->closing &&
-			pending(conn) < CONTROL_OUT_HIGH &&
-			pending(conn) - before < CONTROL_TURN_BYTES &&
-			(nl = memchr(conn->in, '\n', conn->in_len));
+	for (int n = 0;
+	     n < CONTROL_TURN_REQS && !conn->waiting && !conn->closing &&
+	     pending(conn) < CONTROL_OUT_HIGH && pending(conn) - before < CONTROL_TURN_BYTES &&
+	     (nl = memchr(conn->in, '\n', conn->in_len));
 	     n++) {
 		size_t len = (size_t)(nl - conn->in);
 

@@ -53,10 +53,10 @@ struct control {
 	gid_t group;
 	uid_t self_uid;
 	struct control_conn *conns[CONTROL_MAX_CONNS];
-	struct control_conn *dead;   /* retired, freed by control_reap() */
+	struct control_conn *dead; /* retired, freed by control_reap() */
 	uint64_t next_id;
-	uint64_t accept_resume_ns;   /* accepting paused (fds ran out) until then, or 0 */
-	bool accept_logged;          /* the fd shortage was logged this episode */
+	uint64_t accept_resume_ns; /* accepting paused (fds ran out) until then, or 0 */
+	bool accept_logged;        /* the fd shortage was logged this episode */
 	control_handler handle;
 	void *ctx;
 };
@@ -67,8 +67,8 @@ struct control {
  * exists and is not a socket, and a socket another live daemon answers
  * on; only a stale socket is removed. Returns 0 or -errno with a message
  * in err. */
-int control_open(struct control *c, int epfd, const char *path, const char *group,
-		 unsigned mode, char *err, size_t errlen);
+int control_open(struct control *c, int epfd, const char *path, const char *group, unsigned mode,
+		 char *err, size_t errlen);
 void control_close(struct control *c);
 
 void control_on_listen(struct control *c);

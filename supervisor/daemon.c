@@ -62,8 +62,8 @@ static int setup_loop(struct daemon *d)
 	return r < 0 ? r : watch(d, d->timerfd, &d->timer_tag);
 }
 
-int daemon_init(struct daemon *d, const char *config_path, const char *worker_path,
-		char *err, size_t errlen)
+int daemon_init(struct daemon *d, const char *config_path, const char *worker_path, char *err,
+		size_t errlen)
 {
 	struct fleet_diff diff;
 	int r;

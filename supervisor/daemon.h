@@ -21,7 +21,7 @@ struct waiter {
 	uint64_t conn_id;
 	enum ctl_verb verb;
 	char pattern[CTL_ARG_MAX];
-	json_t *body;           /* reload: what changed */
+	json_t *body; /* reload: what changed */
 	uint64_t deadline_ns;
 };
 
@@ -38,7 +38,7 @@ struct daemon {
 	bool reloading;
 	bool shutting_down;
 	uint64_t watchdog_ns, watchdog_next_ns;
-	uint64_t housekeeping_ns;  /* next 1 Hz round */
+	uint64_t housekeeping_ns; /* next 1 Hz round */
 	struct waiter waiters[DAEMON_WAITERS_MAX];
 	size_t n_waiters;
 	char last_status[256];
@@ -46,8 +46,8 @@ struct daemon {
 
 /* Sets everything up from config_path and starts the workers. Returns 0,
  * or -errno with a message in err. */
-int daemon_init(struct daemon *d, const char *config_path, const char *worker_path,
-		char *err, size_t errlen);
+int daemon_init(struct daemon *d, const char *config_path, const char *worker_path, char *err,
+		size_t errlen);
 /* Runs until shut down; returns the process exit code. */
 int daemon_run(struct daemon *d);
 void daemon_free(struct daemon *d);

@@ -68,7 +68,9 @@ static char *verb_status(struct daemon *d, const struct ctl_request *req)
 static char *verb_lifecycle(struct daemon *d, uint64_t conn_id, const struct ctl_request *req)
 {
 	static const enum fsm_event_type ev[] = {
-		[CTL_START] = FSM_EV_START, [CTL_STOP] = FSM_EV_STOP, [CTL_RESTART] = FSM_EV_RESTART,
+		[CTL_START] = FSM_EV_START,
+		[CTL_STOP] = FSM_EV_STOP,
+		[CTL_RESTART] = FSM_EV_RESTART,
 	};
 	size_t matched = 0;
 
@@ -139,8 +141,8 @@ static json_t *names_array(const struct fleet_names *list)
 
 static json_t *diff_body(const struct fleet_diff *diff)
 {
-	return json_pack("{s:o,s:o,s:o,s:I}", "added", names_array(&diff->added),
-			 "removed", names_array(&diff->removed), "changed", names_array(&diff->changed),
+	return json_pack("{s:o,s:o,s:o,s:I}", "added", names_array(&diff->added), "removed",
+			 names_array(&diff->removed), "changed", names_array(&diff->changed),
 			 "unchanged", (json_int_t)diff->n_unchanged);
 }
 
@@ -160,7 +162,8 @@ static void warn_restart_only(const struct cfg_supervisor *cur, const struct cfg
 	    strcmp(cur->control_group, next->control_group) != 0 ||
 	    cur->control_mode != next->control_mode)
 		log_warn("reload: control_socket, control_group and control_mode take effect "
-			 "when ringfleetd restarts; still serving %s", cur->control_socket);
+			 "when ringfleetd restarts; still serving %s",
+			 cur->control_socket);
 }
 
 /* The servers' change is already committed; a metrics address that cannot
@@ -178,8 +181,8 @@ static void reopen_metrics(struct daemon *d, const char *listen)
 	}
 	metrics_close(&d->metrics);
 	/* In place: MHD keeps a pointer to the struct as its callback data. */
-	if (metrics_open(&d->metrics, d->epfd, listen, &d->fleet, d->started_ns, err,
-			 sizeof(err)) < 0) {
+	if (metrics_open(&d->metrics, d->epfd, listen, &d->fleet, d->started_ns, err, sizeof(err)) <
+	    0) {
 		log_err("reload: %s; metrics are off", err);
 		return;
 	}
@@ -230,8 +233,8 @@ static json_t *states_of(const struct daemon *d, const char *pattern, bool *all_
 		if (s->fsm.state != want)
 			*all_ok = false;
 		json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:s}", "name", s->cfg.name,
-						   "state", fsm_state_name(s->fsm.state),
-						   "pid", (int)s->pid, "reason", s->fsm.reason));
+						   "state", fsm_state_name(s->fsm.state), "pid",
+						   (int)s->pid, "reason", s->fsm.reason));
 	}
 	return a;
 }
@@ -281,9 +284,11 @@ static void summarise(const struct daemon *d, char *buf, size_t len)
 	size_t c[FSM_FATAL + 1];
 
 	fleet_count_states(&d->fleet, c);
-	snprintf(buf, len, "%zu servers: %zu running, %zu starting, %zu backoff, %zu stopping, "
-		 "%zu stopped, %zu fatal", d->fleet.n, c[FSM_RUNNING], c[FSM_STARTING],
-		 c[FSM_BACKOFF], c[FSM_STOPPING], c[FSM_STOPPED], c[FSM_FATAL]);
+	snprintf(buf, len,
+		 "%zu servers: %zu running, %zu starting, %zu backoff, %zu stopping, "
+		 "%zu stopped, %zu fatal",
+		 d->fleet.n, c[FSM_RUNNING], c[FSM_STARTING], c[FSM_BACKOFF], c[FSM_STOPPING],
+		 c[FSM_STOPPED], c[FSM_FATAL]);
 }
 
 void daemon_after_events(struct daemon *d)

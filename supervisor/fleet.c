@@ -63,10 +63,17 @@ static int do_spawn(struct fleet *f, struct server *s)
 {
 	int pipefd[2], r;
 	struct spawn_args a = {
-		.worker_path = f->worker_path, .cfg = &s->cfg, .cpu = s->cpu,
-		.phase_ns = s->phase_ns, .udp_fd = s->udp_fd, .slot_fd = s->slot_fd,
-		.log_level = log_get_level(), .drop_privs = s->drop_privs,
-		.uid = s->uid, .gid = s->gid, .parent = getpid(),
+		.worker_path = f->worker_path,
+		.cfg = &s->cfg,
+		.cpu = s->cpu,
+		.phase_ns = s->phase_ns,
+		.udp_fd = s->udp_fd,
+		.slot_fd = s->slot_fd,
+		.log_level = log_get_level(),
+		.drop_privs = s->drop_privs,
+		.uid = s->uid,
+		.gid = s->gid,
+		.parent = getpid(),
 	};
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -140,8 +147,10 @@ static int try_spawn(struct fleet *f, struct server *s)
 	if (!spawn_slot_free(f)) {
 		char why[96];
 
-		snprintf(why, sizeof(why), "queued to start (at most %d per loop turn, %d not "
-			 "ready at once)", FLEET_SPAWNS_PER_TURN, FLEET_STARTING_MAX);
+		snprintf(why, sizeof(why),
+			 "queued to start (at most %d per loop turn, %d not "
+			 "ready at once)",
+			 FLEET_SPAWNS_PER_TURN, FLEET_STARTING_MAX);
 		set_queued(f, s, true);
 		fsm_spawn_queued(&s->fsm, why);
 		return 0;
@@ -175,12 +184,14 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 		if ((r.action == FSM_ACT_TERM || r.action == FSM_ACT_KILL) && s->spawn_queued) {
 			set_queued(f, s, false);
 			ev = (struct fsm_event){ .type = FSM_EV_EXIT,
-						 .wait_status = r.action == FSM_ACT_TERM ? 0 : SIGKILL };
+						 .wait_status =
+							 r.action == FSM_ACT_TERM ? 0 : SIGKILL };
 			continue;
 		}
 		if (r.action == FSM_ACT_TERM || r.action == FSM_ACT_KILL) {
 			if (s->pidfd >= 0)
-				spawn_signal(s->pidfd, r.action == FSM_ACT_TERM ? SIGTERM : SIGKILL);
+				spawn_signal(s->pidfd,
+					     r.action == FSM_ACT_TERM ? SIGTERM : SIGKILL);
 			return;
 		}
 		if (r.action != FSM_ACT_SPAWN)
@@ -206,7 +217,8 @@ void fleet_run_spawn_queue(struct fleet *f, uint64_t now)
 		fsm_spawn_dequeued(&s->fsm, &f->policy, now);
 		e = try_spawn(f, s);
 		if (e < 0)
-			dispatch(f, s, (struct fsm_event){ .type = FSM_EV_SPAWN_FAILED, .err = -e });
+			dispatch(f, s,
+				 (struct fsm_event){ .type = FSM_EV_SPAWN_FAILED, .err = -e });
 	}
 }
 
@@ -354,7 +366,8 @@ static void sample_ticks(struct server *s)
 	for (b = 0; b < RF_TICK_HIST_BUCKETS; b++) {
 		uint64_t v = RF_LOAD(s->slot->stats.tick_hist[b]);
 
-		d[b] = v >= s->hist_prev[b] ? v - s->hist_prev[b] : v; /* a fresh slot restarts at 0 */
+		d[b] = v >= s->hist_prev[b] ? v - s->hist_prev[b]
+					    : v; /* a fresh slot restarts at 0 */
 		s->hist_prev[b] = v;
 		total += d[b];
 	}
@@ -447,7 +460,8 @@ static void log_progress(struct fleet *f, double pct, const cpu_set_t *used, uin
 		 "workers use %.0f%% of the %d CPUs they run on, CPU pressure %.0f%%%s",
 		 counts[FSM_RUNNING], f->n_inflight, f->n_queued, pct, ncpu, psi < 0 ? 0 : psi,
 		 busy ? ": the CPUs are saturated, the host may not carry this fleet (fewer "
-		 "servers, lower tick_hz or more cpus)" : "");
+			"servers, lower tick_hz or more cpus)"
+		      : "");
 }
 
 void fleet_housekeeping(struct fleet *f, uint64_t now)
@@ -550,18 +564,20 @@ int fleet_reserve_fds(size_t n, char *err, size_t errlen)
 			return 0;
 		}
 	}
-	snprintf(err, errlen, "RLIMIT_NOFILE is %llu (hard %llu), too low for %zu servers: "
+	snprintf(err, errlen,
+		 "RLIMIT_NOFILE is %llu (hard %llu), too low for %zu servers: "
 		 "ringfleetd needs about %llu file descriptors (%d per server + %d); raise "
-		 "LimitNOFILE= or ulimit -n", (unsigned long long)rl.rlim_cur,
-		 (unsigned long long)rl.rlim_max, n, (unsigned long long)need,
-		 FLEET_FDS_PER_SERVER, FLEET_STARTING_MAX + FLEET_FDS_FIXED);
+		 "LimitNOFILE= or ulimit -n",
+		 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, n,
+		 (unsigned long long)need, FLEET_FDS_PER_SERVER,
+		 FLEET_STARTING_MAX + FLEET_FDS_FIXED);
 	return -EMFILE;
 }
 
 void fleet_policy_from(struct fsm_policy *p, const struct cfg_supervisor *sup)
 {
 	uint64_t start_ms = sup->hang_timeout_ms > START_TIMEOUT_MIN_MS ? sup->hang_timeout_ms
-								       : START_TIMEOUT_MIN_MS;
+									: START_TIMEOUT_MIN_MS;
 
 	p->delay_ns = (uint64_t)sup->restart_delay_ms * RF_NSEC_PER_MSEC;
 	p->delay_max_ns = (uint64_t)sup->restart_delay_max_ms * RF_NSEC_PER_MSEC;

@@ -28,18 +28,18 @@
 struct fleet {
 	struct server **srv;
 	size_t n, cap;
-	struct server *dead;      /* forgotten this batch, see fleet_reap() */
-	size_t n_queued;          /* servers with spawn_queued */
-	size_t n_inflight;        /* servers with spawn_inflight */
-	unsigned spawn_budget;    /* forks left in this loop turn */
-	uint64_t turn_ns;         /* first fork of this loop turn, 0: none yet */
-	uint64_t progress_ns;     /* last "start in progress" line, 0: none due */
+	struct server *dead;   /* forgotten this batch, see fleet_reap() */
+	size_t n_queued;       /* servers with spawn_queued */
+	size_t n_inflight;     /* servers with spawn_inflight */
+	unsigned spawn_budget; /* forks left in this loop turn */
+	uint64_t turn_ns;      /* first fork of this loop turn, 0: none yet */
+	uint64_t progress_ns;  /* last "start in progress" line, 0: none due */
 	struct cfg_supervisor sup;
 	struct fsm_policy policy;
 	int epfd;
-	bool privileged;          /* running as root */
+	bool privileged; /* running as root */
 	char worker_path[PATH_MAX];
-	uint64_t ticks_per_sec;   /* sysconf(_SC_CLK_TCK) */
+	uint64_t ticks_per_sec; /* sysconf(_SC_CLK_TCK) */
 };
 
 /* Server names, in the order fleet_apply() met them (malloc'd). */
@@ -61,8 +61,8 @@ void fleet_free(struct fleet *f);
  * restarts changed ones, leaves equal ones alone. All-or-nothing: on error
  * (-EADDRINUSE binding a new port, -ENOSPC placing, ...) nothing changed
  * and err says why. */
-int fleet_apply(struct fleet *f, const struct cfg *cfg, struct fleet_diff *diff,
-		char *err, size_t errlen);
+int fleet_apply(struct fleet *f, const struct cfg *cfg, struct fleet_diff *diff, char *err,
+		size_t errlen);
 void fleet_diff_free(struct fleet_diff *d);
 
 void fleet_on_pidfd(struct fleet *f, struct server *s);

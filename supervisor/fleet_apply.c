@@ -23,9 +23,9 @@ enum plan_kind { PLAN_KEEP, PLAN_CHANGE, PLAN_ADD };
 struct plan {
 	enum plan_kind kind;
 	const struct cfg_server *cfg;
-	struct server *srv;    /* KEEP/CHANGE: the existing one; ADD: new */
-	int udp_fd;            /* CHANGE: a new socket, or -1 to keep */
-	int slot_fd;           /* CHANGE: a new slot, or -1 to keep */
+	struct server *srv; /* KEEP/CHANGE: the existing one; ADD: new */
+	int udp_fd;         /* CHANGE: a new socket, or -1 to keep */
+	int slot_fd;        /* CHANGE: a new slot, or -1 to keep */
 	struct rf_slot *slot;
 	size_t slot_len;
 	bool drop_privs;
@@ -36,11 +36,11 @@ struct plan {
 struct apply {
 	struct fleet *f;
 	const struct cfg *cfg;
-	struct plan *plan;     /* cfg->n_servers entries */
-	long *old_to_new;      /* f->n entries: index in cfg, or -1 */
+	struct plan *plan; /* cfg->n_servers entries */
+	long *old_to_new;  /* f->n entries: index in cfg, or -1 */
 	int *cpu;
 	uint64_t *phase;
-	struct server **next;  /* the table after commit */
+	struct server **next; /* the table after commit */
 	char *err;
 	size_t errlen;
 };
@@ -108,8 +108,8 @@ static int open_socket(struct apply *a, const struct cfg_server *c)
 	if (fd == -ENOENT)
 		fd = server_bind_udp(c, a->f->privileged);
 	if (fd < 0)
-		snprintf(a->err, a->errlen, "%s: cannot bind %s:%u: %s", c->name, c->bind,
-			 c->port, strerror(-fd));
+		snprintf(a->err, a->errlen, "%s: cannot bind %s:%u: %s", c->name, c->bind, c->port,
+			 strerror(-fd));
 	return fd;
 }
 
@@ -226,8 +226,10 @@ static int place(struct apply *a, cpu_set_t *allowed)
 	}
 	r = placement_assign(a->cfg->sup.placement, allowed, a->cfg->sup.max_per_cpu, a->cpu, n);
 	if (r < 0)
-		snprintf(a->err, a->errlen, "cannot place %zu servers on the allowed CPUs "
-			 "with max_per_cpu = %u", n, a->cfg->sup.max_per_cpu);
+		snprintf(a->err, a->errlen,
+			 "cannot place %zu servers on the allowed CPUs "
+			 "with max_per_cpu = %u",
+			 n, a->cfg->sup.max_per_cpu);
 	else
 		placement_phases(a->cpu, n, hz, a->phase);
 	free(hz);
@@ -239,8 +241,8 @@ static int resolve_user(struct apply *a, struct plan *p)
 	int r = server_resolve_user(p->cfg, a->f->privileged, &p->drop_privs, &p->uid, &p->gid);
 
 	if (r < 0)
-		snprintf(a->err, a->errlen, "%s: no such user \"%s\" or group \"%s\"",
-			 p->cfg->name, p->cfg->user, p->cfg->group);
+		snprintf(a->err, a->errlen, "%s: no such user \"%s\" or group \"%s\"", p->cfg->name,
+			 p->cfg->user, p->cfg->group);
 	return r;
 }
 
@@ -280,7 +282,7 @@ static int prepare(struct apply *a)
 
 static void list_add(struct fleet_names *list, const char *name)
 {
-	char (*n)[CFG_NAME_MAX] = realloc(list->name, (list->n + 1) * sizeof(*n));
+	char(*n)[CFG_NAME_MAX] = realloc(list->name, (list->n + 1) * sizeof(*n));
 
 	if (!n)
 		return; /* the summary is informational; the change is done */
@@ -395,12 +397,15 @@ static void apply_free(struct apply *a)
 	free(a->next);
 }
 
-int fleet_apply(struct fleet *f, const struct cfg *cfg, struct fleet_diff *diff,
-		char *err, size_t errlen)
+int fleet_apply(struct fleet *f, const struct cfg *cfg, struct fleet_diff *diff, char *err,
+		size_t errlen)
 {
 	size_t n = cfg->n_servers;
 	struct apply a = {
-		.f = f, .cfg = cfg, .err = err, .errlen = errlen,
+		.f = f,
+		.cfg = cfg,
+		.err = err,
+		.errlen = errlen,
 		.plan = calloc(n + 1, sizeof(struct plan)),
 		.old_to_new = calloc(f->n + 1, sizeof(long)),
 		.cpu = calloc(n + 1, sizeof(int)),

@@ -12,9 +12,8 @@
 #include "common/timeutil.h"
 
 static const char *const state_names[] = {
-	[FSM_STOPPED] = "stopped",   [FSM_STARTING] = "starting",
-	[FSM_RUNNING] = "running",   [FSM_BACKOFF] = "backoff",
-	[FSM_STOPPING] = "stopping", [FSM_FATAL] = "fatal",
+	[FSM_STOPPED] = "stopped", [FSM_STARTING] = "starting", [FSM_RUNNING] = "running",
+	[FSM_BACKOFF] = "backoff", [FSM_STOPPING] = "stopping", [FSM_FATAL] = "fatal",
 };
 
 const char *fsm_state_name(enum fsm_state s)
@@ -113,14 +112,16 @@ static uint64_t backoff_delay(const struct fsm *m, const struct fsm_policy *p)
 }
 
 /* what: how it ended, for the reason ("exited with status 1"). */
-static struct fsm_result on_crash(struct fsm *m, const struct fsm_policy *p,
-				  int st, const char *what, uint64_t now)
+static struct fsm_result on_crash(struct fsm *m, const struct fsm_policy *p, int st,
+				  const char *what, uint64_t now)
 {
-	uint32_t limit = p->crash_limit < FSM_CRASH_HISTORY ? p->crash_limit : FSM_CRASH_HISTORY - 1;
+	uint32_t limit =
+		p->crash_limit < FSM_CRASH_HISTORY ? p->crash_limit : FSM_CRASH_HISTORY - 1;
 	uint64_t delay;
 
 	if (WIFEXITED(st) && WEXITSTATUS(st) == RF_EXIT_CONFIG) {
-		snprintf(m->reason, sizeof(m->reason), "%s (configuration error): not restarting", what);
+		snprintf(m->reason, sizeof(m->reason), "%s (configuration error): not restarting",
+			 what);
 		enter(m, FSM_FATAL, now, 0);
 		return (struct fsm_result){ FSM_ACT_NONE, true };
 	}
@@ -144,8 +145,8 @@ static struct fsm_result on_crash(struct fsm *m, const struct fsm_policy *p,
 	return (struct fsm_result){ FSM_ACT_NONE, true };
 }
 
-static struct fsm_result on_exit_event(struct fsm *m, const struct fsm_policy *p,
-				       int st, uint64_t now)
+static struct fsm_result on_exit_event(struct fsm *m, const struct fsm_policy *p, int st,
+				       uint64_t now)
 {
 	char what[48];
 
@@ -171,11 +172,23 @@ enum fsm_spawn_err fsm_spawn_err_class(int err)
 {
 	switch (err) {
 	/* ETXTBSY: the binary is being written, as by a copying upgrade. */
-	case EMFILE: case ENFILE: case EAGAIN: case ENOMEM: case ENOBUFS: case ENOSPC:
+	case EMFILE:
+	case ENFILE:
+	case EAGAIN:
+	case ENOMEM:
+	case ENOBUFS:
+	case ENOSPC:
 	case ETXTBSY:
 		return FSM_SPAWN_TRANSIENT;
-	case ENOENT: case EACCES: case ENOEXEC: case ENOTDIR: case ELOOP: case EISDIR:
-	case ENAMETOOLONG: case ELIBBAD: case E2BIG:
+	case ENOENT:
+	case EACCES:
+	case ENOEXEC:
+	case ENOTDIR:
+	case ELOOP:
+	case EISDIR:
+	case ENAMETOOLONG:
+	case ELIBBAD:
+	case E2BIG:
 		return FSM_SPAWN_CONFIG;
 	default:
 		return FSM_SPAWN_CRASH;
@@ -193,8 +206,8 @@ static uint64_t spawn_retry_delay(const struct fsm *m, const struct fsm_policy *
 	return d < p->delay_max_ns ? d : p->delay_max_ns;
 }
 
-static struct fsm_result on_spawn_failed(struct fsm *m, const struct fsm_policy *p,
-					 int err, uint64_t now)
+static struct fsm_result on_spawn_failed(struct fsm *m, const struct fsm_policy *p, int err,
+					 uint64_t now)
 {
 	char what[64];
 	uint64_t delay;
@@ -299,8 +312,8 @@ static struct fsm_result on_restart(struct fsm *m, const struct fsm_policy *p, u
 	return on_start(m, p, now);
 }
 
-struct fsm_result fsm_step(struct fsm *m, const struct fsm_policy *p,
-			   const struct fsm_event *ev, uint64_t now)
+struct fsm_result fsm_step(struct fsm *m, const struct fsm_policy *p, const struct fsm_event *ev,
+			   uint64_t now)
 {
 	switch (ev->type) {
 	case FSM_EV_START:

@@ -42,7 +42,8 @@ static void warn_fds(size_t n)
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < fleet_fds_needed(n))
-		fprintf(stderr, "warning: RLIMIT_NOFILE here (hard %llu) is below the about %zu "
+		fprintf(stderr,
+			"warning: RLIMIT_NOFILE here (hard %llu) is below the about %zu "
 			"file descriptors ringfleetd needs for %zu servers\n",
 			(unsigned long long)rl.rlim_max, fleet_fds_needed(n), n);
 }
@@ -89,12 +90,24 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': config = optarg; break;
-		case 'k': check = 1; break;
-		case 'w': snprintf(worker, sizeof(worker), "%s", optarg); break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("ringfleetd %s\n", RF_VERSION); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			config = optarg;
+			break;
+		case 'k':
+			check = 1;
+			break;
+		case 'w':
+			snprintf(worker, sizeof(worker), "%s", optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ringfleetd %s\n", RF_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc && check)

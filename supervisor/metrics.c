@@ -238,12 +238,11 @@ int metrics_open(struct metrics *m, int epfd, const char *listen, const struct f
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	m->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, m,
-				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CONNS,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_IDLE_TIMEOUT_S,
-				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
+	m->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
+				  (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+				  (unsigned)METRICS_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+				  (unsigned)METRICS_IDLE_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION,
+				  on_connection, m, MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
 				  MHD_OPTION_END);
 	if (!m->mhd) {
 		snprintf(err, errlen, "metrics_listen: cannot listen on %s", listen);
@@ -306,7 +305,8 @@ void metrics_on_event(struct metrics *m)
 		m->paused_until_ns = now + METRICS_FD_BACKOFF_MS * RF_NSEC_PER_MSEC;
 		if (!m->fd_logged)
 			log_warn("metrics: out of file descriptors; serving pauses %d ms at a time "
-				 "until one is free", METRICS_FD_BACKOFF_MS);
+				 "until one is free",
+				 METRICS_FD_BACKOFF_MS);
 		m->fd_logged = true;
 		return;
 	}

@@ -36,18 +36,18 @@ struct MHD_Connection;
 
 /* One accepted connection, between MHD's STARTED and CLOSED notices. */
 struct metrics_conn {
-	struct MHD_Connection *c;  /* NULL: free */
+	struct MHD_Connection *c; /* NULL: free */
 	int fd;
-	uint64_t since_ns;         /* waiting for a request since (eviction order) */
-	uint64_t deadline_ns;      /* shut down when this passes */
-	bool requested;            /* its request is in, being answered */
-	bool closing;              /* shut down, MHD has yet to notice */
+	uint64_t since_ns;    /* waiting for a request since (eviction order) */
+	uint64_t deadline_ns; /* shut down when this passes */
+	bool requested;       /* its request is in, being answered */
+	bool closing;         /* shut down, MHD has yet to notice */
 };
 
 struct metrics {
 	struct MHD_Daemon *mhd;
 	int epfd;
-	int mhd_fd;              /* MHD's own epoll fd, watched by ours */
+	int mhd_fd; /* MHD's own epoll fd, watched by ours */
 	struct ev_tag tag;
 	const struct fleet *fleet;
 	uint64_t started_ns;
@@ -56,7 +56,7 @@ struct metrics {
 	char listen[64];
 	struct metrics_conn conns[METRICS_MAX_CONNS];
 	size_t n_conns;
-	uint64_t n_cut;          /* connections shut down by a deadline or eviction */
+	uint64_t n_cut; /* connections shut down by a deadline or eviction */
 };
 
 /* Starts listening on "ADDR:PORT" ("[v6]:PORT" for IPv6); m must stay at

@@ -31,11 +31,11 @@ static void per_server(FILE *o, const struct fleet *fl, const struct family *f,
 			get(fl, fl->srv[i]));
 }
 
-#define STAT_GETTER(fn, field)                                                    \
-	static double fn(const struct fleet *f, const struct server *s)           \
-	{                                                                         \
-		(void)f;                                                          \
-		return (double)RF_LOAD(s->slot->stats.field);                     \
+#define STAT_GETTER(fn, field)                                          \
+	static double fn(const struct fleet *f, const struct server *s) \
+	{                                                               \
+		(void)f;                                                \
+		return (double)RF_LOAD(s->slot->stats.field);           \
 	}
 STAT_GETTER(get_pkts_in, pkts_in)
 STAT_GETTER(get_pkts_out, pkts_out)
@@ -136,9 +136,10 @@ static void supervisor_metrics(FILE *o, const struct fleet *fl, uint64_t started
 		   "# TYPE ringfleet_servers gauge\n");
 	for (int s = 0; s <= FSM_FATAL; s++)
 		fprintf(o, "ringfleet_servers{state=\"%s\"} %zu\n", fsm_state_name(s), c[s]);
-	fprintf(o, "# HELP ringfleet_supervisor_uptime_seconds Time since ringfleetd started.\n"
-		   "# TYPE ringfleet_supervisor_uptime_seconds gauge\n"
-		   "ringfleet_supervisor_uptime_seconds %.3f\n",
+	fprintf(o,
+		"# HELP ringfleet_supervisor_uptime_seconds Time since ringfleetd started.\n"
+		"# TYPE ringfleet_supervisor_uptime_seconds gauge\n"
+		"ringfleet_supervisor_uptime_seconds %.3f\n",
 		(double)(rf_now_ns() - started_ns) / 1e9);
 }
 
@@ -147,24 +148,34 @@ char *metrics_render(const struct fleet *fl, uint64_t started_ns, size_t *len)
 	static const struct family fams[] = {
 		{ "ringfleet_server_up", "gauge", "1 while the server's worker is running." },
 		{ "ringfleet_server_packets_received_total", "counter", "Datagrams received." },
-		{ "ringfleet_server_packets_sent_total", "counter", "Datagrams sent (GSO segments counted one by one)." },
+		{ "ringfleet_server_packets_sent_total", "counter",
+		  "Datagrams sent (GSO segments counted one by one)." },
 		{ "ringfleet_server_bytes_received_total", "counter", "Payload bytes received." },
 		{ "ringfleet_server_bytes_sent_total", "counter", "Payload bytes sent." },
 		{ "ringfleet_server_clients", "gauge", "Clients in the server's table." },
 		{ "ringfleet_server_restarts_total", "counter", "Worker restarts." },
-		{ "ringfleet_server_cpu_seconds_total", "counter", "CPU time used by the server's workers." },
-		{ "ringfleet_server_resident_memory_bytes", "gauge", "Resident memory of the worker." },
+		{ "ringfleet_server_cpu_seconds_total", "counter",
+		  "CPU time used by the server's workers." },
+		{ "ringfleet_server_resident_memory_bytes", "gauge",
+		  "Resident memory of the worker." },
 		{ "ringfleet_server_ticks_total", "counter", "Ticks run." },
-		{ "ringfleet_server_tick_overruns_total", "counter", "Ticks whose work outlasted the period." },
-		{ "ringfleet_server_admission_challenges_total", "counter", "Handshake CHALLENGEs sent to sources not in the table." },
-		{ "ringfleet_server_admission_admitted_total", "counter", "Sources admitted to the client table." },
-		{ "ringfleet_server_admission_evictions_total", "counter", "Idle clients evicted to make room for a newcomer." },
-		{ "ringfleet_server_admission_refusals_total", "counter", "Admissions refused: table full of active clients, or max_clients_per_ip." },
-		{ "ringfleet_server_admission_replies_dropped_total", "counter", "Handshake replies not sent: over the per-tick budget, or the send failed." },
+		{ "ringfleet_server_tick_overruns_total", "counter",
+		  "Ticks whose work outlasted the period." },
+		{ "ringfleet_server_admission_challenges_total", "counter",
+		  "Handshake CHALLENGEs sent to sources not in the table." },
+		{ "ringfleet_server_admission_admitted_total", "counter",
+		  "Sources admitted to the client table." },
+		{ "ringfleet_server_admission_evictions_total", "counter",
+		  "Idle clients evicted to make room for a newcomer." },
+		{ "ringfleet_server_admission_refusals_total", "counter",
+		  "Admissions refused: table full of active clients, or max_clients_per_ip." },
+		{ "ringfleet_server_admission_replies_dropped_total", "counter",
+		  "Handshake replies not sent: over the per-tick budget, or the send failed." },
 	};
 	static double (*const get[])(const struct fleet *, const struct server *) = {
-		get_up, get_pkts_in, get_pkts_out, get_bytes_in, get_bytes_out, get_clients,
-		get_restarts, get_cpu, get_rss, get_ticks, get_overruns, get_adm_challenges,
+		get_up,           get_pkts_in,       get_pkts_out,     get_bytes_in,
+		get_bytes_out,    get_clients,       get_restarts,     get_cpu,
+		get_rss,          get_ticks,         get_overruns,     get_adm_challenges,
 		get_adm_admitted, get_adm_evictions, get_adm_refusals, get_adm_replies_dropped,
 	};
 	_Static_assert(sizeof(fams) / sizeof(fams[0]) == sizeof(get) / sizeof(get[0]),

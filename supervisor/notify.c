@@ -21,8 +21,7 @@ void notify_reloading(void)
 {
 	/* MONOTONIC_USEC lets Type=notify-reload (systemd >= 253) match the
 	 * reload to this message; older systemd ignores it. */
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)(rf_now_ns() / 1000));
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)(rf_now_ns() / 1000));
 }
 
 void notify_stopping(void)

@@ -36,8 +36,8 @@ static int least_loaded(const int *cpus, int n_cpus, const uint32_t *load, uint3
 	return best;
 }
 
-int placement_assign(enum cfg_placement policy, const cpu_set_t *allowed,
-		     uint32_t max_per_cpu, int *cpu, size_t n)
+int placement_assign(enum cfg_placement policy, const cpu_set_t *allowed, uint32_t max_per_cpu,
+		     int *cpu, size_t n)
 {
 	uint32_t load[CPU_SETSIZE];
 	int cpus[CPU_SETSIZE], n_cpus = 0, next = 0, r;
@@ -70,8 +70,7 @@ int placement_assign(enum cfg_placement policy, const cpu_set_t *allowed,
 	return 0;
 }
 
-uint64_t placement_phase_ns(uint64_t period_ns, unsigned index_on_cpu,
-			    unsigned count_on_cpu)
+uint64_t placement_phase_ns(uint64_t period_ns, unsigned index_on_cpu, unsigned count_on_cpu)
 {
 	if (!count_on_cpu)
 		return 0;
@@ -79,8 +78,7 @@ uint64_t placement_phase_ns(uint64_t period_ns, unsigned index_on_cpu,
 	return (uint64_t)((unsigned __int128)period_ns * index_on_cpu / count_on_cpu);
 }
 
-void placement_phases(const int *cpu, size_t n, const uint32_t *tick_hz,
-		      uint64_t *phase_ns)
+void placement_phases(const int *cpu, size_t n, const uint32_t *tick_hz, uint64_t *phase_ns)
 {
 	unsigned count[CPU_SETSIZE] = { 0 }, rank[CPU_SETSIZE] = { 0 };
 
@@ -96,6 +94,7 @@ void placement_phases(const int *cpu, size_t n, const uint32_t *tick_hz,
 			continue;
 		index = rank[c]++;
 		if (tick_hz[i])
-			phase_ns[i] = placement_phase_ns(NSEC_PER_SEC / tick_hz[i], index, count[c]);
+			phase_ns[i] =
+				placement_phase_ns(NSEC_PER_SEC / tick_hz[i], index, count[c]);
 	}
 }

@@ -30,8 +30,9 @@ int procstat_read(pid_t pid, struct procstat *ps)
 	p = strrchr(buf, ')');
 	if (!p)
 		return -EIO;
-	if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
-			  "%*d %*d %*d %*d %*d %*d %*u %*u %lld",
+	if (sscanf(p + 2,
+		   "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+		   "%*d %*d %*d %*d %*d %*d %*u %*u %lld",
 		   &ppid, &utime, &stime, &rss) != 4)
 		return -EIO;
 	ps->ppid = ppid;

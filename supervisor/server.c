@@ -86,8 +86,8 @@ int server_bind_udp(const struct cfg_server *cfg, bool privileged)
 	return TAKE_FD(fd);
 }
 
-int server_resolve_user(const struct cfg_server *cfg, bool privileged, bool *drop,
-			uid_t *uid, gid_t *gid)
+int server_resolve_user(const struct cfg_server *cfg, bool privileged, bool *drop, uid_t *uid,
+			gid_t *gid)
 {
 	struct passwd *pw;
 	struct group *gr;
@@ -110,8 +110,8 @@ int server_resolve_user(const struct cfg_server *cfg, bool privileged, bool *dro
 	return 0;
 }
 
-int server_slot_create(const char *name, uint32_t max_clients, int *fd,
-		       struct rf_slot **slot, size_t *len)
+int server_slot_create(const char *name, uint32_t max_clients, int *fd, struct rf_slot **slot,
+		       size_t *len)
 {
 	char label[80];
 	size_t n = rf_slot_size(max_clients);

@@ -16,18 +16,18 @@
 
 struct server {
 	struct cfg_server cfg;
-	int cpu;                  /* pinned CPU, -1 before placement */
-	uint64_t phase_ns;        /* tick phase among workers on that CPU */
+	int cpu;           /* pinned CPU, -1 before placement */
+	uint64_t phase_ns; /* tick phase among workers on that CPU */
 	int udp_fd;
 	int slot_fd;
 	struct rf_slot *slot;
 	size_t slot_len;
 
 	struct fsm fsm;
-	pid_t pid;                /* 0 when no process */
-	int pidfd;                /* -1 when no process */
-	int ready_fd;             /* read end of the readiness pipe, or -1 */
-	int spawn_err;            /* errno the child reported before exec, or 0 */
+	pid_t pid;     /* 0 when no process */
+	int pidfd;     /* -1 when no process */
+	int ready_fd;  /* read end of the readiness pipe, or -1 */
+	int spawn_err; /* errno the child reported before exec, or 0 */
 	struct ev_tag pid_tag, ready_tag;
 	bool removing;            /* dropped by a reload: free once stopped */
 	struct server *next_dead; /* forgotten, freed by fleet_reap() */
@@ -36,10 +36,10 @@ struct server {
 	bool drop_privs;          /* switch the worker to uid/gid */
 	uid_t uid;
 	gid_t gid;
-	char last_exit[48];       /* how the last worker ended */
+	char last_exit[48]; /* how the last worker ended */
 
 	/* CPU sampling over the last window, from /proc/PID/stat. */
-	uint64_t cpu_ticks_prev;  /* utime+stime at the last sample */
+	uint64_t cpu_ticks_prev; /* utime+stime at the last sample */
 	uint64_t cpu_sample_ns;
 	double cpu_pct;
 	uint64_t cpu_ticks;       /* latest utime+stime of this worker */
@@ -59,11 +59,11 @@ void server_free(struct server *s);
 /* Resolves cfg's user/group for a worker started by a root supervisor.
  * Sets *drop false when there is nothing to switch (no user configured,
  * or not running as root). Returns 0, or -ESRCH for an unknown name. */
-int server_resolve_user(const struct cfg_server *cfg, bool privileged, bool *drop,
-			uid_t *uid, gid_t *gid);
+int server_resolve_user(const struct cfg_server *cfg, bool privileged, bool *drop, uid_t *uid,
+			gid_t *gid);
 /* Binds the UDP socket of cfg with its receive buffer. Returns fd or -errno. */
 int server_bind_udp(const struct cfg_server *cfg, bool privileged);
 /* Creates the slot memfd for max_clients and maps it. */
-int server_slot_create(const char *name, uint32_t max_clients, int *fd,
-		       struct rf_slot **slot, size_t *len);
+int server_slot_create(const char *name, uint32_t max_clients, int *fd, struct rf_slot **slot,
+		       size_t *len);
 void server_slot_release(int fd, struct rf_slot *slot, size_t len);

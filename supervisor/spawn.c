@@ -206,8 +206,8 @@ int spawn_worker(const struct spawn_args *a, pid_t *pid, int *pidfd)
 	if (r < 0)
 		return r;
 	ctx = (struct child_ctx){ .a = a, .parent = parent, .argv = b.argv };
-	child = clone(child_main, child_stack + CHILD_STACK_BYTES,
-		      CLONE_VM | CLONE_VFORK | SIGCHLD, &ctx);
+	child = clone(child_main, child_stack + CHILD_STACK_BYTES, CLONE_VM | CLONE_VFORK | SIGCHLD,
+		      &ctx);
 	if (child < 0)
 		return -errno;
 	/* The pid cannot be reused before we reap it, so this is race-free. */

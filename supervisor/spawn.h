@@ -16,14 +16,14 @@
 struct spawn_args {
 	const char *worker_path;
 	const struct cfg_server *cfg;
-	int cpu;               /* -1: leave the affinity alone */
-	uint64_t phase_ns;     /* tick phase within the period */
+	int cpu;           /* -1: leave the affinity alone */
+	uint64_t phase_ns; /* tick phase within the period */
 	int udp_fd;
 	int slot_fd;
-	int ready_fd;          /* write end of the readiness pipe */
+	int ready_fd; /* write end of the readiness pipe */
 	int log_level;
-	pid_t parent;          /* getpid() of the supervisor */
-	bool drop_privs;       /* switch to uid/gid before exec */
+	pid_t parent;    /* getpid() of the supervisor */
+	bool drop_privs; /* switch to uid/gid before exec */
 	uid_t uid;
 	gid_t gid;
 };

@@ -24,70 +24,65 @@ static double secs(uint64_t ns)
 
 static json_t *drops(const struct rf_slot_stats *st)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
-			 "truncated", (json_int_t)RF_LOAD(st->drop_truncated),
-			 "max_clients", (json_int_t)RF_LOAD(st->drop_max_clients),
-			 "no_buffer", (json_int_t)RF_LOAD(st->drop_no_buffer),
-			 "send", (json_int_t)RF_LOAD(st->drop_send),
-			 "flood", (json_int_t)RF_LOAD(st->drop_flood),
-			 "unadmitted", (json_int_t)RF_LOAD(st->drop_unadmitted));
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "truncated",
+			 (json_int_t)RF_LOAD(st->drop_truncated), "max_clients",
+			 (json_int_t)RF_LOAD(st->drop_max_clients), "no_buffer",
+			 (json_int_t)RF_LOAD(st->drop_no_buffer), "send",
+			 (json_int_t)RF_LOAD(st->drop_send), "flood",
+			 (json_int_t)RF_LOAD(st->drop_flood), "unadmitted",
+			 (json_int_t)RF_LOAD(st->drop_unadmitted));
 }
 
 /* Who got into the table and who did not (worker/admission.h). */
 static json_t *admission(const struct cfg_server *c, const struct rf_slot_stats *st)
 {
-	return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I}",
-			 "mode", c->admission == RF_ADMISSION_OPEN ? "open" : "cookie",
-			 "max_clients_per_ip", (int)c->max_clients_per_ip,
-			 "challenges", (json_int_t)RF_LOAD(st->adm_challenges),
-			 "admitted", (json_int_t)RF_LOAD(st->adm_admitted),
-			 "evictions", (json_int_t)RF_LOAD(st->adm_evictions),
-			 "refusals", (json_int_t)RF_LOAD(st->adm_refusals),
-			 "replies_dropped", (json_int_t)RF_LOAD(st->drop_replies));
+	return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I}", "mode",
+			 c->admission == RF_ADMISSION_OPEN ? "open" : "cookie",
+			 "max_clients_per_ip", (int)c->max_clients_per_ip, "challenges",
+			 (json_int_t)RF_LOAD(st->adm_challenges), "admitted",
+			 (json_int_t)RF_LOAD(st->adm_admitted), "evictions",
+			 (json_int_t)RF_LOAD(st->adm_evictions), "refusals",
+			 (json_int_t)RF_LOAD(st->adm_refusals), "replies_dropped",
+			 (json_int_t)RF_LOAD(st->drop_replies));
 }
 
 static json_t *counters(const struct rf_slot_stats *st, uint64_t now, bool alive)
 {
 	uint64_t last = RF_LOAD(st->last_tick_ns);
-	json_int_t age = alive && last && now >= last ? (json_int_t)((now - last) / RF_NSEC_PER_MSEC) : -1;
+	json_int_t age =
+		alive && last && now >= last ? (json_int_t)((now - last) / RF_NSEC_PER_MSEC) : -1;
 
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:b,s:o}",
-			 "clients", (json_int_t)RF_LOAD(st->clients),
-			 "ticks", (json_int_t)RF_LOAD(st->ticks),
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:b,s:o}", "clients",
+			 (json_int_t)RF_LOAD(st->clients), "ticks", (json_int_t)RF_LOAD(st->ticks),
 			 "tick_overruns", (json_int_t)RF_LOAD(st->tick_overruns),
-			 "last_tick_age_ms", age,
-			 "pkts_in", (json_int_t)RF_LOAD(st->pkts_in),
-			 "pkts_out", (json_int_t)RF_LOAD(st->pkts_out),
-			 "bytes_in", (json_int_t)RF_LOAD(st->bytes_in),
-			 "bytes_out", (json_int_t)RF_LOAD(st->bytes_out),
-			 "backend", status_backend_name(RF_LOAD(st->backend)),
-			 "gso", RF_LOAD(st->gso) != 0,
+			 "last_tick_age_ms", age, "pkts_in", (json_int_t)RF_LOAD(st->pkts_in),
+			 "pkts_out", (json_int_t)RF_LOAD(st->pkts_out), "bytes_in",
+			 (json_int_t)RF_LOAD(st->bytes_in), "bytes_out",
+			 (json_int_t)RF_LOAD(st->bytes_out), "backend",
+			 status_backend_name(RF_LOAD(st->backend)), "gso", RF_LOAD(st->gso) != 0,
 			 "drops", drops(st));
 }
 
 static json_t *status_server(const struct fleet *f, const struct server *s, uint64_t now)
 {
 	bool alive = s->pid > 0;
-	json_t *c, *o = json_pack("{s:s,s:s,s:i,s:s,s:i,s:i,s:i,s:f,s:f,s:I,s:f,s:i,s:s}",
-			      "name", s->cfg.name,
-			      "bind", s->cfg.bind,
-			      "port", (int)s->cfg.port,
-			      "state", fsm_state_name(s->fsm.state),
-			      "pid", alive ? (int)s->pid : 0,
-			      "cpu", s->cpu,
-			      "restarts", (int)s->fsm.restarts,
-			      "uptime_s", s->fsm.state == FSM_RUNNING ? secs(now - s->fsm.ready_ns) : 0.0,
-			      "cpu_pct", alive ? s->cpu_pct : 0.0,
-			      "rss_kb", (json_int_t)(alive ? s->rss_kb : 0),
-			      "cpu_seconds", fleet_server_cpu_seconds(f, s),
-			      "tick_hz", (int)s->cfg.tick_hz,
-			      "reason", s->fsm.reason);
+	json_t *c,
+		*o = json_pack("{s:s,s:s,s:i,s:s,s:i,s:i,s:i,s:f,s:f,s:I,s:f,s:i,s:s}", "name",
+			       s->cfg.name, "bind", s->cfg.bind, "port", (int)s->cfg.port, "state",
+			       fsm_state_name(s->fsm.state), "pid", alive ? (int)s->pid : 0, "cpu",
+			       s->cpu, "restarts", (int)s->fsm.restarts, "uptime_s",
+			       s->fsm.state == FSM_RUNNING ? secs(now - s->fsm.ready_ns) : 0.0,
+			       "cpu_pct", alive ? s->cpu_pct : 0.0, "rss_kb",
+			       (json_int_t)(alive ? s->rss_kb : 0), "cpu_seconds",
+			       fleet_server_cpu_seconds(f, s), "tick_hz", (int)s->cfg.tick_hz,
+			       "reason", s->fsm.reason);
 
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "last_exit", json_string(s->last_exit));
-	json_object_set_new(o, "tick_ms", json_pack("{s:f,s:f,s:f}", "p50", s->tick_p50_ms,
-						    "p99", s->tick_p99_ms, "max", s->tick_max_ms));
+	json_object_set_new(o, "tick_ms",
+			    json_pack("{s:f,s:f,s:f}", "p50", s->tick_p50_ms, "p99", s->tick_p99_ms,
+				      "max", s->tick_max_ms));
 	json_object_set_new(o, "admission", admission(&s->cfg, &s->slot->stats));
 	c = counters(&s->slot->stats, now, alive);
 	if (!c || json_object_update(o, c) < 0) {
@@ -143,13 +138,14 @@ static json_t *per_cpu(const struct fleet *f)
 	}
 	for (int cpu = 0; a && cpu < CPU_SETSIZE; cpu++)
 		if (n[cpu])
-			json_array_append_new(a, json_pack("{s:i,s:I,s:f}", "cpu", cpu, "servers",
-							   (json_int_t)n[cpu], "cpu_pct", pct[cpu]));
+			json_array_append_new(a,
+					      json_pack("{s:i,s:I,s:f}", "cpu", cpu, "servers",
+							(json_int_t)n[cpu], "cpu_pct", pct[cpu]));
 	return a;
 }
 
-json_t *status_build(const struct fleet *f, const struct status_info *info,
-		     const char *pattern, size_t *matched)
+json_t *status_build(const struct fleet *f, const struct status_info *info, const char *pattern,
+		     size_t *matched)
 {
 	uint64_t now = rf_now_ns();
 	json_t *servers = json_array(), *body;
@@ -163,15 +159,10 @@ json_t *status_build(const struct fleet *f, const struct status_info *info,
 		json_array_append_new(servers, status_server(f, f->srv[i], now));
 		(*matched)++;
 	}
-	body = json_pack("{s:{s:i,s:s,s:f,s:s,s:s,s:i,s:o},s:o}",
-			 "supervisor",
-			 "pid", (int)getpid(),
-			 "version", RF_VERSION,
-			 "uptime_s", secs(now - info->started_ns),
-			 "config", info->config_path,
-			 "backend", fleet_backend(f),
-			 "servers_total", (int)f->n,
-			 "cpus", per_cpu(f),
+	body = json_pack("{s:{s:i,s:s,s:f,s:s,s:s,s:i,s:o},s:o}", "supervisor", "pid",
+			 (int)getpid(), "version", RF_VERSION, "uptime_s",
+			 secs(now - info->started_ns), "config", info->config_path, "backend",
+			 fleet_backend(f), "servers_total", (int)f->n, "cpus", per_cpu(f),
 			 "servers", servers);
 	return body;
 }

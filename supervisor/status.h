@@ -14,6 +14,6 @@ struct status_info {
 
 /* Servers whose name matches pattern (exact name or fnmatch glob; NULL =
  * all). Returns the reply body, or NULL on ENOMEM. *matched counts them. */
-json_t *status_build(const struct fleet *f, const struct status_info *info,
-		     const char *pattern, size_t *matched);
+json_t *status_build(const struct fleet *f, const struct status_info *info, const char *pattern,
+		     size_t *matched);
 const char *status_backend_name(uint32_t backend);

@@ -9,7 +9,10 @@
 
 #include "common/slot.h"
 
-#define STAT(f) { #f, offsetof(struct rf_slot, stats.f), sizeof(((struct rf_slot_stats *)0)->f) }
+#define STAT(f)                                                                               \
+	{                                                                                     \
+#f, offsetof(struct rf_slot, stats.f), sizeof(((struct rf_slot_stats *)0)->f) \
+	}
 
 struct field {
 	const char *name;
@@ -18,12 +21,31 @@ struct field {
 
 /* Scalar stats in declaration order; tick_hist is printed on its own. */
 static const struct field stats[] = {
-	STAT(ticks), STAT(tick_overruns), STAT(last_tick_ns), STAT(pkts_in), STAT(pkts_out),
-	STAT(bytes_in), STAT(bytes_out), STAT(drop_truncated), STAT(drop_max_clients),
-	STAT(drop_no_buffer), STAT(drop_send), STAT(drop_flood), STAT(tick_ns_sum),
-	STAT(adm_challenges), STAT(adm_admitted), STAT(adm_evictions), STAT(adm_refusals),
-	STAT(drop_unadmitted), STAT(drop_replies), STAT(clients), STAT(backend), STAT(gso),
-	STAT(ready), STAT(worker_pid), STAT(pad),
+	STAT(ticks),
+	STAT(tick_overruns),
+	STAT(last_tick_ns),
+	STAT(pkts_in),
+	STAT(pkts_out),
+	STAT(bytes_in),
+	STAT(bytes_out),
+	STAT(drop_truncated),
+	STAT(drop_max_clients),
+	STAT(drop_no_buffer),
+	STAT(drop_send),
+	STAT(drop_flood),
+	STAT(tick_ns_sum),
+	STAT(adm_challenges),
+	STAT(adm_admitted),
+	STAT(adm_evictions),
+	STAT(adm_refusals),
+	STAT(drop_unadmitted),
+	STAT(drop_replies),
+	STAT(clients),
+	STAT(backend),
+	STAT(gso),
+	STAT(ready),
+	STAT(worker_pid),
+	STAT(pad),
 };
 
 int main(void)
@@ -42,6 +64,7 @@ int main(void)
 	       sizeof(struct rf_slot_client));
 	printf(" \"client\": {\"addr\": %zu, \"addrlen\": %zu, \"flags\": %zu, \"last_seen_ns\": %zu}}\n",
 	       offsetof(struct rf_slot_client, addr), offsetof(struct rf_slot_client, addrlen),
-	       offsetof(struct rf_slot_client, flags), offsetof(struct rf_slot_client, last_seen_ns));
+	       offsetof(struct rf_slot_client, flags),
+	       offsetof(struct rf_slot_client, last_seen_ns));
 	return 0;
 }

@@ -42,8 +42,7 @@ static uint32_t get_be32(const uint8_t *p)
 
 /* u32 window | u16 family | address | u16 port, as handshake.h fixes it.
  * Returns the length, or 0 for an unusable address. */
-static size_t mac_input(uint8_t *buf, uint32_t window, const struct sockaddr *sa,
-			uint32_t salen)
+static size_t mac_input(uint8_t *buf, uint32_t window, const struct sockaddr *sa, uint32_t salen)
 {
 	size_t n = 0;
 
@@ -81,8 +80,8 @@ int adm_mac(const struct rf_slot_secret *s, uint32_t window, const struct sockad
 	return 0;
 }
 
-int adm_challenge(const struct rf_slot_secret *s, uint64_t now_ns,
-		  const struct sockaddr *sa, uint32_t salen, uint8_t *out)
+int adm_challenge(const struct rf_slot_secret *s, uint64_t now_ns, const struct sockaddr *sa,
+		  uint32_t salen, uint8_t *out)
 {
 	uint32_t window = adm_window(now_ns);
 
@@ -102,9 +101,8 @@ bool adm_is_hello(const uint8_t *data, uint32_t len)
 	return len >= RF_HS_HELLO_MIN && memcmp(data, RF_HS_HELLO_MAGIC, RF_HS_MAGIC_LEN) == 0;
 }
 
-bool adm_response_ok(const struct rf_slot_secret *s, uint64_t now_ns,
-		     const struct sockaddr *sa, uint32_t salen, const uint8_t *data,
-		     uint32_t len)
+bool adm_response_ok(const struct rf_slot_secret *s, uint64_t now_ns, const struct sockaddr *sa,
+		     uint32_t salen, const uint8_t *data, uint32_t len)
 {
 	uint32_t now_w = adm_window(now_ns), window;
 	uint8_t mac[RF_HS_MAC_LEN];
@@ -140,9 +138,9 @@ static enum adm_verdict decide_cookie(const struct rf_slot_secret *s, uint64_t n
 	return ADM_IGNORE;
 }
 
-enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret *s,
-			    uint64_t now_ns, const struct sockaddr *sa, uint32_t salen,
-			    const uint8_t *data, uint32_t len)
+enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret *s, uint64_t now_ns,
+			    const struct sockaddr *sa, uint32_t salen, const uint8_t *data,
+			    uint32_t len)
 {
 	switch (mode) {
 	case RF_ADMISSION_OPEN:
@@ -154,9 +152,9 @@ enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret 
 }
 
 struct scan {
-	uint32_t same;     /* entries of the newcomer's prefix */
-	int oldest;        /* evictable entry idle longest, -1 if none */
-	int oldest_same;   /* the same among the newcomer's prefix */
+	uint32_t same;   /* entries of the newcomer's prefix */
+	int oldest;      /* evictable entry idle longest, -1 if none */
+	int oldest_same; /* the same among the newcomer's prefix */
 };
 
 static bool evictable(const struct rf_slot_client *e, uint64_t now_ns)
@@ -203,8 +201,8 @@ bool adm_place_scans(const struct clients *c, const struct sockaddr *sa, uint32_
 	return c->n >= c->max || (per_ip && clients_per_prefix(c, sa) >= per_ip);
 }
 
-int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen,
-	      uint64_t now_ns, uint32_t per_ip, bool *evicted)
+int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen, uint64_t now_ns,
+	      uint32_t per_ip, bool *evicted)
 {
 	struct scan sc;
 	int victim = -1;

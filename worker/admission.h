@@ -22,7 +22,7 @@
 #include "common/slot.h"
 #include "worker/clients.h"
 
-#define RF_ADM_KEY_WINDOWS 12u        /* windows per key epoch: 60 s */
+#define RF_ADM_KEY_WINDOWS 12u /* windows per key epoch: 60 s */
 /* A client silent for longer than this may be evicted to make room for a
  * proven newcomer. A player sends at 20+ Hz, so it is never idle this
  * long; a squatter that sends once every few seconds is. So may a client
@@ -32,7 +32,7 @@
  * probation with its first datagram, one client tick after WELCOME, long
  * before the rest of the table's probationers have gone. */
 #define RF_ADM_EVICT_GRACE_NS 1500000000ull
-#define RF_ADM_REPLY_MAX 64u          /* replies queued per tick */
+#define RF_ADM_REPLY_MAX 64u /* replies queued per tick */
 /* CHALLENGEs may take this many of them: the rest stay for WELCOME and
  * REFUSED, so a HELLO flood cannot starve clients that proved their
  * address. */
@@ -45,9 +45,9 @@
 
 /* What a datagram from a source not in the table earns. */
 enum adm_verdict {
-	ADM_IGNORE,      /* nothing: too short to be answered */
-	ADM_CHALLENGE,   /* one CHALLENGE */
-	ADM_ADMIT,       /* proven: place it in the table */
+	ADM_IGNORE,    /* nothing: too short to be answered */
+	ADM_CHALLENGE, /* one CHALLENGE */
+	ADM_ADMIT,     /* proven: place it in the table */
 };
 
 /* The handshake window of CLOCK_MONOTONIC time now_ns. */
@@ -69,21 +69,20 @@ int adm_mac(const struct rf_slot_secret *s, uint32_t window, const struct sockad
 	    uint32_t salen, uint8_t mac[RF_HS_MAC_LEN]);
 /* Writes a CHALLENGE for source at now_ns into out[RF_HS_CHALLENGE_LEN].
  * 0 or the error of adm_mac(). */
-int adm_challenge(const struct rf_slot_secret *s, uint64_t now_ns,
-		  const struct sockaddr *sa, uint32_t salen, uint8_t *out);
+int adm_challenge(const struct rf_slot_secret *s, uint64_t now_ns, const struct sockaddr *sa,
+		  uint32_t salen, uint8_t *out);
 /* True when data is a RESPONSE from source that verifies at now_ns. */
-bool adm_response_ok(const struct rf_slot_secret *s, uint64_t now_ns,
-		     const struct sockaddr *sa, uint32_t salen, const uint8_t *data,
-		     uint32_t len);
+bool adm_response_ok(const struct rf_slot_secret *s, uint64_t now_ns, const struct sockaddr *sa,
+		     uint32_t salen, const uint8_t *data, uint32_t len);
 
 /* Exactly a RESPONSE / a HELLO by size and magic. */
 bool adm_is_response(const uint8_t *data, uint32_t len);
 bool adm_is_hello(const uint8_t *data, uint32_t len);
 
 /* The decision for a datagram from a source not in the table. */
-enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret *s,
-			    uint64_t now_ns, const struct sockaddr *sa, uint32_t salen,
-			    const uint8_t *data, uint32_t len);
+enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret *s, uint64_t now_ns,
+			    const struct sockaddr *sa, uint32_t salen, const uint8_t *data,
+			    uint32_t len);
 
 /* The table policy for a source that earned ADM_ADMIT:
  * 1. one IPv4 address (an IPv4-mapped IPv6 address counts as IPv4) or one
@@ -94,8 +93,8 @@ enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret 
  * (At the per-address cap, likewise among that address's entries.)
  * Returns the new entry's index; *evicted tells whether an entry went.
  * The caller sets the new entry's flags. */
-int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen,
-	      uint64_t now_ns, uint32_t per_ip, bool *evicted);
+int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen, uint64_t now_ns,
+	      uint32_t per_ip, bool *evicted);
 /* Whether adm_place() for this source must scan the table (O(entries)):
  * only when the table is full or the source's prefix is at its cap. */
 bool adm_place_scans(const struct clients *c, const struct sockaddr *sa, uint32_t per_ip);

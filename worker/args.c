@@ -47,7 +47,8 @@ static void usage_keys(FILE *f)
 		snprintf(flag + strlen(flag), sizeof(flag) - strlen(flag), " %s", k->arg);
 		n = snprintf(text, sizeof(text), "%s", k->doc);
 		if (k->max && n >= 0 && (size_t)n < sizeof(text))
-			n += snprintf(text + n, sizeof(text) - (size_t)n, ", %u..%u", k->min, k->max);
+			n += snprintf(text + n, sizeof(text) - (size_t)n, ", %u..%u", k->min,
+				      k->max);
 		if (n >= 0 && (size_t)n < sizeof(text))
 			snprintf(text + n, sizeof(text) - (size_t)n, " (default %s)",
 				 k->def ? k->def : "none");
@@ -72,13 +73,12 @@ static void usage(FILE *f)
 		"  --slot-fd N                 shared-memory slot (memfd) for stats and clients\n"
 		"  --ready-fd N                write \"ready\\n\" once set up to relay, then close it\n");
 	usage_keys(f);
-	fprintf(f,
-		"  --tick-phase-ns N           offset of the tick deadlines in the period\n"
-		"  --supervisor-pid N          supervised: die (SIGKILL) when process N, our\n"
-		"                              parent, exits; exit at once if it already has\n"
-		"  --no-gso                    never use UDP GSO (debugging)\n"
-		"  --log-level LEVEL           err|warning|notice|info|debug (default info)\n"
-		"  --help, --version\n");
+	fprintf(f, "  --tick-phase-ns N           offset of the tick deadlines in the period\n"
+		   "  --supervisor-pid N          supervised: die (SIGKILL) when process N, our\n"
+		   "                              parent, exits; exit at once if it already has\n"
+		   "  --no-gso                    never use UDP GSO (debugging)\n"
+		   "  --log-level LEVEL           err|warning|notice|info|debug (default info)\n"
+		   "  --help, --version\n");
 }
 
 static void bad_arg(const char *opt, const char *val, const char *want)
@@ -115,8 +115,7 @@ static int parse_fd(const char *opt, const char *s)
 
 /* A config key's flag: the table's setter, and its message on failure,
  * the same as ringfleetd --check gives for the key in a file. */
-static void parse_key(struct opts *o, const struct cfg_key *k, const char *flag,
-		      const char *s)
+static void parse_key(struct opts *o, const struct cfg_key *k, const char *flag, const char *s)
 {
 	struct cfg_key_ctx ctx = { .ncpus = 0 };
 	char why[CFG_WHY_MAX];
@@ -187,8 +186,21 @@ static void build_longopts(struct option *opts, size_t n_own,
 
 void args_parse(struct opts *o, int argc, char **argv)
 {
-	enum { O_NAME = 256, O_PORT, O_BIND, O_FD, O_SLOT_FD, O_READY_FD,
-	       O_PHASE, O_SUP_PID, O_NO_GSO, O_LOG_LEVEL, O_HELP, O_VERSION, O_KEY = 512 };
+	enum {
+		O_NAME = 256,
+		O_PORT,
+		O_BIND,
+		O_FD,
+		O_SLOT_FD,
+		O_READY_FD,
+		O_PHASE,
+		O_SUP_PID,
+		O_NO_GSO,
+		O_LOG_LEVEL,
+		O_HELP,
+		O_VERSION,
+		O_KEY = 512
+	};
 	static const struct option own[] = {
 		{ "name", required_argument, NULL, O_NAME },
 		{ "port", required_argument, NULL, O_PORT },
@@ -216,29 +228,50 @@ void args_parse(struct opts *o, int argc, char **argv)
 			continue;
 		}
 		switch (c) {
-		case O_NAME: parse_name(o, optarg); break;
-		case O_PORT: o->port = (unsigned)parse_num("--port", optarg, 1, 65535); break;
-		case O_BIND: o->bind = optarg; break;
-		case O_FD: o->fd = parse_fd("--fd", optarg); break;
-		case O_SLOT_FD: o->slot_fd = parse_fd("--slot-fd", optarg); break;
-		case O_READY_FD: o->ready_fd = parse_fd("--ready-fd", optarg); break;
+		case O_NAME:
+			parse_name(o, optarg);
+			break;
+		case O_PORT:
+			o->port = (unsigned)parse_num("--port", optarg, 1, 65535);
+			break;
+		case O_BIND:
+			o->bind = optarg;
+			break;
+		case O_FD:
+			o->fd = parse_fd("--fd", optarg);
+			break;
+		case O_SLOT_FD:
+			o->slot_fd = parse_fd("--slot-fd", optarg);
+			break;
+		case O_READY_FD:
+			o->ready_fd = parse_fd("--ready-fd", optarg);
+			break;
 		case O_PHASE:
-			o->tick_phase_ns = parse_num("--tick-phase-ns", optarg, 0,
-						     RF_NSEC_PER_SEC - 1);
+			o->tick_phase_ns =
+				parse_num("--tick-phase-ns", optarg, 0, RF_NSEC_PER_SEC - 1);
 			break;
 		case O_SUP_PID:
-			o->supervisor_pid = (int)parse_num("--supervisor-pid", optarg, 1, INT32_MAX);
+			o->supervisor_pid =
+				(int)parse_num("--supervisor-pid", optarg, 1, INT32_MAX);
 			break;
-		case O_NO_GSO: o->no_gso = true; break;
+		case O_NO_GSO:
+			o->no_gso = true;
+			break;
 		case O_LOG_LEVEL:
 			level = log_level_from_string(optarg);
 			if (level < 0)
 				bad_arg("--log-level", optarg, "err|warning|notice|info|debug");
 			log_set_level(level);
 			break;
-		case O_HELP: usage(stdout); exit(0);
-		case O_VERSION: printf("ringfleet-worker %s\n", RF_VERSION); exit(0);
-		default: usage(stderr); exit(EXIT_USAGE);
+		case O_HELP:
+			usage(stdout);
+			exit(0);
+		case O_VERSION:
+			printf("ringfleet-worker %s\n", RF_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(EXIT_USAGE);
 		}
 	}
 	if (optind < argc) {

@@ -22,9 +22,9 @@ struct opts {
 	int fd;
 	int slot_fd;
 	int ready_fd;
-	struct cfg_server srv;  /* the per-server keys (tick_hz ...) */
+	struct cfg_server srv; /* the per-server keys (tick_hz ...) */
 	uint64_t tick_phase_ns;
-	int supervisor_pid;     /* die with it (0: standalone) */
+	int supervisor_pid; /* die with it (0: standalone) */
 	bool no_gso;
 };
 

@@ -19,12 +19,11 @@
 
 struct rf_backend_ops {
 	const char *name;
-	enum rf_backend kind;      /* published in the slot */
+	enum rf_backend kind; /* published in the slot */
 	/* Sets the backend up for socket fd (which stays the caller's) and
 	 * checks the kernel accepts what it needs. nbufs receive buffers of
 	 * w->max_packet + 1 bytes. -errno on failure. */
-	int (*open)(void **be, struct worker *w, int fd, uint32_t nbufs,
-		    uint32_t max_clients);
+	int (*open)(void **be, struct worker *w, int fd, uint32_t nbufs, uint32_t max_clients);
 	void (*close)(void *be);
 	/* The setup the kernel accepted, for the log. */
 	const char *(*mode)(const void *be);

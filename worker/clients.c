@@ -131,8 +131,7 @@ static void set_reset(struct clients *c)
 	c->n = 0;
 }
 
-int clients_init(struct clients *c, struct rf_slot_client *tab, uint32_t max,
-		 uint64_t seed)
+int clients_init(struct clients *c, struct rf_slot_client *tab, uint32_t max, uint64_t seed)
 {
 	uint32_t buckets = 16;
 
@@ -226,7 +225,8 @@ struct clients_prefix clients_prefix_of(const struct sockaddr *sa)
 		p.b[0] = 4;
 		memcpy(p.b + 1, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
 	} else {
-		const uint8_t *a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+		const uint8_t *a =
+			((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
 
 		if (memcmp(a, v4_mapped, sizeof(v4_mapped)) == 0) {
 			p.b[0] = 4;
@@ -312,8 +312,7 @@ int clients_find(const struct clients *c, const struct sockaddr *sa, uint32_t sa
 	return -ENOENT;
 }
 
-int clients_touch(struct clients *c, const struct sockaddr *sa, uint32_t salen,
-		  uint64_t now)
+int clients_touch(struct clients *c, const struct sockaddr *sa, uint32_t salen, uint64_t now)
 {
 	int idx = clients_find(c, sa, salen);
 

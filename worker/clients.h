@@ -25,27 +25,26 @@ struct clients_prefix {
 struct prefix_slot {
 	struct clients_prefix key;
 	uint8_t pad[3];
-	uint32_t count;             /* 0 = empty bucket */
+	uint32_t count; /* 0 = empty bucket */
 };
 
 struct clients {
 	struct rf_slot_client *tab; /* [max] entries, in the slot */
 	uint32_t max;
-	uint32_t n;                 /* used entries */
-	uint32_t mask;              /* hash buckets - 1 */
-	uint32_t *hash;             /* [mask + 1] entry index + 1, 0 = empty */
+	uint32_t n;     /* used entries */
+	uint32_t mask;  /* hash buckets - 1 */
+	uint32_t *hash; /* [mask + 1] entry index + 1, 0 = empty */
 	/* Sparse set: set[0..n) are the used entries, set[n..max) the free
 	 * ones; pos[i] is entry i's place in set. */
 	uint32_t *set;
 	uint32_t *pos;
-	uint64_t seed;              /* hash key, so peers cannot pick collisions */
-	struct prefix_slot *pfx;    /* [mask + 1] entries per prefix */
+	uint64_t seed;           /* hash key, so peers cannot pick collisions */
+	struct prefix_slot *pfx; /* [mask + 1] entries per prefix */
 };
 
 /* Sets up an empty index over tab[max] (tab's contents are left alone:
  * call clients_clear() for a new slot or clients_rebuild() to resume). */
-int clients_init(struct clients *c, struct rf_slot_client *tab, uint32_t max,
-		 uint64_t seed);
+int clients_init(struct clients *c, struct rf_slot_client *tab, uint32_t max, uint64_t seed);
 void clients_free(struct clients *c);
 /* Empties the table and the slot entries. */
 void clients_clear(struct clients *c);
@@ -58,8 +57,7 @@ int clients_find(const struct clients *c, const struct sockaddr *sa, uint32_t sa
 /* Finds the client or adds it, and marks it seen at now. Returns its index,
  * -ENOSPC when it is new and the table is full, or -EAFNOSUPPORT for an
  * address that is not a complete IPv4/IPv6 one. */
-int clients_touch(struct clients *c, const struct sockaddr *sa, uint32_t salen,
-		  uint64_t now);
+int clients_touch(struct clients *c, const struct sockaddr *sa, uint32_t salen, uint64_t now);
 void clients_remove(struct clients *c, uint32_t idx);
 /* Removes every client silent for more than timeout_ns. Returns how many. */
 uint32_t clients_expire(struct clients *c, uint64_t now, uint64_t timeout_ns);

@@ -23,9 +23,8 @@ void rf_driver_rotate_key(struct worker *w)
 	sodium_memzero(key, sizeof(key));
 }
 
-int rf_driver_open(struct rf_driver *d, const struct rf_backend_ops *ops, struct worker *w,
-		   int fd, uint32_t nbufs, uint32_t max_clients, uint32_t hz,
-		   uint64_t phase_ns)
+int rf_driver_open(struct rf_driver *d, const struct rf_backend_ops *ops, struct worker *w, int fd,
+		   uint32_t nbufs, uint32_t max_clients, uint32_t hz, uint64_t phase_ns)
 {
 	int ret;
 
@@ -99,8 +98,7 @@ static void tick_work(struct rf_driver *d)
 	ops->tick_end(d->be);
 }
 
-int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask,
-		  const volatile sig_atomic_t *stop)
+int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile sig_atomic_t *stop)
 {
 	struct worker *w = d->w;
 	uint64_t period = d->period_ns;

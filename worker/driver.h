@@ -19,10 +19,10 @@
 struct rf_driver {
 	struct worker *w;
 	const struct rf_backend_ops *ops;
-	void *be;                   /* the backend's state */
+	void *be; /* the backend's state */
 	uint64_t period_ns;
 	uint64_t phase_ns;
-	uint32_t gso_seen;          /* events already logged */
+	uint32_t gso_seen; /* events already logged */
 	int rx_seen;
 };
 
@@ -30,13 +30,11 @@ struct rf_driver {
 void rf_driver_rotate_key(struct worker *w);
 /* Opens backend ops for socket fd (which stays the caller's) under worker
  * w, ticking at hz with phase_ns. -errno from the backend's open. */
-int rf_driver_open(struct rf_driver *d, const struct rf_backend_ops *ops, struct worker *w,
-		   int fd, uint32_t nbufs, uint32_t max_clients, uint32_t hz,
-		   uint64_t phase_ns);
+int rf_driver_open(struct rf_driver *d, const struct rf_backend_ops *ops, struct worker *w, int fd,
+		   uint32_t nbufs, uint32_t max_clients, uint32_t hz, uint64_t phase_ns);
 /* Runs ticks until *stop is set (by a signal, which only cuts a sleep
  * short: the tick after it is the last). 0, or -errno on a fatal error. */
-int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask,
-		  const volatile sig_atomic_t *stop);
+int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile sig_atomic_t *stop);
 /* At stop: waits, at most until until_ns, for sends still in flight;
  * -ETIMEDOUT if some did not complete. */
 int rf_driver_drain(struct rf_driver *d, uint64_t until_ns);

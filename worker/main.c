@@ -186,8 +186,8 @@ static int backend_open(struct rf_driver *d, const struct opts *o, struct worker
 	int ret;
 
 	if (o->srv.backend != RF_BACKEND_MMSG) {
-		ret = rf_driver_open(d, &ring_backend_ops, w, fd, o->srv.recv_buffers, o->srv.max_clients,
-				     o->srv.tick_hz, o->tick_phase_ns);
+		ret = rf_driver_open(d, &ring_backend_ops, w, fd, o->srv.recv_buffers,
+				     o->srv.max_clients, o->srv.tick_hz, o->tick_phase_ns);
 		if (ret == 0) {
 			log_info("io_uring backend, %s", d->ops->mode(d->be));
 			return 0;
@@ -267,7 +267,9 @@ static int run(struct opts *o)
 		.client_timeout_s = o->srv.client_timeout_s,
 		.max_packet = o->srv.max_packet,
 		.max_packets_per_tick = o->srv.max_packets_per_tick,
-		.gso_max_seg = o->no_gso ? 0 : family == AF_INET ? RF_GSO_SEG_IPV4 : RF_GSO_SEG_IPV6,
+		.gso_max_seg = o->no_gso           ? 0
+			       : family == AF_INET ? RF_GSO_SEG_IPV4
+						   : RF_GSO_SEG_IPV6,
 		.tick_hz = o->srv.tick_hz,
 		.tick_phase_ns = o->tick_phase_ns,
 		.seed = seed(),
@@ -296,9 +298,10 @@ static int run(struct opts *o)
 	worker_publish(&w);
 	describe_socket(fd, where, sizeof(where));
 	log_info("relaying on %s: tick %u Hz, max_clients %u, max_packet %u, gso %s, "
-		 "admission %s, max_clients_per_ip %u", where, o->srv.tick_hz, o->srv.max_clients,
-		 o->srv.max_packet, w.st.gso ? "on" : "off",
-		 o->srv.admission == RF_ADMISSION_OPEN ? "open" : "cookie", o->srv.max_clients_per_ip);
+		 "admission %s, max_clients_per_ip %u",
+		 where, o->srv.tick_hz, o->srv.max_clients, o->srv.max_packet,
+		 w.st.gso ? "on" : "off", o->srv.admission == RF_ADMISSION_OPEN ? "open" : "cookie",
+		 o->srv.max_clients_per_ip);
 	signal_ready(o->ready_fd);
 
 	ret = rf_driver_run(&d, &waitmask, &stop_signal);

@@ -13,8 +13,8 @@
 
 #include "common/timeutil.h"
 
-#define MMSG_RX 64    /* datagrams per recvmmsg */
-#define MMSG_TX 256   /* messages per sendmmsg (the kernel takes <= 1024) */
+#define MMSG_RX 64  /* datagrams per recvmmsg */
+#define MMSG_TX 256 /* messages per sendmmsg (the kernel takes <= 1024) */
 _Static_assert(MMSG_TX >= RF_ADM_REPLY_MAX, "a tick's replies fit one sendmmsg");
 
 /* Control room of one datagram: its receive timestamp (SO_TIMESTAMPNS),
@@ -30,9 +30,9 @@ struct mmsg {
 	uint8_t *bufs;
 	size_t bufs_bytes;
 	uint32_t nbufs;
-	uint32_t stride;            /* bytes between buffers */
-	uint32_t room;              /* max_packet + 1: a longer datagram shows */
-	uint32_t *free;             /* [nbufs] stack of free buffer ids */
+	uint32_t stride; /* bytes between buffers */
+	uint32_t room;   /* max_packet + 1: a longer datagram shows */
+	uint32_t *free;  /* [nbufs] stack of free buffer ids */
 	uint32_t n_free;
 	int rx_error;
 	struct tick_plan plan;
@@ -48,7 +48,7 @@ struct mmsg {
 static void mmsg_close(struct mmsg *m);
 
 static int mmsg_open(struct mmsg **out, struct worker *w, int fd, uint32_t nbufs,
-	      uint32_t max_clients)
+		     uint32_t max_clients)
 {
 	struct mmsg *m = calloc(1, sizeof(*m));
 	int ret;

@@ -9,8 +9,7 @@ static int relay_input(void *game, struct tick_plan *plan, void *data, uint32_t 
 	return tick_plan_add(plan, data, len, cookie);
 }
 
-static void relay_tick(void *game, struct tick_plan *plan, const uint32_t *clients,
-		       uint32_t n)
+static void relay_tick(void *game, struct tick_plan *plan, const uint32_t *clients, uint32_t n)
 {
 	(void)game;
 	/* n never exceeds the plan's room: both are max_clients. */

@@ -15,13 +15,11 @@ struct rf_game_ops {
 	/* A datagram of an admitted client, kept for this tick: appended to
 	 * plan by reference (cookie: the engine's id of its buffer). 0, or
 	 * -ENOSPC when the plan is full. */
-	int (*input)(void *game, struct tick_plan *plan, void *data, uint32_t len,
-		     uint32_t cookie);
+	int (*input)(void *game, struct tick_plan *plan, void *data, uint32_t len, uint32_t cookie);
 	/* The tick: chooses the destinations of the plan's packets among the
 	 * n admitted clients (indexes into the client table). The engine then
 	 * cuts the plan into send batches. */
-	void (*tick)(void *game, struct tick_plan *plan, const uint32_t *clients,
-		     uint32_t n);
+	void (*tick)(void *game, struct tick_plan *plan, const uint32_t *clients, uint32_t n);
 };
 
 /* Every admitted client gets every datagram; no state (game is NULL). */

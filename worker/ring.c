@@ -53,8 +53,8 @@ static inline uint64_t ud_make(unsigned kind, unsigned f, uint32_t dest, uint32_
 
 struct flight {
 	struct tick_plan plan;
-	uint32_t pending;           /* sends not completed yet */
-	bool busy;                  /* sends queued, buffers held */
+	uint32_t pending; /* sends not completed yet */
+	bool busy;        /* sends queued, buffers held */
 };
 
 /* What a send SQE points to until it is submitted; indexed like the SQEs,
@@ -75,27 +75,27 @@ struct reply_slot {
 struct ring {
 	struct io_uring uring;
 	struct worker *w;
-	unsigned flags;             /* IORING_SETUP_* the kernel accepted */
+	unsigned flags; /* IORING_SETUP_* the kernel accepted */
 	unsigned cq_entries;
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	uint8_t *bufs;
 	size_t bufs_bytes;
 	uint32_t nbufs;
-	uint32_t stride;            /* bytes between buffers */
-	uint32_t buf_len;           /* bytes the kernel may fill in each */
-	uint32_t in_kernel;         /* buffers the kernel can pick from */
-	uint32_t to_return;         /* added to the ring, not yet published */
-	struct msghdr rx_msg;       /* shape of the multishot receive */
+	uint32_t stride;      /* bytes between buffers */
+	uint32_t buf_len;     /* bytes the kernel may fill in each */
+	uint32_t in_kernel;   /* buffers the kernel can pick from */
+	uint32_t to_return;   /* added to the ring, not yet published */
+	struct msghdr rx_msg; /* shape of the multishot receive */
 	bool rx_armed;
-	uint32_t rx_gen;            /* generation of the armed receive */
-	uint64_t rx_count;          /* datagrams received, for the drain loop */
+	uint32_t rx_gen;   /* generation of the armed receive */
+	uint64_t rx_count; /* datagrams received, for the drain loop */
 	int rx_error;
-	struct sq_slot *sq;         /* [sq entries] */
+	struct sq_slot *sq; /* [sq entries] */
 	unsigned sq_entries;
 	struct flight fl[RING_FLIGHTS];
-	int cur;                    /* flight taking this window's packets, -1 */
-	uint32_t reply_next;        /* where the search for a free one starts */
+	int cur;             /* flight taking this window's packets, -1 */
+	uint32_t reply_next; /* where the search for a free one starts */
 	struct reply_slot reply[RING_REPLIES];
 };
 
@@ -103,10 +103,8 @@ static int ring_setup(struct ring *r, unsigned cq)
 {
 	/* Best first; EINVAL means this kernel does not know a flag. */
 	static const unsigned modes[] = {
-		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
-			IORING_SETUP_DEFER_TASKRUN,
-		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
-			IORING_SETUP_COOP_TASKRUN,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
 		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
 		0,
 	};
@@ -155,8 +153,8 @@ static int bufs_setup(struct ring *r, uint32_t nbufs, uint32_t max_packet)
 	int ret;
 
 	r->nbufs = nbufs;
-	r->buf_len = sizeof(struct io_uring_recvmsg_out) + RX_NAME_ROOM + RX_CTL_ROOM +
-		     max_packet + 1;
+	r->buf_len =
+		sizeof(struct io_uring_recvmsg_out) + RX_NAME_ROOM + RX_CTL_ROOM + max_packet + 1;
 	r->stride = (r->buf_len + 63) & ~63u;
 	r->bufs_bytes = (size_t)nbufs * r->stride;
 	r->bufs = mmap(NULL, r->bufs_bytes, PROT_READ | PROT_WRITE,
@@ -166,8 +164,7 @@ static int bufs_setup(struct ring *r, uint32_t nbufs, uint32_t max_packet)
 		return -errno;
 	}
 	r->br_bytes = (size_t)nbufs * sizeof(struct io_uring_buf);
-	r->br = mmap(NULL, r->br_bytes, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r->br = mmap(NULL, r->br_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (r->br == MAP_FAILED) {
 		r->br = NULL;
 		return -errno;
@@ -205,7 +202,7 @@ static int flights_setup(struct ring *r, uint32_t max_clients)
 }
 
 static int ring_open(struct ring **out, struct worker *w, int fd, uint32_t nbufs,
-	      uint32_t max_clients)
+		     uint32_t max_clients)
 {
 	struct ring *r;
 	unsigned cq = 2 * nbufs + 2 * RING_SQ_ENTRIES;
@@ -320,8 +317,8 @@ static void arm_rx(struct ring *r)
 	r->rx_armed = true;
 }
 
-static bool queue_send(struct ring *r, unsigned f, uint32_t d, uint32_t first,
-		       uint32_t count, union tick_cmsg *cmsg, uint64_t ud)
+static bool queue_send(struct ring *r, unsigned f, uint32_t d, uint32_t first, uint32_t count,
+		       union tick_cmsg *cmsg, uint64_t ud)
 {
 	const struct tick_plan *p = &r->fl[f].plan;
 	const struct rf_slot_client *e = &r->w->clients.tab[p->dest[d]];
@@ -376,8 +373,7 @@ static void flight_send(struct ring *r, unsigned f)
 		for (uint32_t b = 0; b < p->n_batches; b++) {
 			struct tick_batch *bt = &p->batch[b];
 
-			if (queue_send(r, f, d, bt->first, bt->count,
-				       bt->seg ? &p->cmsg[b] : NULL,
+			if (queue_send(r, f, d, bt->first, bt->count, bt->seg ? &p->cmsg[b] : NULL,
 				       ud_make(UD_SEND, f, d, b)))
 				fl->pending++;
 			else
@@ -482,11 +478,10 @@ static void on_recv(struct ring *r, const struct io_uring_cqe *cqe)
 	}
 	room = io_uring_recvmsg_payload_length(out, cqe->res, &r->rx_msg);
 	len = out->payloadlen < room ? out->payloadlen : room;
-	namelen = out->namelen < r->rx_msg.msg_namelen ? out->namelen
-						       : r->rx_msg.msg_namelen;
+	namelen = out->namelen < r->rx_msg.msg_namelen ? out->namelen : r->rx_msg.msg_namelen;
 	if (r->cur >= 0)
-		ret = worker_rx(w, &r->fl[r->cur].plan, io_uring_recvmsg_name(out),
-				namelen, io_uring_recvmsg_payload(out, &r->rx_msg), len,
+		ret = worker_rx(w, &r->fl[r->cur].plan, io_uring_recvmsg_name(out), namelen,
+				io_uring_recvmsg_payload(out, &r->rx_msg), len,
 				out->flags & MSG_TRUNC, bid, rx_stamp(out, &r->rx_msg));
 	else
 		w->st.drop_no_buffer++; /* every flight is still sending */

@@ -214,8 +214,7 @@ uint64_t tick_stamp_ns(const struct cmsghdr *cm, const void *end)
 	struct timespec ts;
 
 	if ((const char *)end - p < (ptrdiff_t)CMSG_LEN(sizeof(ts)) ||
-	    cm->cmsg_len < CMSG_LEN(sizeof(ts)) ||
-	    cm->cmsg_len > (size_t)((const char *)end - p) ||
+	    cm->cmsg_len < CMSG_LEN(sizeof(ts)) || cm->cmsg_len > (size_t)((const char *)end - p) ||
 	    cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
 		return 0;
 	memcpy(&ts, CMSG_DATA(cm), sizeof(ts));

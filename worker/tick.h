@@ -23,13 +23,13 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#define TICK_GSO_MAX_SEGS 64        /* segments per GSO send */
-#define TICK_GSO_MAX_BYTES 65507    /* payload bytes per GSO send */
+#define TICK_GSO_MAX_SEGS 64     /* segments per GSO send */
+#define TICK_GSO_MAX_BYTES 65507 /* payload bytes per GSO send */
 
 struct tick_batch {
-	uint32_t first;   /* index of the first packet in plan->iov */
-	uint16_t count;   /* packets in the batch, 1..TICK_GSO_MAX_SEGS */
-	uint16_t seg;     /* GSO segment size; 0: a plain send, no cmsg */
+	uint32_t first; /* index of the first packet in plan->iov */
+	uint16_t count; /* packets in the batch, 1..TICK_GSO_MAX_SEGS */
+	uint16_t seg;   /* GSO segment size; 0: a plain send, no cmsg */
 };
 
 /* Room for one UDP_SEGMENT control message, aligned for cmsghdr. */
@@ -39,16 +39,16 @@ union tick_cmsg {
 };
 
 struct tick_plan {
-	uint32_t cap;              /* packets the plan can hold */
+	uint32_t cap; /* packets the plan can hold */
 	uint32_t n_pkts;
-	struct iovec *iov;         /* [cap] payloads in arrival order */
-	uint32_t *cookie;          /* [cap] the backend's id of each buffer */
+	struct iovec *iov; /* [cap] payloads in arrival order */
+	uint32_t *cookie;  /* [cap] the backend's id of each buffer */
 	uint32_t n_batches;
-	struct tick_batch *batch;  /* [cap] */
-	union tick_cmsg *cmsg;     /* [cap] UDP_SEGMENT of batch i, if seg */
+	struct tick_batch *batch; /* [cap] */
+	union tick_cmsg *cmsg;    /* [cap] UDP_SEGMENT of batch i, if seg */
 	uint32_t dest_cap;
 	uint32_t n_dests;
-	uint32_t *dest;            /* [dest_cap] client indexes to send to */
+	uint32_t *dest; /* [dest_cap] client indexes to send to */
 };
 
 int tick_plan_init(struct tick_plan *p, uint32_t max_pkts, uint32_t max_dests);
@@ -69,10 +69,10 @@ static inline uint32_t tick_plan_sends(const struct tick_plan *p)
 }
 
 struct tick_flood {
-	uint32_t limit;      /* packets per client per arrival tick */
-	uint32_t n;          /* clients */
-	uint64_t *tick;      /* [n] arrival tick of the client's last packet */
-	uint32_t *count;     /* [n] packets counted in tick[i] */
+	uint32_t limit;  /* packets per client per arrival tick */
+	uint32_t n;      /* clients */
+	uint64_t *tick;  /* [n] arrival tick of the client's last packet */
+	uint32_t *count; /* [n] packets counted in tick[i] */
 };
 
 int tick_flood_init(struct tick_flood *f, uint32_t clients, uint32_t limit);
@@ -90,10 +90,10 @@ bool tick_flood_admit(struct tick_flood *f, uint32_t client, uint64_t tick);
  * datagrams the tick due at its end relays. */
 struct tick_clock {
 	uint64_t period_ns;
-	uint64_t phase_ns;     /* < period_ns */
-	uint64_t now_ns;       /* CLOCK_MONOTONIC at the start of this tick */
-	uint64_t now_tick;     /* the tick now_ns falls in */
-	int64_t real_off_ns;   /* CLOCK_REALTIME - CLOCK_MONOTONIC at now_ns */
+	uint64_t phase_ns;   /* < period_ns */
+	uint64_t now_ns;     /* CLOCK_MONOTONIC at the start of this tick */
+	uint64_t now_tick;   /* the tick now_ns falls in */
+	int64_t real_off_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC at now_ns */
 };
 
 /* -EINVAL unless 1 <= hz <= 1e9. phase is taken modulo the period. */

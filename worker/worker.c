@@ -68,13 +68,12 @@ void worker_free(struct worker *w)
 }
 
 /* Queues a reply to sa; false when the tick's budget is used up. */
-static bool reply_add(struct worker *w, const struct sockaddr *sa, uint32_t salen,
-		      const void *data, uint32_t len)
+static bool reply_add(struct worker *w, const struct sockaddr *sa, uint32_t salen, const void *data,
+		      uint32_t len)
 {
 	struct worker_reply *r;
 
-	if (w->n_replies >= RF_ADM_REPLY_MAX || salen > sizeof(r->name) ||
-	    len > sizeof(r->data)) {
+	if (w->n_replies >= RF_ADM_REPLY_MAX || salen > sizeof(r->name) || len > sizeof(r->data)) {
 		w->st.drop_replies++;
 		return false;
 	}
@@ -157,8 +156,8 @@ static int admit(struct worker *w, const struct sockaddr *sa, uint32_t salen)
 static int unknown_source(struct worker *w, const struct sockaddr *sa, uint32_t salen,
 			  const uint8_t *data, uint32_t len)
 {
-	enum adm_verdict v = adm_decide(w->admission, &w->slot->secret, w->now_ns, sa,
-					salen, data, len);
+	enum adm_verdict v =
+		adm_decide(w->admission, &w->slot->secret, w->now_ns, sa, salen, data, len);
 	int idx;
 
 	if (v == ADM_ADMIT) {
@@ -193,8 +192,8 @@ static bool maybe_handshake(const struct worker *w, const uint8_t *data, uint32_
 {
 	/* The admitted client's fast path pays this length test, and the
 	 * magic test only for datagrams that start like one. */
-	if (len < RF_HS_RESPONSE_LEN || w->admission == RF_ADMISSION_OPEN ||
-	    data[0] != 'R' || data[1] != 'F')
+	if (len < RF_HS_RESPONSE_LEN || w->admission == RF_ADMISSION_OPEN || data[0] != 'R' ||
+	    data[1] != 'F')
 		return false;
 	return adm_is_response(data, len) || adm_is_hello(data, len);
 }
@@ -205,9 +204,8 @@ void worker_tick_start(struct worker *w, uint64_t mono_ns, uint64_t real_ns)
 	tick_clock_set(&w->clock, mono_ns, real_ns);
 }
 
-int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name,
-	      uint32_t namelen, void *data, uint32_t len, bool trunc, uint32_t cookie,
-	      uint64_t rx_real_ns)
+int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name, uint32_t namelen,
+	      void *data, uint32_t len, bool trunc, uint32_t cookie, uint64_t rx_real_ns)
 {
 	int idx;
 

@@ -29,12 +29,12 @@ struct worker_params {
 	uint32_t client_timeout_s;
 	uint32_t max_packet;
 	uint32_t max_packets_per_tick;
-	uint32_t gso_max_seg;       /* largest GSO segment; 0 = no GSO */
-	uint32_t tick_hz;           /* the tick grid, which the flood cap */
-	uint64_t tick_phase_ns;     /* counts arrival ticks on */
-	uint64_t seed;              /* client hash key */
+	uint32_t gso_max_seg;   /* largest GSO segment; 0 = no GSO */
+	uint32_t tick_hz;       /* the tick grid, which the flood cap */
+	uint64_t tick_phase_ns; /* counts arrival ticks on */
+	uint64_t seed;          /* client hash key */
 	enum rf_admission admission;
-	uint32_t max_clients_per_ip; /* 0: unlimited */
+	uint32_t max_clients_per_ip;    /* 0: unlimited */
 	const struct rf_game_ops *game; /* NULL: the relay */
 	void *game_ctx;
 };
@@ -42,7 +42,7 @@ struct worker_params {
 /* A handshake reply queued during the tick, sent by the backend at its
  * end with the relay output (worker_replies_sent() empties the queue). */
 struct worker_reply {
-	struct sockaddr_in6 name;   /* big enough for either family */
+	struct sockaddr_in6 name; /* big enough for either family */
 	uint32_t namelen;
 	uint32_t len;
 	uint8_t data[RF_HS_REPLY_MAX];
@@ -52,19 +52,19 @@ struct worker {
 	struct rf_slot *slot;
 	struct clients clients;
 	struct tick_flood flood;
-	struct tick_clock clock;    /* maps receive timestamps to ticks */
-	struct rf_slot_stats st;    /* counters, published once per tick */
-	uint64_t now_ns;            /* start of the current tick, stamps clients */
-	uint64_t deadline_ns;       /* next tick deadline, bounds any waiting */
-	uint64_t timeout_ns;        /* client silence before expiry */
+	struct tick_clock clock; /* maps receive timestamps to ticks */
+	struct rf_slot_stats st; /* counters, published once per tick */
+	uint64_t now_ns;         /* start of the current tick, stamps clients */
+	uint64_t deadline_ns;    /* next tick deadline, bounds any waiting */
+	uint64_t timeout_ns;     /* client silence before expiry */
 	uint32_t max_packet;
-	uint32_t gso_max_seg;       /* largest GSO segment; 0 once GSO is off */
-	uint32_t gso_events;        /* times the kernel refused GSO, for logs */
+	uint32_t gso_max_seg; /* largest GSO segment; 0 once GSO is off */
+	uint32_t gso_events;  /* times the kernel refused GSO, for logs */
 	enum rf_admission admission;
-	uint32_t per_ip;            /* max_clients_per_ip, 0 = unlimited */
+	uint32_t per_ip; /* max_clients_per_ip, 0 = unlimited */
 	uint32_t n_replies;
-	uint32_t n_challenges;      /* of them CHALLENGEs */
-	uint32_t n_places;          /* table scans this tick */
+	uint32_t n_challenges; /* of them CHALLENGEs */
+	uint32_t n_places;     /* table scans this tick */
 	const struct rf_game_ops *game;
 	void *game_ctx;
 	struct worker_reply reply[RF_ADM_REPLY_MAX];
@@ -89,9 +89,8 @@ void worker_tick_start(struct worker *w, uint64_t mono_ns, uint64_t real_ns);
  * -EALREADY a handshake message from an admitted one, -ENOSPC no room in
  * the table, -EDQUOT flood, -ENOBUFS plan full); the backend recycles the
  * buffer at once. Handshake replies it causes go to w->reply. */
-int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name,
-	      uint32_t namelen, void *data, uint32_t len, bool trunc, uint32_t cookie,
-	      uint64_t rx_real_ns);
+int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name, uint32_t namelen,
+	      void *data, uint32_t len, bool trunc, uint32_t cookie, uint64_t rx_real_ns);
 /* Ends a tick's admission window: expires silent clients. */
 void worker_end_window(struct worker *w);
 /* Runs the game's tick (it sets the destinations among the admitted

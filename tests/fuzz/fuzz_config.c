@@ -57,18 +57,18 @@ static void check_server(const struct cfg *cfg, size_t i)
 	/* Two heartbeats per hang timeout, or healthy workers get killed. */
 	FUZZ_CHECK((uint64_t)s->tick_hz * cfg->sup.hang_timeout_ms >= 2000,
 		   "tick_hz %u with hang_timeout_ms %u", s->tick_hz, cfg->sup.hang_timeout_ms);
-	FUZZ_CHECK(s->max_clients >= 1 && s->max_clients <= RF_CLIENTS_LIMIT,
-		   "max_clients %u", s->max_clients);
-	FUZZ_CHECK(s->client_timeout_s >= 1 && s->client_timeout_s <= 3600,
-		   "client_timeout_s %u", s->client_timeout_s);
+	FUZZ_CHECK(s->max_clients >= 1 && s->max_clients <= RF_CLIENTS_LIMIT, "max_clients %u",
+		   s->max_clients);
+	FUZZ_CHECK(s->client_timeout_s >= 1 && s->client_timeout_s <= 3600, "client_timeout_s %u",
+		   s->client_timeout_s);
 	FUZZ_CHECK(s->max_packet >= 1 && s->max_packet <= 65507, "max_packet %u", s->max_packet);
 	FUZZ_CHECK(s->max_packets_per_tick >= 1 && s->max_packets_per_tick <= 1024,
 		   "max_packets_per_tick %u", s->max_packets_per_tick);
 	FUZZ_CHECK(s->recv_buffers >= 16 && s->recv_buffers <= 32768 &&
 			   !(s->recv_buffers & (s->recv_buffers - 1)),
 		   "recv_buffers %u", s->recv_buffers);
-	FUZZ_CHECK(s->socket_rcvbuf >= 4096 && s->socket_rcvbuf <= (1u << 30),
-		   "socket_rcvbuf %llu", (unsigned long long)s->socket_rcvbuf);
+	FUZZ_CHECK(s->socket_rcvbuf >= 4096 && s->socket_rcvbuf <= (1u << 30), "socket_rcvbuf %llu",
+		   (unsigned long long)s->socket_rcvbuf);
 	FUZZ_CHECK(s->backend == RF_BACKEND_AUTO || s->backend == RF_BACKEND_IO_URING ||
 			   s->backend == RF_BACKEND_MMSG,
 		   "backend %d", (int)s->backend);
@@ -81,8 +81,8 @@ static void check_server(const struct cfg *cfg, size_t i)
 	FUZZ_CHECK(s->line >= 1, "server %s: line %d", s->name, s->line);
 	/* The name index is what ctl verbs and reload diffs look names up in. */
 	FUZZ_CHECK(cfg_find_server(cfg, s->name) == (int)i,
-		   "cfg_find_server(%s) = %d, expected %zu", s->name,
-		   cfg_find_server(cfg, s->name), i);
+		   "cfg_find_server(%s) = %d, expected %zu", s->name, cfg_find_server(cfg, s->name),
+		   i);
 }
 
 /* Two servers may share a port only on distinct, non-wildcard addresses. */

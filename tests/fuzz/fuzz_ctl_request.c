@@ -34,10 +34,10 @@ static const struct {
 	const char *name;
 	int min_args, max_args;
 } verbs[CTL_VERB_COUNT] = {
-	[CTL_PING] = { "ping", 0, 0 },         [CTL_VERSION] = { "version", 0, 0 },
-	[CTL_STATUS] = { "status", 0, 1 },     [CTL_START] = { "start", 1, 1 },
-	[CTL_STOP] = { "stop", 1, 1 },         [CTL_RESTART] = { "restart", 1, 1 },
-	[CTL_RELOAD] = { "reload", 0, 0 },     [CTL_SHUTDOWN] = { "shutdown", 0, 0 },
+	[CTL_PING] = { "ping", 0, 0 },     [CTL_VERSION] = { "version", 0, 0 },
+	[CTL_STATUS] = { "status", 0, 1 }, [CTL_START] = { "start", 1, 1 },
+	[CTL_STOP] = { "stop", 1, 1 },     [CTL_RESTART] = { "restart", 1, 1 },
+	[CTL_RELOAD] = { "reload", 0, 0 }, [CTL_SHUTDOWN] = { "shutdown", 0, 0 },
 };
 
 static bool printable_word(const char *s)

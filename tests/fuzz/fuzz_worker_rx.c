@@ -90,24 +90,24 @@ struct fx {
 	struct worker_params wp;
 	uint32_t cap;
 	uint64_t now;
-	int64_t real_off;         /* CLOCK_REALTIME - CLOCK_MONOTONIC */
-	uint64_t period, phase;   /* the model's tick grid */
-	uint32_t gso;             /* the model's gso_max_seg */
+	int64_t real_off;       /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	uint64_t period, phase; /* the model's tick grid */
+	uint32_t gso;           /* the model's gso_max_seg */
 	struct mclient *c;
 	uint32_t n;
-	struct mpkt *pkts;        /* admitted this window, in order */
+	struct mpkt *pkts; /* admitted this window, in order */
 	uint32_t n_pkts;
-	void **held;              /* ring buffers the plan points into */
+	void **held; /* ring buffers the plan points into */
 	uint32_t n_held;
 	uint32_t cookie;
-	uint8_t *mark;            /* [max_clients] scratch */
+	uint8_t *mark;             /* [max_clients] scratch */
 	struct rf_slot_stats base; /* counters when the run started */
 	uint64_t pkts_in, bytes_in, truncated, max_clients, flood, no_buffer, admitted;
 	uint64_t unadmitted, evictions;
-	uint64_t evict_seen;      /* last_seen of the client the next rx may evict */
+	uint64_t evict_seen; /* last_seen of the client the next rx may evict */
 	bool may_evict;
-	uint32_t scans;           /* table scans this tick (RF_ADM_PLACE_MAX) */
-	bool cookie_mode;        /* admission = cookie */
+	uint32_t scans;               /* table scans this tick (RF_ADM_PLACE_MAX) */
+	bool cookie_mode;             /* admission = cookie */
 	uint32_t replies, challenges; /* queued this tick */
 	uint64_t hs, refusals, n_challenges, replies_dropped, adm_admitted;
 };
@@ -220,8 +220,7 @@ static uint64_t model_arrival(const struct fx *f, uint64_t real)
 {
 	__int128 mono = (__int128)real - f->real_off;
 
-	if (real == 0 || real > INT64_MAX || mono < 0 ||
-	    mono > (__int128)(f->now + f->period))
+	if (real == 0 || real > INT64_MAX || mono < 0 || mono > (__int128)(f->now + f->period))
 		return model_tick_of(f, f->now);
 	return model_tick_of(f, (uint64_t)mono);
 }
@@ -258,7 +257,8 @@ static void set_now(struct fx *f)
  * reply: it would not fit the queue entry. */
 static void model_reply(struct fx *f, bool challenge, uint32_t namelen)
 {
-	if (f->replies >= RF_ADM_REPLY_MAX || (challenge && f->challenges >= RF_ADM_CHALLENGE_MAX) ||
+	if (f->replies >= RF_ADM_REPLY_MAX ||
+	    (challenge && f->challenges >= RF_ADM_CHALLENGE_MAX) ||
 	    namelen > sizeof(struct sockaddr_in6)) {
 		f->replies_dropped++;
 		return;
@@ -310,8 +310,7 @@ static int model_place(struct fx *f, const struct key *k, int *victim)
 /* A source that earned admission, as worker.c's admit(): placed (the
  * newcomer is the model's entry n, the evicted one found by rx()), or
  * refused. */
-static int model_admit(struct fx *f, const struct key *k, uint32_t namelen,
-		       struct mclient **out)
+static int model_admit(struct fx *f, const struct key *k, uint32_t namelen, struct mclient **out)
 {
 	uint32_t same = 0;
 	bool scans;
@@ -322,7 +321,8 @@ static int model_admit(struct fx *f, const struct key *k, uint32_t namelen,
 		(f->wp.max_clients_per_ip && same >= f->wp.max_clients_per_ip);
 	int victim, ret;
 
-	if (scans && (f->scans >= RF_ADM_PLACE_MAX || (f->cookie_mode && f->replies >= RF_ADM_REPLY_MAX))) {
+	if (scans &&
+	    (f->scans >= RF_ADM_PLACE_MAX || (f->cookie_mode && f->replies >= RF_ADM_REPLY_MAX))) {
 		f->replies_dropped += f->cookie_mode;
 		return -ENOSPC;
 	}
@@ -340,8 +340,7 @@ static int model_admit(struct fx *f, const struct key *k, uint32_t namelen,
 		f->evictions++;
 	}
 	*out = &f->c[f->n++];
-	**out = (struct mclient){ .k = *k, .seen = f->now, .idx = -1,
-				  .probation = f->cookie_mode };
+	**out = (struct mclient){ .k = *k, .seen = f->now, .idx = -1, .probation = f->cookie_mode };
 	f->adm_admitted++;
 	if (f->cookie_mode)
 		model_reply(f, false, namelen);
@@ -349,8 +348,8 @@ static int model_admit(struct fx *f, const struct key *k, uint32_t namelen,
 }
 
 /* A datagram from a source not in the table. */
-static int model_unknown(struct fx *f, const struct key *k, const uint8_t *name,
-			 uint32_t namelen, const uint8_t *data, uint32_t len, struct mclient **c)
+static int model_unknown(struct fx *f, const struct key *k, const uint8_t *name, uint32_t namelen,
+			 const uint8_t *data, uint32_t len, struct mclient **c)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)name;
 	int ret;
@@ -372,8 +371,8 @@ static int model_unknown(struct fx *f, const struct key *k, const uint8_t *name,
 }
 
 /* The verdict worker_rx() must give, updating the model as it would. */
-static int model_rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *data,
-		    uint32_t len, bool trunc, uint64_t stamp, struct mclient **who)
+static int model_rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *data, uint32_t len,
+		    bool trunc, uint64_t stamp, struct mclient **who)
 {
 	uint64_t tick;
 	struct mclient *c;
@@ -439,8 +438,7 @@ static void check_counters(struct fx *f)
 	FUZZ_CHECK(s->pkts_in - b->pkts_in == f->pkts_in, "pkts_in");
 	FUZZ_CHECK(s->bytes_in - b->bytes_in == f->bytes_in, "bytes_in");
 	FUZZ_CHECK(s->drop_truncated - b->drop_truncated == f->truncated, "drop_truncated");
-	FUZZ_CHECK(s->drop_max_clients - b->drop_max_clients == f->max_clients,
-		   "drop_max_clients");
+	FUZZ_CHECK(s->drop_max_clients - b->drop_max_clients == f->max_clients, "drop_max_clients");
 	FUZZ_CHECK(s->drop_flood - b->drop_flood == f->flood, "drop_flood");
 	FUZZ_CHECK(s->drop_no_buffer - b->drop_no_buffer == f->no_buffer, "drop_no_buffer");
 	FUZZ_CHECK(s->drop_unadmitted - b->drop_unadmitted == f->unadmitted, "drop_unadmitted");
@@ -461,8 +459,7 @@ static void check_counters(struct fx *f)
 /* Each live model client has one worker entry, and no two share one. */
 static void check_clients(struct fx *f)
 {
-	FUZZ_CHECK(f->w.clients.n == f->n, "worker has %u clients, model %u", f->w.clients.n,
-		   f->n);
+	FUZZ_CHECK(f->w.clients.n == f->n, "worker has %u clients, model %u", f->w.clients.n, f->n);
 	memset(f->mark, 0, f->wp.max_clients);
 	for (uint32_t i = 0; i < f->n; i++) {
 		int idx = worker_index(f, &f->c[i].k);
@@ -473,7 +470,8 @@ static void check_clients(struct fx *f)
 		f->mark[idx] = 1;
 		FUZZ_CHECK(f->w.clients.tab[idx].last_seen_ns == f->c[i].seen, "last_seen of %d",
 			   idx);
-		FUZZ_CHECK(f->w.clients.tab[idx].flags == (f->c[i].probation ? RF_CLIENT_PROBATION : 0),
+		FUZZ_CHECK(f->w.clients.tab[idx].flags ==
+				   (f->c[i].probation ? RF_CLIENT_PROBATION : 0),
 			   "flags of %d", idx);
 		/* O(n) each: a sample keeps big tables fast to fuzz. */
 		if (i < 32) {
@@ -483,7 +481,8 @@ static void check_clients(struct fx *f)
 			key_sockaddr(&f->c[i].k, &sa);
 			for (uint32_t j = 0; j < f->n; j++)
 				same += same_prefix(&f->c[j].k, &f->c[i].k);
-			FUZZ_CHECK(clients_per_prefix(&f->w.clients, (struct sockaddr *)&sa) == same,
+			FUZZ_CHECK(clients_per_prefix(&f->w.clients, (struct sockaddr *)&sa) ==
+					   same,
 				   "prefix count of client %u: %u, model %u", i,
 				   clients_per_prefix(&f->w.clients, (struct sockaddr *)&sa), same);
 		}
@@ -552,12 +551,14 @@ static void trace_plan(const struct fx *f)
 	fprintf(stderr, "tick: %u clients, %u packets, gso %u, batches:", f->n, p->n_pkts, f->gso);
 	for (uint32_t b = 0; b < p->n_batches; b++)
 		fprintf(stderr, " %ux%u", p->batch[b].count,
-			p->batch[b].seg ? p->batch[b].seg : (unsigned)p->iov[p->batch[b].first].iov_len);
+			p->batch[b].seg ? p->batch[b].seg
+					: (unsigned)p->iov[p->batch[b].first].iov_len);
 	fprintf(stderr, " | in %llu drops trunc %llu clients %llu flood %llu nobuf %llu",
 		(unsigned long long)f->pkts_in, (unsigned long long)f->truncated,
 		(unsigned long long)f->max_clients, (unsigned long long)f->flood,
 		(unsigned long long)f->no_buffer);
-	fprintf(stderr, " unadmitted %llu hs %llu | admitted %llu evicted %llu refused %llu"
+	fprintf(stderr,
+		" unadmitted %llu hs %llu | admitted %llu evicted %llu refused %llu"
 		" challenges %llu replies %u dropped %llu\n",
 		(unsigned long long)f->unadmitted, (unsigned long long)f->hs,
 		(unsigned long long)f->adm_admitted, (unsigned long long)f->evictions,
@@ -565,8 +566,8 @@ static void trace_plan(const struct fx *f)
 		(unsigned long long)f->replies_dropped);
 }
 
-static void check_batch_maximal(const struct fx *f, const struct tick_batch *bt,
-				uint64_t bytes, uint32_t gso)
+static void check_batch_maximal(const struct fx *f, const struct tick_batch *bt, uint64_t bytes,
+				uint32_t gso)
 {
 	const struct tick_plan *p = &f->plan;
 	uint32_t next = bt->first + bt->count;
@@ -625,7 +626,8 @@ static void check_plan(struct fx *f)
 			const struct cmsghdr *cm = &p->cmsg[b].align;
 			uint16_t seg;
 
-			FUZZ_CHECK(bt->seg > 0 && bt->seg <= gso && bt->seg == p->iov[bt->first].iov_len,
+			FUZZ_CHECK(bt->seg > 0 && bt->seg <= gso &&
+					   bt->seg == p->iov[bt->first].iov_len,
 				   "batch %u: segment %u with GSO cap %u", b, bt->seg, gso);
 			for (uint32_t i = bt->first; i + 1 < bt->first + bt->count; i++)
 				FUZZ_CHECK(p->iov[i].iov_len == bt->seg, "unequal segment %u", i);
@@ -634,7 +636,8 @@ static void check_plan(struct fx *f)
 					   cm->cmsg_len == CMSG_LEN(sizeof(uint16_t)),
 				   "batch %u: cmsg", b);
 			memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
-			FUZZ_CHECK(seg == bt->seg, "batch %u: cmsg says %u, batch %u", b, seg, bt->seg);
+			FUZZ_CHECK(seg == bt->seg, "batch %u: cmsg says %u, batch %u", b, seg,
+				   bt->seg);
 		}
 		check_batch_maximal(f, bt, bytes, gso);
 		next += bt->count;
@@ -749,7 +752,8 @@ static uint64_t datagram_stamp(struct fx *f, struct fuzz_in *in, uint8_t flags)
 	case 0:
 		return 0;
 	case 1:
-		return real_at(f, f->now > v * RF_NSEC_PER_MSEC ? f->now - v * RF_NSEC_PER_MSEC : 0);
+		return real_at(f,
+			       f->now > v * RF_NSEC_PER_MSEC ? f->now - v * RF_NSEC_PER_MSEC : 0);
 	case 2:
 		return real_at(f, f->now + v * 1000ull);
 	default:
@@ -819,12 +823,14 @@ static uint32_t put_control(uint8_t *ctl, uint64_t real, uint8_t how)
 {
 	struct timespec ts = { .tv_sec = (time_t)(real / RF_NSEC_PER_SEC),
 			       .tv_nsec = (long)(real % RF_NSEC_PER_SEC) };
-	struct cmsghdr cm = { .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_TIMESTAMPNS,
+	struct cmsghdr cm = { .cmsg_level = SOL_SOCKET,
+			      .cmsg_type = SCM_TIMESTAMPNS,
 			      .cmsg_len = CMSG_LEN(sizeof(ts)) };
 	uint32_t off = 0;
 
 	if (how & 16) {
-		struct cmsghdr other = { .cmsg_level = SOL_IP, .cmsg_type = 8 /* IP_PKTINFO */,
+		struct cmsghdr other = { .cmsg_level = SOL_IP,
+					 .cmsg_type = 8 /* IP_PKTINFO */,
 					 .cmsg_len = CMSG_LEN(12) };
 
 		memcpy(ctl, &other, sizeof(other));
@@ -895,9 +901,8 @@ static void op_ring(struct fx *f, struct fuzz_in *in)
 	stamp = ring_stamp(out, &msg);
 	/* The stamp the kernel wrote is found; a header the kernel did not
 	 * write may lose it, never invent one. */
-	FUZZ_CHECK(stamp == want_stamp || (stamp == 0 && (how & 2)),
-		   "stamp %llu, wrote %llu", (unsigned long long)stamp,
-		   (unsigned long long)want_stamp);
+	FUZZ_CHECK(stamp == want_stamp || (stamp == 0 && (how & 2)), "stamp %llu, wrote %llu",
+		   (unsigned long long)stamp, (unsigned long long)want_stamp);
 	rx(f, name, namelen, payload, len, out->flags & MSG_TRUNC, stamp, buf);
 }
 
@@ -942,8 +947,8 @@ static void op_respond(struct fx *f, struct fuzz_in *in)
 	if (how & 0x80) {
 		memset(arena, 0, RF_HS_HELLO_MIN);
 		memcpy(arena, RF_HS_HELLO_MAGIC, RF_HS_MAGIC_LEN);
-		rx(f, name, namelen, arena, RF_HS_HELLO_MIN + (how & 3), false,
-		   real_at(f, f->now), NULL);
+		rx(f, name, namelen, arena, RF_HS_HELLO_MIN + (how & 3), false, real_at(f, f->now),
+		   NULL);
 		return;
 	}
 	memcpy(arena, rsp, sizeof(rsp));
@@ -999,7 +1004,9 @@ static void model_resume(struct fx *f, const struct rf_slot_client *snap)
 			FUZZ_CHECK(f->slot->clients[i].addr.family == 0, "bad entry %u kept", i);
 			continue;
 		}
-		f->c[f->n++] = (struct mclient){ .k = k, .seen = e->last_seen_ns, .idx = (int)i,
+		f->c[f->n++] = (struct mclient){ .k = k,
+						 .seen = e->last_seen_ns,
+						 .idx = (int)i,
 						 .probation = e->flags & RF_CLIENT_PROBATION };
 	}
 }
@@ -1017,8 +1024,11 @@ static void setup(struct fx *f, struct fuzz_in *in)
 	f->cap = 1 + fuzz_u8(in);
 	gsel = fuzz_u8(in) % 5;
 	/* The worker's real caps (IPv4, IPv6), none, or anything. */
-	f->wp.gso_max_seg = gsel == 0 ? 0 : gsel == 1 ? 1472 : gsel == 2 ? 1452
-			  : gsel == 3 ? fuzz_u16(in) : fuzz_u32(in);
+	f->wp.gso_max_seg = gsel == 0   ? 0
+			    : gsel == 1 ? 1472
+			    : gsel == 2 ? 1452
+			    : gsel == 3 ? fuzz_u16(in)
+					: fuzz_u32(in);
 	f->wp.seed = fuzz_u64(in);
 	f->wp.admission = RF_ADMISSION_OPEN;
 	f->now = fuzz_u32(in) * (uint64_t)RF_NSEC_PER_MSEC;

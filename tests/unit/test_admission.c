@@ -110,8 +110,9 @@ static void test_mac_input_layout(void **state)
 	struct sockaddr_in a = v4("192.0.2.7", 0x1234);
 	uint8_t mac[RF_HS_MAC_LEN], want[RF_HS_MAC_LEN];
 	uint32_t w = adm_window(T0);
-	const uint8_t in[12] = { w >> 24, w >> 16, w >> 8, w, 0, AF_INET,
-				 192, 0, 2, 7, 0x12, 0x34 };
+	const uint8_t in[12] = {
+		w >> 24, w >> 16, w >> 8, w, 0, AF_INET, 192, 0, 2, 7, 0x12, 0x34
+	};
 
 	(void)state;
 	install(&s, T0, 7);
@@ -130,7 +131,7 @@ static void test_key_rotation(void **state)
 	struct sockaddr_in a = v4("192.0.2.1", 4000);
 	uint64_t epoch_ns = (uint64_t)RF_ADM_KEY_WINDOWS * RF_HS_WINDOW_S * SEC;
 	uint64_t last = (T0 / epoch_ns + 1) * epoch_ns - 1 * SEC; /* last window */
-	uint64_t next = last + 2 * SEC;                            /* next epoch */
+	uint64_t next = last + 2 * SEC;                           /* next epoch */
 	uint8_t ch[RF_HS_CHALLENGE_LEN], rsp[RF_HS_RESPONSE_LEN];
 
 	(void)state;
@@ -159,10 +160,12 @@ static void test_decide(void **state)
 	(void)state;
 	install(&s, T0, 1);
 	/* Open: anything, any size. */
-	assert_int_equal(adm_decide(RF_ADMISSION_OPEN, &s, T0, SA(a), sizeof(a), buf, 1), ADM_ADMIT);
+	assert_int_equal(adm_decide(RF_ADMISSION_OPEN, &s, T0, SA(a), sizeof(a), buf, 1),
+			 ADM_ADMIT);
 	/* Cookie: short datagrams get nothing (no reply may exceed them). */
 	for (uint32_t len = 0; len < RF_HS_CHALLENGE_LEN; len++)
-		assert_int_equal(adm_decide(RF_ADMISSION_COOKIE, &s, T0, SA(a), sizeof(a), buf, len),
+		assert_int_equal(adm_decide(RF_ADMISSION_COOKIE, &s, T0, SA(a), sizeof(a), buf,
+					    len),
 				 ADM_IGNORE);
 	assert_int_equal(adm_decide(RF_ADMISSION_COOKIE, &s, T0, SA(a), sizeof(a), buf, 24),
 			 ADM_CHALLENGE);
@@ -205,8 +208,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int place4(struct clients *c, const char *ip, uint16_t port, uint64_t now,
-		  uint32_t per_ip, bool *evicted)
+static int place4(struct clients *c, const char *ip, uint16_t port, uint64_t now, uint32_t per_ip,
+		  bool *evicted)
 {
 	struct sockaddr_in a = v4(ip, port);
 
@@ -346,9 +349,13 @@ struct wfx {
 
 static void wfx_init(struct wfx *f, uint32_t max_clients, uint32_t per_ip)
 {
-	f->wp = (struct worker_params){ .max_clients = max_clients, .client_timeout_s = 10,
-					.max_packet = 1400, .max_packets_per_tick = 64,
-					.gso_max_seg = 1472, .tick_hz = 50, .seed = 3,
+	f->wp = (struct worker_params){ .max_clients = max_clients,
+					.client_timeout_s = 10,
+					.max_packet = 1400,
+					.max_packets_per_tick = 64,
+					.gso_max_seg = 1472,
+					.tick_hz = 50,
+					.seed = 3,
 					.admission = RF_ADMISSION_COOKIE,
 					.max_clients_per_ip = per_ip };
 	f->slot = calloc(1, rf_slot_size(max_clients));
@@ -529,11 +536,12 @@ static void test_worker_squatters_and_refusals(void **state)
 		s = v4(ip, 5000);
 		handshake(&f, &s, sizeof(s), "RFW1\0\0\0\0");
 		/* On probation until its first game datagram: evictable. */
-		assert_int_equal(f.w.clients.tab[clients_find(&f.w.clients, SA(s), sizeof(s))].flags,
+		assert_int_equal(f.w.clients.tab[clients_find(&f.w.clients, SA(s), sizeof(s))]
+					 .flags,
 				 RF_CLIENT_PROBATION);
 		assert_int_equal(rx(&f, &s, sizeof(s), game, sizeof(game)), 0);
-		assert_int_equal(f.w.clients.tab[clients_find(&f.w.clients, SA(s), sizeof(s))].flags,
-				 0);
+		assert_int_equal(
+			f.w.clients.tab[clients_find(&f.w.clients, SA(s), sizeof(s))].flags, 0);
 	}
 	assert_int_equal(f.w.clients.n, 4);
 	/* Per IP first: a second port of 198.51.100.1. */

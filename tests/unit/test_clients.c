@@ -226,9 +226,13 @@ static void test_rebuild_from_slot(void **state)
  * and clients; a slot of another layout starts over. */
 static void test_worker_resume(void **state)
 {
-	struct worker_params wp = { .max_clients = 4, .client_timeout_s = 10,
-				    .max_packet = 100, .max_packets_per_tick = 8,
-				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 1,
+	struct worker_params wp = { .max_clients = 4,
+				    .client_timeout_s = 10,
+				    .max_packet = 100,
+				    .max_packets_per_tick = 8,
+				    .gso_max_seg = 1472,
+				    .tick_hz = 50,
+				    .seed = 1,
 				    .admission = RF_ADMISSION_OPEN };
 	struct rf_slot *slot = calloc(1, rf_slot_size(4));
 	struct sockaddr_in a = v4("10.9.9.9", 77);

@@ -383,8 +383,13 @@ static void test_ringfleet_example_shows_defaults(void **state)
 static void test_control_mode(void **state)
 {
 	static const char *const bad[] = {
-		"0400", "0200", "0060", "999", "0680", "rw", "0660x", "+0660", "-0660",
-		"01660", "04770", "0x1b0", "", "01234567012345670123456701234567660",
+		"0400",  "0200",
+		"0060",  "999",
+		"0680",  "rw",
+		"0660x", "+0660",
+		"-0660", "01660",
+		"04770", "0x1b0",
+		"",      "01234567012345670123456701234567660",
 	};
 	char text[64], msg[128];
 	const char *path;
@@ -402,7 +407,8 @@ static void test_control_mode(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(text, sizeof(text), "[supervisor]\ncontrol_mode = %s\n", bad[i]);
 		snprintf(msg, sizeof(msg),
-			 "control_mode: expected an octal mode 0600..0777 like 0660, got \"%s\"", bad[i]);
+			 "control_mode: expected an octal mode 0600..0777 like 0660, got \"%s\"",
+			 bad[i]);
 		assert_text_fails(text, 2, msg);
 	}
 	assert_text_fails("[supervisor]\ncontrol_mode = 0660\ncontrol_mode = 0666\n", 3,
@@ -418,7 +424,9 @@ static void test_admission_keys(void **state)
 	(void)state;
 	assert_int_equal(load_text("[defaults]\nadmission = open\n[server a]\nport = 7001\n"
 				   "max_clients_per_ip = 4096\n[server b]\nport = 7002\n"
-				   "admission = cookie\nmax_clients_per_ip = 0\n", &path), 0);
+				   "admission = cookie\nmax_clients_per_ip = 0\n",
+				   &path),
+			 0);
 	assert_int_equal(server("a")->admission, RF_ADMISSION_OPEN);
 	assert_int_equal(server("a")->max_clients_per_ip, 4096);
 	assert_int_equal(server("b")->admission, RF_ADMISSION_COOKIE);
@@ -463,8 +471,10 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	{ "bad_int.ini", -EINVAL, "bad_int.ini:3: tick_hz: expected 1..1000, got \"fast\"" },
-	{ "bad_range.ini", -EINVAL, "bad_range.ini:2: max_clients: expected 1..4096, got \"5000\"" },
-	{ "bad_empty_value.ini", -EINVAL, "bad_empty_value.ini:2: port: expected 1..65535, got \"\"" },
+	{ "bad_range.ini", -EINVAL,
+	  "bad_range.ini:2: max_clients: expected 1..4096, got \"5000\"" },
+	{ "bad_empty_value.ini", -EINVAL,
+	  "bad_empty_value.ini:2: port: expected 1..65535, got \"\"" },
 	{ "bad_enum.ini", -EINVAL,
 	  "bad_enum.ini:3: backend: expected auto, io_uring or mmsg, got \"uring\"" },
 	{ "bad_placement.ini", -EINVAL,
@@ -475,7 +485,8 @@ static const struct bad_case bad_cases[] = {
 	  "bad_pow2.ini:2: recv_buffers: expected a power of two 16..32768, got \"1000\"" },
 	{ "bad_rcvbuf.ini", -EINVAL,
 	  "bad_rcvbuf.ini:2: socket_rcvbuf: expected 4K..1G (bytes, or with a K, M or G suffix), got \"2K\"" },
-	{ "bad_unknown_key.ini", -EINVAL, "bad_unknown_key.ini:3: tck_hz: unknown key in [server a]" },
+	{ "bad_unknown_key.ini", -EINVAL,
+	  "bad_unknown_key.ini:3: tck_hz: unknown key in [server a]" },
 	{ "bad_unknown_sup_key.ini", -EINVAL,
 	  "bad_unknown_sup_key.ini:2: tick_hz: unknown key in [supervisor]" },
 	{ "bad_key_section.ini", -EINVAL,
@@ -572,14 +583,16 @@ static void test_cpu_absent(void **state)
 	else
 		snprintf(cpus, sizeof(cpus), "0-%ld", n - 1);
 	assert_int_equal(load("bad_cpus.ini"), -EINVAL);
-	snprintf(want, sizeof(want),
-		 "bad_cpus.ini:2: cpus: CPU 1000 does not exist on this machine (CPUs %s), got \"0,1000\"",
-		 cpus);
+	snprintf(
+		want, sizeof(want),
+		"bad_cpus.ini:2: cpus: CPU 1000 does not exist on this machine (CPUs %s), got \"0,1000\"",
+		cpus);
 	assert_string_equal(err, want);
 	assert_int_equal(load("bad_cpu_absent.ini"), -EINVAL);
-	snprintf(want, sizeof(want),
-		 "bad_cpu_absent.ini:3: cpu: CPU 1000 does not exist on this machine (CPUs %s), got \"1000\"",
-		 cpus);
+	snprintf(
+		want, sizeof(want),
+		"bad_cpu_absent.ini:3: cpu: CPU 1000 does not exist on this machine (CPUs %s), got \"1000\"",
+		cpus);
 	assert_string_equal(err, want);
 }
 
@@ -589,7 +602,8 @@ static void test_cpu_not_in_cpus(void **state)
 	if (sysconf(_SC_NPROCESSORS_CONF) < 2)
 		skip();
 	assert_int_equal(load("bad_cpu_not_in_cpus.ini"), -EINVAL);
-	assert_string_equal(err, "bad_cpu_not_in_cpus.ini:3: cpu: expected a CPU in cpus (0), got \"1\"");
+	assert_string_equal(
+		err, "bad_cpu_not_in_cpus.ini:3: cpu: expected a CPU in cpus (0), got \"1\"");
 }
 
 static void test_unreadable(void **state)
@@ -627,12 +641,14 @@ static void test_too_many_servers(void **state)
 	(void)state;
 	/* 4 pools of 4096 = 16384 = CFG_MAX_SERVERS, then one more server. */
 	for (int i = 0; i < 4; i++)
-		fprintf(f, "[pool p%d]\nports = %d-%d\n", i, 1000 + i * 4096, 1000 + i * 4096 + 4095);
+		fprintf(f, "[pool p%d]\nports = %d-%d\n", i, 1000 + i * 4096,
+			1000 + i * 4096 + 4095);
 	fprintf(f, "[server one-too-many]\nport = 60000\n");
 	fclose(f);
 	assert_int_equal(load(path), -EINVAL);
 	snprintf(want, sizeof(want),
-		 "%s:9: [server one-too-many]: too many servers, expected at most 16384 in total", path);
+		 "%s:9: [server one-too-many]: too many servers, expected at most 16384 in total",
+		 path);
 	assert_string_equal(err, want);
 	unlink(path);
 }
@@ -644,7 +660,8 @@ static void test_max_servers_ok(void **state)
 
 	(void)state;
 	for (int i = 0; i < 4; i++)
-		fprintf(f, "[pool p%d]\nports = %d-%d\n", i, 1000 + i * 4096, 1000 + i * 4096 + 4095);
+		fprintf(f, "[pool p%d]\nports = %d-%d\n", i, 1000 + i * 4096,
+			1000 + i * 4096 + 4095);
 	fclose(f);
 	assert_int_equal(load(path), 0);
 	assert_int_equal(cfg.n_servers, CFG_MAX_SERVERS);
@@ -698,9 +715,10 @@ static void test_10k_collision(void **state)
 	t0 = now_s();
 	assert_int_equal(load(path), -EINVAL);
 	assert_true(now_s() - t0 < 0.5);
-	snprintf(want, sizeof(want),
-		 "%s:20001: port: server \"late\" on 0.0.0.0 port 20000 collides with server \"s0\" on 0.0.0.0 from line 1",
-		 path);
+	snprintf(
+		want, sizeof(want),
+		"%s:20001: port: server \"late\" on 0.0.0.0 port 20000 collides with server \"s0\" on 0.0.0.0 from line 1",
+		path);
 	assert_string_equal(err, want);
 	unlink(path);
 }
@@ -782,23 +800,34 @@ static void test_size_limit(void **state)
 
 struct host_case {
 	const char *file;
-	const char *msg;        /* the whole message, or its start if prefix */
+	const char *msg; /* the whole message, or its start if prefix */
 	bool prefix;
 };
 
 static const struct host_case host_cases[] = {
-	{ "host_bind.ini", "host_bind.ini:3: bind: expected an address of this host, got \"192.0.2.1\" "
-	  "(Cannot assign requested address)", false },
-	{ "host_bind6.ini", "host_bind6.ini:3: bind: expected an address of this host, got \"2001:db8::1\" (",
+	{ "host_bind.ini",
+	  "host_bind.ini:3: bind: expected an address of this host, got \"192.0.2.1\" "
+	  "(Cannot assign requested address)",
+	  false },
+	{ "host_bind6.ini",
+	  "host_bind6.ini:3: bind: expected an address of this host, got \"2001:db8::1\" (",
 	  true }, /* the reason differs where IPv6 is off */
-	{ "host_user.ini", "host_user.ini:3: user: expected a user that exists on this host, got "
-	  "\"rf-no-such-user\"", false },
-	{ "host_group.ini", "host_group.ini:4: group: expected a group that exists on this host, got "
-	  "\"rf-no-such-group\"", false },
-	{ "host_control_group.ini", "host_control_group.ini:2: control_group: expected a group that "
-	  "exists on this host, got \"rf-no-such-group\"", false },
-	{ "host_metrics.ini", "host_metrics.ini:2: metrics_listen: expected an address of this host, got "
-	  "\"192.0.2.1:9750\" (Cannot assign requested address)", false },
+	{ "host_user.ini",
+	  "host_user.ini:3: user: expected a user that exists on this host, got "
+	  "\"rf-no-such-user\"",
+	  false },
+	{ "host_group.ini",
+	  "host_group.ini:4: group: expected a group that exists on this host, got "
+	  "\"rf-no-such-group\"",
+	  false },
+	{ "host_control_group.ini",
+	  "host_control_group.ini:2: control_group: expected a group that "
+	  "exists on this host, got \"rf-no-such-group\"",
+	  false },
+	{ "host_metrics.ini",
+	  "host_metrics.ini:2: metrics_listen: expected an address of this host, got "
+	  "\"192.0.2.1:9750\" (Cannot assign requested address)",
+	  false },
 };
 
 /* Each file is fine on paper (cfg_load) and wrong for this host. */
@@ -831,7 +860,8 @@ static void test_host_good(void **state)
  * reload) are not the check's business. */
 static void test_host_ports_in_use(void **state)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -850,8 +880,10 @@ static void test_host_ports_in_use(void **state)
 	assert_int_equal(bind(udp, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(getsockname(udp, (struct sockaddr *)&sa, &len), 0);
 	uport = ntohs(sa.sin_port);
-	snprintf(text, sizeof(text), "[supervisor]\nmetrics_listen = 127.0.0.1:%u\n"
-		 "[server a]\nport = %u\nbind = 127.0.0.1\n", tport, uport);
+	snprintf(text, sizeof(text),
+		 "[supervisor]\nmetrics_listen = 127.0.0.1:%u\n"
+		 "[server a]\nport = %u\nbind = 127.0.0.1\n",
+		 tport, uport);
 	path = temp_file(&f);
 	fputs(text, f);
 	fclose(f);
@@ -923,8 +955,8 @@ static void test_cpulist_roundtrip(void **state)
 static void test_cpulist_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"", " ", ",", "1,", ",1", "1,,2", "3-1", "a", "1-", "-1", "1-2-3",
-		"1024", "0-1024", "99999999999", "1 2", "0x1", "+1", "1;2",
+		"",   " ",     ",",    "1,",     ",1",          "1,,2", "3-1", "a",  "1-",
+		"-1", "1-2-3", "1024", "0-1024", "99999999999", "1 2",  "0x1", "+1", "1;2",
 	};
 	cpu_set_t set;
 

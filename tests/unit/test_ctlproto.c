@@ -81,7 +81,8 @@ static void test_replies_are_one_json_line(void **state)
 	o = json_loads(bad, 0, NULL);
 	assert_non_null(o);
 	assert_true(json_is_false(json_object_get(o, "ok")));
-	assert_string_equal(json_string_value(json_object_get(o, "error")), "no server matches \"x\"y\"");
+	assert_string_equal(json_string_value(json_object_get(o, "error")),
+			    "no server matches \"x\"y\"");
 	json_decref(o);
 	free(ok);
 	free(bad);

@@ -16,8 +16,12 @@
 #define S 1000000000ull
 
 static const struct fsm_policy policy = {
-	.delay_ns = 100 * MS, .delay_max_ns = 1000 * MS, .stable_ns = 10 * S,
-	.window_ns = 60 * S, .stop_timeout_ns = 5 * S, .start_timeout_ns = 5 * S,
+	.delay_ns = 100 * MS,
+	.delay_max_ns = 1000 * MS,
+	.stable_ns = 10 * S,
+	.window_ns = 60 * S,
+	.stop_timeout_ns = 5 * S,
+	.start_timeout_ns = 5 * S,
 	.crash_limit = 5,
 };
 
@@ -260,7 +264,9 @@ static struct fsm_result spawn_failed(struct fsm *m, int err, uint64_t now)
  * back the next retry runs and the backoff resets. */
 static void test_spawn_out_of_fds_backs_off_never_fatal(void **state)
 {
-	static const uint64_t want_ms[] = { 100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000, 1000 };
+	static const uint64_t want_ms[] = {
+		100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000, 1000
+	};
 	struct fsm m;
 	uint64_t t = 1 * S;
 

@@ -184,8 +184,8 @@ static void test_counters_and_gauges(void **state)
 static void test_drops_by_reason(void **state)
 {
 	const struct rendered *r = *state;
-	static const char *const reasons[] = { "truncated", "max_clients", "no_buffer", "send", "flood",
-					       "unadmitted" };
+	static const char *const reasons[] = { "truncated", "max_clients", "no_buffer",
+					       "send",      "flood",       "unadmitted" };
 	char want[160];
 
 	for (int i = 0; i < 6; i++) {
@@ -193,9 +193,10 @@ static void test_drops_by_reason(void **state)
 			 "ringfleet_server_dropped_packets_total{server=\"eu-1\",reason=\"%s\"} %d",
 			 reasons[i], i + 1);
 		expect_line(r, want);
-		snprintf(want, sizeof(want),
-			 "ringfleet_server_dropped_packets_total{server=\"lobby-7100\",reason=\"%s\"} 0",
-			 reasons[i]);
+		snprintf(
+			want, sizeof(want),
+			"ringfleet_server_dropped_packets_total{server=\"lobby-7100\",reason=\"%s\"} 0",
+			reasons[i]);
 		expect_line(r, want);
 	}
 }
@@ -261,7 +262,9 @@ static void test_tick_histogram(void **state)
 
 	check_histogram(r, "eu-1", hist, 12.3456789);
 	check_histogram(r, "lobby-7100", zero, 0);
-	expect_line(r, "ringfleet_server_tick_duration_seconds_bucket{server=\"eu-1\",le=\"+Inf\"} 308");
+	expect_line(
+		r,
+		"ringfleet_server_tick_duration_seconds_bucket{server=\"eu-1\",le=\"+Inf\"} 308");
 	expect_line(r, "ringfleet_server_tick_duration_seconds_count{server=\"eu-1\"} 308");
 	expect_line(r, "ringfleet_server_tick_duration_seconds_sum{server=\"eu-1\"} 12.345678900");
 }
@@ -356,11 +359,14 @@ static void test_exposition_format(void **state)
 				 "^([a-zA-Z_:][a-zA-Z0-9_:]*)"
 				 "(\\{[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\""
 				 "(,[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\")*\\})? ([^ ]+)$",
-				 REG_EXTENDED), 0);
-	assert_int_equal(regcomp(&comment_re,
-				 "^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+"
-				 "|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped))$",
-				 REG_EXTENDED), 0);
+				 REG_EXTENDED),
+			 0);
+	assert_int_equal(
+		regcomp(&comment_re,
+			"^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+"
+			"|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped))$",
+			REG_EXTENDED),
+		0);
 	for (size_t i = 0; i < r->n; i++) {
 		const char *l = r->lines[i];
 		regmatch_t m[7];

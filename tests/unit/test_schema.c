@@ -113,9 +113,14 @@ static void test_ini_to_worker(void **state)
 	assert_int_equal(cfg_load(path, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg.n_servers, 1);
 
-	struct spawn_args a = { .worker_path = "ringfleet-worker", .cfg = &cfg.servers[0],
-				.cpu = -1, .udp_fd = 0, .slot_fd = 1, .ready_fd = 2,
-				.log_level = 6, .parent = getpid() };
+	struct spawn_args a = { .worker_path = "ringfleet-worker",
+				.cfg = &cfg.servers[0],
+				.cpu = -1,
+				.udp_fd = 0,
+				.slot_fd = 1,
+				.ready_fd = 2,
+				.log_level = 6,
+				.parent = getpid() };
 	assert_int_equal(spawn_build_argv(&a, &argv), 0);
 	optind = 0;
 	args_parse(&o, argv.argc, argv.argv);
@@ -208,7 +213,8 @@ static void test_refused_alike(void **state)
 		snprintf(prefix, sizeof(prefix), "ringfleet-worker: --%s: ", flag);
 		if (strncmp(line, prefix, strlen(prefix)) != 0 ||
 		    strcmp(line + strlen(prefix), why) != 0)
-			fail_msg("--%s=%s: worker said \"%s\", loader \"%s\"", flag, val, line, why);
+			fail_msg("--%s=%s: worker said \"%s\", loader \"%s\"", flag, val, line,
+				 why);
 	}
 }
 

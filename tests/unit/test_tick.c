@@ -54,8 +54,8 @@ static void add_sizes(struct tick_plan *p, const uint32_t *sizes, size_t n)
 		assert_int_equal(tick_plan_add(p, payload + i, sizes[i], (uint32_t)i), 0);
 }
 
-static void expect_batch(const struct tick_plan *p, uint32_t i, uint32_t first,
-			 uint32_t count, uint32_t seg)
+static void expect_batch(const struct tick_plan *p, uint32_t i, uint32_t first, uint32_t count,
+			 uint32_t seg)
 {
 	assert_true(i < p->n_batches);
 	assert_int_equal(p->batch[i].first, first);
@@ -392,8 +392,7 @@ union ctl {
 };
 
 /* Builds one control message of level/type with data in u. */
-static struct cmsghdr *cmsg_put(union ctl *u, int level,
-				int type, const void *data, size_t len)
+static struct cmsghdr *cmsg_put(union ctl *u, int level, int type, const void *data, size_t len)
 {
 	struct cmsghdr *cm = &u->a;
 
@@ -455,9 +454,13 @@ static struct sockaddr_in v4(uint16_t port)
 static void test_worker_admission(void **state)
 {
 	struct tick_plan *p = &((struct fx *)*state)->p;
-	struct worker_params wp = { .max_clients = 2, .client_timeout_s = 10,
-				    .max_packet = 100, .max_packets_per_tick = 2,
-				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7,
+	struct worker_params wp = { .max_clients = 2,
+				    .client_timeout_s = 10,
+				    .max_packet = 100,
+				    .max_packets_per_tick = 2,
+				    .gso_max_seg = 1472,
+				    .tick_hz = 50,
+				    .seed = 7,
 				    .admission = RF_ADMISSION_OPEN };
 	struct rf_slot *slot = calloc(1, rf_slot_size(2));
 	struct worker w;
@@ -505,8 +508,7 @@ static void test_worker_admission(void **state)
 /* A game other than the relay: worker_rx() hands it what admission kept
  * (what it refuses counts as no buffer), worker_plan() runs its tick and
  * then cuts its plan into batches. */
-static int odd_input(void *game, struct tick_plan *plan, void *data, uint32_t len,
-		     uint32_t cookie)
+static int odd_input(void *game, struct tick_plan *plan, void *data, uint32_t len, uint32_t cookie)
 {
 	(*(uint32_t *)game)++;
 	return len % 2 ? tick_plan_add(plan, data, len, cookie) : -ENOSPC;
@@ -519,18 +521,25 @@ static void first_tick(void *game, struct tick_plan *plan, const uint32_t *clien
 }
 
 static const struct rf_game_ops odd_game = {
-	.name = "odd", .input = odd_input, .tick = first_tick,
+	.name = "odd",
+	.input = odd_input,
+	.tick = first_tick,
 };
 
 static void test_worker_game(void **state)
 {
 	struct tick_plan *p = &((struct fx *)*state)->p;
 	uint32_t inputs = 0;
-	struct worker_params wp = { .max_clients = 2, .client_timeout_s = 10,
-				    .max_packet = 100, .max_packets_per_tick = 8,
-				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7,
+	struct worker_params wp = { .max_clients = 2,
+				    .client_timeout_s = 10,
+				    .max_packet = 100,
+				    .max_packets_per_tick = 8,
+				    .gso_max_seg = 1472,
+				    .tick_hz = 50,
+				    .seed = 7,
 				    .admission = RF_ADMISSION_OPEN,
-				    .game = &odd_game, .game_ctx = &inputs };
+				    .game = &odd_game,
+				    .game_ctx = &inputs };
 	struct rf_slot *slot = calloc(1, rf_slot_size(2));
 	struct worker w;
 	struct sockaddr_in a = v4(1000), b = v4(1001);
@@ -563,9 +572,13 @@ static void test_worker_game(void **state)
 static void test_worker_backlog(void **state)
 {
 	struct tick_plan *p = &((struct fx *)*state)->p;
-	struct worker_params wp = { .max_clients = 11, .client_timeout_s = 10,
-				    .max_packet = 100, .max_packets_per_tick = 2,
-				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7,
+	struct worker_params wp = { .max_clients = 11,
+				    .client_timeout_s = 10,
+				    .max_packet = 100,
+				    .max_packets_per_tick = 2,
+				    .gso_max_seg = 1472,
+				    .tick_hz = 50,
+				    .seed = 7,
 				    .admission = RF_ADMISSION_OPEN };
 	struct rf_slot *slot = calloc(1, rf_slot_size(11));
 	uint64_t now = 100 * SEC, start = now - 3 * SEC;
@@ -614,9 +627,13 @@ static void test_worker_backlog(void **state)
 
 static void test_worker_gso_failures(void **state)
 {
-	struct worker_params wp = { .max_clients = 2, .client_timeout_s = 10,
-				    .max_packet = 1400, .max_packets_per_tick = 2,
-				    .gso_max_seg = 1472, .tick_hz = 50, .seed = 7,
+	struct worker_params wp = { .max_clients = 2,
+				    .client_timeout_s = 10,
+				    .max_packet = 1400,
+				    .max_packets_per_tick = 2,
+				    .gso_max_seg = 1472,
+				    .tick_hz = 50,
+				    .seed = 7,
 				    .admission = RF_ADMISSION_OPEN };
 	struct rf_slot *slot = calloc(1, rf_slot_size(2));
 	struct worker w;

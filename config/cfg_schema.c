@@ -324,7 +324,7 @@ int cfg_key_flag(const struct cfg_key *k, char *buf, size_t len)
 	if (n >= len)
 		return -ENOSPC;
 	for (size_t i = 0; i <= n; i++)
-		buf[i] = k->name[i] == '_' ? '-' : k->name[i];
+		buf[i] = (char)(k->name[i] == '_' ? '-' : k->name[i]);
 	return 0;
 }
 

@@ -15,6 +15,8 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "supervisor/control.h"
+#include "supervisor/metrics.h"
 #include "supervisor/procstat.h"
 #include "supervisor/spawn.h"
 
@@ -536,10 +538,11 @@ double fleet_server_cpu_seconds(const struct fleet *f, const struct server *s)
 	return (double)(s->cpu_ticks_total + s->cpu_ticks) / (double)f->ticks_per_sec;
 }
 
-/* The loop (3), stdio (3), control listener and connections (1 + 64),
- * metrics listener and connections (1 + 16), and room for a log file,
- * /proc reads and the like. */
-#define FLEET_FDS_FIXED 128
+/* The loop (3), stdio (3), the control listener and its connections, the
+ * metrics listener and its connections, and room (40) for a log file,
+ * /proc reads and the like: from the limits themselves, so raising one
+ * cannot outgrow the budget. */
+#define FLEET_FDS_FIXED (3 + 3 + 1 + CONTROL_MAX_CONNS + 1 + METRICS_MAX_CONNS + 40)
 #define FLEET_FDS_PER_SERVER 3
 
 size_t fleet_fds_needed(size_t n)

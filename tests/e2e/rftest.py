@@ -538,12 +538,24 @@ class Slot:
         return {k: struct.unpack_from("=I", self.map, off)[0]
                 for k, off in slot_layout()["header"].items()}
 
-    def stats(self):
+    def _stats_once(self):
         lay = slot_layout()
         st = {name: struct.unpack_from(_UINT[size], self.map, off)[0]
               for name, off, size in lay["stats"]}
         off, n = lay["tick_hist"]
         st["tick_hist"] = list(struct.unpack_from("=%dQ" % n, self.map, off))
+        return st
+
+    def stats(self):
+        """A consistent snapshot: the worker publishes field by field, so
+        read until two reads in a row agree (a tick is milliseconds, a
+        read microseconds) rather than mix two ticks' counters."""
+        st = self._stats_once()
+        for _ in range(100):
+            again = self._stats_once()
+            if again == st:
+                break
+            st = again
         st["backend_name"] = BACKENDS.get(st["backend"], str(st["backend"]))
         return st
 

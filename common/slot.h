@@ -14,9 +14,10 @@
 #include <stdint.h>
 
 #include "common/backend.h"
+#include "ringfleet/game.h"
 
 #define RF_SLOT_MAGIC 0x52464c54u   /* "RFLT" */
-#define RF_SLOT_VERSION 2u          /* 2: admission counters and secret */
+#define RF_SLOT_VERSION 3u          /* 3: the game area, output counters */
 #define RF_CLIENTS_LIMIT 4096u      /* hard upper bound of max_clients */
 #define RF_TICK_HIST_BUCKETS 12     /* tick-duration histogram, see below */
 #define RF_TICK_HIST_BASE_NS 16000u /* upper bound of its first bucket */
@@ -62,6 +63,9 @@ struct rf_slot_stats {
 	uint64_t adm_refusals;    /* admissions refused (full, per IP) */
 	uint64_t drop_unadmitted; /* datagrams from sources not in the table */
 	uint64_t drop_replies;    /* replies over the per-tick budget or unsent */
+	/* The game (include/ringfleet/game.h). */
+	uint64_t drop_output;    /* sends refused: max_output_per_tick reached */
+	uint64_t sessions_ended; /* rf_end_session() calls that took effect */
 	/* Tick work duration histogram: bucket i counts ticks that took
 	 * < 2^i * RF_TICK_HIST_BASE_NS (i = 0..RF_TICK_HIST_BUCKETS-2); the
 	 * last is +Inf. */
@@ -84,6 +88,23 @@ struct rf_slot_secret {
 	uint8_t key[2][32];
 };
 
+/* What the game shows of itself, written by the worker, read by the
+ * supervisor for status and /metrics. The strings are NUL-terminated; a
+ * reader copies them and terminates its copy, since a write may race its
+ * read (a torn status text is shown once, never trusted). */
+#define RF_SLOT_GAME_NAME_MAX 32
+#define RF_SLOT_EXIT_REASON_MAX 160
+struct rf_slot_game {
+	char name[RF_SLOT_GAME_NAME_MAX];                        /* "relay", or the module's */
+	char value_name[RF_GAME_VALUES][RF_GAME_VALUE_NAME_MAX]; /* "" unused */
+	int64_t value[RF_GAME_VALUES];
+	char status[RF_GAME_STATUS_MAX];
+	/* Why the worker is exiting with RF_EXIT_CONFIG (a module that is
+	 * missing, has no entry point, the wrong ABI, or whose init failed):
+	 * written before the exit, shown as the server's fatal reason. */
+	char exit_reason[RF_SLOT_EXIT_REASON_MAX];
+};
+
 struct rf_slot {
 	uint32_t magic;
 	uint32_t version;
@@ -91,6 +112,7 @@ struct rf_slot {
 	uint32_t pad;
 	struct rf_slot_stats stats;
 	struct rf_slot_secret secret;
+	struct rf_slot_game game;
 	struct rf_slot_client clients[]; /* max_clients entries */
 };
 
@@ -101,12 +123,13 @@ _Static_assert(sizeof(struct rf_slot_stats) % 8 == 0, "rf_slot_stats alignment")
 _Static_assert(sizeof(struct rf_slot_secret) == 80, "rf_slot_secret layout");
 _Static_assert(sizeof(struct rf_slot) % 8 == 0, "rf_slot alignment");
 _Static_assert(sizeof(struct rf_slot_client) % 8 == 0, "rf_slot_client alignment");
-/* The layout of RF_SLOT_VERSION 2 on every Linux ABI we build for; a
+/* The layout of RF_SLOT_VERSION 3 on every Linux ABI we build for; a
  * change that trips these must bump the version (tests read the layout
  * from tests/slot_layout.c, not from these numbers). */
 _Static_assert(offsetof(struct rf_slot, stats) == 16, "rf_slot header layout");
-_Static_assert(sizeof(struct rf_slot_stats) == 272, "rf_slot_stats layout");
-_Static_assert(offsetof(struct rf_slot, clients) == 368, "rf_slot layout");
+_Static_assert(sizeof(struct rf_slot_stats) == 288, "rf_slot_stats layout");
+_Static_assert(sizeof(struct rf_slot_game) == 336, "rf_slot_game layout");
+_Static_assert(offsetof(struct rf_slot, clients) == 720, "rf_slot layout");
 _Static_assert(sizeof(struct rf_slot_client) == 48, "rf_slot_client layout");
 _Static_assert(offsetof(struct rf_slot_client, last_seen_ns) == 40, "rf_slot_client layout");
 

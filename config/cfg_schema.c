@@ -212,6 +212,35 @@ static int set_account(const struct cfg_key *k, struct cfg_server *s, const char
 	return cfg_set_account(k->name, v, field(s, k), why, len);
 }
 
+/* "relay" (built in) or an absolute path to a module. */
+static int set_game(const struct cfg_key *k, struct cfg_server *s, const char *v,
+		    const struct cfg_key_ctx *ctx, char *why, size_t len)
+{
+	(void)ctx;
+	if (strcmp(v, "relay") != 0 && v[0] != '/')
+		return bad_value(why, len, "relay, or an absolute path to a game module", v);
+	if (strlen(v) >= k->size)
+		return bad_value(why, len, "a path of at most 255 bytes", v);
+	memcpy(field(s, k), v, strlen(v) + 1);
+	return 0;
+}
+
+/* Free text, one argv element of the worker: printable, bounded. */
+static int set_text(const struct cfg_key *k, struct cfg_server *s, const char *v,
+		    const struct cfg_key_ctx *ctx, char *why, size_t len)
+{
+	size_t n = strlen(v);
+
+	(void)ctx;
+	if (n >= k->size)
+		return bad_value(why, len, "at most 255 bytes", v);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return bad_value(why, len, "printable text, no control characters", v);
+	memcpy(field(s, k), v, n + 1);
+	return 0;
+}
+
 /* ---- formatters: each writes what its setter reads ---- */
 
 static int fmt_u32(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len)
@@ -301,6 +330,16 @@ const struct cfg_key cfg_srv_keys[] = {
 	[F_PER_IP] = { "max_clients_per_ip", IN_ALL, true, set_u32, fmt_u32,
 		       NUM(max_clients_per_ip), 0, RF_CLIENTS_LIMIT, "4", "N",
 		       "table entries one IPv4 address or IPv6 /64 may hold, 0 = unlimited" },
+	[F_GAME] = { "game", IN_ALL, true, set_game, fmt_str, STR(game), 0, 0, "relay",
+		     "relay|PATH", "the built-in relay, or an absolute path to a game module" },
+	[F_GAME_ARGS] = { "game_args", IN_ALL, true, set_text, fmt_str, STR(game_args), 0, 0, "",
+			  "TEXT", "handed to the game module's init" },
+	[F_MAX_OUTPUT] = { "max_output_per_tick", IN_ALL, true, set_u32, fmt_u32,
+			   NUM(max_output_per_tick), 1, 1048576, "65536", "N",
+			   "datagrams a tick may send, each destination counted" },
+	[F_DRAIN_TIMEOUT] = { "drain_timeout_ms", IN_ALL, true, set_u32, fmt_u32,
+			      NUM(drain_timeout_ms), 0, 600000, "1000", "MS",
+			      "time a stopping game module has to say goodbye" },
 };
 
 #define N_KEYS (sizeof(cfg_srv_keys) / sizeof(cfg_srv_keys[0]))

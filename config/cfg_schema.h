@@ -41,6 +41,10 @@ enum srv_field {
 	F_GROUP,
 	F_ADMISSION,
 	F_PER_IP,
+	F_GAME,
+	F_GAME_ARGS,
+	F_MAX_OUTPUT,
+	F_DRAIN_TIMEOUT,
 	F_NAMED
 };
 

@@ -20,6 +20,8 @@
 #define CFG_NAME_MAX 64       /* server/pool name incl. NUL */
 #define CFG_USER_MAX 33       /* user/group name incl. NUL */
 #define CFG_ADDR_MAX 64       /* textual address incl. NUL */
+#define CFG_GAME_MAX 256      /* game: "relay" or a module path, incl. NUL */
+#define CFG_GAME_ARGS_MAX 256 /* game_args incl. NUL */
 #define CFG_MAX_SERVERS 16384 /* servers per file, pools expanded */
 #define CFG_ERR_MAX 512       /* room for one error message */
 #define CFG_DEFAULT_CONTROL_SOCKET "/run/ringfleet/control.sock"
@@ -40,11 +42,15 @@ struct cfg_server {
 	uint32_t recv_buffers;         /* power of two 16..32768 */
 	uint64_t socket_rcvbuf;        /* bytes, suffixes K/M/G accepted */
 	enum rf_backend backend;
-	enum rf_admission admission; /* cookie (default) or open */
-	uint32_t max_clients_per_ip; /* 0 = unlimited, ..RF_CLIENTS_LIMIT */
-	char user[CFG_USER_MAX];     /* "" = do not switch user */
-	char group[CFG_USER_MAX];    /* "" = user's primary group */
-	int line;                    /* line of its [server]/[pool] header */
+	enum rf_admission admission;       /* cookie (default) or open */
+	uint32_t max_clients_per_ip;       /* 0 = unlimited, ..RF_CLIENTS_LIMIT */
+	char game[CFG_GAME_MAX];           /* "relay" or an absolute module path */
+	char game_args[CFG_GAME_ARGS_MAX]; /* handed to the module's init */
+	uint32_t max_output_per_tick;      /* datagrams a tick may queue */
+	uint32_t drain_timeout_ms;         /* a stopping module's goodbye time */
+	char user[CFG_USER_MAX];           /* "" = do not switch user */
+	char group[CFG_USER_MAX];          /* "" = user's primary group */
+	int line;                          /* line of its [server]/[pool] header */
 };
 
 struct cfg_supervisor {

@@ -21,31 +21,15 @@ struct field {
 
 /* Scalar stats in declaration order; tick_hist is printed on its own. */
 static const struct field stats[] = {
-	STAT(ticks),
-	STAT(tick_overruns),
-	STAT(last_tick_ns),
-	STAT(pkts_in),
-	STAT(pkts_out),
-	STAT(bytes_in),
-	STAT(bytes_out),
-	STAT(drop_truncated),
-	STAT(drop_max_clients),
-	STAT(drop_no_buffer),
-	STAT(drop_send),
-	STAT(drop_flood),
-	STAT(tick_ns_sum),
-	STAT(adm_challenges),
-	STAT(adm_admitted),
-	STAT(adm_evictions),
-	STAT(adm_refusals),
-	STAT(drop_unadmitted),
-	STAT(drop_replies),
-	STAT(clients),
-	STAT(backend),
-	STAT(gso),
-	STAT(ready),
-	STAT(worker_pid),
-	STAT(pad),
+	STAT(ticks),          STAT(tick_overruns),  STAT(last_tick_ns),
+	STAT(pkts_in),        STAT(pkts_out),       STAT(bytes_in),
+	STAT(bytes_out),      STAT(drop_truncated), STAT(drop_max_clients),
+	STAT(drop_no_buffer), STAT(drop_send),      STAT(drop_flood),
+	STAT(tick_ns_sum),    STAT(adm_challenges), STAT(adm_admitted),
+	STAT(adm_evictions),  STAT(adm_refusals),   STAT(drop_unadmitted),
+	STAT(drop_replies),   STAT(drop_output),    STAT(sessions_ended),
+	STAT(clients),        STAT(backend),        STAT(gso),
+	STAT(ready),          STAT(worker_pid),     STAT(pad),
 };
 
 int main(void)
@@ -60,6 +44,13 @@ int main(void)
 		       stats[i].size);
 	printf("],\n \"tick_hist\": [%zu, %d],\n", offsetof(struct rf_slot, stats.tick_hist),
 	       RF_TICK_HIST_BUCKETS);
+	printf(" \"game\": {\"name\": [%zu, %d], \"value_name\": [%zu, %d], \"value\": [%zu, %d],"
+	       " \"status\": [%zu, %d], \"exit_reason\": [%zu, %d]},\n",
+	       offsetof(struct rf_slot, game.name), RF_SLOT_GAME_NAME_MAX,
+	       offsetof(struct rf_slot, game.value_name), RF_GAME_VALUE_NAME_MAX,
+	       offsetof(struct rf_slot, game.value), RF_GAME_VALUES,
+	       offsetof(struct rf_slot, game.status), RF_GAME_STATUS_MAX,
+	       offsetof(struct rf_slot, game.exit_reason), RF_SLOT_EXIT_REASON_MAX);
 	printf(" \"clients\": %zu, \"client_size\": %zu,\n", offsetof(struct rf_slot, clients),
 	       sizeof(struct rf_slot_client));
 	printf(" \"client\": {\"addr\": %zu, \"addrlen\": %zu, \"flags\": %zu, \"last_seen_ns\": %zu}}\n",

@@ -29,6 +29,24 @@
 
 static char dir[] = "/tmp/rf-schema-XXXXXX";
 
+/* Keys whose values are not a range or a list of choices. */
+static const struct {
+	const char *key, *good, *bad;
+} samples[] = {
+	/* A root-owned file in root-owned directories: what a module path
+	 * must be (loading it is --check's business, not the setter's). */
+	{ "game", "/usr/bin/true", "relative/game.so" },
+	{ "game_args", "map=dust speed=2", "bell\a" },
+};
+
+static const char *sample(const struct cfg_key *k, bool good)
+{
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+		if (strcmp(samples[i].key, k->name) == 0)
+			return good ? samples[i].good : samples[i].bad;
+	return NULL;
+}
+
 /* A value k accepts other than its default: the end of its range, or the
  * first of its choices ("auto|io_uring|mmsg") that is not the default. */
 static void other_value(const struct cfg_key *k, char *buf, size_t len)
@@ -36,6 +54,10 @@ static void other_value(const struct cfg_key *k, char *buf, size_t len)
 	const char *a = k->arg, *bar;
 	size_t n;
 
+	if (sample(k, true)) {
+		snprintf(buf, len, "%s", sample(k, true));
+		return;
+	}
 	if (k->max) {
 		uint32_t v = k->def && strtoul(k->def, NULL, 10) == k->max ? k->min : k->max;
 
@@ -54,7 +76,11 @@ static void other_value(const struct cfg_key *k, char *buf, size_t len)
 /* A value k's setter refuses: past its range, or no choice of its. */
 static void refused_value(const struct cfg_key *k, char *buf, size_t len)
 {
-	if (k->max)
+	const char *bad = sample(k, false);
+
+	if (bad)
+		snprintf(buf, len, "%s", bad);
+	else if (k->max)
 		snprintf(buf, len, "%llu", (unsigned long long)k->max + 1);
 	else
 		snprintf(buf, len, "bogus");

@@ -2,9 +2,11 @@
 /* worker.c - see worker.h. */
 #include "worker/worker.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/timeutil.h"
+#include "worker/game_host.h"
 
 static bool slot_matches(const struct rf_slot *s, uint32_t max_clients)
 {
@@ -38,8 +40,12 @@ int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_para
 	ret = tick_clock_init(&w->clock, p->tick_hz, p->tick_phase_ns);
 	if (ret == 0)
 		ret = tick_flood_init(&w->flood, p->max_clients, p->max_packets_per_tick);
+	w->gone = calloc(p->max_clients, sizeof(*w->gone));
+	w->gone_id = calloc(p->max_clients, sizeof(*w->gone_id));
+	if (ret == 0 && (!w->gone || !w->gone_id))
+		ret = -ENOMEM;
 	if (ret < 0) {
-		clients_free(&w->clients);
+		worker_free(w);
 		return ret;
 	}
 	w->slot = slot;
@@ -48,8 +54,6 @@ int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_para
 	w->gso_max_seg = p->gso_max_seg;
 	w->admission = p->admission;
 	w->per_ip = p->max_clients_per_ip;
-	w->game = p->game ? p->game : &relay_game_ops;
-	w->game_ctx = p->game_ctx;
 	if (resume) {
 		/* Counters continue where the previous worker left them. */
 		memcpy(&w->st, (const void *)&slot->stats, sizeof(w->st));
@@ -65,6 +69,38 @@ void worker_free(struct worker *w)
 {
 	clients_free(&w->clients);
 	tick_flood_free(&w->flood);
+	free(w->gone);
+	free(w->gone_id);
+	w->gone = NULL;
+	w->gone_id = NULL;
+}
+
+void worker_drop_client(struct worker *w, uint32_t idx, enum rf_leave_reason why)
+{
+	if (w->host)
+		game_host_leave(w->host, idx, why);
+	clients_remove(&w->clients, idx);
+	w->st.clients = w->clients.n;
+}
+
+void worker_refuse_client(struct worker *w, uint32_t idx)
+{
+	clients_remove(&w->clients, idx);
+	w->st.clients = w->clients.n;
+}
+
+/* The table policy's choice, with the evicted client's leave told to the
+ * game before its entry goes. */
+static int place(struct worker *w, const struct sockaddr *sa, uint32_t salen, bool *evicted)
+{
+	int victim = adm_victim(&w->clients, sa, salen, w->now_ns, w->per_ip);
+
+	*evicted = victim >= 0;
+	if (victim >= 0)
+		worker_drop_client(w, (uint32_t)victim, RF_LEAVE_EVICTED);
+	else if (victim != -ENOENT)
+		return victim;
+	return clients_touch(&w->clients, sa, salen, w->now_ns);
 }
 
 /* Queues a reply to sa; false when the tick's budget is used up. */
@@ -129,17 +165,27 @@ static int admit(struct worker *w, const struct sockaddr *sa, uint32_t salen)
 		return -ENOSPC;
 	}
 	w->n_places += scans;
-	idx = adm_place(&w->clients, sa, salen, w->now_ns, w->per_ip, &evicted);
+	idx = place(w, sa, salen, &evicted);
 	w->st.adm_evictions += evicted;
+	w->st.clients = w->clients.n;
 	if (idx >= 0) {
 		/* An evicted client's allowance is not the newcomer's. */
 		tick_flood_forget(&w->flood, (uint32_t)idx);
-		w->st.adm_admitted++;
-		if (cookie) {
-			/* Open admits on game data: no probation there. */
+		/* Open admits on game data: no probation there. */
+		if (cookie)
 			w->clients.tab[idx].flags = RF_CLIENT_PROBATION;
-			reply_word(w, sa, salen, RF_HS_WELCOME_MAGIC, 0);
+		if (w->host && game_host_join(w->host, (uint32_t)idx) < 0) {
+			/* Refused, or kicked in its own join (then gone). */
+			if (clients_find(&w->clients, sa, salen) == idx)
+				worker_refuse_client(w, (uint32_t)idx);
+			w->st.adm_refusals++;
+			if (cookie)
+				reply_word(w, sa, salen, RF_HS_REFUSED_MAGIC, RF_HS_REFUSED_GAME);
+			return -EPERM;
 		}
+		w->st.adm_admitted++;
+		if (cookie)
+			reply_word(w, sa, salen, RF_HS_WELCOME_MAGIC, 0);
 		return idx;
 	}
 	if (idx == -ENOSPC || idx == -EUSERS) {
@@ -165,6 +211,10 @@ static int unknown_source(struct worker *w, const struct sockaddr *sa, uint32_t 
 		/* Open: the first datagram is game data. Cookie: it was the
 		 * RESPONSE, never relayed. */
 		if (w->admission == RF_ADMISSION_OPEN) {
+			if (idx == -EPERM) {
+				w->st.drop_unadmitted++;
+				return -EPERM;
+			}
 			if (idx < 0)
 				w->st.drop_max_clients++;
 			return idx < 0 ? -ENOSPC : idx;
@@ -238,23 +288,45 @@ int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name
 		w->st.drop_flood++;
 		return -EDQUOT;
 	}
-	if (w->game->input(w->game_ctx, p, data, len, cookie) < 0) {
+	if (tick_plan_add(p, data, len, cookie) < 0) {
 		w->st.drop_no_buffer++;
 		return -ENOBUFS;
 	}
+	if (w->host)
+		game_host_input(w->host, (uint32_t)idx, data, len);
 	return 0;
 }
 
 void worker_end_window(struct worker *w)
 {
-	clients_expire(&w->clients, w->now_ns, w->timeout_ns);
+	uint32_t n = clients_silent(&w->clients, w->now_ns, w->timeout_ns, w->gone, w->clients.max);
+
+	/* By id: a leave may kick others, and kicks apply at once. */
+	for (uint32_t i = 0; i < n; i++)
+		w->gone_id[i] = worker_client_id(w, w->gone[i]);
+	for (uint32_t i = 0; i < n; i++) {
+		int idx = worker_client_idx(w, w->gone_id[i]);
+
+		if (idx >= 0)
+			worker_drop_client(w, (uint32_t)idx, RF_LEAVE_TIMEOUT);
+	}
 	w->st.clients = w->clients.n;
+}
+
+void worker_game_tick(struct worker *w)
+{
+	if (w->host)
+		game_host_tick(w->host);
 }
 
 void worker_plan(struct worker *w, struct tick_plan *p)
 {
-	w->game->tick(w->game_ctx, p, clients_list(&w->clients), w->clients.n);
 	tick_plan_build(p, w->gso_max_seg);
+}
+
+bool worker_end_tick(struct worker *w)
+{
+	return w->host && game_host_end_tick(w->host);
 }
 
 void worker_replies_sent(struct worker *w, uint32_t failed)

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /* worker.h - the engine state of one game server: the slot, the client
- * table, the flood limiter, the counters and the game it runs, with the
- * per-packet admission (worker_rx(), which hands what it keeps to the
- * game) and the end-of-tick planning (worker_plan(): the game's tick, then
- * the GSO batches) that the tick driver (driver.c) runs through a backend.
- * Logic over memory only: no syscalls, no allocation after worker_init().
+ * table, the flood limiter, the counters and the game host it reports to
+ * (game_host.h), with the per-packet admission (worker_rx(), which tells
+ * the game who joins and hands it what it keeps), the client removals
+ * (each told to the game as a leave first) and the end-of-tick planning
+ * (worker_plan(): the GSO batches) that the tick driver (driver.c) runs
+ * through a backend. Logic over memory only: no syscalls, no allocation
+ * after worker_init().
  */
 #pragma once
 #include <errno.h>
@@ -16,7 +18,7 @@
 #include "common/slot.h"
 #include "worker/admission.h"
 #include "worker/clients.h"
-#include "worker/relay.h"
+#include "ringfleet/game.h"
 #include "worker/tick.h"
 
 /* The largest GSO segment whose datagram, with its IP and UDP headers,
@@ -34,10 +36,10 @@ struct worker_params {
 	uint64_t tick_phase_ns; /* counts arrival ticks on */
 	uint64_t seed;          /* client hash key */
 	enum rf_admission admission;
-	uint32_t max_clients_per_ip;    /* 0: unlimited */
-	const struct rf_game_ops *game; /* NULL: the relay */
-	void *game_ctx;
+	uint32_t max_clients_per_ip; /* 0: unlimited */
 };
+
+struct game_host;
 
 /* A handshake reply queued during the tick, sent by the backend at its
  * end with the relay output (worker_replies_sent() empties the queue). */
@@ -63,10 +65,11 @@ struct worker {
 	enum rf_admission admission;
 	uint32_t per_ip; /* max_clients_per_ip, 0 = unlimited */
 	uint32_t n_replies;
-	uint32_t n_challenges; /* of them CHALLENGEs */
-	uint32_t n_places;     /* table scans this tick */
-	const struct rf_game_ops *game;
-	void *game_ctx;
+	uint32_t n_challenges;  /* of them CHALLENGEs */
+	uint32_t n_places;      /* table scans this tick */
+	struct game_host *host; /* the game; NULL: none (unit tests) */
+	uint32_t *gone;         /* [max_clients] scratch: expired clients */
+	uint64_t *gone_id;      /* [max_clients] the same by id */
 	struct worker_reply reply[RF_ADM_REPLY_MAX];
 };
 
@@ -87,16 +90,28 @@ void worker_tick_start(struct worker *w, uint64_t mono_ns, uint64_t real_ns);
  * its buffer until the plan's sends are done. Negative: not relayed, and
  * counted (-EMSGSIZE oversize, -ENOTCONN from a source not admitted,
  * -EALREADY a handshake message from an admitted one, -ENOSPC no room in
- * the table, -EDQUOT flood, -ENOBUFS plan full); the backend recycles the
- * buffer at once. Handshake replies it causes go to w->reply. */
+ * the table, -EPERM refused by the game's join, -EDQUOT flood, -ENOBUFS
+ * plan full); the backend recycles the buffer at once. Handshake replies
+ * it causes go to w->reply. */
 int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name, uint32_t namelen,
 	      void *data, uint32_t len, bool trunc, uint32_t cookie, uint64_t rx_real_ns);
-/* Ends a tick's admission window: expires silent clients. */
+/* Ends a tick's admission window: expires silent clients (each leaves the
+ * game, RF_LEAVE_TIMEOUT). */
 void worker_end_window(struct worker *w);
-/* Runs the game's tick (it sets the destinations among the admitted
- * clients) and cuts plan into send batches; after worker_end_window(), so
- * expired clients get nothing. */
+/* The game's tick: after the input and worker_end_window(). */
+void worker_game_tick(struct worker *w);
+/* Cuts plan into send batches; after worker_game_tick(), so expired and
+ * kicked clients get nothing. */
 void worker_plan(struct worker *w, struct tick_plan *p);
+/* After the plan's sends are queued: ends the session if the game asked
+ * (every client leaves, RF_LEAVE_SESSION_OVER). true when it did. */
+bool worker_end_tick(struct worker *w);
+
+/* Client idx leaves (the game is told why, while it is still in the
+ * table) and is removed. */
+void worker_drop_client(struct worker *w, uint32_t idx, enum rf_leave_reason why);
+/* Client idx, which the game refused, is removed (no leave). */
+void worker_refuse_client(struct worker *w, uint32_t idx);
 
 /* Errors by which the kernel refuses a GSO send (negative errno). */
 static inline bool worker_gso_error(int err)
@@ -119,3 +134,13 @@ void worker_key_install(struct worker *w, const uint8_t *key);
 void worker_tick_done(struct worker *w, uint64_t work_ns, uint64_t end_ns);
 /* Copies the counters into the slot. */
 void worker_publish(struct worker *w);
+
+/* ---- the engine's output API (the game host's base) ---- */
+/* The id of client idx: (generation << 32) | idx, never 0, never reused. */
+uint64_t worker_client_id(const struct worker *w, uint32_t idx);
+/* The index of client id, or -ENOENT (gone, or never was). */
+int worker_client_idx(const struct worker *w, uint64_t id);
+/* Queue data for client idx / every client but except_idx (-1: none) in
+ * this tick's plan. 0, -EINVAL, -ENOBUFS (budget) or -ENOENT. */
+int worker_send(struct worker *w, uint32_t idx, const void *data, uint32_t len);
+int worker_broadcast(struct worker *w, int64_t except_idx, const void *data, uint32_t len);

@@ -505,65 +505,6 @@ static void test_worker_admission(void **state)
 	free(slot);
 }
 
-/* A game other than the relay: worker_rx() hands it what admission kept
- * (what it refuses counts as no buffer), worker_plan() runs its tick and
- * then cuts its plan into batches. */
-static int odd_input(void *game, struct tick_plan *plan, void *data, uint32_t len, uint32_t cookie)
-{
-	(*(uint32_t *)game)++;
-	return len % 2 ? tick_plan_add(plan, data, len, cookie) : -ENOSPC;
-}
-
-static void first_tick(void *game, struct tick_plan *plan, const uint32_t *clients, uint32_t n)
-{
-	(void)game;
-	tick_plan_set_dests(plan, clients, n ? 1 : 0);
-}
-
-static const struct rf_game_ops odd_game = {
-	.name = "odd",
-	.input = odd_input,
-	.tick = first_tick,
-};
-
-static void test_worker_game(void **state)
-{
-	struct tick_plan *p = &((struct fx *)*state)->p;
-	uint32_t inputs = 0;
-	struct worker_params wp = { .max_clients = 2,
-				    .client_timeout_s = 10,
-				    .max_packet = 100,
-				    .max_packets_per_tick = 8,
-				    .gso_max_seg = 1472,
-				    .tick_hz = 50,
-				    .seed = 7,
-				    .admission = RF_ADMISSION_OPEN,
-				    .game = &odd_game,
-				    .game_ctx = &inputs };
-	struct rf_slot *slot = calloc(1, rf_slot_size(2));
-	struct worker w;
-	struct sockaddr_in a = v4(1000), b = v4(1001);
-	const struct sockaddr *sa = (void *)&a, *sb = (void *)&b;
-
-	assert_non_null(slot);
-	assert_int_equal(worker_init(&w, slot, &wp), 0);
-	worker_tick_start(&w, 1 * SEC, EPOCH + 1 * SEC);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 11, false, 0, 0), 0);
-	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload, 10, false, 1, 0), -ENOBUFS);
-	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload, 101, false, 2, 0), -EMSGSIZE);
-	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload, 9, false, 3, 0), 0);
-	assert_int_equal(inputs, 3);
-	assert_int_equal(w.st.drop_no_buffer, 1);
-	assert_int_equal(p->n_pkts, 2);
-	worker_end_window(&w);
-	worker_plan(&w, p);
-	assert_int_equal(p->n_dests, 1);
-	assert_int_equal(p->n_batches, 1); /* 11 + 9 bytes: one GSO run */
-	assert_int_equal(tick_plan_sends(p), 1);
-	worker_free(&w);
-	free(slot);
-}
-
 /* Issue 10, finding 7: a worker that stalled 3 s drains a backlog of 10
  * clients x 150 ticks x 2 datagrams in one tick. Stamped, nothing is a
  * flood; a client that sent 20x the cap in every tick of the stall still
@@ -676,7 +617,6 @@ int main(void)
 		cmocka_unit_test(test_stamp_parse),
 		cmocka_unit_test_setup_teardown(test_worker_backlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_admission, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_worker_game, setup, teardown),
 		cmocka_unit_test(test_worker_gso_failures),
 	};
 

@@ -89,11 +89,13 @@ static void tick_work(struct rf_driver *d)
 
 	rf_driver_rotate_key(w);
 	p = ops->rx_drain(d->be);
+	worker_set_plan(w, p);
 	worker_end_window(w);
-	if (p) {
-		worker_plan(w, p);
+	worker_plan(w);
+	if (p)
 		ops->send_plan(d->be, p);
-	}
+	/* Output between ticks has no plan until the next receive. */
+	worker_set_plan(w, NULL);
 	ops->send_replies(d->be);
 	ops->tick_end(d->be);
 }

@@ -2,18 +2,20 @@
 /* relay.c - see relay.h. */
 #include "worker/relay.h"
 
-static int relay_input(void *game, struct tick_plan *plan, void *data, uint32_t len,
-		       uint32_t cookie)
+#include "worker/worker.h"
+
+static void relay_input(void *game, struct worker *w, uint32_t idx, const void *data, uint32_t len)
 {
 	(void)game;
-	return tick_plan_add(plan, data, len, cookie);
+	(void)idx;
+	/* A refusal (budget) is counted by the engine. */
+	worker_broadcast(w, -1, data, len);
 }
 
-static void relay_tick(void *game, struct tick_plan *plan, const uint32_t *clients, uint32_t n)
+static void relay_tick(void *game, struct worker *w)
 {
 	(void)game;
-	/* n never exceeds the plan's room: both are max_clients. */
-	tick_plan_set_dests(plan, clients, n);
+	(void)w;
 }
 
 const struct rf_game_ops relay_game_ops = {

@@ -93,17 +93,19 @@ static bool tick_work(struct rf_driver *d, uint64_t drain_until)
 
 	rf_driver_rotate_key(w);
 	p = ops->rx_drain(d->be);
+	worker_set_plan(w, p);
 	worker_end_window(w);
 	/* The goodbye goes out with this tick's output. */
 	if (drain_until)
 		stop = !w->host || !game_host_drain(w->host, drain_until);
 	worker_game_tick(w);
-	if (p) {
-		worker_plan(w, p);
+	worker_plan(w);
+	if (p)
 		ops->send_plan(d->be, p);
-	}
 	/* After the sends are queued: the session's last output is sent. */
 	worker_end_tick(w);
+	/* Output between ticks has no plan until the next receive. */
+	worker_set_plan(w, NULL);
 	ops->send_replies(d->be);
 	ops->tick_end(d->be);
 	return stop || (w->host && game_host_done(w->host));

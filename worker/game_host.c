@@ -202,7 +202,8 @@ static int svc_send(rf_engine *e, rf_client_id to, const void *data, uint32_t le
 		return 0; /* dropped, as the API says */
 	if (!may_output(h))
 		return -EPERM;
-	if (!data || !len)
+	/* An empty datagram is valid UDP (the relay relays it). */
+	if (!data && len)
 		return -EINVAL;
 	idx = worker_client_idx(h->w, to);
 	if (idx < 0)
@@ -219,7 +220,8 @@ static int svc_broadcast(rf_engine *e, rf_client_id except, const void *data, ui
 		return 0;
 	if (!may_output(h))
 		return -EPERM;
-	if (!data || !len)
+	/* An empty datagram is valid UDP (the relay relays it). */
+	if (!data && len)
 		return -EINVAL;
 	/* A stale except names nobody: everyone gets it. */
 	if (except != RF_NO_CLIENT)

@@ -320,6 +320,7 @@ static int run(struct opts *o)
 		.seed = seed(),
 		.admission = o->srv.admission,
 		.max_clients_per_ip = o->srv.max_clients_per_ip,
+		.max_output_per_tick = o->srv.max_output_per_tick,
 	};
 	ret = worker_init(&w, slot, &wp);
 	if (ret < 0) {

@@ -169,7 +169,8 @@ def t_bad_module(backend):
                        (rt.bin_path("slot_layout"), "")):
         with rt.Slot(16) as slot:
             with rt.Proc([worker, "--port", rt.free_port(), "--bind", rt.HOST,
-                          "--backend", backend, "--slot-fd", slot.fd, "--game", game],
+                          "--backend", backend, "--max-clients", 16, "--slot-fd", slot.fd,
+                          "--game", game],
                          pass_fds=[slot.fd]) as p:
                 rc = p.wait(20)
                 out = p.output()

@@ -180,15 +180,25 @@ static struct sockaddr_in v4(uint16_t port)
 static void fx_tick(struct fx *f, uint64_t t)
 {
 	tick_plan_reset(&f->p);
+	worker_set_plan(&f->w, &f->p);
 	worker_tick_start(&f->w, t, EPOCH + t);
+}
+
+static void plan_init(struct tick_plan *p)
+{
+	struct tick_plan_cfg cfg = {
+		.max_in = CAP, .max_out = CAP, .max_clients = MAXC, .max_packet = 100
+	};
+
+	assert_int_equal(tick_plan_init(p, &cfg), 0);
 }
 
 static int rx(struct fx *f, uint16_t port)
 {
 	struct sockaddr_in a = v4(port);
 
-	return worker_rx(&f->w, &f->p, (const struct sockaddr *)&a, sizeof(a), f->payload, 10,
-			 false, 0, 0);
+	return worker_rx(&f->w, (const struct sockaddr *)&a, sizeof(a), f->payload, 10, false, 0,
+			 0);
 }
 
 static uint64_t id_of(struct fx *f, uint16_t port)
@@ -220,7 +230,7 @@ static struct fx *fx_new(void)
 	assert_non_null(f);
 	f->slot = calloc(1, rf_slot_size(MAXC));
 	assert_non_null(f->slot);
-	assert_int_equal(tick_plan_init(&f->p, CAP, MAXC), 0);
+	plan_init(&f->p);
 	assert_int_equal(worker_init(&f->w, f->slot, &wp), 0);
 	fx_tick(f, 1 * SEC);
 	assert_int_equal(game_host_load_table(&f->h, &fake_game, "fake.so", why, sizeof(why)), 0);

@@ -72,7 +72,8 @@ def t_kick(backend):
         g = wait_game(w, lambda g: g["values"].get("leaves") == 1, "a kicked")
         rt.check(g["values"]["last_leave"] == LEAVE_KICKED, f"leave reason {g['values']}")
         rt.check(g["values"]["players"] == 1, f"players {g['values']}")
-        rt.check(w.stats()["clients"] == 1, "a still in the table")
+        ok = rt.wait_until(lambda: w.stats()["clients"] == 1, timeout=5)
+        rt.check(ok, "a still in the table")
         # Game data from a kicked client draws a CHALLENGE, no echo.
         a.send(b"x" * 32)
         got = rt.gather([a], timeout=5, done=lambda g: g[0])[0]
@@ -94,9 +95,11 @@ def t_refuse(backend):
             rt.check(False, "the game's refusal did not reach the client")
         except rt.Refused as e:
             rt.check(e.reason == 3, f"refused for reason {e.reason}, want 3 (the game)")
+        # Counters are published after the tick's replies went out.
+        ok = rt.wait_until(lambda: w.stats()["adm_refusals"] >= 1, timeout=5)
         st = w.stats()
+        rt.check(ok, "refusal not counted")
         rt.check(st["clients"] == 1, f"clients {st['clients']}")
-        rt.check(st["adm_refusals"] >= 1, "refusal not counted")
         g = w.slot.game()
         rt.check(g["values"]["joins"] == 1, f"values {g['values']}")
 
@@ -113,6 +116,8 @@ def t_end_session(backend):
         rt.check(got[:1] == [b"last"], f"b's last echo: {got}")
         g = wait_game(w, lambda g: g["values"].get("leaves") == 2, "session over")
         rt.check(g["values"]["last_leave"] == LEAVE_SESSION_OVER, f"values {g['values']}")
+        # The game area moves during the tick, the counters at its end.
+        rt.wait_until(lambda: w.stats()["sessions_ended"] >= 1, timeout=5)
         st = w.stats()
         rt.check(st["sessions_ended"] == 1, f"sessions_ended {st['sessions_ended']}")
         rt.check(st["clients"] == 0, f"clients {st['clients']}")

@@ -152,6 +152,27 @@ def t_drain(backend):
         rt.check(w.slot.stats()["sessions_ended"] == 1, "drain's session end not counted")
 
 
+def t_drain_deadline(backend):
+    """SIGTERM to a module that drains without ending its session: the
+    worker ticks on (echoing) until drain_timeout_ms, then exits 0."""
+    with echo_worker(backend, extra=["--drain-timeout-ms", 1500,
+                                     "--game-args", "linger"]) as w:
+        a, = clients_for(w, 1)
+        register(w, [a])
+        t0 = time.monotonic()
+        w.proc.send_signal(signal.SIGTERM)
+        got = rt.gather([a], timeout=5, done=lambda g: b"bye" in g[0])[0]
+        rt.check(got == [b"bye"], f"goodbye: {got}")
+        a.send(b"still here")
+        got = rt.gather([a], timeout=5, done=lambda g: g[0])[0]
+        rt.check(got == [b"still here"], f"while draining: {got}")
+        rc = w.proc.wait(15)
+        took = time.monotonic() - t0
+        rt.check(rc == 0, f"exit {rc}:\n{w.proc.output()}")
+        rt.check(1.4 <= took < 10, f"stopped {took:.2f} s after SIGTERM, drain timeout 1.5 s")
+        rt.check(w.slot.stats()["sessions_ended"] == 0, "no session end was asked")
+
+
 def t_relay(backend):
     """--game relay, the built-in: everyone gets everything."""
     with Worker(backend, extra=["--game", "relay"]) as w:
@@ -196,7 +217,8 @@ def t_bad_module(backend):
                      f"--check-game {game}: exit {rc}, output {p.output()!r}")
 
 
-SCENARIOS = [t_echo, t_kick, t_refuse, t_end_session, t_timeout, t_drain, t_relay]
+SCENARIOS = [t_echo, t_kick, t_refuse, t_end_session, t_timeout, t_drain, t_drain_deadline,
+             t_relay]
 # Backend-independent scenarios run once, in the run that can always run.
 MMSG_ONLY = [t_bad_module]
 

@@ -222,7 +222,9 @@ static void test_send_and_broadcast(void **state)
 {
 	struct tick_plan *p = &((struct fx *)*state)->p;
 	struct tick_plan small;
-	struct tick_plan_cfg cfg = { .max_in = NB, .max_out = 5, .max_clients = 4, .max_packet = 100 };
+	struct tick_plan_cfg cfg = {
+		.max_in = NB, .max_out = 5, .max_clients = 4, .max_packet = 100
+	};
 	struct worker_params wp = params(4, 8);
 	struct rf_slot *slot = calloc(1, rf_slot_size(4));
 	struct worker w;

@@ -173,6 +173,34 @@ def t_drain_deadline(backend):
         rt.check(w.slot.stats()["sessions_ended"] == 0, "no session end was asked")
 
 
+def t_resume(backend):
+    """A new worker on the same slot: the module starts afresh and the
+    clients the slot kept join it, then play on."""
+    # linger: the drain at stop must not end the session (which would
+    # empty the table).
+    keep = ["--game-args", "linger", "--drain-timeout-ms", 0]
+    with rt.Slot(16) as slot:
+        with echo_worker(backend, slot=slot, extra=keep) as w1:
+            a, b = clients_for(w1, 2)
+            register(w1, [a, b])
+            a.send(b"who")
+            old = rt.gather([a], timeout=10, done=lambda g: g[0])[0]
+            port = w1.port
+        rt.drain([a, b], quiet=0.3)  # w1's goodbye
+        with echo_worker(backend, slot=slot, port=port, extra=keep) as w2:
+            g = wait_game(w2, lambda g: g["values"].get("players") == 2, "resumed joins")
+            rt.check(g["values"]["joins"] == 2 and g["values"]["leaves"] == 0,
+                     f"values {g['values']}")
+            a.send(b"who")
+            b.send(b"back")
+            got = rt.gather([a, b], timeout=10, done=lambda g: g[0] and g[1])
+            rt.check(got[1] == [b"back"], f"b after resume: {got[1]}")
+            # Ids are per worker life: the new module's, whatever the old
+            # worker's were.
+            rt.check(len(got[0]) == 1 and got[0][0].startswith(b"id ") and old,
+                     f"a's id after resume {got[0]}, before {old}")
+
+
 def t_relay(backend):
     """--game relay, the built-in: everyone gets everything."""
     with Worker(backend, extra=["--game", "relay"]) as w:
@@ -218,7 +246,7 @@ def t_bad_module(backend):
 
 
 SCENARIOS = [t_echo, t_kick, t_refuse, t_end_session, t_timeout, t_drain, t_drain_deadline,
-             t_relay]
+             t_resume, t_relay]
 # Backend-independent scenarios run once, in the run that can always run.
 MMSG_ONLY = [t_bad_module]
 

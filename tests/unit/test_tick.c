@@ -400,6 +400,8 @@ static void expect_client(const struct tick_plan *p, uint32_t *k, uint32_t c, ui
 		check_send_rules(p, s, gso);
 		for (uint32_t i = 0; i < s->count; i++, got++) {
 			assert_true(got < n);
+			if (got >= n) /* unreachable; tells the analyzer */
+				return;
 			assert_ptr_equal(p->iov[s->first + i].iov_base, want[got]);
 		}
 		(*k)++;

@@ -18,7 +18,9 @@ static void copy_text(char *dst, size_t len, const char *src, size_t srclen)
 
 		if (!c)
 			break;
-		dst[n] = c >= 0x20 && c < 0x7f ? c : '?';
+		if (c < 0x20 || c == 0x7f)
+			c = '?';
+		dst[n] = c;
 	}
 	dst[n] = '\0';
 }

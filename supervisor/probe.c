@@ -121,8 +121,8 @@ static void finish(struct probe *p)
 
 	memset(&si, 0, sizeof(si));
 	if (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED) == 0)
-		p->status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
-						     : si.si_status & 0x7f;
+		p->status =
+			si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
 	else
 		p->status = 0xff << 8;
 	drain(p);
@@ -141,8 +141,8 @@ static void wait_some(struct probe *run[], size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		pfd[2 * i] = (struct pollfd){ .fd = run[i]->pidfd, .events = POLLIN };
-		pfd[2 * i + 1] =
-			(struct pollfd){ .fd = run[i]->out_eof ? -1 : run[i]->out, .events = POLLIN };
+		pfd[2 * i + 1] = (struct pollfd){ .fd = run[i]->out_eof ? -1 : run[i]->out,
+						  .events = POLLIN };
 		if (run[i]->deadline_ns < first)
 			first = run[i]->deadline_ns;
 	}
@@ -193,8 +193,8 @@ static void reason(const struct probe *p, const char *path, char *buf, size_t le
 	snprintf(buf, len, "%s: checking it, the worker %s", path, what);
 }
 
-static int run_all(struct probe *pr, size_t n, const struct cfg *cfg, const char *worker,
-		   char *err, size_t errlen)
+static int run_all(struct probe *pr, size_t n, const struct cfg *cfg, const char *worker, char *err,
+		   size_t errlen)
 {
 	struct probe *run[PROBE_PARALLEL];
 	size_t next = 0, n_run = 0;
@@ -254,8 +254,8 @@ int probe_modules(const struct cfg *cfg, const char *worker, char *err, size_t e
 		char why[PROBE_OUTPUT_MAX + 64];
 
 		reason(&pr[bad], s->game, why, sizeof(why));
-		snprintf(err, errlen, "%s:%d: game: %s", cfg->path, s->game_line ? s->game_line : s->line,
-			 why);
+		snprintf(err, errlen, "%s:%d: game: %s", cfg->path,
+			 s->game_line ? s->game_line : s->line, why);
 		r = -EINVAL;
 	}
 	free(pr);

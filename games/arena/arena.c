@@ -64,22 +64,10 @@ struct arena {
 
 /* ---- little-endian encoding, independent of the host's byte order ---- */
 
-static void put16(uint8_t *p, uint16_t v)
+static void put(uint8_t *p, uint64_t v, unsigned bytes)
 {
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
+	for (unsigned i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static uint32_t get32(const uint8_t *p)
@@ -207,10 +195,9 @@ static int arena_init(rf_engine *e, const struct rf_game_info *info, void **stat
 		a->snap = malloc(SNAP_HDR + (size_t)a->max_players * SNAP_PLAYER);
 		ret = a->players && a->snap ? 0 : -ENOMEM;
 	}
-	if (ret == 0)
-		ret = rf_define_value(e, VAL_PLAYERS, "players");
-	if (ret == 0)
-		ret = rf_define_value(e, VAL_SESSIONS, "sessions");
+	if (ret == 0 && (rf_define_value(e, VAL_PLAYERS, "players") < 0 ||
+			 rf_define_value(e, VAL_SESSIONS, "sessions") < 0))
+		ret = -EINVAL;
 	if (ret < 0) {
 		free(a->players);
 		free(a->snap);
@@ -313,24 +300,24 @@ static void arena_tick(rf_engine *e, void *state)
 		p->x = clamp(p->x + p->dx * a->speed, a->size);
 		p->y = clamp(p->y + p->dy * a->speed, a->size);
 		p->applied = p->seq;
-		put32(s + SNAP_HDR + n * SNAP_PLAYER, p->id);
-		put16(s + SNAP_HDR + n * SNAP_PLAYER + 4, (uint16_t)p->x);
-		put16(s + SNAP_HDR + n * SNAP_PLAYER + 6, (uint16_t)p->y);
+		put(s + SNAP_HDR + n * SNAP_PLAYER, p->id, 4);
+		put(s + SNAP_HDR + n * SNAP_PLAYER + 4, (uint16_t)p->x, 2);
+		put(s + SNAP_HDR + n * SNAP_PLAYER + 6, (uint16_t)p->y, 2);
 		n++;
 	}
 	/* one snapshot for all; only the "you" fields differ per client (the
 	 * engine copies what it is given, so the buffer may change after) */
 	s[0] = ARENA_VERSION;
 	s[1] = MSG_SNAPSHOT;
-	put16(s + 2, (uint16_t)n);
-	put64(s + 8, rf_tick(e));
+	put(s + 2, n, 2);
+	put(s + 8, rf_tick(e), 8);
 	for (uint32_t i = 0; i < a->max_players; i++) {
 		const struct player *p = &a->players[i];
 
 		if (!p->used)
 			continue;
-		put32(s + 4, p->applied);
-		put32(s + 16, p->id);
+		put(s + 4, p->applied, 4);
+		put(s + 16, p->id, 4);
 		/* -ENOBUFS (budget spent) loses one snapshot; the next
 		 * tick's replaces it, so there is nothing to retry */
 		rf_send(e, p->client, s, SNAP_HDR + n * SNAP_PLAYER);

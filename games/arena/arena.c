@@ -111,7 +111,8 @@ static int parse_arg(rf_engine *e, struct arena *a, const char *tok)
 		const struct arena_arg *d = &arena_args[i];
 		char why[64];
 
-		if (strlen(d->key) != (size_t)(eq - tok) || strncmp(tok, d->key, strlen(d->key)))
+		if (strlen(d->key) != (size_t)(eq - tok) ||
+		    strncmp(tok, d->key, strlen(d->key)) != 0)
 			continue;
 		errno = 0;
 		v = strtol(eq + 1, &end, 10);
@@ -294,15 +295,16 @@ static void arena_tick(rf_engine *e, void *state)
 	/* simulate: one step per tick in the latest direction */
 	for (uint32_t i = 0; i < a->max_players; i++) {
 		struct player *p = &a->players[i];
+		uint8_t *q = s + SNAP_HDR + (size_t)n * SNAP_PLAYER;
 
 		if (!p->used)
 			continue;
 		p->x = clamp(p->x + p->dx * a->speed, a->size);
 		p->y = clamp(p->y + p->dy * a->speed, a->size);
 		p->applied = p->seq;
-		put(s + SNAP_HDR + n * SNAP_PLAYER, p->id, 4);
-		put(s + SNAP_HDR + n * SNAP_PLAYER + 4, (uint16_t)p->x, 2);
-		put(s + SNAP_HDR + n * SNAP_PLAYER + 6, (uint16_t)p->y, 2);
+		put(q, p->id, 4);
+		put(q + 4, (uint16_t)p->x, 2);
+		put(q + 6, (uint16_t)p->y, 2);
 		n++;
 	}
 	/* one snapshot for all; only the "you" fields differ per client (the

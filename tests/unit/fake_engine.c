@@ -204,11 +204,15 @@ void fe_load(struct fake_engine *f, const char *path)
 	rf_game_entry_fn entry;
 
 	f->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!f->dl)
+	if (!f->dl) {
 		fail_msg("dlopen %s: %s", path, dlerror());
+		return;
+	}
 	*(void **)&entry = dlsym(f->dl, RF_GAME_ENTRY);
-	if (!entry)
+	if (!entry) {
 		fail_msg("%s: no %s", path, RF_GAME_ENTRY);
+		return;
+	}
 	f->game = entry();
 	assert_non_null(f->game);
 	fe_reset(f);

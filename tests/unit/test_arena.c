@@ -57,9 +57,11 @@ static struct snap snap_of(rf_client_id c)
 	assert_int_equal(s->len, 20 + 8u * out.n);
 	assert_true(out.n <= 16);
 	for (unsigned i = 0; i < out.n; i++) {
-		out.p[i].id = le32(s->data + 20 + 8 * i);
-		out.p[i].x = (int16_t)le16(s->data + 24 + 8 * i);
-		out.p[i].y = (int16_t)le16(s->data + 26 + 8 * i);
+		const uint8_t *q = s->data + 20 + (size_t)8 * i;
+
+		out.p[i].id = le32(q);
+		out.p[i].x = (int16_t)le16(q + 4);
+		out.p[i].y = (int16_t)le16(q + 6);
 	}
 	return out;
 }
@@ -67,6 +69,7 @@ static struct snap snap_of(rf_client_id c)
 /* Where player id is in s; fails when it is not there. */
 static void pos_of(const struct snap *s, uint32_t id, int *x, int *y)
 {
+	*x = *y = -1;
 	for (unsigned i = 0; i < s->n; i++) {
 		if (s->p[i].id == id) {
 			*x = s->p[i].x;

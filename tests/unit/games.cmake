@@ -4,5 +4,3 @@
 rf_unit_test(test_arena SOURCES unit/test_arena.c unit/fake_engine.c LIBS ${CMAKE_DL_LIBS})
 target_compile_definitions(test_arena PRIVATE ARENA_SO="$<TARGET_FILE:arena>")
 add_dependencies(test_arena arena)
-# The arena under a real worker, played by Python clients.
-rf_e2e_test(e2e_arena test_arena.py TIMEOUT 120)

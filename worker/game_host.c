@@ -239,6 +239,9 @@ static int svc_kick(rf_engine *e, rf_client_id c)
 	idx = worker_client_idx(h->w, c);
 	if (idx < 0)
 		return -ENOENT;
+	/* Leaving already: its leave must not run twice. */
+	if (c == h->leaving)
+		return 0;
 	if (!h->kick_flag[idx]) {
 		h->kick_flag[idx] = 1;
 		h->kick[h->n_kicks++] = c;
@@ -514,6 +517,8 @@ int game_host_start(struct game_host *h, struct worker *w, const struct game_hos
 		return ret;
 	}
 	h->started = true;
+	/* Running: a previous worker's failure is history. */
+	memset(g->exit_reason, 0, sizeof(g->exit_reason));
 	join_resumed(h);
 	return 0;
 }
@@ -565,7 +570,9 @@ void game_host_leave(struct game_host *h, uint32_t idx, enum rf_leave_reason why
 		/* A leave inside the applying of kicks or of a session end
 		 * runs between callbacks, never inside one. */
 		h->cb = HOST_CB_LEAVE;
-		h->game.leave(&h->engine, h->state, worker_client_id(h->w, idx), why);
+		h->leaving = worker_client_id(h->w, idx);
+		h->game.leave(&h->engine, h->state, h->leaving, why);
+		h->leaving = 0;
 		h->cb = outer;
 		if (outer == HOST_CB_NONE && h->n_kicks && !h->applying)
 			apply_kicks(h);

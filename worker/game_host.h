@@ -70,6 +70,7 @@ struct game_host {
 	uint64_t *kick;     /* [max_clients] ids kicked, applied after the callback */
 	uint8_t *kick_flag; /* [max_clients] index already in kick[] */
 	uint32_t n_kicks;
+	uint64_t leaving;    /* the id whose leave runs, 0: none */
 	uint64_t *ids;       /* [max_clients] scratch for session end, resume */
 	uint32_t value_used; /* bit i: value i defined */
 	void (*log)(int level, const char *line);

@@ -41,6 +41,7 @@ static struct fake {
 	bool kick_in_join;
 	bool end_in_tick;
 	bool end_in_drain;
+	uint64_t kick_on_leave;    /* a leave kicks this one */
 	uint32_t clients_in_input; /* rf_clients() inside the last input */
 	int in_init[8];            /* service results inside init */
 	int in_tick[4];
@@ -109,8 +110,11 @@ static void f_leave(rf_engine *e, void *state, rf_client_id c, enum rf_leave_rea
 {
 	(void)state;
 	record('l', c, (int)why);
-	/* Still there while it leaves. */
+	/* Still there while it leaves; kicking it changes nothing. */
 	assert_ptr_equal(rf_client_data(e, c), (void *)(uintptr_t)c);
+	assert_int_equal(rf_kick(e, c), 0);
+	if (fk.kick_on_leave)
+		assert_int_equal(rf_kick(e, fk.kick_on_leave), 0);
 }
 
 static void f_input(rf_engine *e, void *state, rf_client_id c, const void *data, uint32_t len)
@@ -428,6 +432,19 @@ static void test_join_input_kick(void **state)
 	assert_int_equal(fk.ev[1].what, 'l');
 	assert_int_equal(fk.ev[1].why, RF_LEAVE_KICKED);
 	assert_int_equal(id_of(f, 1002), 0);
+	fk.kick_in_join = false;
+	/* A leave that kicks another: each leaves once, never nested. */
+	assert_int_equal(rx(f, 1003), 0);
+	fk.kick_on_leave = id_of(f, 1003);
+	fk.kick_on_input = true;
+	fk.n_ev = 0;
+	assert_int_equal(rx(f, 1000), 0);
+	assert_int_equal(fk.n_ev, 3); /* input, two leaves */
+	assert_int_equal(fk.ev[1].what, 'l');
+	assert_int_equal(fk.ev[2].what, 'l');
+	assert_int_equal(fk.ev[2].id, fk.kick_on_leave);
+	assert_int_equal(fk.ev[2].why, RF_LEAVE_KICKED);
+	assert_int_equal(f->w.clients.n, 0);
 	fx_free(f);
 }
 

@@ -21,7 +21,13 @@
  * absolute schedule (clock_nanosleep TIMER_ABSTIME) once per ~1 ms slot and
  * submits that slot's sends with one io_uring_enter. No allocation after
  * start-up.
+ *
+ * --game arena plays games/arena instead (its protocol, arena_client.c):
+ * each player sends INPUTs at --rate, every player gets a SNAPSHOT every
+ * tick; loss is the ticks a player got no snapshot for, latency the time
+ * from an input to the first snapshot acknowledging it.
  */
+#include "bench/arena_client.h"
 #include "bench/hist.h"
 #include "bench/proccpu.h"
 #include "common/handshake.h"
@@ -55,6 +61,7 @@
 #define HS_RESEND_NS (250 * RF_NSEC_PER_MSEC)
 
 enum { ADM_COOKIE, ADM_OPEN };
+enum { GAME_RELAY, GAME_ARENA };
 /* a client's handshake: waiting for a CHALLENGE, then for a WELCOME */
 enum { HS_HELLO, HS_RESPONSE, HS_DONE };
 
@@ -81,6 +88,9 @@ struct opts {
 	bool json;
 	int admission; /* ADM_COOKIE or ADM_OPEN */
 	double admit_timeout_s;
+	int game;         /* GAME_RELAY or GAME_ARENA */
+	unsigned tick_hz; /* the server's, for arena's default --rate */
+	unsigned rate;    /* arena: inputs per second per player */
 };
 
 struct server {
@@ -104,6 +114,7 @@ struct client {
 	uint8_t resp[RF_HS_RESPONSE_LEN];
 	uint64_t hs_next; /* when to resend */
 	uint32_t refused; /* REFUSED reason, 0 = none */
+	struct arena_player ap;
 };
 
 struct counters {
@@ -171,6 +182,7 @@ struct load {
 	struct counters tc; /* tx fields */
 	struct cpu_meas cpu;
 	struct admit adm;
+	struct arena_totals arena; /* receiving side */
 };
 
 static void usage(FILE *f)
@@ -189,6 +201,12 @@ static void usage(FILE *f)
 		   "                   for servers without it (the reference servers)\n"
 		   "  --admission-timeout S  give up when a client is not admitted\n"
 		   "                   within S seconds (default 5)\n"
+		   "  --game relay|arena  relay (default): every datagram comes back to\n"
+		   "                   every client; arena: play games/arena (INPUTs at\n"
+		   "                   --rate, a SNAPSHOT expected every tick)\n"
+		   "  --rate N         arena: inputs per second per player (default the\n"
+		   "                   tick rate); replaces --interval-ms\n"
+		   "  --tick-hz N      arena: the server's tick rate (default 50)\n"
 		   "  --json           print one JSON object instead of a summary\n"
 		   "  --help\n"
 		   "exit: 0 ran (even with loss), 1 could not run (e.g. not admitted),\n"
@@ -302,6 +320,21 @@ static int parse_opt(struct opts *o, int c, const char *arg)
 		return 0;
 	case 'A':
 		return parse_double(arg, 0.1, 3600, &o->admit_timeout_s);
+	case 'g':
+		if (strcmp(arg, "relay") != 0 && strcmp(arg, "arena") != 0)
+			return -EINVAL;
+		o->game = strcmp(arg, "arena") == 0 ? GAME_ARENA : GAME_RELAY;
+		return 0;
+	case 'r':
+		if (parse_uint(arg, 1, 10000, &v) < 0)
+			return -EINVAL;
+		o->rate = (unsigned)v;
+		return 0;
+	case 'T':
+		if (parse_uint(arg, 1, 1000, &v) < 0)
+			return -EINVAL;
+		o->tick_hz = (unsigned)v;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -321,6 +354,9 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "admission", required_argument, NULL, 'a' },
 		{ "admission-timeout", required_argument, NULL, 'A' },
+		{ "game", required_argument, NULL, 'g' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "tick-hz", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -338,6 +374,13 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	}
 	if (optind < argc || o->ntargets == 0)
 		return -EINVAL;
+	if (o->game == GAME_ARENA) {
+		/* a player's datagram is an INPUT, sent --rate times a second */
+		if (!o->rate)
+			o->rate = o->tick_hz;
+		o->size = ARENA_INPUT_LEN;
+		o->interval_ms = 1000.0 / o->rate;
+	}
 	return 0;
 }
 
@@ -421,6 +464,11 @@ static int setup_clients(struct load *l)
 			/* a recognisable pattern; the header overwrites the start */
 			for (unsigned b = 0; b < o->size; b++)
 				c->buf[b] = (uint8_t)(b * 31 + k);
+			if (o->game == GAME_ARENA) {
+				c->ap.sent_ts = calloc(ARENA_RING, sizeof(uint64_t));
+				if (!c->ap.sent_ts)
+					return -ENOMEM;
+			}
 			c->fd = client_socket(&sv->addr, k);
 			if (c->fd < 0)
 				return c->fd;
@@ -628,6 +676,15 @@ static unsigned sq_size(const struct load *l)
 	return sq > 4096 ? 4096 : sq;
 }
 
+/* The largest datagram a client expects: arena's snapshot of every player,
+ * or the relayed datagrams of --size. */
+static unsigned rx_size(const struct opts *o)
+{
+	if (o->game == GAME_ARENA)
+		return ARENA_SNAP_HDR + o->clients * ARENA_SNAP_PLAYER;
+	return o->size;
+}
+
 /* The receive ring is only ever entered by the main thread: task work is
  * deferred to its waits, where completions are reaped anyway. */
 static int setup_rx(struct load *l)
@@ -637,7 +694,7 @@ static int setup_rx(struct load *l)
 
 	/* Buffers are returned as soon as a CQE is read, so the pool only
 	 * needs to hold what arrives between two waits; bigger is safer. */
-	l->bufsz = (l->o->size + 64 + 63) & ~63u;
+	l->bufsz = (rx_size(l->o) + 64 + 63) & ~63u;
 	l->nbufs = pow2_floor(BUF_POOL_BYTES / l->bufsz);
 	if (l->nbufs > 32768)
 		l->nbufs = 32768;
@@ -733,7 +790,13 @@ static void send_one(struct load *l, unsigned ci, uint64_t due, uint64_t now)
 	sqe = get_sqe(&l->tx);
 	if (!sqe)
 		return;
-	memcpy(c->buf, &h, sizeof(h));
+	if (l->o->game == GAME_ARENA) {
+		/* seq counts from 1: 0 means "no input" to the arena */
+		arena_input(c->buf, (uint32_t)c->seq + 1, ci, l->o->rate);
+		arena_sent(&c->ap, (uint32_t)c->seq + 1, now, in_window(l, now));
+	} else {
+		memcpy(c->buf, &h, sizeof(h));
+	}
 	c->seq++;
 	c->ts = now;
 	c->inflight = true;
@@ -963,6 +1026,12 @@ static void on_packet(struct load *l, unsigned ri, const uint8_t *p, int len, ui
 
 	if (on_handshake(l, ri, p, len))
 		return;
+	if (l->o->game == GAME_ARENA) {
+		if (!arena_received(&l->cl[ri].ap, &l->arena, p, (size_t)len, now, l->t0, l->t1,
+				    sv->n))
+			l->c.bad++;
+		return;
+	}
 	if (len < (int)sizeof(h)) {
 		l->c.bad++;
 		return;
@@ -1111,6 +1180,34 @@ static double loss_of(uint64_t expected, uint64_t received)
 	return 100.0 * (double)(expected - received) / (double)expected;
 }
 
+/* Server s's arena figures, summed over its players. */
+static struct arena_sum arena_of(const struct load *l, size_t s)
+{
+	const struct server *sv = &l->srv[s];
+	struct arena_sum a = { 0 };
+
+	for (unsigned i = 0; i < sv->n; i++)
+		arena_sum_add(&a, &l->cl[sv->first + i].ap);
+	return a;
+}
+
+/* What server s should have delivered, and did: relay, every in-window
+ * datagram to each of its clients; arena, a snapshot per tick to each. */
+static void server_counts(const struct load *l, size_t s, uint64_t *exp, uint64_t *rcv)
+{
+	const struct server *sv = &l->srv[s];
+
+	if (l->o->game == GAME_ARENA) {
+		struct arena_sum a = arena_of(l, s);
+
+		*exp = a.snaps_expected;
+		*rcv = a.snaps_received;
+		return;
+	}
+	*exp = sv->sent * sv->n;
+	*rcv = sv->received;
+}
+
 static void totals(const struct load *l, struct totals *t)
 {
 	const struct cpu_meas *m = &l->cpu;
@@ -1118,12 +1215,15 @@ static void totals(const struct load *l, struct totals *t)
 	memset(t, 0, sizeof(*t));
 	for (size_t s = 0; s < l->nsrv; s++) {
 		const struct server *sv = &l->srv[s];
-		uint64_t exp = sv->sent * sv->n;
-		double lp = loss_of(exp, sv->received);
+		uint64_t exp, rcv;
+		double lp;
+
+		server_counts(l, s, &exp, &rcv);
+		lp = loss_of(exp, rcv);
 
 		t->sent += sv->sent;
 		t->expected += exp;
-		t->received += sv->received;
+		t->received += rcv;
 		if (lp > t->worst_loss_pct)
 			t->worst_loss_pct = lp;
 	}
@@ -1179,6 +1279,44 @@ static void print_admission_json(const struct load *l)
 	       (unsigned long long)c->refusals, (unsigned long long)c->resp_errors);
 }
 
+static struct arena_sum arena_total(const struct load *l)
+{
+	struct arena_sum a = { 0 };
+
+	for (size_t i = 0; i < l->ncl; i++)
+		arena_sum_add(&a, &l->cl[i].ap);
+	return a;
+}
+
+static void print_ms_hist(const char *name, const struct hist *h)
+{
+	if (h->n == 0)
+		printf("\"%s\":{\"p50\":null,\"p99\":null,\"max\":null}", name);
+	else
+		printf("\"%s\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}", name,
+		       ms(hist_quantile(h, 0.5)), ms(hist_quantile(h, 0.99)), ms(h->max));
+}
+
+static void print_arena_json(const struct load *l)
+{
+	const struct arena_totals *t = &l->arena;
+	struct arena_sum a = arena_total(l);
+
+	printf(",\"game\":\"arena\",\"arena\":{\"tick_hz\":%u,\"rate\":%u,"
+	       "\"snapshots_expected\":%llu,\"snapshots_received\":%llu,"
+	       "\"inputs_sent\":%llu,\"inputs_unacked\":%llu,\"bad_snapshots\":%llu,"
+	       "\"stale_snapshots\":%llu,\"wrong_player_count\":%llu,\"byes\":%llu,",
+	       l->o->tick_hz, l->o->rate, (unsigned long long)a.snaps_expected,
+	       (unsigned long long)a.snaps_received, (unsigned long long)a.inputs,
+	       (unsigned long long)a.unacked, (unsigned long long)t->bad,
+	       (unsigned long long)t->stale, (unsigned long long)t->wrong_n,
+	       (unsigned long long)t->byes);
+	print_ms_hist("snapshot_interval_ms", &t->interval);
+	printf(",");
+	print_ms_hist("ack_ms", &t->ack);
+	printf("}");
+}
+
 static void print_json(const struct load *l, const struct totals *t)
 {
 	const struct opts *o = l->o;
@@ -1195,7 +1333,7 @@ static void print_json(const struct load *l, const struct totals *t)
 	       (unsigned long long)t->sent, (unsigned long long)t->expected,
 	       (unsigned long long)t->received, (unsigned long long)t->lost, t->loss_pct,
 	       t->worst_loss_pct);
-	print_lat_json(&l->lat);
+	print_lat_json(o->game == GAME_ARENA ? &l->arena.ack : &l->lat);
 	printf(",\"self_cpu_pct\":%.2f,\"sender_realtime\":%s,", t->self_cpu_pct,
 	       l->tx_rt ? "true" : "false");
 	if (o->npids)
@@ -1216,26 +1354,56 @@ static void print_json(const struct load *l, const struct totals *t)
 	printf(",\"servers\":[");
 	for (size_t s = 0; s < l->nsrv; s++) {
 		const struct server *sv = &l->srv[s];
+		uint64_t exp, rcv;
 
+		server_counts(l, s, &exp, &rcv);
 		inet_ntop(AF_INET, &sv->addr.sin_addr, a, sizeof(a));
 		printf("%s{\"target\":\"%s:%u\",\"sent\":%llu,\"expected\":%llu,"
 		       "\"received\":%llu,\"loss_pct\":%.4f}",
 		       s ? "," : "", a, ntohs(sv->addr.sin_port), (unsigned long long)sv->sent,
-		       (unsigned long long)sv->sent * sv->n, (unsigned long long)sv->received,
-		       loss_of(sv->sent * sv->n, sv->received));
+		       (unsigned long long)exp, (unsigned long long)rcv, loss_of(exp, rcv));
 	}
-	printf("]}\n");
+	printf("]");
+	if (o->game == GAME_ARENA)
+		print_arena_json(l);
+	printf("}\n");
+}
+
+static void print_arena_human(const struct load *l)
+{
+	const struct arena_totals *t = &l->arena;
+	struct arena_sum a = arena_total(l);
+
+	printf("ringfleet-load: arena, %zu server(s) x %u players, %u inputs/s each, "
+	       "%u Hz ticks\n",
+	       l->nsrv, l->o->clients, l->o->rate, l->o->tick_hz);
+	printf("  snapshots: expected %llu  received %llu (loss %.3f%%)",
+	       (unsigned long long)a.snaps_expected, (unsigned long long)a.snaps_received,
+	       loss_of(a.snaps_expected, a.snaps_received));
+	if (t->interval.n)
+		printf("  interval ms: p50 %.3f  p99 %.3f  max %.3f",
+		       ms(hist_quantile(&t->interval, 0.5)), ms(hist_quantile(&t->interval, 0.99)),
+		       ms(t->interval.max));
+	printf("\n  inputs: sent %llu  never acknowledged %llu; bad snapshots %llu, stale %llu, "
+	       "wrong player count %llu\n",
+	       (unsigned long long)a.inputs, (unsigned long long)a.unacked,
+	       (unsigned long long)t->bad, (unsigned long long)t->stale,
+	       (unsigned long long)t->wrong_n);
+	printf("  (below: sent = inputs, expected/received = snapshots, latency = input to ack)\n");
 }
 
 static void print_human(const struct load *l, const struct totals *t)
 {
 	const struct opts *o = l->o;
-	const struct hist *h = &l->lat;
+	const struct hist *h = o->game == GAME_ARENA ? &l->arena.ack : &l->lat;
 	const struct counters m = merged(l), *c = &m;
 
-	printf("ringfleet-load: %zu server(s) x %u clients, %u B every %g ms, "
-	       "%.2f s window\n",
-	       l->nsrv, o->clients, o->size, o->interval_ms, t->window_s);
+	if (o->game == GAME_ARENA)
+		print_arena_human(l);
+	else
+		printf("ringfleet-load: %zu server(s) x %u clients, %u B every %g ms, "
+		       "%.2f s window\n",
+		       l->nsrv, o->clients, o->size, o->interval_ms, t->window_s);
 	printf("  sent %llu  expected %llu  received %llu  lost %llu (%.3f%%)",
 	       (unsigned long long)t->sent, (unsigned long long)t->expected,
 	       (unsigned long long)t->received, (unsigned long long)t->lost, t->loss_pct);
@@ -1288,6 +1456,7 @@ static void cleanup(struct load *l)
 		if (l->cl[i].fd > 0)
 			close(l->cl[i].fd);
 		free(l->cl[i].buf);
+		free(l->cl[i].ap.sent_ts);
 	}
 	for (size_t s = 0; s < l->nsrv; s++)
 		free(l->srv[s].last_seq);
@@ -1348,7 +1517,8 @@ int main(int argc, char **argv)
 				 .duration_s = 5,
 				 .drain_ms = 240,
 				 .admission = ADM_COOKIE,
-				 .admit_timeout_s = 5 };
+				 .admit_timeout_s = 5,
+				 .tick_hz = 50 };
 	static struct load l;
 	struct totals t;
 	int ret;

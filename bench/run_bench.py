@@ -14,6 +14,12 @@ quoted. Designs whose binary is missing are skipped with a note.
   (b)       ref-uring-zc   io_uring, one SEND_ZC per packet per client
   ringfleet ringfleet-worker (one server) / ringfleetd with a [pool] (20)
 
+The arena loads (arena10, arena30) run one ringfleetd server with game =
+the example module games/arena (arena.so) and ringfleet-load --game arena:
+players send inputs at the tick rate and check a snapshot arrives every
+tick acknowledging them. They get a table of their own: CPU of the server,
+snapshot loss and interval, inputs never acknowledged.
+
 ringfleet runs with its default admission = cookie, so ringfleet-load's
 clients complete the handshake before the run (outside the measured
 window, as for any real player); (a) and (b) speak no handshake and are
@@ -48,12 +54,15 @@ LOADS = [
     ("30", "30", 1, 30),
     ("50", "50", 1, 50),
     ("20x10", "20 x 10", 20, 10),
+    ("arena10", "arena 10", 1, 10),
+    ("arena30", "arena 30", 1, 30),
 ]
+ARENA_ARGS = "size=1000 empty_end_s=30"
 
 DESIGNS = ["a", "b", "ringfleet"]
 # ringfleet keeps its default (cookie): measured as deployed. The
 # reference servers have no handshake.
-ADMISSION = {"a": "open", "b": "open", "ringfleet": "cookie"}
+ADMISSION = {"a": "open", "b": "open", "ringfleet": "cookie", "arena": "cookie"}
 LABEL = {
     "a": "(a) blocking recvfrom + sendto",
     "b": "(b) io_uring SEND_ZC per packet",
@@ -181,10 +190,37 @@ def fleet_config(tmp, base, n):
     return path
 
 
+def is_arena(load):
+    return load[0].startswith("arena")
+
+
+def arena_config(tmp, port, module):
+    path = os.path.join(tmp, "arena.ini")
+    with open(path, "w") as f:
+        f.write("[supervisor]\n"
+                "control_socket = %s\n"
+                "[defaults]\n"
+                "bind = 127.0.0.1\n"
+                "user =\n"
+                "tick_hz = %d\n"
+                "[server arena]\n"
+                "port = %d\n"
+                "game = %s\n"
+                "game_args = %s\n" % (os.path.join(tmp, "control.sock"),
+                                       TICK_HZ, port, module, ARENA_ARGS))
+    return path
+
+
 def start_design(design, bins, servers, base, tmp, log):
     """Starts design on ports base..base+servers-1; returns the processes
     whose trees carry its CPU, and how many workers the first must fork."""
     common = ["--bind", "127.0.0.1", "--tick-hz", str(TICK_HZ)]
+    if design == "arena":
+        cfg = arena_config(tmp, base, bins["arena.so"])
+        p = subprocess.Popen([bins["ringfleetd"], "-c", cfg, "--worker",
+                              bins["ringfleet-worker"]], stdout=log,
+                             stderr=log, stdin=subprocess.DEVNULL)
+        return [p], 1
     if design == "ringfleet" and servers > 1:
         cfg = fleet_config(tmp, base, servers)
         # --worker: the worker found may live in another build directory
@@ -222,7 +258,7 @@ def run_cell(design, load, bins, args, tmp):
         try:
             wait_ready(procs, ports, kids)
             rep = run_load(procs, base, servers, clients, bins, args,
-                           ADMISSION[design])
+                           ADMISSION[design], design == "arena")
         except RuntimeError as e:
             err = last_error(logpath)
             raise RuntimeError(str(e) + ("; log: " + err if err else ""))
@@ -230,6 +266,10 @@ def run_cell(design, load, bins, args, tmp):
             codes = stop(procs)
     if any(c != 0 for c in codes):
         rep["note"] = "exit codes on SIGTERM: %s" % codes
+    if design == "arena" and not rep["arena"]["snapshots_received"]:
+        err = last_error(logpath)
+        raise RuntimeError("no snapshot received: is the arena module "
+                           "running?" + ("; log: " + err if err else ""))
     return rep
 
 
@@ -243,15 +283,18 @@ def boost():
         pass
 
 
-def run_load(procs, base, servers, clients, bins, args, admission):
+def run_load(procs, base, servers, clients, bins, args, admission, arena):
     target = "127.0.0.1:%d" % base
     if servers > 1:
         target += "-%d" % (base + servers - 1)
+    if arena:  # inputs at the tick rate, a snapshot expected every tick
+        shape = ["--game", "arena", "--tick-hz", str(TICK_HZ)]
+    else:
+        shape = ["--size", str(SIZE), "--interval-ms", str(INTERVAL_MS)]
     cmd = [bins["ringfleet-load"], "--target", target, "--clients",
-           str(clients), "--size", str(SIZE), "--interval-ms",
-           str(INTERVAL_MS), "--warmup", str(args.warmup),
-           "--duration", str(args.duration), "--admission", admission,
-           "--json"]
+           str(clients)] + shape + ["--warmup", str(args.warmup),
+                                    "--duration", str(args.duration),
+                                    "--admission", admission, "--json"]
     for p in procs:
         cmd += ["--pid", str(p.pid)]
     r = subprocess.run(cmd, capture_output=True, text=True,
@@ -298,6 +341,15 @@ def summarize(results, designs, loads):
                             default=0),
                 "lag": max([r["send_lag_max_ms"] for r in ok], default=0),
             }
+            if d == "arena":
+                a = [r["arena"] for r in ok]
+                cells[(d, load[0])].update({
+                    "ivl50": med([x["snapshot_interval_ms"]["p50"] for x in a]),
+                    "ivl99": med([x["snapshot_interval_ms"]["p99"] for x in a]),
+                    "unacked": med([x["inputs_unacked"] for x in a]),
+                    "wrong": max([x["wrong_player_count"] + x["bad_snapshots"]
+                                  for x in a], default=0),
+                })
     return cells
 
 
@@ -306,6 +358,8 @@ def print_table(cells, designs, loads):
           "| CPU ratio to (a) |")
     print("|---|---|---|---|---|---|---|")
     for load in loads:
+        if is_arena(load):
+            continue
         base = cells.get(("a", load[0]), {}).get("cpu")
         for d in designs:
             c = cells.get((d, load[0]))
@@ -323,6 +377,24 @@ def print_table(cells, designs, loads):
             print("| %s | %s | %s | %s | %s | %s | %s |" % (
                 label, load[1], fmt_pct(c["loss"]), fmt(c["avg"]),
                 fmt(c["p99"]), fmt(c["cpu"], 1), ratio))
+
+
+def print_arena_table(cells, loads):
+    """The arena rows: ringfleetd running games/arena (arena.so)."""
+    print("| game | players | snapshot loss | snapshot interval p50 ms "
+          "| p99 ms | inputs never acked | input to ack p99 ms "
+          "| CPU % of a core |")
+    print("|---|---|---|---|---|---|---|---|")
+    for load in loads:
+        c = cells.get(("arena", load[0]))
+        if not c:
+            continue
+        if c["runs"] == 0:
+            print("| arena | %d | failed | | | | | |" % load[3])
+            continue
+        print("| arena | %d | %s | %s | %s | %s | %s | %s |" % (
+            load[3], fmt_pct(c["loss"]), fmt(c["ivl50"]), fmt(c["ivl99"]),
+            fmt(c["unacked"], 0), fmt(c["p99"]), fmt(c["cpu"], 1)))
 
 
 def print_notes(cells, results, skipped, loads):
@@ -367,6 +439,8 @@ def parse_args():
     ap.add_argument("--loads", default=",".join(l[0] for l in LOADS),
                     help="subset of %s" % ",".join(l[0] for l in LOADS))
     ap.add_argument("--json-out", help="also write every run's report here")
+    ap.add_argument("--arena", help="the arena module (default: "
+                    "games/arena.so next to the bin directory)")
     a = ap.parse_args()
     if a.repeat < 1 or a.duration <= 0 or a.warmup < 0:
         ap.error("--repeat >= 1, --duration > 0, --warmup >= 0")
@@ -383,6 +457,9 @@ def locate(args):
     names = ["ringfleet-load", "ref-blocking", "ref-uring-zc",
              "ringfleet-worker", "ringfleetd"]
     bins = {n: find_bin(args.bin_dir, n) for n in names}
+    bins["arena.so"] = args.arena or next(
+        (p for p in (os.path.join(d, "..", "games", "arena.so")
+                     for d in args.bin_dir) if os.path.isfile(p)), None)
     if not bins["ringfleet-load"]:
         sys.exit("ringfleet-load not found in %s" % ", ".join(args.bin_dir))
     skipped, plan = [], {}
@@ -391,8 +468,9 @@ def locate(args):
                 "ringfleet": ["ringfleet-worker"]}
         if load[2] > 1:
             need["ringfleet"] = ["ringfleetd", "ringfleet-worker"]
+        need["arena"] = ["ringfleetd", "ringfleet-worker", "arena.so"]
         plan[load[0]] = []
-        for d in DESIGNS:
+        for d in (["arena"] if is_arena(load) else DESIGNS):
             missing = [n for n in need[d] if not bins[n]]
             if missing:
                 skipped.append("%s skipped for %s: %s not found" %
@@ -408,12 +486,66 @@ def snapshot(bins, tmp):
     os.mkdir(os.path.join(tmp, "bin"))
     out = {}
     for name, path in bins.items():
+        if name == "arena.so":
+            continue
         if path:
             out[name] = os.path.join(tmp, "bin", name)
             shutil.copy2(path, out[name])
         else:
             out[name] = None
+    out["arena.so"] = None
     return out
+
+
+def unsafe(path):
+    """Why ringfleetd would refuse a module in path's directory, or None:
+    every directory up to / must be owned by root or us and writable by
+    no one else (a temporary directory under /tmp is not: /tmp is)."""
+    d = os.path.dirname(os.path.abspath(path))
+    while True:
+        st = os.stat(d)
+        if st.st_uid not in (0, os.geteuid()) or st.st_mode & 0o022:
+            return "%s is writable by others or not ours" % d
+        if d == "/":
+            return None
+        d = os.path.dirname(d)
+
+
+def snapshot_module(path, dirs):
+    """Copies the module into a new directory under the first of dirs that
+    passes ringfleetd's path checks; returns (copy, directory) or
+    (None, why not)."""
+    why = "no directory to copy it to"
+    for parent in dirs:
+        probe = os.path.join(parent, "x")
+        why = unsafe(probe) if os.path.isdir(parent) else parent + ": missing"
+        if why:
+            continue
+        d = tempfile.mkdtemp(prefix=".rf-bench-", dir=parent)
+        os.chmod(d, 0o755)
+        copy = os.path.join(d, "arena.so")
+        shutil.copy2(path, copy)
+        os.chmod(copy, 0o755)
+        return copy, d
+    return None, why
+
+
+def run_all(args, plan, bins, tmp, results):
+    for rep in range(args.repeat):
+        for load in args.loads:
+            order = plan[load[0]]
+            order = order[rep % len(order):] + order[:rep % len(order)] \
+                if order else []
+            for d in order:
+                print("run %d/%d: %s, %s" % (rep + 1, args.repeat, d, load[1]),
+                      file=sys.stderr, flush=True)
+                try:
+                    r = run_cell(d, load, bins, args, tmp)
+                except (RuntimeError, OSError, ValueError,
+                        subprocess.TimeoutExpired) as e:
+                    r = {"error": str(e)}
+                results.setdefault((d, load[0]), []).append(r)
+                time.sleep(0.3)
 
 
 def main():
@@ -421,37 +553,52 @@ def main():
     bins, plan, skipped = locate(args)
     results = {}
     with tempfile.TemporaryDirectory(prefix="rf-bench-") as tmp:
+        module = bins["arena.so"]
         bins = snapshot(bins, tmp)
-        for rep in range(args.repeat):
-            for load in args.loads:
-                order = plan[load[0]]
-                order = order[rep % len(order):] + order[:rep % len(order)] \
-                    if order else []
-                for d in order:
-                    print("run %d/%d: %s, %s" % (rep + 1, args.repeat, d,
-                                                 load[1]),
-                          file=sys.stderr, flush=True)
-                    try:
-                        r = run_cell(d, load, bins, args, tmp)
-                    except (RuntimeError, OSError, ValueError,
-                            subprocess.TimeoutExpired) as e:
-                        r = {"error": str(e)}
-                    results.setdefault((d, load[0]), []).append(r)
-                    time.sleep(0.3)
+        mod_dir = None
+        if module and any(plan[k] == ["arena"] for k in plan):
+            # the module must pass ringfleetd's path checks, which a
+            # copy under /tmp (writable by all) would not
+            bins["arena.so"], mod_dir = snapshot_module(
+                module, [os.path.dirname(os.path.abspath(module)),
+                         os.path.expanduser("~")])
+            if not bins["arena.so"]:
+                skipped.append("arena skipped: %s" % mod_dir)
+                mod_dir = None
+                for k in plan:
+                    if plan[k] == ["arena"]:
+                        plan[k] = []
+        try:
+            run_all(args, plan, bins, tmp, results)
+        finally:
+            if mod_dir:
+                shutil.rmtree(mod_dir, ignore_errors=True)
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump({"%s/%s" % k: v for k, v in results.items()}, f, indent=1)
-    cells = summarize(results, DESIGNS, args.loads)
+    cells = summarize(results, DESIGNS + ["arena"], args.loads)
     print("Machine: %s" % machine_info())
-    print("Load: %d B every %d ms per client, %d Hz ticks, %g s measured "
-          "after %g s warm-up, median of %d runs; ringfleet-load at nice %d "
-          "%s; ringfleet with admission = cookie (clients admitted before "
-          "the run), (a) and (b) without a handshake.\n" % (
-              SIZE, INTERVAL_MS, TICK_HZ, args.duration, args.warmup,
-              args.repeat, LOAD_NICE,
-              "(granted)" if os.geteuid() == 0 else "(if permitted)"))
-    print_table(cells, DESIGNS, args.loads)
-    print()
+    relay = [l for l in args.loads if not is_arena(l)]
+    arena = [l for l in args.loads if is_arena(l)]
+    if relay:
+        print("Load: %d B every %d ms per client, %d Hz ticks, %g s measured "
+              "after %g s warm-up, median of %d runs; ringfleet-load at nice %d "
+              "%s; ringfleet with admission = cookie (clients admitted before "
+              "the run), (a) and (b) without a handshake.\n" % (
+                  SIZE, INTERVAL_MS, TICK_HZ, args.duration, args.warmup,
+                  args.repeat, LOAD_NICE,
+                  "(granted)" if os.geteuid() == 0 else "(if permitted)"))
+        print_table(cells, DESIGNS, relay)
+        print()
+    if arena:
+        print("Arena: ringfleetd with one server running games/arena "
+              "(game_args %s), %d Hz ticks; each player sends an input every "
+              "tick and gets a snapshot every tick; %g s measured after %g s "
+              "warm-up, median of %d runs.\n" % (
+                  ARENA_ARGS, TICK_HZ, args.duration, args.warmup,
+                  args.repeat))
+        print_arena_table(cells, arena)
+        print()
     print_notes(cells, results, skipped, args.loads)
 
 

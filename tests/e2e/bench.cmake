@@ -3,5 +3,7 @@
 # (loss, CPU, exit codes) against targets whose behaviour is known.
 rf_e2e_test(bench_load_ref test_load_ref.py TIMEOUT 60)
 rf_e2e_test(bench_load_accounting test_load_accounting.py TIMEOUT 60)
-# bench/run_bench.py itself, shrunk to a ~15 s smoke run.
-rf_e2e_test(bench_run_bench test_run_bench.py TIMEOUT 120)
+# --game arena against a stand-in arena with known loss and acks.
+rf_e2e_test(bench_load_arena test_load_arena.py TIMEOUT 60)
+# bench/run_bench.py itself, shrunk to a ~20 s smoke run, with its arena row.
+rf_e2e_test(bench_run_bench test_run_bench.py TIMEOUT 180)

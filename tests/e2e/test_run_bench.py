@@ -4,7 +4,7 @@
 server x 10 clients and 20 servers x 10 under ringfleetd) against this
 build: every cell must run, ringfleet's with the admission handshake, and
 the table must hold the three designs and a CPU ratio to (a) for each
-load."""
+load. Then the arena row (games/arena.so under ringfleetd, 10 players)."""
 import json
 import os
 import re
@@ -55,7 +55,31 @@ def main():
             check(re.fullmatch(r"\d+\.\d\d", r[3]) and re.fullmatch(r"\d+\.\d\d", r[4]),
                   "row without latencies: %s" % r)
     print(p.stdout)
+    arena()
     print("ok")
+
+
+def arena():
+    """The arena row: ringfleetd running games/arena.so, played by
+    ringfleet-load --game arena; every snapshot must arrive, acknowledging
+    the inputs."""
+    p = subprocess.run([sys.executable, SCRIPT, "--loads", "arena10", "--repeat", "1",
+                        "--duration", "1", "--warmup", "0.5", "--bin-dir", BIN],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, "run_bench.py exited %d:\n%s" % (p.returncode, p.stderr))
+    lines = p.stdout.splitlines()
+    check("| game | players | snapshot loss | snapshot interval p50 ms | p99 ms "
+          "| inputs never acked | input to ack p99 ms | CPU % of a core |" in lines,
+          "no arena table:\n" + p.stdout)
+    rows = [[c.strip() for c in l.strip("|").split("|")] for l in lines
+            if l.startswith("| arena |")]
+    check(len(rows) == 1 and rows[0][1] == "10", "arena rows: %s\n%s" % (rows, p.stdout))
+    r = rows[0]
+    check(r[2] != "failed", "the arena cell failed:\n" + p.stdout)
+    check(all(re.fullmatch(r"\d+\.\d\d", x) for x in (r[3], r[4], r[6])),
+          "arena row without intervals or ack latency: %s" % r)
+    check(re.fullmatch(r"\d+\.\d", r[7]), "arena row without CPU: %s" % r)
+    print(p.stdout)
 
 
 if __name__ == "__main__":

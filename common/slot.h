@@ -17,7 +17,7 @@
 #include "ringfleet/game.h"
 
 #define RF_SLOT_MAGIC 0x52464c54u   /* "RFLT" */
-#define RF_SLOT_VERSION 3u          /* 3: the game area, output counters */
+#define RF_SLOT_VERSION 4u          /* 4: the session area */
 #define RF_CLIENTS_LIMIT 4096u      /* hard upper bound of max_clients */
 #define RF_TICK_HIST_BUCKETS 12     /* tick-duration histogram, see below */
 #define RF_TICK_HIST_BASE_NS 16000u /* upper bound of its first bucket */
@@ -103,6 +103,25 @@ struct rf_slot_game {
 	 * missing, has no entry point, the wrong ABI, or whose init failed):
 	 * written before the exit, shown as the server's fatal reason. */
 	char exit_reason[RF_SLOT_EXIT_REASON_MAX];
+	uint32_t flags; /* the game's RF_GAME_* flags, once it is loaded */
+	uint32_t pad;
+};
+
+/* The session the supervisor gave this server (issue 13): the one part of
+ * the slot the SUPERVISOR writes and the worker only reads. A seqlock:
+ * the writer makes seq odd, writes, makes it even again (release); a
+ * reader that sees an odd seq, or a different seq after copying, retries
+ * on its next tick. */
+#define RF_SESSION_NONE 0u      /* not running, or draining */
+#define RF_SESSION_READY 1u     /* waiting for a match */
+#define RF_SESSION_ALLOCATED 2u /* a match is on it */
+#define RF_SLOT_META_MAX 2048
+struct rf_slot_session {
+	uint32_t seq;
+	uint32_t state;              /* RF_SESSION_* */
+	uint64_t alloc_id;           /* this allocation, 0 = none; new per allocation */
+	uint64_t since_unix_ns;      /* when state last changed (CLOCK_REALTIME) */
+	char meta[RF_SLOT_META_MAX]; /* the allocation's metadata, "key=value\n"... */
 };
 
 struct rf_slot {
@@ -113,6 +132,7 @@ struct rf_slot {
 	struct rf_slot_stats stats;
 	struct rf_slot_secret secret;
 	struct rf_slot_game game;
+	struct rf_slot_session session;
 	struct rf_slot_client clients[]; /* max_clients entries */
 };
 
@@ -123,13 +143,14 @@ _Static_assert(sizeof(struct rf_slot_stats) % 8 == 0, "rf_slot_stats alignment")
 _Static_assert(sizeof(struct rf_slot_secret) == 80, "rf_slot_secret layout");
 _Static_assert(sizeof(struct rf_slot) % 8 == 0, "rf_slot alignment");
 _Static_assert(sizeof(struct rf_slot_client) % 8 == 0, "rf_slot_client alignment");
-/* The layout of RF_SLOT_VERSION 3 on every Linux ABI we build for; a
+/* The layout of RF_SLOT_VERSION 4 on every Linux ABI we build for; a
  * change that trips these must bump the version (tests read the layout
  * from tests/slot_layout.c, not from these numbers). */
 _Static_assert(offsetof(struct rf_slot, stats) == 16, "rf_slot header layout");
 _Static_assert(sizeof(struct rf_slot_stats) == 288, "rf_slot_stats layout");
-_Static_assert(sizeof(struct rf_slot_game) == 336, "rf_slot_game layout");
-_Static_assert(offsetof(struct rf_slot, clients) == 720, "rf_slot layout");
+_Static_assert(sizeof(struct rf_slot_game) == 344, "rf_slot_game layout");
+_Static_assert(sizeof(struct rf_slot_session) == 2072, "rf_slot_session layout");
+_Static_assert(offsetof(struct rf_slot, clients) == 2800, "rf_slot layout");
 _Static_assert(sizeof(struct rf_slot_client) == 48, "rf_slot_client layout");
 _Static_assert(offsetof(struct rf_slot_client, last_seen_ns) == 40, "rf_slot_client layout");
 

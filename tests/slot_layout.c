@@ -51,6 +51,13 @@ int main(void)
 	       offsetof(struct rf_slot, game.value), RF_GAME_VALUES,
 	       offsetof(struct rf_slot, game.status), RF_GAME_STATUS_MAX,
 	       offsetof(struct rf_slot, game.exit_reason), RF_SLOT_EXIT_REASON_MAX);
+	printf(" \"game_flags\": %zu,\n", offsetof(struct rf_slot, game.flags));
+	printf(" \"session\": {\"seq\": %zu, \"state\": %zu, \"alloc_id\": %zu,"
+	       " \"since_unix_ns\": %zu, \"meta\": [%zu, %d]},\n",
+	       offsetof(struct rf_slot, session.seq), offsetof(struct rf_slot, session.state),
+	       offsetof(struct rf_slot, session.alloc_id),
+	       offsetof(struct rf_slot, session.since_unix_ns),
+	       offsetof(struct rf_slot, session.meta), RF_SLOT_META_MAX);
 	printf(" \"clients\": %zu, \"client_size\": %zu,\n", offsetof(struct rf_slot, clients),
 	       sizeof(struct rf_slot_client));
 	printf(" \"client\": {\"addr\": %zu, \"addrlen\": %zu, \"flags\": %zu, \"last_seen_ns\": %zu}}\n",

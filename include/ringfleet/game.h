@@ -145,11 +145,22 @@ struct rf_game {
 	 * (CLOCK_MONOTONIC). Ticks go on until the module calls
 	 * rf_end_session() or the deadline passes. */
 	void (*drain)(rf_engine *e, void *state, uint64_t deadline_ns);
+	/* Appended after ABI 1's first release (a module whose size does not
+	 * cover it is never called for it): a matchmaker allocated this
+	 * server. meta is the allocation's metadata, "key=value" lines each
+	 * ending in '\n' ("" when none), valid during the call. The session
+	 * lasts until the module calls rf_end_session() or an operator
+	 * releases it. */
+	void (*allocated)(rf_engine *e, void *state, const char *meta);
 };
 
 /* The server needs no tick while it has no client (an idle server then
  * sleeps on its socket). */
 #define RF_GAME_IDLE_SLEEP 1u
+/* The module resets itself when its session ends: the server goes back to
+ * ready as it is, instead of being recycled (a fresh worker, an empty
+ * client table). */
+#define RF_GAME_SELF_RESET 2u
 
 /* The entry point: returns the module's table, which must stay valid until
  * the module is unloaded. */

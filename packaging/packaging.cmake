@@ -152,8 +152,10 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "ringfleetd binds the UDP port of every gam
 /etc/ringfleet/ringfleet.ini, forks one CPU-pinned ringfleet-worker per
 server and keeps them alive. Each worker runs a fixed-rate tick loop on
 its own io_uring and relays every packet it received to every connected
-client. ringfleetctl queries and controls the supervisor; ringfleet-load
-is a load generator. Runs as ringfleet.service, a Type=notify unit
+client, or runs a game module written against the C API of
+/usr/include/ringfleet/game.h (ringfleet-game(3); pkg-config
+ringfleet-game). ringfleetctl queries and controls the supervisor;
+ringfleet-load is a load generator. Runs as ringfleet.service, a Type=notify unit
 without capabilities.")
 # Library dependencies come from dpkg-shlibdeps (dpkg-dev) on the
 # binaries; passwd provides the useradd/groupadd postinst falls back to

@@ -15,6 +15,7 @@ The unpacked ringfleetd (with its ringfleet-worker next to it) runs it as
 clients play: the first hears of the second's join, and its own datagram
 comes back to it alone.
 """
+import json
 import os
 import re
 import shutil
@@ -198,6 +199,26 @@ class GameTest:
             rftest.gather([a, b], timeout=0.3, got=got)
             check(not got[1], "b got what was not meant for it: %r" % got[1][:5])
             log("echo to the sender only")
+            self.check_status()
+
+    def check_status(self):
+        """The module's name, value and status text reach ringfleetctl."""
+        def shown():
+            p = run(self.ctl_base + ["--json", "status", "mygame"], timeout=30)
+            if p.returncode != 0:
+                return None
+            game = json.loads(p.stdout)["servers"][0].get("game", {})
+            ok = (game.get("name") == "mygame"
+                  and game.get("module") == os.path.realpath(self.module)
+                  and game.get("values") == {"players": 2}
+                  and game.get("status") == "2 playing")
+            return game if ok else None
+        try:
+            game = rftest.wait_for(shown, 10, "the game in status", interval=0.2)
+        except AssertionError:
+            p = run(self.ctl_base + ["--json", "status", "mygame"], timeout=30)
+            rftest.fail("status does not show the game as the module set it: %s" % p.stdout)
+        log("status shows the game: %r" % game)
 
     def stop(self):
         self.daemon.send_signal(signal.SIGTERM)

@@ -12,8 +12,9 @@ file and header only:
 
 The unpacked ringfleetd (with its ringfleet-worker next to it) runs it as
 `game = /a/safe/dir/mygame.so` on a loopback port, and two Python
-clients play: the first hears of the second's join, and its own datagram
-comes back to it alone.
+clients play: the first hears of the second's join, its own datagram
+comes back to it alone, and `ringfleetctl status` shows the module's name,
+value and status text.
 """
 import json
 import os

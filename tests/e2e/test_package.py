@@ -454,6 +454,7 @@ class PackageTest:
         tree = os.path.join(self.tmp, "deb-tree")
         must(["dpkg-deb", "--extract", deb, tree], "dpkg-deb --extract")
         for page in ("/usr/share/man/man1/ringfleetctl.1.gz", "/usr/share/man/man8/ringfleetd.8.gz",
+                     "/usr/share/man/man8/ringfleet-worker.8.gz",
                      "/usr/share/man/man3/ringfleet-game.3.gz"):
             # The page as packaged: the host may drop man pages on install.
             with gzip.open(tree + page, "rt") as f:
@@ -470,6 +471,7 @@ class PackageTest:
         # man finds them by name, as the unit's Documentation= expects.
         for name, page in (("ringfleetctl", "/usr/share/man/man1/ringfleetctl.1.gz"),
                            ("ringfleetd", "/usr/share/man/man8/ringfleetd.8.gz"),
+                           ("ringfleet-worker", "/usr/share/man/man8/ringfleet-worker.8.gz"),
                            ("ringfleet-game", "/usr/share/man/man3/ringfleet-game.3.gz")):
             if dpkg_excluded(page):
                 continue

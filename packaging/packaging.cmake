@@ -67,12 +67,44 @@ install(FILES ${RF_PKG_SRC}/ringfleet.tmpfiles DESTINATION ${RINGFLEET_TMPFILESD
 install(FILES ${RF_PKG_SRC}/ringfleet.sysctl DESTINATION ${RINGFLEET_SYSCTLDIR}
   RENAME 30-ringfleet.conf)
 
+# ---- game modules ------------------------------------------------------
+# What a module is built against: the API header and a pkg-config file
+# (`pkg-config --cflags ringfleet-game`). One package, no ringfleet-dev:
+# the API is one header and no library, so a -dev package would hold two
+# small files and make writing a module a second install. The .pc file has
+# no Libs and nothing arch-specific, hence share/pkgconfig. Its prefix is
+# written at install time, like the unit's paths: cpack installs with its
+# own prefix (/usr).
+install(FILES ${PROJECT_SOURCE_DIR}/include/ringfleet/game.h
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ringfleet)
+install(CODE "
+  set(RF_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  set(CMAKE_INSTALL_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
+  set(PROJECT_VERSION \"${PROJECT_VERSION}\")
+  configure_file(\"${RF_PKG_SRC}/pkgconfig/ringfleet-game.pc.in\"
+    \"${RF_PKG_OUT}/install/ringfleet-game.pc\" @ONLY)
+")
+install(FILES ${RF_PKG_OUT}/install/ringfleet-game.pc
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/pkgconfig)
+# The example games, when this tree builds them (games/ adds its targets
+# after this file is read, hence deferred to the end of the top-level
+# directory): modules under /usr/lib/ringfleet/games/, e.g.
+# `game = /usr/lib/ringfleet/games/arena.so`.
+function(rf_install_games)
+  foreach(game arena)
+    if(TARGET ${game})
+      install(TARGETS ${game} LIBRARY DESTINATION lib/ringfleet/games)
+    endif()
+  endforeach()
+endfunction()
+cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL rf_install_games)
+
 # ---- man pages and completion ------------------------------------------
 # Compressed as Debian policy asks (gzip -9n: no name or timestamp, so the
 # same page gives the same bytes).
 find_program(RF_GZIP gzip REQUIRED)
 set(RF_MAN_GZ "")
-foreach(page ringfleetctl.1 ringfleetd.8 ringfleet-worker.8)
+foreach(page ringfleetctl.1 ringfleetd.8 ringfleet-worker.8 ringfleet-game.3)
   string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section ${page})
   add_custom_command(OUTPUT ${RF_PKG_OUT}/man/${page}.gz
     COMMAND ${CMAKE_COMMAND} -E make_directory ${RF_PKG_OUT}/man
@@ -120,8 +152,10 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "ringfleetd binds the UDP port of every gam
 /etc/ringfleet/ringfleet.ini, forks one CPU-pinned ringfleet-worker per
 server and keeps them alive. Each worker runs a fixed-rate tick loop on
 its own io_uring and relays every packet it received to every connected
-client. ringfleetctl queries and controls the supervisor; ringfleet-load
-is a load generator. Runs as ringfleet.service, a Type=notify unit
+client, or runs a game module written against the C API of
+/usr/include/ringfleet/game.h (ringfleet-game(3); pkg-config
+ringfleet-game). ringfleetctl queries and controls the supervisor;
+ringfleet-load is a load generator. Runs as ringfleet.service, a Type=notify unit
 without capabilities.")
 # Library dependencies come from dpkg-shlibdeps (dpkg-dev) on the
 # binaries; passwd provides the useradd/groupadd postinst falls back to

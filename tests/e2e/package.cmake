@@ -14,3 +14,8 @@ set_tests_properties(package_deploy PROPERTIES LABELS "e2e;package")
 # host without systemd as PID 1: stubbed commands, a private /run.
 rf_e2e_test(package_scripts test_package_scripts.py TIMEOUT 60)
 set_tests_properties(package_scripts PROPERTIES LABELS "e2e;package")
+# Issue 12's acceptance: a game module built out of tree against the
+# header and pkg-config file of the unpacked .deb, run by its ringfleetd
+# and played from Python clients. Installs nothing.
+rf_e2e_test(package_game test_package_game.py TIMEOUT 300)
+set_tests_properties(package_game PROPERTIES LABELS "e2e;package")

@@ -387,7 +387,11 @@ class PackageTest:
             "/usr/share/man/man1/ringfleetctl.1.gz": 0o644,
             "/usr/share/man/man8/ringfleetd.8.gz": 0o644,
             "/usr/share/man/man8/ringfleet-worker.8.gz": 0o644,
+            "/usr/share/man/man3/ringfleet-game.3.gz": 0o644,
             "/usr/share/bash-completion/completions/ringfleetctl": 0o644,
+            # What a game module is built against (package_game builds one).
+            "/usr/include/ringfleet/game.h": 0o644,
+            "/usr/share/pkgconfig/ringfleet-game.pc": 0o644,
         }
         for path, mode in want.items():
             check(path in self.deb_files, "%s is not in the .deb" % path)
@@ -449,7 +453,9 @@ class PackageTest:
         version = self.version()
         tree = os.path.join(self.tmp, "deb-tree")
         must(["dpkg-deb", "--extract", deb, tree], "dpkg-deb --extract")
-        for page in ("/usr/share/man/man1/ringfleetctl.1.gz", "/usr/share/man/man8/ringfleetd.8.gz"):
+        for page in ("/usr/share/man/man1/ringfleetctl.1.gz", "/usr/share/man/man8/ringfleetd.8.gz",
+                     "/usr/share/man/man8/ringfleet-worker.8.gz",
+                     "/usr/share/man/man3/ringfleet-game.3.gz"):
             # The page as packaged: the host may drop man pages on install.
             with gzip.open(tree + page, "rt") as f:
                 text = f.read()
@@ -464,7 +470,9 @@ class PackageTest:
                   "%s: groff warnings:\n%s" % (page, p.stderr))
         # man finds them by name, as the unit's Documentation= expects.
         for name, page in (("ringfleetctl", "/usr/share/man/man1/ringfleetctl.1.gz"),
-                           ("ringfleetd", "/usr/share/man/man8/ringfleetd.8.gz")):
+                           ("ringfleetd", "/usr/share/man/man8/ringfleetd.8.gz"),
+                           ("ringfleet-worker", "/usr/share/man/man8/ringfleet-worker.8.gz"),
+                           ("ringfleet-game", "/usr/share/man/man3/ringfleet-game.3.gz")):
             if dpkg_excluded(page):
                 continue
             p = run(["man", "-w", name])

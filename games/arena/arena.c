@@ -344,8 +344,11 @@ static void arena_allocated(rf_engine *e, void *state, const char *meta)
 	char line[200];
 	int n = snprintf(line, sizeof(line), "allocated: ");
 
-	for (const char *m = meta; *m && n + 2 < (int)sizeof(line); m++)
-		line[n++] = *m == '\n' ? ' ' : *m;
+	for (const char *m = meta; *m && n + 2 < (int)sizeof(line); m++, n++) {
+		line[n] = *m;
+		if (line[n] == '\n')
+			line[n] = ' ';
+	}
 	while (line[n - 1] == ' ')
 		n--;
 	line[n] = '\0';

@@ -64,9 +64,14 @@ static void session_allocated(rf_engine *e, void *state, const char *meta)
 	rf_set_value(e, VAL_ALLOCS, s->allocs);
 	n = snprintf(text, sizeof(text), "alloc %lld: ", (long long)s->allocs);
 	/* Lines joined by ';', the last '\n' dropped. */
-	for (const char *m = meta; *m && n + 1 < (int)sizeof(text); m++)
-		if (*m != '\n' || m[1])
-			text[n++] = *m == '\n' ? ';' : *m;
+	for (const char *m = meta; *m && n + 1 < (int)sizeof(text); m++) {
+		if (*m == '\n' && !m[1])
+			break;
+		text[n] = *m;
+		if (text[n] == '\n')
+			text[n] = ';';
+		n++;
+	}
 	text[n] = '\0';
 	rf_set_status(e, text);
 	rf_log(e, RF_GAME_LOG_INFO, text);
@@ -90,8 +95,7 @@ static void session_leave(rf_engine *e, void *state, rf_client_id c, enum rf_lea
 	rf_set_value(e, VAL_PLAYERS, --s->players);
 }
 
-static void session_input(rf_engine *e, void *state, rf_client_id c, const void *data,
-			  uint32_t len)
+static void session_input(rf_engine *e, void *state, rf_client_id c, const void *data, uint32_t len)
 {
 	struct session *s = state;
 

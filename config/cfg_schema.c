@@ -356,6 +356,10 @@ const struct cfg_key cfg_srv_keys[] = {
 	[F_DRAIN_TIMEOUT] = { "drain_timeout_ms", IN_ALL, true, set_u32, fmt_u32,
 			      NUM(drain_timeout_ms), 0, 600000, "1000", "MS",
 			      "time a stopping game module has to say goodbye" },
+	{ "session_idle_s", IN_ALL, true, set_u32, fmt_u32, NUM(session_idle_s), 1, 86400, "60",
+	  "S",
+	  "an allocated session with no client this long ends (the relay; "
+	  "modules read it at init)" },
 };
 
 #define N_KEYS (sizeof(cfg_srv_keys) / sizeof(cfg_srv_keys[0]))

@@ -48,6 +48,7 @@ struct cfg_server {
 	char game_args[CFG_GAME_ARGS_MAX]; /* handed to the module's init */
 	uint32_t max_output_per_tick;      /* datagrams a tick may queue */
 	uint32_t drain_timeout_ms;         /* a stopping module's goodbye time */
+	uint32_t session_idle_s;           /* an allocated relay with no client ends it */
 	char user[CFG_USER_MAX];           /* "" = do not switch user */
 	char group[CFG_USER_MAX];          /* "" = user's primary group */
 	int line;                          /* line of its [server]/[pool] header */

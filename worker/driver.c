@@ -91,6 +91,9 @@ static bool tick_work(struct rf_driver *d, uint64_t drain_until)
 	struct tick_plan *p;
 	bool stop = false;
 
+	/* Before the input: a new match is told first. */
+	if (w->host && game_host_session(w->host) > 0)
+		log_info("allocated: session %llu", (unsigned long long)w->host->alloc_id);
 	rf_driver_rotate_key(w);
 	p = ops->rx_drain(d->be);
 	worker_set_plan(w, p);

@@ -258,7 +258,9 @@ static int svc_end_session(rf_engine *e)
 {
 	struct game_host *h = host_of(e);
 
-	if (!may_output(h))
+	/* allocated may end the session it is told of (a match it cannot
+	 * host): that needs no output. */
+	if (!may_output(h) && h->cb != HOST_CB_ALLOCATED)
 		return -EPERM;
 	/* Leaves of the ending session do not end the next one. */
 	if (!h->ending)
@@ -487,6 +489,7 @@ int game_host_start(struct game_host *h, struct worker *w, const struct game_hos
 		.max_clients = w->clients.max,
 		.max_packet = w->max_packet,
 		.output_budget = p->output_budget,
+		.session_idle_s = p->session_idle_s ? p->session_idle_s : 60,
 	};
 	int ret;
 
@@ -507,6 +510,9 @@ int game_host_start(struct game_host *h, struct worker *w, const struct game_hos
 	/* What a previous worker's module showed is not this one's. */
 	memset(g, 0, offsetof(struct rf_slot_game, exit_reason));
 	slot_text(g->name, sizeof(g->name), name);
+	/* Whether the supervisor recycles a finished session or leaves it to
+	 * the module (RF_GAME_SELF_RESET). */
+	RF_STORE(g->flags, h->game.flags);
 	w->host = h;
 	cb_enter(h, HOST_CB_INIT);
 	ret = h->game.init(&h->engine, &info, &h->state);
@@ -611,6 +617,68 @@ bool game_host_drain(struct game_host *h, uint64_t deadline_ns)
 	h->game.drain(&h->engine, h->state, deadline_ns);
 	cb_leave(h);
 	return true;
+}
+
+/* ---- the session area ---- */
+
+void game_host_meta(char *dst, const char *src)
+{
+	size_t n = 0;
+	bool line_start = true;
+
+	/* The supervisor's text ends in a NUL within the area; one that
+	 * does not is cut there. */
+	for (size_t i = 0; i + 1 < RF_SLOT_META_MAX && src[i]; i++) {
+		char c = src[i];
+
+		if (c == '\n') {
+			if (line_start)
+				continue; /* an empty line */
+			line_start = true;
+		} else {
+			if (c < ' ' || c > '~')
+				c = '?';
+			line_start = false;
+		}
+		dst[n++] = c;
+	}
+	if (!line_start)
+		dst[n++] = '\n';
+	dst[n] = '\0';
+}
+
+int game_host_session(struct game_host *h)
+{
+	const struct rf_slot_session *s = &h->w->slot->session;
+	uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE), state;
+	uint64_t id;
+	bool news;
+
+	/* The usual tick: nothing written since the last read. */
+	if (seq == h->sess_seq)
+		return 0;
+	if (seq & 1)
+		return -EAGAIN;
+	state = RF_LOAD(s->state);
+	id = RF_LOAD(s->alloc_id);
+	news = state == RF_SESSION_ALLOCATED && id && id != h->alloc_id;
+	/* Read racing the writer: whatever came out is thrown away below
+	 * unless seq is unchanged. */
+	if (news)
+		game_host_meta(h->meta, s->meta);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (RF_LOAD(s->seq) != seq)
+		return -EAGAIN;
+	h->sess_seq = seq;
+	if (!news)
+		return 0;
+	h->alloc_id = id;
+	if (h->game.allocated) {
+		cb_enter(h, HOST_CB_ALLOCATED);
+		h->game.allocated(&h->engine, h->state, h->meta);
+		cb_leave(h);
+	}
+	return 1;
 }
 
 bool game_host_end_tick(struct game_host *h)

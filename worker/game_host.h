@@ -11,8 +11,10 @@
  * outside a callback, or from a callback it is not for, returns -EPERM;
  * rf_kick() takes effect when the current callback returns, and
  * rf_end_session() at the end of the tick (game_host_end_tick()).
- * The host writes the game area of the slot: name, values, status and,
- * before an exit on a bad module, exit_reason.
+ * The host writes the game area of the slot: name, values, status, the
+ * game's flags and, before an exit on a bad module, exit_reason. It reads
+ * the slot's session area (the supervisor's, a seqlock) once per tick and
+ * tells the module of a new allocation (game_host_session()).
  *
  * Nothing here allocates after game_host_start(); dlopen() and the log
  * sink are the only calls out.
@@ -22,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/slot.h"
 #include "ringfleet/game.h"
 
 struct worker;
@@ -39,13 +42,15 @@ enum game_host_cb {
 	HOST_CB_TICK,
 	HOST_CB_DRAIN,
 	HOST_CB_FINI,
+	HOST_CB_ALLOCATED,
 };
 
 struct game_host_params {
 	const char *server; /* the server's name */
 	const char *args;   /* game_args, "" when unset */
 	uint32_t tick_hz;
-	uint32_t output_budget; /* max_output_per_tick */
+	uint32_t output_budget;  /* max_output_per_tick */
+	uint32_t session_idle_s; /* handed to the module in rf_game_info */
 	/* Where the module's log lines go (already prefixed "game: "); NULL
 	 * drops them. */
 	void (*log)(int level, const char *line);
@@ -78,6 +83,11 @@ struct game_host {
 	uint32_t log_lines;     /* lines in that second */
 	uint32_t log_dropped;   /* lines suppressed in that second */
 	char last_err[96];      /* the last RF_GAME_LOG_ERR line, for init failures */
+	/* The session area as last read: its even seq, and the allocation
+	 * the module was told of (0: none). */
+	uint32_t sess_seq;
+	uint64_t alloc_id;
+	char meta[RF_SLOT_META_MAX + 1]; /* the copy handed to allocated */
 };
 
 /* The built-in games by name (the relay): their entry, or NULL. */
@@ -124,6 +134,17 @@ bool game_host_drain(struct game_host *h, uint64_t deadline_ns);
  * rf_end_session() of this tick (every client leaves, SESSION_OVER, and
  * is removed). true when it did. */
 bool game_host_end_tick(struct game_host *h);
+/* The start of a tick: reads the slot's session area (one load when
+ * nothing changed) and, for a new allocation (state allocated, an
+ * alloc_id not told yet), calls the module's allocated with the
+ * sanitized meta, if its table has one. 1 when a new allocation was
+ * seen, 0 when none, -EAGAIN when the supervisor was writing (read again
+ * next tick). */
+int game_host_session(struct game_host *h);
+/* The meta of the session area made fit for a module: printable ASCII
+ * (anything else '?'), no empty line, every line ending in '\n', at most
+ * RF_SLOT_META_MAX bytes of src read. dst holds RF_SLOT_META_MAX + 1. */
+void game_host_meta(char *dst, const char *src);
 /* A draining module ended its session: the worker stops. */
 static inline bool game_host_done(const struct game_host *h)
 {

@@ -271,6 +271,7 @@ static int run(struct opts *o)
 		.args = o->srv.game_args,
 		.tick_hz = o->srv.tick_hz,
 		.output_budget = o->srv.max_output_per_tick,
+		.session_idle_s = o->srv.session_idle_s,
 		.log = game_log,
 	};
 	int fd = o->fd, family, ret;

@@ -16,7 +16,15 @@ static bool slot_matches(const struct rf_slot *s, uint32_t max_clients)
 
 static void slot_fresh(struct rf_slot *s, uint32_t max_clients)
 {
-	memset(s, 0, rf_slot_size(max_clients));
+	/* The session area is the supervisor's, who may have written it
+	 * before this worker came (a slot made fresh for a recycled
+	 * session); only another layout's bytes there are cleared. */
+	bool keep = s->magic == 0 || s->version == RF_SLOT_VERSION;
+
+	memset(s, 0, offsetof(struct rf_slot, session));
+	if (!keep)
+		memset(&s->session, 0, sizeof(s->session));
+	memset(s->clients, 0, (size_t)max_clients * sizeof(s->clients[0]));
 	s->version = RF_SLOT_VERSION;
 	s->max_clients = max_clients;
 	RF_STORE(s->magic, RF_SLOT_MAGIC);

@@ -15,7 +15,9 @@
  * Sessions: a session starts with the first player and ends
  * (rf_end_session) once the arena has been empty for empty_end_s seconds.
  * A player who goes silent is removed by the engine (client_timeout_s), so
- * the game needs no timeout of its own.
+ * the game needs no timeout of its own. A matchmaker's allocation (the
+ * allocated callback) is logged with its metadata and shown in the status
+ * until the session ends.
  */
 #include <ringfleet/game.h>
 
@@ -57,6 +59,7 @@ struct arena {
 	uint32_t max_players, n;
 	uint32_t next_id;        /* the next player number of this session */
 	bool in_session;         /* a player joined since the last end */
+	bool allocated;          /* a matchmaker gave this session a match */
 	uint64_t empty_since_ns; /* when the arena last became empty */
 	int64_t sessions;        /* sessions ended */
 	uint8_t *snap;           /* the snapshot, built once per tick */
@@ -148,7 +151,8 @@ static void publish(rf_engine *e, const struct arena *a)
 {
 	char status[RF_GAME_STATUS_MAX];
 
-	snprintf(status, sizeof(status), "%u player%s", a->n, a->n == 1 ? "" : "s");
+	snprintf(status, sizeof(status), "%s%u player%s", a->allocated ? "allocated, " : "", a->n,
+		 a->n == 1 ? "" : "s");
 	rf_set_status(e, status);
 	rf_set_value(e, VAL_PLAYERS, a->n);
 	rf_set_value(e, VAL_SESSIONS, a->sessions);
@@ -164,6 +168,7 @@ static bool session_expired(const rf_engine *e, const struct arena *a)
 static void session_reset(rf_engine *e, struct arena *a)
 {
 	a->in_session = false;
+	a->allocated = false;
 	a->next_id = 1;
 	a->sessions++;
 	publish(e, a);
@@ -331,6 +336,27 @@ static void arena_tick(rf_engine *e, void *state)
 	}
 }
 
+/* A matchmaker allocated this server: one log line with the metadata
+ * ("key=value" lines, shown space-separated). */
+static void arena_allocated(rf_engine *e, void *state, const char *meta)
+{
+	struct arena *a = state;
+	char line[200];
+	int n = snprintf(line, sizeof(line), "allocated: ");
+
+	for (const char *m = meta; *m && n + 2 < (int)sizeof(line); m++, n++) {
+		line[n] = *m;
+		if (line[n] == '\n')
+			line[n] = ' ';
+	}
+	while (line[n - 1] == ' ')
+		n--;
+	line[n] = '\0';
+	rf_log(e, RF_GAME_LOG_INFO, line);
+	a->allocated = true;
+	publish(e, a);
+}
+
 /* The server is stopping: tell every player, then end the session (the
  * engine sends this tick's output, then stops). */
 static void arena_drain(rf_engine *e, void *state, uint64_t deadline_ns)
@@ -357,6 +383,7 @@ static const struct rf_game arena_game = {
 	.input = arena_input,
 	.tick = arena_tick,
 	.drain = arena_drain,
+	.allocated = arena_allocated,
 };
 
 /* The entry point the engine looks up (RF_GAME_ENTRY). */

@@ -112,7 +112,15 @@ struct rf_game_info {
 	uint32_t max_packet;    /* largest datagram in either direction */
 	uint32_t output_budget; /* max_output_per_tick: datagrams per tick */
 	uint32_t pad;
+	/* Appended after ABI 1's first release: test with RF_HAS_INFO. */
+	uint32_t session_idle_s; /* the operator's session_idle_s (1..86400) */
+	uint32_t pad2;
 };
+
+/* Whether the engine's rf_game_info has field (an older engine's is
+ * shorter). */
+#define RF_HAS_INFO(info, field) \
+	((info)->size >= offsetof(struct rf_game_info, field) + sizeof((info)->field))
 
 /* The module's callbacks. Any callback but init and tick may be NULL. */
 struct rf_game {
@@ -148,9 +156,15 @@ struct rf_game {
 	/* Appended after ABI 1's first release (a module whose size does not
 	 * cover it is never called for it): a matchmaker allocated this
 	 * server. meta is the allocation's metadata, "key=value" lines each
-	 * ending in '\n' ("" when none), valid during the call. The session
+	 * ending in '\n' ("" when none; printable ASCII, anything else '?';
+	 * at most 2048 bytes), valid during the call. The session
 	 * lasts until the module calls rf_end_session() or an operator
-	 * releases it. */
+	 * releases it. Called at the start of a tick, before its input;
+	 * rf_send()/rf_broadcast() are refused here (-EPERM): queue a
+	 * greeting in the tick callback of the same tick. Once per
+	 * allocation and worker: a worker restarted during a session calls
+	 * it again for that session, so a fresh module learns it is
+	 * allocated. */
 	void (*allocated)(rf_engine *e, void *state, const char *meta);
 };
 

@@ -526,6 +526,9 @@ def slot_layout():
 
 
 BACKENDS = {0: "none", 1: "io_uring", 2: "mmsg"}
+# common/slot.h RF_SESSION_*, RF_GAME_* flags (include/ringfleet/game.h).
+SESSION_NONE, SESSION_READY, SESSION_ALLOCATED = 0, 1, 2
+GAME_IDLE_SLEEP, GAME_SELF_RESET = 1, 2
 _UINT = {4: "=I", 8: "=Q"}
 
 
@@ -590,6 +593,34 @@ class Slot:
                 values[name] = vals[i]
         return {"name": text(*g["name"]), "values": values,
                 "status": text(*g["status"]), "exit_reason": text(*g["exit_reason"])}
+
+    def game_flags(self):
+        """The game's RF_GAME_* flags, as the worker published them."""
+        return struct.unpack_from("=I", self.map, slot_layout()["game_flags"])[0]
+
+    def set_session(self, state, alloc_id, meta="", hold=False):
+        """Writes the session area as ringfleetd does: seq odd while it
+        writes, even again after (a seqlock). hold=True leaves it odd, a
+        writer caught mid-write, until session_commit()."""
+        s = slot_layout()["session"]
+        off, size = s["meta"]
+        raw = meta.encode("latin-1") if isinstance(meta, str) else bytes(meta)
+        raw = raw[:size - 1]
+        seq = struct.unpack_from("=I", self.map, s["seq"])[0]
+        if seq % 2 == 0:
+            struct.pack_into("=I", self.map, s["seq"], seq + 1)
+        struct.pack_into("=I", self.map, s["state"], state)
+        struct.pack_into("=Q", self.map, s["alloc_id"], alloc_id)
+        struct.pack_into("=Q", self.map, s["since_unix_ns"], time.time_ns())
+        self.map[off:off + size] = raw + b"\0" * (size - len(raw))
+        if not hold:
+            self.session_commit()
+
+    def session_commit(self):
+        s = slot_layout()["session"]
+        seq = struct.unpack_from("=I", self.map, s["seq"])[0]
+        if seq % 2:
+            struct.pack_into("=I", self.map, s["seq"], seq + 1)
 
     def clients(self):
         """Used entries as (host, port, last_seen_ns)."""

@@ -21,3 +21,9 @@ foreach(backend io_uring mmsg)
   rf_e2e_test(game_e2e_${backend} test_game.py TIMEOUT 180 ARGS --backend ${backend})
   set_tests_properties(game_e2e_${backend} PROPERTIES LABELS "e2e;game")
 endforeach()
+
+# Sessions, the worker's side (issue 13): the session area the test writes
+# as ringfleetd would, the allocated callback, the relay's session_idle_s.
+# The session area is read by the tick driver, the same for both backends.
+rf_e2e_test(game_session_e2e test_game_session.py TIMEOUT 120 ARGS --backend mmsg)
+set_tests_properties(game_session_e2e PROPERTIES LABELS "e2e;game")

@@ -62,6 +62,8 @@ static void check_server(const struct cfg *cfg, size_t i)
 	FUZZ_CHECK(s->client_timeout_s >= 1 && s->client_timeout_s <= 3600, "client_timeout_s %u",
 		   s->client_timeout_s);
 	FUZZ_CHECK(s->max_packet >= 1 && s->max_packet <= 65507, "max_packet %u", s->max_packet);
+	FUZZ_CHECK(s->session_idle_s >= 1 && s->session_idle_s <= 86400, "session_idle_s %u",
+		   s->session_idle_s);
 	FUZZ_CHECK(s->max_packets_per_tick >= 1 && s->max_packets_per_tick <= 1024,
 		   "max_packets_per_tick %u", s->max_packets_per_tick);
 	FUZZ_CHECK(s->recv_buffers >= 16 && s->recv_buffers <= 32768 &&

@@ -376,6 +376,28 @@ static void test_drain(void **state)
 	assert_string_equal(fe.status, "0 players");
 }
 
+/* A matchmaker's allocation: logged with its metadata, shown in the
+ * status until the session ends. */
+static void test_allocated(void **state)
+{
+	rf_client_id c;
+
+	(void)state;
+	assert_int_equal(fe_init(&fe, "empty_end_s=1", 8), 0);
+	assert_non_null(fe.game->allocated);
+	fe.phase = FE_CALLBACK;
+	fe.game->allocated(&fe.e, fe.state, "mode=duel\nmap=dust\n");
+	fe.phase = FE_OUTSIDE;
+	assert_string_equal(fe.last_log, "allocated: mode=duel map=dust");
+	assert_string_equal(fe.status, "allocated, 0 players");
+	c = fe_join(&fe);
+	assert_string_equal(fe.status, "allocated, 1 player");
+	fe_leave(&fe, c, RF_LEAVE_TIMEOUT);
+	fe_tick(&fe, 2 * SEC);
+	assert_int_equal(fe.end_sessions, 1);
+	assert_string_equal(fe.status, "0 players");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +410,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allocated, setup, teardown),
 	};
 	int ret;
 

@@ -250,6 +250,7 @@ static void test_builtin_defaults(void **state)
 	assert_int_equal(s->backend, RF_BACKEND_AUTO);
 	assert_int_equal(s->admission, RF_ADMISSION_COOKIE);
 	assert_int_equal(s->max_clients_per_ip, 4);
+	assert_int_equal(s->session_idle_s, 60);
 	assert_string_equal(s->user, "");
 	assert_string_equal(s->group, "");
 	assert_int_equal(s->cpu, -1);
@@ -480,6 +481,25 @@ static void test_drain_below_stop(void **state)
 	assert_text_fails("[server a]\nport = 7001\n[supervisor]\nstop_timeout_ms = 1000\n", 4,
 			  "stop_timeout_ms: expected more than drain_timeout_ms (1000 by default), "
 			  "got \"1000\"");
+}
+
+/* session_idle_s: 1..86400 s, from [defaults] or the server. */
+static void test_session_idle(void **state)
+{
+	const char *path;
+
+	(void)state;
+	assert_int_equal(load_text("[defaults]\nsession_idle_s = 86400\n[server a]\nport = 7001\n"
+				   "[server b]\nport = 7002\nsession_idle_s = 1\n",
+				   &path),
+			 0);
+	assert_int_equal(server("a")->session_idle_s, 86400);
+	assert_int_equal(server("b")->session_idle_s, 1);
+	cfg_free(&cfg);
+	assert_text_fails("[server a]\nport = 7001\nsession_idle_s = 0\n", 3,
+			  "session_idle_s: expected 1..86400, got \"0\"");
+	assert_text_fails("[server a]\nport = 7001\nsession_idle_s = 86401\n", 3,
+			  "session_idle_s: expected 1..86400, got \"86401\"");
 }
 
 /* Syntax only here (plain cfg_load); the file checks: test_modpath.c. */
@@ -1033,6 +1053,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_crash_limit_range, teardown),
 		cmocka_unit_test_teardown(test_admission_keys, teardown),
 		cmocka_unit_test_teardown(test_drain_below_stop, teardown),
+		cmocka_unit_test_teardown(test_session_idle, teardown),
 		cmocka_unit_test_teardown(test_game_keys, teardown),
 		cmocka_unit_test_teardown(test_every_key, teardown),
 		cmocka_unit_test_teardown(test_builtin_defaults, teardown),

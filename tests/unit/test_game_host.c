@@ -2,7 +2,8 @@
 /* test_game_host.c - the game host (worker/game_host.c) over the engine
  * (worker/worker.c) without syscalls: a fake game table records every
  * callback, and the tests drive joins, input, expiry, eviction, kicks,
- * session ends and drain through the engine's own entry points. */
+ * session ends and drain through the engine's own entry points, and the
+ * allocations the supervisor writes into the slot's session area. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -26,7 +27,7 @@
 
 /* What the fake game saw, and what it is told to do. */
 struct event {
-	char what; /* j(oin) l(eave) i(nput) t(ick) d(rain) f(ini) */
+	char what; /* j(oin) l(eave) i(nput) t(ick) d(rain) f(ini) a(llocated) */
 	uint64_t id;
 	int why;
 };
@@ -45,10 +46,14 @@ static struct fake {
 	uint32_t clients_in_input; /* rf_clients() inside the last input */
 	int in_init[8];            /* service results inside init */
 	int in_tick[4];
-	uint64_t target;     /* tick sends to it when set */
-	int send_ret[4];     /* their results */
-	void *data_in_input; /* rf_client_data() inside the last input */
-	int log_lines;       /* lines init logs */
+	uint64_t target;                 /* tick sends to it when set */
+	int send_ret[4];                 /* their results */
+	void *data_in_input;             /* rf_client_data() inside the last input */
+	int log_lines;                   /* lines init logs */
+	uint32_t idle_s;                 /* info->session_idle_s seen by init */
+	char meta[RF_SLOT_META_MAX + 1]; /* the last allocated's meta */
+	int in_alloc[5];                 /* service results inside allocated */
+	bool end_in_alloc;
 } fk;
 
 static char log_seen[256][240];
@@ -83,6 +88,8 @@ static int f_init(rf_engine *e, const struct rf_game_info *info, void **state)
 	fk.in_init[5] = rf_define_value(e, 2, "abcdefghijklmno");  /* 15: fits */
 	fk.in_init[6] = rf_define_value(e, 3, "abcdefghijklmnop"); /* 16: too long */
 	fk.in_init[7] = rf_end_session(e);
+	if (RF_HAS_INFO(info, session_idle_s))
+		fk.idle_s = info->session_idle_s;
 	for (int i = 0; i < fk.log_lines; i++)
 		rf_log(e, RF_GAME_LOG_ERR, "bad\nthing");
 	return fk.init_ret;
@@ -162,6 +169,18 @@ static void f_drain(rf_engine *e, void *state, uint64_t deadline_ns)
 		rf_end_session(e);
 }
 
+static void f_allocated(rf_engine *e, void *state, const char *meta)
+{
+	(void)state;
+	record('a', rf_tick(e), 0);
+	snprintf(fk.meta, sizeof(fk.meta), "%s", meta);
+	fk.in_alloc[0] = rf_send(e, 1, "x", 1);
+	fk.in_alloc[1] = rf_broadcast(e, RF_NO_CLIENT, "x", 1);
+	fk.in_alloc[2] = rf_kick(e, 1);
+	fk.in_alloc[3] = rf_set_status(e, "allocated");
+	fk.in_alloc[4] = fk.end_in_alloc ? rf_end_session(e) : 0;
+}
+
 static struct rf_game fake_game = {
 	.abi_version = RF_GAME_ABI_VERSION,
 	.size = sizeof(struct rf_game),
@@ -173,6 +192,7 @@ static struct rf_game fake_game = {
 	.input = f_input,
 	.tick = f_tick,
 	.drain = f_drain,
+	.allocated = f_allocated,
 };
 
 struct fx {
@@ -236,7 +256,12 @@ static struct fx *fx_new(void)
 				    .seed = 7,
 				    .admission = RF_ADMISSION_OPEN };
 	struct game_host_params gp = {
-		.server = "srv", .args = "a=1", .tick_hz = 50, .output_budget = 100, .log = sink
+		.server = "srv",
+		.args = "a=1",
+		.tick_hz = 50,
+		.output_budget = 100,
+		.session_idle_s = 7,
+		.log = sink,
 	};
 	struct fx *f = calloc(1, sizeof(*f));
 	char why[GAME_HOST_WHY_MAX] = "";
@@ -617,6 +642,192 @@ static void test_resume_joins(void **state)
 	free(f);
 }
 
+/* The supervisor's side of the seqlock: seq odd while it writes. */
+static void sess_begin(struct rf_slot *s)
+{
+	__atomic_store_n(&s->session.seq, s->session.seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void sess_end(struct rf_slot *s)
+{
+	__atomic_store_n(&s->session.seq, s->session.seq + 1, __ATOMIC_RELEASE);
+}
+
+static void sess_write(struct rf_slot *s, uint32_t state, uint64_t id, const char *meta)
+{
+	sess_begin(s);
+	s->session.state = state;
+	s->session.alloc_id = id;
+	snprintf(s->session.meta, sizeof(s->session.meta), "%s", meta);
+	sess_end(s);
+}
+
+static unsigned allocs(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < fk.n_ev; i++)
+		n += fk.ev[i].what == 'a';
+	return n;
+}
+
+/* allocated: once per new alloc_id, with its meta; nothing for a state
+ * without one, the same one again, or a release. */
+static void test_session_allocated(void **state)
+{
+	struct fx *f;
+
+	(void)state;
+	f = fx_new();
+	assert_int_equal(fk.idle_s, 7);
+	assert_int_equal(game_host_session(&f->h), 0); /* never written */
+	sess_write(f->slot, RF_SESSION_READY, 0, "");
+	assert_int_equal(game_host_session(&f->h), 0);
+	assert_int_equal(allocs(), 0);
+	sess_write(f->slot, RF_SESSION_ALLOCATED, 5, "mode=duel\nmap=dust\n");
+	assert_int_equal(game_host_session(&f->h), 1);
+	assert_int_equal(allocs(), 1);
+	assert_string_equal(fk.meta, "mode=duel\nmap=dust\n");
+	assert_int_equal(f->h.alloc_id, 5);
+	/* Output needs the tick's plan: refused; status and the end are fine. */
+	assert_int_equal(fk.in_alloc[0], -EPERM);
+	assert_int_equal(fk.in_alloc[1], -EPERM);
+	assert_int_equal(fk.in_alloc[2], -EPERM);
+	assert_int_equal(fk.in_alloc[3], 0);
+	assert_string_equal(f->slot->game.status, "allocated");
+	assert_int_equal(game_host_session(&f->h), 0); /* unchanged */
+	/* Rewritten (since, meta) with the same id: not a new allocation. */
+	sess_write(f->slot, RF_SESSION_ALLOCATED, 5, "other=1\n");
+	assert_int_equal(game_host_session(&f->h), 0);
+	sess_write(f->slot, RF_SESSION_READY, 5, "");
+	assert_int_equal(game_host_session(&f->h), 0);
+	assert_int_equal(allocs(), 1);
+	/* The next match; no meta is "". allocated may end the session. */
+	fk.end_in_alloc = true;
+	sess_write(f->slot, RF_SESSION_ALLOCATED, 6, "");
+	assert_int_equal(game_host_session(&f->h), 1);
+	assert_int_equal(allocs(), 2);
+	assert_string_equal(fk.meta, "");
+	assert_int_equal(fk.in_alloc[4], 0);
+	assert_true(worker_end_tick(&f->w));
+	assert_int_equal(f->w.st.sessions_ended, 1);
+	fx_free(f);
+}
+
+/* A reader that meets the writer mid-write retries on a later tick. */
+static void test_session_seqlock(void **state)
+{
+	struct fx *f;
+
+	(void)state;
+	f = fx_new();
+	sess_begin(f->slot);
+	f->slot->session.state = RF_SESSION_ALLOCATED;
+	f->slot->session.alloc_id = 9;
+	assert_int_equal(game_host_session(&f->h), -EAGAIN);
+	assert_int_equal(allocs(), 0);
+	snprintf(f->slot->session.meta, RF_SLOT_META_MAX, "k=v\n");
+	assert_int_equal(game_host_session(&f->h), -EAGAIN);
+	sess_end(f->slot);
+	assert_int_equal(game_host_session(&f->h), 1);
+	assert_int_equal(allocs(), 1);
+	assert_string_equal(fk.meta, "k=v\n");
+	fx_free(f);
+}
+
+/* A module whose table ends before allocated is never called for it;
+ * the engine still follows the allocation. Its flags reach the slot. */
+static void test_session_old_table(void **state)
+{
+	struct worker_params wp = { .max_clients = MAXC,
+				    .client_timeout_s = 10,
+				    .max_packet = 100,
+				    .max_packets_per_tick = 8,
+				    .tick_hz = 50,
+				    .admission = RF_ADMISSION_OPEN };
+	struct game_host_params gp = { .server = "srv", .args = "a=1", .tick_hz = 50 };
+	struct rf_game t = fake_game;
+	struct rf_slot *slot = calloc(1, rf_slot_size(MAXC));
+	struct worker w;
+	struct game_host h;
+	char why[GAME_HOST_WHY_MAX];
+
+	(void)state;
+	assert_non_null(slot);
+	t.size = offsetof(struct rf_game, allocated);
+	t.flags = RF_GAME_IDLE_SLEEP | RF_GAME_SELF_RESET;
+	assert_int_equal(worker_init(&w, slot, &wp), 0);
+	assert_int_equal(game_host_load_table(&h, &t, "old.so", why, sizeof(why)), 0);
+	assert_null(h.game.allocated);
+	assert_int_equal(game_host_start(&h, &w, &gp, why, sizeof(why)), 0);
+	assert_int_equal(slot->game.flags, RF_GAME_IDLE_SLEEP | RF_GAME_SELF_RESET);
+	assert_int_equal(fk.idle_s, 60); /* the default when not given */
+	sess_write(slot, RF_SESSION_ALLOCATED, 3, "a=b\n");
+	assert_int_equal(game_host_session(&h), 1);
+	assert_int_equal(allocs(), 0);
+	game_host_unload(&h);
+	worker_free(&w);
+	free(slot);
+}
+
+/* A worker restarted during a session tells its fresh module once; a
+ * fresh slot keeps the supervisor's session area. */
+static void test_session_restart(void **state)
+{
+	struct worker_params wp = { .max_clients = MAXC,
+				    .client_timeout_s = 10,
+				    .max_packet = 100,
+				    .max_packets_per_tick = 8,
+				    .tick_hz = 50,
+				    .admission = RF_ADMISSION_OPEN };
+	struct game_host_params gp = { .server = "srv", .args = "a=1", .tick_hz = 50 };
+	struct fx *f;
+	struct worker w;
+	struct game_host h;
+	char why[GAME_HOST_WHY_MAX];
+
+	(void)state;
+	f = fx_new();
+	sess_write(f->slot, RF_SESSION_ALLOCATED, 11, "m=1\n");
+	assert_int_equal(game_host_session(&f->h), 1);
+	game_host_unload(&f->h);
+	worker_free(&f->w);
+	fk.n_ev = 0;
+	/* Made fresh (another max_clients' layout): the session area stays. */
+	f->slot->max_clients = MAXC + 1;
+	assert_int_equal(worker_init(&w, f->slot, &wp), 0);
+	assert_int_equal(f->slot->session.alloc_id, 11);
+	assert_int_equal(game_host_load_table(&h, &fake_game, "fake.so", why, sizeof(why)), 0);
+	assert_int_equal(game_host_start(&h, &w, &gp, why, sizeof(why)), 0);
+	assert_int_equal(game_host_session(&h), 1);
+	assert_int_equal(game_host_session(&h), 0);
+	assert_int_equal(allocs(), 1);
+	assert_string_equal(fk.meta, "m=1\n");
+	game_host_unload(&h);
+	worker_free(&w);
+	tick_plan_free(&f->p);
+	free(f->slot);
+	free(f);
+}
+
+static void test_session_meta(void **state)
+{
+	static char src[RF_SLOT_META_MAX], dst[RF_SLOT_META_MAX + 1];
+
+	(void)state;
+	game_host_meta(dst, "a=1\n\n\x01"
+			    "b=\xff\r\nc=3");
+	assert_string_equal(dst, "a=1\n?b=??\nc=3\n");
+	game_host_meta(dst, "\n\n");
+	assert_string_equal(dst, "");
+	/* No NUL in the area: cut at its end, the line still ended. */
+	memset(src, 'x', sizeof(src));
+	game_host_meta(dst, src);
+	assert_int_equal(strlen(dst), RF_SLOT_META_MAX);
+	assert_int_equal(dst[RF_SLOT_META_MAX - 1], '\n');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -630,6 +841,11 @@ int main(void)
 		cmocka_unit_test_setup(test_no_drain, setup),
 		cmocka_unit_test_setup(test_log_rate, setup),
 		cmocka_unit_test_setup(test_resume_joins, setup),
+		cmocka_unit_test_setup(test_session_allocated, setup),
+		cmocka_unit_test_setup(test_session_seqlock, setup),
+		cmocka_unit_test_setup(test_session_old_table, setup),
+		cmocka_unit_test_setup(test_session_restart, setup),
+		cmocka_unit_test_setup(test_session_meta, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

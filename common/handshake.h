@@ -58,6 +58,7 @@
 /* REFUSED reasons. */
 #define RF_HS_REFUSED_FULL 1   /* table full of clients active recently */
 #define RF_HS_REFUSED_PER_IP 2 /* max_clients_per_ip reached */
+#define RF_HS_REFUSED_GAME 3   /* the game module's join refused it */
 
 /* The per-server admission mode (config key `admission`). A later mode
  * (connect tokens issued at allocation) is one more value here and one

@@ -81,6 +81,16 @@ def bin_path(name):
     return path
 
 
+def game_path(name):
+    """Path of test game module NAME (tests/games: rf_test_game()), built
+    next to the binaries."""
+    d = os.environ.get("RF_BIN_DIR")
+    check(d, "RF_BIN_DIR is not set (run through ctest)")
+    path = os.path.join(os.path.dirname(d), "tests", "games", name + ".so")
+    check(os.path.exists(path), f"{path}: not built")
+    return path
+
+
 def free_port(kind=socket.SOCK_DGRAM, host=HOST):
     """A port nobody holds right now. Another process may still take it
     before we bind it again: callers retry on EADDRINUSE."""
@@ -211,7 +221,8 @@ HS_RESPONSE_LEN = 24
 HS_WELCOME_LEN = 8
 HS_REFUSED_LEN = 8
 HELLO = b"RFH1" + bytes(HS_HELLO_MIN - 4)
-REFUSED_REASONS = {1: "table full (max_clients)", 2: "max_clients_per_ip"}
+REFUSED_REASONS = {1: "table full (max_clients)", 2: "max_clients_per_ip",
+                   3: "refused by the game"}
 HS_RESEND = 0.25
 
 
@@ -224,7 +235,8 @@ def is_welcome(data):
 
 
 def refused_reason(data):
-    """The reason of a REFUSED (1 table full, 2 per IP), else None."""
+    """The reason of a REFUSED (1 table full, 2 per IP, 3 the game), else
+    None."""
     if len(data) == HS_REFUSED_LEN and data[:4] == b"RFX1":
         return struct.unpack_from("!I", data, 4)[0]
     return None
@@ -558,6 +570,26 @@ class Slot:
             st = again
         st["backend_name"] = BACKENDS.get(st["backend"], str(st["backend"]))
         return st
+
+    def game(self):
+        """The game area: {"name", "values": {name: value} for the defined
+        ones, "status", "exit_reason"}."""
+        g = slot_layout()["game"]
+
+        def text(off, size):
+            raw = bytes(self.map[off:off + size])
+            return raw.split(b"\0", 1)[0].decode(errors="replace")
+
+        off, n = g["value"]
+        vals = struct.unpack_from("=%dq" % n, self.map, off)
+        noff, nsize = g["value_name"]
+        values = {}
+        for i in range(n):
+            name = text(noff + i * nsize, nsize)
+            if name:
+                values[name] = vals[i]
+        return {"name": text(*g["name"]), "values": values,
+                "status": text(*g["status"]), "exit_reason": text(*g["exit_reason"])}
 
     def clients(self):
         """Used entries as (host, port, last_seen_ns)."""

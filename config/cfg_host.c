@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cfg_host.c - the checks a configuration must pass on this host, not
  * only on paper: users and groups exist, bind and metrics_listen
- * addresses are this host's. Run by cfg_load_host() (--check, start and
+ * addresses are this host's, game modules are files only root or
+ * ringfleetd's user can write (cfg_modpath.h). Run by cfg_load_host() (--check, start and
  * reload alike), never by plain cfg_load(), which ringfleetctl and the
  * unit tests use on files meant for other hosts.
  *
@@ -15,6 +16,7 @@
  * lookups, not 10,000.
  */
 #include "config/cfg_load.h"
+#include "config/cfg_modpath.h"
 #include "config/cfg_value.h"
 
 #include <arpa/inet.h>
@@ -142,4 +144,24 @@ bool cfg_host_check_sup(struct parser *p)
 		return false;
 	p->host_ok_addr[0] = '\0'; /* checked for TCP; UDP is another question */
 	return true;
+}
+
+int cfg_host_check_module(void *arg, const char *path, char *real, size_t reallen, char *why,
+			  size_t len)
+{
+	struct parser *p = arg;
+	int r;
+
+	if (strcmp(p->host_ok_game, path) == 0 && strlen(p->host_ok_game_real) < reallen) {
+		strcpy(real, p->host_ok_game_real);
+		return 0;
+	}
+	r = cfg_modpath_check(path, geteuid(), real, reallen, why, len);
+	if (r < 0)
+		return r;
+	if (strlen(path) < sizeof(p->host_ok_game) && strlen(real) < sizeof(p->host_ok_game_real)) {
+		strcpy(p->host_ok_game, path);
+		strcpy(p->host_ok_game_real, real);
+	}
+	return 0;
 }

@@ -63,7 +63,10 @@ void cfg_on_server_key(struct parser *p, const char *name, const char *v)
 	struct sect *s = p->cur;
 	const struct cfg_key *k = cfg_key_find(name);
 	int f = k ? (int)(k - cfg_srv_keys) : -1;
-	struct cfg_key_ctx ctx = { .ncpus = p->ncpus, .port_hi = &s->port_hi };
+	struct cfg_key_ctx ctx = { .ncpus = p->ncpus,
+				   .port_hi = &s->port_hi,
+				   .check_module = p->check_host ? cfg_host_check_module : NULL,
+				   .check_arg = p };
 	char title[CFG_NAME_MAX + 16], why[CFG_WHY_MAX];
 
 	if (s->kind == SK_DEFAULTS)

@@ -51,7 +51,9 @@ struct parser {
 	char host_ok_addr[CFG_ADDR_MAX]; /* the last value each check passed */
 	char host_ok_user[CFG_USER_MAX];
 	char host_ok_group[CFG_USER_MAX];
-	int err_code; /* first error (-errno), 0 = none */
+	char host_ok_game[CFG_GAME_MAX];      /* a module path that passed, as written */
+	char host_ok_game_real[CFG_GAME_MAX]; /* and what it resolved to */
+	int err_code;                         /* first error (-errno), 0 = none */
 	char *err;
 	size_t errlen;
 	struct cfg_supervisor *sup; /* [supervisor] values go straight here */
@@ -94,6 +96,10 @@ void cfg_on_sup_key(struct parser *p, const char *name, const char *value);
  * [supervisor]'s control_group and metrics_listen. False after a failure. */
 bool cfg_host_check_server(struct parser *p, const struct cfg_server *v, const int *line);
 bool cfg_host_check_sup(struct parser *p);
+/* cfg_key_ctx.check_module for game (arg: the parser): cfg_modpath_check()
+ * against ringfleetd's effective uid, the last path that passed cached. */
+int cfg_host_check_module(void *arg, const char *path, char *real, size_t reallen, char *why,
+			  size_t len);
 
 /* The resolve pass: fills out->servers and out->index or fails via p. */
 void cfg_resolve(struct parser *p, struct cfg *out);

@@ -141,6 +141,26 @@ static bool check_tick(struct parser *p, const struct tmpl *t)
 	return false;
 }
 
+/* The supervisor SIGKILLs a stopping worker stop_timeout_ms after its
+ * SIGTERM: a drain allowed as long or longer would be cut short. */
+static bool check_drain(struct parser *p, const struct tmpl *t)
+{
+	uint32_t stop = p->sup->stop_timeout_ms, drain = t->v.drain_timeout_ms;
+
+	if (drain < stop)
+		return true;
+	if (t->line[F_DRAIN_TIMEOUT])
+		cfg_fail(p, t->line[F_DRAIN_TIMEOUT],
+			 "drain_timeout_ms: expected less than stop_timeout_ms (%u), got \"%u\"",
+			 stop, drain);
+	else
+		cfg_fail(p, p->sup_key_line[S_STOP],
+			 "stop_timeout_ms: expected more than drain_timeout_ms (%u by default), "
+			 "got \"%u\"",
+			 drain, stop);
+	return false;
+}
+
 static void add_pool(struct parser *p, const struct sect *s, struct tmpl *t, struct cfg *out)
 {
 	strcpy(t->v.pool, s->v.name);
@@ -164,7 +184,7 @@ static void add_sect_servers(struct parser *p, const struct tmpl *dflt, const st
 
 	tmpl_apply(&t, s);
 	if (!check_required(p, s) || !check_cpu(p, &t) || !check_tick(p, &t) ||
-	    !cfg_host_check_server(p, &t.v, t.line))
+	    !check_drain(p, &t) || !cfg_host_check_server(p, &t.v, t.line))
 		return;
 	t.v.line = s->line;
 	if (s->kind == SK_POOL) {

@@ -212,16 +212,32 @@ static int set_account(const struct cfg_key *k, struct cfg_server *s, const char
 	return cfg_set_account(k->name, v, field(s, k), why, len);
 }
 
-/* "relay" (built in) or an absolute path to a module. */
+/* "relay" (built in) or an absolute path to a module: one argv element
+ * of the worker, so printable; safe on this host when ctx can tell. */
 static int set_game(const struct cfg_key *k, struct cfg_server *s, const char *v,
 		    const struct cfg_key_ctx *ctx, char *why, size_t len)
 {
-	(void)ctx;
-	if (strcmp(v, "relay") != 0 && v[0] != '/')
+	char real[CFG_GAME_MAX];
+	size_t n = strlen(v);
+
+	if (strcmp(v, "relay") == 0) {
+		memcpy(field(s, k), v, n + 1);
+		return 0;
+	}
+	if (v[0] != '/')
 		return bad_value(why, len, "relay, or an absolute path to a game module", v);
-	if (strlen(v) >= k->size)
+	if (n >= k->size)
 		return bad_value(why, len, "a path of at most 255 bytes", v);
-	memcpy(field(s, k), v, strlen(v) + 1);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return bad_value(why, len, "a path without control characters", v);
+	if (!ctx->check_module) {
+		memcpy(field(s, k), v, n + 1);
+		return 0;
+	}
+	if (ctx->check_module(ctx->check_arg, v, real, sizeof(real), why, len) < 0)
+		return -EINVAL;
+	memcpy(field(s, k), real, strlen(real) + 1);
 	return 0;
 }
 

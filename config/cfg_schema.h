@@ -51,7 +51,7 @@ enum srv_field {
 #define CFG_KEYS_MAX 32 /* rows the table may grow to (arrays per key) */
 
 #define CFG_POOL_MAX_PORTS 4096
-#define CFG_WHY_MAX 160 /* room for a setter's "expected ..." */
+#define CFG_WHY_MAX 480 /* room for a setter's "expected ...", or two module paths */
 #define CFG_FLAG_MAX 32 /* room for a worker flag name, "max-packets-per-tick" */
 
 /* How a field is stored, for comparing and copying it. */
@@ -61,6 +61,13 @@ enum cfg_key_type { CFG_T_NUM, CFG_T_STR };
 struct cfg_key_ctx {
 	int ncpus;         /* cpu: CPUs 0..ncpus-1 exist */
 	uint16_t *port_hi; /* ports: the pool's last port goes here */
+	/* game: when set (ringfleetd's loads, not the worker's flags nor a
+	 * plain cfg_load()), a module path must pass this file-system check
+	 * (cfg_modpath.h); it writes the resolved path, which is what gets
+	 * stored. Returns 0 or -errno with why set, as cfg_key.set. */
+	int (*check_module)(void *arg, const char *path, char *real, size_t reallen, char *why,
+			    size_t len);
+	void *check_arg;
 };
 
 struct cfg_key {

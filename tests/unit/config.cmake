@@ -15,3 +15,8 @@ rf_unit_test(test_placement SOURCES unit/test_placement.c LIBS rf_placement)
 rf_unit_test(test_schema SOURCES unit/test_schema.c LIBS rf_supervisor rf_worker_args)
 target_compile_definitions(test_schema PRIVATE RF_BIN_DIR="${PROJECT_BINARY_DIR}/bin")
 add_dependencies(test_schema ringfleetd ringfleet-worker)
+
+# Game module path safety (config/cfg_modpath.h) in a temporary directory
+# under the build tree, whose ancestors are root's on a normal checkout.
+rf_unit_test(test_modpath SOURCES unit/test_modpath.c LIBS rf_config)
+target_compile_definitions(test_modpath PRIVATE RF_TEST_TMP="${CMAKE_CURRENT_BINARY_DIR}")

@@ -461,6 +461,49 @@ static void test_crash_limit_range(void **state)
 			  "crash_limit: expected 1..60, got \"0\"");
 }
 
+/* The supervisor SIGKILLs at stop_timeout_ms, so a drain must end first;
+ * the error names both keys, at the line of whichever was written. */
+static void test_drain_below_stop(void **state)
+{
+	const char *path;
+
+	(void)state;
+	assert_int_equal(load_text("[supervisor]\nstop_timeout_ms = 3000\n[defaults]\n"
+				   "drain_timeout_ms = 2999\n[server a]\nport = 7001\n",
+				   &path),
+			 0);
+	assert_int_equal(server("a")->drain_timeout_ms, 2999);
+	cfg_free(&cfg);
+	assert_text_fails(
+		"[server a]\nport = 7001\ndrain_timeout_ms = 5000\n", 3,
+		"drain_timeout_ms: expected less than stop_timeout_ms (5000), got \"5000\"");
+	assert_text_fails("[server a]\nport = 7001\n[supervisor]\nstop_timeout_ms = 1000\n", 4,
+			  "stop_timeout_ms: expected more than drain_timeout_ms (1000 by default), "
+			  "got \"1000\"");
+}
+
+/* Syntax only here (plain cfg_load); the file checks: test_modpath.c. */
+static void test_game_keys(void **state)
+{
+	const char *path;
+
+	(void)state;
+	assert_int_equal(load_text("[defaults]\ngame = /opt/g/arena.so\ngame_args = mode=ffa x\n"
+				   "[server a]\nport = 7001\n[server b]\nport = 7002\n"
+				   "game = relay\n",
+				   &path),
+			 0);
+	assert_string_equal(server("a")->game, "/opt/g/arena.so");
+	assert_string_equal(server("a")->game_args, "mode=ffa x");
+	assert_string_equal(server("b")->game, "relay");
+	cfg_free(&cfg);
+	assert_text_fails("[defaults]\ngame = arena.so\n", 2,
+			  "game: expected relay, or an absolute path to a game module, got "
+			  "\"arena.so\"");
+	assert_text_fails("[defaults]\ngame = /a\tb.so\n", 2,
+			  "game: expected a path without control characters, got \"/a\tb.so\"");
+}
+
 /* ---- bad files: one per kind of error ---- */
 
 struct bad_case {
@@ -989,6 +1032,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_control_mode, teardown),
 		cmocka_unit_test_teardown(test_crash_limit_range, teardown),
 		cmocka_unit_test_teardown(test_admission_keys, teardown),
+		cmocka_unit_test_teardown(test_drain_below_stop, teardown),
+		cmocka_unit_test_teardown(test_game_keys, teardown),
 		cmocka_unit_test_teardown(test_every_key, teardown),
 		cmocka_unit_test_teardown(test_builtin_defaults, teardown),
 		cmocka_unit_test_teardown(test_empty_is_valid, teardown),

@@ -41,14 +41,8 @@ HANG_TIMEOUT_MS = 1000
 INITFAIL_MSG = "fault_initfail: map 'nowhere' not found"
 
 
-def games_dir():
-    return os.path.realpath(os.path.join(rftest.BIN, "..", "tests", "games"))
-
-
 def game(name):
-    path = os.path.join(games_dir(), name + ".so")
-    check(os.path.isfile(path), "%s: not built" % path)
-    return path
+    return os.path.realpath(rftest.game_path(name))
 
 
 def server_ini(name, port, path, extra=""):
@@ -122,7 +116,7 @@ def check_missing(tmp):
 def check_fatal(tmp, env):
     # The vanishing module: a private copy, removed while its server runs.
     # mkdtemp makes a 0700 directory, which the path checks accept.
-    private = tempfile.mkdtemp(prefix="faults-", dir=games_dir())
+    private = tempfile.mkdtemp(prefix="faults-", dir=os.path.dirname(game("fault_segv")))
     vanish = os.path.join(private, "fault_vanish.so")
     shutil.copy(game("fault_segv"), vanish)
     os.chmod(vanish, 0o644)

@@ -53,9 +53,9 @@
 #define MAX_PACKET 600
 #define MAX_OUTPUT 200
 #define SOURCES 24
-#define MAX_IDS 512	/* ids the model remembers (stale ones to reuse) */
-#define RX_BUFS 64	/* datagrams per tick */
-#define RX_STRIDE 640	/* > MAX_PACKET + 1, like the backends' buffers */
+#define MAX_IDS 512   /* ids the model remembers (stale ones to reuse) */
+#define RX_BUFS 64    /* datagrams per tick */
+#define RX_STRIDE 640 /* > MAX_PACKET + 1, like the backends' buffers */
 #define TICK_HZ 50
 #define MAX_TICKS 200
 
@@ -315,8 +315,8 @@ static void act(rf_engine *e, rf_client_id self, uint32_t max)
 			/* A second kick of the same client may succeed
 			 * again or find it gone. */
 			if (kicked(c))
-				FUZZ_CHECK(rc == 0 || rc == -ENOENT || rc == -EPERM, "kick again: %d",
-					   rc);
+				FUZZ_CHECK(rc == 0 || rc == -ENOENT || rc == -EPERM,
+					   "kick again: %d", rc);
 			else if (may_send() && !G.ending)
 				FUZZ_CHECK(rc == (live ? 0 : -ENOENT), "kick of %s: %d",
 					   live ? "a client" : "no client", rc);
@@ -358,8 +358,7 @@ static void act(rf_engine *e, rf_client_id self, uint32_t max)
 			uint32_t cap = fuzz_u8(&G.in) % (MAX_CLIENTS + 1);
 			uint32_t m = rf_clients(e, ids, cap);
 
-			FUZZ_CHECK(m <= G.w.clients.n, "rf_clients %u, table %u", m,
-				   G.w.clients.n);
+			FUZZ_CHECK(m <= G.w.clients.n, "rf_clients %u, table %u", m, G.w.clients.n);
 			for (uint32_t i = 0; i < m && i < cap; i++)
 				FUZZ_CHECK(in_table(ids[i]), "rf_clients: %llx not a client",
 					   (unsigned long long)ids[i]);
@@ -422,8 +421,8 @@ static int fz_join(rf_engine *e, void *state, rf_client_id c)
 	enter(CB_JOIN);
 	FUZZ_CHECK(c != RF_NO_CLIENT && idx < MAX_CLIENTS && live_pos(c) < 0, "join %llx",
 		   (unsigned long long)c);
-	FUZZ_CHECK(gen > G.last_gen[idx], "id %llx reused (gen %u after %u)",
-		   (unsigned long long)c, gen, G.last_gen[idx]);
+	FUZZ_CHECK(gen > G.last_gen[idx], "id %llx reused (gen %u after %u)", (unsigned long long)c,
+		   gen, G.last_gen[idx]);
 	G.last_gen[idx] = gen;
 	G.live[G.n_live++] = c;
 	if (G.n_ids < MAX_IDS)
@@ -540,10 +539,11 @@ static void check_plan(void)
 			FUZZ_CHECK(mine, "client %llx got a datagram nobody queued for it",
 				   (unsigned long long)c);
 			o = &G.out[cursor[sd->idx] - 1];
-			FUZZ_CHECK(o->len == v->iov_len &&
-					   memcmp(G.bytes + o->off, v->iov_base, o->len) == 0,
-				   "client %llx: datagram %u of send %u differs from what was queued",
-				   (unsigned long long)c, k, s);
+			FUZZ_CHECK(
+				o->len == v->iov_len &&
+					memcmp(G.bytes + o->off, v->iov_base, o->len) == 0,
+				"client %llx: datagram %u of send %u differs from what was queued",
+				(unsigned long long)c, k, s);
 		}
 		FUZZ_CHECK(bytes <= TICK_GSO_MAX_BYTES, "send %u: %u bytes", s, bytes);
 		total += sd->count;
@@ -642,7 +642,7 @@ static void setup(void)
 	wp.max_packet = G.max_packet = 1 + fuzz_u16(&G.in) % MAX_PACKET;
 	wp.max_packets_per_tick = 1 + fuzz_u8(&G.in) % 8;
 	wp.max_output_per_tick = G.max_output = 1 + fuzz_u8(&G.in) % MAX_OUTPUT;
-	wp.gso_max_seg = gso % 4 == 0	? 0
+	wp.gso_max_seg = gso % 4 == 0   ? 0
 			 : gso % 4 == 1 ? G.max_packet
 			 : gso % 4 == 2 ? RF_GSO_SEG_IPV4
 					: 1 + gso % G.max_packet;
@@ -683,8 +683,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	/* Outside any callback, every service refuses. */
-	FUZZ_CHECK(G.eng && rf_send(G.eng, 1, "x", 1) == -EPERM &&
-			   rf_kick(G.eng, 1) == -EPERM &&
+	FUZZ_CHECK(G.eng && rf_send(G.eng, 1, "x", 1) == -EPERM && rf_kick(G.eng, 1) == -EPERM &&
 			   rf_broadcast(G.eng, RF_NO_CLIENT, "x", 1) == -EPERM,
 		   "a service worked outside a callback");
 	tick_begin();

@@ -18,7 +18,8 @@ static int *volatile crash_at;
 #if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8)
 __attribute__((no_sanitize("undefined")))
 #endif
-static void crash(void)
+static void
+crash(void)
 {
 	*crash_at = 1;
 }

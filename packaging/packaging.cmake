@@ -72,7 +72,7 @@ install(FILES ${RF_PKG_SRC}/ringfleet.sysctl DESTINATION ${RINGFLEET_SYSCTLDIR}
 # same page gives the same bytes).
 find_program(RF_GZIP gzip REQUIRED)
 set(RF_MAN_GZ "")
-foreach(page ringfleetctl.1 ringfleetd.8)
+foreach(page ringfleetctl.1 ringfleetd.8 ringfleet-worker.8)
   string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section ${page})
   add_custom_command(OUTPUT ${RF_PKG_OUT}/man/${page}.gz
     COMMAND ${CMAKE_COMMAND} -E make_directory ${RF_PKG_OUT}/man

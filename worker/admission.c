@@ -201,30 +201,34 @@ bool adm_place_scans(const struct clients *c, const struct sockaddr *sa, uint32_
 	return c->n >= c->max || (per_ip && clients_per_prefix(c, sa) >= per_ip);
 }
 
+int adm_victim(const struct clients *c, const struct sockaddr *sa, uint32_t salen, uint64_t now_ns,
+	       uint32_t per_ip)
+{
+	struct scan sc;
+
+	if (clients_find(c, sa, salen) == -EAFNOSUPPORT)
+		return -EAFNOSUPPORT;
+	if (!adm_place_scans(c, sa, per_ip))
+		return -ENOENT;
+	scan_table(c, sa, per_ip != 0, now_ns, &sc);
+	if (per_ip && sc.same >= per_ip)
+		return sc.oldest_same < 0 ? -EUSERS : sc.oldest_same;
+	if (c->n >= c->max)
+		return sc.oldest < 0 ? -ENOSPC : sc.oldest;
+	return -ENOENT;
+}
+
 int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen, uint64_t now_ns,
 	      uint32_t per_ip, bool *evicted)
 {
-	struct scan sc;
-	int victim = -1;
+	int victim = adm_victim(c, sa, salen, now_ns, per_ip);
 
 	*evicted = false;
-	if (clients_find(c, sa, salen) == -EAFNOSUPPORT)
-		return -EAFNOSUPPORT;
-	if (adm_place_scans(c, sa, per_ip)) {
-		scan_table(c, sa, per_ip != 0, now_ns, &sc);
-		if (per_ip && sc.same >= per_ip) {
-			if (sc.oldest_same < 0)
-				return -EUSERS;
-			victim = sc.oldest_same;
-		} else if (c->n >= c->max) {
-			if (sc.oldest < 0)
-				return -ENOSPC;
-			victim = sc.oldest;
-		}
-	}
 	if (victim >= 0) {
 		clients_remove(c, (uint32_t)victim);
 		*evicted = true;
+	} else if (victim != -ENOENT) {
+		return victim;
 	}
 	return clients_touch(c, sa, salen, now_ns);
 }

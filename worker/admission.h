@@ -95,6 +95,12 @@ enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret 
  * The caller sets the new entry's flags. */
 int adm_place(struct clients *c, const struct sockaddr *sa, uint32_t salen, uint64_t now_ns,
 	      uint32_t per_ip, bool *evicted);
+/* adm_place()'s decision without its changes: the index of the entry to
+ * evict for sa, -ENOENT when there is room without, or -EUSERS, -ENOSPC,
+ * -EAFNOSUPPORT. The engine tells the game who leaves before it removes
+ * the victim (clients_remove()) and places sa (clients_touch()). */
+int adm_victim(const struct clients *c, const struct sockaddr *sa, uint32_t salen, uint64_t now_ns,
+	       uint32_t per_ip);
 /* Whether adm_place() for this source must scan the table (O(entries)):
  * only when the table is full or the source's prefix is at its cap. */
 bool adm_place_scans(const struct clients *c, const struct sockaddr *sa, uint32_t per_ip);

@@ -64,8 +64,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: ringfleet-worker (--port PORT [--bind ADDR] | --fd N) [OPTION]...\n"
-		"One ringfleet game server: relays every datagram it receives to every\n"
-		"client, once per tick.\n\n"
+		"       ringfleet-worker --check-game PATH [--game-args TEXT]\n"
+		"One ringfleet game server: runs a game module (--game; the built-in relay\n"
+		"sends every datagram it receives to every client), once per tick.\n\n"
 		"  --name NAME                 server name for logs (default worker)\n"
 		"  --port PORT                 standalone: bind this UDP port\n"
 		"  --bind ADDR                 standalone: numeric address (default 0.0.0.0)\n"
@@ -77,6 +78,9 @@ static void usage(FILE *f)
 		   "  --supervisor-pid N          supervised: die (SIGKILL) when process N, our\n"
 		   "                              parent, exits; exit at once if it already has\n"
 		   "  --no-gso                    never use UDP GSO (debugging)\n"
+		   "  --check-game PATH           load game module PATH and check its entry\n"
+		   "                              and ABI (init is not called); exit 0, or 2\n"
+		   "                              with \"PATH: reason\" on stderr\n"
 		   "  --log-level LEVEL           err|warning|notice|info|debug (default info)\n"
 		   "  --help, --version\n");
 }
@@ -197,6 +201,7 @@ void args_parse(struct opts *o, int argc, char **argv)
 		O_SUP_PID,
 		O_NO_GSO,
 		O_LOG_LEVEL,
+		O_CHECK_GAME,
 		O_HELP,
 		O_VERSION,
 		O_KEY = 512
@@ -212,6 +217,7 @@ void args_parse(struct opts *o, int argc, char **argv)
 		{ "supervisor-pid", required_argument, NULL, O_SUP_PID },
 		{ "no-gso", no_argument, NULL, O_NO_GSO },
 		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+		{ "check-game", required_argument, NULL, O_CHECK_GAME },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 	};
@@ -263,6 +269,9 @@ void args_parse(struct opts *o, int argc, char **argv)
 				bad_arg("--log-level", optarg, "err|warning|notice|info|debug");
 			log_set_level(level);
 			break;
+		case O_CHECK_GAME:
+			o->check_game = optarg;
+			break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);
@@ -278,5 +287,6 @@ void args_parse(struct opts *o, int argc, char **argv)
 		fprintf(stderr, "ringfleet-worker: unexpected argument \"%s\"\n", argv[optind]);
 		exit(EXIT_USAGE);
 	}
-	check_opts(o);
+	if (!o->check_game)
+		check_opts(o);
 }

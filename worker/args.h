@@ -26,8 +26,10 @@ struct opts {
 	uint64_t tick_phase_ns;
 	int supervisor_pid; /* die with it (0: standalone) */
 	bool no_gso;
+	const char *check_game; /* --check-game PATH: check the module, exit */
 };
 
 /* Fills o from the command line, defaults first; exits on --help,
- * --version (0) and on any bad argument (EXIT_USAGE). */
+ * --version (0) and on any bad argument (EXIT_USAGE). With --check-game
+ * the socket options are not required. */
 void args_parse(struct opts *o, int argc, char **argv);

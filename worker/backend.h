@@ -3,10 +3,10 @@
  * ring.c, recvmmsg/sendmmsg in mmsg.c). A backend owns the io mechanics
  * only: its buffers, how it sleeps, receives and sends. The tick sequence
  * that calls these operations is driver.c's; admission and planning are
- * worker.c's, who gets what is the game's (relay.c).
+ * worker.c's, who gets what is the game's (game_host.c and the module).
  *
  * Within a tick the driver calls rx_drain, send_plan (with the plan
- * rx_drain returned, once worker_plan() filled in its destinations),
+ * rx_drain returned, once worker_plan() cut its output into sends),
  * send_replies and tick_end, in that order.
  */
 #pragma once
@@ -32,10 +32,13 @@ struct rf_backend_ops {
 	 * caller loops until the deadline. */
 	int (*wait)(void *be, uint64_t deadline_ns, const sigset_t *mask);
 	/* Takes in what queued in the socket, each datagram through
-	 * worker_rx() into the returned plan; NULL when there is no plan to
-	 * fill (the datagrams are then dropped and counted). */
+	 * worker_rx() into the returned plan (w->plan while it receives);
+	 * NULL when there is no plan to fill (the datagrams are then dropped
+	 * and counted). */
 	struct tick_plan *(*rx_drain)(void *be);
-	/* Sends the planned packets (or queues their sends). */
+	/* Sends the plan's sends (or queues them); a send whose client
+	 * (index + generation) left the table meanwhile is dropped and
+	 * counted in drop_send. */
 	void (*send_plan)(void *be, struct tick_plan *p);
 	/* Sends (or queues) the handshake replies in w->reply. */
 	void (*send_replies)(void *be);

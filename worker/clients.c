@@ -361,6 +361,21 @@ uint32_t clients_expire(struct clients *c, uint64_t now, uint64_t timeout_ns)
 	return removed;
 }
 
+uint32_t clients_silent(const struct clients *c, uint64_t now, uint64_t timeout_ns, uint32_t *out,
+			uint32_t cap)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < c->n && n < cap; i++) {
+		uint32_t idx = c->set[i];
+		uint64_t seen = c->tab[idx].last_seen_ns;
+
+		if (now > seen && now - seen > timeout_ns)
+			out[n++] = idx;
+	}
+	return n;
+}
+
 uint32_t clients_rebuild(struct clients *c)
 {
 	memset(c->hash, 0, (c->mask + 1) * sizeof(*c->hash));

@@ -61,6 +61,11 @@ int clients_touch(struct clients *c, const struct sockaddr *sa, uint32_t salen, 
 void clients_remove(struct clients *c, uint32_t idx);
 /* Removes every client silent for more than timeout_ns. Returns how many. */
 uint32_t clients_expire(struct clients *c, uint64_t now, uint64_t timeout_ns);
+/* Writes the indexes of the clients silent for more than timeout_ns into
+ * out[cap], removing none (the caller tells the game first). Returns how
+ * many it wrote. */
+uint32_t clients_silent(const struct clients *c, uint64_t now, uint64_t timeout_ns, uint32_t *out,
+			uint32_t cap);
 
 /* The prefix of a complete IPv4/IPv6 address. */
 struct clients_prefix clients_prefix_of(const struct sockaddr *sa);

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "worker/game_host.h"
 
 /* A new handshake key once per epoch (a minute): a getrandom() call, kept
  * out of the pure admission logic. */
@@ -80,22 +81,34 @@ static void log_events(struct rf_driver *d)
 	}
 }
 
-/* The work of one tick, between its deadline and its counters. */
-static void tick_work(struct rf_driver *d)
+/* The work of one tick, between its deadline and its counters. drain_until
+ * (non-zero) asks the game to drain in this tick. Returns true when the
+ * worker should stop after it: no drain, or a drained session is over. */
+static bool tick_work(struct rf_driver *d, uint64_t drain_until)
 {
 	const struct rf_backend_ops *ops = d->ops;
 	struct worker *w = d->w;
 	struct tick_plan *p;
+	bool stop = false;
 
 	rf_driver_rotate_key(w);
 	p = ops->rx_drain(d->be);
+	worker_set_plan(w, p);
 	worker_end_window(w);
-	if (p) {
-		worker_plan(w, p);
+	/* The goodbye goes out with this tick's output. */
+	if (drain_until)
+		stop = !w->host || !game_host_drain(w->host, drain_until);
+	worker_game_tick(w);
+	worker_plan(w);
+	if (p)
 		ops->send_plan(d->be, p);
-	}
+	/* After the sends are queued: the session's last output is sent. */
+	worker_end_tick(w);
+	/* Output between ticks has no plan until the next receive. */
+	worker_set_plan(w, NULL);
 	ops->send_replies(d->be);
 	ops->tick_end(d->be);
+	return stop || (w->host && game_host_done(w->host));
 }
 
 int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile sig_atomic_t *stop)
@@ -103,20 +116,26 @@ int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile 
 	struct worker *w = d->w;
 	uint64_t period = d->period_ns;
 	uint64_t deadline = grid_after(rf_now_ns(), period, d->phase_ns);
+	uint64_t drain_until = 0; /* set once stopping */
 
 	for (;;) {
 		uint64_t t0, t1;
 		int ret = d->ops->wait(d->be, deadline, waitmask);
+		bool last, stop_now;
 
 		if (ret < 0 && ret != -EINTR)
 			return ret;
 		t0 = rf_now_ns();
-		/* A signal ends the sleep early: this tick is the last. */
-		if (!*stop && t0 < deadline)
+		/* A signal ends the sleep early: the next tick runs at once
+		 * and starts the stop; draining ticks keep to the grid. */
+		stop_now = *stop && !drain_until;
+		if (!stop_now && t0 < deadline)
 			continue;
+		if (stop_now)
+			drain_until = t0 + d->drain_ns; /* t0 > 0 */
 		worker_tick_start(w, t0, rf_real_ns());
 		w->deadline_ns = deadline + period;
-		tick_work(d);
+		last = tick_work(d, stop_now ? drain_until : 0);
 		t1 = rf_now_ns();
 		worker_tick_done(w, t1 - t0, t1);
 		deadline += period;
@@ -128,7 +147,7 @@ int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile 
 		}
 		worker_publish(w);
 		log_events(d);
-		if (*stop)
+		if (drain_until && (last || t1 >= drain_until))
 			return 0;
 	}
 }

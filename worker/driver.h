@@ -2,12 +2,14 @@
 /* driver.h - the tick driver of a worker: the one owner of the tick
  * sequence. On a fixed grid (period, phase on CLOCK_MONOTONIC) it sleeps
  * until the deadline, then drains the socket (each datagram admitted by
- * worker_rx() and handed to the game), ends the admission window, runs the
- * game's tick and plans the sends (worker_plan()), sends them and the
- * handshake replies, and publishes the counters. The io goes through a
- * backend's operations table (backend.h), the game's choices through the
- * game's (relay.h): neither knows the other, and the driver branches on
- * neither.
+ * worker_rx(), joins and input told to the game), ends the admission
+ * window (expiry: leaves), runs the game's tick, plans the sends
+ * (worker_plan()), sends them and the handshake replies, applies a session
+ * end the game asked for, and publishes the counters. At the stop signal
+ * the game may drain: ticks go on until it ends its session or the drain
+ * deadline passes. The io goes through a backend's operations table
+ * (backend.h), the game through the game host (game_host.h): neither
+ * knows the other, and the driver branches on neither.
  */
 #pragma once
 #include <signal.h>
@@ -24,6 +26,7 @@ struct rf_driver {
 	uint64_t phase_ns;
 	uint32_t gso_seen; /* events already logged */
 	int rx_seen;
+	uint64_t drain_ns; /* drain_timeout_ms: the game's goodbye time */
 };
 
 /* Installs the handshake key when w->now_ns's epoch needs a new one. */
@@ -33,7 +36,10 @@ void rf_driver_rotate_key(struct worker *w);
 int rf_driver_open(struct rf_driver *d, const struct rf_backend_ops *ops, struct worker *w, int fd,
 		   uint32_t nbufs, uint32_t max_clients, uint32_t hz, uint64_t phase_ns);
 /* Runs ticks until *stop is set (by a signal, which only cuts a sleep
- * short: the tick after it is the last). 0, or -errno on a fatal error. */
+ * short: the tick after it runs at once). That tick calls the game's
+ * drain, if it has one, and ticks go on until the game ends its session
+ * or drain_ns pass; without a drain that tick is the last. 0, or -errno
+ * on a fatal error. */
 int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile sig_atomic_t *stop);
 /* At stop: waits, at most until until_ns, for sends still in flight;
  * -ETIMEDOUT if some did not complete. */

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /* main.c - ringfleet-worker: one game server. Arguments, the socket and
- * the slot, backend choice and signals; the tick loop is driver.c's.
+ * the slot, the game module (game_host.c), backend choice and signals; the
+ * tick loop is driver.c's. --check-game only loads and checks a module.
  *
- * Exit codes: 0 after SIGTERM/SIGINT, 2 bad arguments (the supervisor does
- * not retry those), 1 any runtime failure.
+ * Exit codes: 0 after SIGTERM/SIGINT, 2 bad arguments or a game module
+ * that cannot load or init (the supervisor does not retry those; the
+ * reason is in the slot's exit_reason), 1 any runtime failure.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,7 @@
 #include "common/timeutil.h"
 #include "worker/args.h"
 #include "worker/driver.h"
+#include "worker/game_host.h"
 #include "worker/mmsg.h"
 #include "worker/ring.h"
 #include "worker/worker.h"
@@ -214,6 +217,35 @@ static int backend_open(struct rf_driver *d, const struct opts *o, struct worker
 	return 0;
 }
 
+static void game_log(int level, const char *line)
+{
+	log_msg(level, "%s", line);
+}
+
+/* A game that cannot run: the reason goes to the log and into the slot,
+ * where the supervisor shows it as the server's fatal reason. */
+static int game_fatal(struct rf_slot *slot, const char *why)
+{
+	log_err("%s", why);
+	snprintf(slot->game.exit_reason, RF_SLOT_EXIT_REASON_MAX, "%.*s",
+		 RF_SLOT_EXIT_REASON_MAX - 1, why);
+	return RF_EXIT_CONFIG;
+}
+
+/* --check-game: what the worker would refuse at start, without init. */
+static int check_game(const char *path)
+{
+	struct game_host h;
+	char why[GAME_HOST_WHY_MAX];
+
+	if (game_host_load(&h, path, why, sizeof(why)) < 0) {
+		fprintf(stderr, "%s: %s\n", path, why);
+		return RF_EXIT_CONFIG;
+	}
+	game_host_unload(&h);
+	return 0;
+}
+
 static void signal_ready(int fd)
 {
 	static const char msg[] = "ready\n";
@@ -227,12 +259,20 @@ static void signal_ready(int fd)
 
 static int run(struct opts *o)
 {
+	static struct game_host host;
 	struct worker w;
 	struct rf_driver d;
 	struct worker_params wp;
 	struct rf_slot *slot;
 	sigset_t waitmask;
-	char where[96];
+	char where[96], why[GAME_HOST_WHY_MAX], reason[GAME_HOST_WHY_MAX + 300];
+	struct game_host_params gp = {
+		.server = o->name,
+		.args = o->srv.game_args,
+		.tick_hz = o->srv.tick_hz,
+		.output_budget = o->srv.max_output_per_tick,
+		.log = game_log,
+	};
 	int fd = o->fd, family, ret;
 
 	setup_signals(&waitmask);
@@ -262,6 +302,11 @@ static int run(struct opts *o)
 			o->srv.max_clients, strerror(errno));
 		return o->slot_fd >= 0 ? EXIT_USAGE : RF_EXIT_FAILURE;
 	}
+	/* Before the data path: a module that cannot load stops here. */
+	if (game_host_load(&host, o->srv.game, why, sizeof(why)) < 0) {
+		snprintf(reason, sizeof(reason), "game %s: %s", o->srv.game, why);
+		return game_fatal(slot, reason);
+	}
 	wp = (struct worker_params){
 		.max_clients = o->srv.max_clients,
 		.client_timeout_s = o->srv.client_timeout_s,
@@ -275,10 +320,12 @@ static int run(struct opts *o)
 		.seed = seed(),
 		.admission = o->srv.admission,
 		.max_clients_per_ip = o->srv.max_clients_per_ip,
+		.max_output_per_tick = o->srv.max_output_per_tick,
 	};
 	ret = worker_init(&w, slot, &wp);
 	if (ret < 0) {
 		log_err("worker setup: %s", strerror(-ret));
+		game_host_unload(&host);
 		return RF_EXIT_FAILURE;
 	}
 	if (ret == 1)
@@ -288,18 +335,26 @@ static int run(struct opts *o)
 	 * receive). */
 	worker_tick_start(&w, rf_now_ns(), rf_real_ns());
 	rf_driver_rotate_key(&w);
+	/* init, then the resumed clients join. */
+	if (game_host_start(&host, &w, &gp, why, sizeof(why)) < 0) {
+		game_host_unload(&host);
+		worker_free(&w);
+		return game_fatal(slot, why);
+	}
 	if (backend_open(&d, o, &w, fd) < 0) {
+		game_host_unload(&host);
 		worker_free(&w);
 		return RF_EXIT_FAILURE;
 	}
+	d.drain_ns = (uint64_t)o->srv.drain_timeout_ms * RF_NSEC_PER_MSEC;
 	w.st.backend = d.ops->kind;
 	w.st.worker_pid = (uint32_t)getpid();
 	w.st.ready = 1;
 	worker_publish(&w);
 	describe_socket(fd, where, sizeof(where));
-	log_info("relaying on %s: tick %u Hz, max_clients %u, max_packet %u, gso %s, "
+	log_info("game %s on %s: tick %u Hz, max_clients %u, max_packet %u, gso %s, "
 		 "admission %s, max_clients_per_ip %u",
-		 where, o->srv.tick_hz, o->srv.max_clients, o->srv.max_packet,
+		 slot->game.name, where, o->srv.tick_hz, o->srv.max_clients, o->srv.max_packet,
 		 w.st.gso ? "on" : "off", o->srv.admission == RF_ADMISSION_OPEN ? "open" : "cookie",
 		 o->srv.max_clients_per_ip);
 	signal_ready(o->ready_fd);
@@ -308,11 +363,14 @@ static int run(struct opts *o)
 	if (ret < 0) {
 		log_err("tick loop: %s", strerror(-ret));
 		rf_driver_close(&d);
+		game_host_unload(&host);
 		worker_free(&w);
 		return RF_EXIT_FAILURE;
 	}
 	if (rf_driver_drain(&d, rf_now_ns() + STOP_DRAIN_NS) < 0)
 		log_warn("stopping with sends still in flight");
+	/* fini last: nothing it queues is sent. */
+	game_host_unload(&host);
 	w.st.ready = 0;
 	worker_publish(&w);
 	log_info("stopped by %s", strsignal(stop_signal));
@@ -347,6 +405,8 @@ int main(int argc, char **argv)
 	struct opts o;
 
 	args_parse(&o, argc, argv);
+	if (o.check_game)
+		return check_game(o.check_game);
 	log_set_ident(o.name);
 	die_with_supervisor(o.supervisor_pid);
 	return run(&o);

@@ -42,7 +42,15 @@ struct mmsg {
 	union rx_ctl rx_ctl[MMSG_RX];
 	uint32_t rx_bid[MMSG_RX];
 	struct mmsghdr tx[MMSG_TX];
+	uint32_t tx_send[MMSG_TX]; /* the plan's send behind message i */
+	uint32_t tx_one[MMSG_TX];  /* its datagram, or TICK_NONE: all of it */
 	struct iovec reply_iov[RF_ADM_REPLY_MAX];
+};
+
+/* Where send_plan() is: send k, datagram j of it when split. */
+struct tx_pos {
+	uint32_t k, j;
+	bool singles; /* a GSO send failed: the rest goes one by one */
 };
 
 static void mmsg_close(struct mmsg *m);
@@ -69,11 +77,17 @@ static int mmsg_open(struct mmsg **out, struct worker *w, int fd, uint32_t nbufs
 		return -ENOMEM;
 	}
 	m->free = calloc(nbufs, sizeof(*m->free));
-	ret = m->free ? tick_plan_init(&m->plan, nbufs, max_clients) : -ENOMEM;
+	ret = m->free ? tick_plan_init(&m->plan,
+				       &(struct tick_plan_cfg){ .max_in = nbufs,
+								.max_out = w->max_output,
+								.max_clients = max_clients,
+								.max_packet = w->max_packet })
+		      : -ENOMEM;
 	if (ret < 0) {
 		mmsg_close(m);
 		return ret;
 	}
+	tick_plan_rx_region(&m->plan, m->bufs, m->stride);
 	for (uint32_t i = 0; i < nbufs; i++)
 		m->free[i] = nbufs - 1 - i;
 	m->n_free = nbufs;
@@ -155,9 +169,9 @@ static void drain(struct mmsg *m)
 		for (int i = 0; i < got; i++) {
 			struct msghdr *h = &m->rx[i].msg_hdr;
 
-			if (worker_rx(m->w, &m->plan, h->msg_name, h->msg_namelen,
-				      m->rx_iov[i].iov_base, m->rx[i].msg_len,
-				      h->msg_flags & MSG_TRUNC, m->rx_bid[i], rx_stamp(h)) < 0)
+			if (worker_rx(m->w, h->msg_name, h->msg_namelen, m->rx_iov[i].iov_base,
+				      m->rx[i].msg_len, h->msg_flags & MSG_TRUNC, m->rx_bid[i],
+				      rx_stamp(h)) < 0)
 				m->free[m->n_free++] = m->rx_bid[i];
 		}
 		if ((uint32_t)got < n)
@@ -183,49 +197,94 @@ static int mmsg_wait(struct mmsg *m, uint64_t deadline_ns, const sigset_t *mask)
 	return 0;
 }
 
-static void tx_fill(struct mmsg *m, uint32_t k, uint32_t n)
+/* Whether send s goes one datagram per message: a GSO send failed this
+ * tick, or the segment cap fell below its segment since it was cut. */
+static bool tx_split(const struct mmsg *m, const struct tx_pos *at, const struct tick_send *s)
+{
+	return s->seg && (at->singles || s->seg > m->w->gso_max_seg);
+}
+
+/* Fills up to MMSG_TX messages from *from on; returns how many. Sends to
+ * a client that left are counted and skipped (*from moves past those
+ * before the first message; a later one ends the fill). */
+static uint32_t tx_fill(struct mmsg *m, struct tx_pos *from)
 {
 	const struct tick_plan *p = &m->plan;
-	const struct rf_slot_client *tab = m->w->clients.tab;
-	uint32_t d = k / p->n_batches, b = k % p->n_batches;
+	struct worker *w = m->w;
+	struct tx_pos at = *from;
+	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < n; i++) {
-		const struct tick_batch *bt = &p->batch[b];
-		const struct rf_slot_client *e = &tab[p->dest[d]];
+	while (n < MMSG_TX && at.k < p->n_sends) {
+		const struct tick_send *s = &p->send[at.k];
+		const struct rf_slot_client *e = &w->clients.tab[s->idx];
+		struct msghdr *h = &m->tx[n].msg_hdr;
 
+		if (at.j == 0 && !worker_client_live(w, s->idx, s->gen)) {
+			if (n)
+				break;
+			w->st.drop_send += s->count;
+			from->k = ++at.k;
+			continue;
+		}
 		/* Synchronous: the slot entry and the plan outlive the call. */
-		m->tx[i].msg_hdr = (struct msghdr){
+		*h = (struct msghdr){
 			.msg_name = (void *)&e->addr,
 			.msg_namelen = e->addrlen,
-			.msg_iov = &p->iov[bt->first],
-			.msg_iovlen = bt->count,
-			.msg_control = bt->seg ? (void *)&p->cmsg[b] : NULL,
-			.msg_controllen = bt->seg ? sizeof(p->cmsg[b]) : 0,
 		};
-		m->tx[i].msg_len = 0;
-		if (++b == p->n_batches) {
-			b = 0;
-			d++;
+		m->tx[n].msg_len = 0;
+		m->tx_send[n] = at.k;
+		if (tx_split(m, &at, s)) {
+			h->msg_iov = &p->iov[s->first + at.j];
+			h->msg_iovlen = 1;
+			m->tx_one[n] = at.j;
+			if (++at.j == s->count) {
+				at.j = 0;
+				at.k++;
+			}
+		} else {
+			h->msg_iov = &p->iov[s->first];
+			h->msg_iovlen = s->count;
+			h->msg_control = s->seg ? (void *)&p->cmsg[at.k] : NULL;
+			h->msg_controllen = s->seg ? sizeof(p->cmsg[at.k]) : 0;
+			m->tx_one[n] = TICK_NONE;
+			at.k++;
 		}
+		n++;
 	}
+	return n;
 }
 
-static void tx_count(struct mmsg *m, uint32_t k, uint32_t sent)
+static uint32_t tx_datagrams(const struct mmsg *m, uint32_t i)
+{
+	return m->tx_one[i] == TICK_NONE ? m->plan.send[m->tx_send[i]].count : 1;
+}
+
+/* Moves at to message i of the last fill. */
+static void tx_seek(const struct mmsg *m, struct tx_pos *at, uint32_t i)
+{
+	at->k = m->tx_send[i];
+	at->j = m->tx_one[i] == TICK_NONE ? 0 : m->tx_one[i];
+}
+
+/* Moves at past message i of the last fill. */
+static void tx_skip(const struct mmsg *m, struct tx_pos *at, uint32_t i)
+{
+	tx_seek(m, at, i);
+	if (m->tx_one[i] != TICK_NONE && at->j + 1 < m->plan.send[at->k].count) {
+		at->j++;
+		return;
+	}
+	at->k++;
+	at->j = 0;
+}
+
+static void tx_drop(struct mmsg *m, const struct tx_pos *at)
 {
 	const struct tick_plan *p = &m->plan;
 
-	for (uint32_t i = 0; i < sent; i++) {
-		m->w->st.pkts_out += p->batch[(k + i) % p->n_batches].count;
-		m->w->st.bytes_out += m->tx[i].msg_len;
-	}
-}
-
-static void tx_drop(struct mmsg *m, uint32_t k, uint32_t total)
-{
-	const struct tick_plan *p = &m->plan;
-
-	for (; k < total; k++)
-		m->w->st.drop_send += p->batch[k % p->n_batches].count;
+	m->w->st.drop_send += p->send[at->k].count - at->j;
+	for (uint32_t k = at->k + 1; k < p->n_sends; k++)
+		m->w->st.drop_send += p->send[k].count;
 }
 
 /* Waits for send buffer room, at most until the next tick is due. */
@@ -243,44 +302,44 @@ static bool tx_wait(struct mmsg *m)
 
 static void send_plan(struct mmsg *m)
 {
-	struct tick_plan *p = &m->plan;
-	uint32_t total = tick_plan_sends(p), k = 0;
+	struct worker *w = m->w;
+	struct tx_pos at = { 0 };
 
-	while (k < total) {
-		uint32_t n = total - k < MMSG_TX ? total - k : MMSG_TX;
-		const struct tick_batch *bt;
+	while (at.k < m->plan.n_sends) {
+		uint32_t n = tx_fill(m, &at);
+		const struct tick_send *s;
 		int sent, err;
 
-		tx_fill(m, k, n);
+		if (!n)
+			break;
 		sent = sendmmsg(m->fd, m->tx, n, MSG_DONTWAIT);
 		if (sent > 0) {
-			tx_count(m, k, (uint32_t)sent);
-			k += (uint32_t)sent;
+			for (uint32_t i = 0; i < (uint32_t)sent; i++) {
+				w->st.pkts_out += tx_datagrams(m, i);
+				w->st.bytes_out += m->tx[i].msg_len;
+			}
+			tx_skip(m, &at, (uint32_t)sent - 1);
 			continue;
 		}
-		/* Message k failed; the ones before it went out. */
+		/* Message 0 failed. */
 		err = sent < 0 ? errno : EAGAIN;
-		bt = &p->batch[k % p->n_batches];
+		tx_seek(m, &at, 0);
+		s = &m->plan.send[at.k];
 		if (err == EAGAIN || err == EWOULDBLOCK) {
 			if (tx_wait(m))
 				continue;
-			tx_drop(m, k, total);
+			tx_drop(m, &at);
 			return;
 		}
-		if (bt->seg && worker_gso_error(-err)) {
-			uint32_t d = k / p->n_batches, first = bt->first;
-
-			worker_gso_failed(m->w, -err, bt->seg);
-			/* The rest of this tick goes one datagram per send;
-			 * then batch i is packet i, so destination d resumes
-			 * at the failed batch's first packet. */
-			tick_plan_build(p, 0);
-			total = tick_plan_sends(p);
-			k = d * p->n_batches + first;
+		if (m->tx_one[0] == TICK_NONE && s->seg && worker_gso_error(-err)) {
+			worker_gso_failed(w, -err, s->seg);
+			/* This send again, and the rest of the tick, one
+			 * datagram per message. */
+			at.singles = true;
 			continue;
 		}
-		m->w->st.drop_send += bt->count;
-		k++;
+		w->st.drop_send += tx_datagrams(m, 0);
+		tx_skip(m, &at, 0);
 	}
 }
 
@@ -325,6 +384,7 @@ static void send_replies(struct mmsg *m)
 /* The driver's rx_drain: one plan, taking every window. */
 static struct tick_plan *mmsg_rx_drain(struct mmsg *m)
 {
+	worker_set_plan(m->w, &m->plan);
 	drain(m);
 	return &m->plan;
 }
@@ -332,7 +392,7 @@ static struct tick_plan *mmsg_rx_drain(struct mmsg *m)
 /* Sends are synchronous: every buffer is free again at the tick's end. */
 static void mmsg_tick_end(struct mmsg *m)
 {
-	for (uint32_t i = 0; i < m->plan.n_pkts; i++)
+	for (uint32_t i = 0; i < m->plan.n_in; i++)
 		m->free[m->n_free++] = m->plan.cookie[i];
 	tick_plan_reset(&m->plan);
 }

@@ -26,9 +26,10 @@
 #define RING_SQ_ENTRIES 1024
 #define RING_CQ_MAX 65536
 
-/* user_data: kind (4 bits) | flight (4) | destination (24) | item (32),
- * item being a batch index for UD_SEND, a packet index for UD_SEND1 and
- * the arming generation for UD_RECV. */
+/* user_data: kind (4 bits) | flight (4) | send (24) | item (32): the
+ * plan's send index (max_output_per_tick <= 2^20) for UD_SEND and
+ * UD_SEND1, item being the datagram's iovec index for UD_SEND1 and the
+ * arming generation for UD_RECV. */
 enum { UD_RECV = 1, UD_SEND = 2, UD_SEND1 = 3, UD_CANCEL = 4, UD_REPLY = 5 };
 
 /* Handshake replies in flight: a few ticks' worth, each held (message,
@@ -188,14 +189,24 @@ static int bufs_setup(struct ring *r, uint32_t nbufs, uint32_t max_packet)
 
 static int flights_setup(struct ring *r, uint32_t max_clients)
 {
+	const struct tick_plan_cfg cfg = {
+		.max_in = r->nbufs,
+		.max_out = r->w->max_output,
+		.max_clients = max_clients,
+		.max_packet = r->w->max_packet,
+	};
+
 	r->sq = calloc(r->sq_entries, sizeof(*r->sq));
 	if (!r->sq)
 		return -ENOMEM;
+	/* One plan, so one output arena, per flight: what it copied stays
+	 * until its sends complete. */
 	for (int i = 0; i < RING_FLIGHTS; i++) {
-		int ret = tick_plan_init(&r->fl[i].plan, r->nbufs, max_clients);
+		int ret = tick_plan_init(&r->fl[i].plan, &cfg);
 
 		if (ret < 0)
 			return ret;
+		tick_plan_rx_region(&r->fl[i].plan, r->bufs, r->stride);
 	}
 	r->cur = 0;
 	return 0;
@@ -317,16 +328,17 @@ static void arm_rx(struct ring *r)
 	r->rx_armed = true;
 }
 
-static bool queue_send(struct ring *r, unsigned f, uint32_t d, uint32_t first, uint32_t count,
+static bool queue_send(struct ring *r, unsigned f, uint32_t k, uint32_t first, uint32_t count,
 		       union tick_cmsg *cmsg, uint64_t ud)
 {
 	const struct tick_plan *p = &r->fl[f].plan;
-	const struct rf_slot_client *e = &r->w->clients.tab[p->dest[d]];
+	const struct tick_send *ts = &p->send[k];
+	const struct rf_slot_client *e = &r->w->clients.tab[ts->idx];
 	struct io_uring_sqe *sqe;
 	struct sq_slot *s;
 
-	/* A late resend may find its client expired since. */
-	if (!e->addr.family || e->addrlen > sizeof(s->name))
+	/* A late resend may find its client gone, its entry another's. */
+	if (!worker_client_live(r->w, ts->idx, ts->gen) || e->addrlen > sizeof(s->name))
 		return false;
 	sqe = get_sqe(r);
 	if (!sqe)
@@ -352,7 +364,7 @@ static void flight_done(struct ring *r, unsigned f)
 {
 	struct flight *fl = &r->fl[f];
 
-	for (uint32_t i = 0; i < fl->plan.n_pkts; i++)
+	for (uint32_t i = 0; i < fl->plan.n_in; i++)
 		buf_return(r, fl->plan.cookie[i]);
 	tick_plan_reset(&fl->plan);
 	fl->busy = false;
@@ -369,30 +381,28 @@ static void flight_send(struct ring *r, unsigned f)
 	/* The extra count keeps the flight open while it is being queued. */
 	fl->pending = 1;
 	fl->busy = true;
-	for (uint32_t d = 0; d < p->n_dests; d++) {
-		for (uint32_t b = 0; b < p->n_batches; b++) {
-			struct tick_batch *bt = &p->batch[b];
+	for (uint32_t k = 0; k < p->n_sends; k++) {
+		const struct tick_send *s = &p->send[k];
 
-			if (queue_send(r, f, d, bt->first, bt->count, bt->seg ? &p->cmsg[b] : NULL,
-				       ud_make(UD_SEND, f, d, b)))
-				fl->pending++;
-			else
-				r->w->st.drop_send += bt->count;
-		}
+		if (queue_send(r, f, k, s->first, s->count, s->seg ? &p->cmsg[k] : NULL,
+			       ud_make(UD_SEND, f, 0, k)))
+			fl->pending++;
+		else
+			r->w->st.drop_send += s->count;
 	}
 	if (--fl->pending == 0)
 		flight_done(r, f);
 }
 
-/* Resends batch b to destination d one datagram per send, after the kernel
- * refused it as one GSO send. */
-static void resend_singles(struct ring *r, unsigned f, uint32_t d, uint32_t b)
+/* Resends send k one datagram per send, after the kernel refused it as
+ * one GSO send. */
+static void resend_singles(struct ring *r, unsigned f, uint32_t k)
 {
 	struct flight *fl = &r->fl[f];
-	const struct tick_batch *bt = &fl->plan.batch[b];
+	const struct tick_send *s = &fl->plan.send[k];
 
-	for (uint32_t i = bt->first; i < bt->first + bt->count; i++) {
-		if (queue_send(r, f, d, i, 1, NULL, ud_make(UD_SEND1, f, d, i)))
+	for (uint32_t i = s->first; i < s->first + s->count; i++) {
+		if (queue_send(r, f, k, i, 1, NULL, ud_make(UD_SEND1, f, k, i)))
 			fl->pending++;
 		else
 			r->w->st.drop_send++;
@@ -402,23 +412,23 @@ static void resend_singles(struct ring *r, unsigned f, uint32_t d, uint32_t b)
 static void on_send(struct ring *r, const struct io_uring_cqe *cqe, unsigned kind)
 {
 	unsigned f = (cqe->user_data >> 56) & 0xf;
-	uint32_t d = (cqe->user_data >> 32) & 0xffffff, item = (uint32_t)cqe->user_data;
+	uint32_t item = (uint32_t)cqe->user_data;
 	struct flight *fl;
-	const struct tick_batch *bt;
+	const struct tick_send *s;
 	struct worker *w = r->w;
 
 	if (f >= RING_FLIGHTS || !r->fl[f].busy)
 		return;
 	fl = &r->fl[f];
-	bt = kind == UD_SEND ? &fl->plan.batch[item] : NULL;
+	s = kind == UD_SEND && item < fl->plan.n_sends ? &fl->plan.send[item] : NULL;
 	if (cqe->res >= 0) {
-		w->st.pkts_out += bt ? bt->count : 1;
+		w->st.pkts_out += s ? s->count : 1;
 		w->st.bytes_out += (uint64_t)cqe->res;
-	} else if (bt && bt->seg && worker_gso_error(cqe->res)) {
-		worker_gso_failed(w, cqe->res, bt->seg);
-		resend_singles(r, f, d, item);
+	} else if (s && s->seg && worker_gso_error(cqe->res)) {
+		worker_gso_failed(w, cqe->res, s->seg);
+		resend_singles(r, f, item);
 	} else {
-		w->st.drop_send += bt ? bt->count : 1;
+		w->st.drop_send += s ? s->count : 1;
 	}
 	if (--fl->pending == 0)
 		flight_done(r, f);
@@ -479,11 +489,13 @@ static void on_recv(struct ring *r, const struct io_uring_cqe *cqe)
 	room = io_uring_recvmsg_payload_length(out, cqe->res, &r->rx_msg);
 	len = out->payloadlen < room ? out->payloadlen : room;
 	namelen = out->namelen < r->rx_msg.msg_namelen ? out->namelen : r->rx_msg.msg_namelen;
-	if (r->cur >= 0)
-		ret = worker_rx(w, &r->fl[r->cur].plan, io_uring_recvmsg_name(out), namelen,
+	if (r->cur >= 0) {
+		/* Also between ticks: a datagram taken just before a cancel. */
+		worker_set_plan(w, &r->fl[r->cur].plan);
+		ret = worker_rx(w, io_uring_recvmsg_name(out), namelen,
 				io_uring_recvmsg_payload(out, &r->rx_msg), len,
 				out->flags & MSG_TRUNC, bid, rx_stamp(out, &r->rx_msg));
-	else
+	} else
 		w->st.drop_no_buffer++; /* every flight is still sending */
 	if (ret < 0)
 		buf_return(r, bid);
@@ -694,6 +706,7 @@ static void rx_disarm(struct ring *r)
  * plan, none of them into a plan while every flight is still sending. */
 static struct tick_plan *ring_rx_drain(struct ring *r)
 {
+	worker_set_plan(r->w, r->cur >= 0 ? &r->fl[r->cur].plan : NULL);
 	rx_drain(r);
 	/* Disarmed before anything below can run task work and receive. */
 	rx_disarm(r);
@@ -710,8 +723,8 @@ static void ring_send_plan(struct ring *r, struct tick_plan *p)
 		flight_send(r, f);
 		if (r->cur == (int)f)
 			r->cur = next_free(r);
-	} else if (p->n_pkts) {
-		flight_done(r, f);
+	} else {
+		flight_done(r, f); /* its buffers and its arena back */
 	}
 }
 

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-/* tick.h - the pure per-tick logic of a worker: which packets a tick
- * accepts and how they go out. No syscalls, no allocation after init.
+/* tick.h - the pure per-tick logic of a worker: what a tick receives and
+ * sends, and when a datagram counts. No syscalls, no allocation after init.
  *
- * A tick collects the packets received since the previous tick, in arrival
- * order and by reference (pointer, length, the backend's buffer id), into a
- * tick_plan. At the end of the tick the plan is cut into batches: runs of
- * packets that one sendmsg can carry with UDP_SEGMENT (GSO). Every client
- * receives every packet, so the batches are the same for every destination
- * and the tick's sends are dests x batches; each send's iovecs are the
- * range [first, first + count) of plan->iov.
+ * A tick_plan holds one tick's INPUT and OUTPUT. Input: the datagrams kept
+ * this tick, by reference (pointer, length, the backend's buffer id), whose
+ * buffers the backend holds until the plan's sends are done. Output: a
+ * queue of datagrams, each for one client (table index + generation) or a
+ * broadcast (every client in the table when it was queued, but one); the
+ * payload is referenced when it lies in one of this plan's input buffers,
+ * else copied into the plan's arena. tick_plan_build() then groups the
+ * output per destination client, in queue order, and cuts each client's
+ * datagrams into GSO runs: a flat list of sends, each an iovec range of
+ * plan->iov with its own UDP_SEGMENT control message.
  *
  * tick_flood enforces max_packets_per_tick per source client and per tick
  * of ARRIVAL, so that one client cannot flood the others while datagrams
@@ -25,10 +28,15 @@
 
 #define TICK_GSO_MAX_SEGS 64     /* segments per GSO send */
 #define TICK_GSO_MAX_BYTES 65507 /* payload bytes per GSO send */
+#define TICK_NONE UINT32_MAX     /* no client: a broadcast, no exception */
+#define TICK_ARENA_PKTS 1024u    /* arena: this many max_packet datagrams */
 
-struct tick_batch {
-	uint32_t first; /* index of the first packet in plan->iov */
-	uint16_t count; /* packets in the batch, 1..TICK_GSO_MAX_SEGS */
+/* One send: datagrams [first, first + count) of plan->iov to one client. */
+struct tick_send {
+	uint32_t idx;   /* client table index */
+	uint32_t gen;   /* its generation: a send to a newer one is void */
+	uint32_t first; /* index of the first datagram in plan->iov */
+	uint16_t count; /* datagrams, 1..TICK_GSO_MAX_SEGS */
 	uint16_t seg;   /* GSO segment size; 0: a plain send, no cmsg */
 };
 
@@ -38,34 +46,89 @@ union tick_cmsg {
 	struct cmsghdr align;
 };
 
-struct tick_plan {
-	uint32_t cap; /* packets the plan can hold */
-	uint32_t n_pkts;
-	struct iovec *iov; /* [cap] payloads in arrival order */
-	uint32_t *cookie;  /* [cap] the backend's id of each buffer */
-	uint32_t n_batches;
-	struct tick_batch *batch; /* [cap] */
-	union tick_cmsg *cmsg;    /* [cap] UDP_SEGMENT of batch i, if seg */
-	uint32_t dest_cap;
-	uint32_t n_dests;
-	uint32_t *dest; /* [dest_cap] client indexes to send to */
+/* Who an output datagram is for. */
+struct tick_out {
+	uint64_t seq;    /* broadcast: clients that had joined when it was queued */
+	uint32_t target; /* client index, or TICK_NONE: a broadcast */
+	uint32_t gen;    /* target's generation */
+	uint32_t except; /* broadcast: the client left out, or TICK_NONE */
+	uint32_t pad;
 };
 
-int tick_plan_init(struct tick_plan *p, uint32_t max_pkts, uint32_t max_dests);
+struct tick_plan_cfg {
+	uint32_t max_in;      /* input datagrams (the backend's buffers) */
+	uint32_t max_out;     /* output datagrams: max_output_per_tick */
+	uint32_t max_clients; /* client table size */
+	uint32_t max_packet;  /* largest datagram, sizes the arena */
+};
+
+struct tick_plan {
+	/* Input, in arrival order. */
+	uint32_t in_cap;
+	uint32_t n_in;
+	struct iovec *in_iov; /* [in_cap] */
+	uint32_t *cookie;     /* [in_cap] the backend's id of each buffer */
+	/* The backend's receive buffers: buffer i (cookie i) is
+	 * [rx_base + i * rx_stride, + rx_stride); mark[i] == stamp while
+	 * this plan holds it. */
+	uintptr_t rx_base;
+	uint32_t rx_stride;
+	uint32_t stamp;
+	uint32_t *mark; /* [in_cap] */
+	/* Output queue. */
+	uint32_t out_cap;  /* the budget: datagrams, each destination counted */
+	uint32_t out_used; /* datagrams counted so far */
+	uint32_t n_out;    /* queue entries */
+	struct tick_out *out;
+	/* [2 * out_cap]: the queue's payloads in [0, out_cap), the per-client
+	 * runs tick_plan_build() gathers in [out_cap, 2 * out_cap). */
+	struct iovec *iov;
+	uint8_t *arena; /* copied payloads */
+	uint32_t arena_cap;
+	uint32_t arena_used;
+	/* Built: the sends, grouped per client. */
+	uint32_t n_sends;
+	struct tick_send *send; /* [out_cap] */
+	union tick_cmsg *cmsg;  /* [out_cap] UDP_SEGMENT of send i, if seg */
+	/* tick_plan_build()'s scratch, left clean after each build. */
+	uint32_t clients_cap;
+	uint32_t *head;    /* [clients_cap] first unicast entry per client */
+	uint32_t *tail;    /* [clients_cap] */
+	uint8_t *excepted; /* [clients_cap] some broadcast leaves it out */
+	uint32_t *next;    /* [out_cap] next unicast entry, same client */
+	uint32_t *bcast;   /* [out_cap] the broadcast entries */
+};
+
+/* -EINVAL for a zero size, -ENOMEM. */
+int tick_plan_init(struct tick_plan *p, const struct tick_plan_cfg *cfg);
 void tick_plan_free(struct tick_plan *p);
-/* Empties the plan for the next tick. */
+/* Empties the plan for the next tick (the backend took its buffers back). */
 void tick_plan_reset(struct tick_plan *p);
-/* Appends one packet; -ENOSPC when the plan is full. */
-int tick_plan_add(struct tick_plan *p, void *data, uint32_t len, uint32_t cookie);
-/* Sets the destinations (copied). -ENOSPC if n > dest_cap. */
-int tick_plan_set_dests(struct tick_plan *p, const uint32_t *idx, uint32_t n);
-/* Cuts the packets into batches. gso_max_seg is the largest packet that may
- * be a GSO segment; 0 sends every packet on its own. */
-void tick_plan_build(struct tick_plan *p, uint32_t gso_max_seg);
+/* Where the backend's receive buffers lie: cookie i is the buffer at
+ * base + i * stride. Without it every output payload is copied. */
+void tick_plan_rx_region(struct tick_plan *p, const void *base, uint32_t stride);
+/* Appends one received datagram, held in buffer cookie; -ENOSPC when
+ * the plan is full. */
+int tick_plan_input(struct tick_plan *p, void *data, uint32_t len, uint32_t cookie);
+/* True when [data, data + len) lies in one buffer this plan holds. */
+bool tick_plan_holds(const struct tick_plan *p, const void *data, uint32_t len);
+/* Queues one output datagram for o's destinations, cost of them (>= 1):
+ * by reference if the plan holds it, else copied. -ENOBUFS, and nothing
+ * queued, when the budget or the arena would overflow. */
+int tick_plan_output(struct tick_plan *p, const struct tick_out *o, uint32_t cost, const void *data,
+		     uint32_t len);
+/* Cuts the output into sends for the n clients in the table now
+ * (indexes), gen[] and join[] being every index's generation and join
+ * sequence: a unicast goes to its target if its generation still
+ * matches; a broadcast to each client that had joined when it was queued
+ * (join[c] <= seq), but its exception. gso_max_seg is the largest
+ * datagram that may be a GSO segment; 0 sends each on its own. */
+void tick_plan_build(struct tick_plan *p, uint32_t gso_max_seg, const uint32_t *clients, uint32_t n,
+		     const uint32_t *gen, const uint64_t *join);
 
 static inline uint32_t tick_plan_sends(const struct tick_plan *p)
 {
-	return p->n_dests * p->n_batches;
+	return p->n_sends;
 }
 
 struct tick_flood {

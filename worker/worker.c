@@ -2,9 +2,11 @@
 /* worker.c - see worker.h. */
 #include "worker/worker.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/timeutil.h"
+#include "worker/game_host.h"
 
 static bool slot_matches(const struct rf_slot *s, uint32_t max_clients)
 {
@@ -35,11 +37,21 @@ int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_para
 	ret = clients_init(&w->clients, slot->clients, p->max_clients, p->seed);
 	if (ret < 0)
 		return ret;
+	w->gen = calloc(p->max_clients, sizeof(*w->gen));
+	w->join = calloc(p->max_clients, sizeof(*w->join));
+	if (!w->gen || !w->join) {
+		worker_free(w);
+		return -ENOMEM;
+	}
 	ret = tick_clock_init(&w->clock, p->tick_hz, p->tick_phase_ns);
 	if (ret == 0)
 		ret = tick_flood_init(&w->flood, p->max_clients, p->max_packets_per_tick);
+	w->gone = calloc(p->max_clients, sizeof(*w->gone));
+	w->gone_id = calloc(p->max_clients, sizeof(*w->gone_id));
+	if (ret == 0 && (!w->gone || !w->gone_id))
+		ret = -ENOMEM;
 	if (ret < 0) {
-		clients_free(&w->clients);
+		worker_free(w);
 		return ret;
 	}
 	w->slot = slot;
@@ -48,12 +60,14 @@ int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_para
 	w->gso_max_seg = p->gso_max_seg;
 	w->admission = p->admission;
 	w->per_ip = p->max_clients_per_ip;
-	w->game = p->game ? p->game : &relay_game_ops;
-	w->game_ctx = p->game_ctx;
+	w->max_output = p->max_output_per_tick ? p->max_output_per_tick : RF_MAX_OUTPUT_DEFAULT;
 	if (resume) {
 		/* Counters continue where the previous worker left them. */
 		memcpy(&w->st, (const void *)&slot->stats, sizeof(w->st));
 		clients_rebuild(&w->clients);
+		/* Resumed clients are new to this worker: fresh ids. */
+		for (uint32_t i = 0; i < w->clients.n; i++)
+			w->gen[clients_list(&w->clients)[i]] = 1;
 	}
 	w->st.ready = 0;
 	w->st.gso = w->gso_max_seg != 0;
@@ -65,6 +79,107 @@ void worker_free(struct worker *w)
 {
 	clients_free(&w->clients);
 	tick_flood_free(&w->flood);
+	free(w->gen);
+	free(w->join);
+	free(w->gone);
+	free(w->gone_id);
+	w->gen = NULL;
+	w->join = NULL;
+	w->gone = NULL;
+	w->gone_id = NULL;
+}
+
+uint64_t worker_client_id(const struct worker *w, uint32_t idx)
+{
+	if (idx >= w->clients.max || w->clients.pos[idx] >= w->clients.n)
+		return 0;
+	return (uint64_t)w->gen[idx] << 32 | idx;
+}
+
+int worker_client_idx(const struct worker *w, uint64_t id)
+{
+	uint32_t idx = (uint32_t)id, gen = (uint32_t)(id >> 32);
+
+	if (!gen || !worker_client_live(w, idx, gen))
+		return -ENOENT;
+	return (int)idx;
+}
+
+/* Entry idx takes a new client: a new id, and a join after every output
+ * queued so far. */
+static void client_assigned(struct worker *w, uint32_t idx)
+{
+	if (++w->gen[idx] == 0)
+		w->gen[idx] = 1;
+	w->join[idx] = ++w->joins;
+}
+
+/* Queues o for cost destinations into the current plan. */
+static int output(struct worker *w, const struct tick_out *o, uint32_t cost, const void *data,
+		  uint32_t len)
+{
+	if (!w->plan || tick_plan_output(w->plan, o, cost, data, len) < 0) {
+		w->st.drop_output++;
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+int worker_send(struct worker *w, uint32_t idx, const void *data, uint32_t len)
+{
+	struct tick_out o;
+
+	if (len > w->max_packet)
+		return -EINVAL;
+	if (idx >= w->clients.max || w->clients.pos[idx] >= w->clients.n)
+		return -ENOENT;
+	o = (struct tick_out){ .target = idx, .gen = w->gen[idx], .except = TICK_NONE };
+	return output(w, &o, 1, data, len);
+}
+
+int worker_broadcast(struct worker *w, int64_t except_idx, const void *data, uint32_t len)
+{
+	struct tick_out o = { .seq = w->joins, .target = TICK_NONE, .except = TICK_NONE };
+	uint32_t cost = w->clients.n;
+
+	if (len > w->max_packet || except_idx < -1 || except_idx >= w->clients.max)
+		return -EINVAL;
+	/* An exception that is no client leaves nobody out. */
+	if (except_idx >= 0 && w->clients.pos[except_idx] < w->clients.n) {
+		o.except = (uint32_t)except_idx;
+		cost--;
+	}
+	if (!cost)
+		return 0; /* nobody to send it to */
+	return output(w, &o, cost, data, len);
+}
+
+void worker_drop_client(struct worker *w, uint32_t idx, enum rf_leave_reason why)
+{
+	if (w->host)
+		game_host_leave(w->host, idx, why);
+	clients_remove(&w->clients, idx);
+	w->st.clients = w->clients.n;
+}
+
+void worker_refuse_client(struct worker *w, uint32_t idx)
+{
+	clients_remove(&w->clients, idx);
+	w->st.clients = w->clients.n;
+}
+
+/* The table policy's choice, with the evicted client's leave told to the
+ * game before its entry goes. */
+static int place(struct worker *w, const struct sockaddr *sa, uint32_t salen, bool *evicted)
+{
+	int victim = adm_victim(&w->clients, sa, salen, w->now_ns, w->per_ip);
+
+	*evicted = victim >= 0;
+	if (victim >= 0)
+		worker_drop_client(w, (uint32_t)victim, RF_LEAVE_EVICTED);
+	else if (victim != -ENOENT)
+		return victim;
+	return clients_touch(&w->clients, sa, salen, w->now_ns);
 }
 
 /* Queues a reply to sa; false when the tick's budget is used up. */
@@ -129,17 +244,28 @@ static int admit(struct worker *w, const struct sockaddr *sa, uint32_t salen)
 		return -ENOSPC;
 	}
 	w->n_places += scans;
-	idx = adm_place(&w->clients, sa, salen, w->now_ns, w->per_ip, &evicted);
+	idx = place(w, sa, salen, &evicted);
 	w->st.adm_evictions += evicted;
+	w->st.clients = w->clients.n;
 	if (idx >= 0) {
 		/* An evicted client's allowance is not the newcomer's. */
 		tick_flood_forget(&w->flood, (uint32_t)idx);
-		w->st.adm_admitted++;
-		if (cookie) {
-			/* Open admits on game data: no probation there. */
+		client_assigned(w, (uint32_t)idx);
+		/* Open admits on game data: no probation there. */
+		if (cookie)
 			w->clients.tab[idx].flags = RF_CLIENT_PROBATION;
-			reply_word(w, sa, salen, RF_HS_WELCOME_MAGIC, 0);
+		if (w->host && game_host_join(w->host, (uint32_t)idx) < 0) {
+			/* Refused, or kicked in its own join (then gone). */
+			if (clients_find(&w->clients, sa, salen) == idx)
+				worker_refuse_client(w, (uint32_t)idx);
+			w->st.adm_refusals++;
+			if (cookie)
+				reply_word(w, sa, salen, RF_HS_REFUSED_MAGIC, RF_HS_REFUSED_GAME);
+			return -EPERM;
 		}
+		w->st.adm_admitted++;
+		if (cookie)
+			reply_word(w, sa, salen, RF_HS_WELCOME_MAGIC, 0);
 		return idx;
 	}
 	if (idx == -ENOSPC || idx == -EUSERS) {
@@ -165,6 +291,10 @@ static int unknown_source(struct worker *w, const struct sockaddr *sa, uint32_t 
 		/* Open: the first datagram is game data. Cookie: it was the
 		 * RESPONSE, never relayed. */
 		if (w->admission == RF_ADMISSION_OPEN) {
+			if (idx == -EPERM) {
+				w->st.drop_unadmitted++;
+				return -EPERM;
+			}
 			if (idx < 0)
 				w->st.drop_max_clients++;
 			return idx < 0 ? -ENOSPC : idx;
@@ -204,8 +334,8 @@ void worker_tick_start(struct worker *w, uint64_t mono_ns, uint64_t real_ns)
 	tick_clock_set(&w->clock, mono_ns, real_ns);
 }
 
-int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name, uint32_t namelen,
-	      void *data, uint32_t len, bool trunc, uint32_t cookie, uint64_t rx_real_ns)
+int worker_rx(struct worker *w, const struct sockaddr *name, uint32_t namelen, void *data,
+	      uint32_t len, bool trunc, uint32_t cookie, uint64_t rx_real_ns)
 {
 	int idx;
 
@@ -238,23 +368,48 @@ int worker_rx(struct worker *w, struct tick_plan *p, const struct sockaddr *name
 		w->st.drop_flood++;
 		return -EDQUOT;
 	}
-	if (w->game->input(w->game_ctx, p, data, len, cookie) < 0) {
+	/* Held by the plan from here: the game may send it as is. */
+	if (!w->plan || tick_plan_input(w->plan, data, len, cookie) < 0) {
 		w->st.drop_no_buffer++;
 		return -ENOBUFS;
 	}
+	if (w->host)
+		game_host_input(w->host, (uint32_t)idx, data, len);
 	return 0;
 }
 
 void worker_end_window(struct worker *w)
 {
-	clients_expire(&w->clients, w->now_ns, w->timeout_ns);
+	uint32_t n = clients_silent(&w->clients, w->now_ns, w->timeout_ns, w->gone, w->clients.max);
+
+	/* By id: a leave may kick others, and kicks apply at once. */
+	for (uint32_t i = 0; i < n; i++)
+		w->gone_id[i] = worker_client_id(w, w->gone[i]);
+	for (uint32_t i = 0; i < n; i++) {
+		int idx = worker_client_idx(w, w->gone_id[i]);
+
+		if (idx >= 0)
+			worker_drop_client(w, (uint32_t)idx, RF_LEAVE_TIMEOUT);
+	}
 	w->st.clients = w->clients.n;
 }
 
-void worker_plan(struct worker *w, struct tick_plan *p)
+void worker_game_tick(struct worker *w)
 {
-	w->game->tick(w->game_ctx, p, clients_list(&w->clients), w->clients.n);
-	tick_plan_build(p, w->gso_max_seg);
+	if (w->host)
+		game_host_tick(w->host);
+}
+
+void worker_plan(struct worker *w)
+{
+	if (w->plan)
+		tick_plan_build(w->plan, w->gso_max_seg, clients_list(&w->clients), w->clients.n,
+				w->gen, w->join);
+}
+
+bool worker_end_tick(struct worker *w)
+{
+	return w->host && game_host_end_tick(w->host);
 }
 
 void worker_replies_sent(struct worker *w, uint32_t failed)
@@ -317,6 +472,8 @@ void worker_publish(struct worker *w)
 	RF_STORE(d->drop_max_clients, s->drop_max_clients);
 	RF_STORE(d->drop_no_buffer, s->drop_no_buffer);
 	RF_STORE(d->drop_send, s->drop_send);
+	RF_STORE(d->drop_output, s->drop_output);
+	RF_STORE(d->sessions_ended, s->sessions_ended);
 	RF_STORE(d->drop_flood, s->drop_flood);
 	RF_STORE(d->tick_ns_sum, s->tick_ns_sum);
 	RF_STORE(d->adm_challenges, s->adm_challenges);

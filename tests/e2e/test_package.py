@@ -386,6 +386,7 @@ class PackageTest:
             "/usr/lib/sysctl.d/30-ringfleet.conf": 0o644,
             "/usr/share/man/man1/ringfleetctl.1.gz": 0o644,
             "/usr/share/man/man8/ringfleetd.8.gz": 0o644,
+            "/usr/share/man/man8/ringfleet-worker.8.gz": 0o644,
             "/usr/share/bash-completion/completions/ringfleetctl": 0o644,
         }
         for path, mode in want.items():

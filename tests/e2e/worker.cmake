@@ -14,3 +14,10 @@ foreach(backend io_uring mmsg)
   set_tests_properties(e2e_attack_squat_${backend} e2e_attack_readmit_${backend}
     PROPERTIES LABELS "e2e;attack")
 endforeach()
+# Game modules (issue 12): the test module tests/games/echo.c and the
+# built-in relay through the game host: joins, refusals, kicks, session
+# end, drain, values in the slot, bad modules and --check-game.
+foreach(backend io_uring mmsg)
+  rf_e2e_test(game_e2e_${backend} test_game.py TIMEOUT 180 ARGS --backend ${backend})
+  set_tests_properties(game_e2e_${backend} PROPERTIES LABELS "e2e;game")
+endforeach()

@@ -361,7 +361,12 @@ static void wfx_init(struct wfx *f, uint32_t max_clients, uint32_t per_ip)
 	f->slot = calloc(1, rf_slot_size(max_clients));
 	assert_non_null(f->slot);
 	assert_int_equal(worker_init(&f->w, f->slot, &f->wp), 0);
-	assert_int_equal(tick_plan_init(&f->p, 4096, max_clients), 0);
+	assert_int_equal(tick_plan_init(&f->p, &(struct tick_plan_cfg){ .max_in = 4096,
+									.max_out = 65536,
+									.max_clients = max_clients,
+									.max_packet = 1400 }),
+			 0);
+	worker_set_plan(&f->w, &f->p);
 	worker_tick_start(&f->w, T0, T0);
 	assert_true(worker_key_due(&f->w));
 	{
@@ -385,7 +390,7 @@ static int rx(struct wfx *f, const void *sa, uint32_t salen, const void *data, u
 	static uint8_t buf[1500];
 
 	memcpy(buf, data, len);
-	return worker_rx(&f->w, &f->p, sa, salen, buf, len, false, 0, 0);
+	return worker_rx(&f->w, sa, salen, buf, len, false, 0, 0);
 }
 
 /* The last queued reply, which must be to sa. */
@@ -435,7 +440,7 @@ static void test_worker_cookie_flow(void **state)
 	assert_int_equal(rx(&f, &spoof, sizeof(spoof), game, 23), -ENOTCONN);
 	assert_int_equal(f.w.n_replies, 1);
 	assert_int_equal(f.w.reply[0].len, RF_HS_CHALLENGE_LEN);
-	assert_int_equal(f.p.n_pkts, 0);
+	assert_int_equal(f.p.n_in, 0);
 	assert_int_equal(f.w.clients.n, 0);
 	assert_int_equal(f.w.st.drop_unadmitted, 2);
 	assert_int_equal(f.w.st.adm_challenges, 1);
@@ -443,7 +448,7 @@ static void test_worker_cookie_flow(void **state)
 	handshake(&f, &a, sizeof(a), "RFW1\0\0\0\0");
 	assert_int_equal(f.w.clients.n, 1);
 	assert_int_equal(f.w.st.adm_admitted, 1);
-	assert_int_equal(f.p.n_pkts, 0); /* the RESPONSE was not relayed */
+	assert_int_equal(f.p.n_in, 0); /* the RESPONSE was not relayed */
 	/* Its WELCOME was lost: the RESPONSE again gets WELCOME again. */
 	memcpy(rsp, f.w.reply[f.w.n_replies - 2].data, sizeof(rsp));
 	memcpy(rsp, "RFR1", 4);
@@ -462,7 +467,7 @@ static void test_worker_cookie_flow(void **state)
 	memcpy(game, "RFR1", 4);
 	assert_int_equal(rx(&f, &a, sizeof(a), game, 25), 0);
 	assert_int_equal(rx(&f, &a, sizeof(a), game, 8), 0);
-	assert_int_equal(f.p.n_pkts, 3);
+	assert_int_equal(f.p.n_in, 3);
 	/* No reply was longer than the datagram that caused it. */
 	assert_int_equal(f.w.st.adm_refusals, 0);
 	for (uint32_t i = 0; i < f.w.n_replies; i++) {
@@ -623,7 +628,7 @@ static void test_squatter_churn(void **state)
 		for (uint32_t i = 0; i < players; i++)
 			assert_int_equal(rx(&f, &pl[i], sizeof(pl[i]), game, sizeof(game)), 0);
 		worker_end_window(&f.w);
-		worker_plan(&f.w, &f.p);
+		worker_plan(&f.w);
 		tick_plan_reset(&f.p);
 		worker_replies_sent(&f.w, 0);
 	}
@@ -648,7 +653,7 @@ static void test_worker_open(void **state)
 	assert_int_equal(rx(&f, &a, sizeof(a), "x", 1), 0);
 	assert_int_equal(rx(&f, &a, sizeof(a), hello, sizeof(hello)), 0);
 	assert_int_equal(f.w.n_replies, 0);
-	assert_int_equal(f.p.n_pkts, 2);
+	assert_int_equal(f.p.n_in, 2);
 	assert_int_equal(f.w.st.adm_admitted, 1);
 	wfx_free(&f);
 }

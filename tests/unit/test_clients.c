@@ -242,14 +242,19 @@ static void test_worker_resume(void **state)
 
 	(void)state;
 	assert_non_null(slot);
-	assert_int_equal(tick_plan_init(&p, 16, 4), 0);
+	assert_int_equal(tick_plan_init(&p, &(struct tick_plan_cfg){ .max_in = 16,
+								     .max_out = 64,
+								     .max_clients = 4,
+								     .max_packet = 100 }),
+			 0);
 	memset(slot, 0xa5, rf_slot_size(4)); /* garbage: not a slot */
 	assert_int_equal(worker_init(&w, slot, &wp), 0);
 	assert_int_equal(slot->magic, RF_SLOT_MAGIC);
 	assert_int_equal(slot->max_clients, 4);
 	assert_int_equal(w.clients.n, 0);
 	worker_tick_start(&w, 1 * SEC, 1 * SEC);
-	assert_int_equal(worker_rx(&w, &p, SA(a), sizeof(a), buf, 4, false, 0, 0), 0);
+	worker_set_plan(&w, &p);
+	assert_int_equal(worker_rx(&w, SA(a), sizeof(a), buf, 4, false, 0, 0), 0);
 	worker_tick_done(&w, 1000, 2 * SEC);
 	worker_publish(&w);
 	worker_free(&w);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* test_tick.c - the per-tick logic without a ring: GSO batching, fan-out
- * to every client in order, the per-client cap by arrival tick, receive
- * timestamps on the tick grid, and packet admission. */
+/* test_tick.c - the per-tick logic without a ring: the output plan
+ * (per-client grouping, broadcasts with an exception and the join
+ * sequence, stale clients, budget and arena, zero copy, GSO runs), the
+ * per-client cap by arrival tick and receive timestamps on the tick grid. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,22 +19,46 @@
 
 #include "common/timeutil.h"
 #include "worker/tick.h"
-#include "worker/worker.h"
 
-#define CAP 4096
+#define NB 1024     /* receive buffers */
+#define STRIDE 9024 /* bytes between them */
+#define NCLI 64
 
-static char payload[CAP * 8];
+static uint8_t bufs[(size_t)NB * STRIDE];
+static uint32_t gen[NCLI];
+static uint64_t join[NCLI];
 
 struct fx {
 	struct tick_plan p;
 };
+
+static uint8_t *buf(uint32_t i)
+{
+	return bufs + (size_t)i * STRIDE;
+}
+
+static int plan_init(struct tick_plan *p, uint32_t max_out, uint32_t max_packet)
+{
+	struct tick_plan_cfg cfg = {
+		.max_in = NB, .max_out = max_out, .max_clients = NCLI, .max_packet = max_packet
+	};
+	int ret = tick_plan_init(p, &cfg);
+
+	if (ret == 0)
+		tick_plan_rx_region(p, bufs, STRIDE);
+	return ret;
+}
 
 static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	assert_int_equal(tick_plan_init(&fx->p, CAP, 64), 0);
+	assert_int_equal(plan_init(&fx->p, 65536, 9000), 0);
+	for (uint32_t i = 0; i < NCLI; i++) {
+		gen[i] = 1;
+		join[i] = 0;
+	}
 	*state = fx;
 	return 0;
 }
@@ -46,24 +72,41 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Adds packets of the given sizes; each points to its own offset so that
- * order can be checked by pointer. */
+static const struct tick_out BCAST = { .target = TICK_NONE, .except = TICK_NONE };
+
+/* Received datagram i, in buffer i, broadcast by reference. */
+static void add_bcast(struct tick_plan *p, uint32_t i, uint32_t len)
+{
+	assert_int_equal(tick_plan_input(p, buf(i), len, i), 0);
+	assert_int_equal(tick_plan_output(p, &BCAST, 1, buf(i), len), 0);
+	if (len) /* an empty one is nowhere: "copied" */
+		assert_ptr_equal(p->iov[p->n_out - 1].iov_base, buf(i));
+}
+
 static void add_sizes(struct tick_plan *p, const uint32_t *sizes, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(tick_plan_add(p, payload + i, sizes[i], (uint32_t)i), 0);
+		add_bcast(p, (uint32_t)i, sizes[i]);
 }
 
-static void expect_batch(const struct tick_plan *p, uint32_t i, uint32_t first, uint32_t count,
-			 uint32_t seg)
+/* The plan for client 0 alone. */
+static void build1(struct tick_plan *p, uint32_t gso)
 {
-	assert_true(i < p->n_batches);
-	assert_int_equal(p->batch[i].first, first);
-	assert_int_equal(p->batch[i].count, count);
-	assert_int_equal(p->batch[i].seg, seg);
+	static const uint32_t one[1] = { 0 };
+
+	tick_plan_build(p, gso, one, 1, gen, join);
 }
 
-static void test_equal_sizes_one_batch(void **state)
+static void expect_send(const struct tick_plan *p, uint32_t k, uint32_t first, uint32_t count,
+			uint32_t seg)
+{
+	assert_true(k < p->n_sends);
+	assert_int_equal(p->send[k].first, first);
+	assert_int_equal(p->send[k].count, count);
+	assert_int_equal(p->send[k].seg, seg);
+}
+
+static void test_equal_sizes_one_send(void **state)
 {
 	struct tick_plan *p = &((struct fx *)*state)->p;
 	uint32_t sizes[10];
@@ -73,9 +116,11 @@ static void test_equal_sizes_one_batch(void **state)
 	for (int i = 0; i < 10; i++)
 		sizes[i] = 100;
 	add_sizes(p, sizes, 10);
-	tick_plan_build(p, 1472);
-	assert_int_equal(p->n_batches, 1);
-	expect_batch(p, 0, 0, 10, 100);
+	build1(p, 1472);
+	assert_int_equal(p->n_sends, 1);
+	expect_send(p, 0, 0, 10, 100);
+	assert_int_equal(p->send[0].idx, 0);
+	assert_int_equal(p->send[0].gen, 1);
 	cm = &p->cmsg[0].align;
 	assert_int_equal(cm->cmsg_level, SOL_UDP);
 	assert_int_equal(cm->cmsg_type, UDP_SEGMENT);
@@ -90,10 +135,10 @@ static void test_shorter_segment_ends_run(void **state)
 	const uint32_t sizes[] = { 100, 100, 50, 100, 100 };
 
 	add_sizes(p, sizes, 5);
-	tick_plan_build(p, 1472);
-	assert_int_equal(p->n_batches, 2);
-	expect_batch(p, 0, 0, 3, 100);
-	expect_batch(p, 1, 3, 2, 100);
+	build1(p, 1472);
+	assert_int_equal(p->n_sends, 2);
+	expect_send(p, 0, 0, 3, 100);
+	expect_send(p, 1, 3, 2, 100);
 }
 
 static void test_longer_packet_starts_new_run(void **state)
@@ -102,11 +147,11 @@ static void test_longer_packet_starts_new_run(void **state)
 	const uint32_t sizes[] = { 50, 100, 100, 200 };
 
 	add_sizes(p, sizes, 4);
-	tick_plan_build(p, 1472);
-	assert_int_equal(p->n_batches, 3);
-	expect_batch(p, 0, 0, 1, 0); /* alone: no GSO */
-	expect_batch(p, 1, 1, 2, 100);
-	expect_batch(p, 2, 3, 1, 0);
+	build1(p, 1472);
+	assert_int_equal(p->n_sends, 3);
+	expect_send(p, 0, 0, 1, 0); /* alone: no GSO */
+	expect_send(p, 1, 1, 2, 100);
+	expect_send(p, 2, 3, 1, 0);
 }
 
 static void test_segment_cap(void **state)
@@ -117,11 +162,11 @@ static void test_segment_cap(void **state)
 	for (int i = 0; i < 140; i++)
 		sizes[i] = 10;
 	add_sizes(p, sizes, 140);
-	tick_plan_build(p, 1472);
-	assert_int_equal(p->n_batches, 3);
-	expect_batch(p, 0, 0, 64, 10);
-	expect_batch(p, 1, 64, 64, 10);
-	expect_batch(p, 2, 128, 12, 10);
+	build1(p, 1472);
+	assert_int_equal(p->n_sends, 3);
+	expect_send(p, 0, 0, 64, 10);
+	expect_send(p, 1, 64, 64, 10);
+	expect_send(p, 2, 128, 12, 10);
 }
 
 static void test_byte_cap(void **state)
@@ -133,10 +178,10 @@ static void test_byte_cap(void **state)
 	for (int i = 0; i < 50; i++)
 		sizes[i] = 1400;
 	add_sizes(p, sizes, 50);
-	tick_plan_build(p, TICK_GSO_MAX_BYTES);
-	assert_int_equal(p->n_batches, 2);
-	expect_batch(p, 0, 0, 46, 1400);
-	expect_batch(p, 1, 46, 4, 1400);
+	build1(p, TICK_GSO_MAX_BYTES);
+	assert_int_equal(p->n_sends, 2);
+	expect_send(p, 0, 0, 46, 1400);
+	expect_send(p, 1, 46, 4, 1400);
 }
 
 static void test_byte_cap_short_tail(void **state)
@@ -150,18 +195,18 @@ static void test_byte_cap_short_tail(void **state)
 	sizes[46] = 1200; /* 64400 + 1200 > 65507 */
 	sizes[47] = 1000;
 	add_sizes(p, sizes, 48);
-	tick_plan_build(p, TICK_GSO_MAX_BYTES);
-	assert_int_equal(p->n_batches, 2);
-	expect_batch(p, 0, 0, 46, 1400);
-	expect_batch(p, 1, 46, 2, 1200);
+	build1(p, TICK_GSO_MAX_BYTES);
+	assert_int_equal(p->n_sends, 2);
+	expect_send(p, 0, 0, 46, 1400);
+	expect_send(p, 1, 46, 2, 1200);
 
 	tick_plan_reset(p);
 	sizes[46] = 1100; /* 64400 + 1100 = 65500 fits */
 	add_sizes(p, sizes, 48);
-	tick_plan_build(p, TICK_GSO_MAX_BYTES);
-	assert_int_equal(p->n_batches, 2);
-	expect_batch(p, 0, 0, 47, 1400);
-	expect_batch(p, 1, 47, 1, 0);
+	build1(p, TICK_GSO_MAX_BYTES);
+	assert_int_equal(p->n_sends, 2);
+	expect_send(p, 0, 0, 47, 1400);
+	expect_send(p, 1, 47, 1, 0);
 }
 
 static void test_zero_length_never_gso(void **state)
@@ -170,14 +215,14 @@ static void test_zero_length_never_gso(void **state)
 	const uint32_t sizes[] = { 100, 0, 100, 100, 0, 0, 100, 100 };
 
 	add_sizes(p, sizes, 8);
-	tick_plan_build(p, 1472);
-	assert_int_equal(p->n_batches, 6);
-	expect_batch(p, 0, 0, 1, 0);
-	expect_batch(p, 1, 1, 1, 0);
-	expect_batch(p, 2, 2, 2, 100);
-	expect_batch(p, 3, 4, 1, 0);
-	expect_batch(p, 4, 5, 1, 0);
-	expect_batch(p, 5, 6, 2, 100);
+	build1(p, 1472);
+	assert_int_equal(p->n_sends, 6);
+	expect_send(p, 0, 0, 1, 0);
+	expect_send(p, 1, 1, 1, 0);
+	expect_send(p, 2, 2, 2, 100);
+	expect_send(p, 3, 4, 1, 0);
+	expect_send(p, 4, 5, 1, 0);
+	expect_send(p, 5, 6, 2, 100);
 }
 
 static void test_gso_off_and_segment_limit(void **state)
@@ -186,36 +231,120 @@ static void test_gso_off_and_segment_limit(void **state)
 	const uint32_t sizes[] = { 1500, 1500, 1472, 1472, 1472 };
 
 	add_sizes(p, sizes, 5);
-	tick_plan_build(p, 1472);
-	assert_int_equal(p->n_batches, 3);
-	expect_batch(p, 0, 0, 1, 0); /* above the segment limit */
-	expect_batch(p, 1, 1, 1, 0);
-	expect_batch(p, 2, 2, 3, 1472);
+	build1(p, 1472);
+	assert_int_equal(p->n_sends, 3);
+	expect_send(p, 0, 0, 1, 0); /* above the segment limit */
+	expect_send(p, 1, 1, 1, 0);
+	expect_send(p, 2, 2, 3, 1472);
 
-	tick_plan_build(p, 0);
-	assert_int_equal(p->n_batches, 5);
+	build1(p, 0);
+	assert_int_equal(p->n_sends, 5);
 	for (uint32_t i = 0; i < 5; i++)
-		expect_batch(p, i, i, 1, 0);
+		expect_send(p, i, i, 1, 0);
 }
 
 static void test_plan_limits(void **state)
 {
 	struct tick_plan p;
-	uint32_t dests[3] = { 0, 1, 2 };
+	struct tick_plan_cfg cfg = {
+		.max_in = 2, .max_out = 4, .max_clients = 4, .max_packet = 100
+	};
+	static const uint32_t all[3] = { 0, 1, 2 };
 
 	(void)state;
-	assert_int_equal(tick_plan_init(&p, 2, 2), 0);
-	assert_int_equal(tick_plan_add(&p, payload, 1, 0), 0);
-	assert_int_equal(tick_plan_add(&p, payload, 1, 1), 0);
-	assert_int_equal(tick_plan_add(&p, payload, 1, 2), -ENOSPC);
-	assert_int_equal(tick_plan_set_dests(&p, dests, 3), -ENOSPC);
-	assert_int_equal(tick_plan_set_dests(&p, dests, 2), 0);
-	tick_plan_build(&p, 1472);
-	assert_int_equal(tick_plan_sends(&p), 2);
+	assert_int_equal(tick_plan_init(&p, &cfg), 0);
+	assert_int_equal(tick_plan_input(&p, buf(0), 1, 0), 0);
+	assert_int_equal(tick_plan_input(&p, buf(1), 1, 1), 0);
+	assert_int_equal(tick_plan_input(&p, buf(2), 1, 2), -ENOSPC);
+	/* The budget counts destinations: 3 + 2 > 4, refused whole. */
+	assert_int_equal(tick_plan_output(&p, &BCAST, 3, "abc", 3), 0);
+	assert_int_equal(tick_plan_output(&p, &BCAST, 2, "abc", 3), -ENOBUFS);
+	assert_int_equal(p.n_out, 1);
+	assert_int_equal(p.out_used, 3);
+	assert_int_equal(tick_plan_output(&p, &BCAST, 1, "abc", 3), 0);
+	assert_int_equal(tick_plan_output(&p, &BCAST, 1, "abc", 3), -ENOBUFS);
+	tick_plan_build(&p, 1472, all, 2, gen, join);
+	assert_int_equal(tick_plan_sends(&p), 2); /* one GSO send each */
 	tick_plan_reset(&p);
-	assert_int_equal(p.n_pkts, 0);
+	assert_int_equal(p.n_in, 0);
+	assert_int_equal(p.n_out, 0);
+	assert_int_equal(p.out_used, 0);
 	assert_int_equal(tick_plan_sends(&p), 0);
 	tick_plan_free(&p);
+	cfg.max_out = 0;
+	assert_int_equal(tick_plan_init(&p, &cfg), -EINVAL);
+}
+
+/* The arena holds min(max_out, 1024) datagrams of max_packet (rounded to
+ * 64 bytes); a copy that does not fit is refused, nothing queued. */
+static void test_arena_full(void **state)
+{
+	struct tick_plan p;
+	static uint8_t data[256];
+
+	(void)state;
+	for (uint32_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)i;
+	assert_int_equal(plan_init(&p, 3, 100), 0);
+	assert_int_equal(p.arena_cap, 3 * 128);
+	assert_int_equal(tick_plan_output(&p, &BCAST, 1, data, 200), 0);
+	assert_int_equal(tick_plan_output(&p, &BCAST, 1, data, 185), -ENOBUFS);
+	assert_int_equal(p.n_out, 1);
+	assert_int_equal(p.out_used, 1);
+	assert_int_equal(tick_plan_output(&p, &BCAST, 1, data + 1, 184), 0);
+	assert_int_equal(p.arena_used, 384);
+	assert_memory_equal(p.iov[1].iov_base, data + 1, 184);
+	/* A reference needs no arena room. */
+	assert_int_equal(tick_plan_input(&p, buf(5), 100, 5), 0);
+	assert_int_equal(tick_plan_output(&p, &BCAST, 1, buf(5), 100), 0);
+	assert_ptr_equal(p.iov[2].iov_base, buf(5));
+	tick_plan_reset(&p);
+	assert_int_equal(p.arena_used, 0);
+	tick_plan_free(&p);
+	/* Big budgets cap the arena at 1024 datagrams. */
+	assert_int_equal(plan_init(&p, 65536, 1400), 0);
+	assert_int_equal(p.arena_cap, 1024 * 1408);
+	tick_plan_free(&p);
+}
+
+/* Zero copy only for bytes in one buffer this plan holds now. */
+static void test_zero_copy_vs_copy(void **state)
+{
+	struct tick_plan *p = &((struct fx *)*state)->p;
+	struct tick_plan bare;
+
+	memset(buf(3), 'x', STRIDE);
+	memset(buf(4), 'y', STRIDE);
+	assert_int_equal(tick_plan_input(p, buf(3), 100, 3), 0);
+	assert_true(tick_plan_holds(p, buf(3), 100));
+	assert_true(tick_plan_holds(p, buf(3) + 10, 50));
+	assert_true(tick_plan_holds(p, buf(3) + STRIDE - 1, 1));
+	assert_false(tick_plan_holds(p, buf(3) + STRIDE - 1, 2)); /* into buffer 4 */
+	assert_false(tick_plan_holds(p, buf(4), 10));             /* not this plan's */
+	assert_false(tick_plan_holds(p, (uint8_t *)((uintptr_t)bufs - 1), 1));
+	assert_false(tick_plan_holds(p, buf(NB), 1)); /* past the region */
+	assert_false(tick_plan_holds(p, "abc", 3));
+	assert_false(tick_plan_holds(p, buf(3), 0));
+
+	assert_int_equal(tick_plan_output(p, &BCAST, 1, buf(3) + 10, 50), 0);
+	assert_ptr_equal(p->iov[0].iov_base, buf(3) + 10);
+	assert_int_equal(p->arena_used, 0);
+	assert_int_equal(tick_plan_output(p, &BCAST, 1, buf(4), 10), 0);
+	assert_ptr_equal(p->iov[1].iov_base, p->arena);
+	assert_memory_equal(p->iov[1].iov_base, buf(4), 10);
+	assert_int_equal(tick_plan_output(p, &BCAST, 1, buf(3) + STRIDE - 5, 10), 0);
+	assert_ptr_equal(p->iov[2].iov_base, p->arena + 10);
+	assert_int_equal(p->iov[2].iov_len, 10);
+	/* The next tick's plan no longer holds buffer 3. */
+	tick_plan_reset(p);
+	assert_false(tick_plan_holds(p, buf(3), 100));
+	assert_int_equal(tick_plan_input(p, buf(3), 100, 3), 0);
+	assert_true(tick_plan_holds(p, buf(3), 100));
+	/* Nor does a plan that was never told where the buffers are. */
+	assert_int_equal(tick_plan_init(&bare, &(struct tick_plan_cfg){ NB, 16, NCLI, 100 }), 0);
+	assert_int_equal(tick_plan_input(&bare, buf(3), 100, 3), 0);
+	assert_false(tick_plan_holds(&bare, buf(3), 100));
+	tick_plan_free(&bare);
 }
 
 static uint32_t rng_state = 12345;
@@ -227,41 +356,64 @@ static uint32_t rnd(void)
 }
 
 /* The kernel's rules for one GSO send. */
-static void check_batch_rules(const struct tick_plan *p, const struct tick_batch *b,
-			      uint32_t gso_max_seg)
+static void check_send_rules(const struct tick_plan *p, const struct tick_send *s,
+			     uint32_t gso_max_seg)
 {
 	uint32_t total = 0;
 
-	assert_true(b->count >= 1 && b->count <= TICK_GSO_MAX_SEGS);
-	if (!b->seg) {
-		assert_int_equal(b->count, 1);
+	assert_true(s->count >= 1 && s->count <= TICK_GSO_MAX_SEGS);
+	if (!s->seg) {
+		assert_int_equal(s->count, 1);
 		return;
 	}
-	assert_true(b->count > 1);
-	assert_true(b->seg <= gso_max_seg);
-	for (uint32_t i = 0; i < b->count; i++) {
-		size_t len = p->iov[b->first + i].iov_len;
+	assert_true(s->count > 1);
+	assert_true(s->seg <= gso_max_seg);
+	for (uint32_t i = 0; i < s->count; i++) {
+		size_t len = p->iov[s->first + i].iov_len;
 
 		assert_true(len > 0);
-		if (i + 1 < b->count)
-			assert_int_equal(len, b->seg);
+		if (i + 1 < s->count)
+			assert_int_equal(len, s->seg);
 		else
-			assert_true(len <= b->seg);
+			assert_true(len <= s->seg);
 		total += (uint32_t)len;
 	}
 	assert_true(total <= TICK_GSO_MAX_BYTES);
 }
 
-/* Whatever the sizes, every destination receives every packet exactly
- * once, in arrival order, and every send obeys the GSO rules. */
+/* Checks that client c's sends are the contiguous sends [*k, ...) and
+ * carry exactly want[0..n) in order. */
+static void expect_client(const struct tick_plan *p, uint32_t *k, uint32_t c, uint32_t gso,
+			  void *const *want, uint32_t n)
+{
+	uint32_t got = 0;
+
+	while (*k < p->n_sends && p->send[*k].idx == c) {
+		const struct tick_send *s = &p->send[*k];
+
+		assert_int_equal(s->gen, gen[c]);
+		check_send_rules(p, s, gso);
+		for (uint32_t i = 0; i < s->count; i++, got++) {
+			assert_true(got < n);
+			assert_ptr_equal(p->iov[s->first + i].iov_base, want[got]);
+		}
+		(*k)++;
+	}
+	assert_int_equal(got, n);
+}
+
+/* Whatever the sizes, every client receives every broadcast exactly once,
+ * in order, every send obeys the GSO rules, and a client's sends are
+ * together. */
 static void test_every_client_every_packet_in_order(void **state)
 {
 	struct tick_plan *p = &((struct fx *)*state)->p;
-	static const uint32_t menu[] = { 0, 1, 64, 100, 100, 100, 1200, 1400, 1472, 1473, 9000 };
-	uint32_t dests[7] = { 5, 3, 0, 9, 1, 2, 8 };
+	static const uint32_t menu[] = { 1, 64, 100, 100, 100, 1200, 1400, 1472, 1473, 9000 };
+	static const uint32_t dests[7] = { 5, 3, 0, 9, 1, 2, 8 };
+	static void *want[NB];
 
 	for (int round = 0; round < 200; round++) {
-		uint32_t n = 1 + rnd() % 600, gso = round % 5 == 0 ? 0 : 1472;
+		uint32_t n = 1 + rnd() % 600, gso = round % 5 == 0 ? 0 : 1472, k = 0;
 
 		tick_plan_reset(p);
 		for (uint32_t i = 0; i < n; i++) {
@@ -270,24 +422,165 @@ static void test_every_client_every_packet_in_order(void **state)
 			/* Runs of equal sizes are the common case. */
 			if (i && rnd() % 3)
 				len = (uint32_t)p->iov[i - 1].iov_len;
-			assert_int_equal(tick_plan_add(p, payload + i, len, i), 0);
+			add_bcast(p, i, len);
+			want[i] = buf(i);
 		}
-		assert_int_equal(tick_plan_set_dests(p, dests, 7), 0);
-		tick_plan_build(p, gso);
-		assert_int_equal(tick_plan_sends(p), 7 * p->n_batches);
-		for (uint32_t d = 0; d < p->n_dests; d++) {
-			uint32_t next = 0;
+		tick_plan_build(p, gso, dests, 7, gen, join);
+		for (uint32_t d = 0; d < 7; d++)
+			expect_client(p, &k, dests[d], gso, want, n);
+		assert_int_equal(k, p->n_sends);
+	}
+}
 
-			for (uint32_t b = 0; b < p->n_batches; b++) {
-				const struct tick_batch *bt = &p->batch[b];
+static void uni(struct tick_plan *p, uint32_t target, uint32_t g, uint32_t i, uint32_t len)
+{
+	struct tick_out o = { .target = target, .gen = g, .except = TICK_NONE };
 
-				check_batch_rules(p, bt, gso);
-				for (uint32_t i = 0; i < bt->count; i++, next++)
-					assert_ptr_equal(p->iov[bt->first + i].iov_base,
-							 payload + next);
+	assert_int_equal(tick_plan_input(p, buf(i), len, i), 0);
+	assert_int_equal(tick_plan_output(p, &o, 1, buf(i), len), 0);
+}
+
+static void bcast(struct tick_plan *p, uint64_t seq, uint32_t except, uint32_t i, uint32_t len)
+{
+	struct tick_out o = { .seq = seq, .target = TICK_NONE, .except = except };
+
+	assert_int_equal(tick_plan_input(p, buf(i), len, i), 0);
+	assert_int_equal(tick_plan_output(p, &o, 1, buf(i), len), 0);
+}
+
+/* Unicasts and broadcasts interleaved: each client gets its own in queue
+ * order, its sends together, in the order of the client list. */
+static void test_per_client_grouping(void **state)
+{
+	struct tick_plan *p = &((struct fx *)*state)->p;
+	static const uint32_t list[3] = { 3, 1, 2 };
+	uint32_t k = 0;
+
+	uni(p, 1, 1, 0, 100);
+	bcast(p, 0, TICK_NONE, 1, 100);
+	uni(p, 3, 1, 2, 100);
+	uni(p, 1, 1, 3, 100);
+	bcast(p, 0, TICK_NONE, 4, 100);
+	uni(p, 1, 1, 5, 60); /* shorter: ends client 1's run */
+	tick_plan_build(p, 1472, list, 3, gen, join);
+	expect_client(p, &k, 3, 1472, (void *[]){ buf(1), buf(2), buf(4) }, 3);
+	expect_client(p, &k, 1, 1472, (void *[]){ buf(0), buf(1), buf(3), buf(4), buf(5) }, 5);
+	expect_client(p, &k, 2, 1472, (void *[]){ buf(1), buf(4) }, 2);
+	assert_int_equal(k, p->n_sends);
+	assert_int_equal(p->n_sends, 3); /* each client's run is one GSO send */
+	assert_int_equal(p->send[1].count, 5);
+	assert_int_equal(p->send[1].seg, 100);
+	/* The scratch is clean for the next build: unicasts only. */
+	tick_plan_reset(p);
+	uni(p, 2, 1, 0, 100);
+	k = 0;
+	tick_plan_build(p, 1472, list, 3, gen, join);
+	expect_client(p, &k, 2, 1472, (void *[]){ buf(0) }, 1);
+	assert_int_equal(k, p->n_sends);
+}
+
+static void test_broadcast_except(void **state)
+{
+	struct tick_plan *p = &((struct fx *)*state)->p;
+	static const uint32_t list[3] = { 0, 1, 2 };
+	uint32_t k = 0;
+
+	bcast(p, 0, 1, 0, 100);
+	bcast(p, 0, TICK_NONE, 1, 100);
+	bcast(p, 0, 2, 2, 100);
+	tick_plan_build(p, 1472, list, 3, gen, join);
+	expect_client(p, &k, 0, 1472, (void *[]){ buf(0), buf(1), buf(2) }, 3);
+	expect_client(p, &k, 1, 1472, (void *[]){ buf(1), buf(2) }, 2);
+	expect_client(p, &k, 2, 1472, (void *[]){ buf(0), buf(1) }, 2);
+	assert_int_equal(k, p->n_sends);
+}
+
+/* A client that joined after a broadcast was queued does not get it. */
+static void test_join_sequence(void **state)
+{
+	struct tick_plan *p = &((struct fx *)*state)->p;
+	static const uint32_t list[3] = { 0, 5, 6 };
+	uint32_t k = 0;
+
+	join[5] = 3; /* the 3rd join of the worker's life */
+	join[6] = 4;
+	bcast(p, 2, TICK_NONE, 0, 100);
+	bcast(p, 3, TICK_NONE, 1, 100);
+	bcast(p, 4, TICK_NONE, 2, 100);
+	uni(p, 6, 1, 3, 100);
+	tick_plan_build(p, 1472, list, 3, gen, join);
+	expect_client(p, &k, 0, 1472, (void *[]){ buf(0), buf(1), buf(2) }, 3);
+	expect_client(p, &k, 5, 1472, (void *[]){ buf(1), buf(2) }, 2);
+	expect_client(p, &k, 6, 1472, (void *[]){ buf(2), buf(3) }, 2);
+	assert_int_equal(k, p->n_sends);
+}
+
+/* Output for a client gone before the build, or whose index a newcomer
+ * took (another generation), goes nowhere. */
+static void test_removed_and_reused(void **state)
+{
+	struct tick_plan *p = &((struct fx *)*state)->p;
+	static const uint32_t list[2] = { 0, 4 };
+	uint32_t k = 0;
+
+	uni(p, 4, 1, 0, 100); /* for the old client of entry 4 */
+	uni(p, 7, 1, 1, 100); /* entry 7 left */
+	bcast(p, 0, TICK_NONE, 2, 100);
+	uni(p, 4, 2, 3, 100); /* the newcomer's */
+	gen[4] = 2;
+	join[4] = 1;
+	tick_plan_build(p, 1472, list, 2, gen, join);
+	expect_client(p, &k, 0, 1472, (void *[]){ buf(2) }, 1);
+	expect_client(p, &k, 4, 1472, (void *[]){ buf(3) }, 1);
+	assert_int_equal(k, p->n_sends);
+}
+
+/* Any mix of unicasts (some stale), broadcasts with exceptions and
+ * joins: every client gets exactly what a direct reading of the rules
+ * gives it, in order, in GSO sends that obey the kernel's rules. */
+static void test_random_mix(void **state)
+{
+	struct tick_plan *p = &((struct fx *)*state)->p;
+	static const uint32_t menu[] = { 1, 100, 100, 100, 1200, 1472, 1473 };
+	static void *want[NB];
+	uint32_t list[16];
+
+	for (int round = 0; round < 300; round++) {
+		uint32_t n = 1 + rnd() % 300, nl = 0, k = 0, gso = round % 7 == 0 ? 0 : 1472;
+		uint64_t seq = 0;
+
+		tick_plan_reset(p);
+		for (uint32_t c = 0; c < 16; c++) {
+			gen[c] = 1 + rnd() % 2;
+			join[c] = rnd() % 4 ? 0 : 1 + rnd() % 20;
+			if (rnd() % 5)
+				list[nl++] = c;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t len = menu[rnd() % (sizeof(menu) / sizeof(menu[0]))];
+
+			if (i && rnd() % 3)
+				len = (uint32_t)p->iov[i - 1].iov_len;
+			seq += rnd() % 8 == 0;
+			if (rnd() % 2)
+				bcast(p, seq, rnd() % 3 ? TICK_NONE : rnd() % 17, i, len);
+			else
+				uni(p, rnd() % 17, 1 + rnd() % 2, i, len);
+		}
+		tick_plan_build(p, gso, list, nl, gen, join);
+		for (uint32_t l = 0; l < nl; l++) {
+			uint32_t c = list[l], m = 0;
+
+			for (uint32_t i = 0; i < n; i++) {
+				const struct tick_out *o = &p->out[i];
+
+				if (o->target == TICK_NONE ? o->except != c && join[c] <= o->seq
+							   : o->target == c && o->gen == gen[c])
+					want[m++] = buf(i);
 			}
-			assert_int_equal(next, n);
+			expect_client(p, &k, c, gso, want, m);
 		}
+		assert_int_equal(k, p->n_sends);
 	}
 }
 
@@ -442,224 +735,10 @@ static void test_stamp_parse(void **state)
 	assert_int_equal(tick_stamp_ns(cm, end), 0);
 }
 
-static struct sockaddr_in v4(uint16_t port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return a;
-}
-
-/* A tick's admission over decoded input: sources, sizes, limits. */
-static void test_worker_admission(void **state)
-{
-	struct tick_plan *p = &((struct fx *)*state)->p;
-	struct worker_params wp = { .max_clients = 2,
-				    .client_timeout_s = 10,
-				    .max_packet = 100,
-				    .max_packets_per_tick = 2,
-				    .gso_max_seg = 1472,
-				    .tick_hz = 50,
-				    .seed = 7,
-				    .admission = RF_ADMISSION_OPEN };
-	struct rf_slot *slot = calloc(1, rf_slot_size(2));
-	struct worker w;
-	struct sockaddr_in a = v4(1000), b = v4(1001), c = v4(1002);
-	const struct sockaddr *sa = (void *)&a, *sb = (void *)&b, *sc = (void *)&c;
-
-	assert_non_null(slot);
-	assert_int_equal(worker_init(&w, slot, &wp), 0);
-	worker_tick_start(&w, 1 * SEC, EPOCH + 1 * SEC);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0, 0), 0);
-	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload + 1, 100, false, 1, 0), 0);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 2, 101, false, 2, 0), -EMSGSIZE);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 3, 5, true, 3, 0), -EMSGSIZE);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 4, 0, false, 4, 0), 0);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload + 5, 10, false, 5, 0), -EDQUOT);
-	assert_int_equal(worker_rx(&w, p, sc, sizeof(c), payload + 6, 10, false, 6, 0), -ENOSPC);
-	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload + 7, 0, false, 7, 0), 0);
-
-	assert_int_equal(w.st.pkts_in, 8);
-	assert_int_equal(w.st.drop_truncated, 2);
-	assert_int_equal(w.st.drop_flood, 1);
-	assert_int_equal(w.st.drop_max_clients, 1);
-	assert_int_equal(p->n_pkts, 4);
-	assert_int_equal(p->cookie[0], 0);
-	assert_int_equal(p->cookie[1], 1);
-	assert_int_equal(p->cookie[2], 4);
-	assert_int_equal(p->cookie[3], 7);
-
-	worker_end_window(&w);
-	worker_plan(&w, p);
-	assert_int_equal(p->n_dests, 2);
-	assert_int_equal(slot->stats.clients, 0); /* published per tick only */
-	worker_publish(&w);
-	assert_int_equal(slot->stats.clients, 2);
-	/* The next tick gives the flooder its allowance back. */
-	tick_plan_reset(p);
-	worker_tick_start(&w, 1 * SEC + 20 * MS, EPOCH + 1 * SEC + 20 * MS);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0, 0), 0);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0, 0), 0);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 10, false, 0, 0), -EDQUOT);
-	worker_free(&w);
-	free(slot);
-}
-
-/* A game other than the relay: worker_rx() hands it what admission kept
- * (what it refuses counts as no buffer), worker_plan() runs its tick and
- * then cuts its plan into batches. */
-static int odd_input(void *game, struct tick_plan *plan, void *data, uint32_t len, uint32_t cookie)
-{
-	(*(uint32_t *)game)++;
-	return len % 2 ? tick_plan_add(plan, data, len, cookie) : -ENOSPC;
-}
-
-static void first_tick(void *game, struct tick_plan *plan, const uint32_t *clients, uint32_t n)
-{
-	(void)game;
-	tick_plan_set_dests(plan, clients, n ? 1 : 0);
-}
-
-static const struct rf_game_ops odd_game = {
-	.name = "odd",
-	.input = odd_input,
-	.tick = first_tick,
-};
-
-static void test_worker_game(void **state)
-{
-	struct tick_plan *p = &((struct fx *)*state)->p;
-	uint32_t inputs = 0;
-	struct worker_params wp = { .max_clients = 2,
-				    .client_timeout_s = 10,
-				    .max_packet = 100,
-				    .max_packets_per_tick = 8,
-				    .gso_max_seg = 1472,
-				    .tick_hz = 50,
-				    .seed = 7,
-				    .admission = RF_ADMISSION_OPEN,
-				    .game = &odd_game,
-				    .game_ctx = &inputs };
-	struct rf_slot *slot = calloc(1, rf_slot_size(2));
-	struct worker w;
-	struct sockaddr_in a = v4(1000), b = v4(1001);
-	const struct sockaddr *sa = (void *)&a, *sb = (void *)&b;
-
-	assert_non_null(slot);
-	assert_int_equal(worker_init(&w, slot, &wp), 0);
-	worker_tick_start(&w, 1 * SEC, EPOCH + 1 * SEC);
-	assert_int_equal(worker_rx(&w, p, sa, sizeof(a), payload, 11, false, 0, 0), 0);
-	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload, 10, false, 1, 0), -ENOBUFS);
-	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload, 101, false, 2, 0), -EMSGSIZE);
-	assert_int_equal(worker_rx(&w, p, sb, sizeof(b), payload, 9, false, 3, 0), 0);
-	assert_int_equal(inputs, 3);
-	assert_int_equal(w.st.drop_no_buffer, 1);
-	assert_int_equal(p->n_pkts, 2);
-	worker_end_window(&w);
-	worker_plan(&w, p);
-	assert_int_equal(p->n_dests, 1);
-	assert_int_equal(p->n_batches, 1); /* 11 + 9 bytes: one GSO run */
-	assert_int_equal(tick_plan_sends(p), 1);
-	worker_free(&w);
-	free(slot);
-}
-
-/* Issue 10, finding 7: a worker that stalled 3 s drains a backlog of 10
- * clients x 150 ticks x 2 datagrams in one tick. Stamped, nothing is a
- * flood; a client that sent 20x the cap in every tick of the stall still
- * gets only the cap per tick; unstamped datagrams fall back to the draining
- * tick. A client new in a reused entry starts afresh. */
-static void test_worker_backlog(void **state)
-{
-	struct tick_plan *p = &((struct fx *)*state)->p;
-	struct worker_params wp = { .max_clients = 11,
-				    .client_timeout_s = 10,
-				    .max_packet = 100,
-				    .max_packets_per_tick = 2,
-				    .gso_max_seg = 1472,
-				    .tick_hz = 50,
-				    .seed = 7,
-				    .admission = RF_ADMISSION_OPEN };
-	struct rf_slot *slot = calloc(1, rf_slot_size(11));
-	uint64_t now = 100 * SEC, start = now - 3 * SEC;
-	uint32_t cookie = 0;
-	struct worker w;
-
-	assert_non_null(slot);
-	assert_int_equal(worker_init(&w, slot, &wp), 0);
-	worker_tick_start(&w, now, now + EPOCH);
-	for (uint64_t t = 0; t < 150; t++) {
-		for (uint16_t c = 0; c < 11; c++) {
-			struct sockaddr_in a = v4((uint16_t)(2000 + c));
-			uint64_t at = start + t * 20 * MS + c * MS + EPOCH;
-			int n = c == 10 ? 40 : 2;
-
-			for (int i = 0; i < n; i++)
-				worker_rx(&w, p, (void *)&a, sizeof(a), payload, 10, false,
-					  cookie++ % CAP, at + (uint64_t)i);
-			tick_plan_reset(p); /* room: only the counts matter here */
-		}
-	}
-	assert_int_equal(w.st.pkts_in, 150 * (10 * 2 + 40));
-	assert_int_equal(w.st.drop_flood, 150 * 38);
-	assert_int_equal(w.st.drop_no_buffer, 0);
-	/* Unstamped, the same backlog is all one tick's. */
-	{
-		struct sockaddr_in a = v4(3000);
-		int admitted = 0;
-
-		for (int i = 0; i < 300; i++)
-			admitted += worker_rx(&w, p, (void *)&a, sizeof(a), payload, 10, false,
-					      cookie++ % CAP, 0) == 0;
-		assert_int_equal(admitted, 0); /* table full: 11 clients */
-		tick_plan_reset(p);
-		worker_tick_start(&w, now + 11 * SEC, now + 11 * SEC + EPOCH);
-		worker_end_window(&w); /* all 11 expire */
-		assert_int_equal(w.clients.n, 0);
-		for (int i = 0; i < 300; i++)
-			admitted += worker_rx(&w, p, (void *)&a, sizeof(a), payload, 10, false,
-					      cookie++ % CAP, 0) == 0;
-		assert_int_equal(admitted, 2);
-	}
-	worker_free(&w);
-	free(slot);
-}
-
-static void test_worker_gso_failures(void **state)
-{
-	struct worker_params wp = { .max_clients = 2,
-				    .client_timeout_s = 10,
-				    .max_packet = 1400,
-				    .max_packets_per_tick = 2,
-				    .gso_max_seg = 1472,
-				    .tick_hz = 50,
-				    .seed = 7,
-				    .admission = RF_ADMISSION_OPEN };
-	struct rf_slot *slot = calloc(1, rf_slot_size(2));
-	struct worker w;
-
-	(void)state;
-	assert_int_equal(worker_init(&w, slot, &wp), 0);
-	assert_int_equal(w.st.gso, 1);
-	assert_true(worker_gso_error(-EINVAL) && worker_gso_error(-EIO) &&
-		    worker_gso_error(-ENOPROTOOPT) && worker_gso_error(-EMSGSIZE));
-	assert_false(worker_gso_error(-EAGAIN) || worker_gso_error(-ECONNREFUSED));
-	/* A path MTU below the segment lowers the cap only. */
-	worker_gso_failed(&w, -EMSGSIZE, 1400);
-	assert_int_equal(w.gso_max_seg, 1399);
-	assert_int_equal(w.st.gso, 1);
-	worker_gso_failed(&w, -EINVAL, 1000);
-	assert_int_equal(w.gso_max_seg, 0);
-	assert_int_equal(w.st.gso, 0);
-	assert_int_equal(w.gso_events, 2);
-	worker_free(&w);
-	free(slot);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_equal_sizes_one_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_equal_sizes_one_send, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shorter_segment_ends_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_longer_packet_starts_new_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_segment_cap, setup, teardown),
@@ -667,17 +746,20 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_byte_cap_short_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zero_length_never_gso, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gso_off_and_segment_limit, setup, teardown),
-		cmocka_unit_test(test_plan_limits),
+		cmocka_unit_test_setup_teardown(test_plan_limits, setup, teardown),
+		cmocka_unit_test(test_arena_full),
+		cmocka_unit_test_setup_teardown(test_zero_copy_vs_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_client_every_packet_in_order, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_per_client_grouping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broadcast_except, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_sequence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_removed_and_reused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_mix, setup, teardown),
 		cmocka_unit_test(test_flood_cap),
 		cmocka_unit_test(test_flood_backlog_by_arrival),
 		cmocka_unit_test(test_clock_arrival),
 		cmocka_unit_test(test_stamp_parse),
-		cmocka_unit_test_setup_teardown(test_worker_backlog, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_worker_admission, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_worker_game, setup, teardown),
-		cmocka_unit_test(test_worker_gso_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

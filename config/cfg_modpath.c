@@ -12,8 +12,8 @@
 
 /* What to call obj in a message: the module itself, the module reached
  * through a link, or one of its directories. */
-static void describe(const char *path, const char *real, const char *obj, bool is_file,
-		     char *buf, size_t len)
+static void describe(const char *path, const char *real, const char *obj, bool is_file, char *buf,
+		     size_t len)
 {
 	if (!is_file)
 		snprintf(buf, len, "%s: directory %s", path, obj);

@@ -187,6 +187,7 @@ static void add_sect_servers(struct parser *p, const struct tmpl *dflt, const st
 	    !check_drain(p, &t) || !cfg_host_check_server(p, &t.v, t.line))
 		return;
 	t.v.line = s->line;
+	t.v.game_line = t.line[F_GAME];
 	if (s->kind == SK_POOL) {
 		add_pool(p, s, &t, out);
 		return;

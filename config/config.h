@@ -51,6 +51,7 @@ struct cfg_server {
 	char user[CFG_USER_MAX];           /* "" = do not switch user */
 	char group[CFG_USER_MAX];          /* "" = user's primary group */
 	int line;                          /* line of its [server]/[pool] header */
+	int game_line; /* line game was set on (its section or [defaults]), 0 = not set */
 };
 
 struct cfg_supervisor {

@@ -51,18 +51,42 @@ static void human_uptime(double s, char *buf, size_t len)
 		snprintf(buf, len, "%llds", t);
 }
 
+/* The GAME column, last since its width varies: the module's name, its
+ * values as name=value, then its status text. */
+static void game_cell(json_t *s, char *buf, size_t len)
+{
+	json_t *g = json_object_get(s, "game"), *v;
+	const char *name = json_string_value(json_object_get(g, "name"));
+	const char *status = json_string_value(json_object_get(g, "status"));
+	const char *k;
+	size_t at;
+
+	snprintf(buf, len, "%s", name && *name ? name : "-");
+	at = strlen(buf);
+	json_object_foreach(json_object_get(g, "values"), k, v)
+	{
+		if (at < len)
+			at += (size_t)snprintf(buf + at, len - at, " %s=%lld", k,
+					       (long long)json_integer_value(v));
+	}
+	if (status && *status && at < len)
+		snprintf(buf + at, len - at, " (%s)", status);
+}
+
 static void print_row(json_t *s, bool color)
 {
 	const char *state = json_string_value(json_object_get(s, "state")) ?: "?";
-	char up[32];
+	char up[32], game[160];
 
 	human_uptime(json_real_value(json_object_get(s, "uptime_s")), up, sizeof(up));
-	printf("%-20s %s%-8s%s %7lld %3lld %5lld %7.1f %7lld %8lld %10lld %10lld %5lld %8s %3lld\n",
+	game_cell(s, game, sizeof(game));
+	printf("%-20s %s%-8s%s %7lld %3lld %5lld %7.1f %7lld %8lld %10lld %10lld %5lld %8s %3lld "
+	       "%s\n",
 	       json_string_value(json_object_get(s, "name")) ?: "?",
 	       color ? state_color(state) : "", state, color ? "\033[0m" : "", num(s, "pid"),
 	       num(s, "cpu"), num(s, "port"), json_real_value(json_object_get(s, "cpu_pct")),
 	       num(s, "rss_kb"), num(s, "clients"), num(s, "pkts_in"), num(s, "pkts_out"),
-	       num(s, "tick_overruns"), up, num(s, "restarts"));
+	       num(s, "tick_overruns"), up, num(s, "restarts"), game);
 }
 
 void table_print_status(json_t *reply, bool color)
@@ -76,9 +100,9 @@ void table_print_status(json_t *reply, bool color)
 	       json_real_value(json_object_get(sup, "uptime_s")),
 	       json_string_value(json_object_get(sup, "config")) ?: "?",
 	       json_string_value(json_object_get(sup, "backend")) ?: "?");
-	printf("%-20s %-8s %7s %3s %5s %7s %7s %8s %10s %10s %5s %8s %3s\n", "NAME", "STATE", "PID",
-	       "CPU", "PORT", "CPU%", "RSS_KB", "CLIENTS", "PKTS_IN", "PKTS_OUT", "OVERR", "UPTIME",
-	       "RST");
+	printf("%-20s %-8s %7s %3s %5s %7s %7s %8s %10s %10s %5s %8s %3s %s\n", "NAME", "STATE",
+	       "PID", "CPU", "PORT", "CPU%", "RSS_KB", "CLIENTS", "PKTS_IN", "PKTS_OUT", "OVERR",
+	       "UPTIME", "RST", "GAME");
 	json_array_foreach(servers, i, s) print_row(s, color);
 }
 

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "supervisor/notify.h"
+#include "supervisor/probe.h"
 #include "supervisor/status.h"
 
 #define SETTLE_SLACK_NS (2 * RF_NSEC_PER_SEC)
@@ -200,7 +201,10 @@ char *daemon_reload(struct daemon *d, uint64_t conn_id)
 	log_notice("reloading %s", d->config_path);
 	notify_reloading();
 	d->reloading = true;
+	/* The module probe blocks the loop (probe.h bounds it): a reload is
+	 * all-or-nothing, so it must know every module loads before applying. */
 	if (cfg_load_host(d->config_path, &next, err, sizeof(err)) < 0 ||
+	    probe_modules(&next, d->fleet.worker_path, err, sizeof(err)) < 0 ||
 	    fleet_apply(&d->fleet, &next, &diff, err, sizeof(err)) < 0) {
 		cfg_free(&next);
 		d->reloading = false;

@@ -11,11 +11,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/exitcode.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "supervisor/control.h"
+#include "supervisor/gameview.h"
 #include "supervisor/metrics.h"
 #include "supervisor/procstat.h"
 #include "supervisor/spawn.h"
@@ -80,6 +83,10 @@ static int do_spawn(struct fleet *f, struct server *s)
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
+	/* The one byte of the slot the supervisor writes, while no worker
+	 * runs: a reason left by an earlier worker must not be read as this
+	 * one's if it exits RF_EXIT_CONFIG without writing its own. */
+	RF_STORE(s->slot->game.exit_reason[0], '\0');
 	a.ready_fd = pipefd[1];
 	r = spawn_worker(&a, &s->pid, &s->pidfd);
 	close(pipefd[1]);
@@ -294,6 +301,7 @@ void fleet_on_pidfd(struct fleet *f, struct server *s)
 {
 	uint64_t final_ticks = 0;
 	int st = spawn_reap(s->pidfd, &final_ticks), err;
+	char why[RF_SLOT_EXIT_REASON_MAX] = "";
 
 	if (st == -EAGAIN)
 		return;
@@ -303,6 +311,8 @@ void fleet_on_pidfd(struct fleet *f, struct server *s)
 	if (st < 0)
 		st = 0xff << 8; /* cannot tell; treat as a failure */
 	fsm_describe_exit(st, s->last_exit, sizeof(s->last_exit));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == RF_EXIT_CONFIG)
+		gameview_exit_reason(s->slot, why, sizeof(why));
 	s->cpu_ticks_total += s->cpu_ticks;
 	s->cpu_ticks = 0;
 	read_spawn_error(s);
@@ -314,7 +324,9 @@ void fleet_on_pidfd(struct fleet *f, struct server *s)
 	if (err > 0 && s->fsm.state == FSM_STARTING)
 		dispatch(f, s, (struct fsm_event){ .type = FSM_EV_SPAWN_FAILED, .err = err });
 	else
-		dispatch(f, s, (struct fsm_event){ .type = FSM_EV_EXIT, .wait_status = st });
+		dispatch(f, s,
+			 (struct fsm_event){
+				 .type = FSM_EV_EXIT, .wait_status = st, .detail = why });
 	s->pid = s->pidfd >= 0 ? s->pid : 0;
 	if (s->removing && !fsm_has_process(s->fsm.state))
 		fleet_forget(f, s);

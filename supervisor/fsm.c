@@ -111,17 +111,22 @@ static uint64_t backoff_delay(const struct fsm *m, const struct fsm_policy *p)
 	return d < p->delay_max_ns ? d : p->delay_max_ns;
 }
 
-/* what: how it ended, for the reason ("exited with status 1"). */
+/* what: how it ended, for the reason ("exited with status 1"); detail:
+ * the worker's words for a configuration error, or NULL. */
 static struct fsm_result on_crash(struct fsm *m, const struct fsm_policy *p, int st,
-				  const char *what, uint64_t now)
+				  const char *what, const char *detail, uint64_t now)
 {
 	uint32_t limit =
 		p->crash_limit < FSM_CRASH_HISTORY ? p->crash_limit : FSM_CRASH_HISTORY - 1;
 	uint64_t delay;
 
 	if (WIFEXITED(st) && WEXITSTATUS(st) == RF_EXIT_CONFIG) {
-		snprintf(m->reason, sizeof(m->reason), "%s (configuration error): not restarting",
-			 what);
+		if (detail && *detail)
+			snprintf(m->reason, sizeof(m->reason),
+				 "%s (configuration error: %s): not restarting", what, detail);
+		else
+			snprintf(m->reason, sizeof(m->reason),
+				 "%s (configuration error): not restarting", what);
 		enter(m, FSM_FATAL, now, 0);
 		return (struct fsm_result){ FSM_ACT_NONE, true };
 	}
@@ -146,7 +151,7 @@ static struct fsm_result on_crash(struct fsm *m, const struct fsm_policy *p, int
 }
 
 static struct fsm_result on_exit_event(struct fsm *m, const struct fsm_policy *p, int st,
-				       uint64_t now)
+				       const char *detail, uint64_t now)
 {
 	char what[48];
 
@@ -163,7 +168,7 @@ static struct fsm_result on_exit_event(struct fsm *m, const struct fsm_policy *p
 	}
 	if (m->state == FSM_STARTING || m->state == FSM_RUNNING) {
 		fsm_describe_exit(st, what, sizeof(what));
-		return on_crash(m, p, st, what, now);
+		return on_crash(m, p, st, what, detail, now);
 	}
 	return (struct fsm_result){ FSM_ACT_NONE, false };
 }
@@ -221,7 +226,7 @@ static struct fsm_result on_spawn_failed(struct fsm *m, const struct fsm_policy 
 		enter(m, FSM_FATAL, now, 0);
 		return (struct fsm_result){ FSM_ACT_NONE, true };
 	case FSM_SPAWN_CRASH:
-		return on_crash(m, p, RF_EXIT_EXEC << 8, what, now);
+		return on_crash(m, p, RF_EXIT_EXEC << 8, what, NULL, now);
 	case FSM_SPAWN_TRANSIENT:
 		break;
 	}
@@ -331,7 +336,7 @@ struct fsm_result fsm_step(struct fsm *m, const struct fsm_policy *p, const stru
 		enter(m, FSM_RUNNING, now, 0);
 		return (struct fsm_result){ FSM_ACT_NONE, true };
 	case FSM_EV_EXIT:
-		return on_exit_event(m, p, ev->wait_status, now);
+		return on_exit_event(m, p, ev->wait_status, ev->detail, now);
 	case FSM_EV_HANG:
 		if (m->state != FSM_RUNNING && m->state != FSM_STARTING)
 			return (struct fsm_result){ FSM_ACT_NONE, false };

@@ -53,6 +53,9 @@ struct fsm_event {
 	enum fsm_event_type type;
 	int wait_status; /* FSM_EV_EXIT: as from waitid/waitpid */
 	int err;         /* FSM_EV_SPAWN_FAILED: the errno (> 0) */
+	/* FSM_EV_EXIT with RF_EXIT_CONFIG: the worker's own reason (a game
+	 * module that failed to load or init), or NULL/"" when it left none. */
+	const char *detail;
 };
 
 struct fsm {
@@ -69,7 +72,7 @@ struct fsm {
 	bool spawned_once;
 	bool restart_pending; /* STOPPING, then start again */
 	bool hung;            /* the pending exit was our SIGKILL */
-	char reason[192];     /* why the last transition happened */
+	char reason[256];     /* why the last transition happened */
 };
 
 struct fsm_result {

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "supervisor/daemon.h"
+#include "supervisor/probe.h"
 
 #define DEFAULT_CONFIG "/etc/ringfleet/ringfleet.ini"
 
@@ -21,15 +22,16 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: ringfleetd [-c CONFIG] [--worker PATH]\n"
-		"       ringfleetd --check [CONFIG]\n"
+		"       ringfleetd --check [--worker PATH] [CONFIG]\n"
 		"\n"
 		"Supervises one ringfleet-worker per game server of CONFIG (default %s).\n"
 		"Runs in the foreground; SIGTERM/SIGINT stop every worker and exit,\n"
 		"SIGHUP reloads the configuration.\n"
 		"\n"
 		"  -c, --config FILE   configuration file\n"
-		"      --check         validate the configuration, its users, groups and\n"
-		"                      addresses on this host, and exit 0 (valid) or 1\n"
+		"      --check         validate the configuration, its users, groups,\n"
+		"                      addresses and game modules on this host, and exit\n"
+		"                      0 (valid) or 1\n"
 		"      --worker PATH   worker binary (default: ringfleet-worker next to ringfleetd)\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n",
@@ -48,13 +50,20 @@ static void warn_fds(size_t n)
 			(unsigned long long)rl.rlim_max, fleet_fds_needed(n), n);
 }
 
-static int check_config(const char *path)
+/* Each distinct module is loaded once by the worker binary in a child
+ * (probe.h): ringfleetd itself never runs game code. */
+static int check_config(const char *path, const char *worker)
 {
 	char err[CFG_ERR_MAX];
 	struct cfg cfg;
 
 	if (cfg_load_host(path, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (probe_modules(&cfg, worker, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		cfg_free(&cfg);
 		return 1;
 	}
 	printf("%s: OK (%zu servers)\n", path, cfg.n_servers);
@@ -116,13 +125,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (check)
-		return check_config(config);
-	log_set_ident("ringfleetd");
 	if (!*worker && default_worker(worker, sizeof(worker)) < 0) {
-		log_err("cannot find the worker binary; use --worker PATH");
+		fprintf(stderr, "ringfleetd: cannot find the worker binary; use --worker PATH\n");
 		return 1;
 	}
+	if (check)
+		return check_config(config, worker);
+	log_set_ident("ringfleetd");
 	if (daemon_init(&d, config, worker, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		daemon_free(&d);

@@ -9,6 +9,7 @@
 
 #include "common/slot.h"
 #include "common/timeutil.h"
+#include "supervisor/gameview.h"
 
 #define TICK_HIST_BASE_S (RF_TICK_HIST_BASE_NS / 1e9) /* bucket i: ticks < base * 2^i */
 
@@ -48,6 +49,8 @@ STAT_GETTER(get_adm_admitted, adm_admitted)
 STAT_GETTER(get_adm_evictions, adm_evictions)
 STAT_GETTER(get_adm_refusals, adm_refusals)
 STAT_GETTER(get_adm_replies_dropped, drop_replies)
+STAT_GETTER(get_drop_output, drop_output)
+STAT_GETTER(get_sessions_ended, sessions_ended)
 
 static double get_clients(const struct fleet *f, const struct server *s)
 {
@@ -100,6 +103,45 @@ static void drops(FILE *o, const struct fleet *fl)
 			(unsigned long long)RF_LOAD(st->drop_flood));
 		fprintf(o, "%s{server=\"%s\",reason=\"unadmitted\"} %llu\n", f.name, n,
 			(unsigned long long)RF_LOAD(st->drop_unadmitted));
+	}
+}
+
+/* A label value as the exposition format wants it: \\, \" and \n escaped.
+ * Server and value names cannot hold them today; the format must not
+ * depend on that. */
+static void label(FILE *o, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', o);
+		if (*v == '\n')
+			fputs("\\n", o);
+		else
+			fputc(*v, o);
+	}
+}
+
+/* The values a game module defines (gameview.h), while its worker runs:
+ * a stopped server's last values would read as current. */
+static void game_values(FILE *o, const struct fleet *fl)
+{
+	static const struct family f = { "ringfleet_game_value", "gauge",
+					 "Values a game module defines, by name." };
+
+	header(o, &f);
+	for (size_t i = 0; i < fl->n; i++) {
+		struct gameview v;
+
+		if (fl->srv[i]->pid <= 0)
+			continue;
+		gameview_read(fl->srv[i]->slot, &v);
+		for (unsigned j = 0; j < v.n_values; j++) {
+			fprintf(o, "%s{server=\"", f.name);
+			label(o, fl->srv[i]->cfg.name);
+			fputs("\",name=\"", o);
+			label(o, v.value_name[j]);
+			fprintf(o, "\"} %lld\n", (long long)v.value[j]);
+		}
 	}
 }
 
@@ -171,12 +213,17 @@ char *metrics_render(const struct fleet *fl, uint64_t started_ns, size_t *len)
 		  "Admissions refused: table full of active clients, or max_clients_per_ip." },
 		{ "ringfleet_server_admission_replies_dropped_total", "counter",
 		  "Handshake replies not sent: over the per-tick budget, or the send failed." },
+		{ "ringfleet_drop_output_total", "counter",
+		  "Game sends refused: the tick's max_output_per_tick was reached." },
+		{ "ringfleet_sessions_ended_total", "counter",
+		  "Game sessions ended by the module." },
 	};
 	static double (*const get[])(const struct fleet *, const struct server *) = {
-		get_up,           get_pkts_in,       get_pkts_out,     get_bytes_in,
-		get_bytes_out,    get_clients,       get_restarts,     get_cpu,
-		get_rss,          get_ticks,         get_overruns,     get_adm_challenges,
-		get_adm_admitted, get_adm_evictions, get_adm_refusals, get_adm_replies_dropped,
+		get_up,           get_pkts_in,        get_pkts_out,     get_bytes_in,
+		get_bytes_out,    get_clients,        get_restarts,     get_cpu,
+		get_rss,          get_ticks,          get_overruns,     get_adm_challenges,
+		get_adm_admitted, get_adm_evictions,  get_adm_refusals, get_adm_replies_dropped,
+		get_drop_output,  get_sessions_ended,
 	};
 	_Static_assert(sizeof(fams) / sizeof(fams[0]) == sizeof(get) / sizeof(get[0]),
 		       "one getter per family");
@@ -188,6 +235,7 @@ char *metrics_render(const struct fleet *fl, uint64_t started_ns, size_t *len)
 	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++)
 		per_server(o, fl, &fams[i], get[i]);
 	drops(o, fl);
+	game_values(o, fl);
 	tick_histogram(o, fl);
 	supervisor_metrics(o, fl, started_ns);
 	if (fclose(o) != 0) {

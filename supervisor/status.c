@@ -9,6 +9,7 @@
 
 #include "common/slot.h"
 #include "common/timeutil.h"
+#include "supervisor/gameview.h"
 
 const char *status_backend_name(uint32_t backend)
 {
@@ -44,6 +45,21 @@ static json_t *admission(const struct cfg_server *c, const struct rf_slot_stats 
 			 (json_int_t)RF_LOAD(st->adm_evictions), "refusals",
 			 (json_int_t)RF_LOAD(st->adm_refusals), "replies_dropped",
 			 (json_int_t)RF_LOAD(st->drop_replies));
+}
+
+/* The game as its worker shows it (supervisor/gameview.h): the module's
+ * name, its values and status text while a worker runs; module: the
+ * config's game, which says what will be loaded even before it is. */
+static json_t *game(const struct server *s, bool alive)
+{
+	struct gameview v;
+	json_t *values = json_object();
+
+	gameview_read(s->slot, &v);
+	for (unsigned i = 0; alive && values && i < v.n_values; i++)
+		json_object_set_new(values, v.value_name[i], json_integer((json_int_t)v.value[i]));
+	return json_pack("{s:s,s:s,s:o,s:s}", "name", v.name, "module", s->cfg.game, "values",
+			 values, "status", alive ? v.status : "");
 }
 
 static json_t *counters(const struct rf_slot_stats *st, uint64_t now, bool alive)
@@ -84,6 +100,11 @@ static json_t *status_server(const struct fleet *f, const struct server *s, uint
 			    json_pack("{s:f,s:f,s:f}", "p50", s->tick_p50_ms, "p99", s->tick_p99_ms,
 				      "max", s->tick_max_ms));
 	json_object_set_new(o, "admission", admission(&s->cfg, &s->slot->stats));
+	json_object_set_new(o, "game", game(s, alive));
+	json_object_set_new(o, "drop_output",
+			    json_integer((json_int_t)RF_LOAD(s->slot->stats.drop_output)));
+	json_object_set_new(o, "sessions_ended",
+			    json_integer((json_int_t)RF_LOAD(s->slot->stats.sessions_ended)));
 	c = counters(&s->slot->stats, now, alive);
 	if (!c || json_object_update(o, c) < 0) {
 		json_decref(c);

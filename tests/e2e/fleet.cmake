@@ -36,3 +36,7 @@ rf_e2e_test(e2e_spawn_pacing test_spawn_pacing.py TIMEOUT 240)
 rf_e2e_test(e2e_fd_budget test_fd_budget.py TIMEOUT 90)
 # 400 workers at once: not beside other tests that time their workers' start.
 set_tests_properties(e2e_spawn_pacing PROPERTIES RUN_SERIAL TRUE)
+
+# Game modules in the configuration (issue 12): path safety, the --check
+# module probe (a stand-in worker plays the verdicts), a reload refused.
+rf_e2e_test(e2e_game_config test_game_config.py TIMEOUT 120)

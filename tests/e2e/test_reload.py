@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Reload end to end. An invalid file changes nothing (same pids, traffic
 flows) and ringfleetctl reports file:line. A valid one adding, removing
-and changing one server each changes exactly those, while a client of an
-unchanged server keeps receiving every packet, and SIGHUP does the same."""
+and changing one server each changes exactly those (a changed game_args
+restarts its server only), while a client of an unchanged server keeps
+receiving every packet, and SIGHUP does the same."""
 import json
 import signal
 import socket
@@ -124,8 +125,28 @@ def main():
         body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5).read()
         check(b'ringfleet_server_up{server="r"} 1' in body, "metrics after reload")
 
+        # game_args (a worker key like game): only the server whose value
+        # changed restarts; the status shows the game's name and module.
+        r_pid = d.servers()["r"]["pid"]
+        d.write_config(ini([("a", pa, ""), ("r", pc, "tick_hz = 30\ngame_args = round=2\n"),
+                            ("e", pb, "")]), "metrics_listen = 127.0.0.1:%d\n" % mport)
+        rc, out, err = d.ctl("--json", "reload")
+        check(rc == 0, "game_args reload failed: %s %s" % (out, err))
+        r = json.loads(out)
+        check(r["changed"] == ["r"] and not r["added"] and not r["removed"] and r["unchanged"] == 2,
+              "game_args reload reply: " + out)
+        wait_for(lambda: d.servers()["r"]["state"] == "running", 10, "r running again")
+        after = d.servers()
+        check(after["r"]["pid"] != r_pid and after["a"]["pid"] == before["a"],
+              "game_args restarted the wrong servers: %s" % {n: s["pid"] for n, s in after.items()})
+        for n, s in after.items():
+            g = s["game"]
+            check(g["module"] == "relay" and g["values"] == {} and g["name"] in ("relay", ""),
+                  "%s: game %s" % (n, g))
+            check(s["drop_output"] == 0 and s["sessions_ended"] == 0, "%s: game counters" % n)
+
         sent, got = echo.finish()
-        print("client of unchanged server: sent %d, received %d through 4 reloads" % (sent, got))
+        print("client of unchanged server: sent %d, received %d through 5 reloads" % (sent, got))
         check(got == sent, "unchanged server lost %d packets during reloads" % (sent - got))
         check(d.stop() == 0, "exit code")
     print("ok")

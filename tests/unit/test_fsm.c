@@ -183,6 +183,28 @@ static void test_exit_code_2_is_fatal_config_error(void **state)
 	assert_non_null(strstr(m.reason, "configuration error"));
 }
 
+/* The worker's reason (a game module that failed) lands in the fatal
+ * reason; a crash with a detail ignores it (only RF_EXIT_CONFIG says why). */
+static void test_config_exit_carries_worker_reason(void **state)
+{
+	const char *why = "game /opt/g.so: undefined symbol ringfleet_game";
+	struct fsm_event ev = { .type = FSM_EV_EXIT, .wait_status = 2 << 8, .detail = why };
+	struct fsm m;
+
+	(void)state;
+	fsm_init(&m);
+	start_running(&m, 0);
+	assert_int_equal(fsm_step(&m, &policy, &ev, 1 * S).action, FSM_ACT_NONE);
+	assert_int_equal(m.state, FSM_FATAL);
+	assert_string_equal(m.reason, "exited with status 2 (configuration error: game /opt/g.so: "
+				      "undefined symbol ringfleet_game): not restarting");
+	fsm_init(&m);
+	start_running(&m, 0);
+	ev.wait_status = 1 << 8;
+	assert_int_equal(fsm_step(&m, &policy, &ev, 1 * S).action, FSM_ACT_SPAWN);
+	assert_null(strstr(m.reason, "ringfleet_game"));
+}
+
 static void test_hang_kills_and_counts_as_crash(void **state)
 {
 	struct fsm m;
@@ -335,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_crash_loop_goes_fatal_and_start_revives),
 		cmocka_unit_test(test_old_crashes_leave_the_window),
 		cmocka_unit_test(test_exit_code_2_is_fatal_config_error),
+		cmocka_unit_test(test_config_exit_carries_worker_reason),
 		cmocka_unit_test(test_hang_kills_and_counts_as_crash),
 		cmocka_unit_test(test_start_timeout_is_a_hang),
 		cmocka_unit_test(test_restart_stops_then_spawns),

@@ -82,6 +82,19 @@ static void build(struct rendered *r)
 	r->srv[0]->cpu_ticks_total = 150;
 	r->srv[0]->cpu_ticks = 50;
 
+	st->drop_output = 21;
+	st->sessions_ended = 22;
+	/* A game with two good values and one the supervisor must not trust. */
+	strcpy(r->srv[0]->slot->game.name, "arena");
+	strcpy(r->srv[0]->slot->game.value_name[0], "players");
+	r->srv[0]->slot->game.value[0] = 3;
+	strcpy(r->srv[0]->slot->game.value_name[1], "Bad name");
+	r->srv[0]->slot->game.value[1] = 99;
+	strcpy(r->srv[0]->slot->game.value_name[3], "rounds_left");
+	r->srv[0]->slot->game.value[3] = -2;
+
+	strcpy(r->srv[1]->slot->game.value_name[0], "stale");
+	r->srv[1]->slot->game.value[0] = 5; /* stopped: not shown */
 	r->srv[1]->slot->stats.clients = 7; /* left by its last worker */
 	r->srv[1]->slot->stats.pkts_in = 9;
 	r->srv[1]->rss_kb = 999;
@@ -201,6 +214,49 @@ static void test_drops_by_reason(void **state)
 	}
 }
 
+static void test_game(void **state)
+{
+	const struct rendered *r = *state;
+
+	expect_line(r, "ringfleet_game_value{server=\"eu-1\",name=\"players\"} 3");
+	expect_line(r, "ringfleet_game_value{server=\"eu-1\",name=\"rounds_left\"} -2");
+	assert_null(strstr(r->text, "Bad name"));
+	assert_null(strstr(r->text, "stale"));
+	expect_line(r, "ringfleet_drop_output_total{server=\"eu-1\"} 21");
+	expect_line(r, "ringfleet_sessions_ended_total{server=\"eu-1\"} 22");
+	expect_line(r, "ringfleet_drop_output_total{server=\"lobby-7100\"} 0");
+	expect_line(r, "# TYPE ringfleet_game_value gauge");
+}
+
+/* Label values escaped as the exposition format says, whatever a name
+ * holds (config names cannot hold these today). */
+static void test_label_escaping(void **state)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+	struct server *list[1] = { srv };
+	struct fleet f = { .ticks_per_sec = 100, .srv = list, .n = 1, .cap = 1 };
+	size_t len;
+	char *text;
+
+	(void)state;
+	assert_non_null(srv);
+	strcpy(srv->cfg.name, "a\"b\\c\nd");
+	srv->slot = calloc(1, rf_slot_size(1));
+	assert_non_null(srv->slot);
+	srv->pid = 1;
+	srv->fsm.state = FSM_RUNNING;
+	strcpy(srv->slot->game.value_name[0], "players");
+	srv->slot->game.value[0] = 1;
+	text = metrics_render(&f, rf_now_ns(), &len);
+	assert_non_null(text);
+	assert_non_null(
+		strstr(text,
+		       "ringfleet_game_value{server=\"a\\\"b\\\\c\\nd\",name=\"players\"} 1\n"));
+	free(text);
+	free(srv->slot);
+	free(srv);
+}
+
 static void test_supervisor(void **state)
 {
 	const struct rendered *r = *state;
@@ -285,6 +341,9 @@ static void test_help_and_type(void **state)
 		{ "ringfleet_server_ticks_total", "counter" },
 		{ "ringfleet_server_tick_overruns_total", "counter" },
 		{ "ringfleet_server_dropped_packets_total", "counter" },
+		{ "ringfleet_game_value", "gauge" },
+		{ "ringfleet_drop_output_total", "counter" },
+		{ "ringfleet_sessions_ended_total", "counter" },
 		{ "ringfleet_server_tick_duration_seconds", "histogram" },
 		{ "ringfleet_servers", "gauge" },
 		{ "ringfleet_supervisor_uptime_seconds", "gauge" },
@@ -393,9 +452,9 @@ static void test_exposition_format(void **state)
 		series[nseries++] = r->lines[i];
 	}
 	assert_true(ntypes >= 15);
-	/* 16 one-sample families, 6 drop reasons, the histogram, per server;
-	 * 6 states and the uptime for the supervisor */
-	assert_int_equal(nseries, 2 * (16 + 6 + RF_TICK_HIST_BUCKETS + 2) + 6 + 1);
+	/* 18 one-sample families, 6 drop reasons, the histogram, per server;
+	 * eu-1's 2 game values; 6 states and the uptime for the supervisor */
+	assert_int_equal(nseries, 2 * (18 + 6 + RF_TICK_HIST_BUCKETS + 2) + 2 + 6 + 1);
 	regfree(&sample_re);
 	regfree(&comment_re);
 }
@@ -419,6 +478,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counters_and_gauges),
 		cmocka_unit_test(test_drops_by_reason),
+		cmocka_unit_test(test_game),
+		cmocka_unit_test(test_label_escaping),
 		cmocka_unit_test(test_supervisor),
 		cmocka_unit_test(test_tick_histogram),
 		cmocka_unit_test(test_help_and_type),

@@ -27,8 +27,8 @@
 #endif
 
 #define PATH_LEN 512
-static char dir[PATH_LEN / 2];  /* mode 0755, ours */
-static char module[PATH_LEN]; /* dir/g.so, mode 0644, ours */
+static char dir[PATH_LEN / 2]; /* mode 0755, ours */
+static char module[PATH_LEN];  /* dir/g.so, mode 0644, ours */
 static char real[CFG_GAME_MAX];
 static char why[512];
 
@@ -54,13 +54,18 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Every name a test creates in dir, then dir. */
 static int teardown(void **state)
 {
-	char cmd[PATH_LEN + 16];
+	static const char *const names[] = { "g.so", "current.so", "t.ini" };
+	char p[PATH_LEN];
 
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
+	return rmdir(dir);
 }
 
 static int check(const char *path)
@@ -217,8 +222,9 @@ static int load_ini(const char *game, struct cfg *cfg, char *path, size_t len)
 	snprintf(path, len, "%s/t.ini", dir);
 	f = fopen(path, "we");
 	assert_non_null(f);
-	fprintf(f, "[server a]\nport = 7001\nbind = 127.0.0.1\ngame = %s\n"
-		   "[server b]\nport = 7002\nbind = 127.0.0.1\ngame = %s\n",
+	fprintf(f,
+		"[server a]\nport = 7001\nbind = 127.0.0.1\ngame = %s\n"
+		"[server b]\nport = 7002\nbind = 127.0.0.1\ngame = %s\n",
 		game, game);
 	fclose(f);
 	return cfg_load_host(path, cfg, why, sizeof(why));
@@ -280,20 +286,11 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_safe_file),
-		T(test_relative),
-		T(test_missing),
-		T(test_directory),
-		T(test_symlink_to_safe),
-		T(test_group_writable),
-		T(test_other_writable_file),
-		T(test_other_writable_dir),
-		T(test_sticky_dir),
-		T(test_other_owner),
-		T(test_resolves_too_long),
-		T(test_load_host_line),
-		T(test_load_host_resolves),
-		T(test_load_host_missing),
+		T(test_safe_file),           T(test_relative),           T(test_missing),
+		T(test_directory),           T(test_symlink_to_safe),    T(test_group_writable),
+		T(test_other_writable_file), T(test_other_writable_dir), T(test_sticky_dir),
+		T(test_other_owner),         T(test_resolves_too_long),  T(test_load_host_line),
+		T(test_load_host_resolves),  T(test_load_host_missing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

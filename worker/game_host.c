@@ -12,6 +12,17 @@
 #include "common/timeutil.h"
 #include "worker/worker.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HOST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HOST_ASAN 1
+#endif
+#endif
+#ifdef HOST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 /* The relay, games/relay/relay.c: built in, found by name. */
 const struct rf_game *rf_relay_game(void);
 
@@ -580,12 +591,44 @@ void game_host_leave(struct game_host *h, uint32_t idx, enum rf_leave_reason why
 	h->client_data[idx] = NULL;
 }
 
+/* A datagram lies in a receive buffer a good deal larger (max_packet + 1
+ * bytes of payload room, and the backend's headers), so a module that
+ * reads or writes past len touches memory AddressSanitizer considers
+ * fine. In a sanitizer build the rest of that buffer is poisoned while
+ * input runs: such a module is caught. Nothing in other builds. */
+static void rx_tail_poison(const struct game_host *h, const void *data, uint32_t len, bool on)
+{
+#ifdef HOST_ASAN
+	const struct tick_plan *p = h->w->plan;
+	uintptr_t a = (uintptr_t)data + len, end;
+
+	/* Only a buffer of the plan's receive region has a known end. */
+	if (!p || !tick_plan_holds(p, data, len ? len : 1))
+		return;
+	end = p->rx_base + ((uintptr_t)data - p->rx_base) / p->rx_stride * p->rx_stride +
+	      p->rx_stride;
+	if (a >= end)
+		return;
+	if (on)
+		ASAN_POISON_MEMORY_REGION((void *)a, end - a);
+	else
+		ASAN_UNPOISON_MEMORY_REGION((void *)a, end - a);
+#else
+	(void)h;
+	(void)data;
+	(void)len;
+	(void)on;
+#endif
+}
+
 void game_host_input(struct game_host *h, uint32_t idx, const void *data, uint32_t len)
 {
 	if (!h->game.input)
 		return;
 	cb_enter(h, HOST_CB_INPUT);
+	rx_tail_poison(h, data, len, true);
 	h->game.input(&h->engine, h->state, worker_client_id(h->w, idx), data, len);
+	rx_tail_poison(h, data, len, false);
 	cb_leave(h);
 }
 

@@ -244,10 +244,12 @@ def check_overflow(d, port, reports):
         found = wait_for(lambda: [t for t in reports_in(reports).values()
                                   if "fault_overflow" in t], 10,
                          "an ASan report naming fault_overflow")
-        check(any(re.search(r"use-after-poison|buffer-overflow", t) for t in found),
-              "overflow: the report is not the write past the datagram:\n%s" % found[0])
+        m = [re.search(r"ERROR: AddressSanitizer: (use-after-poison|[a-z-]*buffer-overflow)"
+                       r".*", t) for t in found]
+        check(any(m), "overflow: the report is not the write past the datagram:\n%s" % found[0])
         echo(c, b"back")
-        log("overflow: caught by ASan (%s), restarted (%d)" % (s["last_exit"], s["restarts"]))
+        log("overflow: %s; worker %s, restarted (%d)"
+            % (next(x for x in m if x).group(0)[:80], s["last_exit"], s["restarts"]))
         return found
 
 

@@ -20,7 +20,7 @@
  * a drain. A model records every output the services accepted, and at
  * each tick's plan the harness checks:
  *  - every service's return value against the engine's rules (-EINVAL for
- *    a size of 0 or over max_packet, -ENOENT for a client not in the
+ *    a size over max_packet (0 is a valid datagram), -ENOENT for a client not in the
  *    table, -ENOBUFS past max_output_per_tick counting each destination,
  *    -EPERM outside a callback);
  *  - the sends: each to a client live at build time (index + generation),
@@ -208,14 +208,17 @@ static bool kicked(rf_client_id c)
 static void check_output_rc(int rc, uint32_t len, bool no_client, uint32_t lo, uint32_t hi,
 			    uint32_t used, const char *what)
 {
-	bool bad_len = len == 0 || len > G.max_packet;
+	/* An empty datagram is valid UDP: the relay relays it. */
+	bool bad_len = len > G.max_packet;
 	uint32_t now = G.plan.out_used;
 
 	if (G.ending)
 		return; /* leaves of a session end: after the plan, anything goes */
+	if (G.cb == CB_FINI)
+		return; /* accepted or not, never sent */
 	if (!may_send()) {
-		/* init and fini have no tick to send in. */
-		FUZZ_CHECK(rc < 0 && now == used, "%s outside a tick: %d", what, rc);
+		/* init has no tick to send in. */
+		FUZZ_CHECK(rc == -EPERM && now == used, "%s outside a tick: %d", what, rc);
 		return;
 	}
 	if (bad_len || no_client) {
@@ -271,7 +274,7 @@ static void do_broadcast(rf_engine *e, rf_client_id self)
 		}
 	}
 	rc = rf_broadcast(e, except, src, len);
-	if (n - gone == 0 && may_send() && !G.ending && len && len <= G.max_packet)
+	if (n - gone == 0 && may_send() && !G.ending && len <= G.max_packet)
 		FUZZ_CHECK(rc == 0 || rc == -ENOBUFS, "broadcast to nobody: %d", rc);
 	else
 		check_output_rc(rc, len, false, n - gone, n, used, "broadcast");
@@ -522,8 +525,10 @@ static void check_plan(void)
 			const struct mout *o;
 			bool mine = false;
 
-			FUZZ_CHECK(v->iov_len >= 1 && v->iov_len <= G.max_packet,
-				   "send %u: datagram of %zu", s, v->iov_len);
+			/* An empty segment would vanish from a GSO send. */
+			FUZZ_CHECK(v->iov_len <= G.max_packet && (v->iov_len || sd->count == 1),
+				   "send %u: datagram of %zu in a run of %u", s, v->iov_len,
+				   sd->count);
 			if (sd->seg)
 				FUZZ_CHECK(k + 1 == sd->count ? v->iov_len <= sd->seg
 							      : v->iov_len == sd->seg,
@@ -617,13 +622,18 @@ static void deliver(uint32_t *next_buf)
 	G.rx_len = 0;
 }
 
-static void tick_end(void)
+/* The end of a tick as driver.c's tick_work() runs it, drain first when
+ * asked. */
+static void tick_end(bool drain)
 {
 	worker_end_window(&G.w);
+	if (drain)
+		(void)game_host_drain(&G.h, G.now + RF_NSEC_PER_SEC);
+	worker_game_tick(&G.w);
 	worker_plan(&G.w);
 	check_plan();
 	G.ending = true;
-	game_host_end_tick(&G.h);
+	(void)worker_end_tick(&G.w);
 	G.ending = false;
 	check_clients();
 	check_slot();
@@ -698,7 +708,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			deliver(&next_buf);
 			break;
 		case 4: /* the tick ends; the next begins */
-			tick_end();
+			tick_end(false);
 			tick_begin();
 			next_buf = 0;
 			ticks++;
@@ -706,15 +716,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 5: /* silence: clients expire at the next window's end */
 			G.now += (uint64_t)(fuzz_u8(&G.in) % 3) * RF_NSEC_PER_SEC;
 			break;
-		case 6: /* SIGTERM: between two ticks, as the driver drains */
-			if (drained)
-				break;
+		case 6: /* SIGTERM: this tick drains */
+			tick_end(!drained);
 			drained = true;
-			tick_end();
 			tick_begin();
 			next_buf = 0;
 			ticks++;
-			(void)game_host_drain(&G.h, G.now + RF_NSEC_PER_SEC);
 			break;
 		default:
 			rc = rf_send(G.eng, G.n_live ? G.live[0] : 1, "x", 1);
@@ -722,7 +729,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
-	tick_end();
+	tick_end(false);
 out:
 	game_host_unload(&G.h);
 	tick_plan_free(&G.plan);

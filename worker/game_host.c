@@ -560,9 +560,14 @@ int game_host_join(struct game_host *h, uint32_t idx)
 		cb_enter(h, HOST_CB_JOIN);
 		ret = h->game.join(&h->engine, h->state, id);
 		h->cb = HOST_CB_NONE;
-		/* Refused: it never joined, so it does not leave either. */
-		if (ret < 0)
+		/* Refused: it never joined, so it does not leave either.
+		 * Out of the table before the kicks of this join apply:
+		 * their leaves must not see it (fuzz_game found one
+		 * kicking it, which gave it a leave). */
+		if (ret < 0) {
 			unkick(h, id);
+			worker_refuse_client(h->w, idx);
+		}
 		cb_leave(h);
 	}
 	if (ret < 0) {

@@ -101,6 +101,14 @@ static struct {
 	uint8_t fill;
 } G;
 
+/* RF_FUZZ_TRACE=1: a line per callback and engine step. */
+static bool trace_on;
+#define TRACE(...)                                    \
+	do {                                          \
+		if (trace_on)                         \
+			fprintf(stderr, __VA_ARGS__); \
+	} while (0)
+
 /* ---- the model ---- */
 
 static int live_pos(rf_client_id c)
@@ -323,6 +331,7 @@ static void act(rf_engine *e, rf_client_id self, uint32_t max)
 			else if (may_send() && !G.ending)
 				FUZZ_CHECK(rc == (live ? 0 : -ENOENT), "kick of %s: %d",
 					   live ? "a client" : "no client", rc);
+			TRACE("  kick %llx: %d\n", (unsigned long long)c, rc);
 			if (rc == 0 && G.n_kicked < MAX_CLIENTS * 4)
 				G.kicked[G.n_kicked++] = c;
 			break;
@@ -384,6 +393,7 @@ static void enter(enum cb cb)
 	FUZZ_CHECK(was == CB_NONE, "callback %d inside callback %d", cb, was);
 	G.cb = cb;
 	G.n_kicked = 0;
+	TRACE("cb %d\n", cb);
 }
 
 static int fz_init(rf_engine *e, const struct rf_game_info *info, void **state)
@@ -432,6 +442,7 @@ static int fz_join(rf_engine *e, void *state, rf_client_id c)
 		G.ids[G.n_ids++] = c;
 	act(e, c, 3);
 	refuse = (fuzz_u8(&G.in) & 7) == 7;
+	TRACE("  join %llx%s\n", (unsigned long long)c, refuse ? ": refused" : "");
 	if (refuse) {
 		int p = live_pos(c);
 
@@ -449,6 +460,7 @@ static void fz_leave(rf_engine *e, void *state, rf_client_id c, enum rf_leave_re
 
 	FUZZ_CHECK(state == &G, "leave state");
 	enter(CB_LEAVE);
+	TRACE("  leave %llx why %d\n", (unsigned long long)c, why);
 	FUZZ_CHECK(p >= 0, "leave of %llx, not a client", (unsigned long long)c);
 	FUZZ_CHECK(why >= RF_LEAVE_TIMEOUT && why <= RF_LEAVE_EVICTED, "leave reason %d", why);
 	FUZZ_CHECK(why != RF_LEAVE_SESSION_OVER || G.ending, "SESSION_OVER outside a session end");
@@ -616,6 +628,7 @@ static void deliver(uint32_t *next_buf)
 	G.rx_data = buf;
 	G.rx_len = len;
 	G.inputs = 0;
+	TRACE("datagram from source %u, %u bytes\n", src, len);
 	(void)worker_rx(&G.w, (const struct sockaddr *)&sa, sizeof(sa), buf, len,
 			len > G.max_packet, cookie, 0);
 	G.rx_data = NULL;
@@ -626,6 +639,7 @@ static void deliver(uint32_t *next_buf)
  * asked. */
 static void tick_end(bool drain)
 {
+	TRACE("tick end%s\n", drain ? ", drain" : "");
 	worker_end_window(&G.w);
 	if (drain)
 		(void)game_host_drain(&G.h, G.now + RF_NSEC_PER_SEC);
@@ -684,12 +698,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&G, 0, offsetof(__typeof__(G), rx));
 	G.in = (struct fuzz_in){ data, size };
+	trace_on = getenv("RF_FUZZ_TRACE") != NULL;
 	G.now = RF_NSEC_PER_SEC;
 	setup();
 	hp.output_budget = G.max_output;
 	rc = game_host_start(&G.h, &G.w, &hp, why, sizeof(why));
 	if (rc < 0) {
-		FUZZ_CHECK(why[0] && G.slot->game.exit_reason[0], "init failed without a reason");
+		/* main.c copies why into the slot's exit_reason. */
+		FUZZ_CHECK(why[0], "init failed without a reason");
 		goto out;
 	}
 	/* Outside any callback, every service refuses. */

@@ -153,6 +153,9 @@ static struct rf_slot_game *slot_game(const struct game_host *h)
 
 static void apply_kicks(struct game_host *h);
 
+/* kick_flag[idx]: 0, 1 queued in kick[], or this: its leave is running. */
+#define KICK_LEAVING 2
+
 static void cb_enter(struct game_host *h, enum game_host_cb cb)
 {
 	h->cb = cb;
@@ -251,7 +254,7 @@ static int svc_kick(rf_engine *e, rf_client_id c)
 	if (idx < 0)
 		return -ENOENT;
 	/* Leaving already: its leave must not run twice. */
-	if (c == h->leaving)
+	if (c == h->leaving || h->kick_flag[idx] == KICK_LEAVING)
 		return 0;
 	if (!h->kick_flag[idx]) {
 		h->kick_flag[idx] = 1;
@@ -585,13 +588,20 @@ void game_host_leave(struct game_host *h, uint32_t idx, enum rf_leave_reason why
 
 		/* A leave inside the applying of kicks or of a session end
 		 * runs between callbacks, never inside one. */
+		uint8_t queued = h->kick_flag[idx];
+
 		h->cb = HOST_CB_LEAVE;
 		h->leaving = worker_client_id(h->w, idx);
+		/* Until its entry goes (after this returns), idx is leaving:
+		 * a kick of it, also from the leave of a client this leave
+		 * kicked, must not give it a second leave (fuzz_game). */
+		h->kick_flag[idx] = KICK_LEAVING;
 		h->game.leave(&h->engine, h->state, h->leaving, why);
 		h->leaving = 0;
 		h->cb = outer;
 		if (outer == HOST_CB_NONE && h->n_kicks && !h->applying)
 			apply_kicks(h);
+		h->kick_flag[idx] = queued;
 	}
 	h->client_data[idx] = NULL;
 }

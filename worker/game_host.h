@@ -68,7 +68,7 @@ struct game_host {
 	uint32_t max_clients;
 	void **client_data; /* [max_clients] the module's pointer per index */
 	uint64_t *kick;     /* [max_clients] ids kicked, applied after the callback */
-	uint8_t *kick_flag; /* [max_clients] index already in kick[] */
+	uint8_t *kick_flag; /* [max_clients] index already in kick[], or leaving */
 	uint32_t n_kicks;
 	uint64_t leaving;    /* the id whose leave runs, 0: none */
 	uint64_t *ids;       /* [max_clients] scratch for session end, resume */

@@ -50,12 +50,12 @@
 #include "worker/worker.h"
 
 #define MAX_CLIENTS 12
-#define MAX_PACKET 600
+#define MAX_PACKET 1500
 #define MAX_OUTPUT 200
 #define SOURCES 24
-#define MAX_IDS 512   /* ids the model remembers (stale ones to reuse) */
-#define RX_BUFS 64    /* datagrams per tick */
-#define RX_STRIDE 640 /* > MAX_PACKET + 1, like the backends' buffers */
+#define MAX_IDS 512    /* ids the model remembers (stale ones to reuse) */
+#define RX_BUFS 64     /* datagrams per tick */
+#define RX_STRIDE 1536 /* > MAX_PACKET + 1, like the backends' buffers */
 #define TICK_HZ 50
 #define MAX_TICKS 200
 
@@ -192,6 +192,10 @@ static void record(const uint8_t *data, uint32_t len, const rf_client_id *dest, 
 {
 	struct mout *o;
 
+	/* fini's output is dropped; a session end's leaves come after the
+	 * plan. Neither is sent. */
+	if (G.cb == CB_FINI || G.ending)
+		return;
 	FUZZ_CHECK(G.n_out < MAX_OUTPUT && G.n_bytes + len <= sizeof(G.bytes), "model full");
 	o = &G.out[G.n_out++];
 	o->off = G.n_bytes;
@@ -310,7 +314,7 @@ static void act(rf_engine *e, rf_client_id self, uint32_t max)
 	for (uint32_t k = 0; k < n && fuzz_more(&G.in); k++) {
 		uint8_t op = fuzz_u8(&G.in);
 
-		switch (op % 12) {
+		switch (op % 13) {
 		case 0:
 		case 1:
 			do_send(e, self);
@@ -374,6 +378,22 @@ static void act(rf_engine *e, rf_client_id self, uint32_t max)
 			for (uint32_t i = 0; i < m && i < cap; i++)
 				FUZZ_CHECK(in_table(ids[i]), "rf_clients: %llx not a client",
 					   (unsigned long long)ids[i]);
+			break;
+		}
+		case 11: { /* a run of equal sizes to one client: GSO's limits */
+			rf_client_id to = pick_id(self);
+			uint32_t runs = fuzz_u8(&G.in) % 80, len = pick_size();
+
+			for (uint32_t r = 0; r < runs; r++) {
+				uint32_t used = G.plan.out_used;
+				const uint8_t *src = pick_src(&len);
+
+				rc = rf_send(e, to, src, len);
+				if (!kicked(to))
+					check_output_rc(rc, len, !in_table(to), 1, 1, used, "run");
+				if (rc == 0 && !G.ending)
+					record(src, len, &to, 1);
+			}
 			break;
 		}
 		default:
@@ -563,9 +583,13 @@ static void check_plan(void)
 				(unsigned long long)c, k, s);
 		}
 		FUZZ_CHECK(bytes <= TICK_GSO_MAX_BYTES, "send %u: %u bytes", s, bytes);
+		TRACE("  send to %llx: %u x %u, %u bytes\n", (unsigned long long)c, sd->count,
+		      sd->seg, bytes);
 		total += sd->count;
 	}
 	FUZZ_CHECK(total <= G.max_output, "%u datagrams sent, budget %u", total, G.max_output);
+	TRACE("plan: %u sends, %u datagrams, %u outputs queued, %u clients\n", p->n_sends, total,
+	      G.n_out, G.w.clients.n);
 	/* Every live client got everything queued for it. */
 	for (uint32_t i = 0; i < G.w.clients.n; i++) {
 		uint32_t idx = clients_list(&G.w.clients)[i];

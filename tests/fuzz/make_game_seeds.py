@@ -14,8 +14,8 @@ import struct
 import sys
 
 OP_DELIVER, OP_TICK, OP_SILENCE, OP_DRAIN, OP_OUTSIDE = 0, 4, 5, 6, 7
-# act(): op % 12
-A_SEND, A_BCAST, A_KICK, A_END, A_VALUE, A_STATUS, A_LOG = 0, 2, 3, 4, 5, 6, 7
+# act(): op % 13
+A_SEND, A_BCAST, A_KICK, A_END, A_VALUE, A_STATUS, A_LOG, A_RUN = 0, 2, 3, 4, 5, 6, 7, 11
 
 
 def u8(v):
@@ -30,7 +30,7 @@ def header(gso=1, clients=8, packet=200, ppt=4, output=100):
     # setup(): gso, max_clients - 1, max_packet - 1, max_packets_per_tick - 1,
     # max_output_per_tick - 1; fz_init(): 5 value names, no actions, success.
     names = b"".join(u16(len(n) + 0) + n for n in (b"players", b"score", b"BAD-name",
-                                                   b"x" * 20, b"extra"))
+                                                   b"x" * 19, b"extra"))
     return (u8(gso) + u8(clients - 1) + u16(packet - 1) + u8(ppt - 1) + u8(output - 1)
             + names + u8(0) + u8(0))
 
@@ -50,6 +50,11 @@ def send_self(size):
 
 def broadcast(size):
     return u8(A_BCAST) + u8(3) + u8(3) + u16(size - 1) + u8(0)
+
+
+def run(n):
+    # n sends of max_packet bytes to the sender, from the scratch buffer.
+    return u8(A_RUN) + u8(0) + u8(n) + u8(1) + u8(0) * n
 
 
 def seeds():
@@ -83,6 +88,16 @@ def seeds():
                         u8(0) + u8(0) + u8(3) + broadcast(600) + send_self(1) + broadcast(1))
     body += u8(OP_TICK) + u8(OP_OUTSIDE) + u8(OP_TICK)
     out["budget"] = body
+    # GSO's caps: 140 datagrams of 1,100 bytes to one client, cut at
+    # 65,507 bytes (59 segments); of 1,000 bytes, at 64 segments.
+    body = header(gso=1, clients=2, packet=1100, output=200)
+    body += deliver(0, b"x", u8(0) + u8(0) + u8(2) + run(70) + run(70))
+    body += u8(OP_TICK) + u8(0) + u8(OP_TICK) + u8(0)
+    out["gso_caps"] = body
+    body = header(gso=1, clients=2, packet=1000, output=200)
+    body += deliver(0, b"x", u8(0) + u8(0) + u8(2) + run(70) + run(70))
+    body += u8(OP_TICK) + u8(0)
+    out["gso_64_segments"] = body
     out["random"] = bytes(rnd.randrange(256) for _ in range(600))
     return out
 

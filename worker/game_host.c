@@ -139,8 +139,13 @@ static void slot_text(char *dst, size_t cap, const char *src)
 {
 	size_t i = 0;
 
-	for (; src[i] && i + 1 < cap; i++)
-		dst[i] = src[i] >= ' ' && src[i] <= '~' ? src[i] : '?';
+	for (; src[i] && i + 1 < cap; i++) {
+		char c = src[i];
+
+		if (c < ' ' || c > '~')
+			c = '?';
+		dst[i] = c;
+	}
 	memset(dst + i, 0, cap - i);
 }
 

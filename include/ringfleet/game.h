@@ -65,7 +65,8 @@ enum rf_game_log_level {
 };
 
 /* Errors services return, as negative errno values. */
-/* -EINVAL  bad argument (length 0 or over max_packet, bad name, ...)
+/* -EINVAL  bad argument (length over max_packet, bad name, ...; an
+ *          empty datagram is valid UDP, and is sent)
  * -ENOENT  no such client (left, kicked, or never was)
  * -ENOBUFS the tick's output budget (max_output_per_tick) is used up
  * -EPERM   not allowed from this callback (see each service) */

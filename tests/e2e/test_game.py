@@ -72,7 +72,8 @@ def t_kick(backend):
         g = wait_game(w, lambda g: g["values"].get("leaves") == 1, "a kicked")
         rt.check(g["values"]["last_leave"] == LEAVE_KICKED, f"leave reason {g['values']}")
         rt.check(g["values"]["players"] == 1, f"players {g['values']}")
-        rt.check(w.stats()["clients"] == 1, "a still in the table")
+        ok = rt.wait_until(lambda: w.stats()["clients"] == 1, timeout=5)
+        rt.check(ok, "a still in the table")
         # Game data from a kicked client draws a CHALLENGE, no echo.
         a.send(b"x" * 32)
         got = rt.gather([a], timeout=5, done=lambda g: g[0])[0]
@@ -94,9 +95,11 @@ def t_refuse(backend):
             rt.check(False, "the game's refusal did not reach the client")
         except rt.Refused as e:
             rt.check(e.reason == 3, f"refused for reason {e.reason}, want 3 (the game)")
+        # Counters are published after the tick's replies went out.
+        ok = rt.wait_until(lambda: w.stats()["adm_refusals"] >= 1, timeout=5)
         st = w.stats()
+        rt.check(ok, "refusal not counted")
         rt.check(st["clients"] == 1, f"clients {st['clients']}")
-        rt.check(st["adm_refusals"] >= 1, "refusal not counted")
         g = w.slot.game()
         rt.check(g["values"]["joins"] == 1, f"values {g['values']}")
 
@@ -113,6 +116,8 @@ def t_end_session(backend):
         rt.check(got[:1] == [b"last"], f"b's last echo: {got}")
         g = wait_game(w, lambda g: g["values"].get("leaves") == 2, "session over")
         rt.check(g["values"]["last_leave"] == LEAVE_SESSION_OVER, f"values {g['values']}")
+        # The game area moves during the tick, the counters at its end.
+        rt.wait_until(lambda: w.stats()["sessions_ended"] >= 1, timeout=5)
         st = w.stats()
         rt.check(st["sessions_ended"] == 1, f"sessions_ended {st['sessions_ended']}")
         rt.check(st["clients"] == 0, f"clients {st['clients']}")
@@ -145,6 +150,55 @@ def t_drain(backend):
         got = rt.gather([a, b], timeout=5, done=lambda g: g[0] and g[1])
         rt.check(got == [[b"bye"], [b"bye"]], f"goodbyes: {got}")
         rt.check(w.slot.stats()["sessions_ended"] == 1, "drain's session end not counted")
+
+
+def t_drain_deadline(backend):
+    """SIGTERM to a module that drains without ending its session: the
+    worker ticks on (echoing) until drain_timeout_ms, then exits 0."""
+    with echo_worker(backend, extra=["--drain-timeout-ms", 1500,
+                                     "--game-args", "linger"]) as w:
+        a, = clients_for(w, 1)
+        register(w, [a])
+        t0 = time.monotonic()
+        w.proc.send_signal(signal.SIGTERM)
+        got = rt.gather([a], timeout=5, done=lambda g: b"bye" in g[0])[0]
+        rt.check(got == [b"bye"], f"goodbye: {got}")
+        a.send(b"still here")
+        got = rt.gather([a], timeout=5, done=lambda g: g[0])[0]
+        rt.check(got == [b"still here"], f"while draining: {got}")
+        rc = w.proc.wait(15)
+        took = time.monotonic() - t0
+        rt.check(rc == 0, f"exit {rc}:\n{w.proc.output()}")
+        rt.check(1.4 <= took < 10, f"stopped {took:.2f} s after SIGTERM, drain timeout 1.5 s")
+        rt.check(w.slot.stats()["sessions_ended"] == 0, "no session end was asked")
+
+
+def t_resume(backend):
+    """A new worker on the same slot: the module starts afresh and the
+    clients the slot kept join it, then play on."""
+    # linger: the drain at stop must not end the session (which would
+    # empty the table).
+    keep = ["--game-args", "linger", "--drain-timeout-ms", 0]
+    with rt.Slot(16) as slot:
+        with echo_worker(backend, slot=slot, extra=keep) as w1:
+            a, b = clients_for(w1, 2)
+            register(w1, [a, b])
+            a.send(b"who")
+            old = rt.gather([a], timeout=10, done=lambda g: g[0])[0]
+            port = w1.port
+        rt.drain([a, b], quiet=0.3)  # w1's goodbye
+        with echo_worker(backend, slot=slot, port=port, extra=keep) as w2:
+            g = wait_game(w2, lambda g: g["values"].get("players") == 2, "resumed joins")
+            rt.check(g["values"]["joins"] == 2 and g["values"]["leaves"] == 0,
+                     f"values {g['values']}")
+            a.send(b"who")
+            b.send(b"back")
+            got = rt.gather([a, b], timeout=10, done=lambda g: g[0] and g[1])
+            rt.check(got[1] == [b"back"], f"b after resume: {got[1]}")
+            # Ids are per worker life: the new module's, whatever the old
+            # worker's were.
+            rt.check(len(got[0]) == 1 and got[0][0].startswith(b"id ") and old,
+                     f"a's id after resume {got[0]}, before {old}")
 
 
 def t_relay(backend):
@@ -191,7 +245,8 @@ def t_bad_module(backend):
                      f"--check-game {game}: exit {rc}, output {p.output()!r}")
 
 
-SCENARIOS = [t_echo, t_kick, t_refuse, t_end_session, t_timeout, t_drain, t_relay]
+SCENARIOS = [t_echo, t_kick, t_refuse, t_end_session, t_timeout, t_drain, t_drain_deadline,
+             t_resume, t_relay]
 # Backend-independent scenarios run once, in the run that can always run.
 MMSG_ONLY = [t_bad_module]
 

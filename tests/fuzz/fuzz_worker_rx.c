@@ -15,11 +15,14 @@
  * over an array, no hashing): the verdict of each worker_rx() call (the
  * per-client cap counting per arrival tick on the tick grid), the
  * counters, which clients exist and at which index, expiry, and at every
- * tick the plan: its destinations are exactly the live clients, its
- * batches cover every admitted packet once and in order, no batch exceeds
- * 64 segments or 65,507 bytes, GSO runs follow the kernel's rules and are
- * as long as they may be. A final "restart" attaches a second worker to
- * the slot, which must find the same clients and counters.
+ * tick the plan: the relay (the built-in game, run through the game host
+ * as in ringfleet-worker) broadcasts each kept datagram to the clients in
+ * the table at that moment, within the output budget, so each live client
+ * gets exactly the kept datagrams since it joined, once and in order, in
+ * sends to it alone; no send exceeds 64 segments or 65,507 bytes, GSO runs
+ * follow the kernel's rules and are as long as they may be. A final
+ * "restart" attaches a second worker to the slot, which must find the
+ * same clients and counters.
  *
  * Without header flag 0x80 the worker admits in open mode. With it, an
  * admission byte picks cookie or open mode and max_clients_per_ip 0..4,
@@ -50,6 +53,7 @@
 #include "common/slot.h"
 #include "common/timeutil.h"
 #include "tests/fuzz/fuzz_input.h"
+#include "worker/game_host.h"
 #include "worker/worker.h"
 
 /* Room for a source address in both backends' receive buffers. */
@@ -74,18 +78,25 @@ struct mclient {
 	uint32_t count; /* packets counted in that tick */
 	int idx;        /* the worker's entry */
 	bool probation; /* admitted by handshake, no game data yet */
+	uint32_t from;  /* the first of this tick's packets it gets */
 };
 
 struct mpkt {
 	void *base;
 	uint32_t len;
 	uint32_t cookie;
+	uint64_t hash; /* of the bytes when received, for a copy in the plan */
+	bool sent;     /* broadcast within the output budget */
 };
 
 /* The reference model and the harness state around one worker. */
 struct fx {
 	struct worker w;
+	struct game_host host; /* the relay */
 	struct tick_plan plan;
+	uint32_t max_out;  /* the plan's output budget */
+	uint32_t out_used; /* the model's count of it this tick */
+	uint64_t drop_output;
 	struct rf_slot *slot;
 	struct worker_params wp;
 	uint32_t cap;
@@ -340,7 +351,9 @@ static int model_admit(struct fx *f, const struct key *k, uint32_t namelen, stru
 		f->evictions++;
 	}
 	*out = &f->c[f->n++];
-	**out = (struct mclient){ .k = *k, .seen = f->now, .idx = -1, .probation = f->cookie_mode };
+	**out = (struct mclient){
+		.k = *k, .seen = f->now, .idx = -1, .probation = f->cookie_mode, .from = f->n_pkts
+	};
 	f->adm_admitted++;
 	if (f->cookie_mode)
 		model_reply(f, false, namelen);
@@ -368,6 +381,16 @@ static int model_unknown(struct fx *f, const struct key *k, const uint8_t *name,
 		model_reply(f, true, namelen);
 	f->unadmitted++;
 	return -ENOTCONN;
+}
+
+static uint64_t fnv(const void *data, size_t len)
+{
+	const uint8_t *b = data;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
 }
 
 /* The verdict worker_rx() must give, updating the model as it would. */
@@ -426,7 +449,7 @@ static int model_rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *d
 		f->no_buffer++;
 		return -ENOBUFS;
 	}
-	f->pkts[f->n_pkts++] = (struct mpkt){ data, len, f->cookie };
+	f->pkts[f->n_pkts++] = (struct mpkt){ data, len, f->cookie, fnv(data, len), false };
 	f->admitted++;
 	return 0;
 }
@@ -447,6 +470,7 @@ static void check_counters(struct fx *f)
 	FUZZ_CHECK(s->adm_refusals - b->adm_refusals == f->refusals, "adm_refusals");
 	FUZZ_CHECK(s->adm_challenges - b->adm_challenges == f->n_challenges, "adm_challenges");
 	FUZZ_CHECK(s->drop_replies - b->drop_replies == f->replies_dropped, "drop_replies");
+	FUZZ_CHECK(s->drop_output - b->drop_output == f->drop_output, "drop_output");
 	FUZZ_CHECK(f->w.n_replies == f->replies && f->w.n_challenges == f->challenges,
 		   "replies %u (%u challenges), model %u (%u)", f->w.n_replies, f->w.n_challenges,
 		   f->replies, f->challenges);
@@ -514,12 +538,22 @@ static void rx(struct fx *f, const uint8_t *name, uint32_t namelen, void *data, 
 
 	f->cookie++;
 	want = model_rx(f, name, namelen, data, len, trunc, stamp, &who);
-	got = worker_rx(&f->w, &f->plan, (const struct sockaddr *)name, namelen, data, len, trunc,
-			f->cookie, stamp);
+	got = worker_rx(&f->w, (const struct sockaddr *)name, namelen, data, len, trunc, f->cookie,
+			stamp);
 	FUZZ_CHECK(got == want, "worker_rx = %d, model %d (len %u, namelen %u, trunc %d)", got,
 		   want, len, namelen, trunc);
 	if (f->may_evict)
 		model_evicted(f, &who);
+	/* The relay's broadcast: every client in the table now, counted
+	 * against the budget, or refused whole. */
+	if (got == 0) {
+		if (f->out_used + f->n <= f->max_out) {
+			f->out_used += f->n;
+			f->pkts[f->n_pkts - 1].sent = true;
+		} else {
+			f->drop_output++;
+		}
+	}
 	if (who) {
 		int idx = worker_index(f, &who->k);
 
@@ -548,15 +582,16 @@ static void trace_plan(const struct fx *f)
 {
 	const struct tick_plan *p = &f->plan;
 
-	fprintf(stderr, "tick: %u clients, %u packets, gso %u, batches:", f->n, p->n_pkts, f->gso);
-	for (uint32_t b = 0; b < p->n_batches; b++)
-		fprintf(stderr, " %ux%u", p->batch[b].count,
-			p->batch[b].seg ? p->batch[b].seg
-					: (unsigned)p->iov[p->batch[b].first].iov_len);
-	fprintf(stderr, " | in %llu drops trunc %llu clients %llu flood %llu nobuf %llu",
+	fprintf(stderr, "tick: %u clients, %u packets, %u outputs, gso %u, sends:", f->n, p->n_in,
+		p->n_out, f->gso);
+	for (uint32_t i = 0; i < p->n_sends; i++)
+		fprintf(stderr, " %u:%ux%u", p->send[i].idx, p->send[i].count,
+			p->send[i].seg ? p->send[i].seg
+				       : (unsigned)p->iov[p->send[i].first].iov_len);
+	fprintf(stderr, " | in %llu drops trunc %llu clients %llu flood %llu nobuf %llu out %llu",
 		(unsigned long long)f->pkts_in, (unsigned long long)f->truncated,
 		(unsigned long long)f->max_clients, (unsigned long long)f->flood,
-		(unsigned long long)f->no_buffer);
+		(unsigned long long)f->no_buffer, (unsigned long long)f->drop_output);
 	fprintf(stderr,
 		" unadmitted %llu hs %llu | admitted %llu evicted %llu refused %llu"
 		" challenges %llu replies %u dropped %llu\n",
@@ -566,83 +601,121 @@ static void trace_plan(const struct fx *f)
 		(unsigned long long)f->replies_dropped);
 }
 
-static void check_batch_maximal(const struct fx *f, const struct tick_batch *bt, uint64_t bytes,
-				uint32_t gso)
+/* Send s to a client, followed by send t to the same client: t's first
+ * datagram could have joined s as a segment? A missed GSO run costs one
+ * more send. */
+static void check_send_maximal(const struct fx *f, const struct tick_send *s,
+			       const struct tick_send *t, uint64_t bytes, uint32_t gso)
 {
 	const struct tick_plan *p = &f->plan;
-	uint32_t next = bt->first + bt->count;
-	size_t first = p->iov[bt->first].iov_len, last = p->iov[next - 1].iov_len, len;
+	size_t first = p->iov[s->first].iov_len, last = p->iov[s->first + s->count - 1].iov_len;
+	size_t len = p->iov[t->first].iov_len;
 
-	if (next >= p->n_pkts || first == 0 || first > gso)
+	if (first == 0 || first > gso)
 		return;
-	len = p->iov[next].iov_len;
-	/* The next packet could have joined as a segment: a missed GSO run
-	 * costs every destination one more send. */
-	FUZZ_CHECK(!(last == first && bt->count < TICK_GSO_MAX_SEGS && len > 0 && len <= first &&
+	FUZZ_CHECK(!(last == first && s->count < TICK_GSO_MAX_SEGS && len > 0 && len <= first &&
 		     bytes + len <= TICK_GSO_MAX_BYTES),
-		   "batch at %u (%u x %zu) stops before packet %u (%zu bytes)", bt->first,
-		   bt->count, first, next, len);
+		   "send to %u (%u x %zu) stops before a datagram of %zu bytes", s->idx, s->count,
+		   first, len);
+}
+
+/* One send's own rules: size, segments, the UDP_SEGMENT cmsg. */
+static uint64_t check_send(const struct fx *f, uint32_t i, uint32_t gso)
+{
+	const struct tick_plan *p = &f->plan;
+	const struct tick_send *s = &p->send[i];
+	uint64_t bytes = 0;
+
+	FUZZ_CHECK(s->count >= 1 && s->count <= TICK_GSO_MAX_SEGS, "send %u has %u datagrams", i,
+		   s->count);
+	for (uint32_t j = s->first; j < s->first + s->count; j++)
+		bytes += p->iov[j].iov_len;
+	FUZZ_CHECK(bytes <= TICK_GSO_MAX_BYTES, "send %u carries %llu bytes", i,
+		   (unsigned long long)bytes);
+	if (s->count == 1) {
+		FUZZ_CHECK(s->seg == 0, "lone datagram sent with GSO");
+	} else {
+		const struct cmsghdr *cm = &p->cmsg[i].align;
+		uint16_t seg;
+
+		FUZZ_CHECK(s->seg > 0 && s->seg <= gso && s->seg == p->iov[s->first].iov_len,
+			   "send %u: segment %u with GSO cap %u", i, s->seg, gso);
+		for (uint32_t j = s->first; j + 1 < s->first + s->count; j++)
+			FUZZ_CHECK(p->iov[j].iov_len == s->seg, "unequal segment %u", j);
+		FUZZ_CHECK(p->iov[s->first + s->count - 1].iov_len > 0, "empty segment");
+		FUZZ_CHECK(cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_SEGMENT &&
+				   cm->cmsg_len == CMSG_LEN(sizeof(uint16_t)),
+			   "send %u: cmsg", i);
+		memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
+		FUZZ_CHECK(seg == s->seg, "send %u: cmsg says %u, send %u", i, seg, s->seg);
+	}
+	return bytes;
+}
+
+/* The datagrams of client c, in send order, against the model's: every
+ * packet broadcast since it joined, once, in order. */
+static void check_client_sends(const struct fx *f, const struct mclient *c, uint32_t gso)
+{
+	const struct tick_plan *p = &f->plan;
+	uint32_t want = c->from, prev = UINT32_MAX;
+	uint64_t prev_bytes = 0;
+
+	for (uint32_t i = 0; i < p->n_sends; i++) {
+		const struct tick_send *s = &p->send[i];
+		uint64_t bytes;
+
+		if (s->idx != (uint32_t)c->idx)
+			continue;
+		FUZZ_CHECK(s->gen == f->w.gen[c->idx], "send %u to an older client of entry %d", i,
+			   c->idx);
+		bytes = check_send(f, i, gso);
+		if (prev != UINT32_MAX)
+			check_send_maximal(f, &p->send[prev], s, prev_bytes, gso);
+		for (uint32_t j = s->first; j < s->first + s->count; j++) {
+			while (want < f->n_pkts && !f->pkts[want].sent)
+				want++;
+			FUZZ_CHECK(want < f->n_pkts, "client %d gets more than was sent", c->idx);
+			/* By reference (the input it was), or a copy. */
+			FUZZ_CHECK(
+				p->iov[j].iov_len == f->pkts[want].len &&
+					(p->iov[j].iov_base == f->pkts[want].base ||
+					 fnv(p->iov[j].iov_base, p->iov[j].iov_len) ==
+						 f->pkts[want].hash),
+				"client %d: datagram %u (%zu bytes) is not packet %u (%u bytes, of %u)",
+				c->idx, j, p->iov[j].iov_len, want, f->pkts[want].len, f->n_pkts);
+			want++;
+		}
+		prev = i;
+		prev_bytes = bytes;
+	}
+	while (want < f->n_pkts && !f->pkts[want].sent)
+		want++;
+	FUZZ_CHECK(want == f->n_pkts, "client %d misses packet %u of %u", c->idx, want, f->n_pkts);
 }
 
 static void check_plan(struct fx *f)
 {
 	const struct tick_plan *p = &f->plan;
 	uint32_t gso = f->gso < TICK_GSO_MAX_BYTES ? f->gso : TICK_GSO_MAX_BYTES;
-	uint32_t next = 0;
 
-	FUZZ_CHECK(p->n_pkts == f->n_pkts, "plan has %u packets, model %u", p->n_pkts, f->n_pkts);
-	for (uint32_t i = 0; i < p->n_pkts; i++)
-		FUZZ_CHECK(p->iov[i].iov_base == f->pkts[i].base &&
-				   p->iov[i].iov_len == f->pkts[i].len &&
+	/* The input, held by reference. */
+	FUZZ_CHECK(p->n_in == f->n_pkts, "plan holds %u packets, model %u", p->n_in, f->n_pkts);
+	for (uint32_t i = 0; i < p->n_in; i++)
+		FUZZ_CHECK(p->in_iov[i].iov_base == f->pkts[i].base &&
+				   p->in_iov[i].iov_len == f->pkts[i].len &&
 				   p->cookie[i] == f->pkts[i].cookie,
 			   "packet %u of the plan", i);
-	/* Every packet goes to every live client, each once. */
-	FUZZ_CHECK(p->n_dests == f->n, "%u destinations for %u clients", p->n_dests, f->n);
+	FUZZ_CHECK(p->out_used == f->out_used, "output budget used %u, model %u", p->out_used,
+		   f->out_used);
+	/* Sends only to live clients. */
 	memset(f->mark, 0, f->wp.max_clients);
 	for (uint32_t i = 0; i < f->n; i++)
 		f->mark[f->c[i].idx] = 1;
-	for (uint32_t d = 0; d < p->n_dests; d++) {
-		FUZZ_CHECK(p->dest[d] < f->wp.max_clients && f->mark[p->dest[d]] == 1,
-			   "destination %u is not a live client or repeats", p->dest[d]);
-		f->mark[p->dest[d]] = 2;
-	}
-	FUZZ_CHECK(tick_plan_sends(p) == p->n_dests * p->n_batches, "sends");
-	for (uint32_t b = 0; b < p->n_batches; b++) {
-		const struct tick_batch *bt = &p->batch[b];
-		uint64_t bytes = 0;
-
-		FUZZ_CHECK(bt->first == next, "batch %u starts at %u, expected %u", b, bt->first,
-			   next);
-		FUZZ_CHECK(bt->count >= 1 && bt->count <= TICK_GSO_MAX_SEGS &&
-				   bt->first + bt->count <= p->n_pkts,
-			   "batch %u has %u packets", b, bt->count);
-		for (uint32_t i = bt->first; i < bt->first + bt->count; i++)
-			bytes += p->iov[i].iov_len;
-		FUZZ_CHECK(bytes <= TICK_GSO_MAX_BYTES, "batch %u carries %llu bytes", b,
-			   (unsigned long long)bytes);
-		if (bt->count == 1) {
-			FUZZ_CHECK(bt->seg == 0, "lone packet sent with GSO");
-		} else {
-			const struct cmsghdr *cm = &p->cmsg[b].align;
-			uint16_t seg;
-
-			FUZZ_CHECK(bt->seg > 0 && bt->seg <= gso &&
-					   bt->seg == p->iov[bt->first].iov_len,
-				   "batch %u: segment %u with GSO cap %u", b, bt->seg, gso);
-			for (uint32_t i = bt->first; i + 1 < bt->first + bt->count; i++)
-				FUZZ_CHECK(p->iov[i].iov_len == bt->seg, "unequal segment %u", i);
-			FUZZ_CHECK(p->iov[bt->first + bt->count - 1].iov_len > 0, "empty segment");
-			FUZZ_CHECK(cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_SEGMENT &&
-					   cm->cmsg_len == CMSG_LEN(sizeof(uint16_t)),
-				   "batch %u: cmsg", b);
-			memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
-			FUZZ_CHECK(seg == bt->seg, "batch %u: cmsg says %u, batch %u", b, seg,
-				   bt->seg);
-		}
-		check_batch_maximal(f, bt, bytes, gso);
-		next += bt->count;
-	}
-	FUZZ_CHECK(next == p->n_pkts, "batches cover %u of %u packets", next, p->n_pkts);
+	for (uint32_t i = 0; i < p->n_sends; i++)
+		FUZZ_CHECK(p->send[i].idx < f->wp.max_clients && f->mark[p->send[i].idx],
+			   "send %u to %u, not a live client", i, p->send[i].idx);
+	for (uint32_t i = 0; i < f->n; i++)
+		check_client_sends(f, &f->c[i], gso);
 	if (trace)
 		trace_plan(f);
 }
@@ -665,8 +738,13 @@ static void end_tick(struct fx *f, uint64_t work_ns)
 	f->n = kept;
 	check_clients(f);
 	FUZZ_CHECK(f->w.st.clients == f->n, "st.clients");
-	worker_plan(&f->w, &f->plan);
+	worker_game_tick(&f->w);
+	worker_plan(&f->w);
 	check_plan(f);
+	FUZZ_CHECK(!worker_end_tick(&f->w), "the relay ended a session");
+	/* Everyone here now gets the whole next tick. */
+	for (uint32_t i = 0; i < f->n; i++)
+		f->c[i].from = 0;
 
 	worker_tick_done(&f->w, work_ns, f->now);
 	worker_publish(&f->w);
@@ -683,7 +761,9 @@ static void end_tick(struct fx *f, uint64_t work_ns)
 		free(f->held[i]);
 	f->n_held = 0;
 	tick_plan_reset(&f->plan);
+	worker_set_plan(&f->w, &f->plan);
 	f->n_pkts = 0;
+	f->out_used = 0;
 	/* The next tick starts a period later. */
 	f->now += f->period;
 	set_now(f);
@@ -1064,9 +1144,28 @@ static void setup(struct fx *f, struct fuzz_in *in)
 		}
 	}
 	memcpy(snap, f->slot->clients, f->wp.max_clients * sizeof(*snap));
-	FUZZ_CHECK(tick_plan_init(&f->plan, f->cap, f->wp.max_clients) == 0, "tick_plan_init");
+	/* A budget the relay may exceed with many clients: refusals are
+	 * part of the model. The payloads are copies (the harness's buffers
+	 * are not a backend's receive region); the arena holds cap of them. */
+	f->max_out = f->cap * f->wp.max_clients < 65536 ? f->cap * f->wp.max_clients : 65536;
+	f->wp.max_output_per_tick = f->max_out;
+	FUZZ_CHECK(tick_plan_init(&f->plan,
+				  &(struct tick_plan_cfg){ .max_in = f->cap,
+							   .max_out = f->max_out,
+							   .max_clients = f->wp.max_clients,
+							   .max_packet = f->wp.max_packet }) == 0,
+		   "tick_plan_init");
 	ret = worker_init(&f->w, f->slot, &f->wp);
 	FUZZ_CHECK(ret == want, "worker_init = %d, expected %d", ret, want);
+	{
+		struct game_host_params gp = { .server = "fuzz", .args = "", .tick_hz = 50 };
+		char why[GAME_HOST_WHY_MAX];
+
+		FUZZ_CHECK(game_host_load(&f->host, "relay", why, sizeof(why)) == 0 &&
+				   game_host_start(&f->host, &f->w, &gp, why, sizeof(why)) == 0,
+			   "relay: %s", why);
+	}
+	worker_set_plan(&f->w, &f->plan);
 	if (want)
 		model_resume(f, snap);
 	free(snap);
@@ -1084,6 +1183,7 @@ static void check_restart(struct fx *f)
 	struct worker_params wp = f->wp;
 	struct rf_slot_stats st = f->w.st;
 
+	game_host_unload(&f->host);
 	worker_free(&f->w);
 	wp.seed = ~wp.seed;
 	FUZZ_CHECK(worker_init(&f->w, f->slot, &wp) == 1, "restart did not resume");

@@ -5,7 +5,8 @@
  * Datagrams with a meaning: "kick" kicks the sender, "end" ends the
  * session, "who" answers "id <decimal rf_client_id>". game_args
  * "max=N" refuses a join beyond N clients. On drain it broadcasts "bye"
- * and ends the session.
+ * and ends the session (with game_args "linger": broadcasts "bye" and
+ * lets the drain deadline stop the worker).
  *
  * Values: players (clients now), joins, leaves, last_leave (the reason of
  * the last leave, enum rf_leave_reason). Status: "players N".
@@ -19,6 +20,7 @@
 
 struct echo {
 	uint32_t max; /* 0: no limit */
+	int linger;   /* drain without ending the session */
 	int64_t players, joins, leaves;
 };
 
@@ -44,6 +46,7 @@ static int echo_init(rf_engine *e, const struct rf_game_info *info, void **state
 	m = strstr(info->args, "max=");
 	if (m)
 		g->max = (uint32_t)strtoul(m + 4, NULL, 10);
+	g->linger = strstr(info->args, "linger") != NULL;
 	for (unsigned i = 0; i < 4; i++)
 		if (rf_define_value(e, i, names[i]) < 0) {
 			free(g);
@@ -111,10 +114,12 @@ static void echo_tick(rf_engine *e, void *state)
 
 static void echo_drain(rf_engine *e, void *state, uint64_t deadline_ns)
 {
-	(void)state;
+	struct echo *g = state;
+
 	(void)deadline_ns;
 	rf_broadcast(e, RF_NO_CLIENT, "bye", 3);
-	rf_end_session(e);
+	if (!g->linger)
+		rf_end_session(e);
 }
 
 static const struct rf_game echo_game = {

@@ -49,6 +49,8 @@ static struct fake {
 	uint32_t clients_in_input; /* rf_clients() inside the last input */
 	int in_init[8];            /* service results inside init */
 	int in_tick[4];
+	uint64_t target;     /* tick sends to it when set */
+	int send_ret[4];     /* their results */
 	void *data_in_input; /* rf_client_data() inside the last input */
 	int log_lines;       /* lines init logs */
 } fk;
@@ -155,6 +157,14 @@ static void f_tick(rf_engine *e, void *state)
 	fk.in_tick[1] = rf_set_value(e, 0, 42);
 	fk.in_tick[2] = rf_set_value(e, 3, 1); /* never defined */
 	fk.in_tick[3] = rf_set_status(e, "caf\xc3\xa9 ok 0123456789012345678901234567890123456789");
+	if (fk.target) {
+		static char big[101];
+
+		fk.send_ret[0] = rf_send(e, fk.target, "", 0); /* empty is valid */
+		fk.send_ret[1] = rf_send(e, fk.target, big, sizeof(big));
+		fk.send_ret[2] = rf_send(e, fk.target ^ (1ull << 32), "x", 1); /* stale */
+		fk.send_ret[3] = rf_broadcast(e, fk.target, "x", 1);
+	}
 	if (fk.end_in_tick)
 		rf_end_session(e);
 }
@@ -511,6 +521,14 @@ static void test_end_session_and_drain(void **state)
 	assert_int_equal(rx(f, 1000), 0);
 	assert_int_equal(rx(f, 1001), 0);
 	assert_false(worker_end_tick(&f->w)); /* nothing asked */
+	fk.target = id_of(f, 1000);
+	worker_game_tick(&f->w);
+	assert_int_equal(fk.send_ret[0], 0);
+	assert_int_equal(fk.send_ret[1], -EINVAL);
+	assert_int_equal(fk.send_ret[2], -ENOENT);
+	assert_int_equal(fk.send_ret[3], 0);
+	assert_int_equal(f->p.n_out, 2); /* to 1000, and to all but 1000 */
+	fk.target = 0;
 	fk.end_in_tick = true;
 	worker_game_tick(&f->w);
 	/* Not before the end of the tick: the tick's output goes first. */

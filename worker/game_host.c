@@ -623,7 +623,9 @@ static void rx_tail_poison(const struct game_host *h, const void *data, uint32_t
 	uintptr_t a = (uintptr_t)data + len, end;
 
 	/* Only a buffer of the plan's receive region has a known end. */
-	if (!p || !tick_plan_holds(p, data, len ? len : 1))
+	if (!p || !p->rx_stride || (uintptr_t)data < p->rx_base ||
+	    ((uintptr_t)data - p->rx_base) / p->rx_stride >= p->in_cap ||
+	    !tick_plan_holds(p, data, len ? len : 1))
 		return;
 	end = p->rx_base + ((uintptr_t)data - p->rx_base) / p->rx_stride * p->rx_stride +
 	      p->rx_stride;

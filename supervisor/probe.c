@@ -147,8 +147,10 @@ static void wait_some(struct probe *run[], size_t n)
 			first = run[i]->deadline_ns;
 	}
 	timeout = first <= now ? 0 : (int)((first - now) / RF_NSEC_PER_MSEC + 1);
-	if (poll(pfd, (nfds_t)(2 * n), timeout) < 0 && errno != EINTR)
-		return;
+	/* On an error (EINTR) no event counts, only the deadlines below act:
+	 * no error can keep a child past its deadline. */
+	if (poll(pfd, (nfds_t)(2 * n), timeout) < 0)
+		memset(pfd, 0, sizeof(pfd));
 	now = rf_now_ns();
 	for (size_t i = 0; i < n; i++) {
 		struct probe *p = run[i];

@@ -108,10 +108,13 @@ struct ksigaction {
 extern char **environ;
 
 /* syscall(2) is a plain libc function (no interceptor); -errno on error.
- * errno is the supervisor's (shared memory), which is suspended. */
+ * errno is the supervisor's (shared memory), which is suspended. The
+ * unused arguments are passed as 0: syscall() loads six registers
+ * whatever it is given, and prctl(PR_SET_NO_NEW_PRIVS) fails with EINVAL
+ * when its fifth is not 0 (it was garbage in sanitizer builds). */
 NO_ASAN static long rf_raw_syscall4(long nr, long a, long b, long c, long d)
 {
-	long r = syscall(nr, a, b, c, d);
+	long r = syscall(nr, a, b, c, d, 0L, 0L);
 
 	return r < 0 ? -errno : r;
 }

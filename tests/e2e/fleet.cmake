@@ -40,3 +40,6 @@ set_tests_properties(e2e_spawn_pacing PROPERTIES RUN_SERIAL TRUE)
 # Game modules in the configuration (issue 12): path safety, the --check
 # module probe (a stand-in worker plays the verdicts), a reload refused.
 rf_e2e_test(e2e_game_config test_game_config.py TIMEOUT 120)
+# The same with real modules (tests/games): status, table and /metrics of
+# the echo module, bad modules refused by --check and reload, fatal at start.
+rf_e2e_test(e2e_game_fleet test_game_fleet.py TIMEOUT 120)

@@ -6,7 +6,9 @@ tests/games:
   shows its name, values (players=1 ...) and status text in the JSON, in
   the ringfleetctl table's GAME column and in /metrics
   (ringfleet_game_value, ringfleet_drop_output_total,
-  ringfleet_sessions_ended_total); a session the module ends is counted.
+  ringfleet_sessions_ended_total); a session the module ends is counted;
+  a reload switching one server from the relay to the module restarts
+  that server only.
 - ringfleetd --check loads each module in a child with the real worker
   and refuses one without the entry point (noentry.so) and one with the
   wrong ABI (badabi.so) at the line naming it; a reload adding such a
@@ -14,6 +16,7 @@ tests/games:
 - Started anyway (start does not probe), a server whose module does not
   load is fatal with the worker's reason, not restarted; the rest run.
 """
+import json
 import os
 import socket
 import stat
@@ -92,6 +95,18 @@ def status_shows_game(echo):
               "sessions_ended not in /metrics")
         check(d.servers()["e"]["drop_output"] == 0, "drop_output")
         c.close()
+
+        # Reload with r switched to the echo module: r alone restarts.
+        before = {n: s["pid"] for n, s in d.servers().items()}
+        d.write_config("[server r]\nport = %d\ngame = %s\n[server e]\nport = %d\ngame = %s\n"
+                       % (pr, echo, pe, echo), "metrics_listen = 127.0.0.1:%d\n" % mport)
+        rc, out, err = d.ctl("--json", "reload")
+        check(rc == 0 and json.loads(out)["changed"] == ["r"], "game reload: %d %s %s" % (rc, out, err))
+        wait_for(lambda: d.servers()["r"]["game"]["name"] == "echo", 10, "r running echo")
+        after = d.servers()
+        check(after["e"]["pid"] == before["e"] and after["r"]["pid"] != before["r"],
+              "game change restarted the wrong servers: %s -> %s"
+              % (before, {n: s["pid"] for n, s in after.items()}))
         check(d.stop() == 0, "ringfleetd exit code")
 
 

@@ -141,7 +141,7 @@ def main():
               "game_args restarted the wrong servers: %s" % {n: s["pid"] for n, s in after.items()})
         for n, s in after.items():
             g = s["game"]
-            check(g["module"] == "relay" and g["values"] == {} and g["name"] in ("relay", ""),
+            check(g["module"] == "relay" and g["values"] == {} and g["name"] == "relay",
                   "%s: game %s" % (n, g))
             check(s["drop_output"] == 0 and s["sessions_ended"] == 0, "%s: game counters" % n)
 

@@ -12,6 +12,17 @@
 #include "common/timeutil.h"
 #include "worker/worker.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HOST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HOST_ASAN 1
+#endif
+#endif
+#ifdef HOST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 /* The relay, games/relay/relay.c: built in, found by name. */
 const struct rf_game *rf_relay_game(void);
 
@@ -147,6 +158,9 @@ static struct rf_slot_game *slot_game(const struct game_host *h)
 
 static void apply_kicks(struct game_host *h);
 
+/* kick_flag[idx]: 0, 1 queued in kick[], or this: its leave is running. */
+#define KICK_LEAVING 2
+
 static void cb_enter(struct game_host *h, enum game_host_cb cb)
 {
 	h->cb = cb;
@@ -245,7 +259,7 @@ static int svc_kick(rf_engine *e, rf_client_id c)
 	if (idx < 0)
 		return -ENOENT;
 	/* Leaving already: its leave must not run twice. */
-	if (c == h->leaving)
+	if (c == h->leaving || h->kick_flag[idx] == KICK_LEAVING)
 		return 0;
 	if (!h->kick_flag[idx]) {
 		h->kick_flag[idx] = 1;
@@ -560,9 +574,14 @@ int game_host_join(struct game_host *h, uint32_t idx)
 		cb_enter(h, HOST_CB_JOIN);
 		ret = h->game.join(&h->engine, h->state, id);
 		h->cb = HOST_CB_NONE;
-		/* Refused: it never joined, so it does not leave either. */
-		if (ret < 0)
+		/* Refused: it never joined, so it does not leave either.
+		 * Out of the table before the kicks of this join apply:
+		 * their leaves must not see it (fuzz_game found one
+		 * kicking it, which gave it a leave). */
+		if (ret < 0) {
 			unkick(h, id);
+			worker_refuse_client(h->w, idx);
+		}
 		cb_leave(h);
 	}
 	if (ret < 0) {
@@ -580,15 +599,54 @@ void game_host_leave(struct game_host *h, uint32_t idx, enum rf_leave_reason why
 
 		/* A leave inside the applying of kicks or of a session end
 		 * runs between callbacks, never inside one. */
+		uint8_t queued = h->kick_flag[idx];
+
 		h->cb = HOST_CB_LEAVE;
 		h->leaving = worker_client_id(h->w, idx);
+		/* Until its entry goes (after this returns), idx is leaving:
+		 * a kick of it, also from the leave of a client this leave
+		 * kicked, must not give it a second leave (fuzz_game). */
+		h->kick_flag[idx] = KICK_LEAVING;
 		h->game.leave(&h->engine, h->state, h->leaving, why);
 		h->leaving = 0;
 		h->cb = outer;
 		if (outer == HOST_CB_NONE && h->n_kicks && !h->applying)
 			apply_kicks(h);
+		h->kick_flag[idx] = queued;
 	}
 	h->client_data[idx] = NULL;
+}
+
+/* A datagram lies in a receive buffer a good deal larger (max_packet + 1
+ * bytes of payload room, and the backend's headers), so a module that
+ * reads or writes past len touches memory AddressSanitizer considers
+ * fine. In a sanitizer build the rest of that buffer is poisoned while
+ * input runs: such a module is caught. Nothing in other builds. */
+static void rx_tail_poison(const struct game_host *h, const void *data, uint32_t len, bool on)
+{
+#ifdef HOST_ASAN
+	const struct tick_plan *p = h->w->plan;
+	uintptr_t a = (uintptr_t)data + len, end;
+
+	/* Only a buffer of the plan's receive region has a known end. */
+	if (!p || !p->rx_stride || (uintptr_t)data < p->rx_base ||
+	    ((uintptr_t)data - p->rx_base) / p->rx_stride >= p->in_cap ||
+	    !tick_plan_holds(p, data, len ? len : 1))
+		return;
+	end = p->rx_base + ((uintptr_t)data - p->rx_base) / p->rx_stride * p->rx_stride +
+	      p->rx_stride;
+	if (a >= end)
+		return;
+	if (on)
+		ASAN_POISON_MEMORY_REGION((void *)a, end - a);
+	else
+		ASAN_UNPOISON_MEMORY_REGION((void *)a, end - a);
+#else
+	(void)h;
+	(void)data;
+	(void)len;
+	(void)on;
+#endif
 }
 
 void game_host_input(struct game_host *h, uint32_t idx, const void *data, uint32_t len)
@@ -596,7 +654,9 @@ void game_host_input(struct game_host *h, uint32_t idx, const void *data, uint32
 	if (!h->game.input)
 		return;
 	cb_enter(h, HOST_CB_INPUT);
+	rx_tail_poison(h, data, len, true);
 	h->game.input(&h->engine, h->state, worker_client_id(h->w, idx), data, len);
+	rx_tail_poison(h, data, len, false);
 	cb_leave(h);
 }
 

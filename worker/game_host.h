@@ -73,7 +73,7 @@ struct game_host {
 	uint32_t max_clients;
 	void **client_data; /* [max_clients] the module's pointer per index */
 	uint64_t *kick;     /* [max_clients] ids kicked, applied after the callback */
-	uint8_t *kick_flag; /* [max_clients] index already in kick[] */
+	uint8_t *kick_flag; /* [max_clients] index already in kick[], or leaving */
 	uint32_t n_kicks;
 	uint64_t leaving;    /* the id whose leave runs, 0: none */
 	uint64_t *ids;       /* [max_clients] scratch for session end, resume */
@@ -118,9 +118,10 @@ int game_host_start(struct game_host *h, struct worker *w, const struct game_hos
 void game_host_unload(struct game_host *h);
 
 /* The engine's moments. Indexes are client table entries. */
-/* A client entered the table: 0 keeps it, negative: the caller removes
- * the entry (no leave follows). A client kicked during its own join is
- * gone when this returns (-ECONNRESET). */
+/* A client entered the table: 0 keeps it; negative: it is gone from the
+ * table when this returns, refused (no leave follows; removed before the
+ * kicks its join queued apply) or kicked during its own join
+ * (-ECONNRESET, after its leave). */
 int game_host_join(struct game_host *h, uint32_t idx);
 /* idx is about to be removed (still in the table): leave, then its
  * client data is cleared. */

@@ -43,6 +43,10 @@ static struct fake {
 	bool end_in_tick;
 	bool end_in_drain;
 	uint64_t kick_on_leave;    /* a leave kicks this one */
+	uint64_t pair[2];          /* a leave of one kicks the other */
+	uint64_t join_kicks;       /* a join kicks this one */
+	uint64_t last_join;        /* the id of the last join */
+	bool kick_last_join;       /* a leave kicks it (0 or -ENOENT) */
 	uint32_t clients_in_input; /* rf_clients() inside the last input */
 	int in_init[8];            /* service results inside init */
 	int in_tick[4];
@@ -106,6 +110,9 @@ static int f_join(rf_engine *e, void *state, rf_client_id c)
 {
 	(void)state;
 	record('j', c, 0);
+	fk.last_join = c;
+	if (fk.join_kicks)
+		assert_int_equal(rf_kick(e, fk.join_kicks), 0);
 	if (fk.refuse)
 		return fk.refuse;
 	assert_null(rf_client_data(e, c)); /* never a predecessor's */
@@ -124,6 +131,14 @@ static void f_leave(rf_engine *e, void *state, rf_client_id c, enum rf_leave_rea
 	assert_int_equal(rf_kick(e, c), 0);
 	if (fk.kick_on_leave)
 		assert_int_equal(rf_kick(e, fk.kick_on_leave), 0);
+	for (int i = 0; i < 2; i++)
+		if (fk.pair[i] == c)
+			assert_int_equal(rf_kick(e, fk.pair[1 - i]), 0);
+	if (fk.kick_last_join) {
+		int rc = rf_kick(e, fk.last_join);
+
+		assert_true(rc == 0 || rc == -ENOENT);
+	}
 }
 
 static void f_input(rf_engine *e, void *state, rf_client_id c, const void *data, uint32_t len)
@@ -565,6 +580,56 @@ static void test_end_session_and_drain(void **state)
 	fx_free(f);
 }
 
+static unsigned leaves_of(uint64_t id)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < fk.n_ev; i++)
+		n += fk.ev[i].what == 'l' && fk.ev[i].id == id;
+	return n;
+}
+
+/* Found by fuzz_game: a client whose leave runs is kicked back from the
+ * leave of a client it kicked; a refused joiner is kicked from the leave
+ * of a client its join kicked. Neither may get a (second) leave. */
+static void test_kicks_from_leaves(void **state)
+{
+	struct fx *f;
+	uint64_t a, b, c;
+
+	(void)state;
+	f = fx_new();
+	assert_int_equal(rx(f, 1000), 0);
+	assert_int_equal(rx(f, 1001), 0);
+	a = id_of(f, 1000);
+	b = id_of(f, 1001);
+	fk.pair[0] = a;
+	fk.pair[1] = b;
+	fk.end_in_tick = true;
+	worker_game_tick(&f->w);
+	fk.n_ev = 0;
+	assert_true(worker_end_tick(&f->w));
+	assert_int_equal(leaves_of(a), 1);
+	assert_int_equal(leaves_of(b), 1);
+	assert_int_equal(fk.n_ev, 2);
+	assert_int_equal(f->w.clients.n, 0);
+	fk.end_in_tick = false;
+	fk.pair[0] = fk.pair[1] = 0;
+
+	assert_int_equal(rx(f, 1002), 0);
+	c = id_of(f, 1002);
+	fk.join_kicks = c;
+	fk.refuse = -EBUSY;
+	fk.kick_last_join = true;
+	fk.n_ev = 0;
+	assert_int_equal(rx(f, 1003), -EPERM);
+	assert_int_equal(leaves_of(c), 1);
+	assert_int_equal(leaves_of(fk.last_join), 0);
+	assert_int_equal(fk.n_ev, 2); /* the join, c's leave */
+	assert_int_equal(f->w.clients.n, 0);
+	fx_free(f);
+}
+
 static void test_no_drain(void **state)
 {
 	struct game_host h;
@@ -838,6 +903,7 @@ int main(void)
 		cmocka_unit_test_setup(test_join_input_kick, setup),
 		cmocka_unit_test_setup(test_timeout_and_eviction, setup),
 		cmocka_unit_test_setup(test_end_session_and_drain, setup),
+		cmocka_unit_test_setup(test_kicks_from_leaves, setup),
 		cmocka_unit_test_setup(test_no_drain, setup),
 		cmocka_unit_test_setup(test_log_rate, setup),
 		cmocka_unit_test_setup(test_resume_joins, setup),

@@ -198,6 +198,8 @@ static void test_transitions(void **state)
 	assert_true(session_follow(&s, FSM_STOPPED, 40, false, 50, 50));
 	assert_int_equal(s.state, SESSION_NONE);
 	assert_int_equal(s.alloc_id, 0);
+	assert_true(s.fresh_slot); /* the match is over: the next start is fresh */
+	s.fresh_slot = false;
 	/* fatal too */
 	session_follow(&s, FSM_RUNNING, 60, false, 60, 60);
 	session_mark_allocated(&s, 8, &meta, 0, 61, 61);
@@ -373,7 +375,8 @@ static void test_request_validation(void **state)
 
 	(void)state;
 	alloc_req_init(&r);
-	assert_int_equal(kv_add_pair(&r.selectors, "Mode=x", "selector", err, sizeof(err)), -EINVAL);
+	assert_int_equal(kv_add_pair(&r.selectors, "Mode=x", "selector", err, sizeof(err)),
+			 -EINVAL);
 	assert_non_null(strstr(err, "selector key \"Mode\""));
 	assert_int_equal(kv_add_pair(&r.selectors, "mode", "selector", err, sizeof(err)), -EINVAL);
 	assert_int_equal(kv_add_pair(&r.meta, "k=\x01", "meta", err, sizeof(err)), -EINVAL);
@@ -456,7 +459,8 @@ static void test_label_lists(void **state)
 	char err[256], buf[64];
 
 	(void)state;
-	assert_int_equal(kv_parse_list(&l, " mode = ctf ,region=eu ", "label", err, sizeof(err)), 0);
+	assert_int_equal(kv_parse_list(&l, " mode = ctf ,region=eu ", "label", err, sizeof(err)),
+			 0);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(kv_get(&l, "mode"), "ctf");
 	assert_string_equal(kv_get(&l, "region"), "eu");

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "supervisor/ev.h"
 #include "supervisor/fsm.h"
+#include "supervisor/session.h"
 
 struct server {
 	struct cfg_server cfg;
@@ -48,6 +49,9 @@ struct server {
 	/* Tick work duration over the last window, from the slot histogram. */
 	uint64_t hist_prev[RF_TICK_HIST_BUCKETS];
 	double tick_p50_ms, tick_p99_ms, tick_max_ms;
+
+	struct session sess;   /* beside the process: see session.h */
+	struct kv_list labels; /* cfg.labels parsed, for session_pick() */
 };
 
 /* Allocates a server around an already bound socket (which it then owns)
@@ -55,6 +59,8 @@ struct server {
 int server_new_with_socket(const struct cfg_server *cfg, int udp_fd, struct server **out);
 void server_set_rcvbuf(int fd, uint64_t bytes, bool privileged);
 void server_free(struct server *s);
+/* s->labels from s->cfg.labels (which the config loader validated). */
+void server_parse_labels(struct server *s);
 
 /* Resolves cfg's user/group for a worker started by a root supervisor.
  * Sets *drop false when there is nothing to switch (no user configured,

@@ -123,9 +123,9 @@ int token_open(const uint8_t key[RF_TOKEN_KEY_LEN], const char *server, uint64_t
 	    !server_ok(server, &slen))
 		return -EINVAL;
 	adlen = make_ad(ad, buf, server, slen);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    body, &blen, NULL, buf + RF_TOKEN_HDR_LEN, len - RF_TOKEN_HDR_LEN, ad, adlen,
-		    buf + 9, key) != 0)
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(body, &blen, NULL, buf + RF_TOKEN_HDR_LEN,
+						       len - RF_TOKEN_HDR_LEN, ad, adlen, buf + 9,
+						       key) != 0)
 		return -EBADMSG;
 	ret = parse_body(body, (size_t)blen, t);
 	sodium_memzero(body, sizeof(body));

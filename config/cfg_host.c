@@ -18,12 +18,14 @@
 #include "config/cfg_load.h"
 #include "config/cfg_modpath.h"
 #include "config/cfg_value.h"
+#include "common/token_key.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -134,6 +136,17 @@ bool cfg_host_check_sup(struct parser *p)
 		return true;
 	if (!check_group(p, p->sup_key_line[S_CONTROL_GROUP], "control_group", sup->control_group))
 		return false;
+	if (sup->token_key_file[0]) {
+		uint8_t key[RF_TOKEN_KEY_LEN];
+		char why[160];
+
+		if (token_key_load(sup->token_key_file, geteuid(), key, why, sizeof(why)) < 0) {
+			cfg_fail(p, p->sup_key_line[S_TOKEN_KEY_FILE], "token_key_file: %s: %s",
+				 sup->token_key_file, why);
+			return false;
+		}
+		sodium_memzero(key, sizeof(key));
+	}
 	if (!sup->metrics_listen[0])
 		return true;
 	/* cfg_keys.c already vetted the syntax. */

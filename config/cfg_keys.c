@@ -178,6 +178,19 @@ static bool sup_log_level(struct parser *p, const struct sup_key *k, const char 
 	return true;
 }
 
+static bool sup_token_key(struct parser *p, const struct sup_key *k, const char *v)
+{
+	char want[48];
+
+	if (v[0] != '/' || strlen(v) >= sizeof(p->sup->token_key_file)) {
+		snprintf(want, sizeof(want), "an absolute path of 1..%zu bytes",
+			 sizeof(p->sup->token_key_file) - 1);
+		return bad_value(p, k->name, want, v);
+	}
+	strcpy(p->sup->token_key_file, v);
+	return true;
+}
+
 #define SUP(m) offsetof(struct cfg_supervisor, m)
 
 const struct sup_key cfg_sup_keys[S_COUNT] = {
@@ -197,6 +210,8 @@ const struct sup_key cfg_sup_keys[S_COUNT] = {
 	[S_CRASH_LIMIT] = { "crash_limit", sup_u32, SUP(crash_limit), 1, 60 },
 	[S_CRASH_WINDOW] = { "crash_window_s", sup_u32, SUP(crash_window_s), 1, 86400 },
 	[S_LOG_LEVEL] = { "log_level", sup_log_level, 0, 0, 0 },
+	[S_TOKEN_KEY_FILE] = { "token_key_file", sup_token_key, 0, 0, 0 },
+	[S_TOKEN_TTL] = { "token_ttl_s", sup_u32, SUP(token_ttl_s), 1, 86400 },
 };
 
 void cfg_on_sup_key(struct parser *p, const char *name, const char *v)

@@ -28,6 +28,8 @@ enum sup_field {
 	S_CRASH_LIMIT,
 	S_CRASH_WINDOW,
 	S_LOG_LEVEL,
+	S_TOKEN_KEY_FILE,
+	S_TOKEN_TTL,
 	S_COUNT
 };
 

@@ -356,6 +356,7 @@ void cfg_supervisor_init(struct cfg_supervisor *sup)
 	sup->control_mode = 0660;
 	sup->crash_window_s = 60;
 	sup->log_level = RF_LOG_INFO;
+	sup->token_ttl_s = 60;
 }
 
 static int machine_cpus(void)

@@ -71,6 +71,10 @@ struct cfg_supervisor {
 	uint32_t crash_limit;              /* crashes within window -> fatal */
 	uint32_t crash_window_s;
 	int log_level; /* RF_LOG_* from common/log.h */
+	/* Connect tokens (admission = token, common/token.h): the host key
+	 * file ("" = none) and how long an issued token stays valid. */
+	char token_key_file[256];
+	uint32_t token_ttl_s; /* 1..86400, default 60 */
 };
 
 struct cfg_names;

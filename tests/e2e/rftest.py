@@ -531,7 +531,7 @@ _UINT = {4: "=I", 8: "=Q"}
 
 def slot_size(max_clients):
     lay = slot_layout()
-    return lay["clients"] + max_clients * lay["client_size"]
+    return lay["clients"] + max_clients * lay["per_client"] + lay["tail"]
 
 
 class Slot:

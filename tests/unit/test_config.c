@@ -432,12 +432,29 @@ static void test_admission_keys(void **state)
 	assert_int_equal(server("b")->admission, RF_ADMISSION_COOKIE);
 	assert_int_equal(server("b")->max_clients_per_ip, 0);
 	cfg_free(&cfg);
+	/* token needs the host key: refused on the admission line. */
 	assert_text_fails("[server a]\nport = 7001\nadmission = token\n", 3,
-			  "admission: \"token\" is not available yet, use cookie or open");
+			  "admission: token needs token_key_file in [supervisor]");
+	assert_text_fails("[defaults]\nadmission = token\n[server a]\nport = 7001\n", 2,
+			  "admission: token needs token_key_file in [supervisor]");
+	assert_int_equal(load_text("[server a]\nport = 7001\nadmission = token\n"
+				   "[supervisor]\ntoken_key_file = /etc/ringfleet/token.key\n"
+				   "token_ttl_s = 30\n",
+				   &path),
+			 0);
+	assert_int_equal(server("a")->admission, RF_ADMISSION_TOKEN);
+	assert_string_equal(cfg.sup.token_key_file, "/etc/ringfleet/token.key");
+	assert_int_equal(cfg.sup.token_ttl_s, 30);
+	cfg_free(&cfg);
+	assert_text_fails(
+		"[supervisor]\ntoken_key_file = token.key\n", 2,
+		"token_key_file: expected an absolute path of 1..255 bytes, got \"token.key\"");
+	assert_text_fails("[supervisor]\ntoken_ttl_s = 0\n", 2,
+			  "token_ttl_s: expected 1..86400, got \"0\"");
 	assert_text_fails("[defaults]\nadmission = Cookie\n", 2,
-			  "admission: expected cookie or open, got \"Cookie\"");
+			  "admission: expected cookie, open or token, got \"Cookie\"");
 	assert_text_fails("[defaults]\nadmission =\n", 2,
-			  "admission: expected cookie or open, got \"\"");
+			  "admission: expected cookie, open or token, got \"\"");
 	assert_text_fails("[defaults]\nmax_clients_per_ip = 4097\n", 2,
 			  "max_clients_per_ip: expected 0..4096, got \"4097\"");
 	assert_text_fails("[defaults]\nmax_clients_per_ip = -1\n", 2,

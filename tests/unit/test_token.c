@@ -94,7 +94,8 @@ static void test_forged(void **state)
 	for (int i = 1; i < n; i++) {
 		for (int bit = 0; bit < 8; bit += 7) {
 			buf[i] ^= (uint8_t)(1u << bit);
-			assert_int_equal(token_open(key, "eu-1", NOW, buf, (size_t)n, &t), -EBADMSG);
+			assert_int_equal(token_open(key, "eu-1", NOW, buf, (size_t)n, &t),
+					 -EBADMSG);
 			buf[i] ^= (uint8_t)(1u << bit);
 		}
 	}
@@ -135,7 +136,9 @@ static void test_malformed(void **state)
 	assert_int_equal(token_seal(key, &t, nonce, buf, 20), -ENOSPC);
 	/* A body whose lengths disagree, sealed properly, is malformed. */
 	{
-		uint8_t body[] = { 3, 'a', 'b', 'c', 0, 0, 0, 0, 0, 0, 0, 1, 9, 'e', 'u', '-', '1' };
+		uint8_t body[] = {
+			3, 'a', 'b', 'c', 0, 0, 0, 0, 0, 0, 0, 1, 9, 'e', 'u', '-', '1'
+		};
 		uint8_t ad[RF_TOKEN_HDR_LEN + 4];
 		unsigned long long clen;
 
@@ -195,9 +198,12 @@ static void test_key_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),	cmocka_unit_test(test_expired),
-		cmocka_unit_test(test_other_server_and_key), cmocka_unit_test(test_forged),
-		cmocka_unit_test(test_malformed),	cmocka_unit_test(test_text),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_expired),
+		cmocka_unit_test(test_other_server_and_key),
+		cmocka_unit_test(test_forged),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_key_parse),
 	};
 

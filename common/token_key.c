@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+/* token_key.c - see token_key.h. */
+#include "common/token_key.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int token_key_load(const char *path, uid_t euid, uint8_t key[RF_TOKEN_KEY_LEN], char *why,
+		   size_t len)
+{
+	uint8_t buf[2 * RF_TOKEN_KEY_LEN + 2];
+	struct stat st;
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(why, len, "%s", ret == -ELOOP ? "a symlink, expected a regular file"
+						       : strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		snprintf(why, len, "%s", strerror(-ret));
+	} else if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		snprintf(why, len, "not a regular file");
+	} else if ((st.st_mode & 0137) != 0) {
+		ret = -EPERM;
+		snprintf(why, len, "mode %04o, expected 0600 or 0640", (unsigned)st.st_mode & 07777);
+	} else if (st.st_uid != 0 && st.st_uid != euid) {
+		ret = -EPERM;
+		snprintf(why, len, "owned by uid %u, expected root or uid %u", (unsigned)st.st_uid,
+			 (unsigned)euid);
+	}
+	if (ret == 0) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0) {
+			ret = -errno;
+			snprintf(why, len, "%s", strerror(-ret));
+		} else if (token_key_parse(buf, (size_t)n, key) < 0) {
+			ret = -EINVAL;
+			snprintf(why, len, "expected 32 bytes or 64 hex digits (ringfleetd "
+					   "--gen-token-key makes one)");
+		}
+	}
+	sodium_memzero(buf, sizeof(buf));
+	close(fd);
+	return ret;
+}
+
+int token_key_generate(const char *path)
+{
+	uint8_t key[RF_TOKEN_KEY_LEN];
+	char hex[2 * RF_TOKEN_KEY_LEN + 2];
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	randombytes_buf(key, sizeof(key));
+	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+	hex[2 * RF_TOKEN_KEY_LEN] = '\n';
+	if (write(fd, hex, sizeof(hex) - 1) != (ssize_t)sizeof(hex) - 1)
+		ret = errno ? -errno : -EIO;
+	if (ret == 0 && fsync(fd) < 0)
+		ret = -errno;
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(hex, sizeof(hex));
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret < 0)
+		unlink(path);
+	return ret;
+}
+
+int token_key_memfd(const uint8_t key[RF_TOKEN_KEY_LEN])
+{
+	int fd = memfd_create("rf-token-key", MFD_CLOEXEC | MFD_ALLOW_SEALING), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, key, RF_TOKEN_KEY_LEN) != RF_TOKEN_KEY_LEN)
+		ret = errno ? -errno : -EIO;
+	/* Immutable from here: a worker cannot change what its siblings
+	 * read. */
+	if (ret == 0 &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}

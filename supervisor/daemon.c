@@ -17,6 +17,7 @@
 #include "common/timeutil.h"
 #include "supervisor/daemon_verbs.h"
 #include "supervisor/notify.h"
+#include "supervisor/tokens.h"
 
 #define EVENTS_MAX 64
 #define HOUSEKEEPING_NS RF_NSEC_PER_SEC
@@ -87,6 +88,9 @@ int daemon_init(struct daemon *d, const char *config_path, const char *worker_pa
 		snprintf(err, errlen, "worker path %s: %s", worker_path, strerror(-r));
 		return r;
 	}
+	r = tokens_key_setup(&d->fleet, &d->cfg.sup, err, errlen);
+	if (r < 0)
+		return r;
 	r = control_open(&d->ctl, d->epfd, d->cfg.sup.control_socket, d->cfg.sup.control_group,
 			 d->cfg.sup.control_mode, err, errlen);
 	if (r < 0)

@@ -13,6 +13,7 @@
 #include "supervisor/notify.h"
 #include "supervisor/probe.h"
 #include "supervisor/status.h"
+#include "supervisor/tokens.h"
 
 #define SETTLE_SLACK_NS (2 * RF_NSEC_PER_SEC)
 
@@ -205,6 +206,7 @@ char *daemon_reload(struct daemon *d, uint64_t conn_id)
 	 * all-or-nothing, so it must know every module loads before applying. */
 	if (cfg_load_host(d->config_path, &next, err, sizeof(err)) < 0 ||
 	    probe_modules(&next, d->fleet.worker_path, err, sizeof(err)) < 0 ||
+	    tokens_key_setup(&d->fleet, &next.sup, err, sizeof(err)) < 0 ||
 	    fleet_apply(&d->fleet, &next, &diff, err, sizeof(err)) < 0) {
 		cfg_free(&next);
 		d->reloading = false;

@@ -32,6 +32,7 @@ int fleet_init(struct fleet *f, int epfd, const char *worker_path)
 	f->privileged = geteuid() == 0;
 	f->ticks_per_sec = (uint64_t)sysconf(_SC_CLK_TCK);
 	f->spawn_budget = FLEET_SPAWNS_PER_TURN;
+	f->token_key_fd = -1;
 	if (strlen(worker_path) >= sizeof(f->worker_path))
 		return -ENAMETOOLONG;
 	strcpy(f->worker_path, worker_path);
@@ -46,6 +47,9 @@ void fleet_free(struct fleet *f)
 	free(f->srv);
 	f->srv = NULL;
 	f->n = f->cap = 0;
+	if (f->token_key_fd >= 0)
+		close(f->token_key_fd);
+	f->token_key_fd = -1;
 }
 
 static void epoll_watch(struct fleet *f, int fd, struct ev_tag *tag)
@@ -74,6 +78,7 @@ static int do_spawn(struct fleet *f, struct server *s)
 		.phase_ns = s->phase_ns,
 		.udp_fd = s->udp_fd,
 		.slot_fd = s->slot_fd,
+		.token_key_fd = s->cfg.admission == RF_ADMISSION_TOKEN ? f->token_key_fd : -1,
 		.log_level = log_get_level(),
 		.drop_privs = s->drop_privs,
 		.uid = s->uid,

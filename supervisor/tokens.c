@@ -5,12 +5,16 @@
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/token_key.h"
+#include "common/slot.h"
+#include "supervisor/daemon.h"
 #include "supervisor/fleet.h"
 #include "supervisor/server.h"
+#include "supervisor/session.h"
 
 int tokens_key_setup(struct fleet *f, const struct cfg_supervisor *sup, char *err, size_t errlen)
 {
@@ -82,4 +86,22 @@ int tokens_for_allocation(const struct fleet *f, const struct server *s, uint64_
 	    json_object_set_new(out, "tokens_expiry", json_integer((json_int_t)t.expiry_s)) < 0)
 		return -ENOMEM;
 	return 0;
+}
+
+/* session.h's hook, on sessions_allocate()'s reply path. The allocation
+ * id is read from the slot's session area, which ringfleetd has written
+ * by then: the very value the worker compares a token's with. */
+int sessions_tokens(struct daemon *d, struct server *s, const struct alloc_req *req, json_t *reply)
+{
+	const char *players[ALLOC_PLAYERS_MAX];
+	struct timespec now;
+
+	if (!req->n_players)
+		return 0;
+	for (unsigned i = 0; i < req->n_players && i < ALLOC_PLAYERS_MAX; i++)
+		players[i] = req->players[i];
+	clock_gettime(CLOCK_REALTIME, &now);
+	return tokens_for_allocation(&d->fleet, s, RF_LOAD(s->slot->session.alloc_id), players,
+				     req->n_players, (uint64_t)now.tv_sec, d->cfg.sup.token_ttl_s,
+				     reply);
 }

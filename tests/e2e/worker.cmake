@@ -21,3 +21,7 @@ foreach(backend io_uring mmsg)
   rf_e2e_test(game_e2e_${backend} test_game.py TIMEOUT 180 ARGS --backend ${backend})
   set_tests_properties(game_e2e_${backend} PROPERTIES LABELS "e2e;game")
 endforeach()
+# Connect tokens (issue 13): admission = token in a worker and through
+# ringfleetd (valid, expired, other server, replayed, forged, restart).
+rf_e2e_test(tokens_e2e test_tokens.py TIMEOUT 180 ARGS --backend mmsg)
+set_tests_properties(tokens_e2e PROPERTIES LABELS "e2e;game")

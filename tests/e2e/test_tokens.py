@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Connect tokens end to end (issue 13): a standalone worker with
+admission = token (the host key on --token-key-fd, as ringfleetd hands it)
+runs the echo test module; tokens are sealed by tests/token_seal.c with
+the same key file. Admitted: a valid token, and the module sees the
+player id (rf_client_player). Refused: expired (5), for another server
+(4), forged (4), for another allocation than the slot's (4), a player's
+second admission (6) -- also after a worker restart, since the used-player
+table lives in the slot. Nothing is ever answered with more bytes than the
+datagram that caused it, and a source without a token gets nothing.
+Then ringfleetd: --gen-token-key, token_key_file refused at --check
+(mode, symlink), and a token server started with the key.
+
+    test_tokens.py --backend io_uring|mmsg
+"""
+
+import argparse
+import base64
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rftest as rt  # noqa: E402
+from test_worker import Worker  # noqa: E402
+
+SERVER = "e2e"  # test_worker.Worker's --name
+BAD, EXPIRED, REPLAY = 4, 5, 6
+
+
+def seal(keyfile, player, server=SERVER, alloc_id=0, expiry=None):
+    if expiry is None:
+        expiry = int(time.time()) + 60
+    out = subprocess.run([rt.bin_path("token_seal"), keyfile, server, player, str(alloc_id),
+                          str(expiry)], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def raw(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def client():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((rt.loopback_source(), 0))
+    return s
+
+
+def refused(sock, addr, token):
+    """The REFUSED reason token earns, failing if it is admitted."""
+    try:
+        rt.token_handshake(sock, addr, token, timeout=10)
+    except rt.Refused as e:
+        return e.reason
+    rt.fail("admitted, expected a REFUSED")
+
+
+def ask(sock, addr, msg, prefix, timeout=10.0):
+    """Sends msg until an answer starting with prefix comes back."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        sock.sendto(msg, addr)
+        sock.settimeout(0.3)
+        try:
+            while True:
+                data = sock.recv(65536)
+                if data.startswith(prefix):
+                    return data
+        except socket.timeout:
+            pass
+    rt.fail(f"no {prefix!r} answer to {msg!r}")
+
+
+def replies_within(sock, sent_len, quiet=0.5):
+    """Everything sock receives until quiet: each must be <= sent_len."""
+    got = []
+    sock.settimeout(quiet)
+    try:
+        while True:
+            got.append(sock.recv(65536))
+    except socket.timeout:
+        pass
+    for g in got:
+        rt.check(len(g) <= sent_len, f"reply of {len(g)} bytes to {sent_len}: amplification")
+    return got
+
+
+def set_alloc(slot, alloc_id):
+    """Plays the supervisor: the slot's session area shows allocation alloc_id."""
+    off = rt.slot_layout()["session"]["alloc_id"]
+    struct.pack_into("=Q", slot.map, off, alloc_id)
+
+
+def worker_tests(backend, keyfile):
+    kfd = os.open(keyfile, os.O_RDONLY)
+    slot = rt.Slot(8)
+    try:
+        w = Worker(backend, max_clients=8, slot=slot, pass_fds=[kfd],
+                   extra=["--game", rt.game_path("echo"), "--admission", "token",
+                          "--token-key-fd", kfd])
+        addr = (rt.HOST, w.port)
+        a, b, c = client(), client(), client()
+
+        rt.log("valid token: admitted, the module sees the player id")
+        tok = seal(keyfile, "alice")
+        rt.token_handshake(a, addr, tok)
+        rt.check(ask(a, addr, b"player", b"player ") == b"player alice", "player id")
+        # A lost WELCOME: the same TOKEN from the admitted source is
+        # answered again, not counted as a replay.
+        rt.token_handshake(a, addr, tok)
+
+        rt.log("replay: the same player from another address")
+        rt.check(refused(b, addr, tok) == REPLAY, "same token replayed")
+        rt.check(refused(b, addr, seal(keyfile, "alice")) == REPLAY, "fresh token, same player")
+
+        rt.log("expired, another server, forged")
+        rt.check(refused(b, addr, seal(keyfile, "bob", expiry=int(time.time()) - 1)) == EXPIRED,
+                 "expired")
+        rt.check(refused(b, addr, seal(keyfile, "bob", server="e2e-2")) == BAD, "other server")
+        forged = bytearray(raw(seal(keyfile, "bob")))
+        forged[40] ^= 1
+        rt.check(refused(b, addr, bytes(forged)) == BAD, "flipped byte")
+        forged = bytearray(raw(seal(keyfile, "bob")))
+        forged[8] ^= 1  # a later (or earlier) expiry in the public header
+        rt.check(refused(b, addr, bytes(forged)) == BAD, "changed expiry")
+
+        rt.log("no amplification: replies never exceed what was sent")
+        expired = b"RFT1" + raw(seal(keyfile, "carol", expiry=int(time.time()) - 5))
+        c.sendto(expired, addr)
+        got = replies_within(c, len(expired))
+        rt.check(got and all(rt.refused_reason(g) == EXPIRED for g in got), f"expired: {got}")
+        # Not a token (too short), game data, a HELLO: nothing at all.
+        for msg in (b"RFT1" + b"\0" * 60, b"x" * 64, b"player", b"RFH1" + b"\0" * 60):
+            c.sendto(msg, addr)
+            got = replies_within(c, len(msg))
+            rt.check(got == [], f"{msg[:6]!r}... from a stranger got {got}")
+
+        rt.log("allocation: a token of another allocation is refused; a new one starts fresh")
+        set_alloc(slot, 7)
+        rt.check(refused(b, addr, seal(keyfile, "dave", alloc_id=3)) == BAD, "other allocation")
+        rt.token_handshake(b, addr, seal(keyfile, "alice", alloc_id=7))
+        rt.check(ask(b, addr, b"player", b"player ") == b"player alice", "player id, alloc 7")
+
+        rt.log("crash and restart: the used-player table and player ids survive in the slot")
+        w.proc.stop(signal.SIGKILL)  # a graceful stop would end the session
+        w = Worker(backend, max_clients=8, slot=slot, port=w.port, pass_fds=[kfd],
+                   extra=["--game", rt.game_path("echo"), "--admission", "token",
+                          "--token-key-fd", kfd])
+        rt.check(refused(c, addr, seal(keyfile, "alice", alloc_id=7)) == REPLAY,
+                 "replay after a restart")
+        rt.check(ask(b, addr, b"player", b"player ") == b"player alice", "resumed player id")
+        w.stop()
+        for s in (a, b, c):
+            s.close()
+    finally:
+        os.close(kfd)
+        slot.close()
+
+
+def daemon_tests(tmp):
+    d_bin = rt.bin_path("ringfleetd")
+    key = os.path.join(tmp, "token.key")
+    rt.log("--gen-token-key: mode 0600, never overwrites")
+    r = subprocess.run([d_bin, "--gen-token-key", key], capture_output=True, text=True)
+    rt.check(r.returncode == 0, f"--gen-token-key: {r.stderr}")
+    rt.check(os.stat(key).st_mode & 0o777 == 0o600, "key file mode")
+    rt.check(len(open(key).read()) == 65, "64 hex digits and a newline")
+    r = subprocess.run([d_bin, "--gen-token-key", key], capture_output=True, text=True)
+    rt.check(r.returncode != 0 and "exists" in r.stderr, f"overwrote: {r.stderr}")
+
+    port = rt.free_port()
+    cfg = os.path.join(tmp, "rf.ini")
+
+    def write_cfg(keypath):
+        with open(cfg, "w") as f:
+            f.write(f"[supervisor]\ncontrol_socket = {tmp}/ctl.sock\n"
+                    f"token_key_file = {keypath}\ntoken_ttl_s = 30\n\n"
+                    f"[server tok]\nbind = {rt.HOST}\nport = {port}\nadmission = token\n"
+                    f"game = {rt.game_path('echo')}\n")
+
+    rt.log("--check: token_key_file mode, symlink")
+    write_cfg(key)
+    r = subprocess.run([d_bin, "--check", cfg], capture_output=True, text=True)
+    rt.check(r.returncode == 0, f"--check: {r.stdout}{r.stderr}")
+    os.chmod(key, 0o644)
+    r = subprocess.run([d_bin, "--check", cfg], capture_output=True, text=True)
+    rt.check(r.returncode == 1 and f"{cfg}:3: token_key_file" in r.stderr and "mode 0644" in
+             r.stderr, f"--check with mode 0644: {r.stderr}")
+    os.chmod(key, 0o600)
+    link = os.path.join(tmp, "link.key")
+    os.symlink(key, link)
+    write_cfg(link)
+    r = subprocess.run([d_bin, "--check", cfg], capture_output=True, text=True)
+    rt.check(r.returncode == 1 and "symlink" in r.stderr, f"--check with a symlink: {r.stderr}")
+    write_cfg(key)
+
+    rt.log("ringfleetd hands the key to a token server without argv")
+    with rt.Proc([d_bin, "-c", cfg, "--worker", rt.bin_path("ringfleet-worker")]) as d:
+        def worker_pid():
+            for pid in os.listdir("/proc"):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        argv = f.read().split(b"\0")
+                except OSError:
+                    continue
+                if argv and argv[0].endswith(b"ringfleet-worker") and b"--name=tok" in argv:
+                    return pid, argv
+            return None
+        found = rt.wait_for(worker_pid, 20, "the token server's worker")
+        argv = b" ".join(found[1])
+        rt.check(open(key).read().strip().encode() not in argv, "key in argv")
+        rt.check(b"--token-key-fd=" in argv, f"no --token-key-fd: {argv}")
+        sock = client()
+        tok = seal(key, "erin", server="tok")
+        rt.wait_for(lambda: _try_token(sock, (rt.HOST, port), tok), 20, "admission by token")
+        rt.check(ask(sock, (rt.HOST, port), b"player", b"player ") == b"player erin",
+                 "player id through ringfleetd")
+        sock.close()
+        d.stop()
+
+
+def _try_token(sock, addr, tok):
+    try:
+        rt.token_handshake(sock, addr, tok, timeout=2)
+        return True
+    except AssertionError:
+        return False
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backend", default="mmsg")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o700)
+        key = os.path.join(tmp, "w.key")
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32))  # the raw form: 32 bytes
+        os.close(fd)
+        worker_tests(args.backend, key)
+        daemon_tests(tmp)
+    rt.log("ok")
+
+
+if __name__ == "__main__":
+    main()

@@ -147,6 +147,14 @@ def worker_tests(backend, keyfile):
         rt.token_handshake(b, addr, seal(keyfile, "alice", alloc_id=7))
         rt.check(ask(b, addr, b"player", b"player ") == b"player alice", "player id, alloc 7")
 
+        rt.log("docs/examples/token_client.py connects with a token")
+        ex = os.path.join(os.environ.get("RF_SRC_DIR", "."), "docs/examples/token_client.py")
+        r = subprocess.run([sys.executable, ex, rt.HOST, str(w.port),
+                            seal(keyfile, "frank", alloc_id=7)],
+                           capture_output=True, text=True, timeout=30)
+        rt.check(r.returncode == 0 and "admitted" in r.stdout and "hello" in r.stdout,
+                 f"example client: rc {r.returncode} {r.stdout} {r.stderr}")
+
         rt.log("crash and restart: the used-player table and player ids survive in the slot")
         w.proc.stop(signal.SIGKILL)  # a graceful stop would end the session
         w = Worker(backend, max_clients=8, slot=slot, port=w.port, pass_fds=[kfd],

@@ -45,6 +45,7 @@ struct fleet {
 	uint8_t token_key[32];    /* RF_TOKEN_KEY_LEN */
 	char token_key_file[256]; /* where it came from */
 	uint64_t ticks_per_sec;   /* sysconf(_SC_CLK_TCK) */
+	struct sessions sess;     /* allocation state across servers (session.h) */
 };
 
 /* Server names, in the order fleet_apply() met them (malloc'd). */

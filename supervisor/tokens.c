@@ -88,9 +88,9 @@ int tokens_for_allocation(const struct fleet *f, const struct server *s, uint64_
 	return 0;
 }
 
-/* session.h's hook, on sessions_allocate()'s reply path. The allocation
- * id is read from the slot's session area, which ringfleetd has written
- * by then: the very value the worker compares a token's with. */
+/* session.h's hook, on the allocate reply path: s->sess.alloc_id is what
+ * sessions_allocate() has just written into the slot's session area, the
+ * value the worker compares a token's with. */
 int sessions_tokens(struct daemon *d, struct server *s, const struct alloc_req *req, json_t *reply)
 {
 	const char *players[ALLOC_PLAYERS_MAX];
@@ -101,7 +101,6 @@ int sessions_tokens(struct daemon *d, struct server *s, const struct alloc_req *
 	for (unsigned i = 0; i < req->n_players && i < ALLOC_PLAYERS_MAX; i++)
 		players[i] = req->players[i];
 	clock_gettime(CLOCK_REALTIME, &now);
-	return tokens_for_allocation(&d->fleet, s, RF_LOAD(s->slot->session.alloc_id), players,
-				     req->n_players, (uint64_t)now.tv_sec, d->cfg.sup.token_ttl_s,
-				     reply);
+	return tokens_for_allocation(&d->fleet, s, s->sess.alloc_id, players, req->n_players,
+				     (uint64_t)now.tv_sec, d->cfg.sup.token_ttl_s, reply);
 }

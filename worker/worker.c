@@ -302,19 +302,47 @@ static int admit(struct worker *w, const struct sockaddr *sa, uint32_t salen, co
  * allocation, else REFUSED with the reason. The reply budget is checked
  * first, so a flood of tokens costs at most RF_ADM_REPLY_MAX opens a
  * tick. */
+/* The allocation tokens must be for, from the slot's session area (a
+ * seqlock the supervisor writes): 0 with *alloc_id (0: no session known,
+ * e.g. a standalone worker: any allocation), -EAGAIN while it is being
+ * written, -EPERM when the server waits for a match (READY): a token can
+ * only be of a match that is over. */
+static int token_session(const struct worker *w, uint64_t *alloc_id)
+{
+	const struct rf_slot_session *a = &w->slot->session;
+	uint32_t seq = __atomic_load_n(&a->seq, __ATOMIC_ACQUIRE), state;
+
+	state = RF_LOAD(a->state);
+	*alloc_id = RF_LOAD(a->alloc_id);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if ((seq & 1) || RF_LOAD(a->seq) != seq)
+		return -EAGAIN;
+	if (state == RF_SESSION_READY)
+		return -EPERM;
+	if (state != RF_SESSION_ALLOCATED)
+		*alloc_id = 0;
+	return 0;
+}
+
 static void token_source(struct worker *w, const struct sockaddr *sa, uint32_t salen,
 			 const uint8_t *data, uint32_t len)
 {
-	uint64_t alloc_id = RF_LOAD(w->slot->session.alloc_id);
+	uint64_t alloc_id = 0;
 	struct rf_token t;
 	uint32_t why;
+	int ses;
 
 	if (w->n_replies >= RF_ADM_REPLY_MAX) {
 		w->st.drop_replies++;
 		return;
 	}
+	ses = token_session(w, &alloc_id);
+	if (ses == -EAGAIN)
+		return; /* the client resends in 250 ms */
 	adm_used_sync(w->slot, alloc_id);
 	why = adm_token(w->token_key, w->server, w->real_s, alloc_id, data, len, &t);
+	if (!why && ses == -EPERM)
+		why = RF_HS_REFUSED_TOKEN;
 	if (!why && adm_used_has(w->slot, &t))
 		why = RF_HS_REFUSED_REPLAY;
 	/* 2 * max_clients players a session, no more. */

@@ -17,6 +17,7 @@ Then ringfleetd: --gen-token-key, token_key_file refused at --check
 
 import argparse
 import base64
+import json
 import os
 import signal
 import socket
@@ -91,10 +92,15 @@ def replies_within(sock, sent_len, quiet=0.5):
     return got
 
 
-def set_alloc(slot, alloc_id):
-    """Plays the supervisor: the slot's session area shows allocation alloc_id."""
-    off = rt.slot_layout()["session"]["alloc_id"]
-    struct.pack_into("=Q", slot.map, off, alloc_id)
+def set_session(slot, state, alloc_id):
+    """Plays the supervisor: the slot's session area shows state (1 ready,
+    2 allocated) and allocation alloc_id (seqlock: odd while writing)."""
+    ses = rt.slot_layout()["session"]
+    seq = struct.unpack_from("=I", slot.map, ses["seq"])[0] & ~1
+    struct.pack_into("=I", slot.map, ses["seq"], seq + 1)
+    struct.pack_into("=I", slot.map, ses["state"], state)
+    struct.pack_into("=Q", slot.map, ses["alloc_id"], alloc_id)
+    struct.pack_into("=I", slot.map, ses["seq"], seq + 2)
 
 
 def worker_tests(backend, keyfile):
@@ -142,7 +148,9 @@ def worker_tests(backend, keyfile):
             rt.check(got == [], f"{msg[:6]!r}... from a stranger got {got}")
 
         rt.log("allocation: a token of another allocation is refused; a new one starts fresh")
-        set_alloc(slot, 7)
+        set_session(slot, 1, 0)  # ready: waiting for a match, no token is of it
+        rt.check(refused(b, addr, seal(keyfile, "dave", alloc_id=3)) == BAD, "token while ready")
+        set_session(slot, 2, 7)
         rt.check(refused(b, addr, seal(keyfile, "dave", alloc_id=3)) == BAD, "other allocation")
         rt.token_handshake(b, addr, seal(keyfile, "alice", alloc_id=7))
         rt.check(ask(b, addr, b"player", b"player ") == b"player alice", "player id, alloc 7")
@@ -224,21 +232,32 @@ def daemon_tests(tmp):
         argv = b" ".join(found[1])
         rt.check(open(key).read().strip().encode() not in argv, "key in argv")
         rt.check(b"--token-key-fd=" in argv, f"no --token-key-fd: {argv}")
-        sock = client()
-        tok = seal(key, "erin", server="tok")
-        rt.wait_for(lambda: _try_token(sock, (rt.HOST, port), tok), 20, "admission by token")
-        rt.check(ask(sock, (rt.HOST, port), b"player", b"player ") == b"player erin",
-                 "player id through ringfleetd")
-        sock.close()
+        rt.log("allocate --players: one token per player, valid for the allocation only")
+        ctl = [rt.bin_path("ringfleetctl"), "--socket", f"{tmp}/ctl.sock"]
+
+        def allocated():
+            r = subprocess.run(ctl + ["allocate", "--players", "gina,hank", "--json"],
+                               capture_output=True, text=True, timeout=30)
+            return json.loads(r.stdout) if r.returncode == 0 else None
+        alloc = rt.wait_for(allocated, 20, "an allocation of the token server")
+        toks = alloc.get("tokens", {})
+        rt.check(set(toks) == {"gina", "hank"}, f"tokens: {alloc}")
+        rt.check(abs(alloc["tokens_expiry"] - time.time() - 30) < 10, f"expiry: {alloc}")
+        g, h, x = client(), client(), client()
+        rt.token_handshake(g, (rt.HOST, port), toks["gina"], timeout=10)
+        rt.check(ask(g, (rt.HOST, port), b"player", b"player ") == b"player gina",
+                 "allocated player id")
+        rt.check(refused(x, (rt.HOST, port), toks["gina"]) == REPLAY, "allocated token replay")
+        # The self-sealed token of no allocation is not one for this match.
+        rt.check(refused(x, (rt.HOST, port), seal(key, "ivan", server="tok")) == BAD,
+                 "a token of another allocation")
+        rt.token_handshake(h, (rt.HOST, port), toks["hank"], timeout=10)
+        r = subprocess.run(ctl + ["allocate", "--players", "gina"], capture_output=True,
+                           text=True, timeout=30)
+        rt.check(r.returncode != 0, "a second allocation of the only server")
+        for c in (g, h, x):
+            c.close()
         d.stop()
-
-
-def _try_token(sock, addr, tok):
-    try:
-        rt.token_handshake(sock, addr, tok, timeout=2)
-        return True
-    except AssertionError:
-        return False
 
 
 def main():

@@ -350,7 +350,8 @@ static void test_request_validation(void **state)
 
 	(void)state;
 	alloc_req_init(&r);
-	assert_int_equal(kv_add_pair(&r.selectors, "Mode=x", "selector", err, sizeof(err)), -EINVAL);
+	assert_int_equal(kv_add_pair(&r.selectors, "Mode=x", "selector", err, sizeof(err)),
+			 -EINVAL);
 	assert_non_null(strstr(err, "selector key \"Mode\""));
 	assert_int_equal(kv_add_pair(&r.selectors, "mode", "selector", err, sizeof(err)), -EINVAL);
 	assert_int_equal(kv_add_pair(&r.meta, "k=\x01", "meta", err, sizeof(err)), -EINVAL);
@@ -433,7 +434,8 @@ static void test_label_lists(void **state)
 	char err[256], buf[64];
 
 	(void)state;
-	assert_int_equal(kv_parse_list(&l, " mode = ctf ,region=eu ", "label", err, sizeof(err)), 0);
+	assert_int_equal(kv_parse_list(&l, " mode = ctf ,region=eu ", "label", err, sizeof(err)),
+			 0);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(kv_get(&l, "mode"), "ctf");
 	assert_string_equal(kv_get(&l, "region"), "eu");

@@ -169,9 +169,9 @@ int token_key_parse(const uint8_t *data, size_t len, uint8_t key[RF_TOKEN_KEY_LE
 		memcpy(key, data, RF_TOKEN_KEY_LEN);
 		return 0;
 	}
-	if (len == 2 * RF_TOKEN_KEY_LEN + 1 && data[len - 1] == '\n')
+	if (len == RF_TOKEN_KEY_HEX_LEN + 1 && data[len - 1] == '\n')
 		len--;
-	if (len != 2 * RF_TOKEN_KEY_LEN)
+	if (len != RF_TOKEN_KEY_HEX_LEN)
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++)
 		if (!((data[i] >= '0' && data[i] <= '9') || (data[i] >= 'a' && data[i] <= 'f') ||

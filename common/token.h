@@ -28,6 +28,7 @@
 
 #define RF_TOKEN_VERSION 1u
 #define RF_TOKEN_KEY_LEN 32u
+#define RF_TOKEN_KEY_HEX_LEN 64u /* the key as hex digits */
 #define RF_TOKEN_NONCE_LEN 24u
 #define RF_TOKEN_HDR_LEN 33u /* version, expiry, nonce */
 #define RF_TOKEN_TAG_LEN 16u

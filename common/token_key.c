@@ -14,7 +14,7 @@
 int token_key_load(const char *path, uid_t euid, uint8_t key[RF_TOKEN_KEY_LEN], char *why,
 		   size_t len)
 {
-	uint8_t buf[2 * RF_TOKEN_KEY_LEN + 2];
+	uint8_t buf[RF_TOKEN_KEY_HEX_LEN + 2];
 	struct stat st;
 	ssize_t n;
 	int fd, ret = 0;
@@ -61,7 +61,7 @@ int token_key_load(const char *path, uid_t euid, uint8_t key[RF_TOKEN_KEY_LEN], 
 int token_key_generate(const char *path)
 {
 	uint8_t key[RF_TOKEN_KEY_LEN];
-	char hex[2 * RF_TOKEN_KEY_LEN + 2];
+	char hex[RF_TOKEN_KEY_HEX_LEN + 2];
 	int fd, ret = 0;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -69,7 +69,7 @@ int token_key_generate(const char *path)
 		return -errno;
 	randombytes_buf(key, sizeof(key));
 	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
-	hex[2 * RF_TOKEN_KEY_LEN] = '\n';
+	hex[RF_TOKEN_KEY_HEX_LEN] = '\n';
 	if (write(fd, hex, sizeof(hex) - 1) != (ssize_t)sizeof(hex) - 1)
 		ret = errno ? -errno : -EIO;
 	if (ret == 0 && fsync(fd) < 0)

@@ -262,7 +262,7 @@ static void signal_ready(int fd)
  * hands it in a memfd, never in argv (which any local user can read). */
 static int read_token_key(const struct opts *o, uint8_t key[RF_TOKEN_KEY_LEN])
 {
-	uint8_t buf[2 * RF_TOKEN_KEY_LEN + 2];
+	uint8_t buf[RF_TOKEN_KEY_HEX_LEN + 2];
 	ssize_t n;
 	int ret;
 

@@ -176,7 +176,7 @@ static void test_text(void **state)
 static void test_key_parse(void **state)
 {
 	uint8_t k[RF_TOKEN_KEY_LEN], raw[RF_TOKEN_KEY_LEN];
-	char hex[2 * RF_TOKEN_KEY_LEN + 2];
+	char hex[RF_TOKEN_KEY_HEX_LEN + 2];
 
 	(void)state;
 	for (unsigned i = 0; i < sizeof(raw); i++)

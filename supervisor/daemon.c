@@ -147,8 +147,8 @@ static void arm_timer(struct daemon *d, uint64_t now)
 
 	if (d->housekeeping_ns < next)
 		next = d->housekeeping_ns;
-	if (metrics_next_run(&d->metrics, now) < next)
-		next = metrics_next_run(&d->metrics, now);
+	if (httpd_next_run(&d->metrics.http, now) < next)
+		next = httpd_next_run(&d->metrics.http, now);
 	if (control_next_deadline(&d->ctl) < next)
 		next = control_next_deadline(&d->ctl);
 	if (d->watchdog_ns && d->watchdog_next_ns < next)
@@ -167,7 +167,7 @@ static void on_timer(struct daemon *d, uint64_t now)
 	if (read(d->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_debug("timerfd read: %s", strerror(errno));
 	fleet_on_deadlines(&d->fleet, now);
-	metrics_on_event(&d->metrics); /* its connection timeouts */
+	httpd_on_event(&d->metrics.http); /* its connection timeouts */
 	control_on_timer(&d->ctl, now);
 	if (now >= d->housekeeping_ns) {
 		/* Fixed 1 Hz, however busy the control socket is. */
@@ -202,8 +202,8 @@ static void dispatch(struct daemon *d, struct ev_tag *tag, uint32_t events)
 	case EV_READY:
 		fleet_on_ready(&d->fleet, tag->owner);
 		break;
-	case EV_METRICS:
-		metrics_on_event(&d->metrics);
+	case EV_HTTP:
+		httpd_on_event(tag->owner);
 		break;
 	case EV_DEAD:
 		break; /* retired by an earlier event of this batch */

@@ -59,7 +59,8 @@ static bool check_keys(struct parser *p)
 	}
 	if (cert != key) {
 		cfg_fail(p, line[cert ? S_API_TLS_CERT : S_API_TLS_KEY], "%s: needs %s as well",
-			 cert ? "api_tls_cert" : "api_tls_key", cert ? "api_tls_key" : "api_tls_cert");
+			 cert ? "api_tls_cert" : "api_tls_key",
+			 cert ? "api_tls_key" : "api_tls_cert");
 		return false;
 	}
 	if (!cert && !sup->api_insecure && !listen_is_loopback(sup->api_listen)) {

@@ -53,8 +53,8 @@ void cfg_secret_free(char *buf, size_t len)
 	free(buf);
 }
 
-int cfg_secret_read(const char *path, uid_t trusted, size_t max, char **buf, size_t *len,
-		    char *why, size_t whylen)
+int cfg_secret_read(const char *path, uid_t trusted, size_t max, char **buf, size_t *len, char *why,
+		    size_t whylen)
 {
 	struct stat st = { 0 };
 	int fd, r;

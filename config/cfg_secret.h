@@ -18,7 +18,7 @@
  * -errno with why set to a sentence naming path and what to do:
  * -ELOOP a link, -EISDIR/-EINVAL not a regular file, -EPERM mode or
  * owner, -EFBIG over max bytes, or open/read's own error. */
-int cfg_secret_read(const char *path, uid_t trusted, size_t max, char **buf, size_t *len,
-		    char *why, size_t whylen);
+int cfg_secret_read(const char *path, uid_t trusted, size_t max, char **buf, size_t *len, char *why,
+		    size_t whylen);
 /* Wipes and frees what cfg_secret_read() returned (NULL is fine). */
 void cfg_secret_free(char *buf, size_t len);

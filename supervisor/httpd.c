@@ -144,6 +144,12 @@ static void cut_expired(struct httpd *h, uint64_t now)
 enum MHD_Result httpd_reply(struct MHD_Connection *c, unsigned code, char *body, size_t len,
 			    const char *type)
 {
+	return httpd_reply_hdr(c, code, body, len, type, NULL, NULL);
+}
+
+enum MHD_Result httpd_reply_hdr(struct MHD_Connection *c, unsigned code, char *body, size_t len,
+				const char *type, const char *hname, const char *hvalue)
+{
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	const struct httpd_conn *hc = conn_of(c);
 	enum MHD_Result ok;
@@ -153,6 +159,8 @@ enum MHD_Result httpd_reply(struct MHD_Connection *c, unsigned code, char *body,
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (hname)
+		MHD_add_response_header(r, hname, hvalue);
 	if (hc && hc->over)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ok = MHD_queue_response(c, code, r);

@@ -104,6 +104,9 @@ bool httpd_requested(struct MHD_Connection *c);
  * on a spare connection with "Connection: close". */
 enum MHD_Result httpd_reply(struct MHD_Connection *c, unsigned code, char *body, size_t len,
 			    const char *type);
+/* The same with one more header (hname: hvalue) unless hname is NULL. */
+enum MHD_Result httpd_reply_hdr(struct MHD_Connection *c, unsigned code, char *body, size_t len,
+				const char *type, const char *hname, const char *hvalue);
 
 /* "ADDR:PORT" / "[v6]:PORT" -> a socket address. 0 or -EINVAL. */
 int httpd_parse_listen(const char *s, struct sockaddr_storage *ss);

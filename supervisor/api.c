@@ -145,8 +145,8 @@ static enum MHD_Result release(struct api *a, struct MHD_Connection *c, const st
 static bool authorized(const struct api *a, struct MHD_Connection *c)
 {
 	const struct cfg_api_files *f = &a->d->cfg.api;
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	unsigned char got[CFG_TOKEN_HASH_LEN];
 	const char *tok;
 	size_t len;
@@ -159,45 +159,37 @@ static bool authorized(const struct api *a, struct MHD_Connection *c)
 
 static bool body_too_big(struct MHD_Connection *c)
 {
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 	return cl && strtoull(cl, NULL, 10) > API_BODY_MAX;
 }
 
-/* The headers are in: refuse now, answer now (GET), or take the body. */
+/* The headers are in: refuse at once (the body is then never read, and
+ * MHD closes the connection), or take the request, answered once its
+ * body is in (the request deadline runs until then). */
 static enum MHD_Result start_request(struct api *a, struct MHD_Connection *c, const char *url,
 				     const char *method, void **con_cls)
 {
 	struct api_req *rq;
-	struct api_route route;
 
-	if (httpd_requested(c))
-		return reply_error(c, MHD_HTTP_TOO_MANY_REQUESTS, "too many connections");
 	if (!authorized(a, c)) {
+		httpd_requested(c);
 		a->n_denied++;
 		return reply_error_hdr(c, MHD_HTTP_UNAUTHORIZED, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 				       "Bearer realm=\"ringfleet\"",
 				       "want Authorization: Bearer TOKEN with the token of "
 				       "api_token_file");
 	}
-	api_route(method, url, &route);
-	if (route.ep == API_EP_NONE)
-		return reply_error(c, MHD_HTTP_NOT_FOUND,
-				   "no such endpoint: try POST /v1/allocate, "
-				   "POST /v1/servers/NAME/release, GET /v1/servers");
-	if (!route.method_ok)
-		return reply_error_hdr(c, MHD_HTTP_METHOD_NOT_ALLOWED, MHD_HTTP_HEADER_ALLOW,
-				       route.allow, "%s only", route.allow);
-	if (route.ep == API_EP_SERVERS)
-		return list_servers(a, c);
-	if (body_too_big(c))
+	if (body_too_big(c)) {
+		httpd_requested(c);
 		return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body over %u bytes",
 				   API_BODY_MAX);
+	}
 	rq = calloc(1, sizeof(*rq));
 	if (!rq)
 		return MHD_NO;
-	rq->route = route;
+	api_route(method, url, &rq->route);
 	*con_cls = rq;
 	return MHD_YES;
 }
@@ -240,21 +232,35 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	struct api_req *rq = *con_cls;
 
 	(void)version;
-	if (!rq) {
-		a->n_requests++;
-		return start_request(a, c, url, method, con_cls);
-	}
-	if (*upload_size) {
+	if (rq && *upload_size) {
 		take_body(rq, upload, *upload_size);
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (!rq) {
+		a->n_requests++;
+		return start_request(a, c, url, method, con_cls);
+	}
+	if (httpd_requested(c))
+		return reply_error(c, MHD_HTTP_TOO_MANY_REQUESTS, "too many connections");
 	if (rq->too_big)
 		return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body over %u bytes",
 				   API_BODY_MAX);
-	if (rq->route.ep == API_EP_ALLOCATE)
+	if (rq->route.ep == API_EP_NONE)
+		return reply_error(c, MHD_HTTP_NOT_FOUND,
+				   "no such endpoint: try POST /v1/allocate, "
+				   "POST /v1/servers/NAME/release, GET /v1/servers");
+	if (!rq->route.method_ok)
+		return reply_error_hdr(c, MHD_HTTP_METHOD_NOT_ALLOWED, MHD_HTTP_HEADER_ALLOW,
+				       rq->route.allow, "%s only", rq->route.allow);
+	switch (rq->route.ep) {
+	case API_EP_ALLOCATE:
 		return allocate(a, c, rq);
-	return release(a, c, rq);
+	case API_EP_RELEASE:
+		return release(a, c, rq);
+	default:
+		return list_servers(a, c);
+	}
 }
 
 static void request_done(void *cls, void *req_ctx)
@@ -277,8 +283,8 @@ int api_open(struct api *a, struct daemon *d, const struct cfg *cfg, char *err, 
 	struct httpd_tls tls = tls_of(cfg);
 
 	a->d = d;
-	return httpd_open(&a->http, d->epfd, "api", cfg->sup.api_listen,
-			  tls.cert_pem ? &tls : NULL, &ops, err, errlen);
+	return httpd_open(&a->http, d->epfd, "api", cfg->sup.api_listen, tls.cert_pem ? &tls : NULL,
+			  &ops, err, errlen);
 }
 
 void api_close(struct api *a)
@@ -298,7 +304,8 @@ void api_reload(struct api *a, const struct cfg *next)
 
 	if (strcmp(cur->sup.api_listen, next->sup.api_listen) == 0 &&
 	    same_text(cur->api.tls_cert, next->api.tls_cert) &&
-	    same_text(cur->api.tls_key, next->api.tls_key) && (a->http.mhd || !cur->sup.api_listen[0]))
+	    same_text(cur->api.tls_key, next->api.tls_key) &&
+	    (a->http.mhd || !cur->sup.api_listen[0]))
 		return;
 	/* The old listener goes first: the new one may want its port. */
 	api_close(a);

@@ -62,7 +62,8 @@ bool api_bearer_token(const char *header, const char **tok, size_t *len)
 {
 	const char *t, *end;
 
-	if (!header || strncasecmp(header, "Bearer", 6) != 0 || (header[6] != ' ' && header[6] != '\t'))
+	if (!header || strncasecmp(header, "Bearer", 6) != 0 ||
+	    (header[6] != ' ' && header[6] != '\t'))
 		return false;
 	t = header + 6;
 	while (*t == ' ' || *t == '\t')

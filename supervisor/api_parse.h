@@ -14,16 +14,16 @@
 #define API_BODY_MAX (16u << 10) /* larger: 413 */
 
 enum api_endpoint {
-	API_EP_NONE = 0,  /* no such path: 404 */
-	API_EP_ALLOCATE,  /* POST /v1/allocate */
-	API_EP_RELEASE,   /* POST /v1/servers/NAME/release */
-	API_EP_SERVERS,   /* GET /v1/servers */
+	API_EP_NONE = 0, /* no such path: 404 */
+	API_EP_ALLOCATE, /* POST /v1/allocate */
+	API_EP_RELEASE,  /* POST /v1/servers/NAME/release */
+	API_EP_SERVERS,  /* GET /v1/servers */
 };
 
 struct api_route {
 	enum api_endpoint ep;
-	bool method_ok;    /* false: 405, with allow in the Allow header */
-	const char *allow; /* the endpoint's method */
+	bool method_ok;          /* false: 405, with allow in the Allow header */
+	const char *allow;       /* the endpoint's method */
 	char name[CFG_NAME_MAX]; /* release: the server, a valid name */
 };
 

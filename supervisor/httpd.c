@@ -45,8 +45,9 @@ static void conn_wait_request(struct httpd_conn *hc, uint64_t now)
 	hc->deadline_ns = now + HTTPD_REQUEST_TIMEOUT_S * RF_NSEC_PER_SEC;
 }
 
-/* The connection that has waited longest for a request, other than skip. */
-static void evict_oldest(struct httpd *h, const struct httpd_conn *skip)
+/* The connection that has waited longest for a request, other than skip;
+ * false when every other one is busy with a request. */
+static bool evict_oldest(struct httpd *h, const struct httpd_conn *skip)
 {
 	struct httpd_conn *old = NULL;
 
@@ -60,6 +61,7 @@ static void evict_oldest(struct httpd *h, const struct httpd_conn *skip)
 	}
 	if (old)
 		conn_cut(h, old);
+	return old != NULL;
 }
 
 static void conn_started(struct httpd *h, struct MHD_Connection *c, void **ctx)
@@ -78,11 +80,15 @@ static void conn_started(struct httpd *h, struct MHD_Connection *c, void **ctx)
 		return;
 	}
 	*hc = (struct httpd_conn){ .c = c, .fd = ci->connect_fd };
+	/* A fixed size turns the kernel's autotuning off: unread answers then
+	 * pin at most that much per connection, not up to tcp_wmem's 4 MiB. */
+	setsockopt(hc->fd, SOL_SOCKET, SO_SNDBUF, &(int){ HTTPD_SNDBUF }, sizeof(int));
 	conn_wait_request(hc, rf_now_ns());
 	*ctx = hc;
-	hc->over = ++h->n_conns > HTTPD_MAX_CONNS;
-	if (h->n_conns > HTTPD_BUSY_CONNS)
-		evict_oldest(h, hc);
+	/* Room is made by cutting an idle one; only when all are busy is the
+	 * new one over the limit. */
+	if (++h->n_conns > HTTPD_BUSY_CONNS && !evict_oldest(h, hc))
+		hc->over = h->n_conns > HTTPD_MAX_CONNS;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **ctx,

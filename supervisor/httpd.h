@@ -15,10 +15,10 @@
  * evicts the oldest one still owing its request, so a client that sends
  * its request at once (a scraper, a matchmaker) always gets in. A
  * per-address limit would not help: local attackers and the local
- * scraper share 127.0.0.1. Past HTTPD_MAX_CONNS (only reachable when more
- * than HTTPD_BUSY_CONNS clients are slow to take their answers) up to
- * HTTPD_SPARE_CONNS more are accepted only to be told 429 and closed;
- * beyond those MHD closes new connections at once.
+ * scraper share 127.0.0.1. Past HTTPD_MAX_CONNS with none of them idle
+ * (every one is slow to take its answer), up to HTTPD_SPARE_CONNS more
+ * are accepted only to be told 429 and closed; beyond those MHD closes
+ * new connections at once.
  */
 #pragma once
 #include <microhttpd.h>
@@ -35,6 +35,7 @@
 #define HTTPD_REQUEST_TIMEOUT_S 5   /* accept (or last response) to a whole request */
 #define HTTPD_RESPONSE_TIMEOUT_S 30 /* request to the response's last byte */
 #define HTTPD_IDLE_TIMEOUT_S 10     /* MHD's own: silence on a connection */
+#define HTTPD_SNDBUF (64 << 10)     /* SO_SNDBUF of a connection (kernel doubles it) */
 #define HTTPD_CONN_LIMIT (HTTPD_MAX_CONNS + HTTPD_SPARE_CONNS) /* MHD's hard limit */
 
 /* One accepted connection, between MHD's STARTED and CLOSED notices. */
@@ -45,7 +46,7 @@ struct httpd_conn {
 	uint64_t deadline_ns; /* shut down when this passes */
 	bool requested;       /* its request is in, being answered */
 	bool closing;         /* shut down, MHD has yet to notice */
-	bool over;            /* accepted past HTTPD_MAX_CONNS: gets a 429 */
+	bool over;            /* accepted with HTTPD_MAX_CONNS all busy: gets a 429 */
 };
 
 /* What a user of the server brings: MHD's access handler (which calls
@@ -96,9 +97,10 @@ void httpd_on_event(struct httpd *h);
  * or UINT64_MAX (also when closed). */
 uint64_t httpd_next_run(const struct httpd *h, uint64_t now);
 
-/* For the access handler, first thing: the request is in, so the
- * response deadline replaces the request deadline. True when the
- * connection is one of the spare ones: answer 429. */
+/* For the access handler, before it answers: the request is in (with
+ * its body, if it takes one: a body trickled in stays under the request
+ * deadline), so the response deadline replaces the request deadline.
+ * True when the connection is one of the spare ones: answer 429. */
 bool httpd_requested(struct MHD_Connection *c);
 /* Queues a response with body (malloc'd, freed here, also on failure);
  * on a spare connection with "Connection: close". */

@@ -3,6 +3,7 @@
  * and formatters, cfg_server_init() and cfg_server_equal(). */
 #include "config/cfg_schema.h"
 #include "config/cfg_value.h"
+#include "common/kv.h"
 #include "common/slot.h"
 
 #include <errno.h>
@@ -257,6 +258,26 @@ static int set_text(const struct cfg_key *k, struct cfg_server *s, const char *v
 	return 0;
 }
 
+/* "k=v, k2=v2" (common/kv.h rules), kept as "k=v,k2=v2". */
+static int set_labels(const struct cfg_key *k, struct cfg_server *s, const char *v,
+		      const struct cfg_key_ctx *ctx, char *why, size_t len)
+{
+	struct kv_list l;
+	char *out = field(s, k);
+	int rc;
+
+	(void)ctx;
+	rc = kv_parse_list(&l, v, "label", why, len);
+	if (rc < 0)
+		return rc;
+	if (kv_format_list(&l, out, k->size, ",") < 0) {
+		snprintf(why, len, "at most %zu bytes written as k=v,k2=v2", k->size - 1);
+		out[0] = '\0';
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* ---- formatters: each writes what its setter reads ---- */
 
 static int fmt_u32(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len)
@@ -356,6 +377,9 @@ const struct cfg_key cfg_srv_keys[] = {
 	[F_DRAIN_TIMEOUT] = { "drain_timeout_ms", IN_ALL, true, set_u32, fmt_u32,
 			      NUM(drain_timeout_ms), 0, 600000, "1000", "MS",
 			      "time a stopping game module has to say goodbye" },
+	[F_LABELS] = { "labels", IN_ALL, false, set_labels, fmt_str, STR(labels), 0, 0, "",
+		       "K=V,...",
+		       "what allocation selectors match (at most 16; keys a-z 0-9 _ . -)" },
 };
 
 #define N_KEYS (sizeof(cfg_srv_keys) / sizeof(cfg_srv_keys[0]))
@@ -423,7 +447,7 @@ bool cfg_server_equal(const struct cfg_server *a, const struct cfg_server *b)
 	if (strcmp(a->name, b->name) != 0)
 		return false;
 	for (int f = 0; f < cfg_srv_nkeys; f++)
-		if (!cfg_key_equal(&cfg_srv_keys[f], a, b))
-			return false;
+		if (f != F_LABELS && !cfg_key_equal(&cfg_srv_keys[f], a, b))
+			return false; /* labels: applied in place (fleet_apply) */
 	return true;
 }

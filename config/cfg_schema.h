@@ -45,6 +45,7 @@ enum srv_field {
 	F_GAME_ARGS,
 	F_MAX_OUTPUT,
 	F_DRAIN_TIMEOUT,
+	F_LABELS,
 	F_NAMED
 };
 

@@ -22,6 +22,7 @@
 #define CFG_ADDR_MAX 64       /* textual address incl. NUL */
 #define CFG_GAME_MAX 256      /* game: "relay" or a module path, incl. NUL */
 #define CFG_GAME_ARGS_MAX 256 /* game_args incl. NUL */
+#define CFG_LABELS_MAX 256    /* labels, normalised, incl. NUL */
 #define CFG_MAX_SERVERS 16384 /* servers per file, pools expanded */
 #define CFG_ERR_MAX 512       /* room for one error message */
 #define CFG_PATH_MAX 256      /* a file named in [supervisor], incl. NUL */
@@ -52,7 +53,12 @@ struct cfg_server {
 	uint32_t drain_timeout_ms;         /* a stopping module's goodbye time */
 	char user[CFG_USER_MAX];           /* "" = do not switch user */
 	char group[CFG_USER_MAX];          /* "" = user's primary group */
-	int line;                          /* line of its [server]/[pool] header */
+	/* Matched by allocation selectors, as "k=v,k2=v2" (common/kv.h
+	 * rules, normalised); not the worker's: a reload that changes only
+	 * these updates the running server in place. Text, not a kv_list,
+	 * to keep this struct (copied per server) small. */
+	char labels[CFG_LABELS_MAX];
+	int line;      /* line of its [server]/[pool] header */
 	int game_line; /* line game was set on (its section or [defaults]), 0 = not set */
 };
 
@@ -127,7 +133,8 @@ void cfg_supervisor_init(struct cfg_supervisor *sup);
 int cfg_find_server(const struct cfg *cfg, const char *name);
 
 /* True when a running worker of a would need no restart to become b
- * (every field that affects the worker or its socket is equal). */
+ * (every field that affects the worker or its socket is equal; labels
+ * are not compared: they change in place). */
 bool cfg_server_equal(const struct cfg_server *a, const struct cfg_server *b);
 
 /* Parses a CPU list like "0-3,6" into set. Returns 0 or -EINVAL. */

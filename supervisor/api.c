@@ -104,14 +104,17 @@ static enum MHD_Result list_servers(struct api *a, struct MHD_Connection *c)
 
 static enum MHD_Result allocate(struct api *a, struct MHD_Connection *c, const struct api_req *rq)
 {
-	struct alloc_req req;
+	static struct alloc_req req; /* 9 KiB; the loop is single-threaded */
 	char err[API_ERR_MAX];
 	struct server *s = NULL;
-	json_t *body;
 	int r;
 
-	if (api_parse_alloc(rq->body, rq->len, &req, err, sizeof(err)) < 0)
+	if (a->d->shutting_down)
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
+	if (api_parse_alloc(rq->body, rq->len, &req, err, sizeof(err)) < 0) {
+		a->d->fleet.sess.failures[ALLOC_FAIL_INVALID]++;
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
+	}
 	r = sessions_allocate(a->d, &req, &s, err, sizeof(err));
 	if (r == -ENOENT)
 		return reply_error(c, MHD_HTTP_CONFLICT, "%s", err);
@@ -121,10 +124,9 @@ static enum MHD_Result allocate(struct api *a, struct MHD_Connection *c, const s
 		return reply_error(c, MHD_HTTP_BAD_REQUEST, "%s", err);
 	if (r < 0)
 		return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err);
-	body = sessions_server_json(s);
-	if (body && req.n_players && sessions_tokens(a->d, s, &req, body) < 0)
-		log_warn("%s: allocated over HTTP, but its connect tokens failed", s->cfg.name);
-	return reply_json(c, MHD_HTTP_OK, body);
+	/* Connect tokens for req.players go into the reply here, as in the
+	 * control verb (supervisor/token.c: sessions_tokens()). */
+	return reply_json(c, MHD_HTTP_OK, sessions_server_json(s));
 }
 
 static enum MHD_Result release(struct api *a, struct MHD_Connection *c, const struct api_req *rq)
@@ -134,7 +136,9 @@ static enum MHD_Result release(struct api *a, struct MHD_Connection *c, const st
 	if (!s)
 		return reply_error(c, MHD_HTTP_NOT_FOUND, "no server named %s", rq->route.name);
 	if (sessions_release(a->d, s, "release") < 0)
-		return reply_error(c, MHD_HTTP_CONFLICT, "%s is not allocated", s->cfg.name);
+		return reply_error(c, MHD_HTTP_CONFLICT, "%s is not allocated (session %s)",
+				   s->cfg.name, session_state_name(s->sess.state));
+	log_notice("%s: released over the HTTP API", s->cfg.name);
 	return reply_json(c, MHD_HTTP_OK, sessions_server_json(s));
 }
 

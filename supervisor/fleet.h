@@ -40,6 +40,7 @@ struct fleet {
 	bool privileged; /* running as root */
 	char worker_path[PATH_MAX];
 	uint64_t ticks_per_sec; /* sysconf(_SC_CLK_TCK) */
+	struct sessions sess;   /* allocation state across servers (session.h) */
 };
 
 /* Server names, in the order fleet_apply() met them (malloc'd). */

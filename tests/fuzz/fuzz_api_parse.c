@@ -90,8 +90,9 @@ static void check_route(const char *path)
 			break;
 		case API_EP_RELEASE:
 			FUZZ_CHECK(r.name[0] && strlen(r.name) < CFG_NAME_MAX, "bad name");
-			FUZZ_CHECK(strspn(r.name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-						  "0123456789._-") == strlen(r.name),
+			FUZZ_CHECK(strspn(r.name,
+					  "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					  "0123456789._-") == strlen(r.name),
 				   "name %s", r.name);
 			snprintf(want, sizeof(want), "/v1/servers/%s/release", r.name);
 			FUZZ_CHECK(strcmp(path, want) == 0, "release of %s for %s", r.name, path);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cfg_host.c - the checks a configuration must pass on this host, not
- * only on paper: users and groups exist, bind and metrics_listen
- * addresses are this host's, game modules are files only root or
+ * only on paper: users and groups exist, bind, metrics_listen and
+ * api_listen addresses are this host's, game modules are files only root or
  * ringfleetd's user can write (cfg_modpath.h). Run by cfg_load_host() (--check, start and
  * reload alike), never by plain cfg_load(), which ringfleetctl and the
  * unit tests use on files meant for other hosts.
@@ -127,10 +127,24 @@ static int listen_addr(const char *listen, char *addr, size_t len)
 	return cfg_parse_addr(tmp, addr, len) < 0 ? -EINVAL : 0;
 }
 
+/* metrics_listen, api_listen. */
+static bool check_listen(struct parser *p, int key)
+{
+	const char *listen = (const char *)p->sup + cfg_sup_keys[key].off;
+	char addr[CFG_ADDR_MAX];
+	bool ok;
+
+	/* cfg_keys.c already vetted the syntax. */
+	if (!listen[0] || listen_addr(listen, addr, sizeof(addr)) < 0)
+		return true;
+	ok = check_addr(p, p->sup_key_line[key], cfg_sup_keys[key].name, addr, listen, SOCK_STREAM);
+	p->host_ok_addr[0] = '\0'; /* checked for TCP; UDP is another question */
+	return ok;
+}
+
 bool cfg_host_check_sup(struct parser *p)
 {
 	const struct cfg_supervisor *sup = p->sup;
-	char addr[CFG_ADDR_MAX];
 
 	if (!p->check_host)
 		return true;
@@ -147,16 +161,7 @@ bool cfg_host_check_sup(struct parser *p)
 		}
 		sodium_memzero(key, sizeof(key));
 	}
-	if (!sup->metrics_listen[0])
-		return true;
-	/* cfg_keys.c already vetted the syntax. */
-	if (listen_addr(sup->metrics_listen, addr, sizeof(addr)) < 0)
-		return true;
-	if (!check_addr(p, p->sup_key_line[S_METRICS], "metrics_listen", addr, sup->metrics_listen,
-			SOCK_STREAM))
-		return false;
-	p->host_ok_addr[0] = '\0'; /* checked for TCP; UDP is another question */
-	return true;
+	return check_listen(p, S_METRICS) && check_listen(p, S_API_LISTEN);
 }
 
 int cfg_host_check_module(void *arg, const char *path, char *real, size_t reallen, char *why,

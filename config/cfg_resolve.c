@@ -354,6 +354,8 @@ void cfg_resolve(struct parser *p, struct cfg *out)
 	if (!p->err_code)
 		cfg_host_check_sup(p);
 	if (!p->err_code)
+		cfg_api_check(p, out);
+	if (!p->err_code)
 		check_sections_unique(p);
 	if (p->err_code)
 		return;

@@ -413,6 +413,10 @@ void cfg_free(struct cfg *cfg)
 		free(cfg->index);
 	}
 	free(cfg->servers);
+	free(cfg->api.tls_cert);
+	if (cfg->api.tls_key)
+		memset(cfg->api.tls_key, 0, strlen(cfg->api.tls_key));
+	free(cfg->api.tls_key);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

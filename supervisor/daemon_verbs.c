@@ -129,11 +129,9 @@ static char *verb_allocate(struct daemon *d, const struct ctl_request *req)
 		}
 	}
 	/* Before anything is allocated: players need a key to seal with. */
-	if (r.n_players && d->fleet.token_key_fd < 0) {
+	if (tokens_check_request(d, &r, err, sizeof(err)) < 0) {
 		d->fleet.sess.failures[ALLOC_FAIL_INVALID]++;
-		return ctl_reply_error_code(failure_code(-EINVAL), "%s",
-					    "players need connect tokens: set token_key_file in "
-					    "[supervisor]");
+		return ctl_reply_error_code(failure_code(-EINVAL), "%s", err);
 	}
 	rc = sessions_allocate(d, &r, &s, err, sizeof(err));
 	if (rc < 0)
@@ -292,6 +290,7 @@ char *daemon_reload(struct daemon *d, uint64_t conn_id)
 		   diff.n_removed, diff.n_changed, diff.n_unchanged);
 	log_set_level(next.sup.log_level);
 	reopen_metrics(d, next.sup.metrics_listen);
+	api_reload(&d->api, &next);
 	warn_restart_only(&d->cfg.sup, &next.sup);
 	cfg_free(&d->cfg);
 	d->cfg = next;

@@ -560,10 +560,10 @@ double fleet_server_cpu_seconds(const struct fleet *f, const struct server *s)
 }
 
 /* The loop (3), stdio (3), the control listener and its connections, the
- * metrics listener and its connections, and room (40) for a log file,
+ * two HTTP listeners (metrics, API) and their connections, and room (40) for a log file,
  * /proc reads and the like: from the limits themselves, so raising one
  * cannot outgrow the budget. */
-#define FLEET_FDS_FIXED (3 + 3 + 1 + CONTROL_MAX_CONNS + 1 + METRICS_MAX_CONNS + 40)
+#define FLEET_FDS_FIXED (3 + 3 + 1 + CONTROL_MAX_CONNS + 2 * (1 + HTTPD_CONN_LIMIT) + 40)
 #define FLEET_FDS_PER_SERVER 3
 
 size_t fleet_fds_needed(size_t n)

@@ -104,3 +104,12 @@ int sessions_tokens(struct daemon *d, struct server *s, const struct alloc_req *
 	return tokens_for_allocation(&d->fleet, s, s->sess.alloc_id, players, req->n_players,
 				     (uint64_t)now.tv_sec, d->cfg.sup.token_ttl_s, reply);
 }
+
+int tokens_check_request(const struct daemon *d, const struct alloc_req *req, char *err,
+			 size_t errlen)
+{
+	if (!req->n_players || d->fleet.token_key_fd >= 0)
+		return 0;
+	snprintf(err, errlen, "players need connect tokens: set token_key_file in [supervisor]");
+	return -EINVAL;
+}

@@ -17,6 +17,8 @@
 
 #include "config/config.h"
 
+struct alloc_req;
+struct daemon;
 struct fleet;
 struct server;
 
@@ -32,3 +34,10 @@ int tokens_key_setup(struct fleet *f, const struct cfg_supervisor *sup, char *er
 int tokens_for_allocation(const struct fleet *f, const struct server *s, uint64_t alloc_id,
 			  const char *const *players, size_t n, uint64_t now_s, uint32_t ttl_s,
 			  json_t *out);
+
+/* For the allocate front ends (control verb, HTTP), before
+ * sessions_allocate(): -EINVAL with a message in err when req names
+ * players but there is no host key to seal their tokens with; else 0.
+ * After it, sessions_tokens() (session.h) adds the tokens to the reply. */
+int tokens_check_request(const struct daemon *d, const struct alloc_req *req, char *err,
+			 size_t errlen);

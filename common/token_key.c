@@ -5,58 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-int token_key_load(const char *path, uid_t euid, uint8_t key[RF_TOKEN_KEY_LEN], char *why,
-		   size_t len)
-{
-	uint8_t buf[RF_TOKEN_KEY_HEX_LEN + 2];
-	struct stat st;
-	ssize_t n;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(why, len, "%s",
-			 ret == -ELOOP ? "a symlink, expected a regular file" : strerror(-ret));
-		return ret;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		snprintf(why, len, "%s", strerror(-ret));
-	} else if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-		snprintf(why, len, "not a regular file");
-	} else if ((st.st_mode & 0137) != 0) {
-		ret = -EPERM;
-		snprintf(why, len, "mode %04o, expected 0600 or 0640",
-			 (unsigned)st.st_mode & 07777);
-	} else if (st.st_uid != 0 && st.st_uid != euid) {
-		ret = -EPERM;
-		snprintf(why, len, "owned by uid %u, expected root or uid %u", (unsigned)st.st_uid,
-			 (unsigned)euid);
-	}
-	if (ret == 0) {
-		n = read(fd, buf, sizeof(buf));
-		if (n < 0) {
-			ret = -errno;
-			snprintf(why, len, "%s", strerror(-ret));
-		} else if (token_key_parse(buf, (size_t)n, key) < 0) {
-			ret = -EINVAL;
-			snprintf(why, len,
-				 "expected 32 bytes or 64 hex digits (ringfleetd "
-				 "--gen-token-key makes one)");
-		}
-	}
-	sodium_memzero(buf, sizeof(buf));
-	close(fd);
-	return ret;
-}
 
 int token_key_generate(const char *path)
 {

@@ -18,7 +18,8 @@
 #include "config/cfg_load.h"
 #include "config/cfg_modpath.h"
 #include "config/cfg_value.h"
-#include "common/token_key.h"
+#include "common/token.h"
+#include "config/cfg_secret.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -142,6 +143,24 @@ static bool check_listen(struct parser *p, int key)
 	return ok;
 }
 
+int token_key_read(const char *path, uid_t euid, uint8_t key[RF_TOKEN_KEY_LEN], char *why,
+		   size_t len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	int r = cfg_secret_read(path, euid, RF_TOKEN_KEY_HEX_LEN + 1, &buf, &n, why, len);
+
+	if (r == -EFBIG || (r == 0 && token_key_parse((const uint8_t *)buf, n, key) < 0)) {
+		snprintf(why, len,
+			 "%s: expected 32 bytes or 64 hex digits (ringfleetd --gen-token-key "
+			 "makes one)",
+			 path);
+		r = -EINVAL;
+	}
+	cfg_secret_free(buf, n);
+	return r;
+}
+
 bool cfg_host_check_sup(struct parser *p)
 {
 	const struct cfg_supervisor *sup = p->sup;
@@ -152,11 +171,10 @@ bool cfg_host_check_sup(struct parser *p)
 		return false;
 	if (sup->token_key_file[0]) {
 		uint8_t key[RF_TOKEN_KEY_LEN];
-		char why[160];
+		char why[CFG_PATH_MAX + 256];
 
-		if (token_key_load(sup->token_key_file, geteuid(), key, why, sizeof(why)) < 0) {
-			cfg_fail(p, p->sup_key_line[S_TOKEN_KEY_FILE], "token_key_file: %s: %s",
-				 sup->token_key_file, why);
+		if (token_key_read(sup->token_key_file, geteuid(), key, why, sizeof(why)) < 0) {
+			cfg_fail(p, p->sup_key_line[S_TOKEN_KEY_FILE], "token_key_file: %s", why);
 			return false;
 		}
 		sodium_memzero(key, sizeof(key));

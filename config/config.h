@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/backend.h"
 #include "common/handshake.h"
@@ -86,7 +87,7 @@ struct cfg_supervisor {
 	int log_level; /* RF_LOG_* from common/log.h */
 	/* Connect tokens (admission = token, common/token.h): the host key
 	 * file ("" = none) and how long an issued token stays valid. */
-	char token_key_file[256];
+	char token_key_file[CFG_PATH_MAX];
 	uint32_t token_ttl_s; /* 1..86400, default 60 */
 };
 
@@ -145,3 +146,9 @@ bool cfg_server_equal(const struct cfg_server *a, const struct cfg_server *b);
 int cfg_parse_cpulist(const char *s, cpu_set_t *set);
 /* Formats set as a CPU list ("0-3,6") into buf. Returns 0 or -ENOSPC. */
 int cfg_format_cpulist(const cpu_set_t *set, char *buf, size_t len);
+
+/* The connect-token host key in path (token_key_file): the rules of
+ * cfg_secret.h (regular file, no link, mode 0600/0640, owner root or
+ * euid), content 32 raw bytes or 64 hex digits. 0, or -errno with a
+ * sentence naming path in why. */
+int token_key_read(const char *path, uid_t euid, uint8_t key[32], char *why, size_t len);

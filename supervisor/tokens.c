@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/token_key.h"
+#include "config/config.h"
 #include "common/slot.h"
 #include "supervisor/daemon.h"
 #include "supervisor/fleet.h"
@@ -19,14 +20,14 @@
 int tokens_key_setup(struct fleet *f, const struct cfg_supervisor *sup, char *err, size_t errlen)
 {
 	uint8_t key[RF_TOKEN_KEY_LEN];
-	char why[160];
+	char why[CFG_PATH_MAX + 256];
 	int r, fd;
 
 	if (!sup->token_key_file[0])
 		return 0;
-	r = token_key_load(sup->token_key_file, geteuid(), key, why, sizeof(why));
+	r = token_key_read(sup->token_key_file, geteuid(), key, why, sizeof(why));
 	if (r < 0) {
-		snprintf(err, errlen, "token_key_file: %s: %s", sup->token_key_file, why);
+		snprintf(err, errlen, "token_key_file: %s", why);
 		return r;
 	}
 	if (f->token_key_fd >= 0) {

@@ -17,6 +17,7 @@ Then ringfleetd: --gen-token-key, token_key_file refused at --check
 
 import argparse
 import base64
+import http.client
 import json
 import os
 import signal
@@ -190,13 +191,19 @@ def daemon_tests(tmp):
     r = subprocess.run([d_bin, "--gen-token-key", key], capture_output=True, text=True)
     rt.check(r.returncode != 0 and "exists" in r.stderr, f"overwrote: {r.stderr}")
 
-    port = rt.free_port()
+    port, api_port = rt.free_port(), rt.free_tcp_port()
     cfg = os.path.join(tmp, "rf.ini")
+    api_token = "t" * 40
+    api_file = os.path.join(tmp, "api.token")
+    fd = os.open(api_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, api_token.encode())
+    os.close(fd)
 
     def write_cfg(keypath):
         with open(cfg, "w") as f:
             f.write(f"[supervisor]\ncontrol_socket = {tmp}/ctl.sock\n"
-                    f"token_key_file = {keypath}\ntoken_ttl_s = 30\n\n"
+                    f"token_key_file = {keypath}\ntoken_ttl_s = 30\n"
+                    f"api_listen = 127.0.0.1:{api_port}\napi_token_file = {api_file}\n\n"
                     f"[server tok]\nbind = {rt.HOST}\nport = {port}\nadmission = token\n"
                     f"game = {rt.game_path('echo')}\n")
 
@@ -213,7 +220,7 @@ def daemon_tests(tmp):
     os.symlink(key, link)
     write_cfg(link)
     r = subprocess.run([d_bin, "--check", cfg], capture_output=True, text=True)
-    rt.check(r.returncode == 1 and "symlink" in r.stderr, f"--check with a symlink: {r.stderr}")
+    rt.check(r.returncode == 1 and "symbolic link" in r.stderr, f"--check with a symlink: {r.stderr}")
     write_cfg(key)
 
     rt.log("ringfleetd hands the key to a token server without argv")
@@ -257,6 +264,29 @@ def daemon_tests(tmp):
         rt.check(r.returncode != 0, "a second allocation of the only server")
         for c in (g, h, x):
             c.close()
+
+        rt.log("HTTP: POST /v1/allocate with players returns tokens too")
+        r = subprocess.run(ctl + ["release", "tok"], capture_output=True, text=True, timeout=30)
+        rt.check(r.returncode == 0, f"release: {r.stdout}{r.stderr}")
+
+        def http_alloc():
+            c = http.client.HTTPConnection("127.0.0.1", api_port, timeout=10)
+            try:
+                c.request("POST", "/v1/allocate", body=json.dumps({"players": ["jill"]}),
+                          headers={"Authorization": "Bearer " + api_token})
+                resp = c.getresponse()
+                body = resp.read()
+            except OSError:
+                return None
+            finally:
+                c.close()
+            return json.loads(body) if resp.status == 200 else None
+        alloc = rt.wait_for(http_alloc, 30, "an HTTP allocation after the release")
+        j = client()
+        rt.token_handshake(j, (rt.HOST, port), alloc["tokens"]["jill"], timeout=10)
+        rt.check(ask(j, (rt.HOST, port), b"player", b"player ") == b"player jill",
+                 "player id of an HTTP allocation")
+        j.close()
         d.stop()
 
 

@@ -104,6 +104,39 @@ def set_session(slot, state, alloc_id):
     struct.pack_into("=I", slot.map, ses["seq"], seq + 2)
 
 
+def spoofed(keyfile, addr):
+    """A raw socket forges TOKENs (expired, flipped, then a valid stolen
+    one) and other datagrams in a victim's name: the victim receives fewer
+    bytes than were forged in its name, and only 8-byte replies."""
+    try:
+        from test_attacks import Forger
+        forger = Forger()
+    except SystemExit:
+        rt.log("spoofed source: no raw socket here, skipped")
+        return
+    rt.log("spoofed source: the victim gets less than was forged in its name")
+    victim = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    victim.bind(("127.5.9.9", 0))
+    src = victim.getsockname()
+    msgs = [b"RFT1" + raw(seal(keyfile, "mallory", expiry=int(time.time()) - 1)),
+            b"RFT1" + raw(seal(keyfile, "oscar"))[:-1] + b"\0",
+            b"g" * 100, b"RFH1" + b"\0" * 40]
+    for _ in range(5):
+        for m in msgs:
+            forger.send(src, addr, m)
+    # A stolen valid token, last: it admits the victim's address (tokens
+    # are bearer secrets), which still gets only an 8-byte WELCOME.
+    forger.send(src, addr, b"RFT1" + raw(seal(keyfile, "stolen")))
+    got = replies_within(victim, 8, quiet=1.0)
+    forged = forger.bytes.get(src, 0)
+    total = sum(len(g) for g in got)
+    rt.check(total < forged, f"victim got {total} B for {forged} B forged")
+    rt.check(all(len(g) == 8 for g in got), f"victim got {got}")
+    rt.log(f"  victim: {len(got)} replies, {total} B for {forged} B forged")
+    forger.close()
+    victim.close()
+
+
 def worker_tests(backend, keyfile):
     kfd = os.open(keyfile, os.O_RDONLY)
     slot = rt.Slot(8)
@@ -147,6 +180,8 @@ def worker_tests(backend, keyfile):
             c.sendto(msg, addr)
             got = replies_within(c, len(msg))
             rt.check(got == [], f"{msg[:6]!r}... from a stranger got {got}")
+
+        spoofed(keyfile, addr)
 
         rt.log("allocation: a token of another allocation is refused; a new one starts fresh")
         set_session(slot, 1, 0)  # ready: waiting for a match, no token is of it

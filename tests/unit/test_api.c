@@ -35,11 +35,16 @@ static int make_dir(void **state)
 
 static int remove_dir(void **state)
 {
-	char cmd[64];
+	static const char *const names[] = { "ok", "group", "bad",   "link", "big",
+					     "t",  "c.pem", "k.pem", "r.ini" };
+	char path[128];
 
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	return rmdir(dir);
 }
 
 /* dir/name holding text, with mode; returns its path (static). */
@@ -81,8 +86,13 @@ static void test_route(void **state)
 	assert_string_equal(r.name, "lobby-7100");
 	for (size_t i = 0; i < 7; i++) {
 		static const char *const none[] = {
-			"/v1/servers/", "/v1/servers//release", "/v1/servers/a/b/release",
-			"/v1/servers/a b/release", "/v1/allocate/", "/v2/allocate", "",
+			"/v1/servers/",
+			"/v1/servers//release",
+			"/v1/servers/a/b/release",
+			"/v1/servers/a b/release",
+			"/v1/allocate/",
+			"/v2/allocate",
+			"",
 		};
 
 		api_route("POST", none[i], &r);
@@ -175,7 +185,8 @@ static void test_secret_rules(void **state)
 	path = put("ok", "secret", 0600);
 	snprintf(link, sizeof(link), "%s/link", dir);
 	assert_int_equal(symlink(path, link), 0);
-	assert_int_equal(cfg_secret_read(link, geteuid(), 64, &buf, &len, why, sizeof(why)), -ELOOP);
+	assert_int_equal(cfg_secret_read(link, geteuid(), 64, &buf, &len, why, sizeof(why)),
+			 -ELOOP);
 	assert_non_null(strstr(why, "symbolic link"));
 	assert_int_equal(cfg_secret_read(dir, geteuid(), 64, &buf, &len, why, sizeof(why)),
 			 -EISDIR);
@@ -183,9 +194,9 @@ static void test_secret_rules(void **state)
 	assert_int_equal(cfg_secret_read(path, geteuid(), 9, &buf, &len, why, sizeof(why)), -EFBIG);
 	if (geteuid() != 0) { /* owned by us, trusted is someone else */
 		path = put("ok", "secret", 0600);
-		assert_int_equal(
-			cfg_secret_read(path, geteuid() + 1, 64, &buf, &len, why, sizeof(why)),
-			-EPERM);
+		assert_int_equal(cfg_secret_read(path, geteuid() + 1, 64, &buf, &len, why,
+						 sizeof(why)),
+				 -EPERM);
 	}
 }
 
@@ -212,7 +223,8 @@ static void test_token_loaded(void **state)
 	snprintf(sup, sizeof(sup), "api_listen = 127.0.0.1:9760\napi_token_file = %s/t\n", dir);
 	assert_int_equal(load_sup(sup, &cfg), 0);
 	assert_true(cfg.api.token_set);
-	crypto_generichash(want, sizeof(want), (const unsigned char *)token, strlen(token), NULL, 0);
+	crypto_generichash(want, sizeof(want), (const unsigned char *)token, strlen(token), NULL,
+			   0);
 	assert_memory_equal(cfg.api.token_hash, want, sizeof(want));
 	assert_null(cfg.api.tls_cert);
 	cfg_free(&cfg);
@@ -274,12 +286,9 @@ static void test_tls_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_route),
-		cmocka_unit_test(test_bearer),
-		cmocka_unit_test(test_parse_alloc),
-		cmocka_unit_test(test_secret_rules),
-		cmocka_unit_test(test_token_loaded),
-		cmocka_unit_test(test_tls_files),
+		cmocka_unit_test(test_route),        cmocka_unit_test(test_bearer),
+		cmocka_unit_test(test_parse_alloc),  cmocka_unit_test(test_secret_rules),
+		cmocka_unit_test(test_token_loaded), cmocka_unit_test(test_tls_files),
 	};
 
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);

@@ -43,3 +43,7 @@ rf_e2e_test(e2e_game_config test_game_config.py TIMEOUT 120)
 # The same with real modules (tests/games): status, table and /metrics of
 # the echo module, bad modules refused by --check and reload, fatal at start.
 rf_e2e_test(e2e_game_fleet test_game_fleet.py TIMEOUT 120)
+
+# Sessions and allocation (issue 13).
+rf_e2e_test(e2e_sessions_basic test_sessions.py TIMEOUT 180 ARGS basic)
+rf_e2e_test(e2e_sessions_concurrent test_sessions.py TIMEOUT 240 ARGS concurrent)

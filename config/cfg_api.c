@@ -146,7 +146,7 @@ static char *read_pem(struct parser *p, int key, bool private)
 	} else if (private && st.st_uid != 0 && st.st_uid != geteuid()) {
 		cfg_fail(p, line, "%s: %s is owned by uid %u, expected root or uid %u", name, path,
 			 (unsigned)st.st_uid, (unsigned)geteuid());
-	} else if (!strstr(buf, "-----BEGIN ")) {
+	} else if (!buf || !strstr(buf, "-----BEGIN ")) {
 		cfg_fail(p, line, "%s: %s is not in PEM format (no -----BEGIN line)", name, path);
 	}
 	if (p->err_code) {

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -50,6 +51,7 @@ void fleet_free(struct fleet *f)
 	if (f->token_key_fd >= 0)
 		close(f->token_key_fd);
 	f->token_key_fd = -1;
+	sodium_memzero(f->token_key, sizeof(f->token_key));
 }
 
 static void epoll_watch(struct fleet *f, int fd, struct ev_tag *tag)

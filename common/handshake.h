@@ -56,14 +56,28 @@
 #define RF_HS_WINDOW_S 5 /* seconds per window */
 
 /* REFUSED reasons. */
-#define RF_HS_REFUSED_FULL 1   /* table full of clients active recently */
-#define RF_HS_REFUSED_PER_IP 2 /* max_clients_per_ip reached */
-#define RF_HS_REFUSED_GAME 3   /* the game module's join refused it */
+#define RF_HS_REFUSED_FULL 1    /* table full of clients active recently */
+#define RF_HS_REFUSED_PER_IP 2  /* max_clients_per_ip reached */
+#define RF_HS_REFUSED_GAME 3    /* the game module's join refused it */
+#define RF_HS_REFUSED_TOKEN 4   /* token forged, malformed or for another server */
+#define RF_HS_REFUSED_EXPIRED 5 /* token expired */
+#define RF_HS_REFUSED_REPLAY 6  /* token's player already admitted this session */
 
-/* The per-server admission mode (config key `admission`). A later mode
- * (connect tokens issued at allocation) is one more value here and one
- * more decision function in worker/admission.c. */
+/* With admission = token (connect tokens, common/token.h) a source enters
+ * the table with one datagram, no CHALLENGE:
+ *
+ *   TOKEN      client -> server  "RFT1" | token (RF_TOKEN_MIN..RF_TOKEN_MAX bytes)
+ *
+ * answered by WELCOME or REFUSED (8 bytes, always smaller than the TOKEN).
+ * Any other datagram from a source not in the table gets nothing. From an
+ * admitted source, a TOKEN gets WELCOME again (its WELCOME was lost). */
+#define RF_HS_TOKEN_MAGIC "RFT1"
+#define RF_HS_TOKEN_MAX 1200 /* a TOKEN datagram, at most */
+
+/* The per-server admission mode (config key `admission`); each mode is
+ * one decision function in worker/admission.c. */
 enum rf_admission {
 	RF_ADMISSION_COOKIE = 0,
 	RF_ADMISSION_OPEN = 1,
+	RF_ADMISSION_TOKEN = 2,
 };

@@ -17,7 +17,7 @@
 #include "ringfleet/game.h"
 
 #define RF_SLOT_MAGIC 0x52464c54u   /* "RFLT" */
-#define RF_SLOT_VERSION 4u          /* 4: the session area */
+#define RF_SLOT_VERSION 5u          /* 4: the session area, 5: the token area */
 #define RF_CLIENTS_LIMIT 4096u      /* hard upper bound of max_clients */
 #define RF_TICK_HIST_BUCKETS 12     /* tick-duration histogram, see below */
 #define RF_TICK_HIST_BASE_NS 16000u /* upper bound of its first bucket */
@@ -154,9 +154,46 @@ _Static_assert(offsetof(struct rf_slot, clients) == 2800, "rf_slot layout");
 _Static_assert(sizeof(struct rf_slot_client) == 48, "rf_slot_client layout");
 _Static_assert(offsetof(struct rf_slot_client, last_seen_ns) == 40, "rf_slot_client layout");
 
-static inline size_t rf_slot_size(uint32_t max_clients)
+/* Connect tokens (admission = token, common/token.h), after clients[]:
+ * the worker is its only reader and writer. Kept in the slot so that a
+ * restarted worker neither admits a token's player a second time nor
+ * forgets the player id of a client it resumes.
+ *   struct rf_slot_tokens                      the used-player table's header
+ *   struct rf_slot_used used[2 * max_clients]  players admitted this session
+ *   char player[max_clients][RF_SLOT_PLAYER_MAX]  each entry's player id,
+ *                                               "" when not admitted by token
+ * A used entry is a BLAKE2b-128 of (alloc_id, player id); the table
+ * belongs to the allocation alloc_id and is emptied when the session
+ * area shows another one. */
+#define RF_SLOT_PLAYER_MAX 72 /* a player id (<= 64 bytes) with its NUL, padded */
+struct rf_slot_tokens {
+	uint64_t alloc_id; /* the allocation whose players used[] holds */
+	uint32_t used;     /* entries in used[] */
+	uint32_t pad;
+};
+struct rf_slot_used {
+	uint8_t hash[16];
+};
+static inline size_t rf_slot_clients_end(uint32_t max_clients)
 {
 	return sizeof(struct rf_slot) + (size_t)max_clients * sizeof(struct rf_slot_client);
+}
+static inline size_t rf_slot_size(uint32_t max_clients)
+{
+	return rf_slot_clients_end(max_clients) + sizeof(struct rf_slot_tokens) +
+	       (size_t)max_clients * (2 * sizeof(struct rf_slot_used) + RF_SLOT_PLAYER_MAX);
+}
+static inline struct rf_slot_tokens *rf_slot_tokens(struct rf_slot *s)
+{
+	return (struct rf_slot_tokens *)((char *)s + rf_slot_clients_end(s->max_clients));
+}
+static inline struct rf_slot_used *rf_slot_used(struct rf_slot *s)
+{
+	return (struct rf_slot_used *)(rf_slot_tokens(s) + 1);
+}
+static inline char (*rf_slot_players(struct rf_slot *s))[RF_SLOT_PLAYER_MAX]
+{
+	return (char(*)[RF_SLOT_PLAYER_MAX])(rf_slot_used(s) + 2 * (size_t)s->max_clients);
 }
 
 /* The single writer publishes, readers load; relaxed is enough because

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,20 +74,18 @@ static int read_all(int fd, size_t max, char **buf, size_t cap, size_t *len)
 	return 0;
 }
 
-static int read_regular(int fd, size_t max, char **buf, size_t *len, mode_t *mode)
+static int read_regular(int fd, size_t max, char **buf, size_t *len, struct stat *st)
 {
-	struct stat st;
 	size_t cap;
 
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, st) < 0)
 		return -errno;
-	*mode = st.st_mode;
-	if (!S_ISREG(st.st_mode))
-		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-	if ((uint64_t)st.st_size > max)
+	if (!S_ISREG(st->st_mode))
+		return S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
+	if ((uint64_t)st->st_size > max)
 		return -EFBIG;
 	/* Enough for the whole file and its NUL in one read, usually. */
-	cap = (size_t)st.st_size + 2;
+	cap = (size_t)st->st_size + 2;
 	if (cap < 4096)
 		cap = 4096;
 	if (cap > max + 2)
@@ -97,8 +96,25 @@ static int read_regular(int fd, size_t max, char **buf, size_t *len, mode_t *mod
 	return read_all(fd, max, buf, cap, len);
 }
 
+int cfg_read_fd(int fd, size_t max, char **buf, size_t *len, struct stat *st)
+{
+	int r;
+
+	*buf = NULL;
+	*len = 0;
+	memset(st, 0, sizeof(*st));
+	r = read_regular(fd, max, buf, len, st);
+	if (r < 0) {
+		free(*buf);
+		*buf = NULL;
+		*len = 0;
+	}
+	return r;
+}
+
 int cfg_read_file(const char *path, size_t max, char **buf, size_t *len, mode_t *mode)
 {
+	struct stat st;
 	int fd, r;
 
 	*buf = NULL;
@@ -108,12 +124,8 @@ int cfg_read_file(const char *path, size_t max, char **buf, size_t *len, mode_t 
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	r = read_regular(fd, max, buf, len, mode);
+	r = cfg_read_fd(fd, max, buf, len, &st);
+	*mode = st.st_mode;
 	close(fd);
-	if (r < 0) {
-		free(*buf);
-		*buf = NULL;
-		*len = 0;
-	}
 	return r;
 }

@@ -7,6 +7,7 @@
  */
 #pragma once
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Far above any real configuration: a 10,000-server file with every key
@@ -18,6 +19,10 @@
  * or -errno: -EISDIR for a directory, -EINVAL for anything else that is
  * not a regular file (*mode then says what it is), -EFBIG when it is larger than max, else open/read errors. */
 int cfg_read_file(const char *path, size_t max, char **buf, size_t *len, mode_t *mode);
+
+/* The same on an open fd; *st is its fstat (owner, mode), also on
+ * failure when fstat itself worked. */
+int cfg_read_fd(int fd, size_t max, char **buf, size_t *len, struct stat *st);
 
 /* "a directory", "a FIFO", ... for the file type bits of mode. */
 const char *cfg_file_kind(mode_t mode);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cfg_host.c - the checks a configuration must pass on this host, not
- * only on paper: users and groups exist, bind and metrics_listen
- * addresses are this host's, game modules are files only root or
+ * only on paper: users and groups exist, bind, metrics_listen and
+ * api_listen addresses are this host's, game modules are files only root or
  * ringfleetd's user can write (cfg_modpath.h). Run by cfg_load_host() (--check, start and
  * reload alike), never by plain cfg_load(), which ringfleetctl and the
  * unit tests use on files meant for other hosts.
@@ -18,12 +18,15 @@
 #include "config/cfg_load.h"
 #include "config/cfg_modpath.h"
 #include "config/cfg_value.h"
+#include "common/token.h"
+#include "config/cfg_secret.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -125,25 +128,58 @@ static int listen_addr(const char *listen, char *addr, size_t len)
 	return cfg_parse_addr(tmp, addr, len) < 0 ? -EINVAL : 0;
 }
 
+/* metrics_listen, api_listen. */
+static bool check_listen(struct parser *p, int key)
+{
+	const char *listen = (const char *)p->sup + cfg_sup_keys[key].off;
+	char addr[CFG_ADDR_MAX];
+	bool ok;
+
+	/* cfg_keys.c already vetted the syntax. */
+	if (!listen[0] || listen_addr(listen, addr, sizeof(addr)) < 0)
+		return true;
+	ok = check_addr(p, p->sup_key_line[key], cfg_sup_keys[key].name, addr, listen, SOCK_STREAM);
+	p->host_ok_addr[0] = '\0'; /* checked for TCP; UDP is another question */
+	return ok;
+}
+
+int token_key_read(const char *path, uid_t euid, uint8_t key[RF_TOKEN_KEY_LEN], char *why,
+		   size_t len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	int r = cfg_secret_read(path, euid, RF_TOKEN_KEY_HEX_LEN + 1, &buf, &n, why, len);
+
+	if (r == -EFBIG || (r == 0 && token_key_parse((const uint8_t *)buf, n, key) < 0)) {
+		snprintf(why, len,
+			 "%s: expected 32 bytes or 64 hex digits (ringfleetd --gen-token-key "
+			 "makes one)",
+			 path);
+		r = -EINVAL;
+	}
+	cfg_secret_free(buf, n);
+	return r;
+}
+
 bool cfg_host_check_sup(struct parser *p)
 {
 	const struct cfg_supervisor *sup = p->sup;
-	char addr[CFG_ADDR_MAX];
 
 	if (!p->check_host)
 		return true;
 	if (!check_group(p, p->sup_key_line[S_CONTROL_GROUP], "control_group", sup->control_group))
 		return false;
-	if (!sup->metrics_listen[0])
-		return true;
-	/* cfg_keys.c already vetted the syntax. */
-	if (listen_addr(sup->metrics_listen, addr, sizeof(addr)) < 0)
-		return true;
-	if (!check_addr(p, p->sup_key_line[S_METRICS], "metrics_listen", addr, sup->metrics_listen,
-			SOCK_STREAM))
-		return false;
-	p->host_ok_addr[0] = '\0'; /* checked for TCP; UDP is another question */
-	return true;
+	if (sup->token_key_file[0]) {
+		uint8_t key[RF_TOKEN_KEY_LEN];
+		char why[CFG_PATH_MAX + 256];
+
+		if (token_key_read(sup->token_key_file, geteuid(), key, why, sizeof(why)) < 0) {
+			cfg_fail(p, p->sup_key_line[S_TOKEN_KEY_FILE], "token_key_file: %s", why);
+			return false;
+		}
+		sodium_memzero(key, sizeof(key));
+	}
+	return check_listen(p, S_METRICS) && check_listen(p, S_API_LISTEN);
 }
 
 int cfg_host_check_module(void *arg, const char *path, char *real, size_t reallen, char *why,

@@ -159,12 +159,41 @@ static bool sup_placement(struct parser *p, const struct sup_key *k, const char 
 	return true;
 }
 
+/* metrics_listen, api_listen. */
 static bool sup_listen(struct parser *p, const struct sup_key *k, const char *v)
 {
 	/* Empty means off, like leaving the key out. */
 	if (*v && (strlen(v) >= CFG_ADDR_MAX || cfg_parse_listen(v) < 0))
 		return bad_value(p, k->name, "ADDR:PORT like 127.0.0.1:9750 or [::1]:9750", v);
-	strcpy(p->sup->metrics_listen, v);
+	strcpy((char *)p->sup + k->off, v);
+	return true;
+}
+
+/* A file ringfleetd reads: absolute, so a reload from another working
+ * directory reads the same one. */
+static bool sup_path(struct parser *p, const struct sup_key *k, const char *v)
+{
+	char want[48];
+
+	if (v[0] != '/' || strlen(v) >= CFG_PATH_MAX) {
+		snprintf(want, sizeof(want), "an absolute path of at most %d bytes",
+			 CFG_PATH_MAX - 1);
+		return bad_value(p, k->name, want, v);
+	}
+	strcpy((char *)p->sup + k->off, v);
+	return true;
+}
+
+static bool sup_yes_no(struct parser *p, const struct sup_key *k, const char *v)
+{
+	bool *b = (bool *)((char *)p->sup + k->off);
+
+	if (strcmp(v, "yes") == 0)
+		*b = true;
+	else if (strcmp(v, "no") == 0)
+		*b = false;
+	else
+		return bad_value(p, k->name, "yes or no", v);
 	return true;
 }
 
@@ -178,6 +207,19 @@ static bool sup_log_level(struct parser *p, const struct sup_key *k, const char 
 	return true;
 }
 
+static bool sup_token_key(struct parser *p, const struct sup_key *k, const char *v)
+{
+	char want[48];
+
+	if (v[0] != '/' || strlen(v) >= sizeof(p->sup->token_key_file)) {
+		snprintf(want, sizeof(want), "an absolute path of 1..%zu bytes",
+			 sizeof(p->sup->token_key_file) - 1);
+		return bad_value(p, k->name, want, v);
+	}
+	strcpy(p->sup->token_key_file, v);
+	return true;
+}
+
 #define SUP(m) offsetof(struct cfg_supervisor, m)
 
 const struct sup_key cfg_sup_keys[S_COUNT] = {
@@ -187,7 +229,7 @@ const struct sup_key cfg_sup_keys[S_COUNT] = {
 	[S_CPUS] = { "cpus", sup_cpus, 0, 0, 0 },
 	[S_PLACEMENT] = { "placement", sup_placement, 0, 0, 0 },
 	[S_MAX_PER_CPU] = { "max_per_cpu", sup_u32, SUP(max_per_cpu), 1, 4096 },
-	[S_METRICS] = { "metrics_listen", sup_listen, 0, 0, 0 },
+	[S_METRICS] = { "metrics_listen", sup_listen, SUP(metrics_listen), 0, 0 },
 	[S_HANG] = { "hang_timeout_ms", sup_u32, SUP(hang_timeout_ms), 100, 600000 },
 	[S_STOP] = { "stop_timeout_ms", sup_u32, SUP(stop_timeout_ms), 100, 600000 },
 	[S_RESTART] = { "restart_delay_ms", sup_u32, SUP(restart_delay_ms), 1, 600000 },
@@ -197,6 +239,13 @@ const struct sup_key cfg_sup_keys[S_COUNT] = {
 	[S_CRASH_LIMIT] = { "crash_limit", sup_u32, SUP(crash_limit), 1, 60 },
 	[S_CRASH_WINDOW] = { "crash_window_s", sup_u32, SUP(crash_window_s), 1, 86400 },
 	[S_LOG_LEVEL] = { "log_level", sup_log_level, 0, 0, 0 },
+	[S_TOKEN_KEY_FILE] = { "token_key_file", sup_token_key, 0, 0, 0 },
+	[S_TOKEN_TTL] = { "token_ttl_s", sup_u32, SUP(token_ttl_s), 1, 86400 },
+	[S_API_LISTEN] = { "api_listen", sup_listen, SUP(api_listen), 0, 0 },
+	[S_API_TOKEN_FILE] = { "api_token_file", sup_path, SUP(api_token_file), 0, 0 },
+	[S_API_TLS_CERT] = { "api_tls_cert", sup_path, SUP(api_tls_cert), 0, 0 },
+	[S_API_TLS_KEY] = { "api_tls_key", sup_path, SUP(api_tls_key), 0, 0 },
+	[S_API_INSECURE] = { "api_insecure", sup_yes_no, SUP(api_insecure), 0, 0 },
 };
 
 void cfg_on_sup_key(struct parser *p, const char *name, const char *v)

@@ -28,6 +28,13 @@ enum sup_field {
 	S_CRASH_LIMIT,
 	S_CRASH_WINDOW,
 	S_LOG_LEVEL,
+	S_TOKEN_KEY_FILE,
+	S_TOKEN_TTL,
+	S_API_LISTEN,
+	S_API_TOKEN_FILE,
+	S_API_TLS_CERT,
+	S_API_TLS_KEY,
+	S_API_INSECURE,
 	S_COUNT
 };
 
@@ -70,7 +77,7 @@ struct parser {
 struct sup_key {
 	const char *name;
 	bool (*set)(struct parser *p, const struct sup_key *k, const char *v);
-	size_t off; /* numeric keys: the field in cfg_supervisor */
+	size_t off; /* numeric, listen, path, yes/no keys: the field in cfg_supervisor */
 	uint32_t min, max;
 };
 
@@ -93,13 +100,20 @@ void cfg_on_sup_key(struct parser *p, const char *name, const char *value);
 
 /* Checks against this host (cfg_host.c), no-ops unless p->check_host:
  * a server's bind, user and group (line[] = the line of each key), and
- * [supervisor]'s control_group and metrics_listen. False after a failure. */
+ * [supervisor]'s control_group, metrics_listen and api_listen. False
+ * after a failure. */
 bool cfg_host_check_server(struct parser *p, const struct cfg_server *v, const int *line);
 bool cfg_host_check_sup(struct parser *p);
 /* cfg_key_ctx.check_module for game (arg: the parser): cfg_modpath_check()
  * against ringfleetd's effective uid, the last path that passed cached. */
 int cfg_host_check_module(void *arg, const char *path, char *real, size_t reallen, char *why,
 			  size_t len);
+
+/* The HTTP API's keys together (cfg_api.c): api_listen needs a token
+ * file, TLS needs cert and key, plain HTTP beyond loopback needs
+ * api_insecure; with p->check_host also reads the token and PEM files
+ * into out->api. False after a failure. */
+bool cfg_api_check(struct parser *p, struct cfg *out);
 
 /* The resolve pass: fills out->servers and out->index or fails via p. */
 void cfg_resolve(struct parser *p, struct cfg *out);

@@ -177,6 +177,16 @@ static void add_pool(struct parser *p, const struct sect *s, struct tmpl *t, str
 	}
 }
 
+/* A token server admits no one without the host key. */
+static bool check_token(struct parser *p, const struct tmpl *t, const struct sect *s)
+{
+	if (t->v.admission != RF_ADMISSION_TOKEN || p->sup->token_key_file[0])
+		return true;
+	cfg_fail(p, t->line[F_ADMISSION] ? t->line[F_ADMISSION] : s->line,
+		 "admission: token needs token_key_file in [supervisor]");
+	return false;
+}
+
 static void add_sect_servers(struct parser *p, const struct tmpl *dflt, const struct sect *s,
 			     struct cfg *out)
 {
@@ -184,7 +194,8 @@ static void add_sect_servers(struct parser *p, const struct tmpl *dflt, const st
 
 	tmpl_apply(&t, s);
 	if (!check_required(p, s) || !check_cpu(p, &t) || !check_tick(p, &t) ||
-	    !check_drain(p, &t) || !cfg_host_check_server(p, &t.v, t.line))
+	    !check_drain(p, &t) || !check_token(p, &t, s) ||
+	    !cfg_host_check_server(p, &t.v, t.line))
 		return;
 	t.v.line = s->line;
 	t.v.game_line = t.line[F_GAME];
@@ -342,6 +353,8 @@ void cfg_resolve(struct parser *p, struct cfg *out)
 	check_backoff(p);
 	if (!p->err_code)
 		cfg_host_check_sup(p);
+	if (!p->err_code)
+		cfg_api_check(p, out);
 	if (!p->err_code)
 		check_sections_unique(p);
 	if (p->err_code)

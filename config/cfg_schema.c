@@ -185,10 +185,11 @@ static int set_backend(const struct cfg_key *k, struct cfg_server *s, const char
 static const char *const admission_names[] = {
 	[RF_ADMISSION_COOKIE] = "cookie",
 	[RF_ADMISSION_OPEN] = "open",
+	[RF_ADMISSION_TOKEN] = "token",
 };
 
-/* token (connect tokens issued at allocation) is planned, not built:
- * refuse it by name rather than run a server that would admit no one. */
+/* token needs the host key ([supervisor] token_key_file): the whole-file
+ * check refuses a token server without one. */
 static int set_admission(const struct cfg_key *k, struct cfg_server *s, const char *v,
 			 const struct cfg_key_ctx *ctx, char *why, size_t len)
 {
@@ -198,10 +199,9 @@ static int set_admission(const struct cfg_key *k, struct cfg_server *s, const ch
 	} else if (strcmp(v, "open") == 0) {
 		s->admission = RF_ADMISSION_OPEN;
 	} else if (strcmp(v, "token") == 0) {
-		snprintf(why, len, "\"token\" is not available yet, use cookie or open");
-		return -EINVAL;
+		s->admission = RF_ADMISSION_TOKEN;
 	} else {
-		return bad_value(why, len, "cookie or open", v);
+		return bad_value(why, len, "cookie, open or token", v);
 	}
 	return 0;
 }
@@ -318,7 +318,7 @@ static int fmt_admission(const struct cfg_key *k, const struct cfg_server *s, ch
 {
 	(void)k;
 	return put(buf, len, "%s",
-		   s->admission <= RF_ADMISSION_OPEN ? admission_names[s->admission] : "?");
+		   s->admission <= RF_ADMISSION_TOKEN ? admission_names[s->admission] : "?");
 }
 
 /* ---- the table ---- */

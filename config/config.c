@@ -356,6 +356,7 @@ void cfg_supervisor_init(struct cfg_supervisor *sup)
 	sup->control_mode = 0660;
 	sup->crash_window_s = 60;
 	sup->log_level = RF_LOG_INFO;
+	sup->token_ttl_s = 60;
 }
 
 static int machine_cpus(void)
@@ -412,6 +413,10 @@ void cfg_free(struct cfg *cfg)
 		free(cfg->index);
 	}
 	free(cfg->servers);
+	free(cfg->api.tls_cert);
+	if (cfg->api.tls_key)
+		memset(cfg->api.tls_key, 0, strlen(cfg->api.tls_key));
+	free(cfg->api.tls_key);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

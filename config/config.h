@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/backend.h"
 #include "common/handshake.h"
@@ -25,6 +26,8 @@
 #define CFG_LABELS_MAX 256    /* labels, normalised, incl. NUL */
 #define CFG_MAX_SERVERS 16384 /* servers per file, pools expanded */
 #define CFG_ERR_MAX 512       /* room for one error message */
+#define CFG_PATH_MAX 256      /* a file named in [supervisor], incl. NUL */
+#define CFG_TOKEN_HASH_LEN 32 /* crypto_generichash_BYTES */
 #define CFG_DEFAULT_CONTROL_SOCKET "/run/ringfleet/control.sock"
 
 enum cfg_placement { CFG_PLACE_BALANCE = 0, CFG_PLACE_PACK = 1 };
@@ -70,22 +73,40 @@ struct cfg_supervisor {
 	enum cfg_placement placement;
 	uint32_t max_per_cpu;              /* 1..4096 */
 	char metrics_listen[CFG_ADDR_MAX]; /* "" = off, else ADDR:PORT */
-	uint32_t hang_timeout_ms;          /* 100..600000 */
-	uint32_t stop_timeout_ms;          /* 100..600000 */
-	uint32_t restart_delay_ms;         /* first backoff delay */
-	uint32_t restart_delay_max_ms;     /* backoff cap */
-	uint32_t stable_after_s;           /* healthy this long resets backoff */
-	uint32_t crash_limit;              /* crashes within window -> fatal */
+	char api_listen[CFG_ADDR_MAX];     /* HTTP allocation API: "" = off */
+	char api_token_file[CFG_PATH_MAX]; /* its bearer token (cfg_secret.h) */
+	char api_tls_cert[CFG_PATH_MAX];   /* PEM; both or neither: "" = plain HTTP */
+	char api_tls_key[CFG_PATH_MAX];
+	bool api_insecure;             /* plain HTTP beyond loopback, on purpose */
+	uint32_t hang_timeout_ms;      /* 100..600000 */
+	uint32_t stop_timeout_ms;      /* 100..600000 */
+	uint32_t restart_delay_ms;     /* first backoff delay */
+	uint32_t restart_delay_max_ms; /* backoff cap */
+	uint32_t stable_after_s;       /* healthy this long resets backoff */
+	uint32_t crash_limit;          /* crashes within window -> fatal */
 	uint32_t crash_window_s;
 	int log_level; /* RF_LOG_* from common/log.h */
+	/* Connect tokens (admission = token, common/token.h): the host key
+	 * file ("" = none) and how long an issued token stays valid. */
+	char token_key_file[CFG_PATH_MAX];
+	uint32_t token_ttl_s; /* 1..86400, default 60 */
 };
 
 struct cfg_names;
+
+/* What cfg_load_host() read from the api_* files of [supervisor], so that
+ * a reload takes them all or nothing; cfg_load() leaves it empty. */
+struct cfg_api_files {
+	unsigned char token_hash[CFG_TOKEN_HASH_LEN]; /* of the bearer token */
+	bool token_set;
+	char *tls_cert, *tls_key; /* PEM text (malloc'd), NULL: no TLS */
+};
 
 struct cfg {
 	char path[PATH_MAX];
 	struct cfg_supervisor sup;
 	struct cfg_server *servers; /* n_servers entries, in file order */
+	struct cfg_api_files api;
 	size_t n_servers;
 	/* Private: name hash built by cfg_load() so cfg_find_server() is O(1).
 	 * NULL (e.g. a hand-built cfg) means a linear scan. */
@@ -126,3 +147,9 @@ bool cfg_server_equal(const struct cfg_server *a, const struct cfg_server *b);
 int cfg_parse_cpulist(const char *s, cpu_set_t *set);
 /* Formats set as a CPU list ("0-3,6") into buf. Returns 0 or -ENOSPC. */
 int cfg_format_cpulist(const cpu_set_t *set, char *buf, size_t len);
+
+/* The connect-token host key in path (token_key_file): the rules of
+ * cfg_secret.h (regular file, no link, mode 0600/0640, owner root or
+ * euid), content 32 raw bytes or 64 hex digits. 0, or -errno with a
+ * sentence naming path in why. */
+int token_key_read(const char *path, uid_t euid, uint8_t key[32], char *why, size_t len);

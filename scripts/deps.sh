@@ -17,6 +17,8 @@ PKGS=(
 	# the unit (installing systemd does not make it PID 1), man page lint,
 	# the completion script, YAML of the Kubernetes manifest, lintian for the .deb
 	dpkg-dev systemd groff-base man-db bash-completion python3-yaml lintian
+	# e2e_api: a self-signed certificate for the HTTPS round trip
+	openssl
 )
 
 missing=()

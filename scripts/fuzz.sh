@@ -15,7 +15,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build/fuzz
 secs=30
-all=(fuzz_config fuzz_ctl_request fuzz_worker_rx fuzz_game)
+all=(fuzz_config fuzz_ctl_request fuzz_worker_rx fuzz_game fuzz_api_parse)
 
 while getopts "b:t:" opt; do
 	case $opt in

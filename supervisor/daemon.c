@@ -17,6 +17,7 @@
 #include "common/timeutil.h"
 #include "supervisor/daemon_verbs.h"
 #include "supervisor/notify.h"
+#include "supervisor/tokens.h"
 
 #define EVENTS_MAX 64
 #define HOUSEKEEPING_NS RF_NSEC_PER_SEC
@@ -87,6 +88,9 @@ int daemon_init(struct daemon *d, const char *config_path, const char *worker_pa
 		snprintf(err, errlen, "worker path %s: %s", worker_path, strerror(-r));
 		return r;
 	}
+	r = tokens_key_setup(&d->fleet, &d->cfg.sup, err, errlen);
+	if (r < 0)
+		return r;
 	r = control_open(&d->ctl, d->epfd, d->cfg.sup.control_socket, d->cfg.sup.control_group,
 			 d->cfg.sup.control_mode, err, errlen);
 	if (r < 0)
@@ -106,6 +110,13 @@ int daemon_init(struct daemon *d, const char *config_path, const char *worker_pa
 			return r;
 		log_notice("metrics on http://%s/metrics", d->cfg.sup.metrics_listen);
 	}
+	if (d->cfg.sup.api_listen[0]) {
+		r = api_open(&d->api, d, &d->cfg, err, errlen);
+		if (r < 0)
+			return r;
+		log_notice("HTTP API on %s://%s/v1/", d->cfg.api.tls_cert ? "https" : "http",
+			   d->cfg.sup.api_listen);
+	}
 	d->watchdog_ns = notify_watchdog_ns();
 	return 0;
 }
@@ -116,6 +127,7 @@ void daemon_free(struct daemon *d)
 		json_decref(d->waiters[i].body);
 	control_close(&d->ctl);
 	metrics_close(&d->metrics);
+	api_close(&d->api);
 	fleet_free(&d->fleet);
 	cfg_free(&d->cfg);
 	if (d->timerfd >= 0)
@@ -147,8 +159,10 @@ static void arm_timer(struct daemon *d, uint64_t now)
 
 	if (d->housekeeping_ns < next)
 		next = d->housekeeping_ns;
-	if (metrics_next_run(&d->metrics, now) < next)
-		next = metrics_next_run(&d->metrics, now);
+	if (httpd_next_run(&d->metrics.http, now) < next)
+		next = httpd_next_run(&d->metrics.http, now);
+	if (httpd_next_run(&d->api.http, now) < next)
+		next = httpd_next_run(&d->api.http, now);
 	if (control_next_deadline(&d->ctl) < next)
 		next = control_next_deadline(&d->ctl);
 	if (d->watchdog_ns && d->watchdog_next_ns < next)
@@ -167,7 +181,8 @@ static void on_timer(struct daemon *d, uint64_t now)
 	if (read(d->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_debug("timerfd read: %s", strerror(errno));
 	fleet_on_deadlines(&d->fleet, now);
-	metrics_on_event(&d->metrics); /* its connection timeouts */
+	httpd_on_event(&d->metrics.http); /* their connection timeouts */
+	httpd_on_event(&d->api.http);
 	control_on_timer(&d->ctl, now);
 	if (now >= d->housekeeping_ns) {
 		/* Fixed 1 Hz, however busy the control socket is. */
@@ -203,8 +218,8 @@ static void dispatch(struct daemon *d, struct ev_tag *tag, uint32_t events)
 	case EV_READY:
 		fleet_on_ready(&d->fleet, tag->owner);
 		break;
-	case EV_METRICS:
-		metrics_on_event(&d->metrics);
+	case EV_HTTP:
+		httpd_on_event(tag->owner);
 		break;
 	case EV_DEAD:
 		break; /* retired by an earlier event of this batch */

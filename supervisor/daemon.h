@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "supervisor/api.h"
 #include "supervisor/control.h"
 #include "supervisor/ev.h"
 #include "supervisor/fleet.h"
@@ -31,6 +32,7 @@ struct daemon {
 	struct fleet fleet;
 	struct control ctl;
 	struct metrics metrics;
+	struct api api;
 	struct cfg cfg;
 	char config_path[PATH_MAX];
 	uint64_t started_ns;

@@ -14,6 +14,7 @@
 #include "supervisor/probe.h"
 #include "supervisor/session.h"
 #include "supervisor/status.h"
+#include "supervisor/tokens.h"
 
 #define SETTLE_SLACK_NS (2 * RF_NSEC_PER_SEC)
 
@@ -127,12 +128,22 @@ static char *verb_allocate(struct daemon *d, const struct ctl_request *req)
 			return ctl_reply_error_code(failure_code(rc), "%s", err);
 		}
 	}
+	/* Before anything is allocated: players need a key to seal with. */
+	if (tokens_check_request(d, &r, err, sizeof(err)) < 0) {
+		d->fleet.sess.failures[ALLOC_FAIL_INVALID]++;
+		return ctl_reply_error_code(failure_code(-EINVAL), "%s", err);
+	}
 	rc = sessions_allocate(d, &r, &s, err, sizeof(err));
 	if (rc < 0)
 		return ctl_reply_error_code(failure_code(rc), "%s", err);
 	body = sessions_server_json(s);
-	/* Connect tokens for r.players go into body here (supervisor/token.c:
-	 * sessions_tokens()). */
+	/* Connect tokens for r.players (supervisor/tokens.c). */
+	rc = body ? sessions_tokens(d, s, &r, body) : -ENOMEM;
+	if (rc < 0) {
+		json_decref(body);
+		sessions_release(d, s, "tokens");
+		return ctl_reply_error("connect tokens: %s", strerror(-rc));
+	}
 	return ctl_reply_ok(body);
 }
 
@@ -269,6 +280,7 @@ char *daemon_reload(struct daemon *d, uint64_t conn_id)
 	 * all-or-nothing, so it must know every module loads before applying. */
 	if (cfg_load_host(d->config_path, &next, err, sizeof(err)) < 0 ||
 	    probe_modules(&next, d->fleet.worker_path, err, sizeof(err)) < 0 ||
+	    tokens_key_setup(&d->fleet, &next.sup, err, sizeof(err)) < 0 ||
 	    fleet_apply(&d->fleet, &next, &diff, err, sizeof(err)) < 0) {
 		cfg_free(&next);
 		d->reloading = false;
@@ -278,6 +290,7 @@ char *daemon_reload(struct daemon *d, uint64_t conn_id)
 		   diff.n_removed, diff.n_changed, diff.n_unchanged);
 	log_set_level(next.sup.log_level);
 	reopen_metrics(d, next.sup.metrics_listen);
+	api_reload(&d->api, &next);
 	warn_restart_only(&d->cfg.sup, &next.sup);
 	cfg_free(&d->cfg);
 	d->cfg = next;

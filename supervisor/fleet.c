@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -32,6 +33,7 @@ int fleet_init(struct fleet *f, int epfd, const char *worker_path)
 	f->privileged = geteuid() == 0;
 	f->ticks_per_sec = (uint64_t)sysconf(_SC_CLK_TCK);
 	f->spawn_budget = FLEET_SPAWNS_PER_TURN;
+	f->token_key_fd = -1;
 	if (strlen(worker_path) >= sizeof(f->worker_path))
 		return -ENAMETOOLONG;
 	strcpy(f->worker_path, worker_path);
@@ -46,6 +48,10 @@ void fleet_free(struct fleet *f)
 	free(f->srv);
 	f->srv = NULL;
 	f->n = f->cap = 0;
+	if (f->token_key_fd >= 0)
+		close(f->token_key_fd);
+	f->token_key_fd = -1;
+	sodium_memzero(f->token_key, sizeof(f->token_key));
 }
 
 static void epoll_watch(struct fleet *f, int fd, struct ev_tag *tag)
@@ -74,6 +80,7 @@ static int do_spawn(struct fleet *f, struct server *s)
 		.phase_ns = s->phase_ns,
 		.udp_fd = s->udp_fd,
 		.slot_fd = s->slot_fd,
+		.token_key_fd = s->cfg.admission == RF_ADMISSION_TOKEN ? f->token_key_fd : -1,
 		.log_level = log_get_level(),
 		.drop_privs = s->drop_privs,
 		.uid = s->uid,
@@ -555,10 +562,10 @@ double fleet_server_cpu_seconds(const struct fleet *f, const struct server *s)
 }
 
 /* The loop (3), stdio (3), the control listener and its connections, the
- * metrics listener and its connections, and room (40) for a log file,
+ * two HTTP listeners (metrics, API) and their connections, and room (40) for a log file,
  * /proc reads and the like: from the limits themselves, so raising one
  * cannot outgrow the budget. */
-#define FLEET_FDS_FIXED (3 + 3 + 1 + CONTROL_MAX_CONNS + 1 + METRICS_MAX_CONNS + 40)
+#define FLEET_FDS_FIXED (3 + 3 + 1 + CONTROL_MAX_CONNS + 2 * (1 + HTTPD_CONN_LIMIT) + 40)
 #define FLEET_FDS_PER_SERVER 3
 
 size_t fleet_fds_needed(size_t n)

@@ -39,8 +39,13 @@ struct fleet {
 	int epfd;
 	bool privileged; /* running as root */
 	char worker_path[PATH_MAX];
-	uint64_t ticks_per_sec; /* sysconf(_SC_CLK_TCK) */
-	struct sessions sess;   /* allocation state across servers (session.h) */
+	/* The connect-token host key (token_key_file, read at start only)
+	 * as a sealed memfd token servers inherit; -1: none. */
+	int token_key_fd;
+	uint8_t token_key[32];    /* RF_TOKEN_KEY_LEN */
+	char token_key_file[256]; /* where it came from */
+	uint64_t ticks_per_sec;   /* sysconf(_SC_CLK_TCK) */
+	struct sessions sess;     /* allocation state across servers (session.h) */
 };
 
 /* Server names, in the order fleet_apply() met them (malloc'd). */

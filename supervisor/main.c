@@ -11,7 +11,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "common/log.h"
+#include "common/token_key.h"
 #include "config/config.h"
 #include "supervisor/daemon.h"
 #include "supervisor/probe.h"
@@ -23,6 +26,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: ringfleetd [-c CONFIG] [--worker PATH]\n"
 		"       ringfleetd --check [--worker PATH] [CONFIG]\n"
+		"       ringfleetd --gen-token-key PATH\n"
 		"\n"
 		"Supervises one ringfleet-worker per game server of CONFIG (default %s).\n"
 		"Runs in the foreground; SIGTERM/SIGINT stop every worker and exit,\n"
@@ -32,6 +36,9 @@ static void usage(FILE *out)
 		"      --check         validate the configuration, its users, groups,\n"
 		"                      addresses and game modules on this host, and exit\n"
 		"                      0 (valid) or 1\n"
+		"      --gen-token-key PATH\n"
+		"                      create PATH (mode 0600, never overwritten) holding a\n"
+		"                      fresh connect-token host key for token_key_file\n"
 		"      --worker PATH   worker binary (default: ringfleet-worker next to ringfleetd)\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n",
@@ -72,6 +79,24 @@ static int check_config(const char *path, const char *worker)
 	return 0;
 }
 
+static int gen_token_key(const char *path)
+{
+	int r;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "ringfleetd: libsodium initialisation failed\n");
+		return 1;
+	}
+	r = token_key_generate(path);
+	if (r < 0) {
+		fprintf(stderr, "ringfleetd: --gen-token-key %s: %s\n", path, strerror(-r));
+		return 1;
+	}
+	printf("%s: new token key (mode 0600); set token_key_file = %s in [supervisor]\n", path,
+	       path);
+	return 0;
+}
+
 static int default_worker(char *buf, size_t len)
 {
 	char self[PATH_MAX];
@@ -88,9 +113,13 @@ static int default_worker(char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'k' },
-		{ "worker", required_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "worker", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "gen-token-key", required_argument, NULL, 'G' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = DEFAULT_CONFIG;
 	char worker[PATH_MAX] = "", err[CFG_ERR_MAX];
@@ -114,6 +143,8 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("ringfleetd %s\n", RF_VERSION);
 			return 0;
+		case 'G':
+			return gen_token_key(optarg);
 		default:
 			usage(stderr);
 			return 2;

@@ -71,6 +71,8 @@ int spawn_build_argv(const struct spawn_args *a, struct spawn_argv *b)
 	r |= argv_add(b, "--fd=%d", a->udp_fd);
 	r |= argv_add(b, "--slot-fd=%d", a->slot_fd);
 	r |= argv_add(b, "--ready-fd=%d", a->ready_fd);
+	if (c->admission == RF_ADMISSION_TOKEN && a->token_key_fd >= 0)
+		r |= argv_add(b, "--token-key-fd=%d", a->token_key_fd);
 	r |= argv_add(b, "--tick-phase-ns=%llu", (unsigned long long)a->phase_ns);
 	r |= add_key_args(c, b);
 	r |= argv_add(b, "--log-level=%s", log_level_name(a->log_level));
@@ -156,7 +158,7 @@ NO_ASAN static int child_main(void *arg)
 	const struct spawn_args *a = c->a;
 	struct ksigaction dfl = { .handler = SIG_DFL };
 	uint64_t none = 0, set[16] = { 0 };
-	int fds[] = { a->udp_fd, a->slot_fd, a->ready_fd };
+	int fds[] = { a->udp_fd, a->slot_fd, a->ready_fd, a->token_key_fd };
 	long r;
 
 	/* Own process group: a terminal's Ctrl-C reaches the supervisor only,
@@ -171,6 +173,8 @@ NO_ASAN static int child_main(void *arg)
 			child_fail(a->ready_fd, r, "sched_setaffinity");
 	}
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (fds[i] < 0) /* no token key */
+			continue;
 		r = rf_raw_syscall(SYS_fcntl, fds[i], F_SETFD, 0);
 		if (r < 0)
 			child_fail(a->ready_fd, r, "fcntl");

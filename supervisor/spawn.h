@@ -2,7 +2,8 @@
 /* spawn.h - starting one worker process: fork, pin, exec.
  *
  * The child inherits exactly three fds (its UDP socket, its shared-memory
- * slot and the write end of its readiness pipe); everything else the
+ * slot and the write end of its readiness pipe), and a token server the
+ * sealed memfd of the connect-token host key; everything else the
  * supervisor holds is O_CLOEXEC. Between fork and exec the child only
  * makes async-signal-safe calls, so argv is built before forking.
  */
@@ -20,7 +21,8 @@ struct spawn_args {
 	uint64_t phase_ns; /* tick phase within the period */
 	int udp_fd;
 	int slot_fd;
-	int ready_fd; /* write end of the readiness pipe */
+	int ready_fd;     /* write end of the readiness pipe */
+	int token_key_fd; /* admission = token: the host key memfd, else -1 */
 	int log_level;
 	pid_t parent;    /* getpid() of the supervisor */
 	bool drop_privs; /* switch to uid/gid before exec */

@@ -38,7 +38,9 @@ static json_t *drops(const struct rf_slot_stats *st)
 static json_t *admission(const struct cfg_server *c, const struct rf_slot_stats *st)
 {
 	return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I}", "mode",
-			 c->admission == RF_ADMISSION_OPEN ? "open" : "cookie",
+			 c->admission == RF_ADMISSION_OPEN    ? "open"
+			 : c->admission == RF_ADMISSION_TOKEN ? "token"
+							      : "cookie",
 			 "max_clients_per_ip", (int)c->max_clients_per_ip, "challenges",
 			 (json_int_t)RF_LOAD(st->adm_challenges), "admitted",
 			 (json_int_t)RF_LOAD(st->adm_admitted), "evictions",

@@ -60,6 +60,10 @@ int main(void)
 	       offsetof(struct rf_slot, session.meta), RF_SLOT_META_MAX);
 	printf(" \"clients\": %zu, \"client_size\": %zu,\n", offsetof(struct rf_slot, clients),
 	       sizeof(struct rf_slot_client));
+	/* The token area after clients[] grows with max_clients too: size
+	 * = clients + max_clients * per_client + tail. */
+	printf(" \"per_client\": %zu, \"tail\": %zu,\n", rf_slot_size(1) - rf_slot_size(0),
+	       rf_slot_size(0) - offsetof(struct rf_slot, clients));
 	printf(" \"client\": {\"addr\": %zu, \"addrlen\": %zu, \"flags\": %zu, \"last_seen_ns\": %zu}}\n",
 	       offsetof(struct rf_slot_client, addr), offsetof(struct rf_slot_client, addrlen),
 	       offsetof(struct rf_slot_client, flags),

@@ -138,6 +138,94 @@ static enum adm_verdict decide_cookie(const struct rf_slot_secret *s, uint64_t n
 	return ADM_IGNORE;
 }
 
+bool adm_is_token(const uint8_t *data, uint32_t len)
+{
+	return len >= RF_HS_MAGIC_LEN + RF_TOKEN_MIN && len <= RF_HS_MAGIC_LEN + RF_TOKEN_MAX &&
+	       memcmp(data, RF_HS_TOKEN_MAGIC, RF_HS_MAGIC_LEN) == 0;
+}
+
+_Static_assert(RF_HS_MAGIC_LEN + RF_TOKEN_MAX <= RF_HS_TOKEN_MAX, "a TOKEN fits one datagram");
+_Static_assert(RF_HS_MAGIC_LEN + RF_TOKEN_MIN > RF_HS_REPLY_MAX, "no amplification");
+
+/* Only a TOKEN is worth opening; anything else from an unknown source
+ * gets nothing, which is never more than it sent. */
+static enum adm_verdict decide_token(const uint8_t *data, uint32_t len)
+{
+	return adm_is_token(data, len) ? ADM_TOKEN : ADM_IGNORE;
+}
+
+uint32_t adm_token(const uint8_t key[RF_TOKEN_KEY_LEN], const char *server, uint64_t now_s,
+		   uint64_t alloc_id, const uint8_t *data, uint32_t len, struct rf_token *t)
+{
+	int ret;
+
+	if (!adm_is_token(data, len))
+		return RF_HS_REFUSED_TOKEN;
+	ret = token_open(key, server, now_s, data + RF_HS_MAGIC_LEN, len - RF_HS_MAGIC_LEN, t);
+	if (ret == -ETIMEDOUT)
+		return RF_HS_REFUSED_EXPIRED;
+	if (ret < 0)
+		return RF_HS_REFUSED_TOKEN;
+	/* A leftover token of this server's previous match is not one for
+	 * the match on it now. */
+	if (alloc_id && t->alloc_id != alloc_id)
+		return RF_HS_REFUSED_TOKEN;
+	return 0;
+}
+
+static void used_hash(const struct rf_token *t, uint8_t out[16])
+{
+	crypto_generichash_state st;
+	uint8_t id[8];
+
+	for (int i = 0; i < 8; i++)
+		id[i] = (uint8_t)(t->alloc_id >> (56 - 8 * i));
+	crypto_generichash_init(&st, NULL, 0, 16);
+	crypto_generichash_update(&st, id, sizeof(id));
+	crypto_generichash_update(&st, (const uint8_t *)t->player, strlen(t->player));
+	crypto_generichash_final(&st, out, 16);
+}
+
+void adm_used_sync(struct rf_slot *s, uint64_t alloc_id)
+{
+	struct rf_slot_tokens *tk = rf_slot_tokens(s);
+
+	if (tk->alloc_id == alloc_id)
+		return;
+	tk->alloc_id = alloc_id;
+	tk->used = 0;
+}
+
+bool adm_used_has(struct rf_slot *s, const struct rf_token *t)
+{
+	const struct rf_slot_tokens *tk = rf_slot_tokens(s);
+	const struct rf_slot_used *u = rf_slot_used(s);
+	uint32_t n = tk->used < 2 * s->max_clients ? tk->used : 2 * s->max_clients;
+	uint8_t h[16];
+
+	used_hash(t, h);
+	for (uint32_t i = 0; i < n; i++)
+		if (memcmp(u[i].hash, h, sizeof(h)) == 0)
+			return true;
+	return false;
+}
+
+bool adm_used_full(struct rf_slot *s)
+{
+	return rf_slot_tokens(s)->used >= 2 * s->max_clients;
+}
+
+int adm_used_add(struct rf_slot *s, const struct rf_token *t)
+{
+	struct rf_slot_tokens *tk = rf_slot_tokens(s);
+
+	if (tk->used >= 2 * s->max_clients)
+		return -ENOSPC;
+	used_hash(t, rf_slot_used(s)[tk->used].hash);
+	tk->used++;
+	return 0;
+}
+
 enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret *s, uint64_t now_ns,
 			    const struct sockaddr *sa, uint32_t salen, const uint8_t *data,
 			    uint32_t len)
@@ -147,6 +235,8 @@ enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret 
 		return decide_open();
 	case RF_ADMISSION_COOKIE:
 		return decide_cookie(s, now_ns, sa, salen, data, len);
+	case RF_ADMISSION_TOKEN:
+		return decide_token(data, len);
 	}
 	return ADM_IGNORE;
 }

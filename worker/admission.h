@@ -20,6 +20,7 @@
 
 #include "common/handshake.h"
 #include "common/slot.h"
+#include "common/token.h"
 #include "worker/clients.h"
 
 #define RF_ADM_KEY_WINDOWS 12u /* windows per key epoch: 60 s */
@@ -48,6 +49,7 @@ enum adm_verdict {
 	ADM_IGNORE,    /* nothing: too short to be answered */
 	ADM_CHALLENGE, /* one CHALLENGE */
 	ADM_ADMIT,     /* proven: place it in the table */
+	ADM_TOKEN,     /* a TOKEN message: open it (adm_token()) */
 };
 
 /* The handshake window of CLOCK_MONOTONIC time now_ns. */
@@ -78,6 +80,25 @@ bool adm_response_ok(const struct rf_slot_secret *s, uint64_t now_ns, const stru
 /* Exactly a RESPONSE / a HELLO by size and magic. */
 bool adm_is_response(const uint8_t *data, uint32_t len);
 bool adm_is_hello(const uint8_t *data, uint32_t len);
+
+/* Exactly a TOKEN message by size and magic. */
+bool adm_is_token(const uint8_t *data, uint32_t len);
+
+/* Opens the TOKEN message data for the server named server at unix time
+ * now_s into *t; alloc_id is the slot's allocation (0: none known, any
+ * allocation's token opens). 0, or the REFUSED reason to answer with. */
+uint32_t adm_token(const uint8_t key[RF_TOKEN_KEY_LEN], const char *server, uint64_t now_s,
+		   uint64_t alloc_id, const uint8_t *data, uint32_t len, struct rf_token *t);
+
+/* The used-player table in the slot's token area (common/slot.h): one
+ * admission per player of an allocation. adm_used_sync() empties it when
+ * the slot's allocation is no longer the table's; adm_used_has() tells
+ * whether t's player was admitted; adm_used_add() records it: 0 or
+ * -ENOSPC (2 * max_clients players this session). */
+void adm_used_sync(struct rf_slot *s, uint64_t alloc_id);
+bool adm_used_has(struct rf_slot *s, const struct rf_token *t);
+bool adm_used_full(struct rf_slot *s);
+int adm_used_add(struct rf_slot *s, const struct rf_token *t);
 
 /* The decision for a datagram from a source not in the table. */
 enum adm_verdict adm_decide(enum rf_admission mode, const struct rf_slot_secret *s, uint64_t now_ns,

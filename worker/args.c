@@ -72,7 +72,9 @@ static void usage(FILE *f)
 		"  --bind ADDR                 standalone: numeric address (default 0.0.0.0)\n"
 		"  --fd N                      supervised: inherited, bound UDP socket\n"
 		"  --slot-fd N                 shared-memory slot (memfd) for stats and clients\n"
-		"  --ready-fd N                write \"ready\\n\" once set up to relay, then close it\n");
+		"  --ready-fd N                write \"ready\\n\" once set up to relay, then close it\n"
+		"  --token-key-fd N            admission = token: read the host key (32 bytes, or\n"
+		"                              64 hex digits) from fd N, then close it\n");
 	usage_keys(f);
 	fprintf(f, "  --tick-phase-ns N           offset of the tick deadlines in the period\n"
 		   "  --supervisor-pid N          supervised: die (SIGKILL) when process N, our\n"
@@ -167,7 +169,9 @@ static void check_opts(struct opts *o)
 
 static void set_defaults(struct opts *o)
 {
-	*o = (struct opts){ .name = "worker", .fd = -1, .slot_fd = -1, .ready_fd = -1 };
+	*o = (struct opts){
+		.name = "worker", .fd = -1, .slot_fd = -1, .ready_fd = -1, .token_key_fd = -1
+	};
 	cfg_server_init(&o->srv);
 }
 
@@ -197,6 +201,7 @@ void args_parse(struct opts *o, int argc, char **argv)
 		O_FD,
 		O_SLOT_FD,
 		O_READY_FD,
+		O_TOKEN_KEY_FD,
 		O_PHASE,
 		O_SUP_PID,
 		O_NO_GSO,
@@ -213,6 +218,7 @@ void args_parse(struct opts *o, int argc, char **argv)
 		{ "fd", required_argument, NULL, O_FD },
 		{ "slot-fd", required_argument, NULL, O_SLOT_FD },
 		{ "ready-fd", required_argument, NULL, O_READY_FD },
+		{ "token-key-fd", required_argument, NULL, O_TOKEN_KEY_FD },
 		{ "tick-phase-ns", required_argument, NULL, O_PHASE },
 		{ "supervisor-pid", required_argument, NULL, O_SUP_PID },
 		{ "no-gso", no_argument, NULL, O_NO_GSO },
@@ -251,6 +257,9 @@ void args_parse(struct opts *o, int argc, char **argv)
 			break;
 		case O_READY_FD:
 			o->ready_fd = parse_fd("--ready-fd", optarg);
+			break;
+		case O_TOKEN_KEY_FD:
+			o->token_key_fd = parse_fd("--token-key-fd", optarg);
 			break;
 		case O_PHASE:
 			o->tick_phase_ns =

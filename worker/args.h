@@ -22,6 +22,7 @@ struct opts {
 	int fd;
 	int slot_fd;
 	int ready_fd;
+	int token_key_fd;      /* admission = token: the host key, read once */
 	struct cfg_server srv; /* the per-server keys (tick_hz ...) */
 	uint64_t tick_phase_ns;
 	int supervisor_pid; /* die with it (0: standalone) */

@@ -442,6 +442,17 @@ static uint32_t svc_clients(const rf_engine *e, rf_client_id *out, uint32_t cap)
 	return c->n;
 }
 
+static const char *svc_client_player(const rf_engine *e, rf_client_id c)
+{
+	const struct game_host *h = host_of(e);
+	int idx;
+
+	if (h->cb == HOST_CB_NONE)
+		return NULL;
+	idx = worker_client_idx(h->w, c);
+	return idx < 0 ? NULL : worker_client_player(h->w, (uint32_t)idx);
+}
+
 static const struct rf_services host_services = {
 	.size = sizeof(struct rf_services),
 	.send = svc_send,
@@ -457,6 +468,7 @@ static const struct rf_services host_services = {
 	.set_value = svc_set_value,
 	.set_status = svc_set_status,
 	.clients = svc_clients,
+	.client_player = svc_client_player,
 };
 
 /* ---- lifecycle ---- */

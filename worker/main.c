@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/slot.h"
 #include "common/timeutil.h"
+#include "common/token.h"
 #include "worker/args.h"
 #include "worker/driver.h"
 #include "worker/game_host.h"
@@ -257,8 +258,31 @@ static void signal_ready(int fd)
 	close(fd);
 }
 
+/* The host key of admission = token from --token-key-fd: the supervisor
+ * hands it in a memfd, never in argv (which any local user can read). */
+static int read_token_key(const struct opts *o, uint8_t key[RF_TOKEN_KEY_LEN])
+{
+	uint8_t buf[RF_TOKEN_KEY_HEX_LEN + 2];
+	ssize_t n;
+	int ret;
+
+	if (o->token_key_fd < 0) {
+		log_err("admission = token needs the host key (--token-key-fd)");
+		return -EINVAL;
+	}
+	n = pread(o->token_key_fd, buf, sizeof(buf), 0);
+	ret = n < 0 ? -errno : token_key_parse(buf, (size_t)n, key);
+	sodium_memzero(buf, sizeof(buf));
+	close(o->token_key_fd);
+	if (ret < 0)
+		log_err("--token-key-fd %d: %s", o->token_key_fd,
+			ret == -EINVAL ? "not 32 bytes or 64 hex digits" : strerror(-ret));
+	return ret;
+}
+
 static int run(struct opts *o)
 {
+	static uint8_t token_key[RF_TOKEN_KEY_LEN];
 	static struct game_host host;
 	struct worker w;
 	struct rf_driver d;
@@ -280,6 +304,12 @@ static int run(struct opts *o)
 	if (sodium_init() < 0) {
 		log_err("libsodium initialisation failed");
 		return RF_EXIT_FAILURE;
+	}
+	if (o->srv.admission == RF_ADMISSION_TOKEN) {
+		if (read_token_key(o, token_key) < 0)
+			return EXIT_USAGE;
+	} else if (o->token_key_fd >= 0) {
+		close(o->token_key_fd);
 	}
 	if (fd < 0) {
 		fd = open_socket(o);
@@ -322,6 +352,8 @@ static int run(struct opts *o)
 		.admission = o->srv.admission,
 		.max_clients_per_ip = o->srv.max_clients_per_ip,
 		.max_output_per_tick = o->srv.max_output_per_tick,
+		.token_key = o->srv.admission == RF_ADMISSION_TOKEN ? token_key : NULL,
+		.server = o->name,
 	};
 	ret = worker_init(&w, slot, &wp);
 	if (ret < 0) {
@@ -356,7 +388,10 @@ static int run(struct opts *o)
 	log_info("game %s on %s: tick %u Hz, max_clients %u, max_packet %u, gso %s, "
 		 "admission %s, max_clients_per_ip %u",
 		 slot->game.name, where, o->srv.tick_hz, o->srv.max_clients, o->srv.max_packet,
-		 w.st.gso ? "on" : "off", o->srv.admission == RF_ADMISSION_OPEN ? "open" : "cookie",
+		 w.st.gso ? "on" : "off",
+		 o->srv.admission == RF_ADMISSION_OPEN    ? "open"
+		 : o->srv.admission == RF_ADMISSION_TOKEN ? "token"
+							  : "cookie",
 		 o->srv.max_clients_per_ip);
 	signal_ready(o->ready_fd);
 

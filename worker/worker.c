@@ -2,6 +2,7 @@
 /* worker.c - see worker.h. */
 #include "worker/worker.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,8 +38,10 @@ int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_para
 
 	memset(w, 0, sizeof(*w));
 	if (!p->max_packet || p->max_packet > TICK_GSO_MAX_BYTES ||
-	    (p->admission != RF_ADMISSION_COOKIE && p->admission != RF_ADMISSION_OPEN) ||
-	    p->max_clients_per_ip > RF_ADM_PER_IP_MAX)
+	    p->admission > RF_ADMISSION_TOKEN || p->max_clients_per_ip > RF_ADM_PER_IP_MAX)
+		return -EINVAL;
+	if (p->admission == RF_ADMISSION_TOKEN && (!p->token_key || !p->server || !p->server[0] ||
+						   strlen(p->server) > RF_TOKEN_SERVER_MAX))
 		return -EINVAL;
 	if (!resume)
 		slot_fresh(slot, p->max_clients);
@@ -67,6 +70,10 @@ int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_para
 	w->max_packet = p->max_packet;
 	w->gso_max_seg = p->gso_max_seg;
 	w->admission = p->admission;
+	if (p->token_key) {
+		memcpy(w->token_key, p->token_key, RF_TOKEN_KEY_LEN);
+		snprintf(w->server, sizeof(w->server), "%s", p->server);
+	}
 	w->per_ip = p->max_clients_per_ip;
 	w->max_output = p->max_output_per_tick ? p->max_output_per_tick : RF_MAX_OUTPUT_DEFAULT;
 	if (resume) {
@@ -237,8 +244,20 @@ static void reply_word(struct worker *w, const struct sockaddr *sa, uint32_t sal
 	reply_add(w, sa, salen, buf, sizeof(buf));
 }
 
-/* A source that earned admission: into the table, or refused. */
-static int admit(struct worker *w, const struct sockaddr *sa, uint32_t salen)
+const char *worker_client_player(const struct worker *w, uint32_t idx)
+{
+	const char *p;
+
+	if (idx >= w->clients.max || w->clients.pos[idx] >= w->clients.n)
+		return NULL;
+	p = rf_slot_players(w->slot)[idx];
+	return p[0] ? p : NULL;
+}
+
+/* A source that earned admission: into the table, or refused. player:
+ * the token's player id, NULL when not admitted by token; the game's join
+ * already sees it. */
+static int admit(struct worker *w, const struct sockaddr *sa, uint32_t salen, const char *player)
 {
 	bool cookie = w->admission != RF_ADMISSION_OPEN, evicted;
 	bool scans = adm_place_scans(&w->clients, sa, w->per_ip);
@@ -262,6 +281,8 @@ static int admit(struct worker *w, const struct sockaddr *sa, uint32_t salen)
 		/* Open admits on game data: no probation there. */
 		if (cookie)
 			w->clients.tab[idx].flags = RF_CLIENT_PROBATION;
+		snprintf(rf_slot_players(w->slot)[idx], RF_SLOT_PLAYER_MAX, "%s",
+			 player ? player : "");
 		if (w->host && game_host_join(w->host, (uint32_t)idx) < 0) {
 			/* Refused, or kicked in its own join (then gone). */
 			if (clients_find(&w->clients, sa, salen) == idx)
@@ -285,6 +306,67 @@ static int admit(struct worker *w, const struct sockaddr *sa, uint32_t salen)
 	return idx;
 }
 
+/* A TOKEN from a source not in the table: admitted once per player and
+ * allocation, else REFUSED with the reason. The reply budget is checked
+ * first, so a flood of tokens costs at most RF_ADM_REPLY_MAX opens a
+ * tick. */
+/* The allocation tokens must be for, from the slot's session area (a
+ * seqlock the supervisor writes): 0 with *alloc_id (0: no session known,
+ * e.g. a standalone worker: any allocation), -EAGAIN while it is being
+ * written, -EPERM when the server waits for a match (READY): a token can
+ * only be of a match that is over. */
+static int token_session(const struct worker *w, uint64_t *alloc_id)
+{
+	const struct rf_slot_session *a = &w->slot->session;
+	uint32_t seq = __atomic_load_n(&a->seq, __ATOMIC_ACQUIRE), state;
+
+	state = RF_LOAD(a->state);
+	*alloc_id = RF_LOAD(a->alloc_id);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if ((seq & 1) || RF_LOAD(a->seq) != seq)
+		return -EAGAIN;
+	if (state == RF_SESSION_READY)
+		return -EPERM;
+	if (state != RF_SESSION_ALLOCATED)
+		*alloc_id = 0;
+	return 0;
+}
+
+static void token_source(struct worker *w, const struct sockaddr *sa, uint32_t salen,
+			 const uint8_t *data, uint32_t len)
+{
+	uint64_t alloc_id = 0;
+	struct rf_token t;
+	uint32_t why;
+	int ses;
+
+	if (w->n_replies >= RF_ADM_REPLY_MAX) {
+		w->st.drop_replies++;
+		return;
+	}
+	ses = token_session(w, &alloc_id);
+	if (ses == -EAGAIN)
+		return; /* the client resends in 250 ms */
+	adm_used_sync(w->slot, alloc_id);
+	why = adm_token(w->token_key, w->server, w->real_s, alloc_id, data, len, &t);
+	if (!why && ses == -EPERM)
+		why = RF_HS_REFUSED_TOKEN;
+	if (!why && adm_used_has(w->slot, &t))
+		why = RF_HS_REFUSED_REPLAY;
+	/* 2 * max_clients players a session, no more. */
+	if (!why && adm_used_full(w->slot))
+		why = RF_HS_REFUSED_FULL;
+	if (why) {
+		w->st.adm_refusals++;
+		reply_word(w, sa, salen, RF_HS_REFUSED_MAGIC, why);
+		return;
+	}
+	/* Recorded only once in: a player refused for a full table may try
+	 * again with the same token. */
+	if (admit(w, sa, salen, t.player) >= 0)
+		adm_used_add(w->slot, &t);
+}
+
 /* A datagram from a source not in the table. Returns the new client's
  * index (open mode: its datagram is relayed) or a negative errno. */
 static int unknown_source(struct worker *w, const struct sockaddr *sa, uint32_t salen,
@@ -294,8 +376,10 @@ static int unknown_source(struct worker *w, const struct sockaddr *sa, uint32_t 
 		adm_decide(w->admission, &w->slot->secret, w->now_ns, sa, salen, data, len);
 	int idx;
 
-	if (v == ADM_ADMIT) {
-		idx = admit(w, sa, salen);
+	if (v == ADM_TOKEN) {
+		token_source(w, sa, salen, data, len);
+	} else if (v == ADM_ADMIT) {
+		idx = admit(w, sa, salen, NULL);
 		/* Open: the first datagram is game data. Cookie: it was the
 		 * RESPONSE, never relayed. */
 		if (w->admission == RF_ADMISSION_OPEN) {
@@ -319,7 +403,7 @@ static int unknown_source(struct worker *w, const struct sockaddr *sa, uint32_t 
 static int admitted_handshake(struct worker *w, const struct sockaddr *sa, uint32_t salen,
 			      const uint8_t *data, uint32_t len)
 {
-	if (adm_is_response(data, len))
+	if (adm_is_response(data, len) || adm_is_token(data, len))
 		reply_word(w, sa, salen, RF_HS_WELCOME_MAGIC, 0);
 	else
 		reply_challenge(w, sa, salen);
@@ -333,12 +417,15 @@ static bool maybe_handshake(const struct worker *w, const uint8_t *data, uint32_
 	if (len < RF_HS_RESPONSE_LEN || w->admission == RF_ADMISSION_OPEN || data[0] != 'R' ||
 	    data[1] != 'F')
 		return false;
+	if (w->admission == RF_ADMISSION_TOKEN)
+		return adm_is_token(data, len);
 	return adm_is_response(data, len) || adm_is_hello(data, len);
 }
 
 void worker_tick_start(struct worker *w, uint64_t mono_ns, uint64_t real_ns)
 {
 	w->now_ns = mono_ns;
+	w->real_s = real_ns / RF_NSEC_PER_SEC;
 	tick_clock_set(&w->clock, mono_ns, real_ns);
 }
 
@@ -430,7 +517,7 @@ void worker_replies_sent(struct worker *w, uint32_t failed)
 
 bool worker_key_due(const struct worker *w)
 {
-	return w->admission != RF_ADMISSION_OPEN && adm_key_due(&w->slot->secret, w->now_ns);
+	return w->admission == RF_ADMISSION_COOKIE && adm_key_due(&w->slot->secret, w->now_ns);
 }
 
 void worker_key_install(struct worker *w, const uint8_t *key)

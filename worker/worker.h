@@ -40,6 +40,10 @@ struct worker_params {
 	enum rf_admission admission;
 	uint32_t max_clients_per_ip;  /* 0: unlimited */
 	uint32_t max_output_per_tick; /* 0: RF_MAX_OUTPUT_DEFAULT */
+	/* admission = token: the host key and the server's name the tokens
+	 * must be for (common/token.h); both required in that mode. */
+	const uint8_t *token_key;
+	const char *server;
 };
 
 struct game_host;
@@ -66,6 +70,9 @@ struct worker {
 	uint32_t gso_max_seg; /* largest GSO segment; 0 once GSO is off */
 	uint32_t gso_events;  /* times the kernel refused GSO, for logs */
 	enum rf_admission admission;
+	uint64_t real_s; /* CLOCK_REALTIME seconds at the tick start: token expiry */
+	uint8_t token_key[RF_TOKEN_KEY_LEN];
+	char server[RF_TOKEN_SERVER_MAX + 1];
 	uint32_t per_ip; /* max_clients_per_ip, 0 = unlimited */
 	uint32_t n_replies;
 	uint32_t n_challenges; /* of them CHALLENGEs */
@@ -103,6 +110,10 @@ static inline bool worker_client_live(const struct worker *w, uint32_t idx, uint
 {
 	return idx < w->clients.max && w->gen[idx] == gen && w->clients.pos[idx] < w->clients.n;
 }
+
+/* The player id a client was admitted with by token (admission = token),
+ * or NULL: not admitted by token, or no such client. */
+const char *worker_client_player(const struct worker *w, uint32_t idx);
 
 /* The plan this tick's input and output go into (NULL: none, output is
  * refused). Backends set it before their receive. */

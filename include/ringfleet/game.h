@@ -91,6 +91,8 @@ struct rf_services {
 	int (*set_value)(rf_engine *e, unsigned idx, int64_t v);
 	int (*set_status)(rf_engine *e, const char *text);
 	uint32_t (*clients)(const rf_engine *e, rf_client_id *out, uint32_t cap);
+	/* Appended in issue 13 (test with RF_HAS_SERVICE(e, client_player)). */
+	const char *(*client_player)(const rf_engine *e, rf_client_id c);
 };
 
 /* The engine handle every callback gets; what lies behind svc is the
@@ -261,6 +263,17 @@ static inline int rf_set_status(rf_engine *e, const char *text)
 static inline uint32_t rf_clients(const rf_engine *e, rf_client_id *out, uint32_t cap)
 {
 	return e->svc->clients(e, out, cap);
+}
+
+/* The player id client c was admitted with by its connect token
+ * (admission = token): 1..64 printable ASCII bytes, valid while c is in
+ * the table (join included). NULL when c came in by cookie or open, is
+ * not a client, or the engine predates the service. */
+static inline const char *rf_client_player(const rf_engine *e, rf_client_id c)
+{
+	if (!RF_HAS_SERVICE(e, client_player))
+		return NULL;
+	return e->svc->client_player(e, c);
 }
 
 #ifdef __cplusplus

@@ -17,7 +17,8 @@ Tests run the real binaries on 127.0.0.1 with bounded timeouts:
   * wait_until(), wait_for()  polling with a deadline (None, or a failure)
   * UdpClient, gather()       game clients and collecting what they receive
   * handshake(), admit_all()  the admission handshake (docs/protocol.md) on
-                              one socket or many at once
+                              one socket or many at once; token_handshake()
+                              the same with a connect token (admission = token)
   * Proc                      a child process with captured output and a
                               stop() that never hangs
   * ready_pipe()              the --ready-fd handshake
@@ -25,10 +26,12 @@ Tests run the real binaries on 127.0.0.1 with bounded timeouts:
                               common/slot.h's layout
 """
 
+import base64
 import ctypes
 import json
 import mmap
 import os
+import select
 import selectors
 import signal
 import socket
@@ -222,7 +225,8 @@ HS_WELCOME_LEN = 8
 HS_REFUSED_LEN = 8
 HELLO = b"RFH1" + bytes(HS_HELLO_MIN - 4)
 REFUSED_REASONS = {1: "table full (max_clients)", 2: "max_clients_per_ip",
-                   3: "refused by the game"}
+                   3: "refused by the game", 4: "bad token", 5: "token expired",
+                   6: "token's player already admitted"}
 HS_RESEND = 0.25
 
 
@@ -343,6 +347,37 @@ def handshake(sock, server, timeout=5.0):
     if res != "welcome":
         raise Refused(server, res[1])
     return adm.sent
+
+
+def token_handshake(sock, server, token, timeout=5.0):
+    """Admits sock's address at server (host, port) with a connect token
+    (admission = token): token is its text form (base64url, as ringfleetctl
+    allocate --players prints it) or its bytes. Sends "RFT1" | token every
+    250 ms until a WELCOME (returned: how many TOKENs it sent) or a REFUSED
+    (raises Refused: 4 bad token, 5 expired, 6 player already admitted);
+    AssertionError after timeout seconds."""
+    if isinstance(token, str):
+        token = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    msg = b"RFT1" + token
+    end = time.monotonic() + timeout
+    sent = 0
+    while time.monotonic() < end:
+        sock.sendto(msg, server)
+        sent += 1
+        r, _, _ = select.select([sock], [], [], HS_RESEND)
+        while r:
+            try:
+                data = sock.recv(65536, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                break
+            except ConnectionRefusedError:
+                continue
+            if is_welcome(data):
+                return sent
+            if refused_reason(data) is not None:
+                raise Refused(server, refused_reason(data))
+    raise AssertionError(f"no WELCOME from {server[0]}:{server[1]} within {timeout:g} s "
+                         f"for the token of {sock.getsockname()}")
 
 
 _sources = [0]
@@ -534,7 +569,7 @@ _UINT = {4: "=I", 8: "=Q"}
 
 def slot_size(max_clients):
     lay = slot_layout()
-    return lay["clients"] + max_clients * lay["client_size"]
+    return lay["clients"] + max_clients * lay["per_client"] + lay["tail"]
 
 
 class Slot:

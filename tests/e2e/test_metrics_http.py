@@ -124,7 +124,7 @@ def hanging_clients(d, base, port):
     wait_for(lambda: get(base + "/metrics")[0] == 200, 15, "/metrics after the crowd left", 0.5)
 
 
-REQUEST_DEADLINE = 5   # METRICS_REQUEST_TIMEOUT_S
+REQUEST_DEADLINE = 5   # HTTPD_REQUEST_TIMEOUT_S
 
 
 class Tricklers(threading.Thread):
@@ -236,7 +236,7 @@ def main():
         values_match(d, base)
         hanging_clients(d, base, mport)
         slowloris(d, base, mport, 16)   # the deadline alone
-        slowloris(d, base, mport, 48)   # > METRICS_BUSY_CONNS: eviction too
+        slowloris(d, base, mport, 48)   # > HTTPD_BUSY_CONNS: eviction too
         check(all(s["state"] == "running" for s in d.servers().values()), "servers disturbed")
         check(d.stop() == 0, "ringfleetd exit code")
     print("ok")

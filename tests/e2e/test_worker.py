@@ -33,7 +33,7 @@ class Worker:
     exits 0."""
 
     def __init__(self, backend, max_clients=16, tick_hz=TICK_HZ, slot=None, port=None,
-                 sock=None, extra=(), preexec_fn=None):
+                 sock=None, extra=(), preexec_fn=None, pass_fds=()):
         self.backend = backend
         self.own_slot = slot is None
         self.slot = slot or rt.Slot(max_clients)
@@ -43,6 +43,7 @@ class Worker:
         self.extra = [str(x) for x in extra]
         self.proc = None
         self.preexec_fn = preexec_fn
+        self.pass_fds = list(pass_fds)  # more fds the worker inherits
         self.port = sock.getsockname()[1] if sock else port
         self._start(fixed_port=port is not None or sock is not None)
 
@@ -61,7 +62,8 @@ class Worker:
             if not fixed_port:
                 self.port = rt.free_port()
             rfd, wfd = rt.ready_pipe()
-            fds = [self.slot.fd, wfd] + ([self.sock.fileno()] if self.sock else [])
+            fds = [self.slot.fd, wfd] + ([self.sock.fileno()] if self.sock else []) + \
+                self.pass_fds
             self.proc = rt.Proc(self._argv() + ["--ready-fd", wfd], pass_fds=fds,
                                 preexec_fn=self.preexec_fn)
             os.close(wfd)

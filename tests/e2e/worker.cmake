@@ -27,3 +27,8 @@ endforeach()
 # The session area is read by the tick driver, the same for both backends.
 rf_e2e_test(game_session_e2e test_game_session.py TIMEOUT 120 ARGS --backend mmsg)
 set_tests_properties(game_session_e2e PROPERTIES LABELS "e2e;game")
+
+# Connect tokens (issue 13): admission = token in a worker and through
+# ringfleetd (valid, expired, other server, replayed, forged, restart).
+rf_e2e_test(tokens_e2e test_tokens.py TIMEOUT 180 ARGS --backend mmsg)
+set_tests_properties(tokens_e2e PROPERTIES LABELS "e2e;game")

@@ -74,8 +74,7 @@ static void check_server(const struct cfg *cfg, size_t i)
 	FUZZ_CHECK(s->backend == RF_BACKEND_AUTO || s->backend == RF_BACKEND_IO_URING ||
 			   s->backend == RF_BACKEND_MMSG,
 		   "backend %d", (int)s->backend);
-	FUZZ_CHECK(s->admission == RF_ADMISSION_COOKIE || s->admission == RF_ADMISSION_OPEN,
-		   "admission %d", (int)s->admission);
+	FUZZ_CHECK(s->admission <= RF_ADMISSION_TOKEN, "admission %d", (int)s->admission);
 	FUZZ_CHECK(s->max_clients_per_ip <= RF_CLIENTS_LIMIT, "max_clients_per_ip %u",
 		   s->max_clients_per_ip);
 	FUZZ_CHECK(valid_account(s->user) && valid_account(s->group), "server %s: account",

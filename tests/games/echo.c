@@ -3,7 +3,8 @@
  * only. Uses nothing but the public header, like a studio's module.
  *
  * Datagrams with a meaning: "kick" kicks the sender, "end" ends the
- * session, "who" answers "id <decimal rf_client_id>". game_args
+ * session, "who" answers "id <decimal rf_client_id>", "player" answers
+ * "player <id>" (rf_client_player(), "-" when NULL). game_args
  * "max=N" refuses a join beyond N clients. On drain it broadcasts "bye"
  * and ends the session (with game_args "linger": broadcasts "bye" and
  * lets the drain deadline stop the worker).
@@ -99,6 +100,11 @@ static void echo_input(rf_engine *e, void *state, rf_client_id c, const void *da
 		rf_end_session(e);
 	} else if (len == 3 && memcmp(data, "who", 3) == 0) {
 		int n = snprintf(buf, sizeof(buf), "id %llu", (unsigned long long)c);
+
+		rf_send(e, c, buf, (uint32_t)n);
+	} else if (len == 6 && memcmp(data, "player", 6) == 0) {
+		const char *p = rf_client_player(e, c);
+		int n = snprintf(buf, sizeof(buf), "player %s", p ? p : "-");
 
 		rf_send(e, c, buf, (uint32_t)n);
 	} else {

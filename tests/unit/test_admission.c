@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -658,6 +659,132 @@ static void test_worker_open(void **state)
 	wfx_free(&f);
 }
 
+/* admission = token: one TOKEN datagram, once per player and allocation. */
+static const uint8_t tkey[RF_TOKEN_KEY_LEN] = { 7, 7, 7 };
+
+static uint32_t token_msg(uint8_t *out, const char *player, const char *server, uint64_t alloc_id,
+			  uint64_t expiry_s)
+{
+	struct rf_token t = { .expiry_s = expiry_s, .alloc_id = alloc_id };
+	uint8_t nonce[RF_TOKEN_NONCE_LEN];
+	int n;
+
+	snprintf(t.player, sizeof(t.player), "%s", player);
+	snprintf(t.server, sizeof(t.server), "%s", server);
+	randombytes_buf(nonce, sizeof(nonce));
+	memcpy(out, RF_HS_TOKEN_MAGIC, RF_HS_MAGIC_LEN);
+	n = token_seal(tkey, &t, nonce, out + RF_HS_MAGIC_LEN, RF_TOKEN_MAX);
+	assert_true(n > 0);
+	return RF_HS_MAGIC_LEN + (uint32_t)n;
+}
+
+/* The reply to sa's TOKEN: 0 for WELCOME, else the REFUSED reason. */
+static uint32_t token_reply(struct wfx *f, const struct sockaddr_in *sa, const char *player,
+			    const char *server, uint64_t alloc_id, uint64_t expiry_s)
+{
+	uint8_t msg[RF_HS_MAGIC_LEN + RF_TOKEN_MAX];
+	uint32_t len = token_msg(msg, player, server, alloc_id, expiry_s);
+	const struct worker_reply *r;
+	uint32_t n = f->w.n_replies;
+
+	rx(f, sa, sizeof(*sa), msg, len);
+	assert_int_equal(f->w.n_replies, n + 1);
+	r = last_reply(f, sa, sizeof(*sa));
+	assert_true(r->len < len); /* never more than it sent */
+	if (memcmp(r->data, RF_HS_WELCOME_MAGIC, 4) == 0)
+		return 0;
+	assert_memory_equal(r->data, RF_HS_REFUSED_MAGIC, 4);
+	return (uint32_t)r->data[7];
+}
+
+static void set_session(struct rf_slot *s, uint32_t state, uint64_t alloc_id)
+{
+	s->session.seq++;
+	s->session.state = state;
+	s->session.alloc_id = alloc_id;
+	s->session.seq++;
+}
+
+static void test_worker_token(void **state)
+{
+	struct wfx f;
+	struct sockaddr_in a[6];
+	uint8_t hello[RF_HS_HELLO_MIN] = "RFH1";
+	const uint64_t now = T0 / SEC, later = now + 60;
+	int idx;
+
+	(void)state;
+	for (int i = 0; i < 6; i++) {
+		char ip[16];
+
+		snprintf(ip, sizeof(ip), "192.0.2.%d", i + 1);
+		a[i] = v4(ip, 4000);
+	}
+	wfx_init(&f, 2, 0);
+	worker_free(&f.w);
+	f.wp.admission = RF_ADMISSION_TOKEN;
+	assert_int_equal(worker_init(&f.w, f.slot, &f.wp), -EINVAL); /* no key */
+	f.wp.token_key = tkey;
+	f.wp.server = "eu-1";
+	assert_int_equal(worker_init(&f.w, f.slot, &f.wp), 1);
+	worker_tick_start(&f.w, T0, T0);
+	assert_false(worker_key_due(&f.w)); /* no cookie secret to rotate */
+
+	/* Nothing but a TOKEN is answered. */
+	assert_int_equal(rx(&f, &a[0], sizeof(a[0]), hello, sizeof(hello)), -ENOTCONN);
+	assert_int_equal(rx(&f, &a[0], sizeof(a[0]), "game data", 9), -ENOTCONN);
+	assert_int_equal(f.w.n_replies, 0);
+
+	assert_int_equal(token_reply(&f, &a[0], "alice", "eu-1", 0, later), 0);
+	idx = clients_find(&f.w.clients, (const struct sockaddr *)&a[0], sizeof(a[0]));
+	assert_true(idx >= 0);
+	assert_string_equal(worker_client_player(&f.w, (uint32_t)idx), "alice");
+	/* Its WELCOME was lost: the same player from the same address. */
+	assert_int_equal(token_reply(&f, &a[0], "alice", "eu-1", 0, later), 0);
+	assert_int_equal(token_reply(&f, &a[1], "alice", "eu-1", 0, later), RF_HS_REFUSED_REPLAY);
+	assert_int_equal(token_reply(&f, &a[1], "bob", "eu-1", 0, now), RF_HS_REFUSED_EXPIRED);
+	assert_int_equal(token_reply(&f, &a[1], "bob", "eu-2", 0, later), RF_HS_REFUSED_TOKEN);
+	worker_replies_sent(&f.w, 0);
+
+	/* 2 * max_clients players a session: the fifth is refused, though
+	 * probationers make room in the table. */
+	assert_int_equal(token_reply(&f, &a[1], "bob", "eu-1", 0, later), 0);
+	assert_int_equal(token_reply(&f, &a[2], "carol", "eu-1", 0, later), 0);
+	assert_int_equal(token_reply(&f, &a[3], "dave", "eu-1", 0, later), 0);
+	assert_int_equal(token_reply(&f, &a[4], "erin", "eu-1", 0, later), RF_HS_REFUSED_FULL);
+	worker_replies_sent(&f.w, 0);
+
+	/* The supervisor's session area: ready refuses every token; an
+	 * allocation wants its own, and starts a fresh used table. */
+	set_session(f.slot, RF_SESSION_READY, 0);
+	assert_int_equal(token_reply(&f, &a[4], "erin", "eu-1", 0, later), RF_HS_REFUSED_TOKEN);
+	set_session(f.slot, RF_SESSION_ALLOCATED, 9);
+	assert_int_equal(token_reply(&f, &a[4], "erin", "eu-1", 8, later), RF_HS_REFUSED_TOKEN);
+	assert_int_equal(token_reply(&f, &a[4], "alice", "eu-1", 9, later), 0);
+	worker_replies_sent(&f.w, 0);
+	/* While the supervisor writes it (odd seq): no answer, the client
+	 * resends. */
+	f.slot->session.seq++;
+	{
+		uint8_t msg[RF_HS_MAGIC_LEN + RF_TOKEN_MAX];
+		uint32_t len = token_msg(msg, "frank", "eu-1", 9, later);
+
+		assert_int_equal(rx(&f, &a[5], sizeof(a[5]), msg, len), -ENOTCONN);
+		assert_int_equal(f.w.n_replies, 0);
+	}
+	f.slot->session.seq++;
+
+	/* A restarted worker remembers: the used table is in the slot. */
+	worker_free(&f.w);
+	assert_int_equal(worker_init(&f.w, f.slot, &f.wp), 1);
+	worker_tick_start(&f.w, T0 + SEC, T0 + SEC);
+	assert_int_equal(token_reply(&f, &a[5], "alice", "eu-1", 9, later), RF_HS_REFUSED_REPLAY);
+	idx = clients_find(&f.w.clients, (const struct sockaddr *)&a[4], sizeof(a[4]));
+	assert_true(idx >= 0);
+	assert_string_equal(worker_client_player(&f.w, (uint32_t)idx), "alice");
+	wfx_free(&f);
+}
+
 /* A restarted worker keeps the secret (it lives in the slot): a
  * handshake its predecessor started completes. */
 static void test_secret_survives_restart(void **state)
@@ -705,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_worker_squatters_and_refusals),
 		cmocka_unit_test(test_squatter_churn),
 		cmocka_unit_test(test_worker_open),
+		cmocka_unit_test(test_worker_token),
 		cmocka_unit_test(test_secret_survives_restart),
 	};
 

@@ -435,12 +435,29 @@ static void test_admission_keys(void **state)
 	assert_int_equal(server("b")->admission, RF_ADMISSION_COOKIE);
 	assert_int_equal(server("b")->max_clients_per_ip, 0);
 	cfg_free(&cfg);
+	/* token needs the host key: refused on the admission line. */
 	assert_text_fails("[server a]\nport = 7001\nadmission = token\n", 3,
-			  "admission: \"token\" is not available yet, use cookie or open");
+			  "admission: token needs token_key_file in [supervisor]");
+	assert_text_fails("[defaults]\nadmission = token\n[server a]\nport = 7001\n", 2,
+			  "admission: token needs token_key_file in [supervisor]");
+	assert_int_equal(load_text("[server a]\nport = 7001\nadmission = token\n"
+				   "[supervisor]\ntoken_key_file = /etc/ringfleet/token.key\n"
+				   "token_ttl_s = 30\n",
+				   &path),
+			 0);
+	assert_int_equal(server("a")->admission, RF_ADMISSION_TOKEN);
+	assert_string_equal(cfg.sup.token_key_file, "/etc/ringfleet/token.key");
+	assert_int_equal(cfg.sup.token_ttl_s, 30);
+	cfg_free(&cfg);
+	assert_text_fails(
+		"[supervisor]\ntoken_key_file = token.key\n", 2,
+		"token_key_file: expected an absolute path of 1..255 bytes, got \"token.key\"");
+	assert_text_fails("[supervisor]\ntoken_ttl_s = 0\n", 2,
+			  "token_ttl_s: expected 1..86400, got \"0\"");
 	assert_text_fails("[defaults]\nadmission = Cookie\n", 2,
-			  "admission: expected cookie or open, got \"Cookie\"");
+			  "admission: expected cookie, open or token, got \"Cookie\"");
 	assert_text_fails("[defaults]\nadmission =\n", 2,
-			  "admission: expected cookie or open, got \"\"");
+			  "admission: expected cookie, open or token, got \"\"");
 	assert_text_fails("[defaults]\nmax_clients_per_ip = 4097\n", 2,
 			  "max_clients_per_ip: expected 0..4096, got \"4097\"");
 	assert_text_fails("[defaults]\nmax_clients_per_ip = -1\n", 2,
@@ -611,6 +628,15 @@ static const struct bad_case bad_cases[] = {
 	  "bad_tick_hang.ini:4: tick_hz: expected 20..1000 with hang_timeout_ms = 100, got \"10\"" },
 	{ "bad_metrics.ini", -EINVAL,
 	  "bad_metrics.ini:2: metrics_listen: expected ADDR:PORT like 127.0.0.1:9750 or [::1]:9750, got \"localhost:9750\"" },
+	{ "bad_api_no_token.ini", -EINVAL,
+	  "bad_api_no_token.ini:2: api_listen: needs api_token_file, the bearer token clients must send" },
+	{ "bad_api_open.ini", -EINVAL,
+	  "bad_api_open.ini:3: api_listen: 0.0.0.0:9760 is not a loopback address and the API has no TLS: "
+	  "set api_tls_cert and api_tls_key, or api_insecure = yes for plain HTTP there on purpose" },
+	{ "bad_api_tls_half.ini", -EINVAL,
+	  "bad_api_tls_half.ini:4: api_tls_key: needs api_tls_cert as well" },
+	{ "bad_api_path.ini", -EINVAL,
+	  "bad_api_path.ini:2: api_token_file: expected an absolute path of at most 255 bytes, got \"api.token\"" },
 	{ "bad_user.ini", -EINVAL,
 	  "bad_user.ini:2: user: expected a user name of 1..32 characters [A-Za-z0-9._-], got \"-root\"" },
 	{ "bad_long_line.ini", -EINVAL,

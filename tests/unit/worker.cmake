@@ -8,3 +8,5 @@ rf_unit_test(test_admission SOURCES unit/test_admission.c LIBS rf_worker_core)
 rf_unit_test(test_game_host SOURCES unit/test_game_host.c LIBS rf_worker_core)
 # The engine's output: client ids, worker_send()/worker_broadcast(), games.
 rf_unit_test(test_worker_out SOURCES unit/test_worker_out.c LIBS rf_worker_core)
+# Connect tokens (issue 13): seal/open, expiry, other server, forgery.
+rf_unit_test(test_token SOURCES unit/test_token.c LIBS rf_token)

@@ -18,10 +18,12 @@ static const struct {
 	int min_args, max_args;
 	bool mutates;
 } verbs[CTL_VERB_COUNT] = {
-	[CTL_PING] = { "ping", 0, 0, false },     [CTL_VERSION] = { "version", 0, 0, false },
-	[CTL_STATUS] = { "status", 0, 1, false }, [CTL_START] = { "start", 1, 1, true },
-	[CTL_STOP] = { "stop", 1, 1, true },      [CTL_RESTART] = { "restart", 1, 1, true },
-	[CTL_RELOAD] = { "reload", 0, 0, true },  [CTL_SHUTDOWN] = { "shutdown", 0, 0, true },
+	[CTL_PING] = { "ping", 0, 0, false },      [CTL_VERSION] = { "version", 0, 0, false },
+	[CTL_STATUS] = { "status", 0, 1, false },  [CTL_START] = { "start", 1, 1, true },
+	[CTL_STOP] = { "stop", 1, 1, true },       [CTL_RESTART] = { "restart", 1, 1, true },
+	[CTL_RELOAD] = { "reload", 0, 0, true },   [CTL_SHUTDOWN] = { "shutdown", 0, 0, true },
+	[CTL_EVENTS] = { "events", 0, 0, false },  [CTL_DRAIN] = { "drain", 0, 1, true },
+	[CTL_UNDRAIN] = { "undrain", 0, 0, true },
 };
 
 const char *ctl_verb_name(enum ctl_verb v)

@@ -23,6 +23,9 @@ enum ctl_verb {
 	CTL_RESTART,
 	CTL_RELOAD,
 	CTL_SHUTDOWN,
+	CTL_EVENTS, /* the connection becomes a subscriber: one line per event */
+	CTL_DRAIN,  /* [SECONDS]: deferred reply */
+	CTL_UNDRAIN,
 	CTL_VERB_COUNT,
 };
 

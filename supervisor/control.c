@@ -29,8 +29,10 @@ struct control_conn {
 	uint64_t id;
 	struct ucred peer;
 	bool authorised;
-	bool waiting; /* a deferred reply is due: read no more */
-	bool closing; /* close once the output is flushed */
+	bool waiting;    /* a deferred reply is due: read no more */
+	bool closing;    /* close once the output is flushed */
+	bool subscriber; /* receives control_broadcast() lines, see control.h */
+	bool sent_nl;    /* subscriber: what it was sent ends a line */
 	/* Accepted, or last completed a request or drained a reply: trickling
 	 * bytes does not count, so a request has CONTROL_IDLE_MS to arrive. */
 	uint64_t last_active_ns;
@@ -38,6 +40,7 @@ struct control_conn {
 	char in[CTL_LINE_MAX];
 	char *out;
 	size_t out_len, out_off;
+	size_t out_cap; /* subscriber: out's fixed size */
 	struct control_conn *next_dead;
 };
 
@@ -290,6 +293,11 @@ static void conn_retire(struct control *c, struct control_conn *conn)
 	for (int i = 0; i < CONTROL_MAX_CONNS; i++)
 		if (c->conns[i] == conn)
 			c->conns[i] = NULL;
+	for (int i = 0; conn->subscriber && i < CONTROL_SUBS_MAX; i++)
+		if (c->subs[i] == conn) {
+			c->subs[i] = NULL;
+			c->n_subs--;
+		}
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
 	close(conn->fd);
 	conn->fd = -1;
@@ -312,9 +320,21 @@ void control_reap(struct control *c)
 
 void control_close(struct control *c)
 {
-	for (int i = 0; i < CONTROL_MAX_CONNS; i++)
-		if (c->conns[i])
-			conn_retire(c, c->conns[i]);
+	for (int i = 0; i < CONTROL_MAX_CONNS; i++) {
+		struct control_conn *conn = c->conns[i];
+
+		if (!conn)
+			continue;
+		/* The last events (the workers stopping) are worth one try. */
+		if (conn->subscriber && conn->out_off < conn->out_len) {
+			ssize_t n =
+				send(conn->fd, conn->out + conn->out_off,
+				     conn->out_len - conn->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			(void)n;
+		}
+		conn_retire(c, conn);
+	}
 	control_reap(c);
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
@@ -497,12 +517,15 @@ static bool flush(struct control *c, struct control_conn *conn)
 			return false;
 		}
 		conn->out_off += (size_t)n;
+		conn->sent_nl = conn->out[conn->out_off - 1] == '\n';
 	}
 	if (conn->out_off == conn->out_len) {
 		if (conn->out)
 			conn->last_active_ns = rf_now_ns();
-		free(conn->out);
-		conn->out = NULL;
+		if (!conn->subscriber) {
+			free(conn->out);
+			conn->out = NULL;
+		}
 		conn->out_len = conn->out_off = 0;
 		if (conn->closing && !conn->waiting) {
 			conn_retire(c, conn);
@@ -537,6 +560,116 @@ static void queue(struct control_conn *conn, char *line)
 	free(line);
 }
 
+/* Moves what is still due to the front of a subscriber's buffer. */
+static void sub_compact(struct control_conn *conn)
+{
+	memmove(conn->out, conn->out + conn->out_off, pending(conn));
+	conn->out_len -= conn->out_off;
+	conn->out_off = 0;
+}
+
+static void sub_append(struct control_conn *conn, const char *s, size_t n)
+{
+	if (conn->out_len + n > conn->out_cap)
+		sub_compact(conn);
+	memcpy(conn->out + conn->out_len, s, n);
+	conn->out_len += n;
+}
+
+static const char sub_dropped[] = "{\"dropped\":true}\n";
+#define SUB_RESERVE (sizeof(sub_dropped) - 1)
+
+/* Makes conn a subscriber and returns the acknowledgement, or an error.
+ * The buffer is sized once: what is still due (earlier replies), the
+ * acknowledgement, CONTROL_SUB_BUF of events and room for the last line. */
+static char *subscribe(struct control *c, struct control_conn *conn)
+{
+	char *ack = ctl_reply_ok(
+		json_pack("{s:b,s:i}", "subscribed", 1, "buffer", (int)CONTROL_SUB_BUF));
+	size_t due = pending(conn), cap;
+	char *buf;
+	int slot = -1;
+
+	if (!ack)
+		return NULL;
+	for (int i = 0; i < CONTROL_SUBS_MAX && slot < 0; i++)
+		if (!c->subs[i])
+			slot = i;
+	if (slot < 0) {
+		free(ack);
+		return ctl_reply_error("too many event subscribers (at most %d)", CONTROL_SUBS_MAX);
+	}
+	cap = due + strlen(ack) + CONTROL_SUB_BUF + SUB_RESERVE;
+	buf = malloc(cap);
+	if (!buf) {
+		free(ack);
+		return NULL;
+	}
+	memcpy(buf, conn->out ? conn->out + conn->out_off : "", due);
+	free(conn->out);
+	conn->out = buf;
+	conn->out_off = 0;
+	conn->out_len = due;
+	conn->out_cap = cap;
+	conn->subscriber = true;
+	conn->sent_nl = true;
+	c->subs[slot] = conn;
+	c->n_subs++;
+	sub_append(conn, ack, strlen(ack));
+	free(ack);
+	log_info("control: events subscriber %llu (pid %d, uid %u)", (unsigned long long)conn->id,
+		 (int)conn->peer.pid, (unsigned)conn->peer.uid);
+	return CONTROL_SUBSCRIBE;
+}
+
+/* Over its buffer: the lines it has not started are discarded so what it
+ * reads stays whole lines, the last line goes if its socket takes it. */
+static void sub_drop(struct control *c, struct control_conn *conn)
+{
+	size_t keep = conn->out_off;
+
+	if (!conn->sent_nl) {
+		const char *nl = memchr(conn->out + keep, '\n', conn->out_len - keep);
+
+		keep = nl ? (size_t)(nl - conn->out) + 1 : conn->out_len;
+	}
+	conn->out_len = keep;
+	sub_append(conn, sub_dropped, SUB_RESERVE);
+	c->subs_dropped++;
+	log_warn("control: events subscriber %llu (pid %d, uid %u) dropped: it did not keep up "
+		 "(%u KiB of events unread)",
+		 (unsigned long long)conn->id, (int)conn->peer.pid, (unsigned)conn->peer.uid,
+		 CONTROL_SUB_BUF >> 10);
+	conn->closing = true;
+	if (flush(c, conn))
+		conn_retire(c, conn);
+}
+
+void control_broadcast(struct control *c, const char *line, size_t len)
+{
+	for (int i = 0; i < CONTROL_SUBS_MAX; i++) {
+		struct control_conn *conn = c->subs[i];
+		bool idle;
+
+		if (!conn || conn->closing)
+			continue;
+		if (pending(conn) + len + SUB_RESERVE > conn->out_cap) {
+			sub_drop(c, conn);
+			continue;
+		}
+		idle = pending(conn) == 0;
+		sub_append(conn, line, len);
+		/* Sent when writable: one epoll change however many lines come. */
+		if (idle)
+			set_events(c, conn);
+	}
+}
+
+unsigned control_subscribers(const struct control *c)
+{
+	return c->n_subs;
+}
+
 static void handle_line(struct control *c, struct control_conn *conn, const char *line, size_t len)
 {
 	struct ctl_request req;
@@ -554,6 +687,11 @@ static void handle_line(struct control *c, struct control_conn *conn, const char
 		conn->waiting = true;
 		return;
 	}
+	if (reply == CONTROL_SUBSCRIBE) {
+		reply = subscribe(c, conn);
+		if (reply == CONTROL_SUBSCRIBE)
+			return; /* acknowledged in its new buffer */
+	}
 	if (!reply)
 		reply = ctl_reply_error("out of memory");
 	if (reply)
@@ -570,7 +708,7 @@ static void process_input(struct control *c, struct control_conn *conn)
 	char *nl;
 
 	for (int n = 0;
-	     n < CONTROL_TURN_REQS && !conn->waiting && !conn->closing &&
+	     n < CONTROL_TURN_REQS && !conn->waiting && !conn->closing && !conn->subscriber &&
 	     pending(conn) < CONTROL_OUT_HIGH && pending(conn) - before < CONTROL_TURN_BYTES &&
 	     (nl = memchr(conn->in, '\n', conn->in_len));
 	     n++) {
@@ -579,6 +717,11 @@ static void process_input(struct control *c, struct control_conn *conn)
 		handle_line(c, conn, conn->in, len);
 		memmove(conn->in, nl + 1, conn->in_len - len - 1);
 		conn->in_len -= len + 1;
+	}
+	if (conn->subscriber && conn->in_len) {
+		/* A subscriber only listens: nothing may follow `events`. */
+		conn->closing = true;
+		conn->in_len = 0;
 	}
 	if (conn->in_len == sizeof(conn->in) && !has_line(conn)) {
 		/* No newline within the limit: the stream cannot be resynced. */
@@ -590,8 +733,19 @@ static void process_input(struct control *c, struct control_conn *conn)
 
 static void read_input(struct control *c, struct control_conn *conn)
 {
-	ssize_t n = recv(conn->fd, conn->in + conn->in_len, sizeof(conn->in) - conn->in_len,
-			 MSG_DONTWAIT);
+	ssize_t n;
+
+	if (conn->subscriber) {
+		char byte;
+
+		/* EOF, or a byte it had no business sending: either way, gone. */
+		n = recv(conn->fd, &byte, 1, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		conn_retire(c, conn);
+		return;
+	}
+	n = recv(conn->fd, conn->in + conn->in_len, sizeof(conn->in) - conn->in_len, MSG_DONTWAIT);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -652,7 +806,7 @@ void control_expire(struct control *c, uint64_t now)
 	for (int i = 0; i < CONTROL_MAX_CONNS; i++) {
 		struct control_conn *conn = c->conns[i];
 
-		if (conn && !conn->waiting &&
+		if (conn && !conn->waiting && (!conn->subscriber || conn->closing) &&
 		    now - conn->last_active_ns > (uint64_t)CONTROL_IDLE_MS * RF_NSEC_PER_MSEC)
 			conn_retire(c, conn);
 	}

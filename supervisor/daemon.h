@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "supervisor/control.h"
 #include "supervisor/ev.h"
+#include "supervisor/events.h"
 #include "supervisor/fleet.h"
 #include "supervisor/metrics.h"
 
@@ -30,6 +31,7 @@ struct daemon {
 	struct ev_tag sig_tag, timer_tag;
 	struct fleet fleet;
 	struct control ctl;
+	struct events events;
 	struct metrics metrics;
 	struct cfg cfg;
 	char config_path[PATH_MAX];
@@ -37,6 +39,8 @@ struct daemon {
 	bool ready_sent;
 	bool reloading;
 	bool shutting_down;
+	bool draining;                /* see drain.h */
+	uint64_t drain_since_real_ns; /* CLOCK_REALTIME, for status */
 	uint64_t watchdog_ns, watchdog_next_ns;
 	uint64_t housekeeping_ns; /* next 1 Hz round */
 	struct waiter waiters[DAEMON_WAITERS_MAX];

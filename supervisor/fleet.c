@@ -190,6 +190,10 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 
 		if (r.changed || r.action != FSM_ACT_NONE)
 			log_transition(s, from, pid);
+		/* Every process state change passes here, and only here. */
+		if (from != s->fsm.state)
+			events_emit(f->events, EVENT_PROCESS, s->cfg.name, fsm_state_name(from),
+				    fsm_state_name(s->fsm.state), s->fsm.reason);
 		if ((r.action == FSM_ACT_TERM || r.action == FSM_ACT_KILL) && s->spawn_queued) {
 			set_queued(f, s, false);
 			ev = (struct fsm_event){ .type = FSM_EV_EXIT,

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "supervisor/events.h"
 #include "supervisor/server.h"
 
 /* Spawn pacing: forking thousands of workers in one go starves the event
@@ -40,6 +41,7 @@ struct fleet {
 	bool privileged; /* running as root */
 	char worker_path[PATH_MAX];
 	uint64_t ticks_per_sec; /* sysconf(_SC_CLK_TCK) */
+	struct events *events;  /* told of every state change; may be NULL */
 };
 
 /* Server names, in the order fleet_apply() met them (malloc'd). */

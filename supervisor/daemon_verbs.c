@@ -65,6 +65,8 @@ static char *verb_status(struct daemon *d, const struct ctl_request *req)
 		return ctl_reply_error("no server matches \"%s\"", pattern);
 	}
 	json_object_set_new(body, "draining", json_boolean(d->draining));
+	json_object_set_new(body, "event_subscribers",
+			    json_integer((json_int_t)control_subscribers(&d->ctl)));
 	return ctl_reply_ok(body);
 }
 

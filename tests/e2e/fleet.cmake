@@ -43,3 +43,7 @@ rf_e2e_test(e2e_game_config test_game_config.py TIMEOUT 120)
 # The same with real modules (tests/games): status, table and /metrics of
 # the echo module, bad modules refused by --check and reload, fatal at start.
 rf_e2e_test(e2e_game_fleet test_game_fleet.py TIMEOUT 120)
+
+# Issue 13: the event stream and draining a host.
+rf_e2e_test(e2e_events test_events.py TIMEOUT 240)
+rf_e2e_test(e2e_drain test_drain.py TIMEOUT 180)

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,20 @@ static const struct {
 	const char *name;
 	int min_args, max_args;
 	bool mutates;
+	bool raw; /* the rest of the line is one argument (req->raw) */
 } verbs[CTL_VERB_COUNT] = {
-	[CTL_PING] = { "ping", 0, 0, false },      [CTL_VERSION] = { "version", 0, 0, false },
-	[CTL_STATUS] = { "status", 0, 1, false },  [CTL_START] = { "start", 1, 1, true },
-	[CTL_STOP] = { "stop", 1, 1, true },       [CTL_RESTART] = { "restart", 1, 1, true },
-	[CTL_RELOAD] = { "reload", 0, 0, true },   [CTL_SHUTDOWN] = { "shutdown", 0, 0, true },
-	[CTL_EVENTS] = { "events", 0, 0, false },  [CTL_DRAIN] = { "drain", 0, 1, true },
+	[CTL_PING] = { "ping", 0, 0, false },
+	[CTL_VERSION] = { "version", 0, 0, false },
+	[CTL_STATUS] = { "status", 0, 1, false },
+	[CTL_START] = { "start", 1, 1, true },
+	[CTL_STOP] = { "stop", 1, 1, true },
+	[CTL_RESTART] = { "restart", 1, 1, true },
+	[CTL_RELOAD] = { "reload", 0, 0, true },
+	[CTL_SHUTDOWN] = { "shutdown", 0, 0, true },
+	[CTL_ALLOCATE] = { "allocate", 0, 0, true, true },
+	[CTL_RELEASE] = { "release", 1, 1, true },
+	[CTL_EVENTS] = { "events", 0, 0, false },
+	[CTL_DRAIN] = { "drain", 0, 1, true },
 	[CTL_UNDRAIN] = { "undrain", 0, 0, true },
 };
 
@@ -82,6 +91,49 @@ static int split_words(const char *line, size_t len, char words[][CTL_ARG_MAX], 
 	return n;
 }
 
+/* A raw verb's rest of line: printable ASCII (blanks included). */
+static int parse_raw(const char *line, size_t len, int v, struct ctl_request *req, const char **err)
+{
+	size_t i = 0, start;
+
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	i += strlen(verbs[v].name);
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	start = i;
+	for (; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e) {
+			*err = "request is not printable text";
+			return -EINVAL;
+		}
+	if (len - start >= CTL_LINE_MAX) {
+		*err = "argument too long";
+		return -EINVAL;
+	}
+	memset(req, 0, offsetof(struct ctl_request, raw));
+	req->verb = (enum ctl_verb)v;
+	memcpy(req->raw, line + start, len - start);
+	req->raw[len - start] = '\0';
+	return 0;
+}
+
+/* The verb of a line whose verb takes the rest raw, or -1. */
+static int raw_verb(const char *line, size_t len)
+{
+	size_t i = 0, start;
+
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	for (start = i; i < len && line[i] != ' ' && line[i] != '\t'; i++)
+		;
+	for (int v = 0; v < CTL_VERB_COUNT; v++)
+		if (verbs[v].raw && strlen(verbs[v].name) == i - start &&
+		    memcmp(line + start, verbs[v].name, i - start) == 0)
+			return v;
+	return -1;
+}
+
 int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, const char **err)
 {
 	char words[CTL_ARGS_MAX + 1][CTL_ARG_MAX];
@@ -89,6 +141,9 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, con
 
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
+	v = raw_verb(line, len);
+	if (v >= 0)
+		return parse_raw(line, len, v, req, err);
 	n = split_words(line, len, words, CTL_ARGS_MAX + 1, err);
 	if (n < 0)
 		return n;
@@ -109,7 +164,8 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *req, con
 		*err = "too many arguments";
 		return -EINVAL;
 	}
-	memset(req, 0, sizeof(*req));
+	memset(req, 0, offsetof(struct ctl_request, raw));
+	req->raw[0] = '\0';
 	req->verb = (enum ctl_verb)v;
 	req->argc = n - 1;
 	for (int i = 1; i < n; i++)
@@ -153,26 +209,50 @@ out:
 	return line;
 }
 
-char *ctl_reply_error(const char *fmt, ...)
+static char *reply_error(const char *code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static char *reply_error(const char *code, const char *fmt, va_list ap)
 {
 	char msg[512];
 	json_t *obj;
 	char *line;
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	/* Messages quote input (a config value, a request word) that may not
 	 * be UTF-8, which JSON strings must be: keep them printable ASCII. */
 	for (char *p = msg; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 			*p = '?';
 	obj = json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+	if (obj && code)
+		json_object_set_new(obj, "code", json_string(code));
 	if (!obj)
 		return NULL;
 	line = dump_line(obj);
 	json_decref(obj);
+	return line;
+}
+
+char *ctl_reply_error(const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+
+	va_start(ap, fmt);
+	line = reply_error(NULL, fmt, ap);
+	va_end(ap);
+	return line;
+}
+
+char *ctl_reply_error_code(const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+
+	va_start(ap, fmt);
+	line = reply_error(code, fmt, ap);
+	va_end(ap);
 	return line;
 }
 

@@ -23,6 +23,8 @@ enum ctl_verb {
 	CTL_RESTART,
 	CTL_RELOAD,
 	CTL_SHUTDOWN,
+	CTL_ALLOCATE, /* allocate [JSON]: the rest of the line is the request */
+	CTL_RELEASE,
 	CTL_EVENTS, /* the connection becomes a subscriber: one line per event */
 	CTL_DRAIN,  /* [SECONDS]: deferred reply */
 	CTL_UNDRAIN,
@@ -33,6 +35,10 @@ struct ctl_request {
 	enum ctl_verb verb;
 	int argc;
 	char argv[CTL_ARGS_MAX][CTL_ARG_MAX];
+	/* A verb that takes the rest of its line as one argument (allocate:
+	 * a JSON object of options, supervisor/alloc_req.h) has it here,
+	 * printable ASCII, leading blanks dropped; "" when none. */
+	char raw[CTL_LINE_MAX];
 };
 
 /* Parses one request line (without its newline). Returns 0, or -EINVAL
@@ -46,6 +52,10 @@ bool ctl_verb_mutates(enum ctl_verb v);
  * ctl_reply_ok steals a reference to body (may be NULL) and sets ok. */
 char *ctl_reply_ok(json_t *body);
 char *ctl_reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An error a client tells apart by its "code" member (allocate: no_match,
+ * draining, invalid), besides the message. */
+char *ctl_reply_error_code(const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Client side. ctl_connect returns a connected fd or -errno. ctl_call
  * sends one line and reads one reply line into *reply (a JSON object).

@@ -257,6 +257,14 @@ static int set_text(const struct cfg_key *k, struct cfg_server *s, const char *v
 	return 0;
 }
 
+/* "k=v, k2=v2" (common/kv.h rules). */
+static int set_labels(const struct cfg_key *k, struct cfg_server *s, const char *v,
+		      const struct cfg_key_ctx *ctx, char *why, size_t len)
+{
+	(void)ctx;
+	return kv_parse_list(field(s, k), v, "label", why, len);
+}
+
 /* ---- formatters: each writes what its setter reads ---- */
 
 static int fmt_u32(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len)
@@ -298,6 +306,11 @@ static int fmt_admission(const struct cfg_key *k, const struct cfg_server *s, ch
 	(void)k;
 	return put(buf, len, "%s",
 		   s->admission <= RF_ADMISSION_OPEN ? admission_names[s->admission] : "?");
+}
+
+static int fmt_labels(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len)
+{
+	return kv_format_list(cfield(s, k), buf, len) < 0 ? -ENOSPC : 0;
 }
 
 /* ---- the table ---- */
@@ -356,6 +369,9 @@ const struct cfg_key cfg_srv_keys[] = {
 	[F_DRAIN_TIMEOUT] = { "drain_timeout_ms", IN_ALL, true, set_u32, fmt_u32,
 			      NUM(drain_timeout_ms), 0, 600000, "1000", "MS",
 			      "time a stopping game module has to say goodbye" },
+	[F_LABELS] = { "labels", IN_ALL, false, set_labels, fmt_labels, CFG_T_KV, FIELD(labels), 0,
+		       0, "", "K=V,...",
+		       "what allocation selectors match (at most 16; keys a-z 0-9 _ . -)" },
 };
 
 #define N_KEYS (sizeof(cfg_srv_keys) / sizeof(cfg_srv_keys[0]))
@@ -385,6 +401,8 @@ int cfg_key_flag(const struct cfg_key *k, char *buf, size_t len)
 
 bool cfg_key_equal(const struct cfg_key *k, const struct cfg_server *a, const struct cfg_server *b)
 {
+	if (k->type == CFG_T_KV)
+		return kv_equal(cfield(a, k), cfield(b, k));
 	if (k->type == CFG_T_STR)
 		return strncmp(cfield(a, k), cfield(b, k), k->size) == 0;
 	return memcmp(cfield(a, k), cfield(b, k), k->size) == 0;
@@ -423,7 +441,7 @@ bool cfg_server_equal(const struct cfg_server *a, const struct cfg_server *b)
 	if (strcmp(a->name, b->name) != 0)
 		return false;
 	for (int f = 0; f < cfg_srv_nkeys; f++)
-		if (!cfg_key_equal(&cfg_srv_keys[f], a, b))
-			return false;
+		if (f != F_LABELS && !cfg_key_equal(&cfg_srv_keys[f], a, b))
+			return false; /* labels: applied in place (fleet_apply) */
 	return true;
 }

@@ -45,6 +45,7 @@ enum srv_field {
 	F_GAME_ARGS,
 	F_MAX_OUTPUT,
 	F_DRAIN_TIMEOUT,
+	F_LABELS,
 	F_NAMED
 };
 
@@ -55,7 +56,11 @@ enum srv_field {
 #define CFG_FLAG_MAX 32 /* room for a worker flag name, "max-packets-per-tick" */
 
 /* How a field is stored, for comparing and copying it. */
-enum cfg_key_type { CFG_T_NUM, CFG_T_STR };
+enum cfg_key_type {
+	CFG_T_NUM,
+	CFG_T_STR,
+	CFG_T_KV, /* struct kv_list */
+};
 
 /* What a setter may need besides the value. */
 struct cfg_key_ctx {

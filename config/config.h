@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/backend.h"
+#include "common/kv.h"
 #include "common/handshake.h"
 
 #define CFG_NAME_MAX 64       /* server/pool name incl. NUL */
@@ -50,7 +51,10 @@ struct cfg_server {
 	uint32_t drain_timeout_ms;         /* a stopping module's goodbye time */
 	char user[CFG_USER_MAX];           /* "" = do not switch user */
 	char group[CFG_USER_MAX];          /* "" = user's primary group */
-	int line;                          /* line of its [server]/[pool] header */
+	/* Matched by allocation selectors; not the worker's: a reload that
+	 * changes only these updates the running server in place. */
+	struct kv_list labels;
+	int line;      /* line of its [server]/[pool] header */
 	int game_line; /* line game was set on (its section or [defaults]), 0 = not set */
 };
 
@@ -111,7 +115,8 @@ void cfg_supervisor_init(struct cfg_supervisor *sup);
 int cfg_find_server(const struct cfg *cfg, const char *name);
 
 /* True when a running worker of a would need no restart to become b
- * (every field that affects the worker or its socket is equal). */
+ * (every field that affects the worker or its socket is equal; labels
+ * are not compared: they change in place). */
 bool cfg_server_equal(const struct cfg_server *a, const struct cfg_server *b);
 
 /* Parses a CPU list like "0-3,6" into set. Returns 0 or -EINVAL. */

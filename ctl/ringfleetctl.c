@@ -3,8 +3,8 @@
  *
  * Exit codes (docs/design.md): 0 ok, 1 the supervisor refused or failed,
  * 2 usage, 3 `status`: a server is not running, 4 cannot reach the
- * supervisor, 5 no reply within --timeout, 7 `drain`: allocated sessions
- * were left at its timeout.
+ * supervisor, 5 no reply within --timeout, 6 `allocate`: no ready server
+ * matches, 7 `drain`: allocated sessions were left at its timeout.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +21,7 @@
 #include "ctl/help.h"
 #include "ctl/stream.h"
 #include "ctl/table.h"
+#include "supervisor/alloc_req.h"
 
 #define DEFAULT_SOCKET CFG_DEFAULT_CONTROL_SOCKET
 
@@ -31,6 +32,7 @@ enum {
 	EXIT_NOT_RUNNING = 3,
 	EXIT_UNREACHABLE = 4,
 	EXIT_TIMEOUT = 5,
+	EXIT_NO_MATCH = 6,
 	EXIT_DRAIN_LEFT = 7,
 };
 
@@ -52,6 +54,9 @@ struct opts {
 	double watch_s;
 	double timeout_s; /* < 0: the verb's default; 0: none */
 	const char *arg;  /* the verb's argument, if any */
+	/* allocate's options (--selector, --meta, --policy, --players) */
+	struct alloc_req alloc;
+	bool alloc_opts;
 };
 
 static void usage(FILE *out)
@@ -188,6 +193,8 @@ static int print_reply(const struct opts *o, const char *verb, json_t *reply)
 		printf("undrained: %lld server%s started\n",
 		       (long long)json_integer_value(json_object_get(reply, "started")),
 		       json_integer_value(json_object_get(reply, "started")) == 1 ? "" : "s");
+	} else if (strcmp(verb, "allocate") == 0 || strcmp(verb, "release") == 0) {
+		table_print_allocation(reply);
 	} else if (strcmp(verb, "status") == 0) {
 		json_t *one = table_detail_server(o->arg, reply);
 
@@ -201,8 +208,11 @@ static int print_reply(const struct opts *o, const char *verb, json_t *reply)
 	} else {
 		table_print_result(verb, reply);
 	}
-	if (!ok)
-		return EXIT_REFUSED;
+	if (!ok) {
+		const char *code = json_string_value(json_object_get(reply, "code"));
+
+		return code && strcmp(code, "no_match") == 0 ? EXIT_NO_MATCH : EXIT_REFUSED;
+	}
 	if (strcmp(verb, "status") == 0 && !table_all_running(reply))
 		return EXIT_NOT_RUNNING;
 	return EXIT_OK;
@@ -297,11 +307,16 @@ static int parse_options(int argc, char **argv, struct opts *o)
 		{ "watch", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "selector", required_argument, NULL, 'S' },
+		{ "meta", required_argument, NULL, 'M' },
+		{ "policy", required_argument, NULL, 'P' },
+		{ "players", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
-	int c;
+	char *end, err[256];
+	int c, rc;
 
+	alloc_req_init(&o->alloc);
 	while ((c = getopt_long(argc, argv, "s:c:jw:ht:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -331,9 +346,60 @@ static int parse_options(int argc, char **argv, struct opts *o)
 				return -EINVAL;
 			}
 			break;
+		case 'S':
+		case 'M':
+			rc = kv_add_pair(c == 'S' ? &o->alloc.selectors : &o->alloc.meta, optarg,
+					 c == 'S' ? "selector" : "meta", err, sizeof(err));
+			goto alloc_opt;
+		case 'P':
+			rc = alloc_policy_parse(optarg, &o->alloc.policy);
+			snprintf(err, sizeof(err),
+				 "--policy: want packed or distributed, got \"%s\"", optarg);
+			goto alloc_opt;
+		case 'p':
+			rc = alloc_req_add_players(&o->alloc, optarg, err, sizeof(err));
+alloc_opt:
+			if (rc < 0) {
+				fprintf(stderr, "ringfleetctl: %s\n", err);
+				return -EINVAL;
+			}
+			o->alloc_opts = true;
+			break;
 		default:
 			return -EINVAL;
 		}
+	}
+	return 0;
+}
+
+/* allocate's request: the verb, then its options as one JSON object
+ * (supervisor/alloc_req.h), which must fit the line. */
+static int build_allocate(const struct opts *o, char *buf, size_t len)
+{
+	char err[256];
+	json_t *j;
+	char *text;
+	int n;
+
+	if (alloc_req_validate(&o->alloc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfleetctl: %s\n", err);
+		return -EINVAL;
+	}
+	j = alloc_req_to_json(&o->alloc);
+	text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
+	json_decref(j);
+	if (!text) {
+		fprintf(stderr, "ringfleetctl: out of memory\n");
+		return -ENOMEM;
+	}
+	n = snprintf(buf, len, "allocate %s", text);
+	free(text);
+	if (n < 0 || (size_t)n >= len) {
+		fprintf(stderr,
+			"ringfleetctl: allocate: options too long (the request line holds "
+			"%d bytes)\n",
+			CTL_LINE_MAX - 1);
+		return -E2BIG;
 	}
 	return 0;
 }
@@ -349,6 +415,16 @@ static int check_verb(const struct opts *o, int argc, char **argv)
 		fprintf(stderr, "ringfleetctl: bad use of \"%s\"\n", argv[0]);
 		if (help_verb(stderr, argv[0]) < 0)
 			usage(stderr);
+		return -EINVAL;
+	}
+	if (strcmp(argv[0], "allocate") == 0 && argc > 1) {
+		fprintf(stderr,
+			"ringfleetctl: allocate takes options only (see allocate --help)\n");
+		return -EINVAL;
+	}
+	if (o->alloc_opts && strcmp(argv[0], "allocate") != 0) {
+		fprintf(stderr, "ringfleetctl: --selector, --meta, --policy and --players are "
+				"options of allocate\n");
 		return -EINVAL;
 	}
 	/* Repeating a mutating verb every few seconds is never what was meant. */
@@ -385,7 +461,7 @@ static int run_drain(const struct opts *o, const char *socket_path, int nargs)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .socket = DEFAULT_SOCKET, .timeout_s = -1 };
+	static struct opts o = { .socket = DEFAULT_SOCKET, .timeout_s = -1 };
 	char request[CTL_LINE_MAX], socket_path[108];
 	const char *env = getenv("RINGFLEET_SOCKET");
 	int nargs;
@@ -410,7 +486,10 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		return stream_events(socket_path, o.json);
 	}
-	if (build_request(nargs, argv, request, sizeof(request)) < 0) {
+	if (strcmp(argv[0], "allocate") == 0) {
+		if (build_allocate(&o, request, sizeof(request)) < 0)
+			return EXIT_USAGE;
+	} else if (build_request(nargs, argv, request, sizeof(request)) < 0) {
 		fprintf(stderr, "ringfleetctl: request too long\n");
 		return EXIT_USAGE;
 	}

@@ -73,20 +73,40 @@ static void game_cell(json_t *s, char *buf, size_t len)
 		snprintf(buf + at, len - at, " (%s)", status);
 }
 
+/* "k=v,k2=v2" of a JSON object of strings, "-" when empty. */
+static void kv_cell(json_t *o, char *buf, size_t len)
+{
+	const char *k;
+	json_t *v;
+	size_t at = 0;
+
+	buf[0] = '\0';
+	json_object_foreach(o, k, v)
+	{
+		if (at < len)
+			at += (size_t)snprintf(buf + at, len - at, "%s%s=%s", at ? "," : "", k,
+					       json_string_value(v) ?: "");
+	}
+	if (!buf[0])
+		snprintf(buf, len, "-");
+}
+
 static void print_row(json_t *s, bool color)
 {
 	const char *state = json_string_value(json_object_get(s, "state")) ?: "?";
+	const char *sess =
+		json_string_value(json_object_get(json_object_get(s, "session"), "state"));
 	char up[32], game[160];
 
 	human_uptime(json_real_value(json_object_get(s, "uptime_s")), up, sizeof(up));
 	game_cell(s, game, sizeof(game));
 	printf("%-20s %s%-8s%s %7lld %3lld %5lld %7.1f %7lld %8lld %10lld %10lld %5lld %8s %3lld "
-	       "%s\n",
+	       "%-9s %s\n",
 	       json_string_value(json_object_get(s, "name")) ?: "?",
 	       color ? state_color(state) : "", state, color ? "\033[0m" : "", num(s, "pid"),
 	       num(s, "cpu"), num(s, "port"), json_real_value(json_object_get(s, "cpu_pct")),
 	       num(s, "rss_kb"), num(s, "clients"), num(s, "pkts_in"), num(s, "pkts_out"),
-	       num(s, "tick_overruns"), up, num(s, "restarts"), game);
+	       num(s, "tick_overruns"), up, num(s, "restarts"), sess ?: "-", game);
 }
 
 void table_print_status(json_t *reply, bool color)
@@ -100,9 +120,9 @@ void table_print_status(json_t *reply, bool color)
 	       json_real_value(json_object_get(sup, "uptime_s")),
 	       json_string_value(json_object_get(sup, "config")) ?: "?",
 	       json_string_value(json_object_get(sup, "backend")) ?: "?");
-	printf("%-20s %-8s %7s %3s %5s %7s %7s %8s %10s %10s %5s %8s %3s %s\n", "NAME", "STATE",
-	       "PID", "CPU", "PORT", "CPU%", "RSS_KB", "CLIENTS", "PKTS_IN", "PKTS_OUT", "OVERR",
-	       "UPTIME", "RST", "GAME");
+	printf("%-20s %-8s %7s %3s %5s %7s %7s %8s %10s %10s %5s %8s %3s %-9s %s\n", "NAME",
+	       "STATE", "PID", "CPU", "PORT", "CPU%", "RSS_KB", "CLIENTS", "PKTS_IN", "PKTS_OUT",
+	       "OVERR", "UPTIME", "RST", "SESSION", "GAME");
 	json_array_foreach(servers, i, s) print_row(s, color);
 }
 
@@ -216,6 +236,44 @@ void table_print_result(const char *verb, json_t *reply)
 	json_array_foreach(servers, i, s)
 		printf("%s: %s\n", json_string_value(json_object_get(s, "name")),
 		       json_string_value(json_object_get(s, "state")));
+}
+
+void table_print_allocation(json_t *reply)
+{
+	static const char *const first[] = { "name", "address", "port", "labels", "meta" };
+	char cell[4096];
+	const char *k;
+	json_t *v;
+
+	for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+		char key[32];
+
+		v = json_object_get(reply, first[i]);
+		snprintf(key, sizeof(key), "%s:", first[i]);
+		if (json_is_object(v)) {
+			kv_cell(v, cell, sizeof(cell));
+			printf("%-24s %s\n", key, cell);
+		} else if (v) {
+			print_scalar(key, v, false);
+		}
+	}
+	json_object_foreach(reply, k, v)
+	{
+		bool shown = strcmp(k, "ok") == 0;
+		char key[96];
+
+		for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++)
+			shown |= strcmp(k, first[i]) == 0;
+		if (shown)
+			continue;
+		if (json_is_object(v)) {
+			snprintf(key, sizeof(key), "%s.", k);
+			print_fields(key, v, false);
+		} else {
+			snprintf(key, sizeof(key), "%s:", k);
+			print_scalar(key, v, false);
+		}
+	}
 }
 
 bool table_all_running(json_t *reply)

@@ -13,4 +13,7 @@ json_t *table_detail_server(const char *arg, json_t *reply);
 /* Every field of one server, one "key: value" per line. */
 void table_print_detail(json_t *server, bool color);
 void table_print_result(const char *verb, json_t *reply);
+/* An allocated (or released) server: name, address, port, labels, meta,
+ * then the rest of its fields (tokens, when the reply has them). */
+void table_print_allocation(json_t *reply);
 bool table_all_running(json_t *reply);

@@ -174,6 +174,7 @@ static void on_timer(struct daemon *d, uint64_t now)
 	if (now >= d->housekeeping_ns) {
 		/* Fixed 1 Hz, however busy the control socket is. */
 		fleet_housekeeping(&d->fleet, now);
+		sessions_poll(&d->fleet);
 		control_expire(&d->ctl, now);
 		d->housekeeping_ns = now + HOUSEKEEPING_NS;
 	}
@@ -251,6 +252,9 @@ int daemon_run(struct daemon *d)
 		 * poll instead of blocking, so signals, the control socket and
 		 * worker events are served between batches. */
 		fleet_run_spawn_queue(&d->fleet, now);
+		/* Matches the games ended: cheap (allocated servers only),
+		 * so every turn, besides the 1 Hz round that bounds the wait. */
+		sessions_poll(&d->fleet);
 		daemon_after_events(d);
 		if (d->shutting_down && fleet_idle(&d->fleet))
 			break;

@@ -39,8 +39,6 @@ struct daemon {
 	bool ready_sent;
 	bool reloading;
 	bool shutting_down;
-	bool draining;                /* see drain.h */
-	uint64_t drain_since_real_ns; /* CLOCK_REALTIME, for status */
 	uint64_t watchdog_ns, watchdog_next_ns;
 	uint64_t housekeeping_ns; /* next 1 Hz round */
 	struct waiter waiters[DAEMON_WAITERS_MAX];

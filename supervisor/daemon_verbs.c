@@ -13,6 +13,7 @@
 #include "supervisor/drain.h"
 #include "supervisor/notify.h"
 #include "supervisor/probe.h"
+#include "supervisor/session.h"
 #include "supervisor/status.h"
 
 #define SETTLE_SLACK_NS (2 * RF_NSEC_PER_SEC)
@@ -64,7 +65,7 @@ static char *verb_status(struct daemon *d, const struct ctl_request *req)
 		json_decref(body);
 		return ctl_reply_error("no server matches \"%s\"", pattern);
 	}
-	json_object_set_new(body, "draining", json_boolean(d->draining));
+	json_object_set_new(body, "draining", json_boolean(d->fleet.sess.draining));
 	json_object_set_new(body, "event_subscribers",
 			    json_integer((json_int_t)control_subscribers(&d->ctl)));
 	return ctl_reply_ok(body);
@@ -82,7 +83,7 @@ static char *verb_lifecycle(struct daemon *d, uint64_t conn_id, const struct ctl
 	if (d->shutting_down)
 		return ctl_reply_error("shutting down");
 	/* Drain would stop them again at once. */
-	if (d->draining && req->verb != CTL_STOP)
+	if (d->fleet.sess.draining && req->verb != CTL_STOP)
 		return ctl_reply_error("host is draining: undrain first");
 	for (size_t i = 0; i < d->fleet.n; i++) {
 		struct server *s = d->fleet.srv[i];
@@ -147,6 +148,65 @@ static char *verb_undrain(struct daemon *d, const struct ucred *peer)
 	return ctl_reply_ok(json_pack("{s:b,s:I}", "draining", 0, "started", (json_int_t)started));
 }
 
+static const char *failure_code(int rc)
+{
+	if (rc == -ENOENT)
+		return alloc_failure_name(ALLOC_FAIL_NO_MATCH);
+	if (rc == -EAGAIN)
+		return alloc_failure_name(ALLOC_FAIL_DRAINING);
+	return alloc_failure_name(ALLOC_FAIL_INVALID);
+}
+
+/* allocate [{"selectors":{..},"meta":{..},"policy":..,"players":[..]}] */
+static char *verb_allocate(struct daemon *d, const struct ctl_request *req)
+{
+	static struct alloc_req r; /* 9 KiB; the loop is single-threaded */
+	char err[256];
+	struct server *s;
+	json_t *body;
+	int rc;
+
+	if (d->shutting_down)
+		return ctl_reply_error_code(failure_code(-EAGAIN), "shutting down");
+	alloc_req_init(&r);
+	if (req->raw[0]) {
+		json_error_t jerr;
+		json_t *o = json_loads(req->raw, JSON_REJECT_DUPLICATES, &jerr);
+
+		rc = o ? alloc_req_from_json(&r, o, err, sizeof(err)) : -EINVAL;
+		if (!o)
+			snprintf(err, sizeof(err), "options are not JSON: %s", jerr.text);
+		json_decref(o);
+		if (rc < 0) {
+			d->fleet.sess.failures[ALLOC_FAIL_INVALID]++;
+			return ctl_reply_error_code(failure_code(rc), "%s", err);
+		}
+	}
+	rc = sessions_allocate(d, &r, &s, err, sizeof(err));
+	if (rc < 0)
+		return ctl_reply_error_code(failure_code(rc), "%s", err);
+	body = sessions_server_json(s);
+	/* Connect tokens for r.players go into body here (supervisor/token.c:
+	 * sessions_tokens()). */
+	return ctl_reply_ok(body);
+}
+
+static char *verb_release(struct daemon *d, const struct ctl_request *req)
+{
+	for (size_t i = 0; i < d->fleet.n; i++) {
+		struct server *s = d->fleet.srv[i];
+
+		if (s->removing || strcmp(s->cfg.name, req->argv[0]) != 0)
+			continue;
+		if (sessions_release(d, s, "release") < 0)
+			return ctl_reply_error("%s is not allocated (session %s)", s->cfg.name,
+					       session_state_name(s->sess.state));
+		log_notice("%s: released over the control socket", s->cfg.name);
+		return ctl_reply_ok(sessions_server_json(s));
+	}
+	return ctl_reply_error("no server named \"%s\"", req->argv[0]);
+}
+
 void daemon_begin_shutdown(struct daemon *d, const char *why)
 {
 	if (d->shutting_down)
@@ -186,6 +246,10 @@ char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *pee
 		return verb_drain(d, conn_id, peer, req);
 	case CTL_UNDRAIN:
 		return verb_undrain(d, peer);
+	case CTL_ALLOCATE:
+		return verb_allocate(d, req);
+	case CTL_RELEASE:
+		return verb_release(d, req);
 	default:
 		return ctl_reply_error("unknown verb");
 	}

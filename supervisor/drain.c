@@ -10,12 +10,12 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "supervisor/events.h"
+#include "supervisor/session.h"
 
 /* The server carries a match that drain must let finish. */
 static bool holds_session(const struct server *s)
 {
-	(void)s;
-	return false; /* sessions land with the sess branch */
+	return s->sess.state == SESSION_ALLOCATED;
 }
 
 /* States with a worker, or about to have one, that drain stops. */
@@ -29,11 +29,15 @@ static bool drainable(const struct server *s)
 
 void drain_sweep(struct daemon *d)
 {
-	if (!d->draining || d->shutting_down)
+	if (!d->fleet.sess.draining || d->shutting_down)
 		return;
 	for (size_t i = 0; i < d->fleet.n; i++) {
 		struct server *s = d->fleet.srv[i];
 
+		/* A match that ended while draining stops its server instead of
+		 * recycling it (session_run.c): undrain starts it like the rest. */
+		if (s->sess.state == SESSION_RECYCLING && s->fsm.state == FSM_STOPPING)
+			s->drained = true;
 		if (!drainable(s))
 			continue;
 		log_info("%s: stopping: the host is draining", s->cfg.name);
@@ -44,12 +48,12 @@ void drain_sweep(struct daemon *d)
 
 void drain_begin(struct daemon *d, const char *why)
 {
-	if (!d->draining) {
-		d->draining = true;
-		d->drain_since_real_ns = rf_real_ns();
+	if (!d->fleet.sess.draining) {
 		log_notice("draining (%s): no new allocations; stopping servers without a session",
 			   why);
+		/* The host event first: the session changes it causes follow. */
 		events_emit(&d->events, EVENT_HOST, NULL, "serving", "draining", why);
+		sessions_set_draining(d, true);
 	}
 	drain_sweep(d);
 }
@@ -58,10 +62,10 @@ size_t drain_end(struct daemon *d, const char *why)
 {
 	size_t n = 0;
 
-	if (d->draining) {
-		d->draining = false;
+	if (d->fleet.sess.draining) {
 		log_notice("undrained (%s): allocations resume", why);
 		events_emit(&d->events, EVENT_HOST, NULL, "draining", "serving", why);
+		sessions_set_draining(d, false);
 	}
 	for (size_t i = 0; i < d->fleet.n; i++) {
 		struct server *s = d->fleet.srv[i];
@@ -69,8 +73,9 @@ size_t drain_end(struct daemon *d, const char *why)
 		if (!s->drained)
 			continue;
 		s->drained = false;
-		if (s->removing || fsm_has_process(s->fsm.state) || s->fsm.state == FSM_BACKOFF)
-			continue; /* still stopping: a start now queues after it */
+		if (s->removing)
+			continue;
+		/* One still stopping starts again once it has stopped. */
 		fleet_request(&d->fleet, s, FSM_EV_START);
 		n++;
 	}
@@ -79,10 +84,7 @@ size_t drain_end(struct daemon *d, const char *why)
 
 bool drain_done(const struct daemon *d)
 {
-	for (size_t i = 0; i < d->fleet.n; i++)
-		if (holds_session(d->fleet.srv[i]))
-			return false;
-	return true;
+	return d->fleet.sess.n_allocated == 0;
 }
 
 int drain_parse_timeout(const char *arg, unsigned *out)
@@ -124,8 +126,8 @@ char *drain_reply(struct daemon *d, bool cancelled)
 			n_left++;
 		}
 	}
-	body = json_pack("{s:b,s:o,s:o}", "draining", d->draining, "stopped", stopped, "left",
-			 left);
+	body = json_pack("{s:b,s:o,s:o}", "draining", d->fleet.sess.draining, "stopped", stopped,
+			 "left", left);
 	if (!body)
 		return NULL;
 	if (n_left == 0 && !cancelled)

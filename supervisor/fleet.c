@@ -87,6 +87,7 @@ static int do_spawn(struct fleet *f, struct server *s)
 	 * runs: a reason left by an earlier worker must not be read as this
 	 * one's if it exits RF_EXIT_CONFIG without writing its own. */
 	RF_STORE(s->slot->game.exit_reason[0], '\0');
+	sessions_before_spawn(s);
 	a.ready_fd = pipefd[1];
 	r = spawn_worker(&a, &s->pid, &s->pidfd);
 	close(pipefd[1]);
@@ -194,6 +195,8 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 		if (from != s->fsm.state)
 			events_emit(f->events, EVENT_PROCESS, s->cfg.name, fsm_state_name(from),
 				    fsm_state_name(s->fsm.state), s->fsm.reason);
+		if (r.changed)
+			sessions_on_process(f, s);
 		if ((r.action == FSM_ACT_TERM || r.action == FSM_ACT_KILL) && s->spawn_queued) {
 			set_queued(f, s, false);
 			ev = (struct fsm_event){ .type = FSM_EV_EXIT,
@@ -249,6 +252,7 @@ void fleet_forget(struct fleet *f, struct server *s)
 {
 	set_queued(f, s, false);
 	set_inflight(f, s, false);
+	sessions_forget(f, s);
 	for (size_t i = 0; i < f->n; i++) {
 		if (f->srv[i] != s)
 			continue;

@@ -42,6 +42,7 @@ struct fleet {
 	char worker_path[PATH_MAX];
 	uint64_t ticks_per_sec; /* sysconf(_SC_CLK_TCK) */
 	struct events *events;  /* told of every state change; may be NULL */
+	struct sessions sess;   /* allocation state across servers (session.h) */
 };
 
 /* Server names, in the order fleet_apply() met them (malloc'd). */

@@ -345,6 +345,12 @@ static void commit(struct apply *a, struct fleet_diff *d)
 			list_add(&d->added, s->cfg.name);
 			d->n_added++;
 		} else {
+			/* The one thing a kept server may differ in: its
+			 * labels, which take effect with no restart. */
+			if (!kv_equal(&s->cfg.labels, &p->cfg->labels)) {
+				s->cfg.labels = p->cfg->labels;
+				log_info("%s: labels changed", s->cfg.name);
+			}
 			d->n_unchanged++;
 		}
 		s->cpu = a->cpu[i];

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "supervisor/ev.h"
 #include "supervisor/fsm.h"
+#include "supervisor/session.h"
 
 struct server {
 	struct cfg_server cfg;
@@ -24,10 +25,11 @@ struct server {
 	size_t slot_len;
 
 	struct fsm fsm;
-	pid_t pid;     /* 0 when no process */
-	int pidfd;     /* -1 when no process */
-	int ready_fd;  /* read end of the readiness pipe, or -1 */
-	int spawn_err; /* errno the child reported before exec, or 0 */
+	struct session sess; /* beside the process: see session.h */
+	pid_t pid;           /* 0 when no process */
+	int pidfd;           /* -1 when no process */
+	int ready_fd;        /* read end of the readiness pipe, or -1 */
+	int spawn_err;       /* errno the child reported before exec, or 0 */
 	struct ev_tag pid_tag, ready_tag;
 	bool removing;            /* dropped by a reload: free once stopped */
 	struct server *next_dead; /* forgotten, freed by fleet_reap() */

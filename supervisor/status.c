@@ -62,6 +62,41 @@ static json_t *game(const struct server *s, bool alive)
 			 values, "status", alive ? v.status : "");
 }
 
+/* The session beside the process (supervisor/session.h). */
+static json_t *session(const struct server *s, uint64_t now)
+{
+	json_t *o = sessions_server_json(s), *r = json_object();
+	static const char *const keep[] = { "state", "since", "meta", "allocation_id" };
+
+	for (size_t i = 0; o && r && i < sizeof(keep) / sizeof(keep[0]); i++)
+		json_object_set(r, keep[i], json_object_get(o, keep[i]));
+	json_decref(o);
+	if (r) {
+		json_object_set_new(r, "age_s", json_real(secs(now - s->sess.since_ns)));
+		json_object_set_new(r, "last_end", json_string(s->sess.end_reason));
+	}
+	return r;
+}
+
+/* Servers per session state, and whether the host is draining. */
+static json_t *sessions_summary(const struct fleet *f)
+{
+	size_t n[SESSION_STATE_COUNT] = { 0 };
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < f->n; i++)
+		n[f->srv[i]->sess.state < SESSION_STATE_COUNT ? f->srv[i]->sess.state : 0]++;
+	for (int st = 0; o && st < SESSION_STATE_COUNT; st++)
+		json_object_set_new(o, session_state_name((enum session_state)st),
+				    json_integer((json_int_t)n[st]));
+	if (o) {
+		json_object_set_new(o, "draining", json_boolean(f->sess.draining));
+		json_object_set_new(o, "allocations",
+				    json_integer((json_int_t)f->sess.allocations));
+	}
+	return o;
+}
+
 static json_t *counters(const struct rf_slot_stats *st, uint64_t now, bool alive)
 {
 	uint64_t last = RF_LOAD(st->last_tick_ns);
@@ -96,6 +131,8 @@ static json_t *status_server(const struct fleet *f, const struct server *s, uint
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "last_exit", json_string(s->last_exit));
+	json_object_set_new(o, "labels", kv_to_json(&s->cfg.labels));
+	json_object_set_new(o, "session", session(s, now));
 	json_object_set_new(o, "tick_ms",
 			    json_pack("{s:f,s:f,s:f}", "p50", s->tick_p50_ms, "p99", s->tick_p99_ms,
 				      "max", s->tick_max_ms));
@@ -180,10 +217,10 @@ json_t *status_build(const struct fleet *f, const struct status_info *info, cons
 		json_array_append_new(servers, status_server(f, f->srv[i], now));
 		(*matched)++;
 	}
-	body = json_pack("{s:{s:i,s:s,s:f,s:s,s:s,s:i,s:o},s:o}", "supervisor", "pid",
+	body = json_pack("{s:{s:i,s:s,s:f,s:s,s:s,s:i,s:o,s:o},s:o}", "supervisor", "pid",
 			 (int)getpid(), "version", RF_VERSION, "uptime_s",
 			 secs(now - info->started_ns), "config", info->config_path, "backend",
 			 fleet_backend(f), "servers_total", (int)f->n, "cpus", per_cpu(f),
-			 "servers", servers);
+			 "sessions", sessions_summary(f), "servers", servers);
 	return body;
 }

@@ -70,8 +70,8 @@ def drain_idle(d):
 
 
 def has_allocate(d):
-    rc, _, _ = d.ctl("help", "allocate")
-    return rc == 0
+    _, _, err = d.ctl("release", "no-such-server")
+    return "unknown verb" not in err and "bad use" not in err
 
 
 def allocate(d):

@@ -64,6 +64,11 @@ class Sub:
                if e["server"] == server and e["kind"] == "process"]
         return all(p in got for p in pairs)
 
+    def saw_session(self, server, pairs):
+        got = [(e["from"], e["to"]) for e in self.events()
+               if e["server"] == server and e["kind"] == "session"]
+        return all(p in got for p in pairs)
+
     def close(self):
         # shutdown first: a thread blocked in recv keeps a closed fd open.
         try:
@@ -100,6 +105,19 @@ def two_subscribers(d, names):
     check(set(ev) == {"time", "server", "kind", "from", "to", "reason"}, "fields: %r" % ev)
     check(ev["time"].endswith("Z") and len(ev["time"]) == len("2026-01-01T00:00:00.000Z"),
           "time %r is not RFC 3339 UTC with ms" % ev["time"])
+    _, _, err = d.ctl("release", "no-such-server")
+    if "unknown verb" not in err:
+        rc, out, err = d.ctl("--json", "allocate")
+        check(rc == 0, "allocate: %d %r %r" % (rc, out, err))
+        held = json.loads(out)["name"]
+        rc, _, err = d.ctl("release", held)
+        check(rc == 0, "release: %r" % err)
+        for s in (a, b):
+            wait_for(lambda: s.saw_session(held, [("ready", "allocated"),
+                                                  ("allocated", "recycling")]),
+                     10, "allocate and release as session events on both subscribers")
+        d.wait_running(60)
+        print("both subscribers saw the allocation and its release")
     time.sleep(0.5)
     outs = []
     for p in (cli, cli_json):

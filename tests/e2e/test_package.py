@@ -576,7 +576,9 @@ class PackageTest:
             log("NOTE: bash-completion is not installed; skipping the completion check")
             return
         got = self.completion(["ringfleetctl", "re"])
-        check(got == ["reload", "restart"], "verbs for 're': %r" % got)
+        check(got == ["release", "reload", "restart"], "verbs for 're': %r" % got)
+        got = self.completion(["ringfleetctl", "d"])
+        check(got == ["drain"], "verbs for 'd': %r" % got)
         got = self.completion(["ringfleetctl", "--js"])
         check(got == ["--json"], "options for '--js': %r" % got)
         # Server names come from the running supervisor.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* control.c - see control.h. */
 #include "supervisor/control.h"
+#include "supervisor/control_conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,27 +23,6 @@
 /* Connections the kernel queues until accept(); CONTROL_MAX_CONNS applies
  * once accepted. */
 #define CONTROL_BACKLOG 128
-
-struct control_conn {
-	struct ev_tag tag;
-	int fd;
-	uint64_t id;
-	struct ucred peer;
-	bool authorised;
-	bool waiting;    /* a deferred reply is due: read no more */
-	bool closing;    /* close once the output is flushed */
-	bool subscriber; /* receives control_broadcast() lines, see control.h */
-	bool sent_nl;    /* subscriber: what it was sent ends a line */
-	/* Accepted, or last completed a request or drained a reply: trickling
-	 * bytes does not count, so a request has CONTROL_IDLE_MS to arrive. */
-	uint64_t last_active_ns;
-	size_t in_len;
-	char in[CTL_LINE_MAX];
-	char *out;
-	size_t out_len, out_off;
-	size_t out_cap; /* subscriber: out's fixed size */
-	struct control_conn *next_dead;
-};
 
 bool control_dir_safe(uid_t owner, mode_t mode, uid_t self)
 {
@@ -288,7 +268,7 @@ static void accept_pause(struct control *c, int e)
 
 /* Closes the connection now and frees it at the end of the batch, since
  * a later event of this batch may still name it (see control.h). */
-static void conn_retire(struct control *c, struct control_conn *conn)
+void control_conn_retire(struct control *c, struct control_conn *conn)
 {
 	for (int i = 0; i < CONTROL_MAX_CONNS; i++)
 		if (c->conns[i] == conn)
@@ -333,7 +313,7 @@ void control_close(struct control *c)
 
 			(void)n;
 		}
-		conn_retire(c, conn);
+		control_conn_retire(c, conn);
 	}
 	control_reap(c);
 	if (c->listen_fd >= 0) {
@@ -477,11 +457,6 @@ uint64_t control_next_deadline(const struct control *c)
 	return c->accept_resume_ns ? c->accept_resume_ns : UINT64_MAX;
 }
 
-static size_t pending(const struct control_conn *conn)
-{
-	return conn->out_len - conn->out_off;
-}
-
 static bool has_line(const struct control_conn *conn)
 {
 	return memchr(conn->in, '\n', conn->in_len) != NULL;
@@ -490,11 +465,11 @@ static bool has_line(const struct control_conn *conn)
 /* Reads only when there is nothing to send and no request left over:
  * a peer that does not take its replies is not read. Work left over
  * from a turn arms EPOLLOUT, which fires on the next turn. */
-static void set_events(struct control *c, struct control_conn *conn)
+void control_conn_set_events(struct control *c, struct control_conn *conn)
 {
 	struct epoll_event ev = { .data.ptr = &conn->tag };
 
-	if (pending(conn) || (!conn->waiting && !conn->closing && has_line(conn)))
+	if (control_conn_pending(conn) || (!conn->waiting && !conn->closing && has_line(conn)))
 		ev.events = EPOLLOUT;
 	else if (!conn->waiting && !conn->closing && conn->in_len < sizeof(conn->in))
 		ev.events = EPOLLIN;
@@ -502,7 +477,7 @@ static void set_events(struct control *c, struct control_conn *conn)
 }
 
 /* Returns false when the connection is gone. */
-static bool flush(struct control *c, struct control_conn *conn)
+bool control_conn_flush(struct control *c, struct control_conn *conn)
 {
 	while (conn->out_off < conn->out_len) {
 		ssize_t n = send(conn->fd, conn->out + conn->out_off, conn->out_len - conn->out_off,
@@ -513,7 +488,7 @@ static bool flush(struct control *c, struct control_conn *conn)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
-			conn_retire(c, conn);
+			control_conn_retire(c, conn);
 			return false;
 		}
 		conn->out_off += (size_t)n;
@@ -528,11 +503,11 @@ static bool flush(struct control *c, struct control_conn *conn)
 		}
 		conn->out_len = conn->out_off = 0;
 		if (conn->closing && !conn->waiting) {
-			conn_retire(c, conn);
+			control_conn_retire(c, conn);
 			return false;
 		}
 	}
-	set_events(c, conn);
+	control_conn_set_events(c, conn);
 	return true;
 }
 
@@ -560,116 +535,6 @@ static void queue(struct control_conn *conn, char *line)
 	free(line);
 }
 
-/* Moves what is still due to the front of a subscriber's buffer. */
-static void sub_compact(struct control_conn *conn)
-{
-	memmove(conn->out, conn->out + conn->out_off, pending(conn));
-	conn->out_len -= conn->out_off;
-	conn->out_off = 0;
-}
-
-static void sub_append(struct control_conn *conn, const char *s, size_t n)
-{
-	if (conn->out_len + n > conn->out_cap)
-		sub_compact(conn);
-	memcpy(conn->out + conn->out_len, s, n);
-	conn->out_len += n;
-}
-
-static const char sub_dropped[] = "{\"dropped\":true}\n";
-#define SUB_RESERVE (sizeof(sub_dropped) - 1)
-
-/* Makes conn a subscriber and returns the acknowledgement, or an error.
- * The buffer is sized once: what is still due (earlier replies), the
- * acknowledgement, CONTROL_SUB_BUF of events and room for the last line. */
-static char *subscribe(struct control *c, struct control_conn *conn)
-{
-	char *ack = ctl_reply_ok(
-		json_pack("{s:b,s:i}", "subscribed", 1, "buffer", (int)CONTROL_SUB_BUF));
-	size_t due = pending(conn), cap;
-	char *buf;
-	int slot = -1;
-
-	if (!ack)
-		return NULL;
-	for (int i = 0; i < CONTROL_SUBS_MAX && slot < 0; i++)
-		if (!c->subs[i])
-			slot = i;
-	if (slot < 0) {
-		free(ack);
-		return ctl_reply_error("too many event subscribers (at most %d)", CONTROL_SUBS_MAX);
-	}
-	cap = due + strlen(ack) + CONTROL_SUB_BUF + SUB_RESERVE;
-	buf = malloc(cap);
-	if (!buf) {
-		free(ack);
-		return NULL;
-	}
-	memcpy(buf, conn->out ? conn->out + conn->out_off : "", due);
-	free(conn->out);
-	conn->out = buf;
-	conn->out_off = 0;
-	conn->out_len = due;
-	conn->out_cap = cap;
-	conn->subscriber = true;
-	conn->sent_nl = true;
-	c->subs[slot] = conn;
-	c->n_subs++;
-	sub_append(conn, ack, strlen(ack));
-	free(ack);
-	log_info("control: events subscriber %llu (pid %d, uid %u)", (unsigned long long)conn->id,
-		 (int)conn->peer.pid, (unsigned)conn->peer.uid);
-	return CONTROL_SUBSCRIBE;
-}
-
-/* Over its buffer: the lines it has not started are discarded so what it
- * reads stays whole lines, the last line goes if its socket takes it. */
-static void sub_drop(struct control *c, struct control_conn *conn)
-{
-	size_t keep = conn->out_off;
-
-	if (!conn->sent_nl) {
-		const char *nl = memchr(conn->out + keep, '\n', conn->out_len - keep);
-
-		keep = nl ? (size_t)(nl - conn->out) + 1 : conn->out_len;
-	}
-	conn->out_len = keep;
-	sub_append(conn, sub_dropped, SUB_RESERVE);
-	c->subs_dropped++;
-	log_warn("control: events subscriber %llu (pid %d, uid %u) dropped: it did not keep up "
-		 "(%u KiB of events unread)",
-		 (unsigned long long)conn->id, (int)conn->peer.pid, (unsigned)conn->peer.uid,
-		 CONTROL_SUB_BUF >> 10);
-	conn->closing = true;
-	if (flush(c, conn))
-		conn_retire(c, conn);
-}
-
-void control_broadcast(struct control *c, const char *line, size_t len)
-{
-	for (int i = 0; i < CONTROL_SUBS_MAX; i++) {
-		struct control_conn *conn = c->subs[i];
-		bool idle;
-
-		if (!conn || conn->closing)
-			continue;
-		if (pending(conn) + len + SUB_RESERVE > conn->out_cap) {
-			sub_drop(c, conn);
-			continue;
-		}
-		idle = pending(conn) == 0;
-		sub_append(conn, line, len);
-		/* Sent when writable: one epoll change however many lines come. */
-		if (idle)
-			set_events(c, conn);
-	}
-}
-
-unsigned control_subscribers(const struct control *c)
-{
-	return c->n_subs;
-}
-
 static void handle_line(struct control *c, struct control_conn *conn, const char *line, size_t len)
 {
 	struct ctl_request req;
@@ -688,7 +553,7 @@ static void handle_line(struct control *c, struct control_conn *conn, const char
 		return;
 	}
 	if (reply == CONTROL_SUBSCRIBE) {
-		reply = subscribe(c, conn);
+		reply = control_sub_start(c, conn);
 		if (reply == CONTROL_SUBSCRIBE)
 			return; /* acknowledged in its new buffer */
 	}
@@ -704,13 +569,13 @@ static void handle_line(struct control *c, struct control_conn *conn, const char
  * so what is pending only grows here. */
 static void process_input(struct control *c, struct control_conn *conn)
 {
-	size_t before = pending(conn);
+	size_t before = control_conn_pending(conn);
 	char *nl;
 
-	for (int n = 0;
-	     n < CONTROL_TURN_REQS && !conn->waiting && !conn->closing && !conn->subscriber &&
-	     pending(conn) < CONTROL_OUT_HIGH && pending(conn) - before < CONTROL_TURN_BYTES &&
-	     (nl = memchr(conn->in, '\n', conn->in_len));
+	for (int n = 0; n < CONTROL_TURN_REQS && !conn->waiting && !conn->closing &&
+			!conn->subscriber && control_conn_pending(conn) < CONTROL_OUT_HIGH &&
+			control_conn_pending(conn) - before < CONTROL_TURN_BYTES &&
+			(nl = memchr(conn->in, '\n', conn->in_len));
 	     n++) {
 		size_t len = (size_t)(nl - conn->in);
 
@@ -742,7 +607,7 @@ static void read_input(struct control *c, struct control_conn *conn)
 		n = recv(conn->fd, &byte, 1, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		conn_retire(c, conn);
+		control_conn_retire(c, conn);
 		return;
 	}
 	n = recv(conn->fd, conn->in + conn->in_len, sizeof(conn->in) - conn->in_len, MSG_DONTWAIT);
@@ -751,22 +616,22 @@ static void read_input(struct control *c, struct control_conn *conn)
 		return;
 	if (n <= 0) {
 		/* Peer closed: anything still to send, or due later, goes with it. */
-		conn_retire(c, conn);
+		control_conn_retire(c, conn);
 		return;
 	}
 	conn->in_len += (size_t)n;
 	process_input(c, conn);
-	flush(c, conn);
+	control_conn_flush(c, conn);
 }
 
 void control_on_conn(struct control *c, struct control_conn *conn, uint32_t events)
 {
 	if (events & EPOLLOUT) {
-		if (!flush(c, conn))
+		if (!control_conn_flush(c, conn))
 			return;
 		if (!conn->waiting && has_line(conn)) {
 			process_input(c, conn);
-			flush(c, conn);
+			control_conn_flush(c, conn);
 		}
 		return;
 	}
@@ -790,11 +655,11 @@ void control_reply(struct control *c, uint64_t conn_id, char *line)
 		conn->last_active_ns = rf_now_ns();
 		if (line)
 			queue(conn, line);
-		if (!flush(c, conn))
+		if (!control_conn_flush(c, conn))
 			return;
 		if (has_line(conn)) {
 			process_input(c, conn);
-			flush(c, conn);
+			control_conn_flush(c, conn);
 		}
 		return;
 	}
@@ -808,6 +673,6 @@ void control_expire(struct control *c, uint64_t now)
 
 		if (conn && !conn->waiting && (!conn->subscriber || conn->closing) &&
 		    now - conn->last_active_ns > (uint64_t)CONTROL_IDLE_MS * RF_NSEC_PER_MSEC)
-			conn_retire(c, conn);
+			control_conn_retire(c, conn);
 	}
 }

@@ -253,9 +253,9 @@ int kv_format_lines(const struct kv_list *l, char *buf, size_t len)
 	return format(l, buf, len, "\n", true);
 }
 
-int kv_format_list(const struct kv_list *l, char *buf, size_t len)
+int kv_format_list(const struct kv_list *l, char *buf, size_t len, const char *sep)
 {
-	return format(l, buf, len, ", ", false);
+	return format(l, buf, len, sep, false);
 }
 
 json_t *kv_to_json(const struct kv_list *l)

@@ -49,8 +49,9 @@ bool kv_equal(const struct kv_list *a, const struct kv_list *b);
 /* "key=value\n"... into buf (NUL-terminated). Returns the length, or
  * -ENOSPC when it does not fit (buf then holds "" ). */
 int kv_format_lines(const struct kv_list *l, char *buf, size_t len);
-/* "k=v, k2=v2" (the config syntax) into buf; -ENOSPC when it does not fit. */
-int kv_format_list(const struct kv_list *l, char *buf, size_t len);
+/* "k=v" joined by sep (", " reads as config) into buf; -ENOSPC when it
+ * does not fit. */
+int kv_format_list(const struct kv_list *l, char *buf, size_t len, const char *sep);
 
 /* {"key":"value",...}; NULL on ENOMEM. */
 json_t *kv_to_json(const struct kv_list *l);

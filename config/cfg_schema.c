@@ -3,6 +3,7 @@
  * and formatters, cfg_server_init() and cfg_server_equal(). */
 #include "config/cfg_schema.h"
 #include "config/cfg_value.h"
+#include "common/kv.h"
 #include "common/slot.h"
 
 #include <errno.h>
@@ -257,12 +258,24 @@ static int set_text(const struct cfg_key *k, struct cfg_server *s, const char *v
 	return 0;
 }
 
-/* "k=v, k2=v2" (common/kv.h rules). */
+/* "k=v, k2=v2" (common/kv.h rules), kept as "k=v,k2=v2". */
 static int set_labels(const struct cfg_key *k, struct cfg_server *s, const char *v,
 		      const struct cfg_key_ctx *ctx, char *why, size_t len)
 {
+	struct kv_list l;
+	char *out = field(s, k);
+	int rc;
+
 	(void)ctx;
-	return kv_parse_list(field(s, k), v, "label", why, len);
+	rc = kv_parse_list(&l, v, "label", why, len);
+	if (rc < 0)
+		return rc;
+	if (kv_format_list(&l, out, k->size, ",") < 0) {
+		snprintf(why, len, "at most %zu bytes written as k=v,k2=v2", k->size - 1);
+		out[0] = '\0';
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* ---- formatters: each writes what its setter reads ---- */
@@ -306,11 +319,6 @@ static int fmt_admission(const struct cfg_key *k, const struct cfg_server *s, ch
 	(void)k;
 	return put(buf, len, "%s",
 		   s->admission <= RF_ADMISSION_OPEN ? admission_names[s->admission] : "?");
-}
-
-static int fmt_labels(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len)
-{
-	return kv_format_list(cfield(s, k), buf, len) < 0 ? -ENOSPC : 0;
 }
 
 /* ---- the table ---- */
@@ -369,8 +377,8 @@ const struct cfg_key cfg_srv_keys[] = {
 	[F_DRAIN_TIMEOUT] = { "drain_timeout_ms", IN_ALL, true, set_u32, fmt_u32,
 			      NUM(drain_timeout_ms), 0, 600000, "1000", "MS",
 			      "time a stopping game module has to say goodbye" },
-	[F_LABELS] = { "labels", IN_ALL, false, set_labels, fmt_labels, CFG_T_KV, FIELD(labels), 0,
-		       0, "", "K=V,...",
+	[F_LABELS] = { "labels", IN_ALL, false, set_labels, fmt_str, STR(labels), 0, 0, "",
+		       "K=V,...",
 		       "what allocation selectors match (at most 16; keys a-z 0-9 _ . -)" },
 };
 
@@ -401,8 +409,6 @@ int cfg_key_flag(const struct cfg_key *k, char *buf, size_t len)
 
 bool cfg_key_equal(const struct cfg_key *k, const struct cfg_server *a, const struct cfg_server *b)
 {
-	if (k->type == CFG_T_KV)
-		return kv_equal(cfield(a, k), cfield(b, k));
 	if (k->type == CFG_T_STR)
 		return strncmp(cfield(a, k), cfield(b, k), k->size) == 0;
 	return memcmp(cfield(a, k), cfield(b, k), k->size) == 0;

@@ -56,11 +56,7 @@ enum srv_field {
 #define CFG_FLAG_MAX 32 /* room for a worker flag name, "max-packets-per-tick" */
 
 /* How a field is stored, for comparing and copying it. */
-enum cfg_key_type {
-	CFG_T_NUM,
-	CFG_T_STR,
-	CFG_T_KV, /* struct kv_list */
-};
+enum cfg_key_type { CFG_T_NUM, CFG_T_STR };
 
 /* What a setter may need besides the value. */
 struct cfg_key_ctx {

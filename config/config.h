@@ -15,7 +15,6 @@
 #include <stdint.h>
 
 #include "common/backend.h"
-#include "common/kv.h"
 #include "common/handshake.h"
 
 #define CFG_NAME_MAX 64       /* server/pool name incl. NUL */
@@ -23,6 +22,7 @@
 #define CFG_ADDR_MAX 64       /* textual address incl. NUL */
 #define CFG_GAME_MAX 256      /* game: "relay" or a module path, incl. NUL */
 #define CFG_GAME_ARGS_MAX 256 /* game_args incl. NUL */
+#define CFG_LABELS_MAX 256    /* labels, normalised, incl. NUL */
 #define CFG_MAX_SERVERS 16384 /* servers per file, pools expanded */
 #define CFG_ERR_MAX 512       /* room for one error message */
 #define CFG_DEFAULT_CONTROL_SOCKET "/run/ringfleet/control.sock"
@@ -51,9 +51,11 @@ struct cfg_server {
 	uint32_t drain_timeout_ms;         /* a stopping module's goodbye time */
 	char user[CFG_USER_MAX];           /* "" = do not switch user */
 	char group[CFG_USER_MAX];          /* "" = user's primary group */
-	/* Matched by allocation selectors; not the worker's: a reload that
-	 * changes only these updates the running server in place. */
-	struct kv_list labels;
+	/* Matched by allocation selectors, as "k=v,k2=v2" (common/kv.h
+	 * rules, normalised); not the worker's: a reload that changes only
+	 * these updates the running server in place. Text, not a kv_list,
+	 * to keep this struct (copied per server) small. */
+	char labels[CFG_LABELS_MAX];
 	int line;      /* line of its [server]/[pool] header */
 	int game_line; /* line game was set on (its section or [defaults]), 0 = not set */
 };

@@ -347,12 +347,13 @@ static void commit(struct apply *a, struct fleet_diff *d)
 		} else {
 			/* The one thing a kept server may differ in: its
 			 * labels, which take effect with no restart. */
-			if (!kv_equal(&s->cfg.labels, &p->cfg->labels)) {
-				s->cfg.labels = p->cfg->labels;
-				log_info("%s: labels changed", s->cfg.name);
+			if (strcmp(s->cfg.labels, p->cfg->labels) != 0) {
+				memcpy(s->cfg.labels, p->cfg->labels, sizeof(s->cfg.labels));
+				log_info("%s: labels now \"%s\"", s->cfg.name, s->cfg.labels);
 			}
 			d->n_unchanged++;
 		}
+		server_parse_labels(s);
 		s->cpu = a->cpu[i];
 		s->phase_ns = a->phase[i];
 		s->drop_privs = p->drop_privs;

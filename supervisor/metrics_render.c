@@ -169,6 +169,39 @@ static void tick_histogram(FILE *o, const struct fleet *fl)
 	}
 }
 
+static double get_allocated(const struct fleet *f, const struct server *s)
+{
+	(void)f;
+	return s->sess.state == SESSION_ALLOCATED;
+}
+
+/* Sessions (supervisor/session.h): servers per session state, and the
+ * allocations asked of the fleet. */
+static void session_metrics(FILE *o, const struct fleet *fl)
+{
+	size_t n[SESSION_STATE_COUNT] = { 0 };
+
+	for (size_t i = 0; i < fl->n; i++)
+		if (fl->srv[i]->sess.state < SESSION_STATE_COUNT)
+			n[fl->srv[i]->sess.state]++;
+	fprintf(o, "# HELP ringfleet_servers_sessions Servers by session state.\n"
+		   "# TYPE ringfleet_servers_sessions gauge\n");
+	for (int st = 0; st < SESSION_STATE_COUNT; st++)
+		fprintf(o, "ringfleet_servers_sessions{state=\"%s\"} %zu\n",
+			session_state_name((enum session_state)st), n[st]);
+	fprintf(o,
+		"# HELP ringfleet_allocations_total Servers allocated to a match.\n"
+		"# TYPE ringfleet_allocations_total counter\n"
+		"ringfleet_allocations_total %llu\n"
+		"# HELP ringfleet_allocation_failures_total Allocations refused, by reason.\n"
+		"# TYPE ringfleet_allocation_failures_total counter\n",
+		(unsigned long long)fl->sess.allocations);
+	for (int r = 0; r < ALLOC_FAIL_COUNT; r++)
+		fprintf(o, "ringfleet_allocation_failures_total{reason=\"%s\"} %llu\n",
+			alloc_failure_name((enum alloc_failure)r),
+			(unsigned long long)fl->sess.failures[r]);
+}
+
 static void supervisor_metrics(FILE *o, const struct fleet *fl, uint64_t started_ns)
 {
 	size_t c[FSM_FATAL + 1];
@@ -217,13 +250,15 @@ char *metrics_render(const struct fleet *fl, uint64_t started_ns, size_t *len)
 		  "Game sends refused: the tick's max_output_per_tick was reached." },
 		{ "ringfleet_sessions_ended_total", "counter",
 		  "Game sessions ended by the module." },
+		{ "ringfleet_server_allocated", "gauge",
+		  "1 while a match is allocated on the server." },
 	};
 	static double (*const get[])(const struct fleet *, const struct server *) = {
 		get_up,           get_pkts_in,        get_pkts_out,     get_bytes_in,
 		get_bytes_out,    get_clients,        get_restarts,     get_cpu,
 		get_rss,          get_ticks,          get_overruns,     get_adm_challenges,
 		get_adm_admitted, get_adm_evictions,  get_adm_refusals, get_adm_replies_dropped,
-		get_drop_output,  get_sessions_ended,
+		get_drop_output,  get_sessions_ended, get_allocated,
 	};
 	_Static_assert(sizeof(fams) / sizeof(fams[0]) == sizeof(get) / sizeof(get[0]),
 		       "one getter per family");
@@ -238,6 +273,7 @@ char *metrics_render(const struct fleet *fl, uint64_t started_ns, size_t *len)
 	game_values(o, fl);
 	tick_histogram(o, fl);
 	supervisor_metrics(o, fl, started_ns);
+	session_metrics(o, fl);
 	if (fclose(o) != 0) {
 		free(buf);
 		return NULL;

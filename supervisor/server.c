@@ -180,3 +180,11 @@ void server_free(struct server *s)
 		close(s->ready_fd);
 	free(s);
 }
+
+void server_parse_labels(struct server *s)
+{
+	char why[160];
+
+	if (kv_parse_list(&s->labels, s->cfg.labels, "label", why, sizeof(why)) < 0)
+		memset(&s->labels, 0, sizeof(s->labels)); /* cannot happen: validated */
+}

@@ -25,11 +25,12 @@ struct server {
 	size_t slot_len;
 
 	struct fsm fsm;
-	struct session sess; /* beside the process: see session.h */
-	pid_t pid;           /* 0 when no process */
-	int pidfd;           /* -1 when no process */
-	int ready_fd;        /* read end of the readiness pipe, or -1 */
-	int spawn_err;       /* errno the child reported before exec, or 0 */
+	struct session sess;   /* beside the process: see session.h */
+	struct kv_list labels; /* cfg.labels parsed, for session_pick() */
+	pid_t pid;             /* 0 when no process */
+	int pidfd;             /* -1 when no process */
+	int ready_fd;          /* read end of the readiness pipe, or -1 */
+	int spawn_err;         /* errno the child reported before exec, or 0 */
 	struct ev_tag pid_tag, ready_tag;
 	bool removing;            /* dropped by a reload: free once stopped */
 	struct server *next_dead; /* forgotten, freed by fleet_reap() */
@@ -58,6 +59,8 @@ struct server {
 int server_new_with_socket(const struct cfg_server *cfg, int udp_fd, struct server **out);
 void server_set_rcvbuf(int fd, uint64_t bytes, bool privileged);
 void server_free(struct server *s);
+/* s->labels from s->cfg.labels (which the config loader validated). */
+void server_parse_labels(struct server *s);
 
 /* Resolves cfg's user/group for a worker started by a root supervisor.
  * Sets *drop false when there is nothing to switch (no user configured,

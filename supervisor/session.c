@@ -149,7 +149,7 @@ struct server *session_pick(struct server *const *srv, size_t n, const struct kv
 		struct server *s = srv[i];
 		size_t c = cpu_bucket(s->cpu);
 
-		if (s->sess.state != SESSION_READY || !kv_match(&s->cfg.labels, selectors))
+		if (s->sess.state != SESSION_READY || !kv_match(&s->labels, selectors))
 			continue;
 		if (!best || (c != best_cpu && better(policy, alloc, running, c, best_cpu))) {
 			best = s;

@@ -244,8 +244,8 @@ json_t *sessions_server_json(const struct server *s)
 
 	format_time(s->sess.since_unix_ns, since, sizeof(since));
 	return json_pack("{s:s,s:s,s:i,s:o?,s:o?,s:s,s:s,s:I}", "name", s->cfg.name, "address",
-			 s->cfg.bind, "port", (int)s->cfg.port, "labels",
-			 kv_to_json(&s->cfg.labels), "meta", kv_to_json(&s->sess.meta), "state",
+			 s->cfg.bind, "port", (int)s->cfg.port, "labels", kv_to_json(&s->labels),
+			 "meta", kv_to_json(&s->sess.meta), "state",
 			 session_state_name(s->sess.state), "since", since, "allocation_id",
 			 (json_int_t)s->sess.alloc_id);
 }

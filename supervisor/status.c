@@ -131,7 +131,7 @@ static json_t *status_server(const struct fleet *f, const struct server *s, uint
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "last_exit", json_string(s->last_exit));
-	json_object_set_new(o, "labels", kv_to_json(&s->cfg.labels));
+	json_object_set_new(o, "labels", kv_to_json(&s->labels));
 	json_object_set_new(o, "session", session(s, now));
 	json_object_set_new(o, "tick_ms",
 			    json_pack("{s:f,s:f,s:f}", "p50", s->tick_p50_ms, "p99", s->tick_p99_ms,

@@ -20,19 +20,19 @@ static const struct {
 	bool mutates;
 	bool raw; /* the rest of the line is one argument (req->raw) */
 } verbs[CTL_VERB_COUNT] = {
-	[CTL_PING] = { "ping", 0, 0, false },
-	[CTL_VERSION] = { "version", 0, 0, false },
-	[CTL_STATUS] = { "status", 0, 1, false },
-	[CTL_START] = { "start", 1, 1, true },
-	[CTL_STOP] = { "stop", 1, 1, true },
-	[CTL_RESTART] = { "restart", 1, 1, true },
-	[CTL_RELOAD] = { "reload", 0, 0, true },
-	[CTL_SHUTDOWN] = { "shutdown", 0, 0, true },
+	[CTL_PING] = { "ping", 0, 0, false, false },
+	[CTL_VERSION] = { "version", 0, 0, false, false },
+	[CTL_STATUS] = { "status", 0, 1, false, false },
+	[CTL_START] = { "start", 1, 1, true, false },
+	[CTL_STOP] = { "stop", 1, 1, true, false },
+	[CTL_RESTART] = { "restart", 1, 1, true, false },
+	[CTL_RELOAD] = { "reload", 0, 0, true, false },
+	[CTL_SHUTDOWN] = { "shutdown", 0, 0, true, false },
 	[CTL_ALLOCATE] = { "allocate", 0, 0, true, true },
-	[CTL_RELEASE] = { "release", 1, 1, true },
-	[CTL_EVENTS] = { "events", 0, 0, false },
-	[CTL_DRAIN] = { "drain", 0, 1, true },
-	[CTL_UNDRAIN] = { "undrain", 0, 0, true },
+	[CTL_RELEASE] = { "release", 1, 1, true, false },
+	[CTL_EVENTS] = { "events", 0, 0, false, false },
+	[CTL_DRAIN] = { "drain", 0, 1, true, false },
+	[CTL_UNDRAIN] = { "undrain", 0, 0, true, false },
 };
 
 const char *ctl_verb_name(enum ctl_verb v)

@@ -36,6 +36,24 @@ static const struct verb_help verbs[] = {
 	  "Applies the configuration file again: starts added servers, stops\n"
 	  "removed ones, restarts changed ones. All or nothing: an invalid file\n"
 	  "changes nothing and exits 1. Same as SIGHUP to ringfleetd.\n" },
+	{ "allocate", "allocate [OPTIONS]",
+	  "give a ready server to a match; prints where to connect",
+	  "Options: [--selector K=V]... [--meta K=V]... [--policy packed|distributed]\n"
+	  "         [--players ID,...]\n"
+	  "Picks one server whose session is ready and whose labels match every\n"
+	  "--selector, marks it allocated and prints its name, address, port,\n"
+	  "labels and meta (--json: the reply as JSON). --meta pairs are handed to\n"
+	  "the game; --policy packed (default) fills the CPU with the most\n"
+	  "allocated servers first, distributed spreads matches over CPUs.\n"
+	  "--players asks for one connect token per player (admission = token).\n"
+	  "Keys: 1-32 of a-z 0-9 _ . -; values: printable, at most 128 bytes;\n"
+	  "at most 16 of each. Exit 6 when no ready server matches, 1 when the\n"
+	  "host is draining. Needs root, the daemon's user or its control_group.\n" },
+	{ "release", "release NAME", "end the match on a server and recycle it",
+	  "Ends the allocated session of NAME as if its game had: the server\n"
+	  "restarts with an empty client table (or, for a game that resets\n"
+	  "itself, is ready at once) and is ready for the next match.\n"
+	  "Needs root, the daemon's user or its control_group.\n" },
 	{ "events", "events", "print every state change as it happens, until interrupted",
 	  "Subscribes on the control socket and prints one line per event:\n"
 	  "TIME SERVER KIND FROM -> TO REASON, KIND being process (a worker's\n"
@@ -68,7 +86,7 @@ void help_usage(FILE *out, const char *default_socket)
 {
 	fprintf(out,
 		"Usage: ringfleetctl [-s SOCKET | -c CONFIG] [--json] [-w SECS] [-t SECS] VERB "
-		"[ARG]\n"
+		"[ARG|OPTIONS]\n"
 		"\nVerbs:\n");
 	for (size_t i = 0; i < N_VERBS; i++)
 		fprintf(out, "  %-24s%s\n", verbs[i].synopsis, verbs[i].summary);
@@ -86,8 +104,9 @@ void help_usage(FILE *out, const char *default_socket)
 		"  -h, --help          this text; after a verb, that verb's usage\n"
 		"\n"
 		"Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 a server is not running,\n"
-		"4 cannot reach the supervisor, 5 no reply within --timeout, 7 drain left\n"
-		"allocated sessions at its timeout.\n",
+		"4 cannot reach the supervisor, 5 no reply within --timeout,\n"
+		"6 allocate: no ready server matches, 7 drain left allocated sessions\n"
+		"at its timeout.\n",
 		default_socket);
 }
 

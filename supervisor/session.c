@@ -70,8 +70,10 @@ bool session_follow(struct session *s, enum fsm_state ps, uint64_t ready_ns, boo
 	}
 	if (to == s->state)
 		return false;
-	if (to == SESSION_NONE)
-		s->fresh_slot = false; /* a stopped server starts as it is */
+	/* A match that ends with its server stopped is over: whoever starts
+	 * the server again starts with an empty table. */
+	if (s->state == SESSION_ALLOCATED)
+		s->fresh_slot = true;
 	enter(s, to, now, now_unix);
 	return true;
 }

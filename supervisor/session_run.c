@@ -145,10 +145,18 @@ static void end_match(struct fleet *f, struct server *s, const char *why)
 	snprintf(reason, sizeof(reason), "match ended (%s)", why);
 	session_end(&s->sess, self_reset, why, rf_now_ns(), realtime_ns());
 	changed(f, s, from, reason);
-	if (self_reset)
+	if (self_reset) {
 		sessions_on_process(f, s); /* ready only if the worker still runs */
-	else
-		fleet_request(f, s, f->sess.draining ? FSM_EV_STOP : FSM_EV_RESTART);
+		return;
+	}
+	/* A worker being stopped (a stop, shutdown, or a restart already
+	 * under way) is left to it: a game that ends its match while it says
+	 * goodbye must not turn a stop into a restart. One in backoff starts
+	 * when its delay is over, with the fresh table all the same. */
+	if (f->sess.draining)
+		fleet_request(f, s, FSM_EV_STOP);
+	else if (s->fsm.state == FSM_RUNNING || s->fsm.state == FSM_STARTING)
+		fleet_request(f, s, FSM_EV_RESTART);
 }
 
 void sessions_poll(struct fleet *f)

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 
 from fleetlib import (Daemon, binary, check, free_port_block, free_tcp_port, free_udp_ports,
@@ -148,8 +149,15 @@ def basic():
             c.admit()
             c.send(b"hello")
             wait_for(lambda: d.servers()["e"]["clients"] == 1, 10, "e's client")
+            t0 = time.monotonic()
             c.send(b"end")
+            wait_for(lambda: session_of(d, "e")["state"] != "allocated", 10, "e's match to end")
+            noticed = time.monotonic() - t0
             s = wait_ready(d, "e", old)
+            print("game end: noticed in %.0f ms, ready again in %.0f ms"
+                  % (noticed * 1e3, (time.monotonic() - t0) * 1e3))
+            # the 1 Hz housekeeping bounds it; headroom for a loaded machine
+            check(noticed < 3, "the game's end took %.1f s to notice" % noticed)
         check(s["clients"] == 0 and s["session"]["last_end"] == "game" and
               s["session"]["allocation_id"] == 0, "e after the game's end: %s" % s)
 

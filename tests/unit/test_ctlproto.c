@@ -68,6 +68,50 @@ static void test_malformed(void **state)
 	expect_error(long_arg, sizeof(long_arg), "argument too long");
 }
 
+/* allocate takes the rest of its line (a JSON object) as one argument. */
+static void test_raw_verb(void **state)
+{
+	static char line[CTL_LINE_MAX + 16];
+	static struct ctl_request req;
+	const char *err = NULL;
+	char *reply;
+	json_t *j;
+
+	(void)state;
+	assert_int_equal(parse("allocate", &req, &err), 0);
+	assert_int_equal(req.verb, CTL_ALLOCATE);
+	assert_string_equal(req.raw, "");
+	assert_true(ctl_verb_mutates(CTL_ALLOCATE));
+	assert_true(ctl_verb_mutates(CTL_RELEASE));
+	assert_int_equal(parse("  allocate  {\"meta\": {\"map\": \"de dust\"}}\r", &req, &err), 0);
+	assert_string_equal(req.raw, "{\"meta\": {\"map\": \"de dust\"}}");
+	assert_int_equal(req.argc, 0);
+	expect_error("allocate {\"a\":\"\x01\"}", 18, "request is not printable text");
+	/* a whole line of options is fine; the framing bounds it */
+	memset(line, 'x', CTL_LINE_MAX - 2);
+	memcpy(line, "allocate ", 9);
+	line[CTL_LINE_MAX - 2] = '\0';
+	assert_int_equal(parse(line, &req, &err), 0);
+	assert_int_equal(strlen(req.raw), CTL_LINE_MAX - 2 - 9);
+	/* "allocatex" is not allocate */
+	expect_error("allocatex {}", 12, "unknown verb");
+	assert_int_equal(parse("release eu-1", &req, &err), 0);
+	assert_int_equal(req.verb, CTL_RELEASE);
+	assert_string_equal(req.argv[0], "eu-1");
+	assert_string_equal(req.raw, "");
+	expect_error("release", 7, "missing argument");
+
+	reply = ctl_reply_error_code("no_match", "no ready server matches");
+	j = json_loads(reply, 0, NULL);
+	assert_non_null(j);
+	assert_true(json_is_false(json_object_get(j, "ok")));
+	assert_string_equal(json_string_value(json_object_get(j, "code")), "no_match");
+	assert_string_equal(json_string_value(json_object_get(j, "error")),
+			    "no ready server matches");
+	json_decref(j);
+	free(reply);
+}
+
 static void test_replies_are_one_json_line(void **state)
 {
 	char *ok = ctl_reply_ok(json_pack("{s:i}", "n", 3));
@@ -111,6 +155,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verbs_and_args),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_raw_verb),
 		cmocka_unit_test(test_replies_are_one_json_line),
 		cmocka_unit_test(test_error_text_is_always_json),
 	};

@@ -198,6 +198,8 @@ static void test_transitions(void **state)
 	assert_true(session_follow(&s, FSM_STOPPED, 40, false, 50, 50));
 	assert_int_equal(s.state, SESSION_NONE);
 	assert_int_equal(s.alloc_id, 0);
+	assert_true(s.fresh_slot); /* the match is over: the next start is fresh */
+	s.fresh_slot = false;
 	/* fatal too */
 	session_follow(&s, FSM_RUNNING, 60, false, 60, 60);
 	session_mark_allocated(&s, 8, &meta, 0, 61, 61);
@@ -312,6 +314,29 @@ static void test_crash_while_allocated(void **state)
 	assert_null(d.fleet.sess.allocated);
 }
 
+/* A game that ends its match while its worker is stopped (echo does on
+ * drain) must not turn the stop into a restart. */
+static void test_end_while_stopping(void **state)
+{
+	struct server *a;
+	int rc;
+
+	(void)state;
+	a = add_server("a", 0, "");
+	assert_ptr_equal(alloc_sel(NULL, ALLOC_PACKED, &rc), a);
+	fleet_request(&d.fleet, a, FSM_EV_STOP);
+	assert_int_equal(a->fsm.state, FSM_STOPPING);
+	assert_int_equal(a->sess.state, SESSION_ALLOCATED);
+	a->slot->stats.sessions_ended = 1;
+	sessions_poll(&d.fleet);
+	assert_int_equal(a->sess.state, SESSION_RECYCLING);
+	assert_int_equal(a->fsm.state, FSM_STOPPING);
+	assert_false(a->fsm.restart_pending);
+	a->fsm.state = FSM_STOPPED;
+	sessions_on_process(&d.fleet, a);
+	assert_int_equal(a->sess.state, SESSION_NONE);
+}
+
 /* 200 allocations against 100 ready servers: 100 distinct winners. */
 static void test_exactly_once(void **state)
 {
@@ -350,7 +375,8 @@ static void test_request_validation(void **state)
 
 	(void)state;
 	alloc_req_init(&r);
-	assert_int_equal(kv_add_pair(&r.selectors, "Mode=x", "selector", err, sizeof(err)), -EINVAL);
+	assert_int_equal(kv_add_pair(&r.selectors, "Mode=x", "selector", err, sizeof(err)),
+			 -EINVAL);
 	assert_non_null(strstr(err, "selector key \"Mode\""));
 	assert_int_equal(kv_add_pair(&r.selectors, "mode", "selector", err, sizeof(err)), -EINVAL);
 	assert_int_equal(kv_add_pair(&r.meta, "k=\x01", "meta", err, sizeof(err)), -EINVAL);
@@ -433,7 +459,8 @@ static void test_label_lists(void **state)
 	char err[256], buf[64];
 
 	(void)state;
-	assert_int_equal(kv_parse_list(&l, " mode = ctf ,region=eu ", "label", err, sizeof(err)), 0);
+	assert_int_equal(kv_parse_list(&l, " mode = ctf ,region=eu ", "label", err, sizeof(err)),
+			 0);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(kv_get(&l, "mode"), "ctf");
 	assert_string_equal(kv_get(&l, "region"), "eu");
@@ -459,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_recycle),
 		cmocka_unit_test_setup_teardown(test_end_and_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_while_allocated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_while_stopping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exactly_once, setup, teardown),
 		cmocka_unit_test(test_request_validation),
 		cmocka_unit_test(test_label_lists),

@@ -260,6 +260,17 @@ def subscriber_limit(d):
     print("subscriber limit: 16 accepted, the 17th refused")
 
 
+def talker_closed(d):
+    """A subscriber only listens: a request after `events` closes it."""
+    s = Sub(d.sock)
+    check(s.ack().get("ok") is True, "subscriber refused")
+    s.s.sendall(b"status\n")
+    wait_for(lambda: s.eof, 10, "a subscriber that sent a request closed")
+    s.close()
+    wait_for(lambda: subscribers(d) == 0, 10, "subscribers gone")
+    print("a subscriber that sends a request is closed")
+
+
 def closes_at_exit(d):
     s = Sub(d.sock)
     check(s.ack().get("ok") is True, "subscriber refused")
@@ -285,6 +296,7 @@ def main():
         names = sorted(d.servers())
         two_subscribers(d, names)
         subscriber_limit(d)
+        talker_closed(d)
         stalled_subscriber(d, names)
         closes_at_exit(d)
 

@@ -133,7 +133,7 @@ int kv_parse_list(struct kv_list *l, const char *text, const char *what, char *e
 {
 	const char *p = text;
 
-	memset(l, 0, sizeof(*l));
+	l->n = 0; /* only n pairs are ever read: the rest need not be cleared */
 	for (;;) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);

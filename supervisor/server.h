@@ -25,12 +25,10 @@ struct server {
 	size_t slot_len;
 
 	struct fsm fsm;
-	struct session sess;   /* beside the process: see session.h */
-	struct kv_list labels; /* cfg.labels parsed, for session_pick() */
-	pid_t pid;             /* 0 when no process */
-	int pidfd;             /* -1 when no process */
-	int ready_fd;          /* read end of the readiness pipe, or -1 */
-	int spawn_err;         /* errno the child reported before exec, or 0 */
+	pid_t pid;     /* 0 when no process */
+	int pidfd;     /* -1 when no process */
+	int ready_fd;  /* read end of the readiness pipe, or -1 */
+	int spawn_err; /* errno the child reported before exec, or 0 */
 	struct ev_tag pid_tag, ready_tag;
 	bool removing;            /* dropped by a reload: free once stopped */
 	struct server *next_dead; /* forgotten, freed by fleet_reap() */
@@ -52,6 +50,9 @@ struct server {
 	/* Tick work duration over the last window, from the slot histogram. */
 	uint64_t hist_prev[RF_TICK_HIST_BUCKETS];
 	double tick_p50_ms, tick_p99_ms, tick_max_ms;
+
+	struct session sess;   /* beside the process: see session.h */
+	struct kv_list labels; /* cfg.labels parsed, for session_pick() */
 };
 
 /* Allocates a server around an already bound socket (which it then owns)

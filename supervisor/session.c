@@ -40,7 +40,7 @@ static void enter(struct session *s, enum session_state st, uint64_t now, uint64
 	s->since_unix_ns = now_unix;
 	if (st != SESSION_ALLOCATED) {
 		s->alloc_id = 0;
-		memset(&s->meta, 0, sizeof(s->meta));
+		s->meta.n = 0; /* the rest is dead: only n pairs are read */
 	}
 }
 

@@ -30,6 +30,9 @@ static const struct {
 	[CTL_SHUTDOWN] = { "shutdown", 0, 0, true, false },
 	[CTL_ALLOCATE] = { "allocate", 0, 0, true, true },
 	[CTL_RELEASE] = { "release", 1, 1, true, false },
+	[CTL_EVENTS] = { "events", 0, 0, false, false },
+	[CTL_DRAIN] = { "drain", 0, 1, true, false },
+	[CTL_UNDRAIN] = { "undrain", 0, 0, true, false },
 };
 
 const char *ctl_verb_name(enum ctl_verb v)

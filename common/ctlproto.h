@@ -25,6 +25,9 @@ enum ctl_verb {
 	CTL_SHUTDOWN,
 	CTL_ALLOCATE, /* allocate [JSON]: the rest of the line is the request */
 	CTL_RELEASE,
+	CTL_EVENTS, /* the connection becomes a subscriber: one line per event */
+	CTL_DRAIN,  /* [SECONDS]: deferred reply */
+	CTL_UNDRAIN,
 	CTL_VERB_COUNT,
 };
 

@@ -54,6 +54,22 @@ static const struct verb_help verbs[] = {
 	  "restarts with an empty client table (or, for a game that resets\n"
 	  "itself, is ready at once) and is ready for the next match.\n"
 	  "Needs root, the daemon's user or its control_group.\n" },
+	{ "events", "events", "print every state change as it happens, until interrupted",
+	  "Subscribes on the control socket and prints one line per event:\n"
+	  "TIME SERVER KIND FROM -> TO REASON, KIND being process (a worker's\n"
+	  "lifecycle), session (allocation) or host (draining); --json prints\n"
+	  "each event's JSON line as is. Runs until interrupted (exit 0) or the\n"
+	  "supervisor closes the stream or drops this reader for not keeping up\n"
+	  "(exit 1); --timeout does not apply. At most 16 readers at once.\n" },
+	{ "drain", "drain [-t SECS]", "take the host out of service; returns once no match is left",
+	  "Refuses new allocations, stops every server without an allocated\n"
+	  "session (and each one whose session ends later), and waits until no\n"
+	  "allocated session is left or --timeout SECS (default 300; 0: do not\n"
+	  "wait) passes. Exit 0 when none is left, 7 when some still are at the\n"
+	  "timeout (they are listed; they keep running). The host stays draining\n"
+	  "until undrain. Needs root, the daemon's user or its control_group.\n" },
+	{ "undrain", "undrain", "end a drain: allow allocations, restart what drain stopped",
+	  "Needs root, the daemon's user or its control_group.\n" },
 	{ "shutdown", "shutdown", "stop every server and the supervisor",
 	  "Stops every server gracefully, then ringfleetd exits 0.\n" },
 	{ "ping", "ping", "check the supervisor answers",
@@ -83,12 +99,14 @@ void help_usage(FILE *out, const char *default_socket)
 		"  -w, --watch SECS    repeat status every SECS seconds\n"
 		"  -t, --timeout SECS  give up (exit 5) when no reply comes within SECS;\n"
 		"                      default 5, 120 for start/stop/restart/reload\n"
-		"                      (they wait for the servers); 0 waits forever\n"
+		"                      (they wait for the servers); 0 waits forever;\n"
+		"                      drain: its own deadline (default 300)\n"
 		"  -h, --help          this text; after a verb, that verb's usage\n"
 		"\n"
 		"Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 a server is not running,\n"
 		"4 cannot reach the supervisor, 5 no reply within --timeout,\n"
-		"6 allocate: no ready server matches.\n",
+		"6 allocate: no ready server matches, 7 drain left allocated sessions\n"
+		"at its timeout.\n",
 		default_socket);
 }
 

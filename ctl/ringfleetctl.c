@@ -4,7 +4,7 @@
  * Exit codes (docs/design.md): 0 ok, 1 the supervisor refused or failed,
  * 2 usage, 3 `status`: a server is not running, 4 cannot reach the
  * supervisor, 5 no reply within --timeout, 6 `allocate`: no ready server
- * matches.
+ * matches, 7 `drain`: allocated sessions were left at its timeout.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +19,7 @@
 #include "common/ctlproto.h"
 #include "config/config.h"
 #include "ctl/help.h"
+#include "ctl/stream.h"
 #include "ctl/table.h"
 #include "supervisor/alloc_req.h"
 
@@ -32,6 +33,7 @@ enum {
 	EXIT_UNREACHABLE = 4,
 	EXIT_TIMEOUT = 5,
 	EXIT_NO_MATCH = 6,
+	EXIT_DRAIN_LEFT = 7,
 };
 
 /* Verbs that wait for the fleet to settle: ringfleetd answers them after
@@ -39,6 +41,10 @@ enum {
  * the defaults), so they get a longer default. */
 #define TIMEOUT_QUICK_S 5.0
 #define TIMEOUT_SETTLE_S 120.0
+/* drain --timeout S is the drain's own deadline, which ringfleetd keeps:
+ * the client waits that long plus this for the reply. */
+#define DRAIN_TIMEOUT_DEFAULT_S 300
+#define DRAIN_REPLY_SLACK_S 30.0
 
 struct opts {
 	const char *socket;
@@ -100,6 +106,9 @@ static double verb_timeout(const struct opts *o, const char *verb)
 {
 	static const char *const settle[] = { "start", "stop", "restart", "reload" };
 
+	if (strcmp(verb, "drain") == 0)
+		return (o->timeout_s >= 0 ? o->timeout_s : DRAIN_TIMEOUT_DEFAULT_S) +
+		       DRAIN_REPLY_SLACK_S;
 	if (o->timeout_s >= 0)
 		return o->timeout_s;
 	for (size_t i = 0; i < sizeof(settle) / sizeof(settle[0]); i++)
@@ -138,20 +147,59 @@ static int call(const char *socket_path, const char *request, json_t **reply)
 	return EXIT_OK;
 }
 
+/* What drain stopped, or what it left running. */
+static int print_drain(json_t *reply, bool ok)
+{
+	json_t *left = json_object_get(reply, "left"), *s;
+	json_t *stopped = json_object_get(reply, "stopped");
+	size_t i;
+
+	if (ok) {
+		printf("drained: no allocated session left; %zu server%s stopped by drain\n",
+		       json_array_size(stopped), json_array_size(stopped) == 1 ? "" : "s");
+		return EXIT_OK;
+	}
+	fprintf(stderr, "ringfleetctl: %s\n",
+		json_string_value(json_object_get(reply, "error")) ?: "failed");
+	if (!left)
+		return EXIT_REFUSED;
+	json_array_foreach(left, i, s) printf("%s: session %s, process %s\n",
+					      json_string_value(json_object_get(s, "name")),
+					      json_string_value(json_object_get(s, "session")),
+					      json_string_value(json_object_get(s, "state")));
+	return EXIT_DRAIN_LEFT;
+}
+
 static int print_reply(const struct opts *o, const char *verb, json_t *reply)
 {
 	bool ok = json_is_true(json_object_get(reply, "ok"));
 
+	if (strcmp(verb, "drain") == 0) {
+		if (!o->json)
+			return print_drain(reply, ok);
+		json_dumpf(reply, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		return ok                               ? EXIT_OK
+		       : json_object_get(reply, "left") ? EXIT_DRAIN_LEFT
+							: EXIT_REFUSED;
+	}
 	if (o->json) {
 		json_dumpf(reply, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		putchar('\n');
 	} else if (!ok) {
 		fprintf(stderr, "ringfleetctl: %s\n",
 			json_string_value(json_object_get(reply, "error")) ?: "failed");
+	} else if (strcmp(verb, "undrain") == 0) {
+		printf("undrained: %lld server%s started\n",
+		       (long long)json_integer_value(json_object_get(reply, "started")),
+		       json_integer_value(json_object_get(reply, "started")) == 1 ? "" : "s");
 	} else if (strcmp(verb, "allocate") == 0 || strcmp(verb, "release") == 0) {
 		table_print_allocation(reply);
 	} else if (strcmp(verb, "status") == 0) {
 		json_t *one = table_detail_server(o->arg, reply);
+
+		if (json_is_true(json_object_get(reply, "draining")))
+			printf("host is draining (ringfleetctl undrain resumes)\n");
 
 		if (one)
 			table_print_detail(one, isatty(STDOUT_FILENO));
@@ -387,6 +435,30 @@ static int check_verb(const struct opts *o, int argc, char **argv)
 	return 0;
 }
 
+static const char *socket_path_of(const struct opts *o, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", o->socket);
+	if (o->config && socket_from_config((struct opts *)o, buf, len) < 0)
+		return NULL;
+	return buf;
+}
+
+/* drain takes its deadline from --timeout (whole seconds), not an ARG. */
+static int run_drain(const struct opts *o, const char *socket_path, int nargs)
+{
+	char request[64];
+	double t = o->timeout_s >= 0 ? o->timeout_s : DRAIN_TIMEOUT_DEFAULT_S;
+
+	if (!socket_path)
+		return EXIT_USAGE;
+	if (nargs != 1 || t != (double)(unsigned)t) {
+		fprintf(stderr, "ringfleetctl: usage: drain [--timeout SECONDS] (whole seconds)\n");
+		return EXIT_USAGE;
+	}
+	snprintf(request, sizeof(request), "drain %u", (unsigned)t);
+	return run(o, socket_path, "drain", request);
+}
+
 int main(int argc, char **argv)
 {
 	static struct opts o = { .socket = DEFAULT_SOCKET, .timeout_s = -1 };
@@ -407,6 +479,13 @@ int main(int argc, char **argv)
 	if (check_verb(&o, nargs, argv) < 0)
 		return EXIT_USAGE;
 	o.arg = nargs > 1 ? argv[1] : NULL;
+	if (strcmp(argv[0], "drain") == 0)
+		return run_drain(&o, socket_path_of(&o, socket_path, sizeof(socket_path)), nargs);
+	if (strcmp(argv[0], "events") == 0) {
+		if (!socket_path_of(&o, socket_path, sizeof(socket_path)))
+			return EXIT_USAGE;
+		return stream_events(socket_path, o.json);
+	}
 	if (strcmp(argv[0], "allocate") == 0) {
 		if (build_allocate(&o, request, sizeof(request)) < 0)
 			return EXIT_USAGE;

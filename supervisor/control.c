@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* control.c - see control.h. */
 #include "supervisor/control.h"
+#include "supervisor/control_conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,24 +23,6 @@
 /* Connections the kernel queues until accept(); CONTROL_MAX_CONNS applies
  * once accepted. */
 #define CONTROL_BACKLOG 128
-
-struct control_conn {
-	struct ev_tag tag;
-	int fd;
-	uint64_t id;
-	struct ucred peer;
-	bool authorised;
-	bool waiting; /* a deferred reply is due: read no more */
-	bool closing; /* close once the output is flushed */
-	/* Accepted, or last completed a request or drained a reply: trickling
-	 * bytes does not count, so a request has CONTROL_IDLE_MS to arrive. */
-	uint64_t last_active_ns;
-	size_t in_len;
-	char in[CTL_LINE_MAX];
-	char *out;
-	size_t out_len, out_off;
-	struct control_conn *next_dead;
-};
 
 bool control_dir_safe(uid_t owner, mode_t mode, uid_t self)
 {
@@ -285,11 +268,16 @@ static void accept_pause(struct control *c, int e)
 
 /* Closes the connection now and frees it at the end of the batch, since
  * a later event of this batch may still name it (see control.h). */
-static void conn_retire(struct control *c, struct control_conn *conn)
+void control_conn_retire(struct control *c, struct control_conn *conn)
 {
 	for (int i = 0; i < CONTROL_MAX_CONNS; i++)
 		if (c->conns[i] == conn)
 			c->conns[i] = NULL;
+	for (int i = 0; conn->subscriber && i < CONTROL_SUBS_MAX; i++)
+		if (c->subs[i] == conn) {
+			c->subs[i] = NULL;
+			c->n_subs--;
+		}
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
 	close(conn->fd);
 	conn->fd = -1;
@@ -312,9 +300,21 @@ void control_reap(struct control *c)
 
 void control_close(struct control *c)
 {
-	for (int i = 0; i < CONTROL_MAX_CONNS; i++)
-		if (c->conns[i])
-			conn_retire(c, c->conns[i]);
+	for (int i = 0; i < CONTROL_MAX_CONNS; i++) {
+		struct control_conn *conn = c->conns[i];
+
+		if (!conn)
+			continue;
+		/* The last events (the workers stopping) are worth one try. */
+		if (conn->subscriber && conn->out_off < conn->out_len) {
+			ssize_t n =
+				send(conn->fd, conn->out + conn->out_off,
+				     conn->out_len - conn->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			(void)n;
+		}
+		control_conn_retire(c, conn);
+	}
 	control_reap(c);
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
@@ -457,11 +457,6 @@ uint64_t control_next_deadline(const struct control *c)
 	return c->accept_resume_ns ? c->accept_resume_ns : UINT64_MAX;
 }
 
-static size_t pending(const struct control_conn *conn)
-{
-	return conn->out_len - conn->out_off;
-}
-
 static bool has_line(const struct control_conn *conn)
 {
 	return memchr(conn->in, '\n', conn->in_len) != NULL;
@@ -470,11 +465,11 @@ static bool has_line(const struct control_conn *conn)
 /* Reads only when there is nothing to send and no request left over:
  * a peer that does not take its replies is not read. Work left over
  * from a turn arms EPOLLOUT, which fires on the next turn. */
-static void set_events(struct control *c, struct control_conn *conn)
+void control_conn_set_events(struct control *c, struct control_conn *conn)
 {
 	struct epoll_event ev = { .data.ptr = &conn->tag };
 
-	if (pending(conn) || (!conn->waiting && !conn->closing && has_line(conn)))
+	if (control_conn_pending(conn) || (!conn->waiting && !conn->closing && has_line(conn)))
 		ev.events = EPOLLOUT;
 	else if (!conn->waiting && !conn->closing && conn->in_len < sizeof(conn->in))
 		ev.events = EPOLLIN;
@@ -482,7 +477,7 @@ static void set_events(struct control *c, struct control_conn *conn)
 }
 
 /* Returns false when the connection is gone. */
-static bool flush(struct control *c, struct control_conn *conn)
+bool control_conn_flush(struct control *c, struct control_conn *conn)
 {
 	while (conn->out_off < conn->out_len) {
 		ssize_t n = send(conn->fd, conn->out + conn->out_off, conn->out_len - conn->out_off,
@@ -493,23 +488,26 @@ static bool flush(struct control *c, struct control_conn *conn)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
-			conn_retire(c, conn);
+			control_conn_retire(c, conn);
 			return false;
 		}
 		conn->out_off += (size_t)n;
+		conn->sent_nl = conn->out[conn->out_off - 1] == '\n';
 	}
 	if (conn->out_off == conn->out_len) {
 		if (conn->out)
 			conn->last_active_ns = rf_now_ns();
-		free(conn->out);
-		conn->out = NULL;
+		if (!conn->subscriber) {
+			free(conn->out);
+			conn->out = NULL;
+		}
 		conn->out_len = conn->out_off = 0;
 		if (conn->closing && !conn->waiting) {
-			conn_retire(c, conn);
+			control_conn_retire(c, conn);
 			return false;
 		}
 	}
-	set_events(c, conn);
+	control_conn_set_events(c, conn);
 	return true;
 }
 
@@ -554,6 +552,11 @@ static void handle_line(struct control *c, struct control_conn *conn, const char
 		conn->waiting = true;
 		return;
 	}
+	if (reply == CONTROL_SUBSCRIBE) {
+		reply = control_sub_start(c, conn);
+		if (reply == CONTROL_SUBSCRIBE)
+			return; /* acknowledged in its new buffer */
+	}
 	if (!reply)
 		reply = ctl_reply_error("out of memory");
 	if (reply)
@@ -566,19 +569,24 @@ static void handle_line(struct control *c, struct control_conn *conn, const char
  * so what is pending only grows here. */
 static void process_input(struct control *c, struct control_conn *conn)
 {
-	size_t before = pending(conn);
+	size_t before = control_conn_pending(conn);
 	char *nl;
 
-	for (int n = 0;
-	     n < CONTROL_TURN_REQS && !conn->waiting && !conn->closing &&
-	     pending(conn) < CONTROL_OUT_HIGH && pending(conn) - before < CONTROL_TURN_BYTES &&
-	     (nl = memchr(conn->in, '\n', conn->in_len));
+	for (int n = 0; n < CONTROL_TURN_REQS && !conn->waiting && !conn->closing &&
+			!conn->subscriber && control_conn_pending(conn) < CONTROL_OUT_HIGH &&
+			control_conn_pending(conn) - before < CONTROL_TURN_BYTES &&
+			(nl = memchr(conn->in, '\n', conn->in_len));
 	     n++) {
 		size_t len = (size_t)(nl - conn->in);
 
 		handle_line(c, conn, conn->in, len);
 		memmove(conn->in, nl + 1, conn->in_len - len - 1);
 		conn->in_len -= len + 1;
+	}
+	if (conn->subscriber && conn->in_len) {
+		/* A subscriber only listens: nothing may follow `events`. */
+		conn->closing = true;
+		conn->in_len = 0;
 	}
 	if (conn->in_len == sizeof(conn->in) && !has_line(conn)) {
 		/* No newline within the limit: the stream cannot be resynced. */
@@ -590,29 +598,40 @@ static void process_input(struct control *c, struct control_conn *conn)
 
 static void read_input(struct control *c, struct control_conn *conn)
 {
-	ssize_t n = recv(conn->fd, conn->in + conn->in_len, sizeof(conn->in) - conn->in_len,
-			 MSG_DONTWAIT);
+	ssize_t n;
+
+	if (conn->subscriber) {
+		char byte;
+
+		/* EOF, or a byte it had no business sending: either way, gone. */
+		n = recv(conn->fd, &byte, 1, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		control_conn_retire(c, conn);
+		return;
+	}
+	n = recv(conn->fd, conn->in + conn->in_len, sizeof(conn->in) - conn->in_len, MSG_DONTWAIT);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
 		/* Peer closed: anything still to send, or due later, goes with it. */
-		conn_retire(c, conn);
+		control_conn_retire(c, conn);
 		return;
 	}
 	conn->in_len += (size_t)n;
 	process_input(c, conn);
-	flush(c, conn);
+	control_conn_flush(c, conn);
 }
 
 void control_on_conn(struct control *c, struct control_conn *conn, uint32_t events)
 {
 	if (events & EPOLLOUT) {
-		if (!flush(c, conn))
+		if (!control_conn_flush(c, conn))
 			return;
 		if (!conn->waiting && has_line(conn)) {
 			process_input(c, conn);
-			flush(c, conn);
+			control_conn_flush(c, conn);
 		}
 		return;
 	}
@@ -636,11 +655,11 @@ void control_reply(struct control *c, uint64_t conn_id, char *line)
 		conn->last_active_ns = rf_now_ns();
 		if (line)
 			queue(conn, line);
-		if (!flush(c, conn))
+		if (!control_conn_flush(c, conn))
 			return;
 		if (has_line(conn)) {
 			process_input(c, conn);
-			flush(c, conn);
+			control_conn_flush(c, conn);
 		}
 		return;
 	}
@@ -652,8 +671,8 @@ void control_expire(struct control *c, uint64_t now)
 	for (int i = 0; i < CONTROL_MAX_CONNS; i++) {
 		struct control_conn *conn = c->conns[i];
 
-		if (conn && !conn->waiting &&
+		if (conn && !conn->waiting && (!conn->subscriber || conn->closing) &&
 		    now - conn->last_active_ns > (uint64_t)CONTROL_IDLE_MS * RF_NSEC_PER_MSEC)
-			conn_retire(c, conn);
+			control_conn_retire(c, conn);
 	}
 }

@@ -13,6 +13,17 @@
  * CONTROL_TURN_REQS requests, stopping once its replies of this turn
  * reach CONTROL_TURN_BYTES, per turn of the event loop.
  *
+ * Subscribers (the `events` verb): a connection whose handler answered
+ * CONTROL_SUBSCRIBE gets an acknowledgement and then every line passed to
+ * control_broadcast(), and sends nothing more (any byte it sends closes
+ * it). At most CONTROL_SUBS_MAX, each an ordinary connection for the
+ * limits above but exempt from CONTROL_IDLE_MS. Its output buffer is
+ * allocated once, CONTROL_SUB_BUF bytes: a line that does not fit drops
+ * the subscriber (the lines it has not started reading are discarded,
+ * `{"dropped":true}` is sent if its socket has room, and it is closed),
+ * so a peer that does not read costs a bounded amount of memory and
+ * never slows the loop.
+ *
  * Lifetime: a connection is never freed while an event of the current
  * epoll batch may still name it. Closing one retires it (its tag becomes
  * EV_DEAD, its fd is closed at once); control_reap() frees the retired at
@@ -35,12 +46,16 @@
 #define CONTROL_TURN_REQS 16
 #define CONTROL_TURN_BYTES (4u << 10)
 #define CONTROL_ACCEPT_BACKOFF_MS 250
+#define CONTROL_SUBS_MAX 16
+#define CONTROL_SUB_BUF (64u << 10)
 
 struct control_conn;
 
 /* A handler returns the reply line (malloc'd), or CONTROL_DEFER to answer
  * later with control_reply(id). peer_ok says whether the peer may mutate. */
 #define CONTROL_DEFER ((char *)-1)
+/* Or CONTROL_SUBSCRIBE to make the connection an event subscriber. */
+#define CONTROL_SUBSCRIBE ((char *)-2)
 typedef char *(*control_handler)(void *ctx, uint64_t conn_id, const struct ucred *peer,
 				 const struct ctl_request *req);
 
@@ -53,6 +68,9 @@ struct control {
 	gid_t group;
 	uid_t self_uid;
 	struct control_conn *conns[CONTROL_MAX_CONNS];
+	struct control_conn *subs[CONTROL_SUBS_MAX];
+	unsigned n_subs;
+	uint64_t subs_dropped;     /* subscribers dropped for not keeping up */
 	struct control_conn *dead; /* retired, freed by control_reap() */
 	uint64_t next_id;
 	uint64_t accept_resume_ns; /* accepting paused (fds ran out) until then, or 0 */
@@ -83,6 +101,11 @@ void control_expire(struct control *c, uint64_t now_ns);
 void control_on_timer(struct control *c, uint64_t now_ns);
 /* When control_on_timer() next has work, or UINT64_MAX. */
 uint64_t control_next_deadline(const struct control *c);
+/* Queues line (len bytes, newline-terminated) to every subscriber,
+ * dropping those it does not fit. Sending happens when their sockets
+ * are writable, never here. */
+void control_broadcast(struct control *c, const char *line, size_t len);
+unsigned control_subscribers(const struct control *c);
 /* Frees the connections closed during this batch of events. */
 void control_reap(struct control *c);
 

@@ -97,6 +97,8 @@ int daemon_init(struct daemon *d, const char *config_path, const char *worker_pa
 		return r;
 	d->ctl.handle = daemon_handle_request;
 	d->ctl.ctx = d;
+	events_init(&d->events, &d->ctl);
+	d->fleet.events = &d->events;
 	r = fleet_apply(&d->fleet, &d->cfg, &diff, err, errlen);
 	if (r < 0)
 		return r;

@@ -12,6 +12,7 @@
 #include "supervisor/api.h"
 #include "supervisor/control.h"
 #include "supervisor/ev.h"
+#include "supervisor/events.h"
 #include "supervisor/fleet.h"
 #include "supervisor/metrics.h"
 
@@ -31,6 +32,7 @@ struct daemon {
 	struct ev_tag sig_tag, timer_tag;
 	struct fleet fleet;
 	struct control ctl;
+	struct events events;
 	struct metrics metrics;
 	struct api api;
 	struct cfg cfg;

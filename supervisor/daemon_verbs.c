@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "supervisor/drain.h"
 #include "supervisor/notify.h"
 #include "supervisor/probe.h"
 #include "supervisor/session.h"
@@ -65,6 +66,9 @@ static char *verb_status(struct daemon *d, const struct ctl_request *req)
 		json_decref(body);
 		return ctl_reply_error("no server matches \"%s\"", pattern);
 	}
+	json_object_set_new(body, "draining", json_boolean(d->fleet.sess.draining));
+	json_object_set_new(body, "event_subscribers",
+			    json_integer((json_int_t)control_subscribers(&d->ctl)));
 	return ctl_reply_ok(body);
 }
 
@@ -79,6 +83,9 @@ static char *verb_lifecycle(struct daemon *d, uint64_t conn_id, const struct ctl
 
 	if (d->shutting_down)
 		return ctl_reply_error("shutting down");
+	/* Drain would stop them again at once. */
+	if (d->fleet.sess.draining && req->verb != CTL_STOP)
+		return ctl_reply_error("host is draining: undrain first");
 	for (size_t i = 0; i < d->fleet.n; i++) {
 		struct server *s = d->fleet.srv[i];
 
@@ -92,6 +99,54 @@ static char *verb_lifecycle(struct daemon *d, uint64_t conn_id, const struct ctl
 	if (matched == 0)
 		return ctl_reply_error("no server matches \"%s\"", req->argv[0]);
 	return defer(d, conn_id, req, NULL);
+}
+
+static char *verb_drain(struct daemon *d, uint64_t conn_id, const struct ucred *peer,
+			const struct ctl_request *req)
+{
+	char why[96];
+	unsigned timeout_s;
+	char *reply;
+
+	if (d->shutting_down)
+		return ctl_reply_error("shutting down");
+	if (drain_parse_timeout(req->argc ? req->argv[0] : NULL, &timeout_s) < 0)
+		return ctl_reply_error("drain: timeout: expected 0..%d seconds, got \"%s\"",
+				       DRAIN_TIMEOUT_MAX_S, req->argv[0]);
+	snprintf(why, sizeof(why), "drain requested over the control socket (uid %u, pid %d)",
+		 (unsigned)peer->uid, (int)peer->pid);
+	drain_begin(d, why);
+	if (timeout_s == 0 || drain_done(d))
+		return drain_reply(d, false);
+	reply = defer(d, conn_id, req, NULL);
+	if (reply == CONTROL_DEFER)
+		d->waiters[d->n_waiters - 1].deadline_ns =
+			rf_now_ns() + (uint64_t)timeout_s * RF_NSEC_PER_SEC;
+	return reply;
+}
+
+static char *verb_undrain(struct daemon *d, const struct ucred *peer)
+{
+	char why[96];
+	size_t started;
+
+	if (d->shutting_down)
+		return ctl_reply_error("shutting down");
+	snprintf(why, sizeof(why), "undrain requested over the control socket (uid %u, pid %d)",
+		 (unsigned)peer->uid, (int)peer->pid);
+	started = drain_end(d, why);
+	/* Whoever waits on a drain learns it will not complete. */
+	for (size_t i = 0; i < d->n_waiters;) {
+		struct waiter *w = &d->waiters[i];
+
+		if (w->verb != CTL_DRAIN) {
+			i++;
+			continue;
+		}
+		control_reply(&d->ctl, w->conn_id, drain_reply(d, true));
+		*w = d->waiters[--d->n_waiters];
+	}
+	return ctl_reply_ok(json_pack("{s:b,s:I}", "draining", 0, "started", (json_int_t)started));
 }
 
 static const char *failure_code(int rc)
@@ -178,7 +233,6 @@ char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *pee
 {
 	struct daemon *d = ctx;
 
-	(void)peer;
 	switch (req->verb) {
 	case CTL_PING:
 		return ctl_reply_ok(json_pack("{s:b}", "pong", 1));
@@ -197,6 +251,12 @@ char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *pee
 	case CTL_SHUTDOWN:
 		daemon_begin_shutdown(d, "shutdown requested");
 		return ctl_reply_ok(NULL);
+	case CTL_EVENTS:
+		return CONTROL_SUBSCRIBE;
+	case CTL_DRAIN:
+		return verb_drain(d, conn_id, peer, req);
+	case CTL_UNDRAIN:
+		return verb_undrain(d, peer);
 	case CTL_ALLOCATE:
 		return verb_allocate(d, req);
 	case CTL_RELEASE:
@@ -344,17 +404,22 @@ static char *settled_reply(struct daemon *d, struct waiter *w, bool timed_out)
 static void answer_waiters(struct daemon *d, uint64_t now)
 {
 	bool settled = fleet_settled(&d->fleet);
+
+	bool drained = drain_done(d);
 	size_t i = 0;
 
 	while (i < d->n_waiters) {
 		struct waiter *w = &d->waiters[i];
 		bool late = now >= w->deadline_ns;
+		bool done = w->verb == CTL_DRAIN ? drained : settled;
 
-		if (!settled && !late) {
+		if (!done && !late) {
 			i++;
 			continue;
 		}
-		control_reply(&d->ctl, w->conn_id, settled_reply(d, w, !settled));
+		control_reply(&d->ctl, w->conn_id,
+			      w->verb == CTL_DRAIN ? drain_reply(d, false)
+						   : settled_reply(d, w, !settled));
 		json_decref(w->body);
 		*w = d->waiters[--d->n_waiters];
 	}
@@ -377,6 +442,7 @@ void daemon_after_events(struct daemon *d)
 	char status[sizeof(d->last_status)];
 	bool settled = fleet_settled(&d->fleet);
 
+	drain_sweep(d);
 	answer_waiters(d, rf_now_ns());
 	summarise(d, status, sizeof(status));
 	if (settled && !d->shutting_down && (!d->ready_sent || d->reloading)) {

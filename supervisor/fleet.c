@@ -198,6 +198,10 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 
 		if (r.changed || r.action != FSM_ACT_NONE)
 			log_transition(s, from, pid);
+		/* Every process state change passes here, and only here. */
+		if (from != s->fsm.state)
+			events_emit(f->events, EVENT_PROCESS, s->cfg.name, fsm_state_name(from),
+				    fsm_state_name(s->fsm.state), s->fsm.reason);
 		if (r.changed)
 			sessions_on_process(f, s);
 		if ((r.action == FSM_ACT_TERM || r.action == FSM_ACT_KILL) && s->spawn_queued) {

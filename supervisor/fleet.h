@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "supervisor/events.h"
 #include "supervisor/server.h"
 
 /* Spawn pacing: forking thousands of workers in one go starves the event
@@ -45,6 +46,7 @@ struct fleet {
 	uint8_t token_key[32];    /* RF_TOKEN_KEY_LEN */
 	char token_key_file[256]; /* where it came from */
 	uint64_t ticks_per_sec;   /* sysconf(_SC_CLK_TCK) */
+	struct events *events;    /* told of every state change; may be NULL */
 	struct sessions sess;     /* allocation state across servers (session.h) */
 };
 

@@ -35,6 +35,7 @@ struct server {
 	bool spawn_queued;        /* starting, waiting for a spawn slot */
 	bool spawn_inflight;      /* forked, not ready yet: holds a spawn slot */
 	bool drop_privs;          /* switch the worker to uid/gid */
+	bool drained;             /* stopped by drain: undrain starts it */
 	uid_t uid;
 	gid_t gid;
 	char last_exit[48]; /* how the last worker ended */

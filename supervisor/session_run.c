@@ -84,6 +84,9 @@ static void changed(struct fleet *f, struct server *s, enum session_state from, 
 	else if (from != SESSION_ALLOCATED && to == SESSION_ALLOCATED)
 		list_link(&f->sess, s);
 	write_slot(s);
+	/* The one emitter of session events (events.h). */
+	events_emit(f->events, EVENT_SESSION, s->cfg.name, session_state_name(from),
+		    session_state_name(to), why);
 	log_msg(to == SESSION_ALLOCATED || from == SESSION_ALLOCATED ? RF_LOG_NOTICE : RF_LOG_INFO,
 		"%s: session %s -> %s: %s", s->cfg.name, session_state_name(from),
 		session_state_name(to), why);

@@ -112,10 +112,17 @@ job "ringfleet" {
       }
 
       # ringfleetd stops its workers gracefully on SIGTERM (Nomad's default
-      # is SIGINT, which would work too) within stop_timeout_ms (5 s), plus
-      # room: the unit's TimeoutStopSec.
+      # is SIGINT, which would work too) within stop_timeout_ms (5 s).
+      # Nomad has no pre-stop hook to drain with (lifecycle hooks are
+      # prestart, poststart and poststop only): drain before stopping the
+      # job or the node, e.g.
+      #   nomad alloc exec -task ringfleetd ALLOC \
+      #     ringfleetctl -c /etc/ringfleet/ringfleet.ini drain --timeout 120
+      # (docs/operations.md). kill_timeout is the unit's TimeoutStopSec,
+      # room for a drain run from a wrapper entrypoint; the client agent's
+      # max_kill_timeout caps it.
       kill_signal  = "SIGTERM"
-      kill_timeout = "10s"
+      kill_timeout = "135s"
 
       resources {
         # Whole cores reserved for this task alone (Nomad pins the task to

@@ -44,6 +44,9 @@ rf_e2e_test(e2e_game_config test_game_config.py TIMEOUT 120)
 # the echo module, bad modules refused by --check and reload, fatal at start.
 rf_e2e_test(e2e_game_fleet test_game_fleet.py TIMEOUT 120)
 
+# Issue 13: the event stream and draining a host.
+rf_e2e_test(e2e_events test_events.py TIMEOUT 240)
+rf_e2e_test(e2e_drain test_drain.py TIMEOUT 180)
 # Sessions and allocation (issue 13).
 rf_e2e_test(e2e_sessions_basic test_sessions.py TIMEOUT 180 ARGS basic)
 rf_e2e_test(e2e_sessions_concurrent test_sessions.py TIMEOUT 240 ARGS concurrent)

@@ -167,6 +167,7 @@ def main():
         unit = unit_values(os.path.join(stage, "lib/systemd/system/ringfleet.service"))
         exec_start = shlex.split(unit["ExecStart"][0])
         exec_reload = shlex.split(unit["ExecReload"][0])
+        exec_stop = shlex.split(unit["ExecStop"][0].lstrip("-"))
         daemon, ctl = exec_start[0], exec_reload[0]
         config = exec_start[exec_start.index("-c") + 1]
         conf_dir = os.path.dirname(config)
@@ -247,9 +248,14 @@ def main():
 
     stop_ms = int(ini.get("supervisor", {}).get("stop_timeout_ms", "5000"))
     grace = pod["terminationGracePeriodSeconds"]
-    check(grace * 1000 > stop_ms and grace == stop_budget,
+    # preStop drains like the unit's ExecStop; the grace period covers the
+    # drain and then the workers' stop.
+    pre_stop = c["lifecycle"]["preStop"]["exec"]["command"]
+    check(pre_stop == exec_stop, "preStop %r is not the unit's ExecStop %r" % (pre_stop, exec_stop))
+    drain_s = float(pre_stop[pre_stop.index("--timeout") + 1])
+    check(grace > drain_s + stop_ms / 1000.0 and grace == stop_budget,
           "terminationGracePeriodSeconds %s: want the unit's TimeoutStopSec %s, above "
-          "stop_timeout_ms %d" % (grace, stop_budget, stop_ms))
+          "the drain's %g s plus stop_timeout_ms %d" % (grace, stop_budget, drain_s, stop_ms))
 
     # ---- Nomad -----------------------------------------------------------------
     with open(os.path.join(src, DEPLOY, "ringfleet.nomad.hcl")) as f:

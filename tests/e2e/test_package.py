@@ -84,6 +84,17 @@ def unit_one(unit, key, section="Service"):
     return vals[0]
 
 
+def exec_stop(unit):
+    """ExecStop= as argv: ringfleetctl ... drain --timeout S, its '-'
+    prefix (failure ignored: ringfleetd may be gone) dropped."""
+    argv = shlex.split(unit_one(unit, "ExecStop"))
+    check(argv[0].startswith("-"), "ExecStop= should ignore a failure: %r" % argv)
+    argv[0] = argv[0][1:]
+    check(argv[0] == "/usr/bin/ringfleetctl" and argv[-3:-1] == ["drain", "--timeout"],
+          "ExecStop: %r" % argv)
+    return argv
+
+
 def seconds(v):
     """systemd time span as used in this unit: '10s', '500ms', '2min', '10'."""
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|min)?", v)
@@ -574,6 +585,8 @@ class PackageTest:
             return
         got = self.completion(["ringfleetctl", "re"])
         check(got == ["release", "reload", "restart"], "verbs for 're': %r" % got)
+        got = self.completion(["ringfleetctl", "d"])
+        check(got == ["drain"], "verbs for 'd': %r" % got)
         got = self.completion(["ringfleetctl", "--js"])
         check(got == ["--json"], "options for '--js': %r" % got)
         # Server names come from the running supervisor.
@@ -607,6 +620,11 @@ class PackageTest:
         stop_ms = int(cp["supervisor"].get("stop_timeout_ms", "5000"))
         check(seconds(unit_one(unit, "TimeoutStopSec")) > stop_ms / 1000.0,
               "TimeoutStopSec must exceed stop_timeout_ms=%d" % stop_ms)
+        # systemd gives each ExecStop= command TimeoutStopSec: the drain's
+        # own deadline must fit in it.
+        drain_s = float(exec_stop(unit)[-1])
+        check(seconds(unit_one(unit, "TimeoutStopSec")) > drain_s,
+              "TimeoutStopSec must exceed the drain timeout %g s" % drain_s)
 
         p = run(self.service_cmd(unit, ex_pre), env=self.service_env())
         check(p.returncode == 0, "ExecStartPre exited %d: %s%s" % (p.returncode, p.stdout, p.stderr))
@@ -735,6 +753,23 @@ class PackageTest:
         return pids
 
     def stop_service(self, unit, pids):
+        # ExecStop= first, as the service user: drain (no match on: at once).
+        t0 = time.monotonic()
+        p = run(self.service_cmd(unit, exec_stop(unit)), env=self.service_env())
+        check(p.returncode == 0 and "drained" in p.stdout,
+              "ExecStop (drain) exited %d: %s%s" % (p.returncode, p.stdout, p.stderr))
+        check(time.monotonic() - t0 < 10, "drain without matches took %.1fs"
+              % (time.monotonic() - t0))
+        deadline = time.monotonic() + 20
+        while True:
+            _, st = self.status()
+            left = [s["name"] for s in st["servers"] if s["state"] != "stopped"]
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        check(not left, "servers still up after drain: %r" % left)
+        check(st.get("draining") is True, "status does not show draining")
+        log("ExecStop: drain exit 0, every server stopped")
         since = time.monotonic()
         self.daemon.send_signal(signal.SIGTERM)   # KillMode=mixed: the main process only
         try:

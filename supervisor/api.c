@@ -314,9 +314,9 @@ static bool same_text(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-void api_reload(struct api *a, const struct cfg *next)
+void api_reload(struct api *a, struct daemon *d, const struct cfg *next)
 {
-	const struct cfg *cur = &a->d->cfg;
+	const struct cfg *cur = &d->cfg;
 	char err[CFG_ERR_MAX];
 
 	if (strcmp(cur->sup.api_listen, next->sup.api_listen) == 0 &&
@@ -328,7 +328,7 @@ void api_reload(struct api *a, const struct cfg *next)
 	api_close(a);
 	if (!next->sup.api_listen[0])
 		return;
-	if (api_open(a, a->d, next, err, sizeof(err)) < 0) {
+	if (api_open(a, d, next, err, sizeof(err)) < 0) {
 		log_err("reload: %s; the HTTP API is off", err);
 		return;
 	}

@@ -40,4 +40,4 @@ void api_close(struct api *a);
  * listener when its address or TLS files change (a failure is logged and
  * leaves the API off until the next reload). The token needs nothing: each
  * request reads it from d->cfg. */
-void api_reload(struct api *a, const struct cfg *next);
+void api_reload(struct api *a, struct daemon *d, const struct cfg *next);

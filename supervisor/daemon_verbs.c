@@ -350,7 +350,7 @@ char *daemon_reload(struct daemon *d, uint64_t conn_id)
 		   diff.n_removed, diff.n_changed, diff.n_unchanged);
 	log_set_level(next.sup.log_level);
 	reopen_metrics(d, next.sup.metrics_listen);
-	api_reload(&d->api, &next);
+	api_reload(&d->api, d, &next);
 	warn_restart_only(&d->cfg.sup, &next.sup);
 	cfg_free(&d->cfg);
 	d->cfg = next;

@@ -34,10 +34,20 @@ static const struct {
 	const char *name;
 	int min_args, max_args;
 } verbs[CTL_VERB_COUNT] = {
-	[CTL_PING] = { "ping", 0, 0 },     [CTL_VERSION] = { "version", 0, 0 },
-	[CTL_STATUS] = { "status", 0, 1 }, [CTL_START] = { "start", 1, 1 },
-	[CTL_STOP] = { "stop", 1, 1 },     [CTL_RESTART] = { "restart", 1, 1 },
-	[CTL_RELOAD] = { "reload", 0, 0 }, [CTL_SHUTDOWN] = { "shutdown", 0, 0 },
+	[CTL_PING] = { "ping", 0, 0 },
+	[CTL_VERSION] = { "version", 0, 0 },
+	[CTL_STATUS] = { "status", 0, 1 },
+	[CTL_START] = { "start", 1, 1 },
+	[CTL_STOP] = { "stop", 1, 1 },
+	[CTL_RESTART] = { "restart", 1, 1 },
+	[CTL_RELOAD] = { "reload", 0, 0 },
+	[CTL_SHUTDOWN] = { "shutdown", 0, 0 },
+	/* allocate takes the rest of its line raw (req.raw), no words */
+	[CTL_ALLOCATE] = { "allocate", 0, 0 },
+	[CTL_RELEASE] = { "release", 1, 1 },
+	[CTL_EVENTS] = { "events", 0, 0 },
+	[CTL_DRAIN] = { "drain", 0, 1 },
+	[CTL_UNDRAIN] = { "undrain", 0, 0 },
 };
 
 static bool printable_word(const char *s)
@@ -87,10 +97,19 @@ static void check_parse(const uint8_t *data, size_t size)
 		FUZZ_CHECK(printable_word(req.argv[i]), "argument %d \"%s\"", i, req.argv[i]);
 		n += snprintf(text + n, sizeof(text) - (size_t)n, " %s", req.argv[i]);
 	}
+	if (req.verb == CTL_ALLOCATE) {
+		FUZZ_CHECK(memchr(req.raw, '\0', sizeof(req.raw)), "raw not terminated");
+		for (const char *p = req.raw; *p; p++)
+			FUZZ_CHECK((*p >= 0x20 && *p <= 0x7e) || *p == '\t', "raw byte 0x%02x",
+				   (unsigned char)*p);
+		if (req.raw[0])
+			n += snprintf(text + n, sizeof(text) - (size_t)n, " %s", req.raw);
+	}
 	/* What ringfleetctl would send for this request parses the same. */
 	memset(&again, 0, sizeof(again));
 	FUZZ_CHECK(ctl_parse_request(text, (size_t)n, &again, &err) == 0, "\"%s\" rejected", text);
 	FUZZ_CHECK(again.verb == req.verb && again.argc == req.argc, "\"%s\" reparsed", text);
+	FUZZ_CHECK(req.verb != CTL_ALLOCATE || strcmp(again.raw, req.raw) == 0, "raw reparsed");
 	for (int i = 0; i < req.argc; i++)
 		FUZZ_CHECK(strcmp(again.argv[i], req.argv[i]) == 0, "argument %d reparsed", i);
 	free(line);

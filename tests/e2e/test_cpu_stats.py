@@ -62,7 +62,14 @@ def main():
         idle = [s["idle"]["cpu_pct"] for s in during]
         print("cpu_pct under load: busy %s, idle %s" % (busy, idle))
         check(statistics.median(busy) > 0, "busy server shows no CPU under load: %s" % busy)
-        check(statistics.median(idle) < 0.5, "idle server shows CPU: %s" % idle)
+        # One clock tick (1/CLK_TCK s, 1% of a 1 s sample) is the
+        # resolution of /proc's CPU times: an idle worker that ticks at
+        # 50 Hz costs a fraction of one, so a sample shows 0%, 1% or, on a
+        # loaded machine, 2% (the sanitizer build's heavier ticks show 1%
+        # most seconds). More, or a sizeable part of the busy server's
+        # figure, is the busy server's CPU charged to the idle one.
+        check(statistics.median(idle) <= 2.01 and sum(idle) < sum(busy) / 2,
+              "idle server shows CPU: %s (busy %s)" % (idle, busy))
         check(sum(b > i for b, i in zip(busy, idle)) >= 3, "busy not above idle: %s vs %s" % (busy, idle))
         for s in during[-1].values():
             check_fields(s)

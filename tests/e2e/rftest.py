@@ -26,6 +26,7 @@ Tests run the real binaries on 127.0.0.1 with bounded timeouts:
                               common/slot.h's layout
 """
 
+import atexit
 import base64
 import ctypes
 import json
@@ -33,6 +34,7 @@ import mmap
 import os
 import select
 import selectors
+import shutil
 import signal
 import socket
 import struct
@@ -86,12 +88,62 @@ def bin_path(name):
 
 def game_path(name):
     """Path of test game module NAME (tests/games: rf_test_game()), built
-    next to the binaries."""
+    next to the binaries, in a place ringfleetd accepts (safe_module())."""
     d = os.environ.get("RF_BIN_DIR")
     check(d, "RF_BIN_DIR is not set (run through ctest)")
     path = os.path.join(os.path.dirname(d), "tests", "games", name + ".so")
     check(os.path.exists(path), f"{path}: not built")
-    return path
+    return safe_module(path)
+
+
+def path_unsafe(path):
+    """Why ringfleetd's module path rule (config/cfg_modpath.c) refuses
+    path, or None: it and every directory above it must be owned by root
+    or us and writable by nobody else."""
+    path = os.path.realpath(path)
+    while True:
+        st = os.stat(path)
+        if st.st_uid not in (0, os.geteuid()):
+            return f"{path} is owned by uid {st.st_uid}"
+        if st.st_mode & 0o022:
+            return f"{path} is writable by group or others"
+        if path == "/":
+            return None
+        path = os.path.dirname(path)
+
+
+_safe_dir = None
+
+
+def safe_module(path):
+    """path when the module path rule accepts it; else a copy in a fresh
+    0755 directory under the first place that passes the rule: the build
+    tree, the home directory, /run (as root). A build tree under /tmp
+    (world-writable) is refused by the rule, and modules are loaded from
+    where a real host keeps them. Skips the test when no place passes."""
+    global _safe_dir
+    if not path_unsafe(path):
+        return path
+    if _safe_dir is None:
+        build = os.path.dirname(os.path.abspath(os.environ.get("RF_BIN_DIR", ".")))
+        cands = [build, os.path.expanduser("~")] + (["/run"] if os.geteuid() == 0 else [])
+        why = []
+        for cand in cands:
+            bad = path_unsafe(cand) if os.path.isdir(cand) else f"{cand}: missing"
+            if bad:
+                why.append(bad)
+                continue
+            _safe_dir = tempfile.mkdtemp(prefix="rf-modules-", dir=cand)
+            os.chmod(_safe_dir, 0o755)
+            atexit.register(shutil.rmtree, _safe_dir, True)
+            break
+        else:
+            skip("no directory here passes the module path rule: " + "; ".join(why))
+    copy = os.path.join(_safe_dir, os.path.basename(path))
+    if not os.path.exists(copy):
+        shutil.copyfile(path, copy)
+        os.chmod(copy, 0o644)
+    return copy
 
 
 def free_port(kind=socket.SOCK_DGRAM, host=HOST):

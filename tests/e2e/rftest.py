@@ -115,31 +115,35 @@ def path_unsafe(path):
 _safe_dir = None
 
 
-def safe_module(path):
-    """path when the module path rule accepts it; else a copy in a fresh
-    0755 directory under the first place that passes the rule: the build
-    tree, the home directory, /run (as root). A build tree under /tmp
-    (world-writable) is refused by the rule, and modules are loaded from
-    where a real host keeps them. Skips the test when no place passes."""
+def safe_dir():
+    """A fresh 0755 directory (removed at exit) that ringfleetd's module
+    path rule accepts: under the build tree, else the home directory, else
+    (as root) /run. A build tree under /tmp (world-writable) is refused by
+    the rule. Skips the test when no place passes."""
     global _safe_dir
-    if not path_unsafe(path):
-        return path
     if _safe_dir is None:
         build = os.path.dirname(os.path.abspath(os.environ.get("RF_BIN_DIR", ".")))
         cands = [build, os.path.expanduser("~")] + (["/run"] if os.geteuid() == 0 else [])
         why = []
         for cand in cands:
             bad = path_unsafe(cand) if os.path.isdir(cand) else f"{cand}: missing"
-            if bad:
-                why.append(bad)
-                continue
-            _safe_dir = tempfile.mkdtemp(prefix="rf-modules-", dir=cand)
-            os.chmod(_safe_dir, 0o755)
-            atexit.register(shutil.rmtree, _safe_dir, True)
-            break
+            if not bad:
+                _safe_dir = tempfile.mkdtemp(prefix="rf-modules-", dir=cand)
+                os.chmod(_safe_dir, 0o755)
+                atexit.register(shutil.rmtree, _safe_dir, True)
+                break
+            why.append(bad)
         else:
             skip("no directory here passes the module path rule: " + "; ".join(why))
-    copy = os.path.join(_safe_dir, os.path.basename(path))
+    return _safe_dir
+
+
+def safe_module(path):
+    """path when the module path rule accepts it, else a copy of it in
+    safe_dir(): modules load from where a real host keeps them."""
+    if not path_unsafe(path):
+        return path
+    copy = os.path.join(safe_dir(), os.path.basename(path))
     if not os.path.exists(copy):
         shutil.copyfile(path, copy)
         os.chmod(copy, 0o644)

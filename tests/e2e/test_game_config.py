@@ -12,17 +12,17 @@
   refused whole: servers and pids unchanged.
 - drain_timeout_ms at or above stop_timeout_ms is refused, naming both.
 
-Module files live under the build tree: /tmp, world-writable, is exactly
-what the path check refuses.
+Module files live in rftest.safe_dir() (under the build tree, home or
+/run): /tmp, world-writable, is exactly what the path check refuses.
 """
 import os
 import shutil
-import stat
 import subprocess
 import tempfile
 import time
 
-from fleetlib import BIN, Daemon, binary, check, free_udp_ports, skip
+import rftest
+from fleetlib import Daemon, binary, check, free_udp_ports
 
 FAKE_WORKER = """#!/bin/sh
 # $1 = --check-game, $2 = PATH
@@ -153,23 +153,8 @@ def drain_vs_stop(tmp, ports):
     check(rc == 1 and out == want, "drain >= stop: %d %r" % (rc, out))
 
 
-def safe_dir(path):
-    """The rule of config/cfg_modpath.c, for the directories above path."""
-    while True:
-        st = os.stat(path)
-        if st.st_uid not in (0, os.geteuid()) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return False
-        if path == "/":
-            return True
-        path = os.path.dirname(path)
-
-
 def main():
-    base = os.path.dirname(os.path.realpath(BIN))
-    if not safe_dir(base):
-        skip("the build tree %s is not a safe place for modules (a directory above it is "
-             "writable by others)" % base)
-    tmp = tempfile.mkdtemp(prefix="rf-game-config-", dir=base)
+    tmp = tempfile.mkdtemp(prefix="rf-game-config-", dir=rftest.safe_dir())
     os.chmod(tmp, 0o755)
     try:
         ports = free_udp_ports(4)

@@ -96,6 +96,20 @@ def game_path(name):
     return safe_module(path)
 
 
+def sanitized():
+    """True in a sanitizer build (SANITIZE set in the build's CMake cache):
+    its processes start, run and exit several times slower."""
+    build = os.path.dirname(os.path.abspath(os.environ.get("RF_BIN_DIR", ".")))
+    try:
+        with open(os.path.join(build, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("SANITIZE:"):
+                    return bool(line.split("=", 1)[1].strip())
+    except OSError:
+        pass
+    return False
+
+
 def path_unsafe(path):
     """Why ringfleetd's module path rule (config/cfg_modpath.c) refuses
     path, or None: it and every directory above it must be owned by root

@@ -310,7 +310,14 @@ def http_allocate(api, out, i, barrier):
 def ctl_allocate(d, out, i, barrier):
     cmd = [binary("ringfleetctl"), "-s", d.sock, "--json", "allocate", "--meta", "n=%d" % i]
     barrier.wait()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    # The control socket takes 16 connections per uid (control.h): the
+    # rest are refused before any request is read, so they retry, as the
+    # HTTP side does on 429. A refused connection never allocates.
+    for _ in range(50):
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if "too many connections" not in p.stdout + p.stderr:
+            break
+        time.sleep(0.05)
     if p.returncode == 0:
         body = json.loads(p.stdout)
         out[i] = ("ok", body.get("name") or body["server"]["name"], 0)

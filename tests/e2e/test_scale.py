@@ -39,7 +39,12 @@ def check_big_config():
 def run_fleet():
     base = free_port_block(FLEET)
     ini = "[pool big]\nports = %d-%d\nrecv_buffers = 64\n" % (base, base + FLEET - 1)
-    with Daemon(ini, "max_per_cpu = %d\n" % FLEET) as d:
+    # Sanitized workers starting 200 at once on 2 cores can take longer
+    # than the 5 s start timeout (max(hang_timeout_ms, 5 s)) to be ready.
+    sup = "max_per_cpu = %d\n" % FLEET
+    if rftest.sanitized():
+        sup += "hang_timeout_ms = 15000\n"
+    with Daemon(ini, sup) as d:
         t0 = time.monotonic()
         st = d.wait_running(timeout=120)
         up = time.monotonic() - t0

@@ -35,33 +35,16 @@ import tempfile
 import threading
 import time
 
+import run_bench  # the same directory: its port and binary helpers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def find_bin(dirs, name):
-    for d in dirs:
-        p = os.path.join(d, name)
-        if os.access(p, os.X_OK):
-            return p
-    sys.exit("alloc_bench: %s not found in %s (build first, or --bin-dir)" % (name, dirs))
-
-
-def free_udp_block(n):
-    for _ in range(200):
-        base = random.randrange(20000, 60000 - n)
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    sys.exit("alloc_bench: no %d consecutive free UDP ports" % n)
+    p = run_bench.find_bin(dirs, name)
+    if not p:
+        sys.exit("alloc_bench: %s not found in %s (build first, or --bin-dir)" % (name, dirs))
+    return p
 
 
 def free_tcp_port():
@@ -188,7 +171,7 @@ def run_front(front, ctl, api, args, probe, pid):
 
 
 def start_daemon(args, tmp, bins):
-    base = free_udp_block(args.servers)
+    base = run_bench.free_ports(args.servers)
     port = free_tcp_port()
     token = "%032x" % random.getrandbits(128)
     tfile = os.path.join(tmp, "api.token")

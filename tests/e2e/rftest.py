@@ -26,6 +26,7 @@ Tests run the real binaries on 127.0.0.1 with bounded timeouts:
                               common/slot.h's layout
 """
 
+import argparse
 import atexit
 import base64
 import ctypes
@@ -94,6 +95,28 @@ def game_path(name):
     path = os.path.join(os.path.dirname(d), "tests", "games", name + ".so")
     check(os.path.exists(path), f"{path}: not built")
     return safe_module(path)
+
+
+def run_scenarios(scenarios, mmsg_only=(), default_backend=None):
+    """The main() of a worker test script: --backend io_uring|mmsg (skipped
+    when io_uring is disabled), --only NAME (repeatable), then each
+    scenario t_NAME(backend) with its docstring's first line logged.
+    mmsg_only: backend-independent scenarios, run once, in the mmsg run."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backend", choices=["io_uring", "mmsg"], default=default_backend,
+                    required=default_backend is None)
+    ap.add_argument("--only", action="append", help="run only this scenario (repeatable)")
+    args = ap.parse_args()
+    if args.backend == "io_uring" and io_uring_disabled() == 2:
+        skip("kernel.io_uring_disabled = 2")
+    todo = list(scenarios) + (list(mmsg_only) if args.backend == "mmsg" else [])
+    chosen = [s for s in todo if not args.only or s.__name__[2:] in args.only]
+    for s in chosen:
+        t0 = time.monotonic()
+        log(f"{s.__name__[2:]}: {s.__doc__.splitlines()[0]}")
+        s(args.backend)
+        log(f"{s.__name__[2:]}: ok ({time.monotonic() - t0:.1f} s)")
+    log(f"all {len(chosen)} scenarios passed ({args.backend})")
 
 
 def sanitized():

@@ -8,7 +8,6 @@ reads the game area of its slot.
     test_game.py --backend io_uring|mmsg [--only NAME]...
 """
 
-import argparse
 import os
 import signal
 import sys
@@ -252,20 +251,7 @@ MMSG_ONLY = [t_bad_module]
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--backend", choices=["io_uring", "mmsg"], required=True)
-    ap.add_argument("--only", action="append", help="run only this scenario (repeatable)")
-    args = ap.parse_args()
-    if args.backend == "io_uring" and rt.io_uring_disabled() == 2:
-        rt.skip("kernel.io_uring_disabled = 2")
-    scenarios = SCENARIOS + (MMSG_ONLY if args.backend == "mmsg" else [])
-    chosen = [s for s in scenarios if not args.only or s.__name__[2:] in args.only]
-    for s in chosen:
-        t0 = time.monotonic()
-        rt.log(f"{s.__name__[2:]}: {s.__doc__.splitlines()[0]}")
-        s(args.backend)
-        rt.log(f"{s.__name__[2:]}: ok ({time.monotonic() - t0:.1f} s)")
-    rt.log(f"all {len(chosen)} scenarios passed ({args.backend})")
+    rt.run_scenarios(SCENARIOS, MMSG_ONLY)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ session_idle_s).
     test_game_session.py [--backend io_uring|mmsg] [--only NAME]...
 """
 
-import argparse
 import os
 import signal
 import sys
@@ -125,19 +124,7 @@ SCENARIOS = [t_allocated, t_relay_idle]
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--backend", choices=["io_uring", "mmsg"], default="mmsg")
-    ap.add_argument("--only", action="append", help="run only this scenario (repeatable)")
-    args = ap.parse_args()
-    if args.backend == "io_uring" and rt.io_uring_disabled() == 2:
-        rt.skip("kernel.io_uring_disabled = 2")
-    chosen = [s for s in SCENARIOS if not args.only or s.__name__[2:] in args.only]
-    for s in chosen:
-        t0 = time.monotonic()
-        rt.log(f"{s.__name__[2:]}: {s.__doc__.splitlines()[0]}")
-        s(args.backend)
-        rt.log(f"{s.__name__[2:]}: ok ({time.monotonic() - t0:.1f} s)")
-    rt.log(f"all {len(chosen)} scenarios passed ({args.backend})")
+    rt.run_scenarios(SCENARIOS, default_backend="mmsg")
 
 
 if __name__ == "__main__":

@@ -46,41 +46,6 @@ def must(cmd, what, **kw):
     return p
 
 
-def unsafe(path):
-    """Why path fails the module path rule (docs/game-api.md,
-    Configuration): it and every directory above it owned by root or us,
-    writable by nobody else. None when it passes."""
-    p = os.path.realpath(path)
-    while True:
-        st = os.lstat(p)
-        if st.st_uid not in (0, os.geteuid()):
-            return "%s is owned by uid %d" % (p, st.st_uid)
-        if st.st_mode & 0o022:
-            return "%s is writable by group or others (mode %o)" % (p, st.st_mode & 0o7777)
-        if p == "/":
-            return None
-        p = os.path.dirname(p)
-
-
-def safe_dir(build_dir):
-    """A fresh directory the module path rule accepts: under the build
-    tree, else the home directory, else (as root) /run. /tmp and /var/tmp
-    are world-writable, which the rule refuses."""
-    tried = []
-    cands = [build_dir, os.path.expanduser("~")] + (["/run"] if os.geteuid() == 0 else [])
-    for cand in cands:
-        if not os.path.isdir(cand):
-            continue
-        why = unsafe(cand)
-        if why:
-            tried.append(why)
-            continue
-        d = tempfile.mkdtemp(prefix="rf-game-", dir=cand)
-        os.chmod(d, 0o755)
-        return d
-    skip("no directory here passes the module path rule: " + "; ".join(tried))
-
-
 class GameTest:
     def __init__(self):
         self.bin_dir = os.environ.get("RF_BIN_DIR")
@@ -141,7 +106,8 @@ class GameTest:
         src = os.path.join(self.tmp, "mygame")
         os.mkdir(src)
         shutil.copy(os.path.join(self.src_dir, "tests/package/mygame.c"), src)
-        self.safe = safe_dir(self.build_dir)
+        self.safe = tempfile.mkdtemp(prefix="rf-game-", dir=rftest.safe_dir())
+        os.chmod(self.safe, 0o755)
         self.module = os.path.join(self.safe, "mygame.so")
         cc = os.environ.get("CC", "cc")
         env = {k: v for k, v in os.environ.items()
@@ -152,7 +118,7 @@ class GameTest:
         cmd += cflags.split() + ["-o", self.module]
         must(cmd, "building the module", cwd=src, env=env)
         os.chmod(self.module, 0o644)
-        why = unsafe(self.module)
+        why = rftest.path_unsafe(self.module)
         check(why is None, "the module path fails the path rule: %s" % why)
         log("built %s with %s" % (self.module, cflags))
 

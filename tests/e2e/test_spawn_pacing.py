@@ -10,37 +10,25 @@ tick at 10 Hz so that the test measures the supervisor, not whether the
 CPUs can carry the workers."""
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import time
 
+import rftest
 from fleetlib import Daemon, check, free_port_block, pid_alive, wait_for
 
-
-
-def sanitized():
-    build_dir = os.path.dirname(os.path.abspath(os.environ.get("RF_BIN_DIR", ".")))
-    try:
-        with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
-            m = re.search(r"^SANITIZE:\w+=(.*)$", f.read(), re.M)
-    except OSError:
-        return False
-    return bool(m and m.group(1).strip())
-
-
-SERVERS = int(os.environ.get("RF_PACING_SERVERS", "100" if sanitized() else "400"))
+SERVERS = int(os.environ.get("RF_PACING_SERVERS", "100" if rftest.sanitized() else "400"))
 # 18 s before spawns were paced; a sanitizer build forks and execs several
 # times slower, and shares the host with the rest of the suite.
-PING_MAX_S = 2.0 if sanitized() else 1.0
+PING_MAX_S = 2.0 if rftest.sanitized() else 1.0
 # A sanitized worker's exit runs LeakSanitizer over its heap: a hundred of
 # them at once on 2 cores take longer than 5 s, and one killed mid-scan
 # leaves a partial report that fails the sanitizer pass.
-STOP_TIMEOUT_MS = 15000 if sanitized() else 5000
+STOP_TIMEOUT_MS = 15000 if rftest.sanitized() else 5000
 # Reaping hundreds of exits on a loaded host; a sanitizer build also runs
 # LeakSanitizer in every exiting process.
-STOP_SLACK_S = 10.0 if sanitized() else 3.0
+STOP_SLACK_S = 10.0 if rftest.sanitized() else 3.0
 
 
 def ask(d, line, timeout=30):

@@ -202,11 +202,11 @@ static json_t *per_cpu(const struct fleet *f)
 	return a;
 }
 
-json_t *status_ref_build(const struct fleet *f, const struct status_info *info,
-			 const char *pattern, uint64_t now, size_t *matched);
+json_t *status_ref_build(const struct fleet *f, const struct status_info *info, const char *pattern,
+			 uint64_t now, size_t *matched);
 
-json_t *status_ref_build(const struct fleet *f, const struct status_info *info,
-			 const char *pattern, uint64_t now, size_t *matched)
+json_t *status_ref_build(const struct fleet *f, const struct status_info *info, const char *pattern,
+			 uint64_t now, size_t *matched)
 {
 	json_t *servers = json_array(), *body;
 

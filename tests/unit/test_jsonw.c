@@ -107,9 +107,13 @@ static void test_invalid_utf8(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{ "a\xff" "b", "{\"k\":\"a\xef\xbf\xbd" "b\"}" },
-		{ "\xc0\xaf", "{\"k\":\"\xef\xbf\xbd\xef\xbf\xbd\"}" },      /* overlong */
-		{ "\xed\xa0\x80", "{\"k\":\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"}" }, /* surrogate */
+		{ "a\xff"
+		  "b",
+		  "{\"k\":\"a\xef\xbf\xbd"
+		  "b\"}" },
+		{ "\xc0\xaf", "{\"k\":\"\xef\xbf\xbd\xef\xbf\xbd\"}" }, /* overlong */
+		{ "\xed\xa0\x80",
+		  "{\"k\":\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"}" },   /* surrogate */
 		{ "x\xe2\x82", "{\"k\":\"x\xef\xbf\xbd\xef\xbf\xbd\"}" }, /* cut short */
 	};
 
@@ -135,9 +139,29 @@ static void test_integers(void **state)
 static void test_reals(void **state)
 {
 	static const double cases[] = {
-		0.0,	 -0.0,	  1.0,	  -1.5,	    0.1,      1.0 / 3.0, 100.0,	  1e15,	   1e16,
-		1e17,	 1e20,	  1e100,  1.5e300,  1e-5,     1e-7,	 1.23e-300, DBL_MAX, DBL_MIN,
-		4.99812, 12345.6, 7.7e21, -2.5e-10, 123456789012345678.0,
+		0.0,
+		-0.0,
+		1.0,
+		-1.5,
+		0.1,
+		1.0 / 3.0,
+		100.0,
+		1e15,
+		1e16,
+		1e17,
+		1e20,
+		1e100,
+		1.5e300,
+		1e-5,
+		1e-7,
+		1.23e-300,
+		DBL_MAX,
+		DBL_MIN,
+		4.99812,
+		12345.6,
+		7.7e21,
+		-2.5e-10,
+		123456789012345678.0,
 	};
 
 	(void)state;
@@ -226,8 +250,8 @@ static void test_large(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_strings),	  cmocka_unit_test(test_invalid_utf8),
-		cmocka_unit_test(test_integers),  cmocka_unit_test(test_reals),
+		cmocka_unit_test(test_strings),    cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_integers),   cmocka_unit_test(test_reals),
 		cmocka_unit_test(test_not_finite), cmocka_unit_test(test_nesting),
 		cmocka_unit_test(test_large),
 	};

@@ -20,8 +20,8 @@
 #include "supervisor/session.h"
 #include "supervisor/status.h"
 
-json_t *status_ref_build(const struct fleet *f, const struct status_info *info,
-			 const char *pattern, uint64_t now, size_t *matched);
+json_t *status_ref_build(const struct fleet *f, const struct status_info *info, const char *pattern,
+			 uint64_t now, size_t *matched);
 
 #define N 3
 #define NOW (1000 * RF_NSEC_PER_SEC + 123456789ull)

@@ -224,13 +224,26 @@ void jsonw_str(struct jsonw *w, const char *key, const char *val)
 	put_string(w, val ? val : "");
 }
 
+/* Decimal digits of n, ending at end (exclusive); returns the start.
+ * By hand: snprintf was a third of a `status` reply's cost. */
+static char *digits(char *end, unsigned long long n)
+{
+	do
+		*--end = (char)('0' + n % 10);
+	while (n /= 10);
+	return end;
+}
+
 void jsonw_int(struct jsonw *w, const char *key, long long val)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%lld", val);
+	char num[24], *end = num + sizeof(num), *p;
+	unsigned long long mag = val < 0 ? 0ull - (unsigned long long)val : (unsigned long long)val;
 
+	p = digits(end, mag);
+	if (val < 0)
+		*--p = '-';
 	member(w, key);
-	put(w, num, (size_t)n);
+	put(w, p, (size_t)(end - p));
 }
 
 void jsonw_real(struct jsonw *w, const char *key, double val)
@@ -240,6 +253,17 @@ void jsonw_real(struct jsonw *w, const char *key, double val)
 
 	if (!isfinite(val)) {
 		jsonw_null(w, key);
+		return;
+	}
+	/* A whole number below 1e15 prints as its digits under %.17g, and
+	 * jansson adds ".0": the common 0.0 skips printf. */
+	if (val >= 0 && val < 1e15 && !signbit(val) && (double)(unsigned long long)val == val) {
+		char *end = num + sizeof(num) - 2, *p = digits(end, (unsigned long long)val);
+
+		end[0] = '.';
+		end[1] = '0';
+		member(w, key);
+		put(w, p, (size_t)(end + 2 - p));
 		return;
 	}
 	n = snprintf(num, sizeof(num) - 2, "%.17g", val);

@@ -129,7 +129,8 @@ static void test_invalid_utf8(void **state)
 
 static void test_integers(void **state)
 {
-	static const long long cases[] = { 0, 1, -1, 42, 4294967296LL, LLONG_MAX, LLONG_MIN };
+	static const long long cases[] = { 0,   1,  -1,           9,         10,
+					   -10, 42, 4294967296LL, LLONG_MAX, LLONG_MIN };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -139,29 +140,21 @@ static void test_integers(void **state)
 static void test_reals(void **state)
 {
 	static const double cases[] = {
-		0.0,
-		-0.0,
-		1.0,
-		-1.5,
-		0.1,
-		1.0 / 3.0,
-		100.0,
-		1e15,
-		1e16,
-		1e17,
-		1e20,
-		1e100,
-		1.5e300,
-		1e-5,
-		1e-7,
-		1.23e-300,
-		DBL_MAX,
-		DBL_MIN,
-		4.99812,
-		12345.6,
-		7.7e21,
-		-2.5e-10,
-		123456789012345678.0,
+		0.0,          2.0,
+		-7.0,         123456.0,
+		4294967296.0, 999999999999999.0,
+		1e15 + 2,     0.5e-323, /* subnormal */
+		-0.0,         1.0,
+		-1.5,         0.1,
+		1.0 / 3.0,    100.0,
+		1e15,         1e16,
+		1e17,         1e20,
+		1e100,        1.5e300,
+		1e-5,         1e-7,
+		1.23e-300,    DBL_MAX,
+		DBL_MIN,      4.99812,
+		12345.6,      7.7e21,
+		-2.5e-10,     123456789012345678.0,
 	};
 
 	(void)state;

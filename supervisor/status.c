@@ -90,12 +90,12 @@ static void game(struct jsonw *w, const struct server *s, bool alive)
 	for (unsigned i = 0; alive && i < v.n_values; i++) {
 		unsigned j, last = i;
 
-		for (j = 0; j < i && strcmp(v.value_name[j], v.value_name[i]); j++)
+		for (j = 0; j < i && strcmp(v.value_name[j], v.value_name[i]) != 0; j++)
 			;
 		if (j < i)
 			continue; /* written at its first place */
 		for (j = i + 1; j < v.n_values; j++)
-			if (!strcmp(v.value_name[j], v.value_name[i]))
+			if (strcmp(v.value_name[j], v.value_name[i]) == 0)
 				last = j;
 		jsonw_int(w, v.value_name[i], (long long)v.value[last]);
 	}

@@ -111,6 +111,31 @@ static double get_rss(const struct fleet *f, const struct server *s)
 	return s->pid > 0 ? (double)s->rss_kb * 1024.0 : 0;
 }
 
+static void put_u64(FILE *o, unsigned long long n)
+{
+	char digits[24], *p = digits + sizeof(digits);
+
+	*--p = '\0';
+	do
+		*--p = (char)('0' + n % 10);
+	while (n /= 10);
+	fputs(p, o);
+}
+
+/* name{server="server",reason="reason"} v: by pieces, as per_server(). */
+static void drop(FILE *o, const char *name, const char *server, const char *reason,
+		 unsigned long long v)
+{
+	fputs(name, o);
+	fputs("{server=\"", o);
+	fputs(server, o);
+	fputs("\",reason=\"", o);
+	fputs(reason, o);
+	fputs("\"} ", o);
+	put_u64(o, v);
+	fputc('\n', o);
+}
+
 static void drops(FILE *o, const struct fleet *fl)
 {
 	static const struct family f = { "ringfleet_server_dropped_packets_total", "counter",
@@ -121,18 +146,12 @@ static void drops(FILE *o, const struct fleet *fl)
 		const struct rf_slot_stats *st = &fl->srv[i]->slot->stats;
 		const char *n = fl->srv[i]->cfg.name;
 
-		fprintf(o, "%s{server=\"%s\",reason=\"truncated\"} %llu\n", f.name, n,
-			(unsigned long long)RF_LOAD(st->drop_truncated));
-		fprintf(o, "%s{server=\"%s\",reason=\"max_clients\"} %llu\n", f.name, n,
-			(unsigned long long)RF_LOAD(st->drop_max_clients));
-		fprintf(o, "%s{server=\"%s\",reason=\"no_buffer\"} %llu\n", f.name, n,
-			(unsigned long long)RF_LOAD(st->drop_no_buffer));
-		fprintf(o, "%s{server=\"%s\",reason=\"send\"} %llu\n", f.name, n,
-			(unsigned long long)RF_LOAD(st->drop_send));
-		fprintf(o, "%s{server=\"%s\",reason=\"flood\"} %llu\n", f.name, n,
-			(unsigned long long)RF_LOAD(st->drop_flood));
-		fprintf(o, "%s{server=\"%s\",reason=\"unadmitted\"} %llu\n", f.name, n,
-			(unsigned long long)RF_LOAD(st->drop_unadmitted));
+		drop(o, f.name, n, "truncated", RF_LOAD(st->drop_truncated));
+		drop(o, f.name, n, "max_clients", RF_LOAD(st->drop_max_clients));
+		drop(o, f.name, n, "no_buffer", RF_LOAD(st->drop_no_buffer));
+		drop(o, f.name, n, "send", RF_LOAD(st->drop_send));
+		drop(o, f.name, n, "flood", RF_LOAD(st->drop_flood));
+		drop(o, f.name, n, "unadmitted", RF_LOAD(st->drop_unadmitted));
 	}
 }
 
@@ -194,8 +213,14 @@ static void tick_histogram(FILE *o, const struct fleet *fl)
 
 		for (int b = 0; b < RF_TICK_HIST_BUCKETS - 1; b++) {
 			cum += RF_LOAD(st->tick_hist[b]);
-			fprintf(o, "%s_bucket{server=\"%s\",le=\"%s\"} %llu\n", f.name, n, le[b],
-				cum);
+			fputs(f.name, o);
+			fputs("_bucket{server=\"", o);
+			fputs(n, o);
+			fputs("\",le=\"", o);
+			fputs(le[b], o);
+			fputs("\"} ", o);
+			put_u64(o, cum);
+			fputc('\n', o);
 		}
 		cum += RF_LOAD(st->tick_hist[RF_TICK_HIST_BUCKETS - 1]);
 		fprintf(o, "%s_bucket{server=\"%s\",le=\"+Inf\"} %llu\n", f.name, n, cum);

@@ -49,6 +49,7 @@ rf_e2e_test(e2e_events test_events.py TIMEOUT 240)
 rf_e2e_test(e2e_drain test_drain.py TIMEOUT 180)
 # Sessions and allocation (issue 13).
 rf_e2e_test(e2e_sessions_basic test_sessions.py TIMEOUT 180 ARGS basic)
+rf_e2e_test(e2e_sessions_self_reset test_sessions.py TIMEOUT 120 ARGS self_reset)
 rf_e2e_test(e2e_sessions_concurrent test_sessions.py TIMEOUT 240 ARGS concurrent)
 # 100 workers at once, as e2e_api: alone.
 set_tests_properties(e2e_sessions_concurrent PROPERTIES RUN_SERIAL TRUE)

@@ -11,9 +11,10 @@ For each N one ringfleetd is started from a temporary directory with a
              socket, polled every 0.2 s) lists N servers, every one
              `running`
   idle CPU   CPU time (/proc/PID/task/TID/schedstat) over --idle-s
-             seconds, after --settle-s of quiet: the whole tree (ringfleetd and every worker present
-             at both ends of the window) and ringfleetd alone, in % of one
-             core; nothing else talks to ringfleetd meanwhile
+             seconds, after --settle-s of quiet: the whole tree (ringfleetd
+             and every worker thread present at both ends of the window)
+             and ringfleetd alone, in % of one core; nothing else talks to
+             ringfleetd meanwhile
   status     --requests `status` requests, one after the other, on one
              control connection: send to the whole reply line, p50/p99
   /metrics   --requests GET /metrics on one keep-alive connection: send to

@@ -45,6 +45,7 @@ import http.client
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -181,6 +182,7 @@ class Fleet:
         self.proc = subprocess.Popen([ringfleetd, "-c", self.conf], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         self.ctl = None
+        self.ctl_lost = 0
 
     def write_conf(self, extra):
         a = self.args
@@ -210,24 +212,38 @@ class Fleet:
                 time.sleep(0.05)
         die("no control socket within %d s" % timeout)
 
-    def status(self):
-        r = self.ctl.call("status")
+    def status(self, retries=0):
+        """status on the control connection; with retries, a connection
+        lost mid-reply is opened again (ringfleetd closes one that has not
+        taken its reply within 10 s of the request, which a saturated host
+        can make happen to a status of a megabyte)."""
+        for attempt in range(retries + 1):
+            try:
+                r = self.ctl.call("status")
+                break
+            except (OSError, ValueError) as e:
+                self.alive()
+                if attempt == retries:
+                    die("status failed: %s" % e)
+                self.ctl_lost += 1
+                self.ctl.close()
+                self.ctl = Ctl(self.sock)
         if not r.get("ok"):
             die("status failed: %s" % r)
         return r
 
     def wait_running(self, timeout):
-        """Seconds from spawning ringfleetd until all n servers run."""
+        """(seconds from spawning ringfleetd until all n servers run, or
+        None at the timeout; the last status)."""
         self.connect(timeout)
         deadline = self.t0 + timeout
         while True:
-            st = self.status()
+            st = self.status(retries=5)
             states = [s["state"] for s in st["servers"]]
             if len(states) == self.n and all(s == "running" for s in states):
                 return time.monotonic() - self.t0, st
             if time.monotonic() > deadline:
-                die("%d servers: %d of %d running after %d s"
-                    % (self.n, states.count("running"), len(states), timeout))
+                return None, st
             self.alive()
             time.sleep(0.2)
 
@@ -370,12 +386,24 @@ def measure_first(fleet, k):
     return lat, lost
 
 
+def restarts(st):
+    return sum(s["restarts"] for s in st["servers"])
+
+
 def run_one(n, args, ringfleetd):
     ms = 1000.0
     fleet = Fleet(n, args, ringfleetd)
     row = {"servers": n}
     try:
         row["start_s"], st = fleet.wait_running(args.start_timeout)
+        if row["start_s"] is None:
+            running = sum(1 for s in st["servers"] if s["state"] == "running")
+            row["failed"] = ("%d of %d running after %.0f s, %d restarts, %d status replies cut"
+                             % (running, n, args.start_timeout, restarts(st), fleet.ctl_lost))
+            print("scale_bench: %d servers: %s (log %s)" % (n, row["failed"], fleet.log.name),
+                  file=sys.stderr)
+            row["stop_s"] = fleet.stop()
+            return row
         before = pids_of(st)
         time.sleep(args.settle_s)
         row["idle_cpu_tree_pct"], row["idle_cpu_daemon_pct"], row["idle_workers_seen"] = \
@@ -399,12 +427,15 @@ def run_one(n, args, ringfleetd):
         row["first_dgram_max_ms"] = max(lat) * ms if lat else float("nan")
         row["first_dgram_lost"] = lost
         row["tick_ms"] = 1000.0 / args.tick_hz
+        row["restarts"] = restarts(fleet.status(retries=5))
+        row["status_cut"] = fleet.ctl_lost
         fleet.ctl.close()
         row["stop_s"] = fleet.stop()
     finally:
         if fleet.proc.poll() is None:
             fleet.proc.kill()
             fleet.proc.wait()
+    shutil.rmtree(fleet.tmp, ignore_errors=True)  # kept (with its log) when it failed
     return row
 
 
@@ -424,6 +455,7 @@ COLUMNS = [
     ("daemon_fds", "ringfleetd fds", "%d"),
     ("first_dgram_p50_ms", "1st datagram p50 ms", "%.1f"),
     ("first_dgram_max_ms", "1st datagram max ms", "%.1f"),
+    ("restarts", "restarts", "%d"),
     ("stop_s", "stop s", "%.1f"),
 ]
 
@@ -432,8 +464,17 @@ def table(rows):
     out = ["| " + " | ".join(c[1] for c in COLUMNS) + " |",
            "|" + "---|" * len(COLUMNS)]
     for r in rows:
-        out.append("| " + " | ".join(fmt % r[k] for k, _, fmt in COLUMNS) + " |")
+        out.append("| " + " | ".join(fmt % r[k] if r.get(k) is not None else "-"
+                                     for k, _, fmt in COLUMNS) + " |")
+    for r in rows:
+        if "failed" in r:
+            out.append("")
+            out.append("%d servers did not all start: %s." % (r["servers"], r["failed"]))
     return "\n".join(out)
+
+
+def nan_if_none(v):
+    return float("nan") if v is None else v
 
 
 def plot(rows, path, title):
@@ -461,7 +502,7 @@ def plot(rows, path, title):
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
     for ax, (ttl, series) in zip(axes.flat, panels):
         for key, label in series:
-            ax.plot(n, [r[key] for r in rows], marker="o", label=label,
+            ax.plot(n, [nan_if_none(r.get(key)) for r in rows], marker="o", label=label,
                     linestyle="--" if key == "tick_ms" else "-")
         ax.set_title(ttl)
         ax.set_xlabel("servers")
@@ -485,7 +526,8 @@ def parse_args():
     ap.add_argument("--first-servers", type=int, default=10,
                     help="idle servers that get a first datagram")
     ap.add_argument("--tick-hz", type=int, default=50)
-    ap.add_argument("--start-timeout", type=float, default=300)
+    ap.add_argument("--start-timeout", type=float, default=120,
+                    help="a fleet not all running by then is reported as failed")
     ap.add_argument("--bin-dir", action="append", default=None)
     ap.add_argument("--json-out", help="write the figures as JSON")
     ap.add_argument("--plot", help="draw the figures against N into this image (matplotlib)")

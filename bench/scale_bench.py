@@ -212,6 +212,12 @@ class Fleet:
                 time.sleep(0.05)
         die("no control socket within %d s" % timeout)
 
+    def fresh(self):
+        """A new control connection: ringfleetd closes one left without a
+        request for 10 s (the idle window is longer)."""
+        self.ctl.close()
+        self.ctl = Ctl(self.sock)
+
     def status(self, retries=0):
         """status on the control connection; with retries, a connection
         lost mid-reply is opened again (ringfleetd closes one that has not
@@ -408,11 +414,13 @@ def run_one(n, args, ringfleetd):
         time.sleep(args.settle_s)
         row["idle_cpu_tree_pct"], row["idle_cpu_daemon_pct"], row["idle_workers_seen"] = \
             measure_idle_cpu(fleet.proc.pid, args.idle_s)
+        fleet.fresh()
         lat = measure_status(fleet, args.requests)
         row["status_p50_ms"], row["status_p99_ms"] = statistics.median(lat) * ms, pct(lat, 99) * ms
         row["status_bytes"] = len(json.dumps(fleet.status()))
         lat = measure_metrics(fleet.metrics_port, args.requests, n)
         row["metrics_p50_ms"], row["metrics_p99_ms"] = statistics.median(lat) * ms, pct(lat, 99) * ms
+        fleet.fresh()
         add, rm = measure_reload(fleet, before)
         row["reload_add_ms"], row["reload_remove_ms"] = add * ms, rm * ms
         pid = fleet.proc.pid
@@ -427,6 +435,7 @@ def run_one(n, args, ringfleetd):
         row["first_dgram_max_ms"] = max(lat) * ms if lat else float("nan")
         row["first_dgram_lost"] = lost
         row["tick_ms"] = 1000.0 / args.tick_hz
+        fleet.fresh()
         row["restarts"] = restarts(fleet.status(retries=5))
         row["status_cut"] = fleet.ctl_lost
         fleet.ctl.close()

@@ -6,7 +6,7 @@ relaying, no healthy worker taken for hung, a reload adding one server
 and one removing it again disturbing no other (every other worker keeps
 its pid), and shutdown working at that size.
 
-N is RF_SCALE_SERVERS, else 300 (100 in a sanitizer build): 1,000
+N is RF_SCALE_SERVERS, else 200 (100 in a sanitizer build): 1,000
 servers of today's always-ticking workers saturate a loaded 2-core CI
 machine, so the default suite runs fewer. The full size:
   RF_SCALE_SERVERS=1000 ctest --test-dir build -L scale
@@ -24,7 +24,7 @@ import time
 import rftest
 from fleetlib import Daemon, binary, check, fail, free_port_block, pid_alive, skip, wait_for
 
-FLEET = int(os.environ.get("RF_SCALE_SERVERS") or (100 if rftest.sanitized() else 300))
+FLEET = int(os.environ.get("RF_SCALE_SERVERS") or (100 if rftest.sanitized() else 200))
 # All running within this: generous for a loaded 2-core machine (the
 # benchmark's target, 10 s for 1,000 on a quiet one, is not a test's).
 START_BOUND_S = (30 + 0.15 * FLEET) * (3 if rftest.sanitized() else 1)

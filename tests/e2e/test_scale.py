@@ -142,11 +142,13 @@ def run_fleet():
     # idle workers sleep each one ticking costs CPU (0.25% of a core at
     # 50 Hz): 1,000 of them at 50 Hz would saturate a 2-core machine.
     ini = "[pool big]\nports = %d-%d\nrecv_buffers = 64\ntick_hz = 10\n" % (base, base + FLEET - 1)
-    # Sanitized workers starting at once on 2 cores can take longer
-    # than the 5 s start timeout (max(hang_timeout_ms, 5 s)) to be ready.
-    sup = "max_per_cpu = %d\n" % (FLEET + 1)
-    if rftest.sanitized():
-        sup += "hang_timeout_ms = 15000\n"
+    # Hundreds of workers starting at once on a loaded 2-core machine (and
+    # sanitized ones more so) can take longer than the 5 s start timeout
+    # (max(hang_timeout_ms, 5 s)) to be ready, and one starved of CPU for
+    # over 2 s was taken for hung at 1,000 (issue 15): hang detection is
+    # e2e_stall's and e2e_worker's to test, not this one's.
+    sup = "max_per_cpu = %d\nhang_timeout_ms = %d\n" % (FLEET + 1,
+                                                        15000 if rftest.sanitized() else 10000)
     with Daemon(ini, sup) as d:
         up, st = wait_all_running(d, START_BOUND_S)
         check(len(st["servers"]) == FLEET, "%d servers" % len(st["servers"]))
@@ -156,11 +158,14 @@ def run_fleet():
         # taken for hung (a worker ticking mid-round once looked 2^64 ns old).
         time.sleep(3.5)
         t1 = time.monotonic()
-        rc, out, _ = d.ctl("--json", "status", timeout=60)
+        rc, out, err = d.ctl("--json", "status", timeout=60)
         status_ms = (time.monotonic() - t1) * 1e3
-        check(rc == 0 and len(json.loads(out)["servers"]) == FLEET, "status at scale")
-        restarted = [s["name"] for s in json.loads(out)["servers"] if s["restarts"]]
-        check(not restarted, "healthy workers restarted: %s" % restarted[:5])
+        check(rc in (0, 3) and out, "status at scale: exit %d: %s" % (rc, err))
+        now = json.loads(out)["servers"]
+        check(len(now) == FLEET, "status listed %d servers of %d" % (len(now), FLEET))
+        restarted = [s["name"] for s in now if s["pid"] != pids[s["name"]]]
+        check(not restarted and rc == 0, "healthy workers restarted since all were running: %s\n%s"
+              % (restarted[:5], d.log_text()[-2000:]))
         reload_ms = check_reload(d, ini, sup, base, pids)
         with open("/proc/%d/status" % d.proc.pid) as f:
             rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))

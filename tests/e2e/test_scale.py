@@ -62,11 +62,12 @@ def raise_fd_limit():
 
 def wait_all_running(d, bound):
     """Seconds until status lists FLEET servers, all running; polled
-    every 0.5 s (a status of 1,000 servers is a megabyte)."""
+    every 0.5 s. A status of 1,000 servers is a megabyte: ringfleetctl
+    gets 60 s, not its default 5 s, on a loaded machine."""
     t0 = time.monotonic()
     last = None
     while time.monotonic() - t0 < bound:
-        rc, out, _ = d.ctl("--json", "status", timeout=60)
+        rc, out, _ = d.ctl("--json", "-t", "60", "status", timeout=90)
         if rc == 0:
             return time.monotonic() - t0, json.loads(out)
         if rc == 3 and out:
@@ -123,7 +124,9 @@ def check_reload(d, ini, sup, base, pids):
         check(r.get("added" if extra else "removed") == ["extra"] and not r.get("changed")
               and not r.get("added" if not extra else "removed") and r.get("unchanged") == FLEET,
               "reload reply: " + out[:500])
-        now = {s["name"]: s for s in d.status()["servers"]}
+        rc, out, err = d.ctl("--json", "-t", "60", "status", timeout=90)
+        check(rc in (0, 3) and out, "status after reload: exit %d: %s" % (rc, err))
+        now = {s["name"]: s for s in json.loads(out)["servers"]}
         moved = [n for n, p in pids.items() if now.get(n, {}).get("pid") != p]
         check(not moved, "a reload %s one server restarted %d others, e.g. %s"
               % ("adding" if extra else "removing", len(moved), moved[:5]))
@@ -158,7 +161,7 @@ def run_fleet():
         # taken for hung (a worker ticking mid-round once looked 2^64 ns old).
         time.sleep(3.5)
         t1 = time.monotonic()
-        rc, out, err = d.ctl("--json", "status", timeout=60)
+        rc, out, err = d.ctl("--json", "-t", "60", "status", timeout=90)
         status_ms = (time.monotonic() - t1) * 1e3
         check(rc in (0, 3) and out, "status at scale: exit %d: %s" % (rc, err))
         now = json.loads(out)["servers"]

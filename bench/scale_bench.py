@@ -406,6 +406,7 @@ def run_one(n, args, ringfleetd):
         row["start_s"], st = fleet.wait_running(args.start_timeout)
         if row["start_s"] is None:
             running = sum(1 for s in st["servers"] if s["state"] == "running")
+            row["start_timeout_s"] = args.start_timeout
             row["failed"] = ("%d of %d running after %.0f s, %d restarts, %d status replies cut"
                              % (running, n, args.start_timeout, restarts(st), fleet.ctl_lost))
             print("scale_bench: %d servers: %s (log %s)" % (n, row["failed"], fleet.log.name),
@@ -515,9 +516,16 @@ def plot(rows, path, title):
         for key, label in series:
             ax.plot(n, [nan_if_none(r.get(key)) for r in rows], marker="o", label=label,
                     linestyle="--" if key == "tick_ms" else "-")
+        if ttl.startswith("all running"):
+            failed = [r for r in rows if "failed" in r]
+            if failed:
+                ax.plot([r["servers"] for r in failed], [r["start_timeout_s"] for r in failed],
+                        "rx", markersize=10, label="not all running by then")
+                ax.legend(fontsize=8)
         ax.set_title(ttl)
         ax.set_xlabel("servers")
         ax.set_ylim(bottom=0)
+        ax.set_xlim(0, max(n) * 1.05)  # the same N axis on every panel
         ax.grid(True, alpha=0.3)
         if len(series) > 1:
             ax.legend(fontsize=8)
@@ -569,7 +577,8 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    info = "%s; %s; tick_hz %d" % (run_bench.machine_info(), ringfleetd, args.tick_hz)
+    machine = "%s; tick_hz %d" % (run_bench.machine_info(), args.tick_hz)
+    info = "%s; %s" % (machine, ringfleetd)
     rows = []
     for n in args.counts:
         print("scale_bench: %d servers ..." % n, file=sys.stderr, flush=True)
@@ -583,7 +592,8 @@ def main():
             json.dump({"machine": info, "rows": rows}, f, indent=1)
             f.write("\n")
     if args.plot:
-        plot(rows, args.plot, info)
+        plot(rows, args.plot, "%s idle servers under one ringfleetd: %s" % (
+            "/".join(str(c) for c in args.counts), machine))
     return 0
 
 

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Scale: a 10,000-server configuration validates quickly and an error at
 its very end is still reported with file:line; N servers run under one
-ringfleetd (issue 15): all running within a bound, status listing N, each
-relaying, no healthy worker taken for hung, a reload adding one server
-and one removing it again disturbing no other (every other worker keeps
-its pid), and shutdown working at that size.
+ringfleetd (issue 15), ticking at 10 Hz: all running within a bound,
+status listing N, each relaying, no worker restarted once all run, a
+reload adding one server and one removing it again disturbing no other
+(every other worker keeps its pid), and shutdown working at that size.
 
 N is RF_SCALE_SERVERS, else 200 (100 in a sanitizer build): 1,000
 servers of today's always-ticking workers saturate a loaded 2-core CI

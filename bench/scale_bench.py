@@ -23,8 +23,8 @@ For each N one ringfleetd is started from a temporary directory with a
              loses it again; each time `reload` on the control socket,
              timed to its reply (a reload replies once the fleet has
              settled: the added server running, the removed one gone).
-             The reply must name exactly that server, and every pool
-             server must keep its worker pid across both reloads
+             The reply must name exactly that server; a pool server whose
+             worker pid changed across a reload counts as disturbed
   memory     ringfleetd's VmRSS; each worker's Pss (/proc/PID/smaps_rollup),
              median and sum; ringfleetd's open fds and its fd soft limit
   first datagram  on --first-servers servers that never had a client: a
@@ -321,24 +321,29 @@ def pids_of(st):
     return {s["name"]: s["pid"] for s in st["servers"]}
 
 
-def measure_reload(fleet, before):
-    """(add s, remove s); dies when a reply names other servers or a pool
-    server's pid changed."""
-    out = []
+def measure_reload(fleet):
+    """(add s, remove s, servers disturbed): a worker pid that changed
+    across a reload; dies when a reply names other servers. The pids are
+    taken just before each reload, so a worker a loaded host saw hung
+    earlier (its restarts are a column of their own) is not counted."""
+    out, disturbed = [], 0
     for extra, key in ((True, "added"), (False, "removed")):
+        before = {n: p for n, p in pids_of(fleet.status(retries=5)).items() if n != "extra"}
         fleet.write_conf(extra)
         t = time.perf_counter()
         r = fleet.ctl.call("reload")
         out.append(time.perf_counter() - t)
         if not r.get("ok") or r.get(key) != ["extra"] or r.get("changed"):
             die("reload (%s extra): %s" % (key, json.dumps(r)[:400]))
-        now = pids_of(fleet.status())
+        now = pids_of(fleet.status(retries=5))
         if extra and (now.get("extra") or 0) <= 0:
             die("reload: the added server has no worker")
         moved = [n for n, p in before.items() if now.get(n) != p]
         if moved:
-            die("reload (%s extra) disturbed %d servers, e.g. %s" % (key, len(moved), moved[:5]))
-    return out
+            print("scale_bench: reload (%s extra): %d other servers have a new worker, e.g. %s"
+                  % (key, len(moved), moved[:5]), file=sys.stderr)
+        disturbed += len(moved)
+    return out[0], out[1], disturbed
 
 
 _src = [0]
@@ -424,7 +429,7 @@ def run_one(n, args, ringfleetd):
         lat = measure_metrics(fleet.metrics_port, args.requests, n)
         row["metrics_p50_ms"], row["metrics_p99_ms"] = statistics.median(lat) * ms, pct(lat, 99) * ms
         fleet.fresh()
-        add, rm = measure_reload(fleet, before)
+        add, rm, row["reload_disturbed"] = measure_reload(fleet)
         row["reload_add_ms"], row["reload_remove_ms"] = add * ms, rm * ms
         pid = fleet.proc.pid
         row["daemon_rss_mb"] = status_kb(pid, "VmRSS") / 1024.0
@@ -467,6 +472,7 @@ COLUMNS = [
     ("daemon_fds", "ringfleetd fds", "%d"),
     ("first_dgram_p50_ms", "1st datagram p50 ms", "%.1f"),
     ("first_dgram_max_ms", "1st datagram max ms", "%.1f"),
+    ("reload_disturbed", "disturbed by reload", "%d"),
     ("restarts", "restarts", "%d"),
     ("stop_s", "stop s", "%.1f"),
 ]

@@ -27,7 +27,7 @@ from fleetlib import Daemon, binary, check, fail, free_port_block, pid_alive, sk
 FLEET = int(os.environ.get("RF_SCALE_SERVERS") or (100 if rftest.sanitized() else 200))
 # All running within this: generous for a loaded 2-core machine (the
 # benchmark's target, 10 s for 1,000 on a quiet one, is not a test's).
-START_BOUND_S = (30 + 0.15 * FLEET) * (3 if rftest.sanitized() else 1)
+START_BOUND_S = (60 + 0.2 * FLEET) * (3 if rftest.sanitized() else 1)
 
 
 def check_big_config():

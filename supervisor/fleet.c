@@ -94,6 +94,8 @@ static int do_spawn(struct fleet *f, struct server *s)
 	 * runs: a reason left by an earlier worker must not be read as this
 	 * one's if it exits RF_EXIT_CONFIG without writing its own. */
 	RF_STORE(s->slot->game.exit_reason[0], '\0');
+	/* The heartbeat rule an idle worker beats by (common/slot.h). */
+	RF_STORE(s->slot->sup.hang_timeout_ms, f->sup.hang_timeout_ms);
 	sessions_before_spawn(s);
 	a.ready_fd = pipefd[1];
 	r = spawn_worker(&a, &s->pid, &s->pidfd);
@@ -419,9 +421,17 @@ static uint64_t hang_ns(const struct fleet *f)
 	return (uint64_t)f->sup.hang_timeout_ms * RF_NSEC_PER_MSEC;
 }
 
+/* The heartbeat is the end of the last tick or, while the worker sleeps
+ * idle, its last wake: an idle worker wakes at least every half of the
+ * hang_timeout_ms it finds in its slot, so one rule fits both. */
 static void check_hang(struct fleet *f, struct server *s, uint64_t now)
 {
 	uint64_t beat = RF_LOAD(s->slot->stats.last_tick_ns);
+
+	/* A reload may have changed the rule: the worker beats by the new
+	 * one from its next wake on. */
+	if (RF_LOAD(s->slot->sup.hang_timeout_ms) != f->sup.hang_timeout_ms)
+		RF_STORE(s->slot->sup.hang_timeout_ms, f->sup.hang_timeout_ms);
 
 	if (beat < s->fsm.ready_ns)
 		beat = s->fsm.ready_ns;

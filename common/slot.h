@@ -131,11 +131,12 @@ struct rf_slot_session {
 };
 
 /* Written by the supervisor, read by the worker (relaxed loads), kept
- * across workers like the session area. hang_timeout_ms: the heartbeat
- * rule; an idle worker beats at least every half of it (0: no
- * supervisor, the worker's default). Rewritten at reload. */
+ * across workers like the session area. idle_beat_ms: how often a worker
+ * sleeping idle must refresh its heartbeat, which the supervisor derives
+ * from its hang rule (hang_timeout_ms / 2) and rewrites when a reload
+ * changes it; 0 (no supervisor): the worker's default. */
 struct rf_slot_sup {
-	uint32_t hang_timeout_ms;
+	uint32_t idle_beat_ms;
 	uint32_t pad;
 };
 

@@ -78,7 +78,7 @@ int main(void)
 	       offsetof(struct rf_slot, session.alloc_id),
 	       offsetof(struct rf_slot, session.since_unix_ns),
 	       offsetof(struct rf_slot, session.meta), RF_SLOT_META_MAX);
-	printf(" \"hang_timeout_ms\": %zu,\n", offsetof(struct rf_slot, sup.hang_timeout_ms));
+	printf(" \"idle_beat_ms\": %zu,\n", offsetof(struct rf_slot, sup.idle_beat_ms));
 	printf(" \"clients\": %zu, \"client_size\": %zu,\n", offsetof(struct rf_slot, clients),
 	       sizeof(struct rf_slot_client));
 	/* The token area after clients[] grows with max_clients too: size

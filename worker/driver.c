@@ -118,14 +118,14 @@ static bool tick_work(struct rf_driver *d, uint64_t drain_until)
  * once a second while asleep. */
 #define IDLE_BEAT_DEFAULT_NS RF_NSEC_PER_SEC
 
-/* The idle heartbeat: half the supervisor's hang_timeout_ms, which it
- * writes in the slot (and rewrites at reload), so that a beat is never
- * older than hang_timeout_ms while the worker is healthy. */
+/* The idle heartbeat interval, which the supervisor writes in the slot
+ * (half its hang_timeout_ms, rewritten at reload): the supervisor owns
+ * the hang rule, so it alone says how often an idle worker must beat. */
 static uint64_t idle_beat_ns(const struct worker *w)
 {
-	uint32_t hang = RF_LOAD(w->slot->sup.hang_timeout_ms);
+	uint32_t ms = RF_LOAD(w->slot->sup.idle_beat_ms);
 
-	return hang ? (uint64_t)hang * RF_NSEC_PER_MSEC / 2 : IDLE_BEAT_DEFAULT_NS;
+	return ms ? (uint64_t)ms * RF_NSEC_PER_MSEC : IDLE_BEAT_DEFAULT_NS;
 }
 
 /* Whether the worker may sleep now: no client, a game that needs no tick

@@ -11,7 +11,7 @@ wakeups only); the first datagram is answered at once (at tick_hz 2 a
 CHALLENGE within a fraction of the 500 ms period), then a relay works; the
 arena module wakes the same way; an allocated server keeps ticking with no
 client (SIGURG wakes it, as ringfleetd sends); idle_sleep = off ticks;
-under ringfleetd the idle state shows in status and /metrics-free JSON, an
+under ringfleetd the idle state shows in status (JSON and table), an
 idle worker is not taken for hung, and one hung while idle (SIGSTOP) is
 replaced within hang_timeout_ms + the 1 s check + slack.
 
@@ -148,12 +148,12 @@ def t_allocated(backend):
 
 
 def daemon_scenario(backend):
-    """Under ringfleetd (hang_timeout_ms 1000): status shows the worker
+    """Under ringfleetd (hang_timeout_ms 2000): status shows the worker
     idle and running; it stays the same worker for 4 s (its heartbeat
     satisfies the hang rule); stopped while idle (SIGSTOP) it is replaced
     within hang_timeout_ms + the 1 s check + slack."""
     from fleetlib import Daemon, free_udp_ports
-    hang_ms = 1000
+    hang_ms = 2000
     (port,) = free_udp_ports(1)
     ini = f"[server s]\nport = {port}\nbackend = {backend}\n"
     with Daemon(ini, f"hang_timeout_ms = {hang_ms}\n") as d:

@@ -17,7 +17,7 @@
 #include "ringfleet/game.h"
 
 #define RF_SLOT_MAGIC 0x52464c54u   /* "RFLT" */
-#define RF_SLOT_VERSION 5u          /* 4: the session area, 5: the token area */
+#define RF_SLOT_VERSION 6u          /* 4: the session area, 5: the token area, 6: idle */
 #define RF_CLIENTS_LIMIT 4096u      /* hard upper bound of max_clients */
 #define RF_TICK_HIST_BUCKETS 12     /* tick-duration histogram, see below */
 #define RF_TICK_HIST_BASE_NS 16000u /* upper bound of its first bucket */
@@ -66,6 +66,12 @@ struct rf_slot_stats {
 	/* The game (include/ringfleet/game.h). */
 	uint64_t drop_output;    /* sends refused: max_output_per_tick reached */
 	uint64_t sessions_ended; /* rf_end_session() calls that took effect */
+	/* Idle sleep (no client, a module with RF_GAME_IDLE_SLEEP, no
+	 * allocation): the worker blocks on its socket instead of ticking;
+	 * ticks are not counted meanwhile. A wakeup is any return from that
+	 * sleep (a heartbeat, a datagram, a signal). */
+	uint64_t idle_wakeups;
+	uint64_t idle_ns; /* time spent asleep, up to the last wakeup */
 	/* Tick work duration histogram: bucket i counts ticks that took
 	 * < 2^i * RF_TICK_HIST_BASE_NS (i = 0..RF_TICK_HIST_BUCKETS-2); the
 	 * last is +Inf. */
@@ -75,7 +81,7 @@ struct rf_slot_stats {
 	uint32_t gso;     /* 1 while UDP GSO is in use */
 	uint32_t ready;   /* 1 once the data path is armed */
 	uint32_t worker_pid;
-	uint32_t pad;
+	uint32_t idle; /* 1 while the worker sleeps idle */
 };
 
 /* The handshake secret: two keys, each current for one epoch of
@@ -124,6 +130,16 @@ struct rf_slot_session {
 	char meta[RF_SLOT_META_MAX]; /* the allocation's metadata, "key=value\n"... */
 };
 
+/* Written by the supervisor, read by the worker (relaxed loads), kept
+ * across workers like the session area. idle_beat_ms: how often a worker
+ * sleeping idle must refresh its heartbeat, which the supervisor derives
+ * from its hang rule (hang_timeout_ms / 2) and rewrites when a reload
+ * changes it; 0 (no supervisor): the worker's default. */
+struct rf_slot_sup {
+	uint32_t idle_beat_ms;
+	uint32_t pad;
+};
+
 struct rf_slot {
 	uint32_t magic;
 	uint32_t version;
@@ -133,6 +149,7 @@ struct rf_slot {
 	struct rf_slot_secret secret;
 	struct rf_slot_game game;
 	struct rf_slot_session session;
+	struct rf_slot_sup sup;
 	struct rf_slot_client clients[]; /* max_clients entries */
 };
 
@@ -143,14 +160,14 @@ _Static_assert(sizeof(struct rf_slot_stats) % 8 == 0, "rf_slot_stats alignment")
 _Static_assert(sizeof(struct rf_slot_secret) == 80, "rf_slot_secret layout");
 _Static_assert(sizeof(struct rf_slot) % 8 == 0, "rf_slot alignment");
 _Static_assert(sizeof(struct rf_slot_client) % 8 == 0, "rf_slot_client alignment");
-/* The layout of RF_SLOT_VERSION 4 on every Linux ABI we build for; a
+/* The layout of RF_SLOT_VERSION 6 on every Linux ABI we build for; a
  * change that trips these must bump the version (tests read the layout
  * from tests/slot_layout.c, not from these numbers). */
 _Static_assert(offsetof(struct rf_slot, stats) == 16, "rf_slot header layout");
-_Static_assert(sizeof(struct rf_slot_stats) == 288, "rf_slot_stats layout");
+_Static_assert(sizeof(struct rf_slot_stats) == 304, "rf_slot_stats layout");
 _Static_assert(sizeof(struct rf_slot_game) == 344, "rf_slot_game layout");
 _Static_assert(sizeof(struct rf_slot_session) == 2072, "rf_slot_session layout");
-_Static_assert(offsetof(struct rf_slot, clients) == 2800, "rf_slot layout");
+_Static_assert(offsetof(struct rf_slot, clients) == 2824, "rf_slot layout");
 _Static_assert(sizeof(struct rf_slot_client) == 48, "rf_slot_client layout");
 _Static_assert(offsetof(struct rf_slot_client, last_seen_ns) == 40, "rf_slot_client layout");
 

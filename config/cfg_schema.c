@@ -206,6 +206,21 @@ static int set_admission(const struct cfg_key *k, struct cfg_server *s, const ch
 	return 0;
 }
 
+static int set_onoff(const struct cfg_key *k, struct cfg_server *s, const char *v,
+		     const struct cfg_key_ctx *ctx, char *why, size_t len)
+{
+	uint32_t *f = field(s, k);
+
+	(void)ctx;
+	if (strcmp(v, "on") == 0)
+		*f = 1;
+	else if (strcmp(v, "off") == 0)
+		*f = 0;
+	else
+		return bad_value(why, len, "on or off", v);
+	return 0;
+}
+
 static int set_account(const struct cfg_key *k, struct cfg_server *s, const char *v,
 		       const struct cfg_key_ctx *ctx, char *why, size_t len)
 {
@@ -307,6 +322,11 @@ static int fmt_str(const struct cfg_key *k, const struct cfg_server *s, char *bu
 	return put(buf, len, "%s", (const char *)cfield(s, k));
 }
 
+static int fmt_onoff(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len)
+{
+	return put(buf, len, "%s", *(const uint32_t *)cfield(s, k) ? "on" : "off");
+}
+
 static int fmt_backend(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len)
 {
 	(void)k;
@@ -384,6 +404,9 @@ const struct cfg_key cfg_srv_keys[] = {
 	  "S",
 	  "an allocated session with no client this long ends (the relay; "
 	  "modules read it at init)" },
+	{ "idle_sleep", IN_ALL, true, set_onoff, fmt_onoff, NUM(idle_sleep), 0, 0, "on", "on|off",
+	  "with no client and no match, a game that allows it sleeps on its socket instead of "
+	  "ticking" },
 };
 
 #define N_KEYS (sizeof(cfg_srv_keys) / sizeof(cfg_srv_keys[0]))

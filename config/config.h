@@ -53,6 +53,7 @@ struct cfg_server {
 	uint32_t max_output_per_tick;      /* datagrams a tick may queue */
 	uint32_t drain_timeout_ms;         /* a stopping module's goodbye time */
 	uint32_t session_idle_s;           /* an allocated relay with no client ends it */
+	uint32_t idle_sleep;               /* 1: an idle worker sleeps (worker/driver.h) */
 	char user[CFG_USER_MAX];           /* "" = do not switch user */
 	char group[CFG_USER_MAX];          /* "" = user's primary group */
 	/* Matched by allocation selectors, as "k=v,k2=v2" (common/kv.h

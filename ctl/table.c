@@ -25,7 +25,7 @@ bool table_verb_known(const char *verb, int nargs)
 
 static const char *state_color(const char *state)
 {
-	if (strcmp(state, "running") == 0)
+	if (strcmp(state, "running") == 0 || strcmp(state, "idle") == 0)
 		return "\033[32m";
 	if (strcmp(state, "fatal") == 0)
 		return "\033[31m";
@@ -91,9 +91,21 @@ static void kv_cell(json_t *o, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
-static void print_row(json_t *s, bool color)
+/* A running worker asleep for want of clients shows as idle: a state of
+ * the worker's, not of the supervisor's (JSON keeps "running" and says
+ * "idle": true). */
+static const char *shown_state(json_t *s)
 {
 	const char *state = json_string_value(json_object_get(s, "state")) ?: "?";
+
+	if (json_is_true(json_object_get(s, "idle")) && strcmp(state, "running") == 0)
+		return "idle";
+	return state;
+}
+
+static void print_row(json_t *s, bool color)
+{
+	const char *state = shown_state(s);
 	const char *sess =
 		json_string_value(json_object_get(json_object_get(s, "session"), "state"));
 	char up[32], game[160];

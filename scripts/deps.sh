@@ -19,6 +19,8 @@ PKGS=(
 	dpkg-dev systemd groff-base man-db bash-completion python3-yaml lintian
 	# e2e_api: a self-signed certificate for the HTTPS round trip
 	openssl
+	# bench/scale_bench.py --plot (the benchmark's figure; no test needs it)
+	python3-matplotlib
 )
 
 missing=()

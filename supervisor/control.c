@@ -493,10 +493,11 @@ bool control_conn_flush(struct control *c, struct control_conn *conn)
 		}
 		conn->out_off += (size_t)n;
 		conn->sent_nl = conn->out[conn->out_off - 1] == '\n';
+		/* Idle counts from the last progress, as nginx's send_timeout:
+		 * a megabyte of status to a busy reader is not a stalled peer. */
+		conn->last_active_ns = rf_now_ns();
 	}
 	if (conn->out_off == conn->out_len) {
-		if (conn->out)
-			conn->last_active_ns = rf_now_ns();
 		if (!conn->subscriber) {
 			free(conn->out);
 			conn->out = NULL;

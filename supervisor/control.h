@@ -6,8 +6,10 @@
  * Limits, so no peer can disturb another or the daemon: request lines of
  * at most CTL_LINE_MAX bytes; CONTROL_MAX_CONNS connections, at most
  * CONTROL_MAX_PER_UID of them per uid, the last CONTROL_RESERVED kept for
- * authorised peers; a connection that does not complete a request (or
- * take its reply) within CONTROL_IDLE_MS is closed, however it trickles;
+ * authorised peers; a connection that does not complete a request within
+ * CONTROL_IDLE_MS is closed, however it trickles, and so is one whose
+ * reply made no progress for CONTROL_IDLE_MS (nginx's send_timeout: a
+ * large status to a slow reader is not a stalled peer);
  * no new request is handled while CONTROL_OUT_HIGH bytes of replies wait
  * (the peer is not read meanwhile), and one connection gets at most
  * CONTROL_TURN_REQS requests, stopping once its replies of this turn

@@ -19,8 +19,9 @@ struct control_conn {
 	bool closing;    /* close once the output is flushed */
 	bool subscriber; /* receives control_broadcast() lines, see control.h */
 	bool sent_nl;    /* subscriber: what it was sent ends a line */
-	/* Accepted, or last completed a request or drained a reply: trickling
-	 * bytes does not count, so a request has CONTROL_IDLE_MS to arrive. */
+	/* Accepted, or last completed a request or sent any part of a reply:
+	 * trickling request bytes does not count, so a request has
+	 * CONTROL_IDLE_MS to arrive. */
 	uint64_t last_active_ns;
 	size_t in_len;
 	char in[CTL_LINE_MAX];

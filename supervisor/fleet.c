@@ -70,6 +70,13 @@ static void close_watched(struct fleet *f, int *fd)
 	*fd = -1;
 }
 
+/* An idle worker's heartbeat interval: half the hang timeout leaves the
+ * other half for a wake delayed on a loaded host. */
+static uint32_t idle_beat_ms(const struct fleet *f)
+{
+	return f->sup.hang_timeout_ms / 2;
+}
+
 static int do_spawn(struct fleet *f, struct server *s)
 {
 	int pipefd[2], r;
@@ -94,6 +101,8 @@ static int do_spawn(struct fleet *f, struct server *s)
 	 * runs: a reason left by an earlier worker must not be read as this
 	 * one's if it exits RF_EXIT_CONFIG without writing its own. */
 	RF_STORE(s->slot->game.exit_reason[0], '\0');
+	/* How often an idle worker must beat (common/slot.h). */
+	RF_STORE(s->slot->sup.idle_beat_ms, idle_beat_ms(f));
 	sessions_before_spawn(s);
 	a.ready_fd = pipefd[1];
 	r = spawn_worker(&a, &s->pid, &s->pidfd);
@@ -367,9 +376,17 @@ static uint64_t hang_ns(const struct fleet *f)
 	return (uint64_t)f->sup.hang_timeout_ms * RF_NSEC_PER_MSEC;
 }
 
+/* The heartbeat is the end of the last tick or, while the worker sleeps
+ * idle, its last wake: an idle worker wakes at least every idle_beat_ms
+ * (half hang_timeout_ms, in its slot), so one rule fits both. */
 static void check_hang(struct fleet *f, struct server *s, uint64_t now)
 {
 	uint64_t beat = RF_LOAD(s->slot->stats.last_tick_ns);
+
+	/* A reload may have changed the rule: the worker beats by the new
+	 * one from its next wake on. */
+	if (RF_LOAD(s->slot->sup.idle_beat_ms) != idle_beat_ms(f))
+		RF_STORE(s->slot->sup.idle_beat_ms, idle_beat_ms(f));
 
 	if (beat < s->fsm.ready_ns)
 		beat = s->fsm.ready_ns;

@@ -81,6 +81,19 @@ STAT_GETTER(get_adm_refusals, adm_refusals)
 STAT_GETTER(get_adm_replies_dropped, drop_replies)
 STAT_GETTER(get_drop_output, drop_output)
 STAT_GETTER(get_sessions_ended, sessions_ended)
+STAT_GETTER(get_idle_wakeups, idle_wakeups)
+
+static double get_idle(const struct fleet *f, const struct server *s)
+{
+	(void)f;
+	return s->pid > 0 && s->fsm.state == FSM_RUNNING && RF_LOAD(s->slot->stats.idle);
+}
+
+static double get_idle_seconds(const struct fleet *f, const struct server *s)
+{
+	(void)f;
+	return (double)RF_LOAD(s->slot->stats.idle_ns) / 1e9;
+}
 
 static double get_clients(const struct fleet *f, const struct server *s)
 {
@@ -313,13 +326,19 @@ char *metrics_render(const struct fleet *fl, uint64_t started_ns, size_t *len)
 		  "Game sessions ended by the module." },
 		{ "ringfleet_server_allocated", "gauge",
 		  "1 while a match is allocated on the server." },
+		{ "ringfleet_server_idle", "gauge",
+		  "1 while the running worker sleeps idle (no client, no match): no ticks." },
+		{ "ringfleet_server_idle_wakeups_total", "counter",
+		  "Wakeups of the idle sleep (heartbeats, datagrams, signals)." },
+		{ "ringfleet_server_idle_seconds_total", "counter", "Time the worker slept idle." },
 	};
 	static double (*const get[])(const struct fleet *, const struct server *) = {
 		get_up,           get_pkts_in,        get_pkts_out,     get_bytes_in,
 		get_bytes_out,    get_clients,        get_restarts,     get_cpu,
 		get_rss,          get_ticks,          get_overruns,     get_adm_challenges,
 		get_adm_admitted, get_adm_evictions,  get_adm_refusals, get_adm_replies_dropped,
-		get_drop_output,  get_sessions_ended, get_allocated,
+		get_drop_output,  get_sessions_ended, get_allocated,    get_idle,
+		get_idle_wakeups, get_idle_seconds,
 	};
 	_Static_assert(sizeof(fams) / sizeof(fams[0]) == sizeof(get) / sizeof(get[0]),
 		       "one getter per family");

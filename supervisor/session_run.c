@@ -4,6 +4,7 @@
  * session area (ringfleetd is its only writer) and recycles a server
  * whose match ended. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 #include "common/timeutil.h"
 #include "supervisor/daemon.h"
 #include "supervisor/session.h"
+#include "supervisor/spawn.h"
 
 static uint64_t realtime_ns(void)
 {
@@ -84,6 +86,12 @@ static void changed(struct fleet *f, struct server *s, enum session_state from, 
 	else if (from != SESSION_ALLOCATED && to == SESSION_ALLOCATED)
 		list_link(&f->sess, s);
 	write_slot(s);
+	/* An idle worker sleeps on its socket and reads the session area only
+	 * when it wakes; an allocated server must tick now (the relay's
+	 * session_idle_s clock runs from its allocated callback). SIGURG
+	 * only cuts that sleep short (worker/main.c). */
+	if (to == SESSION_ALLOCATED && s->pidfd >= 0)
+		spawn_signal(s->pidfd, SIGURG);
 	/* The one emitter of session events (events.h). */
 	events_emit(f->events, EVENT_SESSION, s->cfg.name, session_state_name(from),
 		    session_state_name(to), why);

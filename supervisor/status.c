@@ -185,6 +185,11 @@ static void status_server(struct jsonw *w, const struct fleet *f, const struct s
 	game(w, s, alive);
 	u64(w, "drop_output", RF_LOAD(s->slot->stats.drop_output));
 	u64(w, "sessions_ended", RF_LOAD(s->slot->stats.sessions_ended));
+	/* The worker sleeps on its socket (no client, no match): still
+	 * "running" to the supervisor, shown as idle. */
+	jsonw_bool(w, "idle", alive && s->fsm.state == FSM_RUNNING && RF_LOAD(s->slot->stats.idle));
+	u64(w, "idle_wakeups", RF_LOAD(s->slot->stats.idle_wakeups));
+	jsonw_real(w, "idle_s", secs(RF_LOAD(s->slot->stats.idle_ns)));
 	counters(w, &s->slot->stats, now, alive);
 	jsonw_close_obj(w);
 }

@@ -21,15 +21,35 @@ struct field {
 
 /* Scalar stats in declaration order; tick_hist is printed on its own. */
 static const struct field stats[] = {
-	STAT(ticks),          STAT(tick_overruns),  STAT(last_tick_ns),
-	STAT(pkts_in),        STAT(pkts_out),       STAT(bytes_in),
-	STAT(bytes_out),      STAT(drop_truncated), STAT(drop_max_clients),
-	STAT(drop_no_buffer), STAT(drop_send),      STAT(drop_flood),
-	STAT(tick_ns_sum),    STAT(adm_challenges), STAT(adm_admitted),
-	STAT(adm_evictions),  STAT(adm_refusals),   STAT(drop_unadmitted),
-	STAT(drop_replies),   STAT(drop_output),    STAT(sessions_ended),
-	STAT(clients),        STAT(backend),        STAT(gso),
-	STAT(ready),          STAT(worker_pid),     STAT(pad),
+	STAT(ticks),
+	STAT(tick_overruns),
+	STAT(last_tick_ns),
+	STAT(pkts_in),
+	STAT(pkts_out),
+	STAT(bytes_in),
+	STAT(bytes_out),
+	STAT(drop_truncated),
+	STAT(drop_max_clients),
+	STAT(drop_no_buffer),
+	STAT(drop_send),
+	STAT(drop_flood),
+	STAT(tick_ns_sum),
+	STAT(adm_challenges),
+	STAT(adm_admitted),
+	STAT(adm_evictions),
+	STAT(adm_refusals),
+	STAT(drop_unadmitted),
+	STAT(drop_replies),
+	STAT(drop_output),
+	STAT(sessions_ended),
+	STAT(idle_wakeups),
+	STAT(idle_ns),
+	STAT(clients),
+	STAT(backend),
+	STAT(gso),
+	STAT(ready),
+	STAT(worker_pid),
+	STAT(idle),
 };
 
 int main(void)
@@ -58,6 +78,7 @@ int main(void)
 	       offsetof(struct rf_slot, session.alloc_id),
 	       offsetof(struct rf_slot, session.since_unix_ns),
 	       offsetof(struct rf_slot, session.meta), RF_SLOT_META_MAX);
+	printf(" \"idle_beat_ms\": %zu,\n", offsetof(struct rf_slot, sup.idle_beat_ms));
 	printf(" \"clients\": %zu, \"client_size\": %zu,\n", offsetof(struct rf_slot, clients),
 	       sizeof(struct rf_slot_client));
 	/* The token area after clients[] grows with max_clients too: size

@@ -31,6 +31,12 @@ struct rf_backend_ops {
 	 * socket unread meanwhile. 0 or -EINTR; other -errno are fatal. The
 	 * caller loops until the deadline. */
 	int (*wait)(void *be, uint64_t deadline_ns, const sigset_t *mask);
+	/* The idle sleep: as wait, but also ends when a datagram waits in
+	 * the socket, which it leaves there for the next tick. 1: the socket
+	 * is readable (or has an error to report), 0: the deadline or some
+	 * other wake (the caller decides whether to sleep on), -EINTR, other
+	 * -errno fatal. */
+	int (*wait_rx)(void *be, uint64_t deadline_ns, const sigset_t *mask);
 	/* Takes in what queued in the socket, each datagram through
 	 * worker_rx() into the returned plan (w->plan while it receives);
 	 * NULL when there is no plan to fill (the datagrams are then dropped

@@ -114,12 +114,76 @@ static bool tick_work(struct rf_driver *d, uint64_t drain_until)
 	return stop || (w->host && game_host_done(w->host));
 }
 
+/* No supervisor to say its hang_timeout_ms (a standalone worker): beat
+ * once a second while asleep. */
+#define IDLE_BEAT_DEFAULT_NS RF_NSEC_PER_SEC
+
+/* The idle heartbeat interval, which the supervisor writes in the slot
+ * (half its hang_timeout_ms, rewritten at reload): the supervisor owns
+ * the hang rule, so it alone says how often an idle worker must beat. */
+static uint64_t idle_beat_ns(const struct worker *w)
+{
+	uint32_t ms = RF_LOAD(w->slot->sup.idle_beat_ms);
+
+	return ms ? (uint64_t)ms * RF_NSEC_PER_MSEC : IDLE_BEAT_DEFAULT_NS;
+}
+
+/* Whether the worker may sleep now: no client, a game that needs no tick
+ * then, and no match on the server (an allocated session keeps ticking:
+ * the relay's session_idle_s clock and a module's own timers run on
+ * ticks). A session area being written counts as allocated. */
+static bool idle_ok(const struct rf_driver *d)
+{
+	const struct worker *w = d->w;
+	const struct rf_slot_session *a = &w->slot->session;
+
+	if (!d->idle_sleep || !w->host || !(w->host->game.flags & RF_GAME_IDLE_SLEEP) ||
+	    w->clients.n)
+		return false;
+	return !(RF_LOAD(a->seq) & 1) && RF_LOAD(a->state) != RF_SESSION_ALLOCATED;
+}
+
+/* Sleeps on the socket while the worker stays idle: until a datagram
+ * waits, a signal comes (stop, or the supervisor's wake after an
+ * allocation) or the idle conditions end; each wake refreshes the
+ * heartbeat. 0 when ticks must resume, or -errno. */
+static int idle_sleep(struct rf_driver *d, const sigset_t *waitmask,
+		      const volatile sig_atomic_t *stop)
+{
+	struct worker *w = d->w;
+	uint64_t since = rf_now_ns(), now = since;
+	int ret = 0;
+
+	w->st.idle = 1;
+	worker_publish(w);
+	while (!*stop) {
+		ret = d->ops->wait_rx(d->be, now + idle_beat_ns(w), waitmask);
+		now = rf_now_ns();
+		w->st.idle_wakeups++;
+		w->st.idle_ns += now - since;
+		since = now;
+		w->st.last_tick_ns = now; /* the heartbeat */
+		if (ret < 0 && ret != -EINTR)
+			break;
+		if (ret > 0 || !idle_ok(d)) {
+			ret = 0;
+			break;
+		}
+		ret = 0;
+		worker_publish(w);
+	}
+	w->st.idle = 0;
+	worker_publish(w);
+	return ret;
+}
+
 int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile sig_atomic_t *stop)
 {
 	struct worker *w = d->w;
 	uint64_t period = d->period_ns;
 	uint64_t deadline = grid_after(rf_now_ns(), period, d->phase_ns);
 	uint64_t drain_until = 0; /* set once stopping */
+	bool woke = false;        /* this tick ends an idle sleep */
 
 	for (;;) {
 		uint64_t t0, t1;
@@ -137,12 +201,16 @@ int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile 
 		if (stop_now)
 			drain_until = t0 + d->drain_ns; /* t0 > 0 */
 		worker_tick_start(w, t0, rf_real_ns());
-		w->deadline_ns = deadline + period;
+		w->deadline_ns = woke ? grid_after(t0, period, d->phase_ns) : deadline + period;
 		last = tick_work(d, stop_now ? drain_until : 0);
 		t1 = rf_now_ns();
 		worker_tick_done(w, t1 - t0, t1);
 		deadline += period;
-		if (t1 >= deadline) {
+		if (woke) {
+			/* Back on the grid, no catch-up for the ticks slept. */
+			deadline = grid_after(t1, period, d->phase_ns);
+			woke = false;
+		} else if (t1 >= deadline) {
 			/* Skip the missed deadlines rather than run them
 			 * back to back; the grid itself never drifts. */
 			w->st.tick_overruns++;
@@ -152,5 +220,14 @@ int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile 
 		log_events(d);
 		if (drain_until && (last || t1 >= drain_until))
 			return 0;
+		if (!drain_until && idle_ok(d)) {
+			ret = idle_sleep(d, waitmask, stop);
+			if (ret < 0)
+				return ret;
+			/* The wake's tick runs at once: the first datagram is
+			 * answered now, not at the next grid point. */
+			woke = true;
+			deadline = rf_now_ns();
+		}
 	}
 }

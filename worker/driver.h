@@ -10,6 +10,13 @@
  * deadline passes. The io goes through a backend's operations table
  * (backend.h), the game through the game host (game_host.h): neither
  * knows the other, and the driver branches on neither.
+ *
+ * Idle sleep: after a tick that leaves no client, with a game that needs
+ * no tick then (RF_GAME_IDLE_SLEEP) and no allocated session, the driver
+ * stops ticking and sleeps on the socket (the backend's wait_rx) until a
+ * datagram waits, a signal comes or a heartbeat is due (half the
+ * supervisor's hang_timeout_ms); a datagram's tick runs at once, then the
+ * grid resumes without catching up.
  */
 #pragma once
 #include <signal.h>
@@ -27,6 +34,7 @@ struct rf_driver {
 	uint32_t gso_seen; /* events already logged */
 	int rx_seen;
 	uint64_t drain_ns; /* drain_timeout_ms: the game's goodbye time */
+	bool idle_sleep;   /* idle_sleep = on: may sleep while idle */
 };
 
 /* Installs the handshake key when w->now_ns's epoch needs a new one. */

@@ -719,6 +719,31 @@ void game_host_meta(char *dst, const char *src)
 	dst[n] = '\0';
 }
 
+/* Every client leaves with SESSION_OVER. counted: the module ended it,
+ * and the supervisor learns of it from sessions_ended. */
+static void end_session(struct game_host *h, bool counted)
+{
+	struct worker *w = h->w;
+	uint32_t n;
+
+	h->live_id = 0;
+	h->ending = true;
+	n = w->clients.n;
+	for (uint32_t i = 0; i < n; i++)
+		h->ids[i] = worker_client_id(w, clients_list(&w->clients)[i]);
+	for (uint32_t i = 0; i < n; i++) {
+		int idx = worker_client_idx(w, h->ids[i]);
+
+		if (idx >= 0)
+			worker_drop_client(w, (uint32_t)idx, RF_LEAVE_SESSION_OVER);
+	}
+	h->ending = false;
+	if (counted)
+		w->st.sessions_ended++;
+	if (h->draining)
+		h->session_over = true;
+}
+
 int game_host_session(struct game_host *h)
 {
 	const struct rf_slot_session *s = &h->w->slot->session;
@@ -742,9 +767,12 @@ int game_host_session(struct game_host *h)
 	if (RF_LOAD(s->seq) != seq)
 		return -EAGAIN;
 	h->sess_seq = seq;
+	if (h->live_id && (state != RF_SESSION_ALLOCATED || id != h->live_id))
+		end_session(h, false); /* released: the supervisor knows */
 	if (!news)
 		return 0;
 	h->alloc_id = id;
+	h->live_id = id;
 	if (h->game.allocated) {
 		cb_enter(h, HOST_CB_ALLOCATED);
 		h->game.allocated(&h->engine, h->state, h->meta);
@@ -755,25 +783,9 @@ int game_host_session(struct game_host *h)
 
 bool game_host_end_tick(struct game_host *h)
 {
-	struct worker *w = h->w;
-	uint32_t n;
-
 	if (!h->end_asked)
 		return false;
 	h->end_asked = false;
-	h->ending = true;
-	n = w->clients.n;
-	for (uint32_t i = 0; i < n; i++)
-		h->ids[i] = worker_client_id(w, clients_list(&w->clients)[i]);
-	for (uint32_t i = 0; i < n; i++) {
-		int idx = worker_client_idx(w, h->ids[i]);
-
-		if (idx >= 0)
-			worker_drop_client(w, (uint32_t)idx, RF_LEAVE_SESSION_OVER);
-	}
-	h->ending = false;
-	w->st.sessions_ended++;
-	if (h->draining)
-		h->session_over = true;
+	end_session(h, true);
 	return true;
 }

@@ -87,6 +87,9 @@ struct game_host {
 	 * the module was told of (0: none). */
 	uint32_t sess_seq;
 	uint64_t alloc_id;
+	/* The allocation whose match is in play: told, and ended neither by
+	 * the module nor by the supervisor (0: none). */
+	uint64_t live_id;
 	char meta[RF_SLOT_META_MAX + 1]; /* the copy handed to allocated */
 };
 
@@ -136,11 +139,14 @@ bool game_host_drain(struct game_host *h, uint64_t deadline_ns);
  * is removed). true when it did. */
 bool game_host_end_tick(struct game_host *h);
 /* The start of a tick: reads the slot's session area (one load when
- * nothing changed) and, for a new allocation (state allocated, an
- * alloc_id not told yet), calls the module's allocated with the
- * sanitized meta, if its table has one. 1 when a new allocation was
- * seen, 0 when none, -EAGAIN when the supervisor was writing (read again
- * next tick). */
+ * nothing changed). A match in play that the area no longer shows
+ * allocated (released by the supervisor) ends as rf_end_session() ends
+ * it, every client leaving with SESSION_OVER, but is not counted in
+ * sessions_ended: the supervisor ended it. Then, for a new allocation
+ * (state allocated, an alloc_id not told yet), calls the module's
+ * allocated with the sanitized meta, if its table has one. 1 when a new
+ * allocation was seen, 0 when none, -EAGAIN when the supervisor was
+ * writing (read again next tick). */
 int game_host_session(struct game_host *h);
 /* The meta of the session area made fit for a module: printable ASCII
  * (anything else '?'), no empty line, every line ending in '\n', at most

@@ -152,23 +152,36 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-/* SIGTERM/SIGINT stay blocked except while sleeping (the wait mask), so
- * they can only cut a sleep short, never a tick. */
+/* SIGURG only wakes an idle sleep: the supervisor sends it when it
+ * allocates the server, which must then tick (driver.h). Its default
+ * action is to ignore it, so a worker without this handler is safe. */
+static void on_wake(int sig)
+{
+	(void)sig;
+}
+
+/* SIGTERM/SIGINT/SIGURG stay blocked except while sleeping (the wait
+ * mask), so they can only cut a sleep short, never a tick. */
 static void setup_signals(sigset_t *waitmask)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction wake = { .sa_handler = on_wake };
 	sigset_t block;
 
 	sigemptyset(&sa.sa_mask);
+	sigemptyset(&wake.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGURG, &wake, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGURG);
 	sigprocmask(SIG_BLOCK, &block, waitmask);
 	sigdelset(waitmask, SIGTERM);
 	sigdelset(waitmask, SIGINT);
+	sigdelset(waitmask, SIGURG);
 }
 
 static uint64_t seed(void)
@@ -380,6 +393,7 @@ static int run(struct opts *o)
 		return RF_EXIT_FAILURE;
 	}
 	d.drain_ns = (uint64_t)o->srv.drain_timeout_ms * RF_NSEC_PER_MSEC;
+	d.idle_sleep = o->srv.idle_sleep != 0;
 	w.st.backend = d.ops->kind;
 	w.st.worker_pid = (uint32_t)getpid();
 	w.st.ready = 1;

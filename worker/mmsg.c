@@ -197,6 +197,24 @@ static int mmsg_wait(struct mmsg *m, uint64_t deadline_ns, const sigset_t *mask)
 	return 0;
 }
 
+/* The idle sleep: the socket watched, nothing received (the datagram
+ * waits in the socket for the tick, as in mmsg_wait()). */
+static int mmsg_wait_rx(struct mmsg *m, uint64_t deadline_ns, const sigset_t *mask)
+{
+	struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
+	uint64_t now = rf_now_ns();
+	struct timespec ts = { 0 };
+	int n;
+
+	if (now < deadline_ns)
+		ts = rf_ns_to_timespec(deadline_ns - now);
+	n = ppoll(&pfd, 1, &ts, mask);
+	if (n < 0)
+		return errno == EINTR ? -EINTR : -errno;
+	/* An error or hangup is the next receive's to report. */
+	return n > 0 && pfd.revents ? 1 : 0;
+}
+
 /* Whether send s goes one datagram per message: a GSO send failed this
  * tick, or the segment cap fell below its segment since it was cut. */
 static bool tx_split(const struct mmsg *m, const struct tx_pos *at, const struct tick_send *s)
@@ -419,6 +437,11 @@ static int ops_wait(void *be, uint64_t deadline_ns, const sigset_t *mask)
 	return mmsg_wait(be, deadline_ns, mask);
 }
 
+static int ops_wait_rx(void *be, uint64_t deadline_ns, const sigset_t *mask)
+{
+	return mmsg_wait_rx(be, deadline_ns, mask);
+}
+
 static struct tick_plan *ops_rx_drain(void *be)
 {
 	return mmsg_rx_drain(be);
@@ -460,6 +483,7 @@ const struct rf_backend_ops mmsg_backend_ops = {
 	.close = ops_close,
 	.mode = ops_mode,
 	.wait = ops_wait,
+	.wait_rx = ops_wait_rx,
 	.rx_drain = ops_rx_drain,
 	.send_plan = ops_send_plan,
 	.send_replies = ops_send_replies,

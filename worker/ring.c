@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <liburing.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@
  * plan's send index (max_output_per_tick <= 2^20) for UD_SEND and
  * UD_SEND1, item being the datagram's iovec index for UD_SEND1 and the
  * arming generation for UD_RECV. */
-enum { UD_RECV = 1, UD_SEND = 2, UD_SEND1 = 3, UD_CANCEL = 4, UD_REPLY = 5 };
+enum { UD_RECV = 1, UD_SEND = 2, UD_SEND1 = 3, UD_CANCEL = 4, UD_REPLY = 5, UD_POLL = 6 };
 
 /* Handshake replies in flight: a few ticks' worth, each held (message,
  * address, bytes) until its send completes. */
@@ -92,6 +93,8 @@ struct ring {
 	uint32_t rx_gen;   /* generation of the armed receive */
 	uint64_t rx_count; /* datagrams received, for the drain loop */
 	int rx_error;
+	bool poll_armed;    /* the idle sleep's poll on the socket is pending */
+	bool poll_ready;    /* it completed: the socket is readable */
 	struct sq_slot *sq; /* [sq entries] */
 	unsigned sq_entries;
 	struct flight fl[RING_FLIGHTS];
@@ -572,6 +575,12 @@ static void handle(struct ring *r, const struct io_uring_cqe *cqe)
 		on_reply(r, cqe);
 	else if (kind == UD_SEND || kind == UD_SEND1)
 		on_send(r, cqe, kind);
+	else if (kind == UD_POLL) {
+		/* Readable, or an error the next receive will see: either way
+		 * a tick must look. */
+		r->poll_armed = false;
+		r->poll_ready = true;
+	}
 }
 
 static void reap_cq(struct ring *r)
@@ -647,6 +656,47 @@ static int ring_wait(struct ring *r, uint64_t deadline_ns, const sigset_t *mask)
 	if (rf_now_ns() < deadline_ns)
 		reap(r);
 	return 0;
+}
+
+/* The idle sleep: a one-shot poll on the socket, which receives nothing,
+ * so that datagrams stay in the socket (owned by the supervisor) until a
+ * tick takes them, as in ring_wait(). Send completions of the last ticks
+ * may wake it too: they are reaped and 0 returned, the caller sleeps on.
+ * A poll still pending when ticking resumes stays armed for the next
+ * sleep; its completion meanwhile only wakes that sleep at once. */
+static int ring_wait_rx(struct ring *r, uint64_t deadline_ns, const sigset_t *mask)
+{
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	uint64_t now;
+	int ret;
+
+	if (!r->poll_armed) {
+		struct io_uring_sqe *sqe = get_sqe(r);
+
+		if (!sqe)
+			return ring_wait(r, deadline_ns, mask);
+		io_uring_prep_poll_add(sqe, 0, POLLIN);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data64(sqe, ud_make(UD_POLL, 0, 0, 0));
+		r->poll_armed = true;
+		r->poll_ready = false;
+	}
+	now = rf_now_ns();
+	if (now >= deadline_ns)
+		deadline_ns = now; /* still submit, and look once */
+	ts.tv_sec = (long long)((deadline_ns - now) / RF_NSEC_PER_SEC);
+	ts.tv_nsec = (long long)((deadline_ns - now) % RF_NSEC_PER_SEC);
+	ret = io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, &ts, (sigset_t *)mask);
+	if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EAGAIN && ret != -EBUSY &&
+	    ret != -EBADR)
+		return ret;
+	reap(r);
+	if (r->poll_ready) {
+		r->poll_ready = false;
+		return 1;
+	}
+	return ret == -EINTR ? -EINTR : 0;
 }
 
 static int next_free(const struct ring *r)
@@ -792,6 +842,11 @@ static int ops_wait(void *be, uint64_t deadline_ns, const sigset_t *mask)
 	return ring_wait(be, deadline_ns, mask);
 }
 
+static int ops_wait_rx(void *be, uint64_t deadline_ns, const sigset_t *mask)
+{
+	return ring_wait_rx(be, deadline_ns, mask);
+}
+
 static struct tick_plan *ops_rx_drain(void *be)
 {
 	return ring_rx_drain(be);
@@ -829,6 +884,7 @@ const struct rf_backend_ops ring_backend_ops = {
 	.close = ops_close,
 	.mode = ops_mode,
 	.wait = ops_wait,
+	.wait_rx = ops_wait_rx,
 	.rx_drain = ops_rx_drain,
 	.send_plan = ops_send_plan,
 	.send_replies = ops_send_replies,

@@ -17,14 +17,16 @@ static bool slot_matches(const struct rf_slot *s, uint32_t max_clients)
 
 static void slot_fresh(struct rf_slot *s, uint32_t max_clients)
 {
-	/* The session area is the supervisor's, who may have written it
-	 * before this worker came (a slot made fresh for a recycled
-	 * session); only another layout's bytes there are cleared. */
+	/* The session and sup areas are the supervisor's, who may have
+	 * written them before this worker came (a slot made fresh for a
+	 * recycled session); only another layout's bytes there are cleared. */
 	bool keep = s->magic == 0 || s->version == RF_SLOT_VERSION;
 
 	memset(s, 0, offsetof(struct rf_slot, session));
-	if (!keep)
+	if (!keep) {
 		memset(&s->session, 0, sizeof(s->session));
+		memset(&s->sup, 0, sizeof(s->sup));
+	}
 	memset(s->clients, 0, (size_t)max_clients * sizeof(s->clients[0]));
 	s->version = RF_SLOT_VERSION;
 	s->max_clients = max_clients;
@@ -85,6 +87,7 @@ int worker_init(struct worker *w, struct rf_slot *slot, const struct worker_para
 			w->gen[clients_list(&w->clients)[i]] = 1;
 	}
 	w->st.ready = 0;
+	w->st.idle = 0; /* a predecessor may have died asleep */
 	w->st.gso = w->gso_max_seg != 0;
 	w->st.clients = w->clients.n;
 	return resume;
@@ -569,6 +572,9 @@ void worker_publish(struct worker *w)
 	RF_STORE(d->drop_send, s->drop_send);
 	RF_STORE(d->drop_output, s->drop_output);
 	RF_STORE(d->sessions_ended, s->sessions_ended);
+	RF_STORE(d->idle_wakeups, s->idle_wakeups);
+	RF_STORE(d->idle_ns, s->idle_ns);
+	RF_STORE(d->idle, s->idle);
 	RF_STORE(d->drop_flood, s->drop_flood);
 	RF_STORE(d->tick_ns_sum, s->tick_ns_sum);
 	RF_STORE(d->adm_challenges, s->adm_challenges);

@@ -21,7 +21,10 @@ from test_worker import Worker, clients_for, register  # noqa: E402
 
 
 def session_worker(backend, extra=(), **kw):
-    return Worker(backend, extra=["--game", rt.game_path("session")] + list(extra), **kw)
+    # Ticking with no client: the session area is read once per tick,
+    # which these scenarios count on (test_idle.py covers the sleep).
+    return Worker(backend, extra=["--game", rt.game_path("session"), "--idle-sleep", "off"] +
+                  list(extra), **kw)
 
 
 def wait_game(w, pred, what, timeout=10.0):
@@ -94,6 +97,8 @@ def t_relay_idle(backend):
         rt.check(w.stats()["sessions_ended"] == 0, "ended a session it was never given")
         t0 = time.monotonic()
         w.slot.set_session(rt.SESSION_ALLOCATED, 1, "mode=duel\n")
+        # As ringfleetd does: an idle worker sleeps until told.
+        w.proc.send_signal(signal.SIGURG)
         ok = rt.wait_until(lambda: w.stats()["sessions_ended"] == 1, timeout=10)
         took = time.monotonic() - t0
         rt.check(ok, f"idle allocated relay: sessions_ended {w.stats()['sessions_ended']}")

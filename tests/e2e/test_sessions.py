@@ -10,6 +10,10 @@ argument:
                (the echo module's "end") -> recycled with an empty client
                table; a reload that only changes labels updates them in
                place (pid unchanged) and allocate finds the new label.
+  self_reset   a module that resets itself (RF_GAME_SELF_RESET): the
+               game's end and a release both bring it back to ready with
+               the same pid; a release ends the match inside the worker
+               too (its players leave), and the next allocation is told.
   concurrent   200 allocations at once over the control socket against
                100 ready servers: exactly 100 succeed on 100 distinct
                servers, the other 100 are told "no ready server matches".
@@ -180,6 +184,48 @@ def basic():
         check(d.stop() == 0, "exit code")
 
 
+def self_reset():
+    port, = free_udp_ports(1)
+    game = rftest.game_path("session_reset")
+    with Daemon("[server r]\nport = %d\ngame = %s\n" % (port, game)) as d:
+        d.wait_running()
+        first = wait_ready(d, "r")
+
+        def values():
+            return d.servers()["r"]["game"]["values"]
+
+        with rftest.UdpClient(port) as c:
+            c.admit()
+            rc, r, err = allocate(d, "--meta", "m=1")
+            check(rc == 0 and r["name"] == "r", "allocate: %d %s %s" % (rc, r, err))
+            wait_for(lambda: values()["allocs"] == 1, 10, "the module told of allocation 1")
+            c.send(b"hi")
+            wait_for(lambda: values()["players"] == 1, 10, "the player in")
+            # released by hand: the worker ends the match (the player
+            # leaves), the server is ready again with the same worker
+            rc, out, err = d.ctl("release", "r")
+            check(rc == 0, "release: %d %s %s" % (rc, out, err))
+            wait_for(lambda: values()["players"] == 0, 10, "the released match's player to leave")
+            s = wait_ready(d, "r")
+            check(s["pid"] == first["pid"] and s["session"]["last_end"] == "release" and
+                  s["sessions_ended"] == 0,
+                  "after the release: %s" % s)
+
+            # the next match; the game ends it itself
+            rc, r, err = allocate(d, "--meta", "m=2")
+            check(rc == 0, "allocate again: %d %s %s" % (rc, r, err))
+            wait_for(lambda: d.servers()["r"]["game"]["status"] == "alloc 2: m=2", 10,
+                     "the module told of allocation 2")
+            c.admit()
+            c.send(b"END")
+            wait_for(lambda: session_of(d, "r")["state"] != "allocated", 10, "the game's end")
+            s = wait_ready(d, "r")
+            check(s["pid"] == first["pid"] and s["session"]["last_end"] == "game" and
+                  values()["ended"] == 1 and values()["players"] == 0,
+                  "after the game's end: %s" % s)
+        check(d.stop() == 0, "exit code")
+
+
 N_SERVERS = 100
 N_THREADS = 40
 PER_THREAD = 5
@@ -233,5 +279,5 @@ def concurrent():
 
 
 if __name__ == "__main__":
-    {"basic": basic, "concurrent": concurrent}[sys.argv[1]]()
+    {"basic": basic, "self_reset": self_reset, "concurrent": concurrent}[sys.argv[1]]()
     print("ok")

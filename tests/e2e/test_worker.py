@@ -433,7 +433,8 @@ def t_handover_kill(backend):
 def t_phase(backend):
     """Tick deadlines sit on the CLOCK_MONOTONIC grid plus --tick-phase-ns."""
     period, phase = 10_000_000, 4_000_000
-    with Worker(backend, extra=["--tick-phase-ns", phase]) as w:
+    # No client: it ticks only with the idle sleep off.
+    with Worker(backend, extra=["--tick-phase-ns", phase, "--idle-sleep", "off"]) as w:
         offsets = []
         last = None
         while len(offsets) < 40:

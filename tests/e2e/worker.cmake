@@ -32,3 +32,11 @@ set_tests_properties(game_session_e2e PROPERTIES LABELS "e2e;game")
 # ringfleetd (valid, expired, other server, replayed, forged, restart).
 rf_e2e_test(tokens_e2e test_tokens.py TIMEOUT 180 ARGS --backend mmsg)
 set_tests_properties(tokens_e2e PROPERTIES LABELS "e2e;game")
+
+# Idle workers sleep (issue 15): no ticks and no CPU with no client and no
+# match, the first datagram answered at once, an allocated server ticking,
+# a hang while idle caught by ringfleetd's heartbeat rule.
+foreach(backend io_uring mmsg)
+  rf_e2e_test(idle_e2e_${backend} test_idle.py TIMEOUT 180 ARGS --backend ${backend})
+  set_tests_properties(idle_e2e_${backend} PROPERTIES LABELS "e2e;idle")
+endforeach()

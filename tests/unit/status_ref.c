@@ -142,6 +142,12 @@ static json_t *status_server(const struct fleet *f, const struct server *s, uint
 			    json_integer((json_int_t)RF_LOAD(s->slot->stats.drop_output)));
 	json_object_set_new(o, "sessions_ended",
 			    json_integer((json_int_t)RF_LOAD(s->slot->stats.sessions_ended)));
+	json_object_set_new(o, "idle",
+			    json_boolean(alive && s->fsm.state == FSM_RUNNING &&
+					 RF_LOAD(s->slot->stats.idle)));
+	json_object_set_new(o, "idle_wakeups",
+			    json_integer((json_int_t)RF_LOAD(s->slot->stats.idle_wakeups)));
+	json_object_set_new(o, "idle_s", json_real(secs(RF_LOAD(s->slot->stats.idle_ns))));
 	c = counters(&s->slot->stats, now, alive);
 	if (!c || json_object_update(o, c) < 0) {
 		json_decref(c);

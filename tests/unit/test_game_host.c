@@ -780,6 +780,63 @@ static void test_session_allocated(void **state)
 	fx_free(f);
 }
 
+static unsigned leaves(enum rf_leave_reason why)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < fk.n_ev; i++)
+		n += fk.ev[i].what == 'l' && fk.ev[i].why == (int)why;
+	return n;
+}
+
+/* A match the supervisor releases (back to ready, or straight to the
+ * next allocation) ends in the worker too, uncounted: a module that
+ * resets itself must not carry the old match's players into the next. */
+static void test_session_released(void **state)
+{
+	struct fx *f;
+
+	(void)state;
+	f = fx_new();
+	assert_int_equal(rx(f, 1000), 0);
+	assert_int_equal(rx(f, 1001), 0);
+	sess_write(f->slot, RF_SESSION_ALLOCATED, 5, "");
+	assert_int_equal(game_host_session(&f->h), 1);
+	fk.n_ev = 0;
+	sess_write(f->slot, RF_SESSION_READY, 5, "");
+	assert_int_equal(game_host_session(&f->h), 0);
+	assert_int_equal(leaves(RF_LEAVE_SESSION_OVER), 2);
+	assert_int_equal(f->w.clients.n, 0);
+	assert_int_equal(f->w.st.sessions_ended, 0);
+	/* Released and allocated again before the worker looked: the old
+	 * players leave before the new match is told. */
+	sess_write(f->slot, RF_SESSION_ALLOCATED, 6, "");
+	assert_int_equal(game_host_session(&f->h), 1);
+	assert_int_equal(rx(f, 1002), 0);
+	fk.n_ev = 0;
+	sess_write(f->slot, RF_SESSION_ALLOCATED, 7, "");
+	assert_int_equal(game_host_session(&f->h), 1);
+	assert_int_equal(fk.n_ev, 2);
+	assert_int_equal(fk.ev[0].what, 'l');
+	assert_int_equal(fk.ev[0].why, RF_LEAVE_SESSION_OVER);
+	assert_int_equal(fk.ev[1].what, 'a');
+	assert_int_equal(f->w.st.sessions_ended, 0);
+	/* Ended by the module: counted once, and the supervisor's ready
+	 * that follows ends nothing more. */
+	assert_int_equal(rx(f, 1003), 0);
+	fk.end_in_tick = true;
+	worker_game_tick(&f->w);
+	fk.end_in_tick = false;
+	assert_true(worker_end_tick(&f->w));
+	assert_int_equal(f->w.st.sessions_ended, 1);
+	fk.n_ev = 0;
+	sess_write(f->slot, RF_SESSION_READY, 7, "");
+	assert_int_equal(game_host_session(&f->h), 0);
+	assert_int_equal(fk.n_ev, 0);
+	assert_int_equal(f->w.st.sessions_ended, 1);
+	fx_free(f);
+}
+
 /* A reader that meets the writer mid-write retries on a later tick. */
 static void test_session_seqlock(void **state)
 {
@@ -908,6 +965,7 @@ int main(void)
 		cmocka_unit_test_setup(test_log_rate, setup),
 		cmocka_unit_test_setup(test_resume_joins, setup),
 		cmocka_unit_test_setup(test_session_allocated, setup),
+		cmocka_unit_test_setup(test_session_released, setup),
 		cmocka_unit_test_setup(test_session_seqlock, setup),
 		cmocka_unit_test_setup(test_session_old_table, setup),
 		cmocka_unit_test_setup(test_session_restart, setup),

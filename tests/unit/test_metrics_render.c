@@ -452,10 +452,10 @@ static void test_exposition_format(void **state)
 		series[nseries++] = r->lines[i];
 	}
 	assert_true(ntypes >= 15);
-	/* 19 one-sample families, 6 drop reasons, the histogram, per server;
+	/* 22 one-sample families, 6 drop reasons, the histogram, per server;
 	 * eu-1's 2 game values; 6 states and the uptime for the supervisor;
 	 * 4 session states, allocations and 3 failure reasons */
-	assert_int_equal(nseries, 2 * (19 + 6 + RF_TICK_HIST_BUCKETS + 2) + 2 + 6 + 1 + 4 + 1 + 3);
+	assert_int_equal(nseries, 2 * (22 + 6 + RF_TICK_HIST_BUCKETS + 2) + 2 + 6 + 1 + 4 + 1 + 3);
 	regfree(&sample_re);
 	regfree(&comment_re);
 }

@@ -99,6 +99,9 @@ static int setup(void **state)
 	st->drop_flood = 5;
 	st->adm_admitted = 12;
 	st->drop_output = 21;
+	st->idle = 1;
+	st->idle_wakeups = 9;
+	st->idle_ns = 2500 * RF_NSEC_PER_MSEC;
 	strcpy(s->slot->game.name, "arena");
 	strcpy(s->slot->game.status, "round 2 \"final\"");
 	strcpy(s->slot->game.value_name[0], "players");

@@ -288,43 +288,101 @@ def check_too_many(api, d):
 
 
 def http_allocate(api, out, i, barrier):
+    """out[i] = (kind, server, attempts, history): kind ok / none / bad,
+    history every attempt's outcome (the diagnostic on failure)."""
     barrier.wait()
+    history = []
     for attempt in range(50):
         try:
             status, _, body = api.call("POST", "/v1/allocate", body={"meta": {"n": str(i)}})
-        except (ConnectionError, http.client.HTTPException, socket.timeout):
-            status = None           # evicted before its request was in: not served
+        except (ConnectionError, http.client.HTTPException, socket.timeout) as e:
+            # Closed before any answer: the server executes no request on
+            # a connection it cut (httpd.h), so a retry is safe.
+            history.append("closed (%s: %s)" % (e.__class__.__name__, e))
+            time.sleep(0.05)
+            continue
+        history.append("%s %s" % (status, json.dumps(body)))
         if status == 200:
-            out[i] = ("ok", body["name"], attempt)
+            out[i] = ("ok", body["name"], attempt, history)
             return
         if status == 409:
-            out[i] = ("none", None, attempt)
+            out[i] = ("none", None, attempt, history)
             return
-        if status not in (None, 429):
-            out[i] = ("bad", "%s %s" % (status, body), attempt)
+        if status != 429:
+            out[i] = ("bad", "%s %s" % (status, body), attempt, history)
             return
         time.sleep(0.05)
-    out[i] = ("bad", "no answer in 50 attempts", 50)
+    out[i] = ("bad", "no answer in 50 attempts", 50, history)
 
 
 def ctl_allocate(d, out, i, barrier):
     cmd = [binary("ringfleetctl"), "-s", d.sock, "--json", "allocate", "--meta", "n=%d" % i]
     barrier.wait()
+    history = []
     # The control socket takes 16 connections per uid (control.h): the
     # rest are refused before any request is read, so they retry, as the
     # HTTP side does on 429. A refused connection never allocates.
-    for _ in range(50):
+    for attempt in range(50):
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        history.append("exit %d: %s%s" % (p.returncode, p.stdout.strip(), p.stderr.strip()[:300]))
         if "too many connections" not in p.stdout + p.stderr:
             break
         time.sleep(0.05)
     if p.returncode == 0:
         body = json.loads(p.stdout)
-        out[i] = ("ok", body.get("name") or body["server"]["name"], 0)
+        out[i] = ("ok", body.get("name") or body["server"]["name"], attempt, history)
     elif p.returncode == NO_MATCH_EXIT:
-        out[i] = ("none", None, 0)
+        out[i] = ("none", None, attempt, history)
     else:
-        out[i] = ("bad", "exit %d: %s%s" % (p.returncode, p.stdout, p.stderr[:200]), 0)
+        out[i] = ("bad", "exit %d: %s%s" % (p.returncode, p.stdout, p.stderr[:200]), attempt,
+                  history)
+
+
+def explain_exactly_once(d, out, listed):
+    """Everything needed to tell why a burst did not come to 100 ok: the
+    failed requests' every reply, and each server's final session with
+    the request (meta n) that holds it."""
+    holder = {}
+    print("final sessions of the %d servers:" % len(listed))
+    for name in sorted(listed):
+        s = listed[name]
+        n = (s.get("meta") or {}).get("n")
+        if n is not None:
+            holder[int(n)] = name
+        print("  %s state=%s since=%s allocation=%s meta=%s" % (
+            name, s["state"], s["since"], s.get("allocation_id"), s.get("meta")))
+    for i, o in enumerate(out):
+        if o is None:
+            print("request %d (%s): no result" % (i, "ctl" if i % 2 else "http"))
+            continue
+        kind, name, attempts, history = o
+        lost = i in holder and name != holder[i]
+        if kind == "ok" and not lost and len(history) == 1:
+            continue
+        if kind == "none" and i not in holder and len(history) == 1:
+            continue
+        print("request %d (%s): %s %s after %d attempts%s" % (
+            i, "ctl" if i % 2 else "http", kind, name or "", attempts + 1,
+            "; SERVER %s HOLDS ITS ALLOCATION BUT IT WAS NOT TOLD" % holder[i] if lost else ""))
+        for h in history:
+            print("    %s" % h)
+    rc, text, err = d.ctl("--json", "status", timeout=30)
+    try:
+        servers = json.loads(text)["servers"] if rc in (0, 3) else []
+    except (ValueError, KeyError, TypeError):
+        servers = []
+        print("status --json: exit %d %s%s" % (rc, text[:200], err[:200]))
+    for srv in servers:
+        if srv.get("state") != "running" or srv.get("restarts") or \
+                (srv.get("session") or {}).get("state") != "allocated":
+            print("  status: %s state=%s restarts=%s reason=%s session=%s" % (
+                srv.get("name"), srv.get("state"), srv.get("restarts"), srv.get("reason"),
+                json.dumps(srv.get("session"))))
+    log = d.log_text()
+    for line in log.splitlines():
+        if ("session" in line and "allocated" not in line) or "hang" in line or \
+                "restart" in line or "exited" in line:
+            print("  log: %s" % line[:300])
 
 
 def check_exactly_once(api, d):
@@ -344,19 +402,22 @@ def check_exactly_once(api, d):
     for t in threads:
         t.join(120)
     took = time.monotonic() - t0
-    bad = [(i, o) for i, o in enumerate(out) if o is None or o[0] == "bad"]
+    listed = api.servers()
+    bad = [(i, o[:2]) for i, o in enumerate(out) if o is None or o[0] == "bad"]
+    names = [o[1] for o in out if o and o[0] == "ok"]
+    allocated = sorted(n for n, s in listed.items() if s["state"] == "allocated")
+    if bad or len(names) != SERVERS or len(set(names)) != SERVERS or allocated != sorted(names):
+        explain_exactly_once(d, out, listed)
     check(not bad, "allocations that neither succeeded nor got 'none ready': %s" % bad[:5])
-    names = [o[1] for o in out if o[0] == "ok"]
-    check(len(names) == SERVERS, "%d allocations succeeded, want %d" % (len(names), SERVERS))
+    check(len(names) == SERVERS, "%d allocations succeeded, want %d (%d servers allocated)"
+          % (len(names), SERVERS, len(allocated)))
     check(len(set(names)) == SERVERS, "%d distinct servers in %d allocations"
           % (len(set(names)), len(names)))
-    listed = api.servers()
-    check(sorted(n for n, s in listed.items() if s["state"] == "allocated") == sorted(names),
-          "the allocated servers listed differ from those handed out")
+    check(allocated == sorted(names), "the allocated servers listed differ from those handed out")
     by_http = sum(1 for i, o in enumerate(out) if o[0] == "ok" and i % 2 == 0)
     retries = sum(o[2] for o in out)
     print("exactly once: 200 at once (100 HTTP, 100 ringfleetctl) -> 100 distinct servers "
-          "(%d over HTTP), 100 'none ready', in %.1f s, %d HTTP retries" % (by_http, took, retries))
+          "(%d over HTTP), 100 'none ready', in %.1f s, %d retries" % (by_http, took, retries))
 
 
 def check_reload(api, d, tmp, port):

@@ -11,7 +11,9 @@ servers of one ringfleetd:
 - a client trickling its headers is dropped at the request deadline while
   other requests are served at once; 64 clients that never read their
   answers hold every connection, and the next one gets 429 (and the
-  control socket keeps answering);
+  control socket keeps answering); an allocation on a connection accepted
+  with a newcomer beside 32 busy ones is answered, or closed with nothing
+  allocated (never allocated with its answer lost);
 - exactly once: 200 simultaneous allocations, half `ringfleetctl allocate`
   and half POST /v1/allocate, against 100 ready servers: exactly 100
   succeed, on 100 distinct servers; the rest get 409 / exit status 6;
@@ -24,6 +26,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -34,6 +37,7 @@ from fleetlib import Daemon, binary, check, fail, free_port_block, free_tcp_port
 
 SERVERS = 100
 REQUEST_DEADLINE = 5   # HTTPD_REQUEST_TIMEOUT_S
+BUSY_CONNS = 32        # HTTPD_BUSY_CONNS: past it, a new connection evicts an idle one
 NO_MATCH_EXIT = 6      # ringfleetctl allocate: no ready server matches
 
 
@@ -250,18 +254,7 @@ def check_too_many(api, d):
     """Clients that ask for the list and never read the answer stay busy
     for the response deadline: 64 of them fill the table, and the next
     connection is told 429 (or refused outright past the spare ones)."""
-    hogs = []
-    req = ("GET /v1/servers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
-           % api.token).encode() * 100
-    for _ in range(64):
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-        s.connect(("127.0.0.1", api.port))
-        s.sendall(req)
-        # Its first answer is coming: busy now, so the next connection
-        # cannot evict it as idle.
-        check(select.select([s], [], [], 10)[0], "no answer to a pipelined GET")
-        hogs.append(s)
+    hogs = busy_connections(api, 64)
     alive = sum(1 for s in hogs if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
     check(alive == 64, "%d of 64 unread connections still open" % alive)
     got = None
@@ -285,6 +278,76 @@ def check_too_many(api, d):
     wait_for(lambda: api.call("GET", "/v1/servers")[0] == 200, 15, "served after the hogs left",
              0.5)
     print("64 unread answers: the next connection got 429; served again once they left")
+
+
+def read_answer(s):
+    """The status of the HTTP answer on s, or None if it closed first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        try:
+            chunk = s.recv(4096)
+        except (ConnectionError, socket.timeout):
+            chunk = b""
+        if not chunk:
+            return None
+        data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+def busy_connections(api, n):
+    """n connections busy taking answers they never read (pipelined GETs
+    of the list, a small receive buffer): none of them can be evicted."""
+    hogs = []
+    req = ("GET /v1/servers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+           % api.token).encode() * 100
+    for _ in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        s.connect(("127.0.0.1", api.port))
+        s.sendall(req)
+        # Its first answer is coming: busy now, so the next connection
+        # cannot evict it as idle.
+        check(select.select([s], [], [], 10)[0], "no answer to a pipelined GET")
+        hogs.append(s)
+    return hogs
+
+
+def check_evicted_request(api, d):
+    """The race behind 98 of 100. With every other connection busy, a
+    matchmaker connects and sends an allocation, and a newcomer connects,
+    both while ringfleetd is stopped: once it runs, it accepts both in
+    one run of its loop, the newcomer evicting the matchmaker's
+    connection (the only idle one), whose request MHD then still read
+    and ran, the answer lost with the socket. Now the answer comes, or
+    the connection closes with nothing allocated to it."""
+    hogs = busy_connections(api, BUSY_CONNS)
+    body = json.dumps({"meta": {"evict": "victim"}})
+    req = ("POST /v1/allocate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+           % (api.token, len(body), body)).encode()
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    try:
+        victim = socket.create_connection(("127.0.0.1", api.port), timeout=10)
+        victim.sendall(req)
+        newcomer = socket.create_connection(("127.0.0.1", api.port), timeout=10)
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    status = read_answer(victim)
+    for s in hogs + [victim, newcomer]:
+        s.close()
+    wait_for(lambda: api.call("GET", "/v1/servers")[0] == 200, 15, "served after the hogs left",
+             0.5)
+    holders = [n for n, s in api.servers().items()
+               if s["state"] == "allocated" and (s.get("meta") or {}).get("evict") == "victim"]
+    check(status == 200 or not holders,
+          "the connection closed without an answer (%s) but %s holds its allocation"
+          % (status, holders))
+    check(status in (200, None), "allocation beside 32 busy connections: %s" % status)
+    check(len(holders) == (status == 200), "%s answered, allocated to %s" % (status, holders))
+    for name in holders:
+        api.call("POST", "/v1/servers/%s/release" % name)
+    print("allocation accepted with a newcomer beside 32 busy connections: %s"
+          % ("answered 200 (%s)" % holders[0] if holders else "closed, nothing allocated"))
 
 
 def http_allocate(api, out, i, barrier):
@@ -486,6 +549,7 @@ def main():
         check_bad_requests(api)
         check_slow_client(api, d)
         check_too_many(api, d)
+        check_evicted_request(api, d)
         check_exactly_once(api, d)
         check_reload(api, d, tmp, port)
         check(d.stop() == 0, "exit code")

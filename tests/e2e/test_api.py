@@ -90,8 +90,14 @@ def write_token(path, text, mode=0o600):
 
 
 def sup_ini(port, token_file, extra=""):
-    return ("max_per_cpu = %d\napi_listen = 127.0.0.1:%d\napi_token_file = %s\n%s"
-            % (SERVERS, port, token_file, extra))
+    # 100 workers on a loaded 2-core machine (sanitized: several times
+    # slower) can go 2 s without a tick: the default hang_timeout_ms
+    # would kill ready ones, during the burst too, and a server being
+    # restarted is rightly not ready (status shows it, and the diagnostic
+    # of check_exactly_once prints such kills). Hang detection is not
+    # what this test is about.
+    return ("max_per_cpu = %d\nhang_timeout_ms = 15000\napi_listen = 127.0.0.1:%d\n"
+            "api_token_file = %s\n%s" % (SERVERS, port, token_file, extra))
 
 
 def all_ready(api):
@@ -443,7 +449,7 @@ def explain_exactly_once(d, out, listed):
                 json.dumps(srv.get("session"))))
     log = d.log_text()
     for line in log.splitlines():
-        if ("session" in line and "allocated" not in line) or "hang" in line or \
+        if ("session" in line and "allocated" not in line) or "hang" in line or "hung" in line or \
                 "restart" in line or "exited" in line:
             print("  log: %s" % line[:300])
 

@@ -38,6 +38,8 @@ from fleetlib import Daemon, binary, check, fail, free_port_block, free_tcp_port
 SERVERS = 100
 REQUEST_DEADLINE = 5   # HTTPD_REQUEST_TIMEOUT_S
 BUSY_CONNS = 32        # HTTPD_BUSY_CONNS: past it, a new connection evicts an idle one
+HANG_MS = 60000
+START_S = 300          # 100 workers ready (sanitized, loaded: minutes)
 NO_MATCH_EXIT = 6      # ringfleetctl allocate: no ready server matches
 
 
@@ -91,13 +93,14 @@ def write_token(path, text, mode=0o600):
 
 def sup_ini(port, token_file, extra=""):
     # 100 workers on a loaded 2-core machine (sanitized: several times
-    # slower) can go 2 s without a tick: the default hang_timeout_ms
-    # would kill ready ones, during the burst too, and a server being
-    # restarted is rightly not ready (status shows it, and the diagnostic
-    # of check_exactly_once prints such kills). Hang detection is not
-    # what this test is about.
-    return ("max_per_cpu = %d\nhang_timeout_ms = 15000\napi_listen = 127.0.0.1:%d\n"
-            "api_token_file = %s\n%s" % (SERVERS, port, token_file, extra))
+    # slower) can go seconds without a tick, and take over 15 s to start
+    # (seen at load 300-600): the default hang_timeout_ms (2 s, also the
+    # start timeout's floor) would kill ready ones, during the burst too,
+    # and a server being restarted is rightly not ready (the diagnostic of
+    # check_exactly_once prints such kills). Hang detection is not what
+    # this test is about.
+    return ("max_per_cpu = %d\nhang_timeout_ms = %d\napi_listen = 127.0.0.1:%d\n"
+            "api_token_file = %s\n%s" % (SERVERS, HANG_MS, port, token_file, extra))
 
 
 def all_ready(api):
@@ -477,7 +480,7 @@ def check_exactly_once(api, d):
     for name, s in api.servers().items():
         if s["state"] == "allocated":
             api.call("POST", "/v1/servers/%s/release" % name)
-    wait_for(lambda: all_ready(api), 120, "every server ready again", 0.5)
+    wait_for(lambda: all_ready(api), START_S, "every server ready again", 0.5)
     n = 2 * SERVERS
     out = [None] * n
     barrier = threading.Barrier(n)
@@ -568,7 +571,7 @@ def main():
     check_refusals(d, tmp, port)
     api = Api(port, token)
     with d:
-        wait_for(lambda: all_ready(api), 120, "%d servers ready" % SERVERS, 0.5)
+        wait_for(lambda: all_ready(api), START_S, "%d servers ready" % SERVERS, 0.5)
         check_auth(api)
         check_endpoints(api, d)
         check_bad_requests(api)

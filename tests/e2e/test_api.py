@@ -558,8 +558,11 @@ def check_reload(api, d, tmp, port):
 def main():
     base = free_port_block(SERVERS)
     port = free_tcp_port()
+    # session_idle_s: a burst that takes minutes (sanitized, loaded) must
+    # not see its first matches end for want of clients, their servers
+    # ready again for its last requests.
     servers_ini = ("[pool p]\nports = %d-%d\ntick_hz = 10\nrecv_buffers = 16\n"
-                   "max_clients = 4\n" % (base, base + SERVERS - 1))
+                   "max_clients = 4\nsession_idle_s = 3600\n" % (base, base + SERVERS - 1))
     d = Daemon(servers_ini)
     tmp = d.dir
     d.token_file = os.path.join(tmp, "api.token")

@@ -667,14 +667,16 @@ void control_reply(struct control *c, uint64_t conn_id, char *line)
 	free(line);
 }
 
-/* Bytes the loop has yet to read: a busy loop can see the timer before a
- * request that came in time, and closing then would reset a client whose
- * request was never read, with no reason given. */
+/* Bytes the loop has yet to read, with nothing owed to the client: a busy
+ * loop can see the timer before a request that came in time, and closing
+ * then would reset a client whose request was never read, with no reason
+ * given. One that does not take its replies (output pending) is idle
+ * whatever it sends. */
 static bool conn_has_input(const struct control_conn *conn)
 {
 	int n = 0;
 
-	return ioctl(conn->fd, FIONREAD, &n) == 0 && n > 0;
+	return control_conn_pending(conn) == 0 && ioctl(conn->fd, FIONREAD, &n) == 0 && n > 0;
 }
 
 void control_expire(struct control *c, uint64_t now)

@@ -23,113 +23,10 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-/* The relay, games/relay/relay.c: built in, found by name. */
-const struct rf_game *rf_relay_game(void);
-
-static const struct {
-	const char *name;
-	rf_game_entry_fn entry;
-} builtin[] = {
-	{ "relay", rf_relay_game },
-};
-
-rf_game_entry_fn game_host_builtin(const char *name)
-{
-	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
-		if (strcmp(builtin[i].name, name) == 0)
-			return builtin[i].entry;
-	return NULL;
-}
-
 static struct game_host *host_of(const rf_engine *e)
 {
 	/* engine is the first member: the module's handle is the host. */
 	return (struct game_host *)(uintptr_t)e;
-}
-
-/* ---- loading ---- */
-
-int game_host_check_table(const struct rf_game *t, struct rf_game *out, char *why, size_t len)
-{
-	const size_t need = offsetof(struct rf_game, drain) + sizeof(t->drain);
-
-	memset(out, 0, sizeof(*out));
-	if (!t) {
-		snprintf(why, len, "%s() returned NULL", RF_GAME_ENTRY);
-		return -EINVAL;
-	}
-	if (t->abi_version != RF_GAME_ABI_VERSION) {
-		snprintf(why, len, "game ABI version %u, this worker runs %u", t->abi_version,
-			 RF_GAME_ABI_VERSION);
-		return -EPROTO;
-	}
-	if (t->size < need) {
-		snprintf(why, len, "game table of %u bytes, ABI %u needs at least %zu", t->size,
-			 RF_GAME_ABI_VERSION, need);
-		return -EPROTO;
-	}
-	/* A newer module's table may be longer: what we know of it only. */
-	memcpy(out, t, t->size < sizeof(*out) ? t->size : sizeof(*out));
-	out->size = (uint32_t)sizeof(*out);
-	if (!out->init || !out->tick) {
-		snprintf(why, len, "game table without %s callback",
-			 out->init ? "a tick" : "an init");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int game_host_load_table(struct game_host *h, const struct rf_game *t, const char *what, char *why,
-			 size_t len)
-{
-	memset(h, 0, sizeof(*h));
-	snprintf(h->what, sizeof(h->what), "%s", what);
-	return game_host_check_table(t, &h->game, why, len);
-}
-
-/* dlerror() names the path first, which the caller's reason already does. */
-static void dl_reason(const char *path, char *why, size_t len)
-{
-	const char *e = dlerror();
-	size_t n = strlen(path);
-
-	if (!e)
-		e = "cannot load";
-	if (strncmp(e, path, n) == 0 && e[n] == ':' && e[n + 1] == ' ')
-		e += n + 2;
-	snprintf(why, len, "%s", e);
-}
-
-int game_host_load(struct game_host *h, const char *game, char *why, size_t len)
-{
-	rf_game_entry_fn entry = game_host_builtin(game);
-	void *dl = NULL;
-	int ret;
-
-	if (!entry) {
-		dl = dlopen(game, RTLD_NOW | RTLD_LOCAL);
-		if (!dl) {
-			dl_reason(game, why, len);
-			return -ENOENT;
-		}
-		void *sym = dlsym(dl, RF_GAME_ENTRY);
-
-		/* An object pointer into a function pointer, as POSIX allows. */
-		memcpy(&entry, &sym, sizeof(entry));
-		if (!entry) {
-			snprintf(why, len, "undefined symbol %s", RF_GAME_ENTRY);
-			dlclose(dl);
-			return -ENOENT;
-		}
-	}
-	ret = game_host_load_table(h, entry(), game, why, len);
-	if (ret < 0) {
-		if (dl)
-			dlclose(dl);
-		return ret;
-	}
-	h->dl = dl;
-	return 0;
 }
 
 /* ---- the slot's game area ---- */
@@ -161,12 +58,12 @@ static void apply_kicks(struct game_host *h);
 /* kick_flag[idx]: 0, 1 queued in kick[], or this: its leave is running. */
 #define KICK_LEAVING 2
 
-static void cb_enter(struct game_host *h, enum game_host_cb cb)
+void game_host_cb_enter(struct game_host *h, enum game_host_cb cb)
 {
 	h->cb = cb;
 }
 
-static void cb_leave(struct game_host *h)
+void game_host_cb_leave(struct game_host *h)
 {
 	h->cb = HOST_CB_NONE;
 	if (h->n_kicks && !h->applying)
@@ -540,9 +437,9 @@ int game_host_start(struct game_host *h, struct worker *w, const struct game_hos
 	 * the module (RF_GAME_SELF_RESET). */
 	RF_STORE(g->flags, h->game.flags);
 	w->host = h;
-	cb_enter(h, HOST_CB_INIT);
+	game_host_cb_enter(h, HOST_CB_INIT);
 	ret = h->game.init(&h->engine, &info, &h->state);
-	cb_leave(h);
+	game_host_cb_leave(h);
 	if (ret < 0) {
 		w->host = NULL;
 		free_tables(h);
@@ -563,7 +460,7 @@ int game_host_start(struct game_host *h, struct worker *w, const struct game_hos
 void game_host_unload(struct game_host *h)
 {
 	if (h->started && h->game.fini) {
-		cb_enter(h, HOST_CB_FINI);
+		game_host_cb_enter(h, HOST_CB_FINI);
 		h->game.fini(&h->engine, h->state);
 		h->cb = HOST_CB_NONE;
 	}
@@ -583,7 +480,7 @@ int game_host_join(struct game_host *h, uint32_t idx)
 
 	h->client_data[idx] = NULL;
 	if (h->game.join) {
-		cb_enter(h, HOST_CB_JOIN);
+		game_host_cb_enter(h, HOST_CB_JOIN);
 		ret = h->game.join(&h->engine, h->state, id);
 		h->cb = HOST_CB_NONE;
 		/* Refused: it never joined, so it does not leave either.
@@ -594,7 +491,7 @@ int game_host_join(struct game_host *h, uint32_t idx)
 			unkick(h, id);
 			worker_refuse_client(h->w, idx);
 		}
-		cb_leave(h);
+		game_host_cb_leave(h);
 	}
 	if (ret < 0) {
 		h->client_data[idx] = NULL;
@@ -665,19 +562,19 @@ void game_host_input(struct game_host *h, uint32_t idx, const void *data, uint32
 {
 	if (!h->game.input)
 		return;
-	cb_enter(h, HOST_CB_INPUT);
+	game_host_cb_enter(h, HOST_CB_INPUT);
 	rx_tail_poison(h, data, len, true);
 	h->game.input(&h->engine, h->state, worker_client_id(h->w, idx), data, len);
 	rx_tail_poison(h, data, len, false);
-	cb_leave(h);
+	game_host_cb_leave(h);
 }
 
 void game_host_tick(struct game_host *h)
 {
 	log_window(h);
-	cb_enter(h, HOST_CB_TICK);
+	game_host_cb_enter(h, HOST_CB_TICK);
 	h->game.tick(&h->engine, h->state);
-	cb_leave(h);
+	game_host_cb_leave(h);
 }
 
 bool game_host_drain(struct game_host *h, uint64_t deadline_ns)
@@ -685,107 +582,8 @@ bool game_host_drain(struct game_host *h, uint64_t deadline_ns)
 	if (!h->game.drain || h->draining)
 		return h->draining;
 	h->draining = true;
-	cb_enter(h, HOST_CB_DRAIN);
+	game_host_cb_enter(h, HOST_CB_DRAIN);
 	h->game.drain(&h->engine, h->state, deadline_ns);
-	cb_leave(h);
-	return true;
-}
-
-/* ---- the session area ---- */
-
-void game_host_meta(char *dst, const char *src)
-{
-	size_t n = 0;
-	bool line_start = true;
-
-	/* The supervisor's text ends in a NUL within the area; one that
-	 * does not is cut there. */
-	for (size_t i = 0; i + 1 < RF_SLOT_META_MAX && src[i]; i++) {
-		char c = src[i];
-
-		if (c == '\n') {
-			if (line_start)
-				continue; /* an empty line */
-			line_start = true;
-		} else {
-			if (c < ' ' || c > '~')
-				c = '?';
-			line_start = false;
-		}
-		dst[n++] = c;
-	}
-	if (!line_start)
-		dst[n++] = '\n';
-	dst[n] = '\0';
-}
-
-/* Every client leaves with SESSION_OVER. counted: the module ended it,
- * and the supervisor learns of it from sessions_ended. */
-static void end_session(struct game_host *h, bool counted)
-{
-	struct worker *w = h->w;
-	uint32_t n;
-
-	h->live_id = 0;
-	h->ending = true;
-	n = w->clients.n;
-	for (uint32_t i = 0; i < n; i++)
-		h->ids[i] = worker_client_id(w, clients_list(&w->clients)[i]);
-	for (uint32_t i = 0; i < n; i++) {
-		int idx = worker_client_idx(w, h->ids[i]);
-
-		if (idx >= 0)
-			worker_drop_client(w, (uint32_t)idx, RF_LEAVE_SESSION_OVER);
-	}
-	h->ending = false;
-	if (counted)
-		w->st.sessions_ended++;
-	if (h->draining)
-		h->session_over = true;
-}
-
-int game_host_session(struct game_host *h)
-{
-	const struct rf_slot_session *s = &h->w->slot->session;
-	uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE), state;
-	uint64_t id;
-	bool news;
-
-	/* The usual tick: nothing written since the last read. */
-	if (seq == h->sess_seq)
-		return 0;
-	if (seq & 1)
-		return -EAGAIN;
-	state = RF_LOAD(s->state);
-	id = RF_LOAD(s->alloc_id);
-	news = state == RF_SESSION_ALLOCATED && id && id != h->alloc_id;
-	/* Read racing the writer: whatever came out is thrown away below
-	 * unless seq is unchanged. */
-	if (news)
-		game_host_meta(h->meta, s->meta);
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (RF_LOAD(s->seq) != seq)
-		return -EAGAIN;
-	h->sess_seq = seq;
-	if (h->live_id && (state != RF_SESSION_ALLOCATED || id != h->live_id))
-		end_session(h, false); /* released: the supervisor knows */
-	if (!news)
-		return 0;
-	h->alloc_id = id;
-	h->live_id = id;
-	if (h->game.allocated) {
-		cb_enter(h, HOST_CB_ALLOCATED);
-		h->game.allocated(&h->engine, h->state, h->meta);
-		cb_leave(h);
-	}
-	return 1;
-}
-
-bool game_host_end_tick(struct game_host *h)
-{
-	if (!h->end_asked)
-		return false;
-	h->end_asked = false;
-	end_session(h, true);
+	game_host_cb_leave(h);
 	return true;
 }

@@ -93,6 +93,12 @@ struct game_host {
 	char meta[RF_SLOT_META_MAX + 1]; /* the copy handed to allocated */
 };
 
+/* For the host's own files (game_host.c, game_load.c, game_session.c):
+ * a module callback runs between these two; kicks it queued are applied
+ * at its end. */
+void game_host_cb_enter(struct game_host *h, enum game_host_cb cb);
+void game_host_cb_leave(struct game_host *h);
+
 /* The built-in games by name (the relay): their entry, or NULL. */
 rf_game_entry_fn game_host_builtin(const char *name);
 

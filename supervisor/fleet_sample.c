@@ -28,9 +28,14 @@ static void sample_cpu(struct fleet *f, struct server *s, uint64_t now)
 		return;
 	s->cpu_ticks = ps.utime + ps.stime;
 	s->rss_kb = ps.rss_kb;
-	if (dt > 0)
-		s->cpu_pct = (double)(s->cpu_ticks - s->cpu_ticks_prev) * 100.0 *
-			     (double)RF_NSEC_PER_SEC / ((double)f->ticks_per_sec * (double)dt);
+	/* Clock ticks are 10 ms samples: over the few ms since a worker was
+	 * forked one tick read as hundreds of percent ("workers use 8626%"
+	 * at a 1,000-server start). The next sweep measures from the same
+	 * start instead. */
+	if (dt < RF_NSEC_PER_SEC / 2)
+		return;
+	s->cpu_pct = (double)(s->cpu_ticks - s->cpu_ticks_prev) * 100.0 * (double)RF_NSEC_PER_SEC /
+		     ((double)f->ticks_per_sec * (double)dt);
 	s->cpu_ticks_prev = s->cpu_ticks;
 	s->cpu_sample_ns = now;
 }

@@ -328,7 +328,9 @@ struct fsm_result fsm_step(struct fsm *m, const struct fsm_policy *p, const stru
 	case FSM_EV_RESTART:
 		return on_restart(m, p, now);
 	case FSM_EV_READY:
-		if (m->state != FSM_STARTING)
+		/* Killed for its start timeout: a readiness already on its way
+		 * does not make a dying worker running. */
+		if (m->state != FSM_STARTING || m->hung)
 			return (struct fsm_result){ FSM_ACT_NONE, false };
 		m->ready_ns = now;
 		m->spawn_failures = 0;

@@ -228,6 +228,10 @@ static void test_start_timeout_is_a_hang(void **state)
 	step(&m, FSM_EV_START, 0, 0);
 	assert_int_equal(step(&m, FSM_EV_TIMER, 0, 5 * S).action, FSM_ACT_KILL);
 	assert_true(m.hung);
+	/* Its readiness was already on the way: the killed worker is not
+	 * taken for running (the log said "ready" after "killing"). */
+	assert_false(step(&m, FSM_EV_READY, 0, 5 * S + 1).changed);
+	assert_int_equal(m.state, FSM_STARTING);
 }
 
 static void test_restart_stops_then_spawns(void **state)

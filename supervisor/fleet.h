@@ -80,7 +80,7 @@ void fleet_on_ready(struct fleet *f, struct server *s);
 void fleet_on_deadlines(struct fleet *f, uint64_t now);
 uint64_t fleet_next_deadline(const struct fleet *f);
 /* Hang checks and CPU sampling; the daemon calls it once a second, which
- * catches a hang within hang_timeout_ms + 1 s. */
+ * catches a hang within hang_timeout_ms + 1 s (an idle worker: see hang.h). */
 void fleet_housekeeping(struct fleet *f, uint64_t now);
 
 /* Starts a new event-loop turn: refills the spawn budget and forks queued

@@ -23,12 +23,12 @@ struct hang_watch {
 };
 
 struct hang_in {
-	bool idle;          /* the slot's idle flag, as last read */
-	uint64_t beat_ns;   /* the heartbeat (monotonic), not before ready */
+	bool idle;        /* the slot's idle flag, as last read */
+	uint64_t beat_ns; /* the heartbeat (monotonic), not before ready */
 	uint64_t now_ns;
-	uint64_t hang_ns;   /* hang_timeout */
+	uint64_t hang_ns;       /* hang_timeout */
 	uint64_t beat_every_ns; /* idle_beat */
-	uint64_t pending;   /* bytes waiting on the socket; 0 if not asked */
+	uint64_t pending;       /* bytes waiting on the socket; 0 if not asked */
 };
 
 enum hang_verdict {
@@ -43,6 +43,6 @@ enum hang_verdict {
  * than hang_timeout, so a sleeping fleet costs no syscall per check. */
 bool hang_wants_pending(const struct hang_in *in);
 
-/* The verdict, updating *w. *since_ms (may be NULL) gets how long the
+/* The verdict, updating *w. *for_ms (may be NULL) gets how long the
  * worker has been silent (NO_TICK, IDLE_SILENT) or deaf (IDLE_DEAF). */
 enum hang_verdict hang_judge(const struct hang_in *in, struct hang_watch *w, uint64_t *for_ms);

@@ -56,8 +56,7 @@ static void test_idle_quiet_not_hung_before_beat_and_hang(void **state)
 	for (uint64_t t = 100 * S; t <= 100 * S + BEAT + HANG; t += S)
 		assert_int_equal(judge(true, 100 * S, t, 0, &w), HANG_OK);
 	assert_int_equal(w.since_ns, 0);
-	assert_int_equal(judge(true, 100 * S, 100 * S + BEAT + HANG + MS, 0, &w),
-			 HANG_IDLE_SILENT);
+	assert_int_equal(judge(true, 100 * S, 100 * S + BEAT + HANG + MS, 0, &w), HANG_IDLE_SILENT);
 }
 
 static void test_idle_pending_beat_moving(void **state)

@@ -60,19 +60,34 @@ def cpu_seconds(pid):
 
 
 class Ctl:
-    """One persistent control connection: a request line, a reply line."""
+    """One persistent control connection: a request line, a reply line.
+    ringfleetd closes a control connection idle for 10 s (CONTROL_IDLE_MS),
+    which the allocation connection is while a loaded host recycles a
+    round's servers: a request that finds it closed reconnects once (a
+    request is never sent twice: a closed connection took none)."""
 
     def __init__(self, path):
+        self.path = path
+        self.connect()
+
+    def connect(self):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
+        self.s.connect(self.path)
         self.f = self.s.makefile("rb")
 
     def call(self, line):
-        self.s.sendall(line.encode() + b"\n")
-        reply = self.f.readline()
-        if not reply:
-            raise ConnectionError("control connection closed")
-        return json.loads(reply)
+        for attempt in range(2):
+            try:
+                self.s.sendall(line.encode() + b"\n")
+                reply = self.f.readline()
+                if not reply:
+                    raise ConnectionError("control connection closed")
+                return json.loads(reply)
+            except (BrokenPipeError, ConnectionResetError):
+                if attempt:
+                    raise
+                self.s.close()
+                self.connect()
 
 
 class Http:

@@ -328,17 +328,19 @@ int ctl_call(int fd, const char *request, json_t **reply)
 {
 	char *line = NULL;
 	json_t *obj;
-	int r;
+	int r, rr;
 	size_t len = strlen(request);
 
 	r = write_all(fd, request, len);
 	if (r == 0 && (len == 0 || request[len - 1] != '\n'))
 		r = write_all(fd, "\n", 1);
-	if (r < 0)
+	/* A server that refuses a connection (too many) writes why and
+	 * closes without reading: the reason may wait behind a broken pipe. */
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 		return r;
-	r = read_line(fd, &line);
-	if (r < 0)
-		return r;
+	rr = read_line(fd, &line);
+	if (rr < 0)
+		return r < 0 ? r : rr;
 	obj = json_loads(line, 0, NULL);
 	free(line);
 	if (!obj || !json_is_object(obj) || !json_is_boolean(json_object_get(obj, "ok"))) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -667,13 +668,26 @@ void control_reply(struct control *c, uint64_t conn_id, char *line)
 	free(line);
 }
 
+/* Bytes the loop has yet to read, with nothing owed to the client: a busy
+ * loop can see the timer before a request that came in time, and closing
+ * then would reset a client whose request was never read, with no reason
+ * given. One that does not take its replies (output pending) is idle
+ * whatever it sends. */
+static bool conn_has_input(const struct control_conn *conn)
+{
+	int n = 0;
+
+	return control_conn_pending(conn) == 0 && ioctl(conn->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 void control_expire(struct control *c, uint64_t now)
 {
 	for (int i = 0; i < CONTROL_MAX_CONNS; i++) {
 		struct control_conn *conn = c->conns[i];
 
 		if (conn && !conn->waiting && (!conn->subscriber || conn->closing) &&
-		    now - conn->last_active_ns > (uint64_t)CONTROL_IDLE_MS * RF_NSEC_PER_MSEC)
+		    now - conn->last_active_ns > (uint64_t)CONTROL_IDLE_MS * RF_NSEC_PER_MSEC &&
+		    (conn->closing || !conn_has_input(conn)))
 			control_conn_retire(c, conn);
 	}
 }

@@ -267,6 +267,8 @@ int daemon_run(struct daemon *d)
 		 * poll instead of blocking, so signals, the control socket and
 		 * worker events are served between batches. */
 		fleet_run_spawn_queue(&d->fleet, now);
+		/* Likewise the 1 Hz /proc sweep, a batch per turn. */
+		fleet_sample_step(&d->fleet, now);
 		/* Matches the games ended: cheap (allocated servers only),
 		 * so every turn, besides the 1 Hz round that bounds the wait. */
 		sessions_poll(&d->fleet);
@@ -274,7 +276,9 @@ int daemon_run(struct daemon *d)
 		if (d->shutting_down && fleet_idle(&d->fleet))
 			break;
 		arm_timer(d, now);
-		r = wait_events(d, evs, fleet_spawns_waiting(&d->fleet) ? 0 : -1);
+		r = wait_events(d, evs,
+				fleet_spawns_waiting(&d->fleet) || fleet_sampling(&d->fleet) ? 0
+											     : -1);
 		if (r < 0) {
 			log_err("epoll_wait: %s", strerror(-r));
 			return 1;

@@ -52,24 +52,19 @@ static char *defer(struct daemon *d, uint64_t conn_id, const struct ctl_request 
 
 static char *verb_status(struct daemon *d, const struct ctl_request *req)
 {
-	struct status_info info = { d->config_path, d->started_ns };
+	struct status_info info = { d->config_path, d->started_ns, control_subscribers(&d->ctl) };
 	const char *pattern = req->argc ? req->argv[0] : NULL;
 	size_t matched;
-	json_t *body;
+	char *line;
 
 	if (pattern && strcmp(pattern, "all") == 0)
 		pattern = NULL;
-	body = status_build(&d->fleet, &info, pattern, &matched);
-	if (!body)
-		return NULL;
-	if (pattern && matched == 0) {
-		json_decref(body);
+	line = status_reply(&d->fleet, &info, pattern, &matched);
+	if (line && pattern && matched == 0) {
+		free(line);
 		return ctl_reply_error("no server matches \"%s\"", pattern);
 	}
-	json_object_set_new(body, "draining", json_boolean(d->fleet.sess.draining));
-	json_object_set_new(body, "event_subscribers",
-			    json_integer((json_int_t)control_subscribers(&d->ctl)));
-	return ctl_reply_ok(body);
+	return line;
 }
 
 static char *verb_lifecycle(struct daemon *d, uint64_t conn_id, const struct ctl_request *req)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* fleet.c - the process table and its event dispatch; see fleet.h.
- * Applying a configuration lives in fleet_apply.c. */
+ * Applying a configuration lives in fleet_apply.c, the 1 Hz samples in
+ * fleet_sample.c. */
 #include "supervisor/fleet.h"
 
 #include <errno.h>
@@ -24,7 +25,6 @@
 #include "supervisor/gameview.h"
 #include "supervisor/hang.h"
 #include "supervisor/metrics.h"
-#include "supervisor/procstat.h"
 #include "supervisor/spawn.h"
 
 #define START_TIMEOUT_MIN_MS 5000
@@ -375,58 +375,6 @@ void fleet_on_ready(struct fleet *f, struct server *s)
 		dispatch(f, s, (struct fsm_event){ .type = FSM_EV_READY });
 }
 
-static void sample_cpu(struct fleet *f, struct server *s, uint64_t now)
-{
-	struct procstat ps;
-	uint64_t dt = now - s->cpu_sample_ns;
-
-	if (s->pid <= 0 || procstat_read(s->pid, &ps) < 0)
-		return;
-	s->cpu_ticks = ps.utime + ps.stime;
-	s->rss_kb = ps.rss_kb;
-	if (dt > 0)
-		s->cpu_pct = (double)(s->cpu_ticks - s->cpu_ticks_prev) * 100.0 *
-			     (double)RF_NSEC_PER_SEC / ((double)f->ticks_per_sec * (double)dt);
-	s->cpu_ticks_prev = s->cpu_ticks;
-	s->cpu_sample_ns = now;
-}
-
-/* Upper bound in ms of histogram bucket b (the last is open-ended: its
- * lower bound is the best we know). */
-static double bucket_ms(int b)
-{
-	if (b == RF_TICK_HIST_BUCKETS - 1)
-		b--;
-	return RF_TICK_HIST_BASE_NS / 1e6 * (double)(1u << b);
-}
-
-static void sample_ticks(struct server *s)
-{
-	uint64_t d[RF_TICK_HIST_BUCKETS], total = 0, cum = 0;
-	int b;
-
-	for (b = 0; b < RF_TICK_HIST_BUCKETS; b++) {
-		uint64_t v = RF_LOAD(s->slot->stats.tick_hist[b]);
-
-		d[b] = v >= s->hist_prev[b] ? v - s->hist_prev[b]
-					    : v; /* a fresh slot restarts at 0 */
-		s->hist_prev[b] = v;
-		total += d[b];
-	}
-	s->tick_p50_ms = s->tick_p99_ms = s->tick_max_ms = 0;
-	if (total == 0)
-		return;
-	for (b = 0; b < RF_TICK_HIST_BUCKETS; b++) {
-		cum += d[b];
-		if (!s->tick_p50_ms && cum * 2 >= total)
-			s->tick_p50_ms = bucket_ms(b);
-		if (!s->tick_p99_ms && cum * 100 >= total * 99)
-			s->tick_p99_ms = bucket_ms(b);
-		if (d[b])
-			s->tick_max_ms = bucket_ms(b);
-	}
-}
-
 static uint64_t hang_ns(const struct fleet *f)
 {
 	return (uint64_t)f->sup.hang_timeout_ms * RF_NSEC_PER_MSEC;
@@ -496,76 +444,12 @@ void fleet_on_deadlines(struct fleet *f, uint64_t now)
 	}
 }
 
-/* A start that takes long says how far it got and how busy the CPUs are,
- * every PROGRESS_NS while workers wait: a fleet the host cannot carry
- * (workers' ticks using up their CPUs, or tasks waiting for a CPU most of
- * the time: PSI) shows why it does not come up. */
-#define PROGRESS_NS (10 * RF_NSEC_PER_SEC)
-#define CPU_BUSY_PCT 75.0
-#define CPU_PRESSURE_BUSY 50.0
-
-/* "some avg10" of /proc/pressure/cpu: the share of the last 10 s in which
- * some task waited for a CPU; -1 without PSI. */
-static double cpu_pressure(void)
-{
-	FILE *fp = fopen("/proc/pressure/cpu", "re");
-	double v = -1;
-
-	if (!fp)
-		return -1;
-	if (fscanf(fp, "some avg10=%lf", &v) != 1)
-		v = -1;
-	fclose(fp);
-	return v;
-}
-
-static void log_progress(struct fleet *f, double pct, const cpu_set_t *used, uint64_t now)
-{
-	int ncpu = CPU_COUNT(used);
-	size_t counts[FSM_FATAL + 1];
-	double psi;
-	bool busy;
-
-	if (!f->n_queued && !f->n_inflight) {
-		f->progress_ns = 0;
-		return;
-	}
-	if (!f->progress_ns)
-		f->progress_ns = now;
-	if (now - f->progress_ns < PROGRESS_NS)
-		return;
-	f->progress_ns = now;
-	fleet_count_states(f, counts);
-	psi = cpu_pressure();
-	busy = (ncpu && pct >= CPU_BUSY_PCT * ncpu) || psi >= CPU_PRESSURE_BUSY;
-	log_warn("start in progress: %zu running, %zu forked and not ready yet, %zu queued; "
-		 "workers use %.0f%% of the %d CPUs they run on, CPU pressure %.0f%%%s",
-		 counts[FSM_RUNNING], f->n_inflight, f->n_queued, pct, ncpu, psi < 0 ? 0 : psi,
-		 busy ? ": the CPUs are saturated, the host may not carry this fleet (fewer "
-			"servers, lower tick_hz or more cpus)"
-		      : "");
-}
-
 void fleet_housekeeping(struct fleet *f, uint64_t now)
 {
-	cpu_set_t used;
-	double pct = 0;
-
-	CPU_ZERO(&used);
-	for (size_t i = 0; i < f->n; i++) {
-		struct server *s = f->srv[i];
-
-		if (s->fsm.state == FSM_RUNNING)
-			check_hang(f, s, now);
-		if (s->pid > 0) {
-			sample_cpu(f, s, now);
-			pct += s->cpu_pct;
-			if (s->cpu >= 0 && s->cpu < CPU_SETSIZE)
-				CPU_SET(s->cpu, &used);
-		}
-		sample_ticks(s);
-	}
-	log_progress(f, pct, &used, now);
+	for (size_t i = 0; i < f->n; i++)
+		if (f->srv[i]->fsm.state == FSM_RUNNING)
+			check_hang(f, f->srv[i], now);
+	fleet_sample_begin(f, now);
 }
 
 uint64_t fleet_next_deadline(const struct fleet *f)

@@ -25,6 +25,8 @@
 #define FLEET_SPAWNS_PER_TURN 32
 #define FLEET_SPAWN_TURN_NS (20 * 1000000ull)
 #define FLEET_STARTING_MAX 32
+/* /proc reads per loop turn in the 1 Hz sweep (fleet_sample.c). */
+#define FLEET_SAMPLE_BATCH 32
 
 struct fleet {
 	struct server **srv;
@@ -48,6 +50,12 @@ struct fleet {
 	uint64_t ticks_per_sec;   /* sysconf(_SC_CLK_TCK) */
 	struct events *events;    /* told of every state change; may be NULL */
 	struct sessions sess;     /* allocation state across servers (session.h) */
+	struct {
+		bool active;    /* a sweep is under way: the loop must not block */
+		size_t next;    /* index of the next server to read */
+		double pct;     /* CPU % summed so far, for the progress line */
+		cpu_set_t used; /* CPUs the sampled workers run on */
+	} sample;               /* the 1 Hz /proc sweep (fleet_sample.c) */
 };
 
 /* Server names, in the order fleet_apply() met them (malloc'd). */
@@ -80,8 +88,14 @@ void fleet_on_ready(struct fleet *f, struct server *s);
 void fleet_on_deadlines(struct fleet *f, uint64_t now);
 uint64_t fleet_next_deadline(const struct fleet *f);
 /* Hang checks and CPU sampling; the daemon calls it once a second, which
- * catches a hang within hang_timeout_ms + 1 s (an idle worker: see hang.h). */
+ * catches a hang within hang_timeout_ms + 1 s (an idle worker: see
+ * hang.h). The /proc reads are only begun here: fleet_sample_step() does
+ * FLEET_SAMPLE_BATCH of them per loop turn while fleet_sampling() says a
+ * sweep is under way. */
 void fleet_housekeeping(struct fleet *f, uint64_t now);
+void fleet_sample_begin(struct fleet *f, uint64_t now);
+void fleet_sample_step(struct fleet *f, uint64_t now);
+bool fleet_sampling(const struct fleet *f);
 
 /* Starts a new event-loop turn: refills the spawn budget and forks queued
  * workers while it and FLEET_STARTING_MAX allow. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -45,22 +46,46 @@ static void conn_wait_request(struct httpd_conn *hc, uint64_t now)
 	hc->deadline_ns = now + HTTPD_REQUEST_TIMEOUT_S * RF_NSEC_PER_SEC;
 }
 
+/* Bytes of the client's that MHD has yet to read: a request on its way. */
+static bool conn_pending(const struct httpd_conn *hc)
+{
+	int n = 0;
+
+	return ioctl(hc->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* Can hc make room? Only one that has owed its request for
+ * HTTPD_EVICT_AFTER_MS with nothing of it unread: a connection just
+ * accepted has had no time to send (a burst of matchmakers would
+ * otherwise cut each other), and one with bytes waiting is sending. */
+static bool conn_evictable(const struct httpd_conn *hc, const struct httpd_conn *skip, uint64_t now)
+{
+	if (!hc->c || hc == skip || hc->closing || hc->requested)
+		return false;
+	if (now - hc->since_ns < (uint64_t)HTTPD_EVICT_AFTER_MS * RF_NSEC_PER_MSEC)
+		return false;
+	return !conn_pending(hc);
+}
+
 /* The connection that has waited longest for a request, other than skip;
- * false when every other one is busy with a request. */
+ * false when none can be evicted (conn_evictable). */
 static bool evict_oldest(struct httpd *h, const struct httpd_conn *skip)
 {
+	uint64_t now = rf_now_ns();
 	struct httpd_conn *old = NULL;
 
 	for (size_t i = 0; i < HTTPD_CONN_LIMIT; i++) {
 		struct httpd_conn *hc = &h->conns[i];
 
-		if (!hc->c || hc == skip || hc->closing || hc->requested)
+		if (old && hc->since_ns >= old->since_ns)
 			continue;
-		if (!old || hc->since_ns < old->since_ns)
+		if (conn_evictable(hc, skip, now))
 			old = hc;
 	}
-	if (old)
+	if (old) {
 		conn_cut(h, old);
+		h->n_evicted++;
+	}
 	return old != NULL;
 }
 
@@ -106,6 +131,26 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **ctx,
 		h->n_conns--;
 		*ctx = NULL;
 	}
+}
+
+/* MHD can still parse and hand over a request it read before a cut (in
+ * the same run: a connection accepted a moment ago is read at once, a
+ * shut-down socket still yields what it had buffered); its answer would
+ * be lost. So a cut connection runs nothing: its client sees the
+ * connection closed without an answer, and knows nothing was done. One
+ * the table does not hold (conn_started shut it down) neither. */
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c, const char *url,
+				      const char *method, const char *version, const char *upload,
+				      size_t *upload_size, void **con_cls)
+{
+	struct httpd *h = cls;
+	const struct httpd_conn *hc = conn_of(c);
+
+	if (!hc || hc->closing) {
+		h->n_refused_cut++;
+		return MHD_NO;
+	}
+	return h->ops.handle(h->ops.cls, c, url, method, version, upload, upload_size, con_cls);
 }
 
 /* A response went out (or failed): a keep-alive connection now owes the
@@ -248,8 +293,8 @@ static struct MHD_Daemon *start(struct httpd *h, const struct sockaddr_storage *
 		flags |= MHD_USE_TLS;
 	else
 		opt[5].option = MHD_OPTION_END;
-	return MHD_start_daemon(flags, 0, NULL, NULL, h->ops.handle, h->ops.cls, MHD_OPTION_ARRAY,
-				opt, MHD_OPTION_END);
+	return MHD_start_daemon(flags, 0, NULL, NULL, access_handler, h, MHD_OPTION_ARRAY, opt,
+				MHD_OPTION_END);
 }
 
 int httpd_open(struct httpd *h, int epfd, const char *what, const char *listen,

@@ -12,8 +12,13 @@
  * whole-request deadline (HTTPD_REQUEST_TIMEOUT_S to deliver a request,
  * HTTPD_RESPONSE_TIMEOUT_S to take the answer) enforced from the loop's
  * timer, and once more than HTTPD_BUSY_CONNS are open a new connection
- * evicts the oldest one still owing its request, so a client that sends
- * its request at once (a scraper, a matchmaker) always gets in. A
+ * evicts the oldest one still owing its request (for HTTPD_EVICT_AFTER_MS
+ * at least, with none of it unread), so a client that sends its request
+ * at once (a scraper, a matchmaker) always gets in. A connection cut
+ * while it owes its request (request deadline, eviction) runs none, even
+ * one MHD had already read: a client whose connection closes before any
+ * answer knows its request did nothing (an allocation is not lost with
+ * its reply) and may send it again. A
  * per-address limit would not help: local attackers and the local
  * scraper share 127.0.0.1. Past HTTPD_MAX_CONNS with none of them idle
  * (every one is slow to take its answer), up to HTTPD_SPARE_CONNS more
@@ -32,6 +37,7 @@
 #define HTTPD_MAX_CONNS 64          /* connections served */
 #define HTTPD_SPARE_CONNS 8         /* beyond: answered 429, then closed */
 #define HTTPD_BUSY_CONNS 32         /* beyond: a new one evicts the oldest idle one */
+#define HTTPD_EVICT_AFTER_MS 1000   /* idle at least this long to be evicted */
 #define HTTPD_REQUEST_TIMEOUT_S 5   /* accept (or last response) to a whole request */
 #define HTTPD_RESPONSE_TIMEOUT_S 30 /* request to the response's last byte */
 #define HTTPD_IDLE_TIMEOUT_S 10     /* MHD's own: silence on a connection */
@@ -71,7 +77,9 @@ struct httpd {
 	char *tls_cert, *tls_key; /* PEM copies MHD reads while running, or NULL */
 	struct httpd_conn conns[HTTPD_CONN_LIMIT];
 	size_t n_conns;
-	uint64_t n_cut; /* connections shut down by a deadline or eviction */
+	uint64_t n_cut;         /* connections shut down by a deadline or eviction */
+	uint64_t n_evicted;     /* of those, evicted to make room */
+	uint64_t n_refused_cut; /* requests MHD still handed over after a cut: not run */
 };
 
 /* TLS material in PEM (both or neither), copied by httpd_open. */

@@ -116,6 +116,8 @@ int sessions_release(struct daemon *d, struct server *s, const char *why);
  * an allocation returns and what status shows of the session. New
  * reference, NULL on ENOMEM. */
 json_t *sessions_server_json(const struct server *s);
+/* RFC 3339 UTC with milliseconds, "" for 0: how `since` is shown. */
+void session_format_time(uint64_t unix_ns, char *buf, size_t len);
 /* Draining: allocate refuses; ready servers show none. */
 void sessions_set_draining(struct daemon *d, bool draining);
 

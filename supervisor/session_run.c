@@ -240,7 +240,7 @@ void sessions_set_draining(struct daemon *d, bool draining)
 }
 
 /* RFC 3339 UTC with milliseconds. */
-static void format_time(uint64_t unix_ns, char *buf, size_t len)
+void session_format_time(uint64_t unix_ns, char *buf, size_t len)
 {
 	time_t t = (time_t)(unix_ns / RF_NSEC_PER_SEC);
 	struct tm tm;
@@ -258,7 +258,7 @@ json_t *sessions_server_json(const struct server *s)
 {
 	char since[80];
 
-	format_time(s->sess.since_unix_ns, since, sizeof(since));
+	session_format_time(s->sess.since_unix_ns, since, sizeof(since));
 	return json_pack("{s:s,s:s,s:i,s:o?,s:o?,s:s,s:s,s:I}", "name", s->cfg.name, "address",
 			 s->cfg.bind, "port", (int)s->cfg.port, "labels", kv_to_json(&s->labels),
 			 "meta", kv_to_json(&s->sess.meta), "state",

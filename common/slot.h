@@ -132,9 +132,10 @@ struct rf_slot_session {
 
 /* Written by the supervisor, read by the worker (relaxed loads), kept
  * across workers like the session area. idle_beat_ms: how often a worker
- * sleeping idle must refresh its heartbeat, which the supervisor derives
- * from its hang rule (hang_timeout_ms / 2) and rewrites when a reload
- * changes it; 0 (no supervisor): the worker's default. */
+ * sleeping idle must refresh its heartbeat, which the supervisor writes
+ * before each spawn (30 s from ringfleetd: its hang rule for an idle
+ * worker also watches the socket, supervisor/hang.h); 0 (no supervisor):
+ * the worker's default. */
 struct rf_slot_sup {
 	uint32_t idle_beat_ms;
 	uint32_t pad;

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <sodium.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include "common/timeutil.h"
 #include "supervisor/control.h"
 #include "supervisor/gameview.h"
+#include "supervisor/hang.h"
 #include "supervisor/metrics.h"
 #include "supervisor/spawn.h"
 
@@ -70,12 +73,12 @@ static void close_watched(struct fleet *f, int *fd)
 	*fd = -1;
 }
 
-/* An idle worker's heartbeat interval: half the hang timeout leaves the
- * other half for a wake delayed on a loaded host. */
-static uint32_t idle_beat_ms(const struct fleet *f)
-{
-	return f->sup.hang_timeout_ms / 2;
-}
+/* An idle worker's heartbeat interval. Each wake costs a context switch
+ * (~250 us of CPU on a small VM): at 30 s a thousand sleeping servers wake
+ * ~33 times a second in all. A hung idle worker is still caught within
+ * hang_timeout_ms of the first datagram it does not take (hang.h), so the
+ * beat need not follow the hang timeout. */
+#define IDLE_BEAT_MS 30000u
 
 static int do_spawn(struct fleet *f, struct server *s)
 {
@@ -102,7 +105,8 @@ static int do_spawn(struct fleet *f, struct server *s)
 	 * one's if it exits RF_EXIT_CONFIG without writing its own. */
 	RF_STORE(s->slot->game.exit_reason[0], '\0');
 	/* How often an idle worker must beat (common/slot.h). */
-	RF_STORE(s->slot->sup.idle_beat_ms, idle_beat_ms(f));
+	RF_STORE(s->slot->sup.idle_beat_ms, IDLE_BEAT_MS);
+	s->hang = (struct hang_watch){ 0 };
 	sessions_before_spawn(s);
 	a.ready_fd = pipefd[1];
 	r = spawn_worker(&a, &s->pid, &s->pidfd);
@@ -376,25 +380,57 @@ static uint64_t hang_ns(const struct fleet *f)
 	return (uint64_t)f->sup.hang_timeout_ms * RF_NSEC_PER_MSEC;
 }
 
+/* Input waiting on a server's socket, in bytes (UDP: the next datagram's
+ * size); 0 when none or the ask fails (no verdict from an unknown). */
+static uint64_t socket_pending(const struct server *s)
+{
+	int n = 0;
+
+	if (s->udp_fd < 0 || ioctl(s->udp_fd, SIOCINQ, &n) < 0 || n < 0)
+		return 0;
+	return (uint64_t)n;
+}
+
 /* The heartbeat is the end of the last tick or, while the worker sleeps
- * idle, its last wake: an idle worker wakes at least every idle_beat_ms
- * (half hang_timeout_ms, in its slot), so one rule fits both. */
+ * idle, its last wake; the rule for each is in hang.h. */
 static void check_hang(struct fleet *f, struct server *s, uint64_t now)
 {
-	uint64_t beat = RF_LOAD(s->slot->stats.last_tick_ns);
+	/* The idle flag first, with acquire: a worker publishes its wake's
+	 * heartbeat before it clears the flag, so a cleared flag comes with
+	 * a fresh heartbeat. */
+	struct hang_in in = {
+		.idle = __atomic_load_n(&s->slot->stats.idle, __ATOMIC_ACQUIRE) != 0,
+		.now_ns = now,
+		.hang_ns = hang_ns(f),
+		.beat_every_ns = (uint64_t)IDLE_BEAT_MS * RF_NSEC_PER_MSEC,
+	};
+	uint64_t ms;
 
-	/* A reload may have changed the rule: the worker beats by the new
-	 * one from its next wake on. */
-	if (RF_LOAD(s->slot->sup.idle_beat_ms) != idle_beat_ms(f))
-		RF_STORE(s->slot->sup.idle_beat_ms, idle_beat_ms(f));
-
-	if (beat < s->fsm.ready_ns)
-		beat = s->fsm.ready_ns;
-	/* A worker may tick after now was read: its beat is then newer. */
-	if (beat >= now || now - beat <= hang_ns(f) || s->fsm.hung)
+	in.beat_ns = RF_LOAD(s->slot->stats.last_tick_ns);
+	if (in.beat_ns < s->fsm.ready_ns)
+		in.beat_ns = s->fsm.ready_ns;
+	if (s->fsm.hung)
 		return;
-	log_warn("%s: no tick for %llu ms (hang_timeout_ms %u)", s->cfg.name,
-		 (unsigned long long)((now - beat) / RF_NSEC_PER_MSEC), f->sup.hang_timeout_ms);
+	if (hang_wants_pending(&in))
+		in.pending = socket_pending(s);
+	switch (hang_judge(&in, &s->hang, &ms)) {
+	case HANG_OK:
+		return;
+	case HANG_NO_TICK:
+		log_warn("%s: no tick for %llu ms (hang_timeout_ms %u)", s->cfg.name,
+			 (unsigned long long)ms, f->sup.hang_timeout_ms);
+		break;
+	case HANG_IDLE_SILENT:
+		log_warn(
+			"%s: idle and no heartbeat for %llu ms (idle beat %u ms, hang_timeout_ms %u)",
+			s->cfg.name, (unsigned long long)ms, IDLE_BEAT_MS, f->sup.hang_timeout_ms);
+		break;
+	case HANG_IDLE_DEAF:
+		log_warn("%s: idle and not taking input for %llu ms (hang_timeout_ms %u)",
+			 s->cfg.name, (unsigned long long)ms, f->sup.hang_timeout_ms);
+		break;
+	}
+	s->hang = (struct hang_watch){ 0 };
 	dispatch(f, s, (struct fsm_event){ .type = FSM_EV_HANG });
 }
 

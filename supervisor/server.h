@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "supervisor/ev.h"
 #include "supervisor/fsm.h"
+#include "supervisor/hang.h"
 #include "supervisor/session.h"
 
 struct server {
@@ -50,6 +51,8 @@ struct server {
 	/* Tick work duration over the last window, from the slot histogram. */
 	uint64_t hist_prev[RF_TICK_HIST_BUCKETS];
 	double tick_p50_ms, tick_p99_ms, tick_max_ms;
+
+	struct hang_watch hang; /* the idle hang rule's memory (hang.h) */
 
 	struct session sess;   /* beside the process: see session.h */
 	struct kv_list labels; /* cfg.labels parsed, for session_pick() */

@@ -119,8 +119,9 @@ static bool tick_work(struct rf_driver *d, uint64_t drain_until)
 #define IDLE_BEAT_DEFAULT_NS RF_NSEC_PER_SEC
 
 /* The idle heartbeat interval, which the supervisor writes in the slot
- * (half its hang_timeout_ms, rewritten at reload): the supervisor owns
- * the hang rule, so it alone says how often an idle worker must beat. */
+ * (30 s from ringfleetd, whose idle hang rule also watches the socket):
+ * the supervisor owns the hang rule, so it alone says how often an idle
+ * worker must beat. */
 static uint64_t idle_beat_ns(const struct worker *w)
 {
 	uint32_t ms = RF_LOAD(w->slot->sup.idle_beat_ms);
@@ -163,6 +164,10 @@ static int idle_sleep(struct rf_driver *d, const sigset_t *waitmask,
 		w->st.idle_ns += now - since;
 		since = now;
 		w->st.last_tick_ns = now; /* the heartbeat */
+		/* Published while still idle: the supervisor must never see
+		 * idle = 0 with the old heartbeat, which the ticking rule
+		 * would judge hung. */
+		worker_publish(w);
 		if (ret < 0 && ret != -EINTR)
 			break;
 		if (ret > 0 || !idle_ok(d)) {
@@ -170,7 +175,6 @@ static int idle_sleep(struct rf_driver *d, const sigset_t *waitmask,
 			break;
 		}
 		ret = 0;
-		worker_publish(w);
 	}
 	w->st.idle = 0;
 	worker_publish(w);

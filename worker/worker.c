@@ -574,7 +574,9 @@ void worker_publish(struct worker *w)
 	RF_STORE(d->sessions_ended, s->sessions_ended);
 	RF_STORE(d->idle_wakeups, s->idle_wakeups);
 	RF_STORE(d->idle_ns, s->idle_ns);
-	RF_STORE(d->idle, s->idle);
+	/* Release: a supervisor that reads idle = 0 (acquire) sees the
+	 * heartbeat published before it, i.e. the wake's (driver.c). */
+	__atomic_store_n(&d->idle, s->idle, __ATOMIC_RELEASE);
 	RF_STORE(d->drop_flood, s->drop_flood);
 	RF_STORE(d->tick_ns_sum, s->tick_ns_sum);
 	RF_STORE(d->adm_challenges, s->adm_challenges);

@@ -12,8 +12,10 @@ CHALLENGE within a fraction of the 500 ms period), then a relay works; the
 arena module wakes the same way; an allocated server keeps ticking with no
 client (SIGURG wakes it, as ringfleetd sends); idle_sleep = off ticks;
 under ringfleetd the idle state shows in status (JSON and table), an
-idle worker is not taken for hung, and one hung while idle (SIGSTOP) is
-replaced within hang_timeout_ms + the 1 s check + slack.
+idle worker wakes ~never (30 s beat) and is not taken for hung, even when
+datagrams wake it; one hung while idle (SIGSTOP) is left alone while nobody
+talks to it, and replaced within hang_timeout_ms + the 1 s check + slack of
+a datagram it does not take.
 
 Timing checks are generous: this must pass on a loaded 2-core machine. The
 io_uring run exits 77 where io_uring is unavailable.
@@ -149,11 +151,19 @@ def t_allocated(backend):
         wait_idle(w, timeout=5)
 
 
+def poke(port):
+    """One stray datagram to the server (no handshake: it makes no client)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"hello?", ("127.0.0.1", port))
+
+
 def daemon_scenario(backend):
-    """Under ringfleetd (hang_timeout_ms 2000): status shows the worker
-    idle and running; it stays the same worker for 4 s (its heartbeat
-    satisfies the hang rule); stopped while idle (SIGSTOP) it is replaced
-    within hang_timeout_ms + the 1 s check + slack."""
+    """Under ringfleetd (hang_timeout_ms 2000, idle beat 30 s): status
+    shows the worker idle and running; over 4 s it wakes ~never (the long
+    beat) and stays the same worker; stray datagrams wake it and it stays;
+    stopped while idle (SIGSTOP) with no traffic it is NOT replaced for
+    2 x hang_timeout_ms (it owes no beat yet); a datagram then left on its
+    socket gets it replaced within hang_timeout_ms + the 1 s check + slack."""
     from fleetlib import Daemon, free_udp_ports
     hang_ms = 2000
     (port,) = free_udp_ports(1)
@@ -169,15 +179,35 @@ def daemon_scenario(backend):
         rc, out, _ = d.ctl("status")
         rt.check(rc == 0 and any(ln.split()[:2] == ["s", "idle"] for ln in out.splitlines()),
                  f"status table does not show idle:\n{out}")
-        pid = st["pid"]
+        pid, wakes0 = st["pid"], st["idle_wakeups"]
         time.sleep(4)
         st = d.servers()["s"]
         rt.check(st["pid"] == pid and st["restarts"] == 0 and st["idle"],
                  f"a healthy idle worker was replaced: {st}\n{d.log_text()}")
-        rt.check(st["last_tick_age_ms"] <= hang_ms, f"heartbeat age {st['last_tick_age_ms']}")
-        t0 = time.monotonic()
+        wakes = st["idle_wakeups"] - wakes0
+        rt.log(f"daemon: {wakes} idle wakeups in 4 s (heartbeat age {st['last_tick_age_ms']} ms)")
+        # One beat may fall in the window (every 30 s); a signal or two more.
+        rt.check(wakes <= 3, f"{wakes} idle wakeups in 4 s: the idle beat is not long")
+        # A healthy idle worker woken by datagrams over 2 x hang_timeout stays.
+        for _ in range(5):
+            poke(port)
+            time.sleep(hang_ms / 1000 * 2 / 5)
+        time.sleep(1.5)
+        st = d.servers()["s"]
+        rt.check(st["pid"] == pid and st["restarts"] == 0,
+                 f"a healthy idle worker woken by a datagram was replaced: {st}\n{d.log_text()}")
+        rt.check(st["idle_wakeups"] - wakes0 >= 5, f"datagrams did not wake it: {st}")
+        rt.check(rt.wait_until(lambda: d.servers()["s"]["idle"], timeout=10),
+                 f"not idle again after the datagrams: {d.servers()['s']}")
         os.kill(pid, signal.SIGSTOP)
         try:
+            time.sleep(2 * hang_ms / 1000)
+            st = d.servers()["s"]
+            rt.check(st["pid"] == pid and st["restarts"] == 0,
+                     f"a stopped idle worker with no traffic was replaced within "
+                     f"2 x hang_timeout_ms: {st}\n{d.log_text()}")
+            t0 = time.monotonic()
+            poke(port)
             rt.wait_for(lambda: d.servers()["s"]["pid"] not in (pid, 0), 15,
                         "the hung idle worker to be replaced", interval=0.05)
         finally:
@@ -186,10 +216,12 @@ def daemon_scenario(backend):
             except ProcessLookupError:
                 pass
         took = time.monotonic() - t0
-        rt.log(f"daemon: hung idle worker replaced after {took:.2f} s (hang_timeout_ms "
+        rt.log(f"daemon: hung idle worker replaced {took:.2f} s after a datagram (hang_timeout_ms "
                f"{hang_ms})")
-        rt.check(took < hang_ms / 1000 + 1 + 3, f"hung idle worker replaced after {took:.1f} s")
-        rt.check("no tick for" in d.log_text(), "not detected by the hang rule")
+        rt.check(took < hang_ms / 1000 + 1 + 3,
+                 f"hung idle worker replaced {took:.1f} s after a datagram")
+        rt.check("idle and not taking input for" in d.log_text(),
+                 f"not detected by the idle hang rule:\n{d.log_text()}")
         rt.check(d.stop() == 0, "ringfleetd exit")
 
 

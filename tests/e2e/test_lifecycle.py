@@ -34,7 +34,9 @@ def main():
     (port,) = free_udp_ports(1)
     sup = ("restart_delay_ms = 300\nrestart_delay_max_ms = 5000\nstable_after_s = 30\n"
            "crash_limit = 3\ncrash_window_s = 60\nhang_timeout_ms = %d\n" % HANG_MS)
-    with Daemon("[server w]\nport = %d\n" % port, sup) as d:
+    # idle_sleep off: this is the ticking worker's hang rule (an idle one
+    # beats every 30 s and is judged by its socket: test_idle.py).
+    with Daemon("[server w]\nport = %d\nidle_sleep = off\n" % port, sup) as d:
         d.wait_running()
         pid = server(d)["pid"]
 

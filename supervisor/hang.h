@@ -39,8 +39,9 @@ enum hang_verdict {
 };
 
 /* Whether the caller must ask the socket's pending input before
- * hang_judge(): only for an idle worker whose heartbeat is already older
- * than hang_timeout, so a sleeping fleet costs no syscall per check. */
+ * hang_judge(): for every idle worker, one ioctl per check (no worker
+ * wakes for it), so a datagram an idle worker does not take is judged
+ * hang_timeout after the check that first sees it. */
 bool hang_wants_pending(const struct hang_in *in);
 
 /* The verdict, updating *w. *for_ms (may be NULL) gets how long the

@@ -19,6 +19,8 @@
 #include "supervisor/fleet.h"
 #include "supervisor/procstat.h"
 
+#define FLEET_SAMPLE_IDLE_NS (10 * RF_NSEC_PER_SEC)
+
 static void sample_cpu(struct fleet *f, struct server *s, uint64_t now)
 {
 	struct procstat ps;
@@ -151,6 +153,11 @@ void fleet_sample_step(struct fleet *f, uint64_t now)
 		struct server *s = f->srv[f->sample.next];
 
 		if (s->pid <= 0)
+			continue;
+		/* A sleeping worker's CPU and memory barely move: one read per
+		 * FLEET_SAMPLE_IDLE_NS, so a thousand idle servers do not cost
+		 * ringfleetd a thousand /proc reads a second. */
+		if (RF_LOAD(s->slot->stats.idle) && now - s->cpu_sample_ns < FLEET_SAMPLE_IDLE_NS)
 			continue;
 		sample_cpu(f, s, now);
 		reads++;

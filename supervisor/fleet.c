@@ -121,6 +121,7 @@ static int do_spawn(struct fleet *f, struct server *s)
 	s->cpu_ticks_prev = 0;
 	s->cpu_sample_ns = rf_now_ns();
 	s->cpu_pct = 0;
+	s->rss_kb = 0; /* not read yet: fleet_sample reads it first thing */
 	epoll_watch(f, s->pidfd, &s->pid_tag);
 	epoll_watch(f, s->ready_fd, &s->ready_tag);
 	return 0;

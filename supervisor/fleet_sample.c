@@ -155,9 +155,11 @@ void fleet_sample_step(struct fleet *f, uint64_t now)
 		if (s->pid <= 0)
 			continue;
 		/* A sleeping worker's CPU and memory barely move: one read per
-		 * FLEET_SAMPLE_IDLE_NS, so a thousand idle servers do not cost
-		 * ringfleetd a thousand /proc reads a second. */
-		if (RF_LOAD(s->slot->stats.idle) && now - s->cpu_sample_ns < FLEET_SAMPLE_IDLE_NS)
+		 * FLEET_SAMPLE_IDLE_NS once it has been read at all, so a
+		 * thousand idle servers do not cost ringfleetd a thousand /proc
+		 * reads a second. */
+		if (s->rss_kb && RF_LOAD(s->slot->stats.idle) &&
+		    now - s->cpu_sample_ns < FLEET_SAMPLE_IDLE_NS)
 			continue;
 		sample_cpu(f, s, now);
 		reads++;

@@ -159,8 +159,12 @@ void fleet_sample_step(struct fleet *f, uint64_t now)
 		 * thousand idle servers do not cost ringfleetd a thousand /proc
 		 * reads a second. */
 		if (s->rss_kb && RF_LOAD(s->slot->stats.idle) &&
-		    now - s->cpu_sample_ns < FLEET_SAMPLE_IDLE_NS)
+		    now - s->cpu_sample_ns < FLEET_SAMPLE_IDLE_NS) {
+			/* Asleep between beats: no CPU, not the last read's
+			 * figure (its start, for a worker idle from birth). */
+			s->cpu_pct = 0;
 			continue;
+		}
 		sample_cpu(f, s, now);
 		reads++;
 		f->sample.pct += s->cpu_pct;

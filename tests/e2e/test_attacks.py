@@ -301,8 +301,10 @@ def reflection(args):
             if n.startswith("cookie-"):
                 # A sanitized worker runs several times slower: under the flood its
                 # socket queue can overflow on a loaded machine, which is the
-                # build's cost, not the attack's; 3% still catches a starved table.
-                allowed = expected * 3 // 100 if rt.sanitized() else 0
+                # build's cost, not the attack's (CI saw 2.8% and 5.9%). A starved
+                # or squatted table loses everything, and the 3 players must
+                # still be in it (checked above); the normal build allows none.
+                allowed = expected * 20 // 100 if rt.sanitized() else 0
                 rt.check(lost <= allowed, f"{n}: the players lost {lost} of {expected} "
                                           f"deliveries (allowed {allowed})")
                 rt.check(expected > 0 and players[n].other == [0, 0, 0],

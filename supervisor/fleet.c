@@ -412,7 +412,7 @@ static void check_hang(struct fleet *f, struct server *s, uint64_t now)
 		in.beat_ns = s->fsm.ready_ns;
 	if (s->fsm.hung)
 		return;
-	if (hang_wants_pending(&in))
+	if (in.idle)
 		in.pending = socket_pending(s);
 	switch (hang_judge(&in, &s->hang, &ms)) {
 	case HANG_OK:

@@ -12,11 +12,6 @@ static uint64_t age_ns(const struct hang_in *in)
 	return in->beat_ns >= in->now_ns ? 0 : in->now_ns - in->beat_ns;
 }
 
-bool hang_wants_pending(const struct hang_in *in)
-{
-	return in->idle;
-}
-
 enum hang_verdict hang_judge(const struct hang_in *in, struct hang_watch *w, uint64_t *for_ms)
 {
 	uint64_t age = age_ns(in), dur = 0;

@@ -28,7 +28,8 @@ struct hang_in {
 	uint64_t now_ns;
 	uint64_t hang_ns;       /* hang_timeout */
 	uint64_t beat_every_ns; /* idle_beat */
-	uint64_t pending;       /* bytes waiting on the socket; 0 if not asked */
+	uint64_t pending;       /* bytes waiting on the socket (asked of idle
+				 * workers only: one ioctl, no worker wake) */
 };
 
 enum hang_verdict {
@@ -37,12 +38,6 @@ enum hang_verdict {
 	HANG_IDLE_SILENT, /* idle worker: no heartbeat for idle_beat + hang_timeout */
 	HANG_IDLE_DEAF,   /* idle worker: input waiting, not taken for hang_timeout */
 };
-
-/* Whether the caller must ask the socket's pending input before
- * hang_judge(): for every idle worker, one ioctl per check (no worker
- * wakes for it), so a datagram an idle worker does not take is judged
- * hang_timeout after the check that first sees it. */
-bool hang_wants_pending(const struct hang_in *in);
 
 /* The verdict, updating *w. *for_ms (may be NULL) gets how long the
  * worker has been silent (NO_TICK, IDLE_SILENT) or deaf (IDLE_DEAF). */

@@ -170,15 +170,12 @@ static int idle_sleep(struct rf_driver *d, const sigset_t *waitmask,
 		worker_publish(w);
 		if (ret < 0 && ret != -EINTR)
 			break;
-		if (ret > 0 || !idle_ok(d)) {
-			ret = 0;
+		if (ret > 0 || !idle_ok(d))
 			break;
-		}
-		ret = 0;
 	}
 	w->st.idle = 0;
 	worker_publish(w);
-	return ret;
+	return ret < 0 && ret != -EINTR ? ret : 0;
 }
 
 int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile sig_atomic_t *stop)

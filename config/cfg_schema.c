@@ -334,11 +334,15 @@ static int fmt_backend(const struct cfg_key *k, const struct cfg_server *s, char
 		   s->backend < RF_BACKEND_COUNT ? rf_backend_names[s->backend] : "?");
 }
 
+const char *cfg_admission_name(enum rf_admission a)
+{
+	return a <= RF_ADMISSION_TOKEN ? admission_names[a] : "?";
+}
+
 static int fmt_admission(const struct cfg_key *k, const struct cfg_server *s, char *buf, size_t len)
 {
 	(void)k;
-	return put(buf, len, "%s",
-		   s->admission <= RF_ADMISSION_TOKEN ? admission_names[s->admission] : "?");
+	return put(buf, len, "%s", cfg_admission_name(s->admission));
 }
 
 /* ---- the table ---- */

@@ -94,6 +94,9 @@ extern const int cfg_srv_nkeys; /* rows in cfg_srv_keys */
 
 /* The key named name, or NULL. */
 const struct cfg_key *cfg_key_find(const char *name);
+/* "cookie", "open" or "token", as the admission key spells it; "?" for
+ * anything else. */
+const char *cfg_admission_name(enum rf_admission a);
 /* k's worker flag without the dashes ("tick-hz"). Returns 0 or -ENOSPC. */
 int cfg_key_flag(const struct cfg_key *k, char *buf, size_t len);
 /* k's field equal in a and b. */

@@ -14,6 +14,7 @@
 #include "common/jsonw.h"
 #include "common/slot.h"
 #include "common/timeutil.h"
+#include "config/cfg_schema.h"
 #include "supervisor/gameview.h"
 
 /* The last reply's size: the next one starts with that much room. */
@@ -60,10 +61,7 @@ static void drops(struct jsonw *w, const struct rf_slot_stats *st)
 static void admission(struct jsonw *w, const struct cfg_server *c, const struct rf_slot_stats *st)
 {
 	jsonw_open_obj(w, "admission");
-	jsonw_str(w, "mode",
-		  c->admission == RF_ADMISSION_OPEN    ? "open"
-		  : c->admission == RF_ADMISSION_TOKEN ? "token"
-						       : "cookie");
+	jsonw_str(w, "mode", cfg_admission_name(c->admission));
 	jsonw_int(w, "max_clients_per_ip", (int)c->max_clients_per_ip);
 	u64(w, "challenges", RF_LOAD(st->adm_challenges));
 	u64(w, "admitted", RF_LOAD(st->adm_admitted));

@@ -26,6 +26,7 @@
 #include "common/slot.h"
 #include "common/timeutil.h"
 #include "common/token.h"
+#include "config/cfg_schema.h"
 #include "worker/args.h"
 #include "worker/driver.h"
 #include "worker/game_host.h"
@@ -402,10 +403,7 @@ static int run(struct opts *o)
 	log_info("game %s on %s: tick %u Hz, max_clients %u, max_packet %u, gso %s, "
 		 "admission %s, max_clients_per_ip %u",
 		 slot->game.name, where, o->srv.tick_hz, o->srv.max_clients, o->srv.max_packet,
-		 w.st.gso ? "on" : "off",
-		 o->srv.admission == RF_ADMISSION_OPEN    ? "open"
-		 : o->srv.admission == RF_ADMISSION_TOKEN ? "token"
-							  : "cookie",
+		 w.st.gso ? "on" : "off", cfg_admission_name(o->srv.admission),
 		 o->srv.max_clients_per_ip);
 	signal_ready(o->ready_fd);
 

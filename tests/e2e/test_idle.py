@@ -161,7 +161,8 @@ def daemon_scenario(backend):
     """Under ringfleetd (hang_timeout_ms 2000, idle beat 30 s): status
     shows the worker idle and running; over 4 s it wakes ~never (the long
     beat) and stays the same worker; stray datagrams wake it and it stays;
-    stopped while idle (SIGSTOP) with no traffic it is NOT replaced for
+    allocated, ringfleetd's SIGURG makes it tick at once, and released it
+    sleeps again; stopped while idle (SIGSTOP) with no traffic it is NOT replaced for
     2 x hang_timeout_ms (it owes no beat yet); a datagram then left on its
     socket gets it replaced within hang_timeout_ms + the 1 s check + slack."""
     from fleetlib import Daemon, free_udp_ports
@@ -199,11 +200,24 @@ def daemon_scenario(backend):
         rt.check(st["idle_wakeups"] - wakes0 >= 5, f"datagrams did not wake it: {st}")
         rt.check(rt.wait_until(lambda: d.servers()["s"]["idle"], timeout=10),
                  f"not idle again after the datagrams: {d.servers()['s']}")
+        # Allocated, nobody there: ringfleetd's SIGURG wakes it to tick now,
+        # not at its next beat up to 30 s later; released, it sleeps again.
+        ticks0 = d.servers()["s"]["ticks"]
+        rc, out, err = d.ctl("allocate")
+        rt.check(rc == 0, f"allocate: {rc} {out} {err}")
+        rt.check(rt.wait_until(lambda: d.servers()["s"]["ticks"] > ticks0 + 10, timeout=3),
+                 f"the allocated idle worker did not start ticking: {d.servers()['s']}")
+        rc, out, err = d.ctl("release", "s")
+        rt.check(rc == 0, f"release: {rc} {out} {err}")
+        st = rt.wait_until(lambda: (lambda x: x["idle"] and x["state"] == "running" and x)(
+            d.servers()["s"]), timeout=20)
+        rt.check(st, f"not idle again after the release: {d.servers()['s']}")
+        pid, restarts0 = st["pid"], st["restarts"]  # released: recycled, a fresh worker
         os.kill(pid, signal.SIGSTOP)
         try:
             time.sleep(2 * hang_ms / 1000)
             st = d.servers()["s"]
-            rt.check(st["pid"] == pid and st["restarts"] == 0,
+            rt.check(st["pid"] == pid and st["restarts"] == restarts0,
                      f"a stopped idle worker with no traffic was replaced within "
                      f"2 x hang_timeout_ms: {st}\n{d.log_text()}")
             t0 = time.monotonic()

@@ -28,6 +28,7 @@ enum ctl_verb {
 	CTL_EVENTS, /* the connection becomes a subscriber: one line per event */
 	CTL_DRAIN,  /* [SECONDS]: deferred reply */
 	CTL_UNDRAIN,
+	CTL_UPGRADE, /* re-exec ringfleetd in place (supervisor/upgrade.h) */
 	CTL_VERB_COUNT,
 };
 

@@ -54,6 +54,16 @@ static const struct verb_help verbs[] = {
 	  "restarts with an empty client table (or, for a game that resets\n"
 	  "itself, is ready at once) and is ready for the next match.\n"
 	  "Needs root, the daemon's user or its control_group.\n" },
+	{ "upgrade", "upgrade", "re-execute ringfleetd from its binary on disk, keeping every server",
+	  "Makes ringfleetd execute the binary now at its path (after a package\n"
+	  "upgrade: the new version) in place: same pid, same sockets, every\n"
+	  "worker and client untouched, states, restart counters and allocations\n"
+	  "kept; the configuration on disk is applied as by reload. The new\n"
+	  "binary is first asked, in a child, whether it can take over; if not\n"
+	  "(missing, not executable, a state it does not read) the running one\n"
+	  "goes on and this exits 1 with the reason. Also the safe way to\n"
+	  "restart the supervisor. Needs root, the daemon's user or its\n"
+	  "control_group.\n" },
 	{ "events", "events", "print every state change as it happens, until interrupted",
 	  "Subscribes on the control socket and prints one line per event:\n"
 	  "TIME SERVER KIND FROM -> TO REASON, KIND being process (a worker's\n"

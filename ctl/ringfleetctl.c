@@ -193,6 +193,12 @@ static int print_reply(const struct opts *o, const char *verb, json_t *reply)
 		printf("undrained: %lld server%s started\n",
 		       (long long)json_integer_value(json_object_get(reply, "started")),
 		       json_integer_value(json_object_get(reply, "started")) == 1 ? "" : "s");
+	} else if (strcmp(verb, "upgrade") == 0) {
+		printf("upgraded in place: ringfleetd %s -> %s, pid %lld, %lld workers kept\n",
+		       json_string_value(json_object_get(reply, "upgraded_from")) ?: "?",
+		       json_string_value(json_object_get(reply, "version")) ?: "?",
+		       (long long)json_integer_value(json_object_get(reply, "pid")),
+		       (long long)json_integer_value(json_object_get(reply, "workers_kept")));
 	} else if (strcmp(verb, "allocate") == 0 || strcmp(verb, "release") == 0) {
 		table_print_allocation(reply);
 	} else if (strcmp(verb, "status") == 0) {

@@ -247,6 +247,30 @@ int control_open(struct control *c, int epfd, const char *path, const char *grou
 	return 0;
 }
 
+int control_inherit(struct control *c, int epfd, const char *path, int fd)
+{
+	memset(c, 0, sizeof(*c));
+	c->epfd = epfd;
+	c->self_uid = geteuid();
+	c->tag = (struct ev_tag){ EV_LISTEN, c };
+	if (strlen(path) >= sizeof(c->path))
+		return -ENAMETOOLONG;
+	strcpy(c->path, path);
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	c->listen_fd = fd;
+	watch_listener(c);
+	return 0;
+}
+
+int control_conn_fd(const struct control *c, uint64_t conn_id)
+{
+	for (int i = 0; i < CONTROL_MAX_CONNS; i++)
+		if (c->conns[i] && c->conns[i]->id == conn_id)
+			return c->conns[i]->fd;
+	return -ENOENT;
+}
+
 /* An fd came free: accepting may work again. */
 static void accept_resume(struct control *c)
 {

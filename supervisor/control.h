@@ -89,6 +89,11 @@ struct control {
  * in err. */
 int control_open(struct control *c, int epfd, const char *path, const char *group, unsigned mode,
 		 char *err, size_t errlen);
+/* Takes over the listener fd an earlier image of this ringfleetd left
+ * across exec (upgrade.c): path is not touched. Returns 0 or -errno. */
+int control_inherit(struct control *c, int epfd, const char *path, int fd);
+/* The socket of connection conn_id, or -ENOENT. */
+int control_conn_fd(const struct control *c, uint64_t conn_id);
 void control_close(struct control *c);
 
 void control_on_listen(struct control *c);

@@ -18,6 +18,7 @@
 #include "supervisor/daemon_verbs.h"
 #include "supervisor/notify.h"
 #include "supervisor/tokens.h"
+#include "supervisor/upgrade.h"
 
 #define EVENTS_MAX 64
 #define HOUSEKEEPING_NS RF_NSEC_PER_SEC
@@ -63,16 +64,28 @@ static int setup_loop(struct daemon *d)
 	return r < 0 ? r : watch(d, d->timerfd, &d->timer_tag);
 }
 
-int daemon_init(struct daemon *d, const char *config_path, const char *worker_path, char *err,
-		size_t errlen)
+static void find_exe(struct daemon *d)
 {
+	ssize_t n = readlink("/proc/self/exe", d->exe_path, sizeof(d->exe_path) - 1);
+
+	d->exe_path[n > 0 ? n : 0] = '\0';
+}
+
+int daemon_init(struct daemon *d, const struct daemon_start *a, char *err, size_t errlen)
+{
+	const char *config_path = a->config_path;
 	struct fleet_diff diff;
 	int r;
 
 	memset(d, 0, sizeof(*d));
 	d->epfd = d->sigfd = d->timerfd = -1;
 	d->ctl.listen_fd = -1;
+	d->reply_fd = -1;
 	d->started_ns = rf_now_ns();
+	d->argc = a->argc;
+	d->argv = a->argv;
+	d->state_saved_gen = UINT64_MAX; /* the first loop turn writes it */
+	find_exe(d);
 	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path);
 	r = cfg_load_host(config_path, &d->cfg, err, errlen);
 	if (r < 0)
@@ -83,16 +96,16 @@ int daemon_init(struct daemon *d, const char *config_path, const char *worker_pa
 		snprintf(err, errlen, "event loop setup: %s", strerror(-r));
 		return r;
 	}
-	r = fleet_init(&d->fleet, d->epfd, worker_path);
+	r = fleet_init(&d->fleet, d->epfd, a->worker_path);
 	if (r < 0) {
-		snprintf(err, errlen, "worker path %s: %s", worker_path, strerror(-r));
+		snprintf(err, errlen, "worker path %s: %s", a->worker_path, strerror(-r));
 		return r;
 	}
 	r = tokens_key_setup(&d->fleet, &d->cfg.sup, err, errlen);
 	if (r < 0)
 		return r;
-	r = control_open(&d->ctl, d->epfd, d->cfg.sup.control_socket, d->cfg.sup.control_group,
-			 d->cfg.sup.control_mode, err, errlen);
+	/* The control socket, and the fleet an earlier ringfleetd left. */
+	r = upgrade_resume(d, a->upgrade_fd, err, errlen);
 	if (r < 0)
 		return r;
 	d->ctl.handle = daemon_handle_request;
@@ -104,7 +117,12 @@ int daemon_init(struct daemon *d, const char *config_path, const char *worker_pa
 		return r;
 	log_notice("started %zu servers from %s, control socket %s", diff.n_added, config_path,
 		   d->cfg.sup.control_socket);
+	if (d->fleet.n > diff.n_added)
+		log_notice("%zu servers taken over (%zu unchanged, %zu changed, %zu removed)",
+			   d->fleet.n - diff.n_added, diff.n_unchanged, diff.n_changed,
+			   diff.n_removed);
 	fleet_diff_free(&diff);
+	upgrade_finish(d);
 	if (d->cfg.sup.metrics_listen[0]) {
 		r = metrics_open(&d->metrics, d->epfd, d->cfg.sup.metrics_listen, &d->fleet,
 				 d->started_ns, err, errlen);
@@ -273,6 +291,7 @@ int daemon_run(struct daemon *d)
 		 * so every turn, besides the 1 Hz round that bounds the wait. */
 		sessions_poll(&d->fleet);
 		daemon_after_events(d);
+		upgrade_save_state(d);
 		if (d->shutting_down && fleet_idle(&d->fleet))
 			break;
 		arm_timer(d, now);
@@ -284,6 +303,7 @@ int daemon_run(struct daemon *d)
 			return 1;
 		}
 	}
+	upgrade_remove_state(d);
 	log_notice("all workers stopped; exiting");
 	return 0;
 }

@@ -46,12 +46,32 @@ struct daemon {
 	struct waiter waiters[DAEMON_WAITERS_MAX];
 	size_t n_waiters;
 	char last_status[256];
+	/* Handing over to the next ringfleetd (upgrade.h). */
+	int argc;
+	char **argv;              /* as main() got them: an upgrade execs them again */
+	char exe_path[PATH_MAX];  /* our binary's path at start */
+	uint32_t upgrades;        /* in-place upgrades since the fleet was started */
+	char upgraded_from[32];   /* version the last upgrade came from, "" = none */
+	char recovered_from[32];  /* version of a crashed ringfleetd taken over, "" = none */
+	size_t adopted;           /* live workers taken over at start */
+	int reply_fd;             /* the upgrade request to answer, or -1 */
+	char state_path[PATH_MAX];
+	uint64_t state_saved_gen; /* fleet.state_gen when the state file was written */
+	bool state_save_failed;
+};
+
+/* How ringfleetd was started. */
+struct daemon_start {
+	const char *config_path;
+	const char *worker_path;
+	int upgrade_fd; /* --upgrade-from: the state memfd, else -1 */
+	int argc;
+	char **argv;
 };
 
 /* Sets everything up from config_path and starts the workers. Returns 0,
  * or -errno with a message in err. */
-int daemon_init(struct daemon *d, const char *config_path, const char *worker_path, char *err,
-		size_t errlen);
+int daemon_init(struct daemon *d, const struct daemon_start *a, char *err, size_t errlen);
 /* Runs until shut down; returns the process exit code. */
 int daemon_run(struct daemon *d);
 void daemon_free(struct daemon *d);

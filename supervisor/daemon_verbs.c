@@ -12,6 +12,7 @@
 #include "common/timeutil.h"
 #include "supervisor/drain.h"
 #include "supervisor/notify.h"
+#include "supervisor/upgrade.h"
 #include "supervisor/probe.h"
 #include "supervisor/session.h"
 #include "supervisor/status.h"
@@ -52,7 +53,9 @@ static char *defer(struct daemon *d, uint64_t conn_id, const struct ctl_request 
 
 static char *verb_status(struct daemon *d, const struct ctl_request *req)
 {
-	struct status_info info = { d->config_path, d->started_ns, control_subscribers(&d->ctl) };
+	struct status_info info = { d->config_path,    d->started_ns,	  control_subscribers(&d->ctl),
+				    d->upgrades,       d->upgraded_from, d->recovered_from,
+				    d->adopted };
 	const char *pattern = req->argc ? req->argv[0] : NULL;
 	size_t matched;
 	char *line;
@@ -256,6 +259,8 @@ char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *pee
 		return verb_allocate(d, req);
 	case CTL_RELEASE:
 		return verb_release(d, req);
+	case CTL_UPGRADE:
+		return upgrade_start(d, conn_id);
 	default:
 		return ctl_reply_error("unknown verb");
 	}

@@ -25,6 +25,7 @@
 #include "supervisor/gameview.h"
 #include "supervisor/hang.h"
 #include "supervisor/metrics.h"
+#include "supervisor/procstat.h"
 #include "supervisor/spawn.h"
 
 #define START_TIMEOUT_MIN_MS 5000
@@ -82,6 +83,7 @@ static void close_watched(struct fleet *f, int *fd)
 
 static int do_spawn(struct fleet *f, struct server *s)
 {
+	struct procstat ps;
 	int pipefd[2], r;
 	struct spawn_args a = {
 		.worker_path = f->worker_path,
@@ -116,6 +118,11 @@ static int do_spawn(struct fleet *f, struct server *s)
 		return r;
 	}
 	s->ready_fd = pipefd[0];
+	s->worker_udp_fd = s->udp_fd;
+	s->worker_slot_fd = s->slot_fd;
+	s->start_time = 0;
+	if (procstat_read(s->pid, &ps) == 0)
+		s->start_time = ps.start_time;
 	s->spawn_err = 0;
 	s->cpu_ticks = 0;
 	s->cpu_ticks_prev = 0;
@@ -210,6 +217,7 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 		struct fsm_result r = fsm_step(&s->fsm, &f->policy, &ev, rf_now_ns());
 		int e;
 
+		f->state_gen++; /* the state file follows (daemon.c) */
 		if (r.changed || r.action != FSM_ACT_NONE)
 			log_transition(s, from, pid);
 		/* Every process state change passes here, and only here. */
@@ -262,6 +270,28 @@ void fleet_run_spawn_queue(struct fleet *f, uint64_t now)
 bool fleet_spawns_waiting(const struct fleet *f)
 {
 	return f->n_queued > 0 && f->n_inflight < FLEET_STARTING_MAX;
+}
+
+int fleet_adopt(struct fleet *f, struct server *s, bool queued, bool inflight)
+{
+	struct server **srv = realloc(f->srv, (f->n + 1) * sizeof(*srv));
+
+	if (!srv) {
+		server_free(s);
+		return -ENOMEM;
+	}
+	f->srv = srv;
+	f->srv[f->n++] = s;
+	f->cap = f->n;
+	if (s->pidfd >= 0)
+		epoll_watch(f, s->pidfd, &s->pid_tag);
+	if (s->ready_fd >= 0)
+		epoll_watch(f, s->ready_fd, &s->ready_tag);
+	set_queued(f, s, queued);
+	set_inflight(f, s, inflight);
+	sessions_adopt(f, s);
+	f->state_gen++;
+	return 0;
 }
 
 void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type type)
@@ -337,9 +367,16 @@ void fleet_on_pidfd(struct fleet *f, struct server *s)
 	/* The exit reports CPU time to the end, past the last 1 Hz sample. */
 	if (final_ticks > s->cpu_ticks)
 		s->cpu_ticks = final_ticks;
-	if (st < 0)
-		st = 0xff << 8; /* cannot tell; treat as a failure */
-	fsm_describe_exit(st, s->last_exit, sizeof(s->last_exit));
+	if (st == -ECHILD) {
+		/* Taken over after a crash (adopt.c): not our child, so no
+		 * status; a stop we asked for went as asked. */
+		st = s->fsm.state == FSM_STOPPING ? 0 : 0xff << 8;
+		snprintf(s->last_exit, sizeof(s->last_exit), "ended (adopted: status unknown)");
+	} else {
+		if (st < 0)
+			st = 0xff << 8; /* cannot tell; treat as a failure */
+		fsm_describe_exit(st, s->last_exit, sizeof(s->last_exit));
+	}
 	if (WIFEXITED(st) && WEXITSTATUS(st) == RF_EXIT_CONFIG)
 		gameview_exit_reason(s->slot, why, sizeof(why));
 	s->cpu_ticks_total += s->cpu_ticks;

@@ -50,6 +50,7 @@ struct fleet {
 	uint64_t ticks_per_sec;   /* sysconf(_SC_CLK_TCK) */
 	struct events *events;    /* told of every state change; may be NULL */
 	struct sessions sess;     /* allocation state across servers (session.h) */
+	uint64_t state_gen;       /* bumped by every change the state file records */
 	struct {
 		bool active;    /* a sweep is under way: the loop must not block */
 		size_t next;    /* index of the next server to read */
@@ -103,6 +104,10 @@ void fleet_run_spawn_queue(struct fleet *f, uint64_t now);
 /* Queued spawns could proceed right now: the loop must not block. */
 bool fleet_spawns_waiting(const struct fleet *f);
 
+/* Appends s, taken over from an earlier ringfleetd (adopt.c), watching
+ * its pidfd and readiness pipe; queued/inflight: its spawn was queued,
+ * or forked and not ready yet. Frees s and returns -ENOMEM on failure. */
+int fleet_adopt(struct fleet *f, struct server *s, bool queued, bool inflight);
 /* Operator requests; ev is FSM_EV_START/STOP/RESTART. */
 void fleet_request(struct fleet *f, struct server *s, enum fsm_event_type ev);
 void fleet_stop_all(struct fleet *f);

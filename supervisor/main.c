@@ -17,6 +17,7 @@
 #include "common/token_key.h"
 #include "config/config.h"
 #include "supervisor/daemon.h"
+#include "supervisor/upgrade.h"
 #include "supervisor/probe.h"
 
 #define DEFAULT_CONFIG "/etc/ringfleet/ringfleet.ini"
@@ -110,6 +111,15 @@ static int default_worker(char *buf, size_t len)
 	return 0;
 }
 
+/* An fd number from --upgrade-from / --upgrade-check, or -1. */
+static int parse_fd(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *s && !*end && v >= 0 && v < 1 << 20 ? (int)v : -1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -119,12 +129,14 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "gen-token-key", required_argument, NULL, 'G' },
+		{ "upgrade-from", required_argument, NULL, 'U' },
+		{ "upgrade-check", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = DEFAULT_CONFIG;
 	char worker[PATH_MAX] = "", err[CFG_ERR_MAX];
 	struct daemon d;
-	int c, check = 0, rc;
+	int c, check = 0, rc, upgrade_fd = -1;
 
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -145,6 +157,15 @@ int main(int argc, char **argv)
 			return 0;
 		case 'G':
 			return gen_token_key(optarg);
+		case 'U':
+			upgrade_fd = parse_fd(optarg);
+			if (upgrade_fd < 0) {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'C':
+			return parse_fd(optarg) < 0 ? 2 : upgrade_check(parse_fd(optarg));
 		default:
 			usage(stderr);
 			return 2;
@@ -163,7 +184,13 @@ int main(int argc, char **argv)
 	if (check)
 		return check_config(config, worker);
 	log_set_ident("ringfleetd");
-	if (daemon_init(&d, config, worker, err, sizeof(err)) < 0) {
+	if (daemon_init(&d,
+			&(struct daemon_start){ .config_path = config,
+						.worker_path = worker,
+						.upgrade_fd = upgrade_fd,
+						.argc = argc,
+						.argv = argv },
+			err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		daemon_free(&d);
 		return 1;

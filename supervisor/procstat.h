@@ -7,6 +7,7 @@
 struct procstat {
 	uint64_t utime, stime; /* clock ticks */
 	uint64_t rss_kb;
+	uint64_t start_time; /* clock ticks after boot: with the pid, names one process */
 	pid_t ppid;
 };
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -141,22 +142,57 @@ void server_slot_release(int fd, struct rf_slot *slot, size_t len)
 		close(fd);
 }
 
-int server_new_with_socket(const struct cfg_server *cfg, int udp_fd, struct server **out)
+int server_slot_map(int fd, uint32_t max_clients, bool header, struct rf_slot **slot, size_t *len)
+{
+	size_t n = rf_slot_size(max_clients);
+	struct stat st;
+	struct rf_slot *map;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size != n)
+		return -EBADF;
+	map = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	/* A worker writes the header at start: another layout cannot be
+	 * shared with this build's workers. */
+	if (header &&
+	    (RF_LOAD(map->magic) != RF_SLOT_MAGIC || RF_LOAD(map->version) != RF_SLOT_VERSION)) {
+		munmap(map, n);
+		return -EPROTO;
+	}
+	*slot = map;
+	*len = n;
+	return 0;
+}
+
+static struct server *server_alloc(const struct cfg_server *cfg)
 {
 	struct server *s = calloc(1, sizeof(*s));
-	int r;
 
-	*out = NULL;
 	if (!s)
-		return -ENOMEM;
+		return NULL;
 	s->cfg = *cfg;
 	s->cpu = -1;
 	s->pidfd = -1;
 	s->ready_fd = -1;
 	s->slot_fd = -1;
+	s->worker_udp_fd = s->worker_slot_fd = -1;
 	s->pid_tag = (struct ev_tag){ EV_PIDFD, s };
 	s->ready_tag = (struct ev_tag){ EV_READY, s };
 	fsm_init(&s->fsm);
+	return s;
+}
+
+int server_new_with_socket(const struct cfg_server *cfg, int udp_fd, struct server **out)
+{
+	struct server *s = server_alloc(cfg);
+	int r;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
 	r = server_slot_create(cfg->name, cfg->max_clients, &s->slot_fd, &s->slot, &s->slot_len);
 	if (r < 0) {
 		free(s);
@@ -164,6 +200,21 @@ int server_new_with_socket(const struct cfg_server *cfg, int udp_fd, struct serv
 	}
 	s->udp_fd = udp_fd;
 	*out = s;
+	return 0;
+}
+
+int server_new_adopted(const struct cfg_server *cfg, int udp_fd, int slot_fd, struct rf_slot *slot,
+		       size_t slot_len, struct server **out)
+{
+	struct server *s = server_alloc(cfg);
+
+	*out = s;
+	if (!s)
+		return -ENOMEM;
+	s->udp_fd = udp_fd;
+	s->slot_fd = slot_fd;
+	s->slot = slot;
+	s->slot_len = slot_len;
 	return 0;
 }
 

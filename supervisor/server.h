@@ -27,6 +27,11 @@ struct server {
 
 	struct fsm fsm;
 	pid_t pid;     /* 0 when no process */
+	uint64_t start_time; /* pid's /proc starttime: with pid, names the process */
+	/* The socket and slot at their numbers inside the worker (its --fd,
+	 * --slot-fd), which a ringfleetd started after a crash takes back
+	 * with pidfd_getfd (adopt.c). */
+	int worker_udp_fd, worker_slot_fd;
 	int pidfd;     /* -1 when no process */
 	int ready_fd;  /* read end of the readiness pipe, or -1 */
 	int spawn_err; /* errno the child reported before exec, or 0 */
@@ -61,6 +66,14 @@ struct server {
 /* Allocates a server around an already bound socket (which it then owns)
  * and creates its slot. Returns -errno; on failure fd is not closed. */
 int server_new_with_socket(const struct cfg_server *cfg, int udp_fd, struct server **out);
+/* Wraps a socket and slot taken over from an earlier ringfleetd (adopt.c);
+ * owns them from here. Returns 0 or -ENOMEM (nothing taken). */
+int server_new_adopted(const struct cfg_server *cfg, int udp_fd, int slot_fd, struct rf_slot *slot,
+		       size_t slot_len, struct server **out);
+/* Maps a slot memfd for max_clients; with header, one that a worker of
+ * this build's slot layout has written. -EBADF: not a slot of that size;
+ * -EPROTO: another layout. */
+int server_slot_map(int fd, uint32_t max_clients, bool header, struct rf_slot **slot, size_t *len);
 void server_set_rcvbuf(int fd, uint64_t bytes, bool privileged);
 void server_free(struct server *s);
 /* s->labels from s->cfg.labels (which the config loader validated). */

@@ -131,6 +131,9 @@ int sessions_tokens(struct daemon *d, struct server *s, const struct alloc_req *
 void sessions_on_process(struct fleet *f, struct server *s);
 void sessions_before_spawn(struct server *s);
 void sessions_forget(struct fleet *f, struct server *s);
+/* s was taken over from an earlier ringfleetd with its session: listed
+ * if allocated, and its slot's session area written again. */
+void sessions_adopt(struct fleet *f, struct server *s);
 /* Notices matches the game ended (slot stats.sessions_ended grew) and
  * recycles them: cheap (walks only allocated servers), called every loop
  * turn and from the 1 Hz housekeeping. */

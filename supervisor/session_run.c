@@ -81,6 +81,7 @@ static void changed(struct fleet *f, struct server *s, enum session_state from, 
 {
 	enum session_state to = s->sess.state;
 
+	f->state_gen++;
 	if (from == SESSION_ALLOCATED && to != SESSION_ALLOCATED)
 		list_unlink(&f->sess, s);
 	else if (from != SESSION_ALLOCATED && to == SESSION_ALLOCATED)
@@ -130,6 +131,13 @@ void sessions_before_spawn(struct server *s)
 		memset(s->slot->clients, 0, n * sizeof(struct rf_slot_client));
 		s->sess.fresh_slot = false;
 	}
+	write_slot(s);
+}
+
+void sessions_adopt(struct fleet *f, struct server *s)
+{
+	if (s->sess.state == SESSION_ALLOCATED)
+		list_link(&f->sess, s);
 	write_slot(s);
 }
 

@@ -260,6 +260,10 @@ char *status_reply_at(const struct fleet *f, const struct status_info *info, con
 	jsonw_open_obj(&w, "supervisor");
 	jsonw_int(&w, "pid", (int)getpid());
 	jsonw_str(&w, "version", RF_VERSION);
+	jsonw_int(&w, "upgrades", info->upgrades);
+	jsonw_str(&w, "upgraded_from", info->upgraded_from ? info->upgraded_from : "");
+	jsonw_str(&w, "recovered_from", info->recovered_from ? info->recovered_from : "");
+	u64(&w, "adopted_workers", info->adopted);
 	jsonw_real(&w, "uptime_s", secs(now - info->started_ns));
 	jsonw_str(&w, "config", info->config_path);
 	jsonw_str(&w, "backend", fleet_backend(f));

@@ -10,6 +10,13 @@ struct status_info {
 	const char *config_path;
 	uint64_t started_ns;
 	size_t event_subscribers;
+	/* The handover (upgrade.h): in-place upgrades so far, the version the
+	 * last one came from, the version of a crashed ringfleetd this one
+	 * took over from ("" = none), and the live workers taken over. */
+	uint32_t upgrades;
+	const char *upgraded_from;
+	const char *recovered_from;
+	size_t adopted;
 };
 
 /* The whole reply line ({"ok":true,...} and its newline) for the servers

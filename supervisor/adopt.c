@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+/* adopt.c - see adopt.h. */
+#include "supervisor/adopt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "supervisor/procstat.h"
+#include "supervisor/server.h"
+
+/* A worker that will not die within this is left to the kernel; its
+ * server is started anyway (its port may then be busy: said in the log). */
+#define KILL_WAIT_MS 2000
+
+int adopt_verify_pid(pid_t pid, uint64_t start_time)
+{
+	struct procstat ps;
+
+	if (pid <= 0 || procstat_read(pid, &ps) < 0 || ps.start_time != start_time)
+		return -ESRCH;
+	return 0;
+}
+
+static int pidfd_open_pid(pid_t pid)
+{
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* The fd takes FD_CLOEXEC from pidfd_getfd itself. */
+static int take_fd(int pidfd, int fd)
+{
+	long r = fd < 0 ? (errno = EBADF, -1) : syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+
+	return r < 0 ? -errno : (int)r;
+}
+
+/* fd is a UDP socket bound to c's port. */
+static int check_socket(int fd, const struct cfg_server *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int type = 0;
+	socklen_t tlen = sizeof(type);
+	uint16_t port;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_DGRAM)
+		return -ENOTSOCK;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET)
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else if (ss.ss_family == AF_INET6)
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	else
+		return -EAFNOSUPPORT;
+	return port == c->port ? 0 : -EADDRNOTAVAIL;
+}
+
+/* SIGKILLs what pidfd names and waits (bounded) until it is gone, so its
+ * port is free for the server's next worker. */
+static void kill_and_wait(int pidfd, const char *name)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	if (poll(&p, 1, KILL_WAIT_MS) <= 0)
+		log_warn("%s: the worker left by the earlier ringfleetd did not die within %d ms",
+			 name, KILL_WAIT_MS);
+}
+
+/* Takes back the socket and slot of the live worker r names. Returns 0
+ * with s built, -ESRCH when that process is gone, or another -errno
+ * (the worker was killed). */
+static int take_worker(const struct state_server *r, struct server **out)
+{
+	_cleanup_close_ int pidfd = -1, udp = -1, slot_fd = -1;
+	struct rf_slot *slot = NULL;
+	size_t len = 0;
+	int e;
+
+	if (adopt_verify_pid(r->pid, r->start_time) < 0)
+		return -ESRCH;
+	pidfd = pidfd_open_pid(r->pid);
+	if (pidfd < 0)
+		return -ESRCH;
+	/* The pidfd pins the pid: checked again, it is that process. */
+	if (adopt_verify_pid(r->pid, r->start_time) < 0)
+		return -ESRCH;
+	e = r->fsm.state == FSM_RUNNING ? 0 : -EINPROGRESS;
+	if (e == 0)
+		udp = e = take_fd(pidfd, r->worker_udp_fd);
+	if (e >= 0)
+		e = check_socket(udp, &r->cfg);
+	if (e >= 0)
+		slot_fd = e = take_fd(pidfd, r->worker_slot_fd);
+	if (e >= 0)
+		e = server_slot_map(slot_fd, r->cfg.max_clients, true, &slot, &len);
+	if (e >= 0)
+		e = server_new_adopted(&r->cfg, udp, slot_fd, slot, len, out);
+	if (e < 0) {
+		if (slot)
+			munmap(slot, len);
+		log_warn("%s: cannot take over worker pid %d (%s): replacing it", r->cfg.name,
+			 (int)r->pid, strerror(-e));
+		kill_and_wait(pidfd, r->cfg.name);
+		return e;
+	}
+	udp = slot_fd = -1;
+	(*out)->pidfd = TAKE_FD(pidfd);
+	return 0;
+}
+
+/* After an upgrade every fd of the state is ours at the same number; it
+ * was kept across exec, so it gets FD_CLOEXEC back here. */
+static int own_fd(int fd)
+{
+	if (fd >= 0)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+static int inherit_server(const struct state_server *r, struct server **out)
+{
+	struct rf_slot *slot = NULL;
+	size_t len = 0;
+	/* A slot no worker has written yet (spawn queued) has no header:
+	 * this is the same build's slot either way. */
+	int e = server_slot_map(own_fd(r->slot_fd), r->cfg.max_clients, false, &slot, &len);
+
+	if (e < 0)
+		return e;
+	e = server_new_adopted(&r->cfg, own_fd(r->udp_fd), r->slot_fd, slot, len, out);
+	if (e < 0) {
+		munmap(slot, len);
+		return e;
+	}
+	(*out)->pidfd = own_fd(r->pidfd);
+	(*out)->ready_fd = own_fd(r->ready_fd);
+	return 0;
+}
+
+/* A server whose worker is gone (or was never running) after a crash: a
+ * fresh socket and slot, its process and session history kept. */
+static int fresh_server(const struct state_server *r, bool privileged, struct server **out)
+{
+	int fd = server_bind_udp(&r->cfg, privileged), e;
+
+	if (fd < 0)
+		return fd;
+	e = server_new_with_socket(&r->cfg, fd, out);
+	if (e < 0)
+		close(fd);
+	return e;
+}
+
+/* The process state a server resumes in when its worker is gone: what
+ * the configuration and the state machine will carry on from. */
+static void resume_without_worker(struct server *s)
+{
+	switch (s->fsm.state) {
+	case FSM_STARTING:
+	case FSM_RUNNING:
+	case FSM_STOPPING:
+		/* Its worker died with (or after) the old ringfleetd, or was
+		 * killed above: started again by the backoff timer, at once. */
+		s->fsm.state = FSM_BACKOFF;
+		s->fsm.deadline_ns = 1; /* at once: the next deadline check */
+		snprintf(s->fsm.reason, sizeof(s->fsm.reason),
+			 "its worker did not survive the earlier ringfleetd");
+		break;
+	default:
+		break; /* stopped, backoff, fatal: as they were */
+	}
+	s->pid = 0;
+	s->start_time = 0;
+}
+
+static void restore(struct server *s, const struct state_server *r)
+{
+	s->pid = r->pid;
+	s->start_time = r->start_time;
+	s->worker_udp_fd = r->worker_udp_fd;
+	s->worker_slot_fd = r->worker_slot_fd;
+	s->cpu = r->cpu;
+	s->phase_ns = r->phase_ns;
+	s->drained = r->drained;
+	snprintf(s->last_exit, sizeof(s->last_exit), "%s", r->last_exit);
+	s->cpu_ticks_total = r->cpu_ticks_total;
+	s->fsm = r->fsm;
+	s->sess = r->sess;
+	s->sess.prev = s->sess.next = NULL;
+	server_parse_labels(s);
+}
+
+static int adopt_one(struct fleet *f, const struct state_server *r, enum adopt_mode mode,
+		     struct adopt_result *res)
+{
+	struct server *s = NULL;
+	bool live = r->pid > 0 && fsm_has_process(r->fsm.state);
+	int e;
+
+	if (mode == ADOPT_UPGRADE) {
+		e = inherit_server(r, &s);
+		if (e < 0) {
+			/* Cannot happen short of ENOMEM: fleet_apply() adds it
+			 * anew and says why if that fails too. */
+			log_err("%s: cannot take over its resources: %s", r->cfg.name,
+				strerror(-e));
+			return e == -ENOMEM ? e : 0;
+		}
+		restore(s, r);
+		res->adopted += live;
+		res->stopped += !live;
+		return fleet_adopt(f, s, r->queued, r->inflight);
+	}
+	e = live ? take_worker(r, &s) : -ESRCH;
+	if (e == 0) {
+		restore(s, r);
+		res->adopted++;
+		return fleet_adopt(f, s, false, false);
+	}
+	if (live && e == -ESRCH)
+		res->gone++;
+	else if (live)
+		res->replaced++;
+	else
+		res->stopped++;
+	e = fresh_server(r, f->privileged, &s);
+	if (e < 0) {
+		/* Left to fleet_apply(), which binds again and says why. */
+		log_warn("%s: cannot bind %s:%u again: %s", r->cfg.name, r->cfg.bind, r->cfg.port,
+			 strerror(-e));
+		return 0;
+	}
+	restore(s, r);
+	resume_without_worker(s);
+	return fleet_adopt(f, s, false, false);
+}
+
+int adopt_fleet(struct fleet *f, const struct state *st, enum adopt_mode mode,
+		struct adopt_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	f->sess.draining = st->draining;
+	f->sess.last_id = st->last_id;
+	f->sess.allocations = st->allocations;
+	memcpy(f->sess.failures, st->failures, sizeof(f->sess.failures));
+	for (size_t i = 0; i < st->n; i++) {
+		int e = adopt_one(f, &st->srv[i], mode, res);
+
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}

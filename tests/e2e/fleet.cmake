@@ -57,3 +57,7 @@ rf_e2e_test(e2e_sessions_self_reset test_sessions.py TIMEOUT 120 ARGS self_reset
 rf_e2e_test(e2e_sessions_concurrent test_sessions.py TIMEOUT 240 ARGS concurrent)
 # 100 workers at once, as e2e_api: alone.
 set_tests_properties(e2e_sessions_concurrent PROPERTIES RUN_SERIAL TRUE)
+# Hitless supervisor: upgrade in place, crash take-over (issue 14).
+foreach(scenario upgrade repeat refused crash reuse)
+  rf_e2e_test(e2e_hitless_${scenario} test_hitless.py TIMEOUT 120 ARGS ${scenario})
+endforeach()

@@ -603,7 +603,7 @@ class PackageTest:
         ex_pre = shlex.split(unit_one(unit, "ExecStartPre"))
         ex_start = shlex.split(unit_one(unit, "ExecStart"))
         check(unit_one(unit, "Type") == "notify", "Type=")
-        check(unit_one(unit, "KillMode") == "mixed", "KillMode=")
+        check(unit_one(unit, "KillMode") == "process", "KillMode=")
         check(unit_one(unit, "RuntimeDirectory") == "ringfleet", "RuntimeDirectory=")
         check(ex_start[0] == "/usr/bin/ringfleetd" and ex_pre[0] == ex_start[0],
               "ExecStart/ExecStartPre: %r %r" % (ex_start, ex_pre))
@@ -771,7 +771,7 @@ class PackageTest:
         check(st.get("draining") is True, "status does not show draining")
         log("ExecStop: drain exit 0, every server stopped")
         since = time.monotonic()
-        self.daemon.send_signal(signal.SIGTERM)   # KillMode=mixed: the main process only
+        self.daemon.send_signal(signal.SIGTERM)   # KillMode=process: the main process only
         try:
             rc = self.daemon.wait(seconds(unit_one(unit, "TimeoutStopSec")))
         except subprocess.TimeoutExpired:

@@ -18,7 +18,7 @@ import tempfile
 from rftest import check, skip
 
 UNIT = "ringfleet.service"
-STUBS = ["systemctl", "systemd-sysctl", "systemd-sysusers", "systemd-tmpfiles", "getent",
+STUBS = ["systemctl", "ringfleetctl", "systemd-sysctl", "systemd-sysusers", "systemd-tmpfiles", "getent",
          "useradd", "groupadd", "userdel", "groupdel", "rm", "mkdir", "chown", "chmod"]
 # A stub logs "name args..." and exits with $RF_RC_<name> (0 by default);
 # getent answers per database, systemctl per verb.
@@ -100,14 +100,27 @@ def main():
                  "postinst", ["configure", ""], True,
                  [sysusers, tmpfiles, sysctl, reload_, "systemctl enable " + UNIT,
                   "systemctl is-enabled --quiet " + UNIT, "systemctl restart " + UNIT])
-        s.expect("upgrade under systemd: no enable, restart onto the new binaries",
+        active = "systemctl is-active --quiet " + UNIT
+        upgrade = "ringfleetctl -c /etc/ringfleet/ringfleet.ini upgrade"
+        s.expect("upgrade of a running service: ringfleetd upgraded in place, no restart",
                  "postinst", ["configure", "0.1.0"], True,
-                 [sysusers, tmpfiles, sysctl, reload_,
-                  "systemctl is-enabled --quiet " + UNIT, "systemctl restart " + UNIT])
+                 [sysusers, tmpfiles, sysctl, reload_, active, upgrade])
+        err = s.expect("upgrade that cannot hand over: a warning, then a restart",
+                       "postinst", ["configure", "0.1.0"], True,
+                       [sysusers, tmpfiles, sysctl, reload_, active, upgrade,
+                        "systemctl restart " + UNIT], rc={"ringfleetctl": 1})
+        check("cannot hand over in place" in err and "every game server restarts" in err,
+              "no warning before the restart: %r" % err)
+        s.expect("upgrade of an enabled, stopped service: started on the new binaries",
+                 "postinst", ["configure", "0.1.0"], True,
+                 [sysusers, tmpfiles, sysctl, reload_, active,
+                  "systemctl is-enabled --quiet " + UNIT, "systemctl restart " + UNIT],
+                 rc={"systemctl_is_active": 3})
         s.expect("upgrade of a disabled service: left stopped",
                  "postinst", ["configure", "0.1.0"], True,
-                 [sysusers, tmpfiles, sysctl, reload_, "systemctl is-enabled --quiet " + UNIT],
-                 rc={"systemctl_is_enabled": 1})
+                 [sysusers, tmpfiles, sysctl, reload_, active,
+                  "systemctl is-enabled --quiet " + UNIT],
+                 rc={"systemctl_is_active": 3, "systemctl_is_enabled": 1})
         err = s.expect("a service that fails to start does not fail the install",
                        "postinst", ["configure", ""], True,
                        [sysusers, tmpfiles, sysctl, reload_, "systemctl enable " + UNIT,

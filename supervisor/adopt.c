@@ -15,6 +15,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "supervisor/procstat.h"
 #include "supervisor/server.h"
 
@@ -26,7 +27,8 @@ int adopt_verify_pid(pid_t pid, uint64_t start_time)
 {
 	struct procstat ps;
 
-	if (pid <= 0 || procstat_read(pid, &ps) < 0 || ps.start_time != start_time)
+	if (pid <= 0 || procstat_read(pid, &ps) < 0 || ps.start_time != start_time ||
+	    ps.state == 'Z' || ps.state == 'X')
 		return -ESRCH;
 	return 0;
 }
@@ -109,6 +111,8 @@ static int take_worker(const struct state_server *r, struct server **out)
 		e = server_slot_map(slot_fd, r->cfg.max_clients, true, &slot, &len);
 	if (e >= 0)
 		e = server_new_adopted(&r->cfg, udp, slot_fd, slot, len, out);
+	if (e == -ESRCH)
+		return e; /* it exited meanwhile: nothing to kill */
 	if (e < 0) {
 		if (slot)
 			munmap(slot, len);
@@ -187,6 +191,21 @@ static void resume_without_worker(struct server *s)
 	s->start_time = 0;
 }
 
+/* The 1 Hz samples go on from now, not from the worker's start: its CPU
+ * so far is not this second's, nor its tick histogram. */
+static void sample_base(struct server *s)
+{
+	struct procstat ps;
+
+	s->cpu_sample_ns = rf_now_ns();
+	if (s->pid > 0 && procstat_read(s->pid, &ps) == 0) {
+		s->cpu_ticks = s->cpu_ticks_prev = ps.utime + ps.stime;
+		s->rss_kb = ps.rss_kb;
+	}
+	for (int b = 0; b < RF_TICK_HIST_BUCKETS; b++)
+		s->hist_prev[b] = RF_LOAD(s->slot->stats.tick_hist[b]);
+}
+
 static void restore(struct server *s, const struct state_server *r)
 {
 	s->pid = r->pid;
@@ -202,6 +221,7 @@ static void restore(struct server *s, const struct state_server *r)
 	s->sess = r->sess;
 	s->sess.prev = s->sess.next = NULL;
 	server_parse_labels(s);
+	sample_base(s);
 }
 
 static int adopt_one(struct fleet *f, const struct state_server *r, enum adopt_mode mode,

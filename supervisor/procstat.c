@@ -61,6 +61,7 @@ int procstat_read(pid_t pid, struct procstat *ps)
 	p = strrchr(buf, ')');
 	if (!p || p[1] != ' ')
 		return -EIO;
+	ps->state = p[2];
 	p = skip(p + 2, 1); /* state */
 	if (!p || !field(&p, &ppid))
 		return -EIO;

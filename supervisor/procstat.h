@@ -9,6 +9,7 @@ struct procstat {
 	uint64_t rss_kb;
 	uint64_t start_time; /* clock ticks after boot: with the pid, names one process */
 	pid_t ppid;
+	char state; /* R, S, Z (a zombie: exited, not reaped) ... */
 };
 
 /* Returns 0, or -errno (-ENOENT once the process is gone). */

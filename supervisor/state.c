@@ -105,7 +105,9 @@ static void put_server(struct jsonw *w, const struct server *s)
 	jsonw_bool(w, "queued", s->spawn_queued);
 	jsonw_bool(w, "inflight", s->spawn_inflight);
 	jsonw_str(w, "last_exit", s->last_exit);
-	jsonw_int(w, "cpu_ticks_total", (long long)(s->cpu_ticks_total + s->cpu_ticks));
+	/* Earlier workers only: a live worker's own CPU time is read from
+	 * /proc again by whoever takes it over. */
+	jsonw_int(w, "cpu_ticks_total", (long long)s->cpu_ticks_total);
 	put_fsm(w, &s->fsm);
 	put_session(w, &s->sess);
 	jsonw_close_obj(w);

@@ -158,7 +158,7 @@ static void test_roundtrip(void **state)
 	assert_int_equal(st.srv[1].fsm.state, FSM_STOPPED);
 	assert_true(st.srv[1].drained);
 	assert_string_equal(st.srv[1].last_exit, "killed by SIGKILL");
-	assert_int_equal(st.srv[1].cpu_ticks_total, 42);
+	assert_int_equal(st.srv[1].cpu_ticks_total, 40);
 	state_free(&st);
 	free(text);
 	free_daemon(d);

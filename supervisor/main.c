@@ -28,6 +28,7 @@ static void usage(FILE *out)
 		"Usage: ringfleetd [-c CONFIG] [--worker PATH]\n"
 		"       ringfleetd --check [--worker PATH] [CONFIG]\n"
 		"       ringfleetd --gen-token-key PATH\n"
+		"       ringfleetd --upgrade-check=FD\n"
 		"\n"
 		"Supervises one ringfleet-worker per game server of CONFIG (default %s).\n"
 		"Runs in the foreground; SIGTERM/SIGINT stop every worker and exit,\n"
@@ -41,6 +42,9 @@ static void usage(FILE *out)
 		"                      create PATH (mode 0600, never overwritten) holding a\n"
 		"                      fresh connect-token host key for token_key_file\n"
 		"      --worker PATH   worker binary (default: ringfleet-worker next to ringfleetd)\n"
+		"      --upgrade-check=FD\n"
+		"                      exit 0 if this binary can take over the fleet state\n"
+		"                      in FD (what `ringfleetctl upgrade` asks first), else 1\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n",
 		DEFAULT_CONFIG);

@@ -218,6 +218,12 @@ char *upgrade_start(struct daemon *d, uint64_t conn_id)
 		return ctl_reply_error("shutting down");
 	if (conn_fd < 0)
 		return ctl_reply_error("the requesting connection is gone");
+	/* Their connections would close at the exec, unanswered. */
+	if (d->n_waiters > 0)
+		return ctl_reply_error("%zu requests are waiting for the fleet to settle "
+				       "(start, stop, restart, reload, drain): upgrade once they "
+				       "are answered",
+				       d->n_waiters);
 	memfd = state_memfd(d, conn_fd, why, sizeof(why));
 	if (memfd < 0 || run_check(d->exe_path, memfd, why, sizeof(why)) < 0) {
 		log_warn("upgrade refused: %s", why);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "supervisor/placement.h"
 
 enum plan_kind { PLAN_KEEP, PLAN_CHANGE, PLAN_ADD };
@@ -368,6 +369,8 @@ static void commit(struct apply *a, struct fleet_diff *d)
 	a->next = NULL;
 	f->sup = a->cfg->sup;
 	fleet_policy_from(&f->policy, &f->sup);
+	/* orphan_timeout_s applies to running workers too: no restart. */
+	fleet_beat(f, rf_now_ns());
 }
 
 /* Carries out the lifecycle side once the table is consistent. */

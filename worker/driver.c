@@ -159,8 +159,10 @@ static int idle_sleep(struct rf_driver *d, const sigset_t *waitmask,
 	w->st.idle = 1;
 	worker_publish(w);
 	while (!*stop) {
+		/* Woken when the supervisor's beat would go stale, too. */
 		uint64_t nap =
-			rf_orphan_sleep_ns(idle_beat_ns(w), RF_LOAD(w->slot->sup.orphan_timeout_s));
+			rf_orphan_sleep_ns(idle_beat_ns(w), RF_LOAD(w->slot->sup.orphan_timeout_s),
+					   RF_LOAD(w->slot->sup.beat_ns), now);
 
 		ret = d->ops->wait_rx(d->be, now + nap, waitmask);
 		now = rf_now_ns();

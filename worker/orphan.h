@@ -34,12 +34,23 @@ static inline bool rf_slot_orphaned(const struct rf_slot *s, uint64_t now_ns)
 	return rf_orphaned(RF_LOAD(s->sup.orphan_timeout_s), RF_LOAD(s->sup.beat_ns), now_ns);
 }
 
-/* How long a worker sleeping idle may sleep: its heartbeat interval, cut
- * to timeout_s when that is shorter, so an idle orphan stops within
- * timeout_s + its wake interval as a ticking one does. */
-static inline uint64_t rf_orphan_sleep_ns(uint64_t beat_every_ns, uint32_t timeout_s)
+/* How long a worker sleeping idle at now_ns may sleep: its heartbeat
+ * interval, cut so that it wakes the moment the supervisor's beat goes
+ * stale (0 if it already is). So an idle orphan stops within timeout_s
+ * of the last beat like a ticking one, while a supervised idle worker
+ * wakes about every timeout_s (each wake finds a newer beat), never more
+ * often. */
+static inline uint64_t rf_orphan_sleep_ns(uint64_t beat_every_ns, uint32_t timeout_s,
+					  uint64_t beat_ns, uint64_t now_ns)
 {
-	uint64_t t = (uint64_t)timeout_s * RF_NSEC_PER_SEC;
+	uint64_t stale, left;
 
-	return timeout_s && t < beat_every_ns ? t : beat_every_ns;
+	if (!timeout_s || !beat_ns)
+		return beat_every_ns;
+	/* The first instant rf_orphaned() holds; no wrap for a sane clock. */
+	stale = beat_ns + (uint64_t)timeout_s * RF_NSEC_PER_SEC + 1;
+	if (stale < beat_ns)
+		return beat_every_ns;
+	left = stale > now_ns ? stale - now_ns : 0;
+	return left < beat_every_ns ? left : beat_every_ns;
 }

@@ -73,13 +73,28 @@ static void test_slot(void **state)
 static void test_idle_sleep(void **state)
 {
 	(void)state;
-	/* The heartbeat alone when there is no timeout or it is longer. */
-	assert_int_equal(rf_orphan_sleep_ns(30 * S, 0), 30 * S);
-	assert_int_equal(rf_orphan_sleep_ns(30 * S, 300), 30 * S);
-	assert_int_equal(rf_orphan_sleep_ns(30 * S, 30), 30 * S);
-	/* A shorter timeout cuts the sleep to it. */
-	assert_int_equal(rf_orphan_sleep_ns(30 * S, 3), 3 * S);
-	assert_int_equal(rf_orphan_sleep_ns(S, 86400), S);
+	/* The heartbeat alone with no timeout, or no beat yet. */
+	assert_int_equal(rf_orphan_sleep_ns(30 * S, 0, T0, T0), 30 * S);
+	assert_int_equal(rf_orphan_sleep_ns(30 * S, 3, 0, T0), 30 * S);
+	/* A timeout longer than the beat: the heartbeat. */
+	assert_int_equal(rf_orphan_sleep_ns(30 * S, 300, T0, T0), 30 * S);
+	assert_int_equal(rf_orphan_sleep_ns(30 * S, 300, T0, T0 + 200 * S), 30 * S);
+	/* ... until the beat would go stale sooner: wake right then. */
+	assert_int_equal(rf_orphan_sleep_ns(30 * S, 300, T0, T0 + 290 * S), 10 * S + 1);
+	/* A shorter timeout: wake when the beat goes stale, never later
+	 * than timeout_s from now. */
+	assert_int_equal(rf_orphan_sleep_ns(30 * S, 3, T0, T0), 3 * S + 1);
+	assert_int_equal(rf_orphan_sleep_ns(30 * S, 3, T0, T0 + 2 * S), S + 1);
+	assert_true(rf_orphan_sleep_ns(30 * S, 3, T0, T0 + 3 * S) > 0);
+	assert_false(rf_orphaned(3, T0, T0 + 3 * S));
+	/* Already stale: no sleep, and the rule agrees, so no spin. */
+	assert_int_equal(rf_orphan_sleep_ns(30 * S, 3, T0, T0 + 3 * S + 1), 0);
+	assert_true(rf_orphaned(3, T0, T0 + 3 * S + 1));
+	assert_int_equal(rf_orphan_sleep_ns(30 * S, 3, T0, T0 + 100 * S), 0);
+	/* A beat newer than the caller's clock. */
+	assert_int_equal(rf_orphan_sleep_ns(30 * S, 3, T0 + S, T0), 4 * S + 1);
+	/* No wrap near the clock's end: the heartbeat. */
+	assert_int_equal(rf_orphan_sleep_ns(S, 86400, UINT64_MAX - 5, UINT64_MAX - 5), S);
 }
 
 int main(void)

@@ -17,7 +17,7 @@
 #include "ringfleet/game.h"
 
 #define RF_SLOT_MAGIC 0x52464c54u   /* "RFLT" */
-#define RF_SLOT_VERSION 6u          /* 4: the session area, 5: the token area, 6: idle */
+#define RF_SLOT_VERSION 7u          /* 4: session, 5: tokens, 6: idle, 7: orphan */
 #define RF_CLIENTS_LIMIT 4096u      /* hard upper bound of max_clients */
 #define RF_TICK_HIST_BUCKETS 12     /* tick-duration histogram, see below */
 #define RF_TICK_HIST_BASE_NS 16000u /* upper bound of its first bucket */
@@ -135,10 +135,18 @@ struct rf_slot_session {
  * sleeping idle must refresh its heartbeat, which the supervisor writes
  * before each spawn (30 s from ringfleetd: its hang rule for an idle
  * worker also watches the socket, supervisor/hang.h); 0 (no supervisor):
- * the worker's default. */
+ * the worker's default.
+ *
+ * Workers outlive ringfleetd (a crash leaves the matches running for the
+ * next ringfleetd to adopt), so the worker needs another way to learn
+ * that nobody supervises it any more: ringfleetd stores beat_ns once a
+ * second and before each spawn, and a worker that sees it older than
+ * orphan_timeout_s stops as on SIGTERM (worker/orphan.h). Both 0 for a
+ * standalone worker, which never stops on its own. */
 struct rf_slot_sup {
 	uint32_t idle_beat_ms;
-	uint32_t pad;
+	uint32_t orphan_timeout_s; /* 0: never (standalone worker) */
+	uint64_t beat_ns;          /* CLOCK_MONOTONIC of ringfleetd's last beat; 0: none yet */
 };
 
 struct rf_slot {
@@ -161,14 +169,15 @@ _Static_assert(sizeof(struct rf_slot_stats) % 8 == 0, "rf_slot_stats alignment")
 _Static_assert(sizeof(struct rf_slot_secret) == 80, "rf_slot_secret layout");
 _Static_assert(sizeof(struct rf_slot) % 8 == 0, "rf_slot alignment");
 _Static_assert(sizeof(struct rf_slot_client) % 8 == 0, "rf_slot_client alignment");
-/* The layout of RF_SLOT_VERSION 6 on every Linux ABI we build for; a
+/* The layout of RF_SLOT_VERSION 7 on every Linux ABI we build for; a
  * change that trips these must bump the version (tests read the layout
  * from tests/slot_layout.c, not from these numbers). */
 _Static_assert(offsetof(struct rf_slot, stats) == 16, "rf_slot header layout");
 _Static_assert(sizeof(struct rf_slot_stats) == 304, "rf_slot_stats layout");
 _Static_assert(sizeof(struct rf_slot_game) == 344, "rf_slot_game layout");
 _Static_assert(sizeof(struct rf_slot_session) == 2072, "rf_slot_session layout");
-_Static_assert(offsetof(struct rf_slot, clients) == 2824, "rf_slot layout");
+_Static_assert(sizeof(struct rf_slot_sup) == 16, "rf_slot_sup layout");
+_Static_assert(offsetof(struct rf_slot, clients) == 2832, "rf_slot layout");
 _Static_assert(sizeof(struct rf_slot_client) == 48, "rf_slot_client layout");
 _Static_assert(offsetof(struct rf_slot_client, last_seen_ns) == 40, "rf_slot_client layout");
 

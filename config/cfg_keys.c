@@ -241,6 +241,7 @@ const struct sup_key cfg_sup_keys[S_COUNT] = {
 	[S_LOG_LEVEL] = { "log_level", sup_log_level, 0, 0, 0 },
 	[S_TOKEN_KEY_FILE] = { "token_key_file", sup_token_key, 0, 0, 0 },
 	[S_TOKEN_TTL] = { "token_ttl_s", sup_u32, SUP(token_ttl_s), 1, 86400 },
+	[S_ORPHAN_TIMEOUT] = { "orphan_timeout_s", sup_u32, SUP(orphan_timeout_s), 0, 86400 },
 	[S_API_LISTEN] = { "api_listen", sup_listen, SUP(api_listen), 0, 0 },
 	[S_API_TOKEN_FILE] = { "api_token_file", sup_path, SUP(api_token_file), 0, 0 },
 	[S_API_TLS_CERT] = { "api_tls_cert", sup_path, SUP(api_tls_cert), 0, 0 },

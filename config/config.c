@@ -357,6 +357,7 @@ void cfg_supervisor_init(struct cfg_supervisor *sup)
 	sup->crash_window_s = 60;
 	sup->log_level = RF_LOG_INFO;
 	sup->token_ttl_s = 60;
+	sup->orphan_timeout_s = 300;
 }
 
 static int machine_cpus(void)

@@ -91,6 +91,9 @@ struct cfg_supervisor {
 	 * file ("" = none) and how long an issued token stays valid. */
 	char token_key_file[CFG_PATH_MAX];
 	uint32_t token_ttl_s; /* 1..86400, default 60 */
+	/* A worker whose supervisor has not beaten for this long stops
+	 * gracefully (worker/orphan.h); 0..86400, 0 = never, default 300. */
+	uint32_t orphan_timeout_s;
 };
 
 struct cfg_names;

@@ -106,8 +106,11 @@ static int do_spawn(struct fleet *f, struct server *s)
 	 * runs: a reason left by an earlier worker must not be read as this
 	 * one's if it exits RF_EXIT_CONFIG without writing its own. */
 	RF_STORE(s->slot->game.exit_reason[0], '\0');
-	/* How often an idle worker must beat (common/slot.h). */
+	/* How often an idle worker must beat, when it may stop as an
+	 * orphan, and a fresh beat so it does not (common/slot.h). */
 	RF_STORE(s->slot->sup.idle_beat_ms, IDLE_BEAT_MS);
+	RF_STORE(s->slot->sup.orphan_timeout_s, f->sup.orphan_timeout_s);
+	RF_STORE(s->slot->sup.beat_ns, rf_now_ns());
 	s->hang = (struct hang_watch){ 0 };
 	sessions_before_spawn(s);
 	a.ready_fd = pipefd[1];
@@ -482,8 +485,28 @@ void fleet_on_deadlines(struct fleet *f, uint64_t now)
 	}
 }
 
+/* A slot of another layout (a worker from before an upgrade) has other
+ * bytes where ours has the sup area: never write there. */
+static bool slot_layout_ours(const struct rf_slot *slot)
+{
+	return !RF_LOAD(slot->magic) || RF_LOAD(slot->version) == RF_SLOT_VERSION;
+}
+
+void fleet_beat(struct fleet *f, uint64_t now)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		struct rf_slot *slot = f->srv[i]->slot;
+
+		if (!slot || !slot_layout_ours(slot))
+			continue;
+		RF_STORE(slot->sup.orphan_timeout_s, f->sup.orphan_timeout_s);
+		RF_STORE(slot->sup.beat_ns, now);
+	}
+}
+
 void fleet_housekeeping(struct fleet *f, uint64_t now)
 {
+	fleet_beat(f, now);
 	for (size_t i = 0; i < f->n; i++)
 		if (f->srv[i]->fsm.state == FSM_RUNNING)
 			check_hang(f, f->srv[i], now);

@@ -94,6 +94,12 @@ uint64_t fleet_next_deadline(const struct fleet *f);
  * FLEET_SAMPLE_BATCH of them per loop turn while fleet_sampling() says a
  * sweep is under way. */
 void fleet_housekeeping(struct fleet *f, uint64_t now);
+/* Tells every worker its supervisor lives: stores now as the beat and the
+ * current orphan_timeout_s in each server's slot (worker/orphan.h), two
+ * plain stores per server. Housekeeping calls it once a second, a reload
+ * at once (a changed orphan_timeout_s applies to running workers), and so
+ * should whatever takes over live workers (adoption). */
+void fleet_beat(struct fleet *f, uint64_t now);
 void fleet_sample_begin(struct fleet *f, uint64_t now);
 void fleet_sample_step(struct fleet *f, uint64_t now);
 bool fleet_sampling(const struct fleet *f);

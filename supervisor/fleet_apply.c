@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "supervisor/placement.h"
+#include "supervisor/spawn.h"
 
 enum plan_kind { PLAN_KEEP, PLAN_CHANGE, PLAN_ADD };
 
@@ -327,11 +330,29 @@ static void retire_removed(struct apply *a, struct server **next, size_t *n, str
 	}
 }
 
+/* A sleeping idle worker reads orphan_timeout_s only when it wakes,
+ * which may be its 30 s beat away: when the timeout got shorter, SIGURG
+ * (which only cuts the sleep short) makes it take the new one now. */
+static void orphan_timeout_changed(struct fleet *f, uint32_t was)
+{
+	uint32_t now = f->sup.orphan_timeout_s;
+
+	if (!now || (was && now >= was))
+		return;
+	for (size_t i = 0; i < f->n; i++) {
+		struct server *s = f->srv[i];
+
+		if (s->pidfd >= 0 && s->slot && RF_LOAD(s->slot->stats.idle))
+			spawn_signal(s->pidfd, SIGURG);
+	}
+}
+
 static void commit(struct apply *a, struct fleet_diff *d)
 {
 	struct fleet *f = a->f;
 	size_t nc = a->cfg->n_servers, n = 0;
 	struct server **next = a->next;
+	uint32_t was;
 
 	for (size_t i = 0; i < nc; i++) {
 		struct plan *p = &a->plan[i];
@@ -366,8 +387,12 @@ static void commit(struct apply *a, struct fleet_diff *d)
 	f->srv = next;
 	f->n = f->cap = n;
 	a->next = NULL;
+	was = f->sup.orphan_timeout_s;
 	f->sup = a->cfg->sup;
 	fleet_policy_from(&f->policy, &f->sup);
+	/* orphan_timeout_s applies to running workers too: no restart. */
+	fleet_beat(f, rf_now_ns());
+	orphan_timeout_changed(f, was);
 }
 
 /* Carries out the lifecycle side once the table is consistent. */

@@ -148,10 +148,11 @@ NO_ASAN static void child_fail(int ready_fd, long ret, const char *step)
 	__builtin_unreachable();
 }
 
-/* Runs in the child before exec. PR_SET_PDEATHSIG is set after the
- * credential change, which clears it (prctl(2)); the worker sets it again
- * after exec, where a secure exec would clear it too. Checking getppid()
- * after it closes the race with a parent that died before the prctl. */
+/* Runs in the child before exec. No PR_SET_PDEATHSIG: a worker outlives
+ * ringfleetd (its crash must not end the matches; the slot's beat stops
+ * an orphan after orphan_timeout_s, worker/orphan.h). A worker whose
+ * parent died before it even started has nobody to report to, though:
+ * getppid() here, and once more in the worker after exec. */
 NO_ASAN static int child_main(void *arg)
 {
 	const struct child_ctx *c = arg;
@@ -188,9 +189,6 @@ NO_ASAN static int child_main(void *arg)
 		if (r < 0)
 			child_fail(a->ready_fd, r, "setresuid");
 	}
-	r = rf_raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0);
-	if (r < 0)
-		child_fail(a->ready_fd, r, "prctl");
 	if (rf_raw_syscall(SYS_getppid, 0, 0, 0) != c->parent)
 		rf_raw_syscall(SYS_exit_group, RF_EXIT_EXEC, 0, 0); /* nobody to report to */
 	r = rf_raw_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0);

@@ -79,6 +79,10 @@ int main(void)
 	       offsetof(struct rf_slot, session.since_unix_ns),
 	       offsetof(struct rf_slot, session.meta), RF_SLOT_META_MAX);
 	printf(" \"idle_beat_ms\": %zu,\n", offsetof(struct rf_slot, sup.idle_beat_ms));
+	printf(" \"sup\": {\"idle_beat_ms\": %zu, \"orphan_timeout_s\": %zu, \"beat_ns\": %zu},\n",
+	       offsetof(struct rf_slot, sup.idle_beat_ms),
+	       offsetof(struct rf_slot, sup.orphan_timeout_s),
+	       offsetof(struct rf_slot, sup.beat_ns));
 	printf(" \"clients\": %zu, \"client_size\": %zu,\n", offsetof(struct rf_slot, clients),
 	       sizeof(struct rf_slot_client));
 	/* The token area after clients[] grows with max_clients too: size

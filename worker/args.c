@@ -77,8 +77,9 @@ static void usage(FILE *f)
 		"                              64 hex digits) from fd N, then close it\n");
 	usage_keys(f);
 	fprintf(f, "  --tick-phase-ns N           offset of the tick deadlines in the period\n"
-		   "  --supervisor-pid N          supervised: die (SIGKILL) when process N, our\n"
-		   "                              parent, exits; exit at once if it already has\n"
+		   "  --supervisor-pid N          supervised by process N, our parent: exit at\n"
+		   "                              once if it is already gone (later, the slot's\n"
+		   "                              orphan_timeout_s decides)\n"
 		   "  --no-gso                    never use UDP GSO (debugging)\n"
 		   "  --check-game PATH           load game module PATH and check its entry\n"
 		   "                              and ABI (init is not called); exit 0, or 2\n"

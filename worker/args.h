@@ -25,7 +25,7 @@ struct opts {
 	int token_key_fd;      /* admission = token: the host key, read once */
 	struct cfg_server srv; /* the per-server keys (tick_hz ...) */
 	uint64_t tick_phase_ns;
-	int supervisor_pid; /* die with it (0: standalone) */
+	int supervisor_pid; /* must be our parent at start (0: standalone) */
 	bool no_gso;
 	const char *check_game; /* --check-game PATH: check the module, exit */
 };

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "worker/game_host.h"
+#include "worker/orphan.h"
 
 /* A new handshake key once per epoch (a minute): a getrandom() call, kept
  * out of the pure admission logic. */
@@ -158,7 +159,12 @@ static int idle_sleep(struct rf_driver *d, const sigset_t *waitmask,
 	w->st.idle = 1;
 	worker_publish(w);
 	while (!*stop) {
-		ret = d->ops->wait_rx(d->be, now + idle_beat_ns(w), waitmask);
+		/* Woken when the supervisor's beat would go stale, too. */
+		uint64_t nap =
+			rf_orphan_sleep_ns(idle_beat_ns(w), RF_LOAD(w->slot->sup.orphan_timeout_s),
+					   RF_LOAD(w->slot->sup.beat_ns), now);
+
+		ret = d->ops->wait_rx(d->be, now + nap, waitmask);
 		now = rf_now_ns();
 		w->st.idle_wakeups++;
 		w->st.idle_ns += now - since;
@@ -170,12 +176,24 @@ static int idle_sleep(struct rf_driver *d, const sigset_t *waitmask,
 		worker_publish(w);
 		if (ret < 0 && ret != -EINTR)
 			break;
-		if (ret > 0 || !idle_ok(d))
+		/* The tick loop stops it, as it would a signal. */
+		if (ret > 0 || !idle_ok(d) || rf_slot_orphaned(w->slot, now))
 			break;
 	}
 	w->st.idle = 0;
 	worker_publish(w);
 	return ret < 0 && ret != -EINTR ? ret : 0;
+}
+
+/* Once the rule holds: the time in the log is the beat's age. */
+static void orphan_stop(struct rf_driver *d, uint64_t now)
+{
+	uint64_t beat = RF_LOAD(d->w->slot->sup.beat_ns);
+
+	d->orphan_s = beat && beat < now ? (now - beat) / RF_NSEC_PER_SEC : 0;
+	if (!d->orphan_s) /* the supervisor beat since: stop anyway, once decided */
+		d->orphan_s = 1;
+	log_notice("supervisor gone for %llu s: stopping", (unsigned long long)d->orphan_s);
 }
 
 int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile sig_atomic_t *stop)
@@ -194,9 +212,12 @@ int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile 
 		if (ret < 0 && ret != -EINTR)
 			return ret;
 		t0 = rf_now_ns();
+		if (!drain_until && !d->orphan_s && rf_slot_orphaned(w->slot, t0))
+			orphan_stop(d, t0);
 		/* A signal ends the sleep early: the next tick runs at once
-		 * and starts the stop; draining ticks keep to the grid. */
-		stop_now = *stop && !drain_until;
+		 * and starts the stop; draining ticks keep to the grid. An
+		 * orphan stops the same way. */
+		stop_now = (*stop || d->orphan_s) && !drain_until;
 		if (!stop_now && t0 < deadline)
 			continue;
 		if (stop_now)

@@ -14,9 +14,9 @@
  * Idle sleep: after a tick that leaves no client, with a game that needs
  * no tick then (RF_GAME_IDLE_SLEEP) and no allocated session, the driver
  * stops ticking and sleeps on the socket (the backend's wait_rx) until a
- * datagram waits, a signal comes or a heartbeat is due (half the
- * supervisor's hang_timeout_ms); a datagram's tick runs at once, then the
- * grid resumes without catching up.
+ * datagram waits, a signal comes or a heartbeat is due (the slot's
+ * idle_beat_ms, cut to its orphan_timeout_s when shorter); a datagram's
+ * tick runs at once, then the grid resumes without catching up.
  */
 #pragma once
 #include <signal.h>
@@ -35,6 +35,7 @@ struct rf_driver {
 	int rx_seen;
 	uint64_t drain_ns; /* drain_timeout_ms: the game's goodbye time */
 	bool idle_sleep;   /* idle_sleep = on: may sleep while idle */
+	uint64_t orphan_s; /* != 0: stopping, the supervisor gone this long (orphan.h) */
 };
 
 /* Installs the handshake key when w->now_ns's epoch needs a new one. */
@@ -44,7 +45,9 @@ void rf_driver_rotate_key(struct worker *w);
 int rf_driver_open(struct rf_driver *d, const struct rf_backend_ops *ops, struct worker *w, int fd,
 		   uint32_t nbufs, uint32_t max_clients, uint32_t hz, uint64_t phase_ns);
 /* Runs ticks until *stop is set (by a signal, which only cuts a sleep
- * short: the tick after it runs at once). That tick calls the game's
+ * short: the tick after it runs at once) or the slot shows the supervisor
+ * gone for longer than its orphan_timeout_s (orphan.h: then d->orphan_s
+ * says for how long). That tick calls the game's
  * drain, if it has one, and ticks go on until the game ends its session
  * or drain_ns pass; without a drain that tick is the last. 0, or -errno
  * on a fatal error. */

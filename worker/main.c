@@ -3,7 +3,7 @@
  * the slot, the game module (game_host.c), backend choice and signals; the
  * tick loop is driver.c's. --check-game only loads and checks a module.
  *
- * Exit codes: 0 after SIGTERM/SIGINT, 2 bad arguments or a game module
+ * Exit codes: 0 after SIGTERM/SIGINT or an orphan's stop (orphan.h), 2 bad arguments or a game module
  * that cannot load or init (the supervisor does not retry those; the
  * reason is in the slot's exit_reason), 1 any runtime failure.
  */
@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -421,7 +420,10 @@ static int run(struct opts *o)
 	game_host_unload(&host);
 	w.st.ready = 0;
 	worker_publish(&w);
-	log_info("stopped by %s", strsignal(stop_signal));
+	if (stop_signal)
+		log_info("stopped by %s", strsignal(stop_signal));
+	else
+		log_info("stopped: supervisor gone for %llu s", (unsigned long long)d.orphan_s);
 	rf_driver_close(&d);
 	worker_free(&w);
 	/* Ours in standalone mode: free the port now for a quick restart. */
@@ -430,20 +432,18 @@ static int run(struct opts *o)
 	return 0;
 }
 
-/* The supervisor set PR_SET_PDEATHSIG before exec, but an exec that
- * changes credentials clears it, so set it again; a supervisor that died
- * before this point is caught by getppid(). Same fate for every user:
- * SIGKILL, leaving the port to the next ringfleetd. */
-static void die_with_supervisor(pid_t supervisor)
+/* Workers outlive their supervisor on purpose (a crash of ringfleetd
+ * leaves the matches running for the next one to adopt, and the slot's
+ * beat stops an orphan after orphan_timeout_s, orphan.h). But a worker
+ * whose supervisor died before it even got going has no match to keep and
+ * nobody who will ever talk to it: the spawn checks getppid() before exec,
+ * and this closes the window between that check and now. */
+static void check_supervisor_alive(pid_t supervisor)
 {
 	if (supervisor <= 0)
 		return;
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
-		log_err("PR_SET_PDEATHSIG: %s", strerror(errno));
-		exit(RF_EXIT_FAILURE);
-	}
 	if (getppid() != supervisor) {
-		log_err("supervisor pid %d is gone: exiting", (int)supervisor);
+		log_err("supervisor pid %d is gone before we started: exiting", (int)supervisor);
 		exit(RF_EXIT_FAILURE);
 	}
 }
@@ -456,6 +456,6 @@ int main(int argc, char **argv)
 	if (o.check_game)
 		return check_game(o.check_game);
 	log_set_ident(o.name);
-	die_with_supervisor(o.supervisor_pid);
+	check_supervisor_alive(o.supervisor_pid);
 	return run(&o);
 }

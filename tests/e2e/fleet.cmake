@@ -34,7 +34,7 @@ foreach(t uaf flood sockdir lockout timeout emfile)
   rf_e2e_test(e2e_control_${t} test_control_attacks.py TIMEOUT 180 ARGS ${t})
 endforeach()
 
-rf_e2e_test(e2e_supervisor_death test_supervisor_death.py TIMEOUT 60)
+rf_e2e_test(e2e_supervisor_death test_supervisor_death.py TIMEOUT 120)
 rf_e2e_test(e2e_spawn_resources test_spawn_resources.py TIMEOUT 60)
 rf_e2e_test(e2e_spawn_pacing test_spawn_pacing.py TIMEOUT 240)
 rf_e2e_test(e2e_fd_budget test_fd_budget.py TIMEOUT 90)

@@ -44,13 +44,7 @@ def run_load(port, *args, timeout=20):
     return json.loads(r.stdout)
 
 
-def pid_alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
+pid_alive = rftest.pid_alive
 
 
 def cpus_allowed(pid):
@@ -71,6 +65,7 @@ class Daemon:
         self.log = os.path.join(self.dir, "ringfleetd.log")
         self.write_config(servers_ini, supervisor_ini, defaults_ini)
         self.proc = None
+        self.sessions = []  # one per start(): see __exit__
 
     def write_config(self, servers_ini, supervisor_ini="", defaults_ini="bind = 127.0.0.1\n"):
         with open(self.config + ".tmp", "w") as f:
@@ -82,8 +77,12 @@ class Daemon:
         env = dict(os.environ)
         env.update(extra_env or {})
         self.logf = open(self.log, "w")
+        # A session of its own: workers outlive a SIGKILLed ringfleetd by
+        # design, and its session is how __exit__ finds them.
         self.proc = subprocess.Popen([binary("ringfleetd"), "-c", self.config],
-                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+        self.sessions.append(self.proc.pid)
         wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
                  10, "the control socket")
         if self.proc.poll() is not None:
@@ -132,9 +131,28 @@ class Daemon:
     def __enter__(self):
         return self if self.proc else self.start()
 
-    def __exit__(self, *exc):
+    def adopt(self, proc):
+        """Takes a ringfleetd the test started itself (which must use
+        start_new_session=True) as this daemon's, for status, stop and
+        the teardown."""
+        self.proc = proc
+        self.sessions.append(proc.pid)
+        return self
+
+    def kill_all(self):
+        """SIGKILLs ringfleetd if still running, then every process left in
+        the sessions it ran in: workers do not die with it, and a test
+        must not leave them serving for orphan_timeout_s. Returns the
+        pids of the workers it had to kill."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        left = []
+        for sid in self.sessions:
+            left += rftest.kill_session(sid)
+        return left
+
+    def __exit__(self, *exc):
+        self.kill_all()
         if exc[0] is not None:
             print(self.log_text(), file=sys.stderr)

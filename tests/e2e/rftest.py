@@ -22,6 +22,10 @@ Tests run the real binaries on 127.0.0.1 with bounded timeouts:
   * Proc                      a child process with captured output and a
                               stop() that never hangs
   * ready_pipe()              the --ready-fd handshake
+  * session_pids(), kill_session()  every process of a session: workers
+                              outlive ringfleetd, so whatever starts it
+                              (start_new_session=True) kills its session
+                              at teardown; pid_alive(), proc_state()
   * Slot                      a shared-memory slot (memfd) and a decoder of
                               common/slot.h's layout
 """
@@ -637,6 +641,60 @@ class Proc:
         self.out.close()
 
 
+def proc_state(pid):
+    """The state letter of /proc/PID/stat (R, S, Z, ...), or None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    return proc_state(pid) not in (None, "Z")
+
+
+def session_pids(sid):
+    """Live (non-zombie) processes whose session id is sid, but never this
+    one. A session id is not reused while any member lives."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        # state ppid pgrp session ...
+        if len(fields) > 3 and int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(name))
+    return out
+
+
+def kill_session(sid, timeout=5.0):
+    """SIGKILLs every process of session sid (a ringfleetd started with
+    start_new_session=True, and its workers: they have process groups of
+    their own but stay in its session, and outlive it by design) and waits
+    until none is left. Returns the pids it had to kill."""
+    killed = []
+    end = time.monotonic() + timeout
+    while True:
+        pids = session_pids(sid)
+        if not pids or time.monotonic() > end:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                if pid not in killed:
+                    killed.append(pid)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+    return killed
+
+
 # --- shared-memory slot (common/slot.h) ------------------------------------
 
 # The layout comes from the compiler (tests/slot_layout.c, built next to the
@@ -721,6 +779,18 @@ class Slot:
                 values[name] = vals[i]
         return {"name": text(*g["name"]), "values": values,
                 "status": text(*g["status"]), "exit_reason": text(*g["exit_reason"])}
+
+    def sup(self):
+        """The supervisor's area: {"idle_beat_ms", "orphan_timeout_s", "beat_ns"}."""
+        return {k: struct.unpack_from(_UINT[8 if k == "beat_ns" else 4], self.map, off)[0]
+                for k, off in slot_layout()["sup"].items()}
+
+    def set_sup(self, **fields):
+        """Writes fields of the supervisor's area as ringfleetd does, e.g.
+        set_sup(orphan_timeout_s=2, beat_ns=time.monotonic_ns())."""
+        lay = slot_layout()["sup"]
+        for k, v in fields.items():
+            struct.pack_into(_UINT[8 if k == "beat_ns" else 4], self.map, lay[k], v)
 
     def game_flags(self):
         """The game's RF_GAME_* flags, as the worker published them."""

@@ -190,12 +190,11 @@ def test_flood():
 def expect_refused(d, want, what):
     d.logf = open(d.log, "w")
     p = subprocess.Popen([binary("ringfleetd"), "-c", d.config], stdout=d.logf,
-                         stderr=subprocess.STDOUT)
+                         stderr=subprocess.STDOUT, start_new_session=True)
     try:
         rc = p.wait(10)
     except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
+        d.adopt(p).kill_all()  # and any worker it started
         fail("%s: ringfleetd started anyway:\n%s" % (what, d.log_text()))
     check(rc != 0 and want in d.log_text(), "%s: exit %d, log:\n%s" % (what, rc, d.log_text()))
 

@@ -16,8 +16,10 @@ SERVERS = 40
 def run(d, soft, hard, out=subprocess.PIPE):
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    # A session of its own, as Daemon.start() does: its teardown kills it.
     return subprocess.Popen([binary("ringfleetd"), "-c", d.config], stdout=out,
-                            stderr=subprocess.STDOUT, text=True, preexec_fn=limit)
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=limit,
+                            start_new_session=True)
 
 
 def main():
@@ -34,7 +36,7 @@ def main():
     check(chk.returncode == 0 and "RLIMIT_NOFILE" in chk.stderr, "--check: %s" % chk.stderr)
 
     d.logf = open(d.log, "w")
-    d.proc = run(d, 64, 4096, d.logf)
+    d.adopt(run(d, 64, 4096, d.logf))
     with d:
         st = d.wait_running(timeout=60)
         check(len(st["servers"]) == SERVERS, "%d servers" % len(st["servers"]))

@@ -15,7 +15,8 @@ under ringfleetd the idle state shows in status (JSON and table), an
 idle worker wakes ~never (30 s beat) and is not taken for hung, even when
 datagrams wake it; one hung while idle (SIGSTOP) is left alone while nobody
 talks to it, and replaced within hang_timeout_ms + the 1 s check + slack of
-a datagram it does not take.
+a datagram it does not take. An orphan (the slot's supervisor beat older
+than its orphan_timeout_s) stops gracefully, ticking or idle.
 
 Timing checks are generous: this must pass on a loaded 2-core machine. The
 io_uring run exits 77 where io_uring is unavailable.
@@ -244,7 +245,45 @@ def t_daemon(backend):
     daemon_scenario(backend)
 
 
-SCENARIOS = [t_sleeps, t_wake, t_arena, t_allocated, t_daemon]
+def orphan_case(backend, extra, what):
+    """A worker whose slot names a supervisor (orphan_timeout_s 1) runs
+    while the test beats as ringfleetd would, and stops gracefully (exit
+    0, "supervisor gone") within about a second of the last beat."""
+    with rt.Slot(16) as slot:
+        slot.set_sup(orphan_timeout_s=1, beat_ns=time.monotonic_ns())
+        with Worker(backend, tick_hz=50, slot=slot, extra=extra) as w:
+            if not extra:
+                wait_idle(w)
+            end = time.monotonic() + 2.5
+            while time.monotonic() < end:
+                slot.set_sup(beat_ns=time.monotonic_ns())
+                time.sleep(0.2)
+            rt.check(w.proc.poll() is None, f"{what}: stopped while beaten:\n{w.proc.output()}")
+            last = time.monotonic()
+            rc = w.proc.wait(1 + 5)
+            took = time.monotonic() - last
+            out = w.proc.output()
+            rt.check(rc == 0, f"{what}: exit {rc} after the beats stopped, want 0:\n{out}")
+            rt.check("supervisor gone for" in out, f"{what}: no \"supervisor gone\":\n{out}")
+            rt.check(took < 1 + 2.5, f"{what}: stopped {took:.1f} s after the last beat")
+    rt.log(f"orphan ({what}): stopped {took:.2f} s after the last beat (orphan_timeout_s 1)")
+
+
+def t_orphan(backend):
+    """An orphan stops gracefully, ticking and idle; timeout 0: never.
+    The rule of worker/orphan.h in a standalone worker whose slot the test
+    beats as ringfleetd would: each stops about orphan_timeout_s after the
+    last beat; with orphan_timeout_s 0 an old beat stops nothing."""
+    orphan_case(backend, ["--idle-sleep", "off"], "ticking")
+    orphan_case(backend, [], "idle")
+    with rt.Slot(16) as slot:
+        slot.set_sup(orphan_timeout_s=0, beat_ns=1)
+        with Worker(backend, tick_hz=50, slot=slot, extra=["--idle-sleep", "off"]) as w:
+            time.sleep(1.5)
+            rt.check(w.proc.poll() is None, f"stopped with orphan_timeout_s 0:\n{w.proc.output()}")
+
+
+SCENARIOS = [t_sleeps, t_wake, t_arena, t_allocated, t_daemon, t_orphan]
 
 
 def main():

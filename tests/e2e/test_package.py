@@ -812,6 +812,10 @@ class PackageTest:
         if self.daemon and self.daemon.poll() is None:
             os.killpg(self.daemon.pid, signal.SIGKILL)
             self.daemon.wait()
+        if self.daemon:
+            # Workers have process groups of their own and outlive
+            # ringfleetd: its session finds them.
+            rftest.kill_session(self.daemon.pid)
         if self.uid is not None:
             for pid in pids_of_uid(self.uid):
                 try:

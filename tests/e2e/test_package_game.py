@@ -218,6 +218,10 @@ class GameTest:
             if self.daemon and self.daemon.poll() is None:
                 os.killpg(self.daemon.pid, signal.SIGKILL)
                 self.daemon.wait()
+            if self.daemon:
+                # Workers have process groups of their own and outlive
+                # ringfleetd: its session finds them.
+                rftest.kill_session(self.daemon.pid)
             if self.logf:
                 self.logf.close()
             if self.safe:

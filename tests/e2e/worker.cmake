@@ -35,7 +35,8 @@ set_tests_properties(tokens_e2e PROPERTIES LABELS "e2e;game")
 
 # Idle workers sleep (issue 15): no ticks and no CPU with no client and no
 # match, the first datagram answered at once, an allocated server ticking,
-# a hang while idle caught by ringfleetd's heartbeat rule.
+# a hang while idle caught by ringfleetd's heartbeat rule; an orphan (no
+# supervisor beat in the slot for orphan_timeout_s) stops, ticking or idle.
 foreach(backend io_uring mmsg)
   rf_e2e_test(idle_e2e_${backend} test_idle.py TIMEOUT 180 ARGS --backend ${backend})
   set_tests_properties(idle_e2e_${backend} PROPERTIES LABELS "e2e;idle")

@@ -185,6 +185,7 @@ static void test_every_key(void **state)
 	assert_int_equal(sup->crash_limit, 10);
 	assert_int_equal(sup->crash_window_s, 120);
 	assert_int_equal(sup->log_level, RF_LOG_DEBUG);
+	assert_int_equal(sup->orphan_timeout_s, 60);
 
 	assert_int_equal(cfg.n_servers, 5);
 	/* [defaults] is at the end of the file and still applies. */
@@ -277,6 +278,7 @@ static void test_builtin_defaults(void **state)
 	assert_int_equal(sup->crash_limit, 5);
 	assert_int_equal(sup->crash_window_s, 60);
 	assert_int_equal(sup->log_level, RF_LOG_INFO);
+	assert_int_equal(sup->orphan_timeout_s, 300);
 	assert_int_equal(cfg.n_servers, 4);
 }
 
@@ -373,6 +375,7 @@ static void test_ringfleet_example_shows_defaults(void **state)
 	assert_int_equal(cfg.sup.crash_limit, want.crash_limit);
 	assert_int_equal(cfg.sup.crash_window_s, want.crash_window_s);
 	assert_int_equal(cfg.sup.log_level, want.log_level);
+	assert_int_equal(cfg.sup.orphan_timeout_s, want.orphan_timeout_s);
 	assert_memory_equal(&cfg.sup, &want, sizeof(want)); /* and nothing else */
 
 	s = server("eu-1");
@@ -479,6 +482,32 @@ static void test_crash_limit_range(void **state)
 			  "crash_limit: expected 1..60, got \"61\"");
 	assert_text_fails("[supervisor]\ncrash_limit = 0\n", 2,
 			  "crash_limit: expected 1..60, got \"0\"");
+}
+
+/* orphan_timeout_s: 0 (never) is allowed, a day at most. */
+static void test_orphan_timeout_range(void **state)
+{
+	const char *path;
+
+	(void)state;
+	assert_int_equal(load_text("[supervisor]\norphan_timeout_s = 0\n", &path), 0);
+	assert_int_equal(cfg.sup.orphan_timeout_s, 0);
+	cfg_free(&cfg);
+	assert_int_equal(load_text("[supervisor]\norphan_timeout_s = 86400\n", &path), 0);
+	assert_int_equal(cfg.sup.orphan_timeout_s, 86400);
+	cfg_free(&cfg);
+	assert_int_equal(load_text("[supervisor]\n", &path), 0);
+	assert_int_equal(cfg.sup.orphan_timeout_s, 300);
+	cfg_free(&cfg);
+	assert_text_fails("[supervisor]\norphan_timeout_s = 86401\n", 2,
+			  "orphan_timeout_s: expected 0..86400, got \"86401\"");
+	assert_text_fails("[supervisor]\norphan_timeout_s = -1\n", 2,
+			  "orphan_timeout_s: expected 0..86400, got \"-1\"");
+	assert_text_fails("[supervisor]\norphan_timeout_s = 5m\n", 2,
+			  "orphan_timeout_s: expected 0..86400, got \"5m\"");
+	/* A server section cannot set it: the supervisor owns the beat. */
+	assert_text_fails("[server a]\nport = 7001\norphan_timeout_s = 3\n", 3,
+			  "orphan_timeout_s: unknown key in [server a]");
 }
 
 /* The supervisor SIGKILLs at stop_timeout_ms, so a drain must end first;
@@ -1079,6 +1108,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ringfleet_example_shows_defaults, teardown),
 		cmocka_unit_test_teardown(test_control_mode, teardown),
 		cmocka_unit_test_teardown(test_crash_limit_range, teardown),
+		cmocka_unit_test_teardown(test_orphan_timeout_range, teardown),
 		cmocka_unit_test_teardown(test_admission_keys, teardown),
 		cmocka_unit_test_teardown(test_drain_below_stop, teardown),
 		cmocka_unit_test_teardown(test_session_idle, teardown),

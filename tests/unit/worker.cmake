@@ -10,3 +10,5 @@ rf_unit_test(test_game_host SOURCES unit/test_game_host.c LIBS rf_worker_core)
 rf_unit_test(test_worker_out SOURCES unit/test_worker_out.c LIBS rf_worker_core)
 # Connect tokens (issue 13): seal/open, expiry, other server, forgery.
 rf_unit_test(test_token SOURCES unit/test_token.c LIBS rf_token)
+# The orphan rule (worker/orphan.h): when a worker stops on its own.
+rf_unit_test(test_orphan SOURCES unit/test_orphan.c LIBS rf_worker_core)

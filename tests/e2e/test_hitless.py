@@ -175,8 +175,8 @@ def scenario_refused():
 
 def start_custom(d):
     d.logf = open(d.log, "a")
-    d.proc = subprocess.Popen(d.argv + ["-c", d.config], stdout=d.logf,
-                              stderr=subprocess.STDOUT)
+    d.adopt(subprocess.Popen(d.argv + ["-c", d.config], stdout=d.logf,
+                             stderr=subprocess.STDOUT, start_new_session=True))
     wait_for(lambda: d.ctl("ping", timeout=5)[0] == 0 or d.proc.poll() is not None, 10,
              "the control socket")
     if d.proc.poll() is not None:

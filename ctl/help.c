@@ -54,7 +54,8 @@ static const struct verb_help verbs[] = {
 	  "restarts with an empty client table (or, for a game that resets\n"
 	  "itself, is ready at once) and is ready for the next match.\n"
 	  "Needs root, the daemon's user or its control_group.\n" },
-	{ "upgrade", "upgrade", "re-execute ringfleetd from its binary on disk, keeping every server",
+	{ "upgrade", "upgrade",
+	  "re-execute ringfleetd from its binary on disk, keeping every server",
 	  "Makes ringfleetd execute the binary now at its path (after a package\n"
 	  "upgrade: the new version) in place: same pid, same sockets, every\n"
 	  "worker and client untouched, states, restart counters and allocations\n"

@@ -104,7 +104,9 @@ static void arm_timeout(double s)
 
 static double verb_timeout(const struct opts *o, const char *verb)
 {
-	static const char *const settle[] = { "start", "stop", "restart", "reload" };
+	/* upgrade: the new binary's check may take up to 10 s, then the new
+	 * image loads the configuration and applies it. */
+	static const char *const settle[] = { "start", "stop", "restart", "reload", "upgrade" };
 
 	if (strcmp(verb, "drain") == 0)
 		return (o->timeout_s >= 0 ? o->timeout_s : DRAIN_TIMEOUT_DEFAULT_S) +

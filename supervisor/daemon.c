@@ -81,6 +81,7 @@ int daemon_init(struct daemon *d, const struct daemon_start *a, char *err, size_
 	d->epfd = d->sigfd = d->timerfd = -1;
 	d->ctl.listen_fd = -1;
 	d->reply_fd = -1;
+	d->upgrade.pidfd = d->upgrade.out_fd = -1;
 	d->started_ns = rf_now_ns();
 	d->argc = a->argc;
 	d->argv = a->argv;
@@ -143,6 +144,7 @@ int daemon_init(struct daemon *d, const struct daemon_start *a, char *err, size_
 
 void daemon_free(struct daemon *d)
 {
+	upgrade_on_check(d, true); /* a check still running is killed */
 	for (size_t i = 0; i < d->n_waiters; i++)
 		json_decref(d->waiters[i].body);
 	control_close(&d->ctl);
@@ -190,6 +192,8 @@ static void arm_timer(struct daemon *d, uint64_t now)
 	for (size_t i = 0; i < d->n_waiters; i++)
 		if (d->waiters[i].deadline_ns < next)
 			next = d->waiters[i].deadline_ns;
+	if (upgrade_deadline(d) < next)
+		next = upgrade_deadline(d);
 	its.it_value = rf_ns_to_timespec(next > now ? next : now + 1);
 	timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
@@ -204,6 +208,8 @@ static void on_timer(struct daemon *d, uint64_t now)
 	httpd_on_event(&d->metrics.http); /* their connection timeouts */
 	httpd_on_event(&d->api.http);
 	control_on_timer(&d->ctl, now);
+	if (now >= upgrade_deadline(d))
+		upgrade_on_check(d, true);
 	if (now >= d->housekeeping_ns) {
 		/* Fixed 1 Hz, however busy the control socket is. */
 		fleet_housekeeping(&d->fleet, now);
@@ -240,6 +246,9 @@ static void dispatch(struct daemon *d, struct ev_tag *tag, uint32_t events)
 		break;
 	case EV_HTTP:
 		httpd_on_event(tag->owner);
+		break;
+	case EV_UPGRADE:
+		upgrade_on_check(d, false);
 		break;
 	case EV_DEAD:
 		break; /* retired by an earlier event of this batch */

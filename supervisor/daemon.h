@@ -48,13 +48,20 @@ struct daemon {
 	char last_status[256];
 	/* Handing over to the next ringfleetd (upgrade.h). */
 	int argc;
-	char **argv;              /* as main() got them: an upgrade execs them again */
-	char exe_path[PATH_MAX];  /* our binary's path at start */
-	uint32_t upgrades;        /* in-place upgrades since the fleet was started */
-	char upgraded_from[32];   /* version the last upgrade came from, "" = none */
-	char recovered_from[32];  /* version of a crashed ringfleetd taken over, "" = none */
-	size_t adopted;           /* live workers taken over at start */
-	int reply_fd;             /* the upgrade request to answer, or -1 */
+	char **argv;             /* as main() got them: an upgrade execs them again */
+	char exe_path[PATH_MAX]; /* our binary's path at start */
+	uint32_t upgrades;       /* in-place upgrades since the fleet was started */
+	char upgraded_from[32];  /* version the last upgrade came from, "" = none */
+	char recovered_from[32]; /* version of a crashed ringfleetd taken over, "" = none */
+	size_t adopted;          /* live workers taken over at start */
+	int reply_fd;            /* the upgrade request to answer, or -1 */
+	struct {
+		pid_t pid;            /* the check's child, 0: no upgrade under way */
+		int pidfd, out_fd;    /* its pidfd (watched) and stdout+stderr */
+		uint64_t conn_id;     /* the request, answered when it is done */
+		uint64_t deadline_ns; /* the check is killed then */
+		struct ev_tag tag;
+	} upgrade;
 	char state_path[PATH_MAX];
 	uint64_t state_saved_gen; /* fleet.state_gen when the state file was written */
 	bool state_save_failed;

@@ -53,8 +53,8 @@ static char *defer(struct daemon *d, uint64_t conn_id, const struct ctl_request 
 
 static char *verb_status(struct daemon *d, const struct ctl_request *req)
 {
-	struct status_info info = { d->config_path,    d->started_ns,	  control_subscribers(&d->ctl),
-				    d->upgrades,       d->upgraded_from, d->recovered_from,
+	struct status_info info = { d->config_path, d->started_ns,    control_subscribers(&d->ctl),
+				    d->upgrades,    d->upgraded_from, d->recovered_from,
 				    d->adopted };
 	const char *pattern = req->argc ? req->argv[0] : NULL;
 	size_t matched;

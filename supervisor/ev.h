@@ -9,7 +9,17 @@
  * later events of that batch pointing at freed memory, so owners are
  * retired instead: their tags become EV_DEAD (the loop skips those) and
  * the memory is freed once the batch is done. */
-enum ev_kind { EV_SIGNAL, EV_TIMER, EV_LISTEN, EV_CONN, EV_PIDFD, EV_READY, EV_HTTP, EV_DEAD };
+enum ev_kind {
+	EV_SIGNAL,
+	EV_TIMER,
+	EV_LISTEN,
+	EV_CONN,
+	EV_PIDFD,
+	EV_READY,
+	EV_HTTP,
+	EV_UPGRADE, /* the upgrade check's child exited (upgrade.c) */
+	EV_DEAD
+};
 struct ev_tag {
 	enum ev_kind kind;
 	void *owner;

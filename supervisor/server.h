@@ -26,7 +26,7 @@ struct server {
 	size_t slot_len;
 
 	struct fsm fsm;
-	pid_t pid;     /* 0 when no process */
+	pid_t pid;           /* 0 when no process */
 	uint64_t start_time; /* pid's /proc starttime: with pid, names the process */
 	/* The socket and slot at their numbers inside the worker (its --fd,
 	 * --slot-fd), which a ringfleetd started after a crash takes back

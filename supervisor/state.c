@@ -237,7 +237,8 @@ static void get_config(struct rd *r, const json_t *o, struct cfg_server *c)
 		fail(r, "state: server %s has no config", c->name);
 		return;
 	}
-	json_object_foreach((json_t *)cfg, key, v) {
+	json_object_foreach((json_t *)cfg, key, v)
+	{
 		const struct cfg_key *k = cfg_key_find(key);
 
 		if (!k || !json_is_string(v)) {
@@ -286,7 +287,8 @@ static void get_fsm(struct rd *r, const json_t *o, struct fsm *m)
 	for (size_t i = json_array_size(crashes); i-- > 0;) {
 		const json_t *t = json_array_get(crashes, i);
 
-		m->crashes[m->crash_head] = json_is_integer(t) ? (uint64_t)json_integer_value(t) : 0;
+		m->crashes[m->crash_head] =
+			json_is_integer(t) ? (uint64_t)json_integer_value(t) : 0;
 		m->crash_head = (m->crash_head + 1) % FSM_CRASH_HISTORY;
 		m->n_crashes++;
 	}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include "common/ctlproto.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "supervisor/control.h"
 #include "supervisor/adopt.h"
 #include "supervisor/daemon.h"
 #include "supervisor/state.h"
@@ -27,7 +29,7 @@
 #define CHECK_FD 3
 #define REASON_MAX 400
 
-/* ---- the check, in a child running the new binary ---- */
+/* ---- the check: the new binary, in a child, reads the state ---- */
 
 int upgrade_check(int fd)
 {
@@ -69,44 +71,21 @@ static void read_reason(int fd, char *buf, size_t len)
 			buf[i] = ' ';
 }
 
-/* Waits for pid (bounded), killing it at the deadline. Returns its wait
- * status, or -ETIMEDOUT. */
-static int wait_child(pid_t pid)
+/* Starts `EXE --upgrade-check=3` with the state on fd 3 and its output on
+ * a pipe. 0, or -1 with why. */
+static int start_check(struct daemon *d, int memfd, char *why, size_t len)
 {
-	uint64_t end = rf_now_ns() + (uint64_t)CHECK_TIMEOUT_MS * RF_NSEC_PER_MSEC;
-	int st;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid)
-			return st;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (rf_now_ns() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -ETIMEDOUT;
-		}
-		usleep(2000);
-	}
-}
-
-/* Runs `EXE --upgrade-check=3` with the state on fd 3. 0, or -1 with why. */
-static int run_check(const char *exe, int memfd, char *why, size_t len)
-{
-	char *argv[] = { (char *)exe, (char *)"--upgrade-check=3", NULL };
+	char *argv[] = { d->exe_path, (char *)"--upgrade-check=3", NULL };
 	posix_spawn_file_actions_t fa;
-	_cleanup_close_ int rd = -1, wr = -1;
-	int p[2], st, r;
+	_cleanup_close_ int rd = -1, wr = -1, pidfd = -1;
+	int p[2], r;
 	pid_t pid;
-	char out[REASON_MAX];
 
-	if (access(exe, X_OK) < 0) {
-		snprintf(why, len, "%s: %s", exe, strerror(errno));
+	if (access(d->exe_path, X_OK) < 0) {
+		snprintf(why, len, "%s: %s", d->exe_path, strerror(errno));
 		return -1;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
 		snprintf(why, len, "pipe: %s", strerror(errno));
 		return -1;
 	}
@@ -116,29 +95,59 @@ static int run_check(const char *exe, int memfd, char *why, size_t len)
 	posix_spawn_file_actions_adddup2(&fa, memfd, CHECK_FD);
 	posix_spawn_file_actions_adddup2(&fa, wr, STDOUT_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, wr, STDERR_FILENO);
-	r = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+	r = posix_spawn(&pid, d->exe_path, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0) {
-		snprintf(why, len, "%s: %s", exe, strerror(r));
+		snprintf(why, len, "%s: %s", d->exe_path, strerror(r));
 		return -1;
 	}
-	close(TAKE_FD(wr));
-	st = wait_child(pid);
-	fcntl(rd, F_SETFL, O_NONBLOCK);
-	read_reason(rd, out, sizeof(out));
-	if (st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		log_info("upgrade check: %s", out);
-		return 0;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		snprintf(why, len, "pidfd_open: %s", strerror(errno));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
 	}
+	d->upgrade.tag = (struct ev_tag){ EV_UPGRADE, d };
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, pidfd,
+		  &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &d->upgrade.tag });
+	d->upgrade.pid = pid;
+	d->upgrade.pidfd = TAKE_FD(pidfd);
+	d->upgrade.out_fd = TAKE_FD(rd);
+	d->upgrade.deadline_ns = rf_now_ns() + (uint64_t)CHECK_TIMEOUT_MS * RF_NSEC_PER_MSEC;
+	return 0;
+}
+
+/* The check is over (or abandoned): its child reaped, its fds closed.
+ * Returns its wait status, or -ETIMEDOUT when it had to be killed. */
+static int end_check(struct daemon *d, bool kill_it, char *out, size_t len)
+{
+	int st = 0;
+
+	if (kill_it)
+		kill(d->upgrade.pid, SIGKILL);
+	while (waitpid(d->upgrade.pid, &st, 0) < 0 && errno == EINTR)
+		;
+	read_reason(d->upgrade.out_fd, out, len);
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->upgrade.pidfd, NULL);
+	close(d->upgrade.pidfd);
+	close(d->upgrade.out_fd);
+	d->upgrade.pid = 0;
+	d->upgrade.pidfd = d->upgrade.out_fd = -1;
+	d->upgrade.deadline_ns = 0;
+	return kill_it ? -ETIMEDOUT : st;
+}
+
+static void check_failed(const char *exe, int st, const char *out, char *why, size_t len)
+{
 	if (st == -ETIMEDOUT)
 		snprintf(why, len, "%s --upgrade-check did not answer within %d ms", exe,
 			 CHECK_TIMEOUT_MS);
-	else if (st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 2)
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 2)
 		snprintf(why, len, "%s does not know --upgrade-check (too old to take over)", exe);
 	else
 		snprintf(why, len, "%s refuses to take over: %s", exe,
 			 out[0] ? out : "no reason given");
-	return -1;
 }
 
 /* ---- the exec ---- */
@@ -151,7 +160,7 @@ static void set_cloexec(int fd, bool on)
 		fcntl(fd, F_SETFD, on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC));
 }
 
-/* Every fd the state names, kept across exec (on = false) or not. */
+/* Every fd the state names, kept across exec (cloexec false) or not. */
 static void keep_fds(struct daemon *d, int memfd, int conn_fd, bool cloexec)
 {
 	set_cloexec(memfd, cloexec);
@@ -207,32 +216,45 @@ static int state_memfd(struct daemon *d, int conn_fd, char *why, size_t len)
 	return TAKE_FD(fd);
 }
 
-char *upgrade_start(struct daemon *d, uint64_t conn_id)
+static char *refused(const char *why)
+{
+	log_warn("upgrade refused: %s", why);
+	return ctl_reply_error("upgrade refused, ringfleetd %s goes on running: %s", RF_VERSION,
+			       why);
+}
+
+/* Deferred requests would have their connections closed at the exec,
+ * unanswered. */
+static bool busy(const struct daemon *d, char *why, size_t len)
+{
+	if (d->shutting_down)
+		snprintf(why, len, "shutting down");
+	else if (d->n_waiters > 0)
+		snprintf(why, len,
+			 "%zu requests are waiting for the fleet to settle (start, stop, "
+			 "restart, reload, drain): upgrade once they are answered",
+			 d->n_waiters);
+	else
+		return false;
+	return true;
+}
+
+/* The check said yes: the state as it is now (the fleet may have moved
+ * while the check ran) goes to the new image. Returns only on failure. */
+static char *exec_new_image(struct daemon *d, int conn_fd)
 {
 	char why[REASON_MAX + PATH_MAX + 128], arg[32];
-	int conn_fd = control_conn_fd(&d->ctl, conn_id);
 	_cleanup_close_ int memfd = -1;
 	_cleanup_free_ char **argv = NULL;
 
-	if (d->shutting_down)
-		return ctl_reply_error("shutting down");
-	if (conn_fd < 0)
-		return ctl_reply_error("the requesting connection is gone");
-	/* Their connections would close at the exec, unanswered. */
-	if (d->n_waiters > 0)
-		return ctl_reply_error("%zu requests are waiting for the fleet to settle "
-				       "(start, stop, restart, reload, drain): upgrade once they "
-				       "are answered",
-				       d->n_waiters);
+	if (busy(d, why, sizeof(why)))
+		return refused(why);
 	memfd = state_memfd(d, conn_fd, why, sizeof(why));
-	if (memfd < 0 || run_check(d->exe_path, memfd, why, sizeof(why)) < 0) {
-		log_warn("upgrade refused: %s", why);
-		return ctl_reply_error("upgrade refused, ringfleetd %s goes on running: %s",
-				       RF_VERSION, why);
-	}
+	if (memfd < 0)
+		return refused(why);
 	argv = exec_argv(d, memfd, arg, sizeof(arg));
 	if (!argv)
-		return ctl_reply_error("upgrade: out of memory");
+		return refused("out of memory");
 	log_notice("upgrading in place: exec %s (%zu servers handed over)", d->exe_path,
 		   d->fleet.n);
 	keep_fds(d, memfd, conn_fd, false);
@@ -240,7 +262,54 @@ char *upgrade_start(struct daemon *d, uint64_t conn_id)
 	snprintf(why, sizeof(why), "exec %s: %s", d->exe_path, strerror(errno));
 	keep_fds(d, memfd, conn_fd, true);
 	log_err("upgrade failed: %s", why);
-	return ctl_reply_error("upgrade failed, ringfleetd %s goes on running: %s", RF_VERSION, why);
+	return ctl_reply_error("upgrade failed, ringfleetd %s goes on running: %s", RF_VERSION,
+			       why);
+}
+
+char *upgrade_start(struct daemon *d, uint64_t conn_id)
+{
+	char why[REASON_MAX + PATH_MAX + 128];
+	_cleanup_close_ int memfd = -1;
+
+	if (d->upgrade.pid)
+		return ctl_reply_error("an upgrade is already under way");
+	if (busy(d, why, sizeof(why)))
+		return refused(why);
+	memfd = state_memfd(d, -1, why, sizeof(why));
+	if (memfd < 0 || start_check(d, memfd, why, sizeof(why)) < 0)
+		return refused(why);
+	/* The loop goes on serving while the new binary reads the state. */
+	d->upgrade.conn_id = conn_id;
+	return CONTROL_DEFER;
+}
+
+void upgrade_on_check(struct daemon *d, bool timed_out)
+{
+	char out[REASON_MAX], why[REASON_MAX + PATH_MAX + 128];
+	int st, conn_fd;
+
+	if (!d->upgrade.pid ||
+	    (!timed_out && waitid(P_PIDFD, (id_t)d->upgrade.pidfd, &(siginfo_t){ 0 },
+				  WEXITED | WNOHANG | WNOWAIT) < 0))
+		return;
+	st = end_check(d, timed_out, out, sizeof(out));
+	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		check_failed(d->exe_path, st, out, why, sizeof(why));
+		control_reply(&d->ctl, d->upgrade.conn_id, refused(why));
+		return;
+	}
+	log_info("upgrade check: %s", out);
+	conn_fd = control_conn_fd(&d->ctl, d->upgrade.conn_id);
+	if (conn_fd < 0) {
+		log_warn("upgrade abandoned: the requester is gone");
+		return;
+	}
+	control_reply(&d->ctl, d->upgrade.conn_id, exec_new_image(d, conn_fd));
+}
+
+uint64_t upgrade_deadline(const struct daemon *d)
+{
+	return d->upgrade.pid ? d->upgrade.deadline_ns : UINT64_MAX;
 }
 
 /* ---- the new image ---- */

@@ -20,14 +20,21 @@
  * finds one at start takes over the workers it names that are still alive.
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct daemon;
 
-/* The `upgrade` verb: returns the error reply when it cannot happen; on
- * success it does not return (the new image answers). */
+/* The `upgrade` verb: starts the check and returns CONTROL_DEFER, or the
+ * error reply when it cannot happen. */
 char *upgrade_start(struct daemon *d, uint64_t conn_id);
+/* The check's child exited (EV_UPGRADE), or its deadline passed
+ * (timed_out): answers the request with the refusal, or execs the new
+ * image, which answers it. */
+void upgrade_on_check(struct daemon *d, bool timed_out);
+/* When the check must be given up, or UINT64_MAX. */
+uint64_t upgrade_deadline(const struct daemon *d);
 
 /* `ringfleetd --upgrade-check FD`: 0 when this binary takes over the state
  * in fd, else 1 with the reason on stderr. */

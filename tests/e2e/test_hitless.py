@@ -161,6 +161,24 @@ def scenario_refused():
         os.unlink(exe)
         out = upgrade(d, 1)
         check("No such file" in out, "reason for a missing binary: %s" % out)
+        # A binary whose check never answers: killed after 10 s, and the
+        # loop serves meanwhile (the check runs beside it).
+        with open(exe + ".new", "w") as f:
+            f.write("#!/bin/sh\nexec sleep 60\n")
+        os.chmod(exe + ".new", 0o755)
+        os.rename(exe + ".new", exe)
+        res = {}
+        t = threading.Thread(target=lambda: res.update(out=upgrade(d, 1)))
+        t0 = time.monotonic()
+        t.start()
+        time.sleep(1)
+        rc, out, err = d.ctl("upgrade")
+        check(rc == 1 and "already under way" in err, "second upgrade: %d %s%s" % (rc, out, err))
+        check(d.ctl("ping", timeout=5)[0] == 0, "no ping during the check")
+        t.join()
+        took = time.monotonic() - t0
+        check("did not answer within 10000 ms" in res["out"], "hung check: %s" % res["out"])
+        check(9 < took < 20, "hung check answered after %.1f s" % took)
         check(d.proc.poll() is None, "the old ringfleetd exited")
         check(pids(d) == before, "workers changed after a refused upgrade")
         shutil.copy2(binary("ringfleetd"), exe)

@@ -145,8 +145,8 @@ static void test_roundtrip(void **state)
 	for (uint32_t i = 0; i < FSM_CRASH_HISTORY; i++) {
 		uint32_t k = FSM_CRASH_HISTORY - 1 - i;
 		uint64_t want = a->fsm.crashes[(a->fsm.crash_head + k) % FSM_CRASH_HISTORY];
-		uint64_t got = st.srv[0].fsm.crashes[(st.srv[0].fsm.crash_head + k) %
-						      FSM_CRASH_HISTORY];
+		uint64_t got =
+			st.srv[0].fsm.crashes[(st.srv[0].fsm.crash_head + k) % FSM_CRASH_HISTORY];
 
 		assert_int_equal(got, want);
 	}

@@ -28,6 +28,7 @@ enum ctl_verb {
 	CTL_EVENTS, /* the connection becomes a subscriber: one line per event */
 	CTL_DRAIN,  /* [SECONDS]: deferred reply */
 	CTL_UNDRAIN,
+	CTL_ROLL, /* [NAME|GLOB|all]: restart onto what is on disk, one at a time */
 	CTL_VERB_COUNT,
 };
 

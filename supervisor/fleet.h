@@ -50,6 +50,7 @@ struct fleet {
 	uint64_t ticks_per_sec;   /* sysconf(_SC_CLK_TCK) */
 	struct events *events;    /* told of every state change; may be NULL */
 	struct sessions sess;     /* allocation state across servers (session.h) */
+	struct roll roll;         /* `roll`: workers onto what is on disk (roll.h) */
 	struct {
 		bool active;    /* a sweep is under way: the loop must not block */
 		size_t next;    /* index of the next server to read */

@@ -48,6 +48,7 @@ static const struct {
 	[CTL_EVENTS] = { "events", 0, 0 },
 	[CTL_DRAIN] = { "drain", 0, 1 },
 	[CTL_UNDRAIN] = { "undrain", 0, 0 },
+	[CTL_ROLL] = { "roll", 0, 1 },
 };
 
 static bool printable_word(const char *s)

@@ -57,3 +57,6 @@ rf_e2e_test(e2e_sessions_self_reset test_sessions.py TIMEOUT 120 ARGS self_reset
 rf_e2e_test(e2e_sessions_concurrent test_sessions.py TIMEOUT 240 ARGS concurrent)
 # 100 workers at once, as e2e_api: alone.
 set_tests_properties(e2e_sessions_concurrent PROPERTIES RUN_SERIAL TRUE)
+# Issue 14, part 4: `ringfleetctl roll`, one server at a time, never under a match.
+rf_e2e_test(e2e_roll_basic test_roll.py TIMEOUT 180 ARGS basic)
+rf_e2e_test(e2e_roll_glob test_roll.py TIMEOUT 180 ARGS glob)

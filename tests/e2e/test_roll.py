@@ -66,6 +66,41 @@ class Sampler(threading.Thread):
             self.error = e
 
 
+class Events(threading.Thread):
+    """`ringfleetctl events --json`: every process state change, exactly,
+    which the 50 ms samples may miss when a restart is quick."""
+
+    def __init__(self, d):
+        super().__init__(daemon=True)
+        self.proc = subprocess.Popen([binary("ringfleetctl"), "-s", d.sock, "--json", "events"],
+                                     stdout=subprocess.PIPE, text=True)
+        self.lines = []
+
+    def run(self):
+        for line in self.proc.stdout:
+            self.lines.append(json.loads(line))
+
+    def finish(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.join(10)
+
+    def most_restarting(self):
+        """The most servers between leaving running and running again at
+        once, over the stream; and the order in which they left."""
+        away, most, order = set(), 0, []
+        for ev in self.lines:
+            if ev.get("kind") != "process":
+                continue
+            if ev["from"] == "running":
+                away.add(ev["server"])
+                order.append(ev["server"])
+            elif ev["to"] == "running":
+                away.discard(ev["server"])
+            most = max(most, len(away))
+        return most, order
+
+
 def roll_lines(out):
     """{name: (old pid, new pid)} from roll --wait's "rolled" lines."""
     return {m.group(1): (int(m.group(2)), int(m.group(3)))
@@ -102,6 +137,9 @@ def basic():
             sys.exit("ringfleet-load exited early (%d): %s" % (load.returncode, err))
         sampler = Sampler(d)
         sampler.start()
+        events = Events(d)
+        events.start()
+        wait_for(lambda: d.status()["event_subscribers"] == 1, 10, "the event subscriber")
         t_roll = time.monotonic()
         roll = subprocess.Popen([binary("ringfleetctl"), "-s", d.sock, "roll", "--wait",
                                  "--timeout", "120"],
@@ -147,6 +185,10 @@ def basic():
         sampler.stop.set()
         sampler.join(10)
         check(sampler.error is None, "sampler: %r" % sampler.error)
+        events.finish()
+        most, order = events.most_restarting()
+        check(most == 1 and order == ["g0", "g2", "g3", "g1"],
+              "events: %d at once, order %s" % (most, order))
         print(out, end="")
         check(roll.returncode == 0, "roll --wait rc %d: %s%s" % (roll.returncode, out, err))
         rolled = roll_lines(out)

@@ -70,8 +70,9 @@ static const struct verb_help verbs[] = {
 	  "until undrain. Needs root, the daemon's user or its control_group.\n" },
 	{ "undrain", "undrain", "end a drain: allow allocations, restart what drain stopped",
 	  "Needs root, the daemon's user or its control_group.\n" },
-	{ "roll", "roll [--wait] [NAME|GLOB|all]",
-	  "restart servers onto the worker and module on disk, one at a time, never under a match",
+	{ "roll", "roll [NAME|GLOB|all]",
+	  "move servers onto the worker and module on disk, never under a match",
+	  "Options: [--wait [--timeout SECS]]\n"
 	  "Restarts the matching running servers (default all) one at a time, the\n"
 	  "next once the previous one's new worker is ready (or failed), through\n"
 	  "the usual lossless restart: clients stay. A server carrying a match\n"

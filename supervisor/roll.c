@@ -27,16 +27,21 @@ static enum roll_verdict settled(enum roll_result *res, enum roll_result r)
 	return ROLL_V_SETTLED;
 }
 
-enum roll_verdict roll_judge(const struct roll_mark *m, enum fsm_state ps, enum session_state ss,
-			     uint64_t ready_ns, bool removing, bool draining, enum roll_result *res)
+enum roll_verdict roll_judge(const struct roll_mark *m, const struct roll_view *v,
+			     enum roll_result *res)
 {
+	enum fsm_state ps = v->ps;
+	enum session_state ss = v->ss;
+
 	if (m->phase == ROLL_NONE)
 		return ROLL_V_OUT;
-	if (removing)
+	if (v->removing)
 		return settled(res, ROLL_DROPPED);
-	/* Any worker that became ready after the mark was spawned from what
-	 * is on disk now: the roll's restart, a recycle, a crash restart. */
-	if (ps == FSM_RUNNING && ready_ns > m->since_ns)
+	/* A worker that became ready after the mark, other than the one it
+	 * had then (which may have been forked before the files changed and
+	 * report ready after), was spawned from what is on disk now: the
+	 * roll's restart, a recycle, a crash restart. */
+	if (ps == FSM_RUNNING && v->ready_ns > m->since_ns && v->pid != m->old_pid)
 		return settled(res, ROLL_ROLLED);
 	if (ps == FSM_FATAL)
 		return settled(res, m->phase == ROLL_RESTARTING ? ROLL_FAILED : ROLL_SKIPPED);
@@ -50,7 +55,7 @@ enum roll_verdict roll_judge(const struct roll_mark *m, enum fsm_state ps, enum 
 	 * server's roll, and the next must wait for it like for our own. */
 	if (ss == SESSION_RECYCLING)
 		return ROLL_V_BUSY;
-	if (ps == FSM_RUNNING && !draining && (ss == SESSION_READY || ss == SESSION_NONE))
+	if (ps == FSM_RUNNING && !v->draining && (ss == SESSION_READY || ss == SESSION_NONE))
 		return ROLL_V_NOW;
 	return ROLL_V_WAIT;
 }
@@ -106,9 +111,16 @@ struct server *roll_step(struct roll *r, struct server *const *srv, size_t n, bo
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		struct server *s = srv[i];
+		struct roll_view view = {
+			.ps = s->fsm.state,
+			.ss = s->sess.state,
+			.ready_ns = s->fsm.ready_ns,
+			.pid = s->pid,
+			.removing = s->removing,
+			.draining = draining,
+		};
 		enum roll_result res = ROLL_ROLLED;
-		enum roll_verdict v = roll_judge(&s->roll, s->fsm.state, s->sess.state,
-						 s->fsm.ready_ns, s->removing, draining, &res);
+		enum roll_verdict v = roll_judge(&s->roll, &view, &res);
 
 		switch (v) {
 		case ROLL_V_OUT:

@@ -85,12 +85,19 @@ bool roll_matches(const char *pattern, const char *name);
 
 /* ---- Pure logic ---- */
 
+/* What roll_judge() reads of a server. */
+struct roll_view {
+	enum fsm_state ps;     /* process state */
+	enum session_state ss; /* session state */
+	uint64_t ready_ns;     /* the fsm's last READY */
+	pid_t pid;             /* its worker now, 0: none */
+	bool removing;         /* a reload removed it */
+	bool draining;         /* the host drains: drain stops what the roll would restart */
+};
+
 /* The verdict on one server with mark m; when ROLL_V_SETTLED, *res says
- * how it left. ps/ss/ready_ns are its process state, session state and the
- * fsm's last READY; draining: the host is (drain stops what the roll would
- * restart, so the roll does not). */
-enum roll_verdict roll_judge(const struct roll_mark *m, enum fsm_state ps, enum session_state ss,
-			     uint64_t ready_ns, bool removing, bool draining,
+ * how it left. */
+enum roll_verdict roll_judge(const struct roll_mark *m, const struct roll_view *v,
 			     enum roll_result *res);
 
 /* Starts a roll of the servers among srv[0..n) whose name matches pattern

@@ -316,37 +316,51 @@ static void test_drain_does_not_cancel(void **state)
 	assert_int_equal(r.n[ROLL_SKIPPED], 0);
 }
 
+/* The verdict on one server, state by state. */
+static enum roll_verdict judge(const struct roll_mark *m, enum fsm_state ps, enum session_state ss,
+			       uint64_t ready_ns, pid_t pid, bool removing, bool draining,
+			       enum roll_result *res)
+{
+	struct roll_view v = { ps, ss, ready_ns, pid, removing, draining };
+
+	return roll_judge(m, &v, res);
+}
+
 static void test_judge_table(void **state)
 {
-	struct roll_mark p = { ROLL_PENDING, 100, 1 }, q = { ROLL_RESTARTING, 100, 1 };
+	struct roll_mark p = { ROLL_PENDING, 100, 7 }, q = { ROLL_RESTARTING, 100, 7 };
 	struct roll_mark none = { 0 };
 	enum roll_result res;
 
 	(void)state;
-	assert_int_equal(roll_judge(&none, FSM_RUNNING, SESSION_READY, 1, false, false, &res),
+	assert_int_equal(judge(&none, FSM_RUNNING, SESSION_READY, 1, 7, false, false, &res),
 			 ROLL_V_OUT);
-	assert_int_equal(roll_judge(&p, FSM_RUNNING, SESSION_READY, 50, false, false, &res),
+	assert_int_equal(judge(&p, FSM_RUNNING, SESSION_READY, 50, 7, false, false, &res),
 			 ROLL_V_NOW);
-	assert_int_equal(roll_judge(&p, FSM_RUNNING, SESSION_READY, 50, false, true, &res),
+	assert_int_equal(judge(&p, FSM_RUNNING, SESSION_READY, 50, 7, false, true, &res),
 			 ROLL_V_WAIT);
-	assert_int_equal(roll_judge(&p, FSM_BACKOFF, SESSION_NONE, 50, false, false, &res),
+	assert_int_equal(judge(&p, FSM_BACKOFF, SESSION_NONE, 50, 0, false, false, &res),
 			 ROLL_V_WAIT);
-	assert_int_equal(roll_judge(&p, FSM_STARTING, SESSION_ALLOCATED, 50, false, false, &res),
+	assert_int_equal(judge(&p, FSM_STARTING, SESSION_ALLOCATED, 50, 8, false, false, &res),
 			 ROLL_V_WAIT_MATCH);
 	/* A crash restart of an allocated server since the roll began: a fresh
 	 * worker from disk, the match going on in it. */
-	assert_int_equal(roll_judge(&p, FSM_RUNNING, SESSION_ALLOCATED, 150, false, false, &res),
+	assert_int_equal(judge(&p, FSM_RUNNING, SESSION_ALLOCATED, 150, 8, false, false, &res),
 			 ROLL_V_SETTLED);
 	assert_int_equal(res, ROLL_ROLLED);
-	assert_int_equal(roll_judge(&q, FSM_RUNNING, SESSION_READY, 50, false, false, &res),
+	/* The worker it had when queued (forked before, ready after) is not
+	 * fresh: it is restarted in its turn. */
+	assert_int_equal(judge(&p, FSM_RUNNING, SESSION_READY, 150, 7, false, false, &res),
+			 ROLL_V_NOW);
+	assert_int_equal(judge(&q, FSM_RUNNING, SESSION_READY, 50, 7, false, false, &res),
 			 ROLL_V_BUSY);
-	assert_int_equal(roll_judge(&q, FSM_FATAL, SESSION_NONE, 50, false, false, &res),
+	assert_int_equal(judge(&q, FSM_FATAL, SESSION_NONE, 50, 0, false, false, &res),
 			 ROLL_V_SETTLED);
 	assert_int_equal(res, ROLL_FAILED);
-	assert_int_equal(roll_judge(&p, FSM_FATAL, SESSION_NONE, 50, false, false, &res),
+	assert_int_equal(judge(&p, FSM_FATAL, SESSION_NONE, 50, 0, false, false, &res),
 			 ROLL_V_SETTLED);
 	assert_int_equal(res, ROLL_SKIPPED);
-	assert_int_equal(roll_judge(&q, FSM_STOPPING, SESSION_NONE, 50, true, false, &res),
+	assert_int_equal(judge(&q, FSM_STOPPING, SESSION_NONE, 50, 7, true, false, &res),
 			 ROLL_V_SETTLED);
 	assert_int_equal(res, ROLL_DROPPED);
 	assert_string_equal(roll_result_name(ROLL_DROPPED), "dropped");

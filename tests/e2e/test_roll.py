@@ -12,6 +12,8 @@ argument:
           /metrics ringfleet_roll_pending) until `release` ends its match,
           whose recycle rolls it; then `roll --wait` exits 0 with one line
           per server, and ringfleetd logged the start, each server, the end.
+  self_reset  a game that resets itself: restarted once its match ended
+          and it is ready again (same worker until then).
   glob    a roll of a glob touches only the servers it matches; another
           roll while it runs is refused; `roll --wait --timeout` exits 5
           while an allocated server holds the roll up (which goes on); a
@@ -28,6 +30,7 @@ import time
 import urllib.request
 
 from fleetlib import Daemon, binary, check, free_tcp_port, free_udp_ports, skip, wait_for
+import rftest
 
 
 def status_raw(d):
@@ -281,9 +284,43 @@ def glob():
         check(d.stop() == 0, "exit code")
 
 
+def self_reset():
+    """A game that resets itself (tests/games session_reset): its match's
+    end brings it back to ready with the same worker, so the roll restarts
+    it then, not before."""
+    port, = free_udp_ports(1)
+    game = rftest.game_path("session_reset")
+    with Daemon("[server r]\nport = %d\ngame = %s\n" % (port, game)) as d:
+        d.wait_running()
+        wait_for(lambda: d.servers()["r"]["session"]["state"] == "ready", 20, "r ready")
+        rc, out, err = d.ctl("allocate")
+        check(rc == 0, "allocate: %d %s" % (rc, err))
+        first = d.servers()["r"]["pid"]
+        roll = subprocess.Popen([binary("ringfleetctl"), "-s", d.sock, "roll", "--wait",
+                                 "--timeout", "60", "r"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        s = d.servers()["r"]
+        check(roll.poll() is None and s["pid"] == first and s["roll_pending"] and
+              s["session"]["state"] == "allocated", "r plays on: %s" % s["session"])
+        rc, out, err = d.ctl("release", "r")
+        check(rc == 0, "release: %d %s" % (rc, err))
+        out, err = roll.communicate(timeout=60)
+        check(roll.returncode == 0, "roll --wait: %d %s %s" % (roll.returncode, out, err))
+        rolled = roll_lines(out)
+        s = d.servers()["r"]
+        check(rolled.get("r") == (first, s["pid"]) and s["pid"] != first and
+              s["session"]["state"] == "ready", "rolled after its match: %s %s" % (out, s))
+        log = d.log_text()
+        check("r: session allocated -> ready" in log and
+              log.index("r: session allocated -> ready") < log.index("roll 1: restarting r"),
+              "restarted only once ready again")
+        check(d.stop() == 0, "exit code")
+
+
 if __name__ == "__main__":
-    scenarios = {"basic": basic, "glob": glob}
+    scenarios = {"basic": basic, "glob": glob, "self_reset": self_reset}
     if len(sys.argv) != 2 or sys.argv[1] not in scenarios:
-        sys.exit("usage: test_roll.py basic|glob")
+        sys.exit("usage: test_roll.py basic|glob|self_reset")
     scenarios[sys.argv[1]]()
     print("ok")

@@ -34,6 +34,7 @@ static const struct {
 	[CTL_DRAIN] = { "drain", 0, 1, true, false },
 	[CTL_UNDRAIN] = { "undrain", 0, 0, true, false },
 	[CTL_UPGRADE] = { "upgrade", 0, 0, true, false },
+	[CTL_ROLL] = { "roll", 0, 1, true, false },
 };
 
 const char *ctl_verb_name(enum ctl_verb v)

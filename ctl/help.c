@@ -81,6 +81,22 @@ static const struct verb_help verbs[] = {
 	  "until undrain. Needs root, the daemon's user or its control_group.\n" },
 	{ "undrain", "undrain", "end a drain: allow allocations, restart what drain stopped",
 	  "Needs root, the daemon's user or its control_group.\n" },
+	{ "roll", "roll [NAME|GLOB|all]",
+	  "move servers onto the worker and module on disk, never under a match",
+	  "Options: [--wait [--timeout SECS]]\n"
+	  "Restarts the matching running servers (default all) one at a time, the\n"
+	  "next once the previous one's new worker is ready (or failed), through\n"
+	  "the usual lossless restart: clients stay. A server carrying a match\n"
+	  "(session allocated) waits until its match ends: the recycle that\n"
+	  "follows starts a fresh worker, which counts; a game that resets itself\n"
+	  "is restarted once ready again. Stopped and fatal servers are skipped.\n"
+	  "Replies at once with how many servers were queued; status shows the\n"
+	  "progress. --wait then prints one line per server as it is done\n"
+	  "(\"rolled NAME (pid A -> B)\", skipped, failed, dropped) and exits 0\n"
+	  "when the roll is over, 1 if a new worker failed, 5 if --timeout SECS\n"
+	  "passes first (the roll goes on; default: no limit). Only one roll at a\n"
+	  "time: another is refused (exit 1) until it ends.\n"
+	  "Needs root, the daemon's user or its control_group.\n" },
 	{ "shutdown", "shutdown", "stop every server and the supervisor",
 	  "Stops every server gracefully, then ringfleetd exits 0.\n" },
 	{ "ping", "ping", "check the supervisor answers",
@@ -111,13 +127,15 @@ void help_usage(FILE *out, const char *default_socket)
 		"  -t, --timeout SECS  give up (exit 5) when no reply comes within SECS;\n"
 		"                      default 5, 120 for start/stop/restart/reload\n"
 		"                      (they wait for the servers); 0 waits forever;\n"
-		"                      drain: its own deadline (default 300)\n"
+		"                      drain: its own deadline (default 300);\n"
+		"                      roll --wait: the whole wait (default none)\n"
+		"      --wait          roll: follow the roll until it is over\n"
 		"  -h, --help          this text; after a verb, that verb's usage\n"
 		"\n"
 		"Exit codes: 0 ok, 1 refused or failed, 2 usage, 3 a server is not running,\n"
 		"4 cannot reach the supervisor, 5 no reply within --timeout,\n"
 		"6 allocate: no ready server matches, 7 drain left allocated sessions\n"
-		"at its timeout.\n",
+		"at its timeout; roll --wait not done within --timeout: 5.\n",
 		default_socket);
 }
 

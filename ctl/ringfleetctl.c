@@ -4,7 +4,8 @@
  * Exit codes (docs/design.md): 0 ok, 1 the supervisor refused or failed,
  * 2 usage, 3 `status`: a server is not running, 4 cannot reach the
  * supervisor, 5 no reply within --timeout, 6 `allocate`: no ready server
- * matches, 7 `drain`: allocated sessions were left at its timeout.
+ * matches, 7 `drain`: allocated sessions were left at its timeout. `roll
+ * --wait` not done within --timeout exits 5 too.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include "common/ctlproto.h"
 #include "config/config.h"
 #include "ctl/help.h"
+#include "ctl/roll_wait.h"
 #include "ctl/stream.h"
 #include "ctl/table.h"
 #include "supervisor/alloc_req.h"
@@ -57,6 +59,7 @@ struct opts {
 	/* allocate's options (--selector, --meta, --policy, --players) */
 	struct alloc_req alloc;
 	bool alloc_opts;
+	bool wait; /* roll --wait */
 };
 
 static void usage(FILE *out)
@@ -208,6 +211,7 @@ static int print_reply(const struct opts *o, const char *verb, json_t *reply)
 
 		if (json_is_true(json_object_get(reply, "draining")))
 			printf("host is draining (ringfleetctl undrain resumes)\n");
+		roll_print_summary(reply);
 
 		if (one)
 			table_print_detail(one, isatty(STDOUT_FILENO));
@@ -319,6 +323,7 @@ static int parse_options(int argc, char **argv, struct opts *o)
 		{ "meta", required_argument, NULL, 'M' },
 		{ "policy", required_argument, NULL, 'P' },
 		{ "players", required_argument, NULL, 'p' },
+		{ "wait", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end, err[256];
@@ -338,6 +343,9 @@ static int parse_options(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			o->help = true;
+			break;
+		case 'W':
+			o->wait = true;
 			break;
 		case 'w':
 			o->watch_s = strtod(optarg, &end);
@@ -435,6 +443,10 @@ static int check_verb(const struct opts *o, int argc, char **argv)
 				"options of allocate\n");
 		return -EINVAL;
 	}
+	if (o->wait && strcmp(argv[0], "roll") != 0) {
+		fprintf(stderr, "ringfleetctl: --wait is an option of roll\n");
+		return -EINVAL;
+	}
 	/* Repeating a mutating verb every few seconds is never what was meant. */
 	if (o->watch_s > 0 && strcmp(argv[0], "status") != 0) {
 		fprintf(stderr, "ringfleetctl: --watch only repeats status\n");
@@ -489,6 +501,14 @@ int main(int argc, char **argv)
 	o.arg = nargs > 1 ? argv[1] : NULL;
 	if (strcmp(argv[0], "drain") == 0)
 		return run_drain(&o, socket_path_of(&o, socket_path, sizeof(socket_path)), nargs);
+	if (strcmp(argv[0], "roll") == 0) {
+		if (!socket_path_of(&o, socket_path, sizeof(socket_path)))
+			return EXIT_USAGE;
+		/* --timeout bounds the whole wait; without it the wait lasts as
+		 * long as the matches the roll waits for. */
+		return roll_command(socket_path, o.arg, o.json, o.wait,
+				    o.timeout_s > 0 ? o.timeout_s : 0);
+	}
 	if (strcmp(argv[0], "events") == 0) {
 		if (!socket_path_of(&o, socket_path, sizeof(socket_path)))
 			return EXIT_USAGE;

@@ -14,6 +14,7 @@
 #include "supervisor/notify.h"
 #include "supervisor/upgrade.h"
 #include "supervisor/probe.h"
+#include "supervisor/roll.h"
 #include "supervisor/session.h"
 #include "supervisor/status.h"
 #include "supervisor/tokens.h"
@@ -261,6 +262,8 @@ char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *pee
 		return verb_release(d, req);
 	case CTL_UPGRADE:
 		return upgrade_start(d, conn_id);
+	case CTL_ROLL:
+		return roll_verb(d, peer, req);
 	default:
 		return ctl_reply_error("unknown verb");
 	}
@@ -443,6 +446,7 @@ void daemon_after_events(struct daemon *d)
 	bool settled = fleet_settled(&d->fleet);
 
 	drain_sweep(d);
+	roll_sweep(d);
 	answer_waiters(d, rf_now_ns());
 	summarise(d, status, sizeof(status));
 	if (settled && !d->shutting_down && (!d->ready_sent || d->reloading)) {

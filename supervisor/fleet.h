@@ -51,6 +51,7 @@ struct fleet {
 	struct events *events;    /* told of every state change; may be NULL */
 	struct sessions sess;     /* allocation state across servers (session.h) */
 	uint64_t state_gen;       /* bumped by every change the state file records */
+	struct roll roll;         /* `roll`: workers onto what is on disk (roll.h) */
 	struct {
 		bool active;    /* a sweep is under way: the loop must not block */
 		size_t next;    /* index of the next server to read */

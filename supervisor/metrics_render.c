@@ -290,6 +290,12 @@ static void supervisor_metrics(FILE *o, const struct fleet *fl, uint64_t started
 		"# TYPE ringfleet_supervisor_uptime_seconds gauge\n"
 		"ringfleet_supervisor_uptime_seconds %.3f\n",
 		(double)(rf_now_ns() - started_ns) / 1e9);
+	fprintf(o,
+		"# HELP ringfleet_roll_pending Servers a roll has still to move onto the "
+		"worker and module on disk.\n"
+		"# TYPE ringfleet_roll_pending gauge\n"
+		"ringfleet_roll_pending %zu\n",
+		fl->roll.active ? fl->roll.pending : 0);
 }
 
 char *metrics_render(const struct fleet *fl, uint64_t started_ns, size_t *len)

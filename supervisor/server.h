@@ -14,6 +14,7 @@
 #include "supervisor/ev.h"
 #include "supervisor/fsm.h"
 #include "supervisor/hang.h"
+#include "supervisor/roll.h"
 #include "supervisor/session.h"
 
 struct server {
@@ -61,6 +62,7 @@ struct server {
 
 	struct session sess;   /* beside the process: see session.h */
 	struct kv_list labels; /* cfg.labels parsed, for session_pick() */
+	struct roll_mark roll; /* its part in a `roll` (roll.h) */
 };
 
 /* Allocates a server around an already bound socket (which it then owns)

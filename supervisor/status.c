@@ -16,6 +16,7 @@
 #include "common/timeutil.h"
 #include "config/cfg_schema.h"
 #include "supervisor/gameview.h"
+#include "supervisor/roll.h"
 
 /* The last reply's size: the next one starts with that much room. */
 static size_t status_hint;
@@ -174,6 +175,7 @@ static void status_server(struct jsonw *w, const struct fleet *f, const struct s
 	jsonw_str(w, "last_exit", s->last_exit);
 	kv(w, "labels", &s->labels);
 	session(w, s, now);
+	jsonw_bool(w, "roll_pending", s->roll.phase != ROLL_NONE);
 	jsonw_open_obj(w, "tick_ms");
 	jsonw_real(w, "p50", s->tick_p50_ms);
 	jsonw_real(w, "p99", s->tick_p99_ms);
@@ -281,6 +283,7 @@ char *status_reply_at(const struct fleet *f, const struct status_info *info, con
 	jsonw_close_arr(&w);
 	jsonw_bool(&w, "draining", f->sess.draining);
 	u64(&w, "event_subscribers", info->event_subscribers);
+	roll_write_status(&w, &f->roll, now);
 	jsonw_close_obj(&w);
 	jsonw_append(&w, "\n", 1);
 	line = jsonw_finish(&w, &len);

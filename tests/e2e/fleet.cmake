@@ -61,3 +61,7 @@ set_tests_properties(e2e_sessions_concurrent PROPERTIES RUN_SERIAL TRUE)
 foreach(scenario upgrade repeat refused crash reuse)
   rf_e2e_test(e2e_hitless_${scenario} test_hitless.py TIMEOUT 120 ARGS ${scenario})
 endforeach()
+# Issue 14, part 4: `ringfleetctl roll`, one server at a time, never under a match.
+rf_e2e_test(e2e_roll_basic test_roll.py TIMEOUT 180 ARGS basic)
+rf_e2e_test(e2e_roll_glob test_roll.py TIMEOUT 180 ARGS glob)
+rf_e2e_test(e2e_roll_self_reset test_roll.py TIMEOUT 120 ARGS self_reset)

@@ -11,8 +11,8 @@ import sys
 
 from fleetlib import Daemon, binary, check, free_udp_ports, send_udp, wait_for
 
-VERBS = ("status", "start", "stop", "restart", "reload", "allocate", "release", "shutdown", "ping",
-         "version", "help")
+VERBS = ("status", "start", "stop", "restart", "reload", "allocate", "release", "roll", "shutdown",
+         "ping", "version", "help")
 
 
 def flatten(obj, prefix=""):

@@ -49,6 +49,7 @@ static const struct {
 	[CTL_DRAIN] = { "drain", 0, 1 },
 	[CTL_UNDRAIN] = { "undrain", 0, 0 },
 	[CTL_UPGRADE] = { "upgrade", 0, 0 },
+	[CTL_ROLL] = { "roll", 0, 1 },
 };
 
 static bool printable_word(const char *s)

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "supervisor/status.h"
+#include "supervisor/roll.h"
 #include "supervisor/session.h"
 
 #include <fnmatch.h>
@@ -133,6 +134,7 @@ static json_t *status_server(const struct fleet *f, const struct server *s, uint
 	json_object_set_new(o, "last_exit", json_string(s->last_exit));
 	json_object_set_new(o, "labels", kv_to_json(&s->labels));
 	json_object_set_new(o, "session", session(s, now));
+	json_object_set_new(o, "roll_pending", json_boolean(s->roll.phase != ROLL_NONE));
 	json_object_set_new(o, "tick_ms",
 			    json_pack("{s:f,s:f,s:f}", "p50", s->tick_p50_ms, "p99", s->tick_p99_ms,
 				      "max", s->tick_max_ms));
@@ -235,4 +237,24 @@ json_t *status_ref_build(const struct fleet *f, const struct status_info *info, 
 			 (int)f->n, "cpus", per_cpu(f), "sessions", sessions_summary(f), "servers",
 			 servers);
 	return body;
+}
+
+/* The "roll" object (supervisor/roll.h), added after the writer took over. */
+json_t *status_ref_roll(const struct roll *r, uint64_t now)
+{
+	char started[80], finished[80];
+
+	session_format_time(r->started_unix_ns, started, sizeof(started));
+	session_format_time(r->ended_unix_ns, finished, sizeof(finished));
+	return json_pack("{s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:s,s:s,s:f}", "state",
+			 r->active ? "rolling" : "idle", "id", (json_int_t)r->id, "pattern",
+			 r->pattern, "total", (json_int_t)r->total, "done",
+			 (json_int_t)r->n[ROLL_ROLLED], "failed", (json_int_t)r->n[ROLL_FAILED],
+			 "skipped", (json_int_t)r->n[ROLL_SKIPPED], "dropped",
+			 (json_int_t)r->n[ROLL_DROPPED], "pending",
+			 (json_int_t)(r->active ? r->pending : 0), "waiting_for_match",
+			 (json_int_t)(r->active ? r->waiting_for_match : 0), "current",
+			 r->active && r->current[0] ? json_string(r->current) : json_null(),
+			 "started_at", started, "finished_at", finished, "elapsed_s",
+			 r->active ? (double)(now - r->started_ns) / (double)RF_NSEC_PER_SEC : 0.0);
 }

@@ -61,6 +61,7 @@ static void test_malformed(void **state)
 	expect_error("ping extra", 10, "too many arguments");
 	expect_error("status a b", 10, "too many arguments");
 	expect_error("status a b c d e f", 18, "too many arguments");
+	expect_error("roll a b", 8, "too many arguments");
 	expect_error(junk, sizeof(junk), "request is not printable text");
 	expect_error("stat\0us", 7, "request is not printable text");
 	memset(long_arg, 'a', sizeof(long_arg));
@@ -83,6 +84,14 @@ static void test_raw_verb(void **state)
 	assert_string_equal(req.raw, "");
 	assert_true(ctl_verb_mutates(CTL_ALLOCATE));
 	assert_true(ctl_verb_mutates(CTL_RELEASE));
+	assert_true(ctl_verb_mutates(CTL_ROLL));
+	assert_int_equal(parse("roll", &req, &err), 0);
+	assert_int_equal(req.verb, CTL_ROLL);
+	assert_int_equal(req.argc, 0);
+	assert_int_equal(parse("roll eu-*", &req, &err), 0);
+	assert_int_equal(req.argc, 1);
+	assert_string_equal(req.argv[0], "eu-*");
+	assert_string_equal(ctl_verb_name(CTL_ROLL), "roll");
 	assert_int_equal(parse("  allocate  {\"meta\": {\"map\": \"de dust\"}}\r", &req, &err), 0);
 	assert_string_equal(req.raw, "{\"meta\": {\"map\": \"de dust\"}}");
 	assert_int_equal(req.argc, 0);

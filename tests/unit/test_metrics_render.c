@@ -265,6 +265,7 @@ static void test_supervisor(void **state)
 	expect_line(r, "ringfleet_servers{state=\"running\"} 1");
 	expect_line(r, "ringfleet_servers{state=\"stopped\"} 1");
 	expect_line(r, "ringfleet_servers{state=\"fatal\"} 0");
+	expect_line(r, "ringfleet_roll_pending 0"); /* no roll under way */
 	assert_true(up >= 5.0 && up < 60.0);
 }
 
@@ -454,8 +455,9 @@ static void test_exposition_format(void **state)
 	assert_true(ntypes >= 15);
 	/* 22 one-sample families, 6 drop reasons, the histogram, per server;
 	 * eu-1's 2 game values; 6 states and the uptime for the supervisor;
-	 * 4 session states, allocations and 3 failure reasons */
-	assert_int_equal(nseries, 2 * (22 + 6 + RF_TICK_HIST_BUCKETS + 2) + 2 + 6 + 1 + 4 + 1 + 3);
+	 * 4 session states, allocations and 3 failure reasons; roll pending */
+	assert_int_equal(nseries,
+			 2 * (22 + 6 + RF_TICK_HIST_BUCKETS + 2) + 2 + 6 + 1 + 4 + 1 + 3 + 1);
 	regfree(&sample_re);
 	regfree(&comment_re);
 }

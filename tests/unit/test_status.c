@@ -17,11 +17,13 @@
 
 #include "common/ctlproto.h"
 #include "common/timeutil.h"
+#include "supervisor/roll.h"
 #include "supervisor/session.h"
 #include "supervisor/status.h"
 
 json_t *status_ref_build(const struct fleet *f, const struct status_info *info, const char *pattern,
 			 uint64_t now, size_t *matched);
+json_t *status_ref_roll(const struct roll *r, uint64_t now);
 
 #define N 3
 #define NOW (1000 * RF_NSEC_PER_SEC + 123456789ull)
@@ -69,6 +71,18 @@ static int setup(void **state)
 	assert_non_null(fx);
 	fx->fleet.ticks_per_sec = 100;
 	fx->fleet.sess.allocations = 12345678901ull;
+	/* A roll under way, its current server a name with a quote. */
+	fx->fleet.roll = (struct roll){ .active = true,
+					.id = 3,
+					.total = 3,
+					.pending = 2,
+					.waiting_for_match = 1,
+					.started_ns = NOW - RF_NSEC_PER_SEC,
+					.started_unix_ns = 1700000000123456789ull,
+					.ended_unix_ns = 0 };
+	fx->fleet.roll.n[ROLL_SKIPPED] = 1;
+	snprintf(fx->fleet.roll.current, sizeof(fx->fleet.roll.current), "%s", "eu-\"1\"");
+	snprintf(fx->fleet.roll.pattern, sizeof(fx->fleet.roll.pattern), "%s", "eu-*");
 	fx->srv[0] = s = new_server("eu-1", FSM_RUNNING, 4242, 1);
 	s->fsm.ready_ns = NOW - 3 * RF_NSEC_PER_SEC - 1;
 	s->fsm.restarts = 2;
@@ -113,6 +127,7 @@ static int setup(void **state)
 	strcpy(s->slot->game.value_name[3], "players"); /* again: last value wins */
 	s->slot->game.value[3] = 4;
 
+	fx->srv[0]->roll.phase = ROLL_RESTARTING;
 	fx->srv[1] = s = new_server("lobby-7100", FSM_STOPPED, 0, 0);
 	snprintf(s->last_exit, sizeof(s->last_exit), "%s", "exit 3");
 	s->slot->stats.clients = 7;
@@ -154,6 +169,7 @@ static char *reference(const struct fleet *f, const struct status_info *info, co
 	json_object_set_new(body, "draining", json_boolean(f->sess.draining));
 	json_object_set_new(body, "event_subscribers",
 			    json_integer((json_int_t)info->event_subscribers));
+	json_object_set_new(body, "roll", status_ref_roll(&f->roll, NOW));
 	return ctl_reply_ok(body);
 }
 

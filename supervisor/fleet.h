@@ -89,11 +89,11 @@ void fleet_on_ready(struct fleet *f, struct server *s);
  * stop or start timeout); the earliest pending one, or UINT64_MAX. */
 void fleet_on_deadlines(struct fleet *f, uint64_t now);
 uint64_t fleet_next_deadline(const struct fleet *f);
-/* Hang checks and CPU sampling; the daemon calls it once a second, which
- * catches a hang within hang_timeout_ms + 1 s (an idle worker: see
- * hang.h). The /proc reads are only begun here: fleet_sample_step() does
- * FLEET_SAMPLE_BATCH of them per loop turn while fleet_sampling() says a
- * sweep is under way. */
+/* The beat (fleet_beat), hang checks and CPU sampling; the daemon calls
+ * it once a second, which catches a hang within hang_timeout_ms + 1 s (an
+ * idle worker: see hang.h). The /proc reads are only begun here:
+ * fleet_sample_step() does FLEET_SAMPLE_BATCH of them per loop turn while
+ * fleet_sampling() says a sweep is under way. */
 void fleet_housekeeping(struct fleet *f, uint64_t now);
 /* Tells every worker its supervisor lives: stores now as the beat and the
  * current orphan_timeout_s in each server's slot (worker/orphan.h), two

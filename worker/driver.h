@@ -14,9 +14,9 @@
  * Idle sleep: after a tick that leaves no client, with a game that needs
  * no tick then (RF_GAME_IDLE_SLEEP) and no allocated session, the driver
  * stops ticking and sleeps on the socket (the backend's wait_rx) until a
- * datagram waits, a signal comes or a heartbeat is due (the slot's
- * idle_beat_ms, cut to its orphan_timeout_s when shorter); a datagram's
- * tick runs at once, then the grid resumes without catching up.
+ * datagram waits, a signal comes, a heartbeat is due (the slot's
+ * idle_beat_ms) or the supervisor's beat goes stale (orphan.h); a
+ * datagram's tick runs at once, then the grid resumes without catching up.
  */
 #pragma once
 #include <signal.h>
@@ -47,9 +47,9 @@ int rf_driver_open(struct rf_driver *d, const struct rf_backend_ops *ops, struct
 /* Runs ticks until *stop is set (by a signal, which only cuts a sleep
  * short: the tick after it runs at once) or the slot shows the supervisor
  * gone for longer than its orphan_timeout_s (orphan.h: then d->orphan_s
- * says for how long). That tick calls the game's
- * drain, if it has one, and ticks go on until the game ends its session
- * or drain_ns pass; without a drain that tick is the last. 0, or -errno
+ * says for how long). That tick calls the game's drain, if it has one,
+ * and ticks go on until the game ends its session or drain_ns pass;
+ * without a drain that tick is the last. 0, or -errno
  * on a fatal error. */
 int rf_driver_run(struct rf_driver *d, const sigset_t *waitmask, const volatile sig_atomic_t *stop);
 /* At stop: waits, at most until until_ns, for sends still in flight;

@@ -3,9 +3,10 @@
  * the slot, the game module (game_host.c), backend choice and signals; the
  * tick loop is driver.c's. --check-game only loads and checks a module.
  *
- * Exit codes: 0 after SIGTERM/SIGINT or an orphan's stop (orphan.h), 2 bad arguments or a game module
- * that cannot load or init (the supervisor does not retry those; the
- * reason is in the slot's exit_reason), 1 any runtime failure.
+ * Exit codes: 0 after SIGTERM/SIGINT or an orphan's stop (orphan.h), 2
+ * bad arguments or a game module that cannot load or init (the supervisor
+ * does not retry those; the reason is in the slot's exit_reason), 1 any
+ * runtime failure.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -9,10 +9,12 @@ serve:  4 servers (as root, 2 of them switched to `user = nobody`), a
         same workers; then every worker stops on its own, exit 0, within
         orphan_timeout_s + 3 s of the SIGKILL: the reload reached the slots
         of running workers.
-idle:   the same servers with no client (the workers sleep idle) and
-        orphan_timeout_s = 3: every worker exits 0 within 3 + 3 s of the
-        SIGKILL, logging "supervisor gone", and a new ringfleetd on the
-        same file binds the same ports and serves.
+idle:   the same servers with no client, every worker asleep (idle, a
+        30 s beat), and a reload from orphan_timeout_s 300 to 3 just
+        before the SIGKILL: ringfleetd wakes the sleepers (SIGURG) so every
+        worker exits 0 within 3 + 3 s of the SIGKILL, logging "supervisor
+        gone", and a new ringfleetd on the same file binds the same ports
+        and serves.
 
 The test makes itself a child subreaper so the orphans are reparented to
 it and their exit status can be read; the harness kills whatever is left
@@ -152,20 +154,28 @@ def serve(root, reaper):
 
 def idle(root, reaper):
     ports = free_udp_ports(4)
-    d = Daemon(servers_ini(ports, root), "orphan_timeout_s = %d\n" % IDLE_S)
+    ini = servers_ini(ports, root)
+    d = Daemon(ini, "orphan_timeout_s = 300\n")
     with d:
         st = d.wait_running()
         pids = sorted(s["pid"] for s in st["servers"])
+        rftest.wait_for(lambda: all(s["idle"] for s in d.status()["servers"]), 10,
+                        "every worker asleep")
+        d.write_config(ini, "orphan_timeout_s = %d\n" % IDLE_S)
+        rc, out, err = d.ctl("reload")
+        check(rc == 0, "reload: %d %s%s" % (rc, out, err))
         os.kill(d.proc.pid, signal.SIGKILL)
         d.proc.wait()
         killed_at = time.monotonic()
-        codes, last = check_orphans_stopped(d, pids, killed_at, IDLE_S, reaper, "idle")
+        codes, last = check_orphans_stopped(d, pids, killed_at, IDLE_S, reaper,
+                                            "idle, after the reload to %d s" % IDLE_S)
         d.start()
         d.wait_running()
         for p in ports:
             check(relays(p), "port %d serves under a new ringfleetd" % p)
         check(d.stop() == 0, "exit code")
-    rftest.log("idle: %d idle workers stopped %.1f s after the SIGKILL (orphan_timeout_s %d), "
+    rftest.log("idle: %d idle workers stopped %.1f s after the SIGKILL (orphan_timeout_s %d by "
+               "reload), "
                "exit %s; a new ringfleetd serves every port"
                % (len(pids), last, IDLE_S, sorted(set(codes.values()), key=str)))
 

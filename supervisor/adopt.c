@@ -220,6 +220,7 @@ static void restore(struct server *s, const struct state_server *r)
 	s->fsm = r->fsm;
 	s->sess = r->sess;
 	s->sess.prev = s->sess.next = NULL;
+	s->roll = r->roll;
 	server_parse_labels(s);
 	sample_base(s);
 }
@@ -277,6 +278,7 @@ int adopt_fleet(struct fleet *f, const struct state *st, enum adopt_mode mode,
 	f->sess.last_id = st->last_id;
 	f->sess.allocations = st->allocations;
 	memcpy(f->sess.failures, st->failures, sizeof(f->sess.failures));
+	f->roll = st->roll;
 	for (size_t i = 0; i < st->n; i++) {
 		int e = adopt_one(f, &st->srv[i], mode, res);
 

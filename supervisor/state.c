@@ -110,6 +110,31 @@ static void put_server(struct jsonw *w, const struct server *s)
 	jsonw_int(w, "cpu_ticks_total", (long long)s->cpu_ticks_total);
 	put_fsm(w, &s->fsm);
 	put_session(w, &s->sess);
+	jsonw_open_obj(w, "roll");
+	jsonw_int(w, "phase", s->roll.phase);
+	jsonw_int(w, "since_ns", (long long)s->roll.since_ns);
+	jsonw_int(w, "old_pid", s->roll.old_pid);
+	jsonw_close_obj(w);
+	jsonw_close_obj(w);
+}
+
+static void put_roll(struct jsonw *w, const struct roll *r)
+{
+	jsonw_open_obj(w, "roll");
+	jsonw_bool(w, "active", r->active);
+	jsonw_int(w, "id", (long long)r->id);
+	jsonw_int(w, "started_ns", (long long)r->started_ns);
+	jsonw_int(w, "started_unix_ns", (long long)r->started_unix_ns);
+	jsonw_int(w, "ended_unix_ns", (long long)r->ended_unix_ns);
+	jsonw_int(w, "total", (long long)r->total);
+	jsonw_open_arr(w, "results");
+	for (int i = 0; i < ROLL_RESULT_COUNT; i++)
+		jsonw_int(w, NULL, (long long)r->n[i]);
+	jsonw_close_arr(w);
+	jsonw_int(w, "pending", (long long)r->pending);
+	jsonw_int(w, "waiting_for_match", (long long)r->waiting_for_match);
+	jsonw_str(w, "current", r->current);
+	jsonw_str(w, "pattern", r->pattern);
 	jsonw_close_obj(w);
 }
 
@@ -136,6 +161,7 @@ char *state_format(const struct daemon *d, int reply_fd, size_t *len)
 		jsonw_int(&w, NULL, (long long)f->sess.failures[i]);
 	jsonw_close_arr(&w);
 	jsonw_close_obj(&w);
+	put_roll(&w, &f->roll);
 	jsonw_open_arr(&w, "servers");
 	for (size_t i = 0; i < f->n; i++)
 		put_server(&w, f->srv[i]);
@@ -321,6 +347,46 @@ static void get_session(struct rd *r, const json_t *o, struct session *ss)
 		fail(r, "state: %s", kverr);
 }
 
+static void get_roll_mark(struct rd *r, const json_t *o, struct roll_mark *m)
+{
+	long long phase;
+
+	memset(m, 0, sizeof(*m));
+	if (!json_is_object(o)) {
+		fail(r, "state: %s", "a server has no \"roll\"");
+		return;
+	}
+	phase = get_int(r, o, "phase");
+	if (phase < ROLL_NONE || phase > ROLL_RESTARTING)
+		fail(r, "state: %s", "a server's roll phase is out of range");
+	m->phase = (enum roll_phase)phase;
+	m->since_ns = get_u64(r, o, "since_ns");
+	m->old_pid = (pid_t)get_int(r, o, "old_pid");
+}
+
+static void get_roll(struct rd *r, const json_t *o, struct roll *rl)
+{
+	const json_t *res = json_object_get(o, "results");
+
+	memset(rl, 0, sizeof(*rl));
+	if (!json_is_object(o) || !json_is_array(res) || json_array_size(res) > ROLL_RESULT_COUNT) {
+		fail(r, "state: %s", "\"roll\" is missing or malformed");
+		return;
+	}
+	rl->active = get_bool(r, o, "active");
+	rl->id = get_u64(r, o, "id");
+	rl->started_ns = get_u64(r, o, "started_ns");
+	rl->started_unix_ns = get_u64(r, o, "started_unix_ns");
+	rl->ended_unix_ns = get_u64(r, o, "ended_unix_ns");
+	rl->total = (size_t)get_u64(r, o, "total");
+	for (size_t i = 0; i < json_array_size(res); i++)
+		rl->n[i] = (size_t)json_integer_value(json_array_get(res, i));
+	rl->pending = (size_t)get_u64(r, o, "pending");
+	rl->waiting_for_match = (size_t)get_u64(r, o, "waiting_for_match");
+	get_str(r, o, "current", rl->current, sizeof(rl->current));
+	get_str(r, o, "pattern", rl->pattern, sizeof(rl->pattern));
+}
+
 static void get_server(struct rd *r, const json_t *o, struct state_server *s)
 {
 	int fds[4] = { -1, -1, -1, -1 }, wfds[2] = { -1, -1 };
@@ -350,6 +416,7 @@ static void get_server(struct rd *r, const json_t *o, struct state_server *s)
 	s->cpu_ticks_total = get_u64(r, o, "cpu_ticks_total");
 	get_fsm(r, fsm, &s->fsm);
 	get_session(r, sess, &s->sess);
+	get_roll_mark(r, json_object_get(o, "roll"), &s->roll);
 	if (s->pid < 0)
 		fail(r, "state: server %s has a negative pid", s->cfg.name);
 }
@@ -384,6 +451,7 @@ static void get_top(struct rd *r, const json_t *root, struct state *st)
 	st->control_fd = (int)get_int(r, root, "control_fd");
 	st->reply_fd = (int)get_int(r, root, "reply_fd");
 	get_sessions(r, json_object_get(root, "sessions"), st);
+	get_roll(r, json_object_get(root, "roll"), &st->roll);
 	if (!json_is_array(servers) || json_array_size(servers) > CFG_MAX_SERVERS) {
 		fail(r, "state: %s", "\"servers\" is not a list of at most max servers");
 		return;

@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "supervisor/fsm.h"
+#include "supervisor/roll.h"
 #include "supervisor/session.h"
 
 #define STATE_FORMAT 1
@@ -48,6 +49,7 @@ struct state_server {
 	uint64_t cpu_ticks_total;
 	struct fsm fsm;
 	struct session sess; /* prev/next unset */
+	struct roll_mark roll;
 };
 
 struct state {
@@ -61,6 +63,7 @@ struct state {
 	bool draining;
 	uint64_t last_id, allocations;
 	uint64_t failures[ALLOC_FAIL_COUNT];
+	struct roll roll; /* a roll under way goes on */
 	struct state_server *srv;
 	size_t n;
 };

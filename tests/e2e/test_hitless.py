@@ -6,7 +6,8 @@ match. One scenario per run (argv[1]):
             `ringfleetctl upgrade` -> 0 lost, same worker pids, no restart,
             status continuous (uptime kept, upgrades 1, upgraded_from), the
             control socket answering throughout (its worst gap printed).
-  repeat    20 upgrades in a row: ringfleetd's fd count and RSS stay flat.
+  repeat    20 upgrades in a row: ringfleetd's fd count and RSS stay flat;
+            then a roll waiting for a match goes on across an upgrade.
   refused   the binary at ringfleetd's path refuses the state, or is gone:
             upgrade exits 1 with the reason, the old image goes on (same
             pid, still answering), and a good binary then upgrades.
@@ -137,6 +138,25 @@ def scenario_repeat():
         check(pids(d) == before, "worker pids changed")
         check(d.status()["supervisor"]["upgrades"] == 20, "upgrades counted")
         d.wait_running()
+        # A roll under way goes on in the new image: s0 plays, so the roll
+        # waits for its match across an upgrade.
+        wait_for(lambda: all(s["session"]["state"] == "ready" for s in d.servers().values()),
+                 20, "every session ready")
+        rc, out, err = d.ctl("--json", "allocate")
+        check(rc == 0, "allocate: %s%s" % (out, err))
+        playing = json.loads(out)["name"]
+        check(d.ctl("roll")[0] == 0, "roll")
+        wait_for(lambda: d.status()["roll"]["waiting_for_match"] == 1 and
+                 d.status()["roll"]["pending"] == 1, 30, "the roll down to the allocated server")
+        upgrade(d)
+        r = d.status()["roll"]
+        check(r["state"] == "rolling" and r["pending"] == 1 and r["done"] == 3,
+              "roll after the upgrade: %s" % r)
+        check(d.servers()[playing]["roll_pending"], "%s no longer pending" % playing)
+        check(d.ctl("release", playing)[0] == 0, "release")
+        r = wait_for(lambda: (lambda r: r["state"] == "idle" and r)(d.status()["roll"]), 30,
+                     "the roll to end")
+        check(r["done"] == 4, "roll over: %s" % r)
         check(d.stop() == 0, "exit code")
     print("ok")
 

@@ -29,7 +29,7 @@ enum ctl_verb {
 	CTL_DRAIN,  /* [SECONDS]: deferred reply */
 	CTL_UNDRAIN,
 	CTL_UPGRADE, /* re-exec ringfleetd in place (supervisor/upgrade.h) */
-	CTL_ROLL, /* [NAME|GLOB|all]: restart onto what is on disk, one at a time */
+	CTL_ROLL,    /* [NAME|GLOB|all]: restart onto what is on disk, one at a time */
 	CTL_VERB_COUNT,
 };
 

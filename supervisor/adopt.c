@@ -51,7 +51,7 @@ static int take_fd(int pidfd, int fd)
 /* fd is a UDP socket bound to c's port. */
 static int check_socket(int fd, const struct cfg_server *c)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 	int type = 0;
 	socklen_t tlen = sizeof(type);
@@ -121,7 +121,8 @@ static int take_worker(const struct state_server *r, struct server **out)
 		kill_and_wait(pidfd, r->cfg.name);
 		return e;
 	}
-	udp = slot_fd = -1;
+	(void)TAKE_FD(udp); /* the server owns them now */
+	(void)TAKE_FD(slot_fd);
 	(*out)->pidfd = TAKE_FD(pidfd);
 	return 0;
 }

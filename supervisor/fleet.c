@@ -277,6 +277,8 @@ bool fleet_spawns_waiting(const struct fleet *f)
 
 int fleet_adopt(struct fleet *f, struct server *s, bool queued, bool inflight)
 {
+	/* an array of pointers: sizeof a pointer is meant */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	struct server **srv = realloc(f->srv, (f->n + 1) * sizeof(*srv));
 
 	if (!srv) {

@@ -245,7 +245,7 @@ static char *exec_new_image(struct daemon *d, int conn_fd)
 {
 	char why[REASON_MAX + PATH_MAX + 128], arg[32];
 	_cleanup_close_ int memfd = -1;
-	_cleanup_free_ char **argv = NULL;
+	char **argv;
 
 	if (busy(d, why, sizeof(why)))
 		return refused(why);
@@ -260,6 +260,7 @@ static char *exec_new_image(struct daemon *d, int conn_fd)
 	keep_fds(d, memfd, conn_fd, false);
 	execv(d->exe_path, argv);
 	snprintf(why, sizeof(why), "exec %s: %s", d->exe_path, strerror(errno));
+	free(argv);
 	keep_fds(d, memfd, conn_fd, true);
 	log_err("upgrade failed: %s", why);
 	return ctl_reply_error("upgrade failed, ringfleetd %s goes on running: %s", RF_VERSION,

@@ -226,6 +226,44 @@ static void restore(struct server *s, const struct state_server *r)
 	sample_base(s);
 }
 
+/* The state file may lag the sessions by up to half a second; the slot's
+ * session area, which ringfleetd wrote with each allocation and release
+ * before answering it, does not: a live worker's match is read back from
+ * there, so an allocation made just before a crash is neither lost nor
+ * given out twice. */
+static void session_from_slot(struct fleet *f, struct server *s)
+{
+	const struct rf_slot_session *a = &s->slot->session;
+	uint32_t seq = RF_LOAD(a->seq), st = RF_LOAD(a->state);
+	uint64_t id = RF_LOAD(a->alloc_id);
+	char lines[RF_SLOT_META_MAX], why[128];
+
+	if (seq & 1)
+		return; /* the old ringfleetd died writing it: the file's is whole */
+	if (id > f->sess.last_id)
+		f->sess.last_id = id;
+	if (st == RF_SESSION_ALLOCATED &&
+	    (s->sess.state != SESSION_ALLOCATED || s->sess.alloc_id != id)) {
+		s->sess.state = SESSION_ALLOCATED;
+		s->sess.alloc_id = id;
+		s->sess.since_ns = rf_now_ns();
+		s->sess.since_unix_ns = RF_LOAD(a->since_unix_ns);
+		s->sess.ended_base = RF_LOAD(s->slot->stats.sessions_ended);
+		memcpy(lines, a->meta, sizeof(lines));
+		lines[sizeof(lines) - 1] = '\0';
+		memset(&s->sess.meta, 0, sizeof(s->sess.meta));
+		for (char *save = NULL, *l = strtok_r(lines, "\n", &save); l;
+		     l = strtok_r(NULL, "\n", &save))
+			kv_add_pair(&s->sess.meta, l, "meta", why, sizeof(why));
+	} else if (st == RF_SESSION_READY && s->sess.state == SESSION_ALLOCATED) {
+		s->sess.state = SESSION_READY; /* released, and the game reset itself */
+		s->sess.alloc_id = 0;
+		s->sess.since_ns = rf_now_ns();
+		s->sess.since_unix_ns = RF_LOAD(a->since_unix_ns);
+		memset(&s->sess.meta, 0, sizeof(s->sess.meta));
+	}
+}
+
 static int adopt_one(struct fleet *f, const struct state_server *r, enum adopt_mode mode,
 		     struct adopt_result *res)
 {
@@ -250,6 +288,7 @@ static int adopt_one(struct fleet *f, const struct state_server *r, enum adopt_m
 	e = live ? take_worker(r, &s) : -ESRCH;
 	if (e == 0) {
 		restore(s, r);
+		session_from_slot(f, s);
 		res->adopted++;
 		return fleet_adopt(f, s, false, false);
 	}

@@ -194,6 +194,8 @@ static void arm_timer(struct daemon *d, uint64_t now)
 			next = d->waiters[i].deadline_ns;
 	if (upgrade_deadline(d) < next)
 		next = upgrade_deadline(d);
+	if (upgrade_state_deadline(d) < next)
+		next = upgrade_state_deadline(d);
 	its.it_value = rf_ns_to_timespec(next > now ? next : now + 1);
 	timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
@@ -300,7 +302,7 @@ int daemon_run(struct daemon *d)
 		 * so every turn, besides the 1 Hz round that bounds the wait. */
 		sessions_poll(&d->fleet);
 		daemon_after_events(d);
-		upgrade_save_state(d);
+		upgrade_save_state(d, rf_now_ns());
 		if (d->shutting_down && fleet_idle(&d->fleet))
 			break;
 		arm_timer(d, now);

@@ -64,6 +64,7 @@ struct daemon {
 	} upgrade;
 	char state_path[PATH_MAX];
 	uint64_t state_saved_gen; /* fleet.state_gen when the state file was written */
+	uint64_t state_saved_ns;  /* when */
 	bool state_save_failed;
 };
 

@@ -123,6 +123,7 @@ static int do_spawn(struct fleet *f, struct server *s)
 	s->ready_fd = pipefd[0];
 	s->worker_udp_fd = s->udp_fd;
 	s->worker_slot_fd = s->slot_fd;
+	f->state_urgent = true; /* a crash now must find this worker */
 	s->start_time = 0;
 	if (procstat_read(s->pid, &ps) == 0)
 		s->start_time = ps.start_time;
@@ -288,6 +289,7 @@ int fleet_adopt(struct fleet *f, struct server *s, bool queued, bool inflight)
 	f->srv = srv;
 	f->srv[f->n++] = s;
 	f->cap = f->n;
+	f->state_urgent = true;
 	if (s->pidfd >= 0)
 		epoll_watch(f, s->pidfd, &s->pid_tag);
 	if (s->ready_fd >= 0)

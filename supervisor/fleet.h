@@ -50,8 +50,11 @@ struct fleet {
 	uint64_t ticks_per_sec;   /* sysconf(_SC_CLK_TCK) */
 	struct events *events;    /* told of every state change; may be NULL */
 	struct sessions sess;     /* allocation state across servers (session.h) */
-	uint64_t state_gen;       /* bumped by every change the state file records */
-	struct roll roll;         /* `roll`: workers onto what is on disk (roll.h) */
+	/* Bumped by every change the state file records (upgrade.h); by a
+	 * worker started or gone too, which the file must know at once. */
+	uint64_t state_gen;
+	bool state_urgent;
+	struct roll roll; /* `roll`: workers onto what is on disk (roll.h) */
 	struct {
 		bool active;    /* a sweep is under way: the loop must not block */
 		size_t next;    /* index of the next server to read */

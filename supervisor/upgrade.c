@@ -28,6 +28,13 @@
 #define CHECK_TIMEOUT_MS 10000
 #define CHECK_FD 3
 #define REASON_MAX 400
+/* The state file is rewritten at once when a worker started or went (a
+ * crash must find every live worker), else at most this often: a
+ * thousand servers' state is ~1 MB of text, and at 500 allocations a
+ * second rewriting it per change took ringfleetd most of a core. The
+ * sessions it would lag behind are read back from the slots
+ * (adopt.c). */
+#define STATE_SAVE_EVERY_NS (RF_NSEC_PER_SEC / 2)
 
 /* ---- the check: the new binary, in a child, reads the state ---- */
 
@@ -432,16 +439,24 @@ void upgrade_finish(struct daemon *d)
 	d->reply_fd = -1;
 }
 
-void upgrade_save_state(struct daemon *d)
+uint64_t upgrade_state_deadline(const struct daemon *d)
+{
+	if (d->fleet.state_gen == d->state_saved_gen || !d->state_path[0])
+		return UINT64_MAX;
+	return d->fleet.state_urgent ? 0 : d->state_saved_ns + STATE_SAVE_EVERY_NS;
+}
+
+void upgrade_save_state(struct daemon *d, uint64_t now)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	int r;
 
-	if (d->fleet.state_gen == d->state_saved_gen || !d->state_path[0])
+	if (now < upgrade_state_deadline(d))
 		return;
 	text = state_format(d, -1, &len);
 	r = text ? state_file_save(d->state_path, text, len) : -ENOMEM;
+	d->state_saved_ns = now;
 	if (r < 0) {
 		if (!d->state_save_failed)
 			log_err("state file %s: %s: a crash of ringfleetd now loses its servers",
@@ -453,6 +468,7 @@ void upgrade_save_state(struct daemon *d)
 		log_notice("state file %s written again", d->state_path);
 	d->state_save_failed = false;
 	d->state_saved_gen = d->fleet.state_gen;
+	d->fleet.state_urgent = false;
 }
 
 void upgrade_remove_state(struct daemon *d)

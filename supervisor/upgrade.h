@@ -48,7 +48,10 @@ int upgrade_resume(struct daemon *d, int upgrade_fd, char *err, size_t errlen);
 /* After the configuration is applied: answers the upgrade request. */
 void upgrade_finish(struct daemon *d);
 
-/* Rewrites the state file if the fleet changed since the last write. */
-void upgrade_save_state(struct daemon *d);
+/* Rewrites the state file if the fleet changed since the last write: at
+ * once after a worker started or went, else at most twice a second. */
+void upgrade_save_state(struct daemon *d, uint64_t now);
+/* When upgrade_save_state() has work, or UINT64_MAX. */
+uint64_t upgrade_state_deadline(const struct daemon *d);
 /* A clean exit: nothing is left to take over. */
 void upgrade_remove_state(struct daemon *d);

@@ -238,8 +238,19 @@ def scenario_crash():
         before = {n: p for n, p in pids(d).items() if n != "s3"}
         load = start_load(ports[:3], 10, 6)
         time.sleep(2)
+        # Two allocations just before the crash: the state file lags the
+        # sessions by up to 0.5 s, the slots do not.
+        allocs = []
+        for m in ("m-1", "m-2"):
+            rc, out, err = d.ctl("--json", "allocate", "--meta", "match=" + m)
+            check(rc == 0, "allocate: %s%s" % (out, err))
+            allocs.append(json.loads(out))
+        with open(os.path.join(d.dir, "ringfleetd.state")) as f:
+            in_file = sum(1 for x in json.load(f)["servers"]
+                          if x["session"]["state"] == "allocated")
         d.proc.kill()
         d.proc.wait()
+        print("allocations in the state file at the SIGKILL: %d of 2" % in_file)
         time.sleep(1)
         t0 = time.monotonic()
         restart_daemon(d)
@@ -256,6 +267,19 @@ def scenario_crash():
         check(st["s3"]["state"] == "stopped", "s3 is %s" % st["s3"]["state"])
         check(took < (3000 if rftest.sanitized() else 1000), "took over in %.0f ms" % took)
         check(st["s1"]["clients"] == 10, "s1's clients: %d" % st["s1"]["clients"])
+        for a in allocs:
+            sess = st[a["name"]]["session"]
+            check(sess["state"] == "allocated" and sess["allocation_id"] == a["allocation_id"]
+                  and sess["meta"] == a["meta"], "%s after the crash: %s (was %s)"
+                  % (a["name"], sess, a))
+        rc, out, err = d.ctl("--json", "allocate")
+        check(rc == 0, "allocate after the crash: %s%s" % (out, err))
+        third = json.loads(out)
+        check(third["name"] not in [a["name"] for a in allocs] and
+              third["allocation_id"] > max(a["allocation_id"] for a in allocs),
+              "an allocated server given out again, or an id reused: %s" % third)
+        rc, out, err = d.ctl("allocate")
+        check(rc == 6, "a fourth allocation with every running server taken: rc %d" % rc)
         check(d.stop() == 0, "exit code")
         check(not os.path.exists(os.path.join(d.dir, "ringfleetd.state")),
               "state file left after a clean stop")

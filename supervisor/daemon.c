@@ -18,6 +18,7 @@
 #include "supervisor/daemon_verbs.h"
 #include "supervisor/notify.h"
 #include "supervisor/tokens.h"
+#include "supervisor/status_run.h"
 #include "supervisor/upgrade.h"
 
 #define EVENTS_MAX 64
@@ -145,6 +146,7 @@ int daemon_init(struct daemon *d, const struct daemon_start *a, char *err, size_
 void daemon_free(struct daemon *d)
 {
 	upgrade_on_check(d, true); /* a check still running is killed */
+	status_run_free(d);
 	for (size_t i = 0; i < d->n_waiters; i++)
 		json_decref(d->waiters[i].body);
 	control_close(&d->ctl);
@@ -296,8 +298,10 @@ int daemon_run(struct daemon *d)
 		 * poll instead of blocking, so signals, the control socket and
 		 * worker events are served between batches. */
 		fleet_run_spawn_queue(&d->fleet, now);
-		/* Likewise the 1 Hz /proc sweep, a batch per turn. */
+		/* Likewise the 1 Hz /proc sweep, a batch per turn, and the
+		 * status replies being built. */
 		fleet_sample_step(&d->fleet, now);
+		status_run_step(d);
 		/* Matches the games ended: cheap (allocated servers only),
 		 * so every turn, besides the 1 Hz round that bounds the wait. */
 		sessions_poll(&d->fleet);
@@ -307,8 +311,10 @@ int daemon_run(struct daemon *d)
 			break;
 		arm_timer(d, now);
 		r = wait_events(d, evs,
-				fleet_spawns_waiting(&d->fleet) || fleet_sampling(&d->fleet) ? 0
-											     : -1);
+				fleet_spawns_waiting(&d->fleet) || fleet_sampling(&d->fleet) ||
+						status_run_busy(d)
+					? 0
+					: -1);
 		if (r < 0) {
 			log_err("epoll_wait: %s", strerror(-r));
 			return 1;

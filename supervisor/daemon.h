@@ -15,6 +15,7 @@
 #include "supervisor/events.h"
 #include "supervisor/fleet.h"
 #include "supervisor/metrics.h"
+#include "supervisor/status_run.h"
 
 #define DAEMON_WAITERS_MAX CONTROL_MAX_CONNS
 
@@ -46,6 +47,9 @@ struct daemon {
 	struct waiter waiters[DAEMON_WAITERS_MAX];
 	size_t n_waiters;
 	char last_status[256];
+	/* status replies being built over loop turns (status_run.h) */
+	struct status_pending *status_jobs[STATUS_JOBS_MAX];
+	size_t n_status_jobs;
 	/* Handing over to the next ringfleetd (upgrade.h). */
 	int argc;
 	char **argv;             /* as main() got them: an upgrade execs them again */

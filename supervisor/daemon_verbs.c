@@ -16,7 +16,7 @@
 #include "supervisor/probe.h"
 #include "supervisor/roll.h"
 #include "supervisor/session.h"
-#include "supervisor/status.h"
+#include "supervisor/status_run.h"
 #include "supervisor/tokens.h"
 
 #define SETTLE_SLACK_NS (2 * RF_NSEC_PER_SEC)
@@ -50,25 +50,6 @@ static char *defer(struct daemon *d, uint64_t conn_id, const struct ctl_request 
 	w->body = body;
 	w->deadline_ns = settle_deadline(d);
 	return CONTROL_DEFER;
-}
-
-static char *verb_status(struct daemon *d, const struct ctl_request *req)
-{
-	struct status_info info = { d->config_path, d->started_ns,    control_subscribers(&d->ctl),
-				    d->upgrades,    d->upgraded_from, d->recovered_from,
-				    d->adopted };
-	const char *pattern = req->argc ? req->argv[0] : NULL;
-	size_t matched;
-	char *line;
-
-	if (pattern && strcmp(pattern, "all") == 0)
-		pattern = NULL;
-	line = status_reply(&d->fleet, &info, pattern, &matched);
-	if (line && pattern && matched == 0) {
-		free(line);
-		return ctl_reply_error("no server matches \"%s\"", pattern);
-	}
-	return line;
 }
 
 static char *verb_lifecycle(struct daemon *d, uint64_t conn_id, const struct ctl_request *req)
@@ -238,7 +219,7 @@ char *daemon_handle_request(void *ctx, uint64_t conn_id, const struct ucred *pee
 	case CTL_VERSION:
 		return ctl_reply_ok(json_pack("{s:s}", "version", RF_VERSION));
 	case CTL_STATUS:
-		return verb_status(d, req);
+		return status_verb(d, conn_id, req);
 	case CTL_START:
 	case CTL_STOP:
 	case CTL_RESTART:

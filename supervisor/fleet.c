@@ -288,6 +288,7 @@ int fleet_adopt(struct fleet *f, struct server *s, bool queued, bool inflight)
 	}
 	f->srv = srv;
 	f->srv[f->n++] = s;
+	f->table_gen++;
 	f->cap = f->n;
 	f->state_urgent = true;
 	if (s->pidfd >= 0)
@@ -318,6 +319,7 @@ void fleet_forget(struct fleet *f, struct server *s)
 		/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 		memmove(&f->srv[i], &f->srv[i + 1], (f->n - i - 1) * sizeof(f->srv[0]));
 		f->n--;
+		f->table_gen++;
 		break;
 	}
 	log_info("%s: removed", s->cfg.name);

@@ -54,7 +54,8 @@ struct fleet {
 	 * worker started or gone too, which the file must know at once. */
 	uint64_t state_gen;
 	bool state_urgent;
-	struct roll roll; /* `roll`: workers onto what is on disk (roll.h) */
+	uint64_t table_gen; /* bumped when srv[] changes: status jobs restart */
+	struct roll roll;   /* `roll`: workers onto what is on disk (roll.h) */
 	struct {
 		bool active;    /* a sweep is under way: the loop must not block */
 		size_t next;    /* index of the next server to read */

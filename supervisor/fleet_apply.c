@@ -385,6 +385,7 @@ static void commit(struct apply *a, struct fleet_diff *d)
 	retire_removed(a, next, &n, d);
 	free(f->srv);
 	f->srv = next;
+	f->table_gen++;
 	f->n = f->cap = n;
 	a->next = NULL;
 	was = f->sup.orphan_timeout_s;

@@ -248,48 +248,81 @@ static void per_cpu(struct jsonw *w, const struct fleet *f)
 	jsonw_close_arr(w);
 }
 
-char *status_reply_at(const struct fleet *f, const struct status_info *info, const char *pattern,
-		      uint64_t now, size_t *matched)
+void status_job_begin(struct status_job *j, const struct fleet *f, const struct status_info *info,
+		      const char *pattern, uint64_t now)
 {
-	struct jsonw w;
+	struct jsonw *w = &j->w;
+
+	j->next = j->matched = 0;
+	j->table_gen = f->table_gen;
+	j->all = !pattern;
+	snprintf(j->pattern, sizeof(j->pattern), "%s", pattern ? pattern : "");
+	jsonw_init(w, status_hint + 64);
+	jsonw_open_obj(w, NULL);
+	jsonw_bool(w, "ok", true);
+	jsonw_open_obj(w, "supervisor");
+	jsonw_int(w, "pid", (int)getpid());
+	jsonw_str(w, "version", RF_VERSION);
+	jsonw_int(w, "upgrades", info->upgrades);
+	jsonw_str(w, "upgraded_from", info->upgraded_from ? info->upgraded_from : "");
+	jsonw_str(w, "recovered_from", info->recovered_from ? info->recovered_from : "");
+	u64(w, "adopted_workers", info->adopted);
+	jsonw_real(w, "uptime_s", secs(now - info->started_ns));
+	jsonw_str(w, "config", info->config_path);
+	jsonw_str(w, "backend", fleet_backend(f));
+	jsonw_int(w, "servers_total", (int)f->n);
+	per_cpu(w, f);
+	sessions_summary(w, f);
+	jsonw_close_obj(w);
+	jsonw_open_arr(w, "servers");
+}
+
+bool status_job_step(struct status_job *j, const struct fleet *f, size_t max, uint64_t now)
+{
+	const char *pattern = j->all ? NULL : j->pattern;
+
+	for (; j->next < f->n && max > 0; j->next++, max--) {
+		if (!matches(f->srv[j->next], pattern))
+			continue;
+		status_server(&j->w, f, f->srv[j->next], now);
+		j->matched++;
+	}
+	return j->next >= f->n;
+}
+
+char *status_job_finish(struct status_job *j, const struct fleet *f, const struct status_info *info,
+			uint64_t now, size_t *matched)
+{
+	struct jsonw *w = &j->w;
 	size_t len;
 	char *line;
 
-	*matched = 0;
-	jsonw_init(&w, status_hint + 64);
-	jsonw_open_obj(&w, NULL);
-	jsonw_bool(&w, "ok", true);
-	jsonw_open_obj(&w, "supervisor");
-	jsonw_int(&w, "pid", (int)getpid());
-	jsonw_str(&w, "version", RF_VERSION);
-	jsonw_int(&w, "upgrades", info->upgrades);
-	jsonw_str(&w, "upgraded_from", info->upgraded_from ? info->upgraded_from : "");
-	jsonw_str(&w, "recovered_from", info->recovered_from ? info->recovered_from : "");
-	u64(&w, "adopted_workers", info->adopted);
-	jsonw_real(&w, "uptime_s", secs(now - info->started_ns));
-	jsonw_str(&w, "config", info->config_path);
-	jsonw_str(&w, "backend", fleet_backend(f));
-	jsonw_int(&w, "servers_total", (int)f->n);
-	per_cpu(&w, f);
-	sessions_summary(&w, f);
-	jsonw_close_obj(&w);
-	jsonw_open_arr(&w, "servers");
-	for (size_t i = 0; i < f->n; i++) {
-		if (!matches(f->srv[i], pattern))
-			continue;
-		status_server(&w, f, f->srv[i], now);
-		(*matched)++;
-	}
-	jsonw_close_arr(&w);
-	jsonw_bool(&w, "draining", f->sess.draining);
-	u64(&w, "event_subscribers", info->event_subscribers);
-	roll_write_status(&w, &f->roll, now);
-	jsonw_close_obj(&w);
-	jsonw_append(&w, "\n", 1);
-	line = jsonw_finish(&w, &len);
+	jsonw_close_arr(w);
+	jsonw_bool(w, "draining", f->sess.draining);
+	u64(w, "event_subscribers", info->event_subscribers);
+	roll_write_status(w, &f->roll, now);
+	jsonw_close_obj(w);
+	jsonw_append(w, "\n", 1);
+	*matched = j->matched;
+	line = jsonw_finish(w, &len);
 	if (line)
 		status_hint = len;
 	return line;
+}
+
+void status_job_free(struct status_job *j)
+{
+	jsonw_free(&j->w);
+}
+
+char *status_reply_at(const struct fleet *f, const struct status_info *info, const char *pattern,
+		      uint64_t now, size_t *matched)
+{
+	struct status_job j;
+
+	status_job_begin(&j, f, info, pattern, now);
+	status_job_step(&j, f, SIZE_MAX, now);
+	return status_job_finish(&j, f, info, now, matched);
 }
 
 char *status_reply(const struct fleet *f, const struct status_info *info, const char *pattern,

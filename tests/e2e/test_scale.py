@@ -16,6 +16,7 @@ latencies, memory) against N."""
 import json
 import os
 import resource
+import select
 import selectors
 import socket
 import subprocess
@@ -170,6 +171,7 @@ def run_fleet():
         restarted = [s["name"] for s in now if s["pid"] != pids[s["name"]]]
         check(not restarted and rc == 0, "healthy workers restarted since all were running: %s\n%s"
               % (restarted[:5], d.log_text()[-2000:]))
+        check_status_interleaves(d)
         reload_ms = check_reload(d, ini, sup, base, pids)
         with open("/proc/%d/status" % d.proc.pid) as f:
             rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
@@ -181,6 +183,44 @@ def run_fleet():
         print("%d servers: all running in %.1fs (bound %.0fs), status in %.0f ms, reload +1 "
               "in %.0f ms, -1 in %.0f ms, ringfleetd RSS %d kB, stopped in %.1fs"
               % (FLEET, up, START_BOUND_S, status_ms, reload_ms[0], reload_ms[1], rss, down))
+
+
+def read_line(sock):
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def check_status_interleaves(d):
+    """A status of many servers is built a few servers per loop turn
+    (supervisor/status_run.c): a ping sent right after it is answered
+    before the status reply is, and the status is whole."""
+    a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    b = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        a.connect(d.sock)
+        b.connect(d.sock)
+        a.sendall(b"status\n")
+        b.sendall(b"ping\n")
+        pong = read_line(b)
+        pending = a.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) if select.select(
+            [a], [], [], 0)[0] else b""
+        st = json.loads(read_line(a))
+    finally:
+        a.close()
+        b.close()
+    check(b"pong" in pong, "ping: %r" % pong[:100])
+    # With few servers (the sanitizer build's 100) the whole status may be
+    # built before the ping is even sent: only a large one must interleave.
+    print("ping answered %s the status of %d servers" % ("after" if pending else "before", FLEET))
+    check(not pending or FLEET < 500, "the ping waited for the status of %d servers" % FLEET)
+    names = [s["name"] for s in st["servers"]]
+    check(len(names) == FLEET and len(set(names)) == FLEET, "status listed %d servers, %d names"
+          % (len(names), len(set(names))))
 
 
 def main():

@@ -91,14 +91,14 @@ void status_run_step(struct daemon *d)
 			status_job_begin(&p->job, &d->fleet, &info, all ? NULL : pattern, now);
 			before = 0;
 		}
-		if (!status_job_step(&p->job, &d->fleet, budget, now)) {
-			budget = 0;
-			break;
-		}
+		if (!status_job_step(&p->job, &d->fleet, budget, now))
+			break; /* the budget is spent */
 		budget -= p->job.next - before < budget ? p->job.next - before : budget;
 		control_reply(&d->ctl, p->conn_id, finish(d, &p->job, now));
 		free(p);
-		memmove(&d->status_jobs[i], &d->status_jobs[i + 1],
+		/* moves pointers: sizeof a pointer is meant */
+		memmove(&d->status_jobs[i],
+			&d->status_jobs[i + 1], // NOLINT(bugprone-sizeof-expression)
 			(d->n_status_jobs - i - 1) * sizeof(d->status_jobs[0]));
 		d->n_status_jobs--;
 	}

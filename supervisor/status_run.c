@@ -96,10 +96,8 @@ void status_run_step(struct daemon *d)
 		budget -= p->job.next - before < budget ? p->job.next - before : budget;
 		control_reply(&d->ctl, p->conn_id, finish(d, &p->job, now));
 		free(p);
-		/* moves pointers: sizeof a pointer is meant */
-		memmove(&d->status_jobs[i],
-			&d->status_jobs[i + 1], // NOLINT(bugprone-sizeof-expression)
-			(d->n_status_jobs - i - 1) * sizeof(d->status_jobs[0]));
+		for (size_t k = i + 1; k < d->n_status_jobs; k++) /* in arrival order */
+			d->status_jobs[k - 1] = d->status_jobs[k];
 		d->n_status_jobs--;
 	}
 }

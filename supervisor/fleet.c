@@ -221,7 +221,12 @@ static void dispatch(struct fleet *f, struct server *s, struct fsm_event ev)
 		struct fsm_result r = fsm_step(&s->fsm, &f->policy, &ev, rf_now_ns());
 		int e;
 
-		f->state_gen++; /* the state file follows (daemon.c) */
+		/* The state file follows (upgrade.h); a process state change
+		 * at once: a worker the file still calls starting would be
+		 * replaced, not adopted, after a crash. */
+		f->state_gen++;
+		if (from != s->fsm.state)
+			f->state_urgent = true;
 		if (r.changed || r.action != FSM_ACT_NONE)
 			log_transition(s, from, pid);
 		/* Every process state change passes here, and only here. */

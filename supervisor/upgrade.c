@@ -28,12 +28,12 @@
 #define CHECK_TIMEOUT_MS 10000
 #define CHECK_FD 3
 #define REASON_MAX 400
-/* The state file is rewritten at once when a worker started or went (a
- * crash must find every live worker), else at most this often: a
- * thousand servers' state is ~1 MB of text, and at 500 allocations a
- * second rewriting it per change took ringfleetd most of a core. The
- * sessions it would lag behind are read back from the slots
- * (adopt.c). */
+/* The state file is rewritten at once (at the end of the loop turn) when
+ * a worker started or a process state changed (a crash must find every
+ * live worker as it is), else at most this often: a thousand servers'
+ * state is ~1 MB of text, and at 500 allocations a second rewriting it
+ * per allocation took ringfleetd half a core. The sessions it lags
+ * behind are read back from the slots (adopt.c). */
 #define STATE_SAVE_EVERY_NS (RF_NSEC_PER_SEC / 2)
 
 /* ---- the check: the new binary, in a child, reads the state ---- */

@@ -49,7 +49,8 @@ int upgrade_resume(struct daemon *d, int upgrade_fd, char *err, size_t errlen);
 void upgrade_finish(struct daemon *d);
 
 /* Rewrites the state file if the fleet changed since the last write: at
- * once after a worker started or went, else at most twice a second. */
+ * once after a worker started or a process state changed, else (sessions)
+ * at most twice a second. */
 void upgrade_save_state(struct daemon *d, uint64_t now);
 /* When upgrade_save_state() has work, or UINT64_MAX. */
 uint64_t upgrade_state_deadline(const struct daemon *d);

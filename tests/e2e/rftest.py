@@ -641,6 +641,27 @@ class Proc:
         self.out.close()
 
 
+def read_line(sock, bufsize=1 << 20):
+    """Bytes from a stream socket up to and including a newline (or until
+    the peer closes): one control-socket reply."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(bufsize)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def rss_kb(pid):
+    """VmRSS of pid in kB (0 when it has none, e.g. a zombie)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def proc_state(pid):
     """The state letter of /proc/PID/stat (R, S, Z, ...), or None if gone."""
     try:

@@ -26,6 +26,7 @@ import threading
 import time
 import urllib.request
 
+import rftest
 from fleetlib import SKIP, Daemon, binary, check, fail, free_tcp_port, free_udp_ports
 
 STATUS_CHUNK = b"status\n" * 585  # 4095 bytes: one full read of the daemon's line buffer
@@ -43,12 +44,7 @@ def servers_ini(n):
     return "".join("[server a%d]\nport = %d\n" % (i, p) for i, p in enumerate(free_udp_ports(n)))
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+rss_kb = rftest.rss_kb
 
 
 def cpu_s(pid):

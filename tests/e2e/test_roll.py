@@ -40,12 +40,7 @@ def status_raw(d):
         s.settimeout(10)
         s.connect(d.sock)
         s.sendall(b"status\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(1 << 16)
-            if not chunk:
-                break
-            buf += chunk
+        buf = rftest.read_line(s)
     return json.loads(buf)
 
 

@@ -185,14 +185,7 @@ def run_fleet():
               % (FLEET, up, START_BOUND_S, status_ms, reload_ms[0], reload_ms[1], rss, down))
 
 
-def read_line(sock):
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = sock.recv(1 << 20)
-        if not chunk:
-            break
-        buf += chunk
-    return buf
+read_line = rftest.read_line
 
 
 def check_status_interleaves(d):

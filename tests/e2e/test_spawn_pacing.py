@@ -38,12 +38,7 @@ def ask(d, line, timeout=30):
         s.settimeout(timeout)
         s.connect(d.sock)
         s.sendall(line.encode() + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                break
-            buf += chunk
+        buf = rftest.read_line(s)
     return json.loads(buf), time.monotonic() - t0
 
 

@@ -2,11 +2,13 @@
 /* adopt.c - see adopt.h. */
 #include "supervisor/adopt.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -158,10 +160,72 @@ static int inherit_server(const struct state_server *r, struct server **out)
 
 /* A server whose worker is gone (or was never running) after a crash: a
  * fresh socket and slot, its process and session history kept. */
-static int fresh_server(const struct state_server *r, bool privileged, struct server **out)
+static bool has_arg(const char *args, size_t len, const char *want)
+{
+	for (size_t i = 0; i < len; i += strlen(args + i) + 1)
+		if (strcmp(args + i, want) == 0)
+			return true;
+	return false;
+}
+
+/* pid's command line names it a worker of server name started by the
+ * ringfleetd with pid sup (spawn.c's --name= and --supervisor-pid=). */
+static bool stray_of(pid_t pid, pid_t sup, const char *name)
+{
+	char path[64], args[4096], want_name[CFG_NAME_MAX + 8], want_sup[40];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, args, sizeof(args) - 1);
+	if (n <= 0)
+		return false;
+	args[n] = '\0';
+	snprintf(want_name, sizeof(want_name), "--name=%s", name);
+	snprintf(want_sup, sizeof(want_sup), "--supervisor-pid=%d", (int)sup);
+	return has_arg(args, (size_t)n, want_name) && has_arg(args, (size_t)n, want_sup);
+}
+
+/* A worker the crashed ringfleetd forked in the loop turn it died in is
+ * not in the state file, and holds its server's port: found by its
+ * command line, it is killed so that the server can start again. */
+static void kill_strays(pid_t sup, const char *name)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		_cleanup_close_ int pidfd = -1;
+
+		if (*end || pid <= 0 || !stray_of((pid_t)pid, sup, name))
+			continue;
+		pidfd = pidfd_open_pid((pid_t)pid);
+		/* The pidfd pins the pid: checked again, it is that process. */
+		if (pidfd < 0 || !stray_of((pid_t)pid, sup, name))
+			continue;
+		log_warn("%s: worker pid %d, unknown to the state file, holds its port: killing it",
+			 name, (int)pid);
+		kill_and_wait(pidfd, name);
+	}
+	closedir(dir);
+}
+
+static int fresh_server(const struct state *st, const struct state_server *r, bool privileged,
+			struct server **out)
 {
 	int fd = server_bind_udp(&r->cfg, privileged), e;
 
+	if (fd == -EADDRINUSE && st->pid > 0) {
+		kill_strays(st->pid, r->cfg.name);
+		fd = server_bind_udp(&r->cfg, privileged);
+	}
 	if (fd < 0)
 		return fd;
 	e = server_new_with_socket(&r->cfg, fd, out);
@@ -264,8 +328,8 @@ static void session_from_slot(struct fleet *f, struct server *s)
 	}
 }
 
-static int adopt_one(struct fleet *f, const struct state_server *r, enum adopt_mode mode,
-		     struct adopt_result *res)
+static int adopt_one(struct fleet *f, const struct state *st, const struct state_server *r,
+		     enum adopt_mode mode, struct adopt_result *res)
 {
 	struct server *s = NULL;
 	bool live = r->pid > 0 && fsm_has_process(r->fsm.state);
@@ -298,7 +362,7 @@ static int adopt_one(struct fleet *f, const struct state_server *r, enum adopt_m
 		res->replaced++;
 	else
 		res->stopped++;
-	e = fresh_server(r, f->privileged, &s);
+	e = fresh_server(st, r, f->privileged, &s);
 	if (e < 0) {
 		/* Left to fleet_apply(), which binds again and says why. */
 		log_warn("%s: cannot bind %s:%u again: %s", r->cfg.name, r->cfg.bind, r->cfg.port,
@@ -320,7 +384,7 @@ int adopt_fleet(struct fleet *f, const struct state *st, enum adopt_mode mode,
 	memcpy(f->sess.failures, st->failures, sizeof(f->sess.failures));
 	f->roll = st->roll;
 	for (size_t i = 0; i < st->n; i++) {
-		int e = adopt_one(f, &st->srv[i], mode, res);
+		int e = adopt_one(f, st, &st->srv[i], mode, res);
 
 		if (e < 0)
 			return e;

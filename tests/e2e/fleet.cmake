@@ -58,7 +58,7 @@ rf_e2e_test(e2e_sessions_concurrent test_sessions.py TIMEOUT 240 ARGS concurrent
 # 100 workers at once, as e2e_api: alone.
 set_tests_properties(e2e_sessions_concurrent PROPERTIES RUN_SERIAL TRUE)
 # Hitless supervisor: upgrade in place, crash take-over (issue 14).
-foreach(scenario upgrade repeat refused crash reuse)
+foreach(scenario upgrade repeat refused crash reuse stray)
   rf_e2e_test(e2e_hitless_${scenario} test_hitless.py TIMEOUT 120 ARGS ${scenario})
 endforeach()
 # Issue 14, part 4: `ringfleetctl roll`, one server at a time, never under a match.

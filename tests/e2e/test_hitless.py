@@ -16,6 +16,8 @@ match. One scenario per run (argv[1]):
             1 s, restart counters and a stopped server's state kept.
   reuse     a pid the state file names now belongs to an unrelated process:
             not adopted, not signalled; its server starts afresh.
+  stray     a live worker the state file does not know (forked in the turn
+            ringfleetd died in) holds its port: found, killed, replaced.
 """
 import json
 import os
@@ -314,8 +316,41 @@ def scenario_reuse():
     print("ok")
 
 
+def scenario_stray():
+    """A worker forked in the loop turn in which ringfleetd died is not in
+    the state file, yet holds its server's port: the next ringfleetd finds
+    it by its command line (--name, --supervisor-pid of the dead one),
+    kills it and starts the server, instead of failing to bind."""
+    ports = free_udp_ports(2)
+    with Daemon(servers_ini(ports)) as d:
+        d.wait_running()
+        old = pids(d)
+        d.proc.kill()
+        d.proc.wait()
+        path = os.path.join(d.dir, "ringfleetd.state")
+        with open(path) as f:
+            state = json.load(f)
+        for s in state["servers"]:
+            if s["name"] == "s1":  # as if forked after the last write
+                s["pid"], s["start_time"] = 0, 0
+                s["fsm"]["state"] = "starting"
+        with open(path, "w") as f:
+            json.dump(state, f)
+        restart_daemon(d)
+        d.wait_running()
+        now = pids(d)
+        check(now["s0"] == old["s0"], "s0 not adopted")
+        check(now["s1"] != old["s1"], "s1 kept the stray worker")
+        wait_for(lambda: not pid_alive(old["s1"]), 5, "the stray worker to be gone")
+        check("unknown to the state file, holds its port: killing it" in d.log_text(),
+              "no line about the stray")
+        check(d.stop() == 0, "exit code")
+    print("ok")
+
+
 SCENARIOS = {"upgrade": scenario_upgrade, "repeat": scenario_repeat,
-             "refused": scenario_refused, "crash": scenario_crash, "reuse": scenario_reuse}
+             "refused": scenario_refused, "crash": scenario_crash, "reuse": scenario_reuse,
+             "stray": scenario_stray}
 
 if __name__ == "__main__":
     SCENARIOS[sys.argv[1]]()

@@ -113,7 +113,14 @@ def scenario_upgrade():
 
 
 def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
+    """ringfleetd's open fds at rest: the least of a few samples, since a
+    /proc read, a control connection or the state file's temporary may be
+    open at any one moment."""
+    n = []
+    for _ in range(6):
+        n.append(len(os.listdir("/proc/%d/fd" % pid)))
+        time.sleep(0.05)
+    return min(n)
 
 
 rss_kb = rftest.rss_kb
@@ -130,7 +137,7 @@ def scenario_repeat():
             upgrade(d)
         fds1, rss1 = fd_count(d.proc.pid), rss_kb(d.proc.pid)
         print("after 1 upgrade: %d fds, %d kB; after 20: %d fds, %d kB" % (fds0, rss0, fds1, rss1))
-        check(fds1 == fds0, "ringfleetd's fds grew from %d to %d" % (fds0, fds1))
+        check(fds1 <= fds0, "ringfleetd's fds grew from %d to %d" % (fds0, fds1))
         check(rss1 < rss0 * 1.25 + 1024, "ringfleetd's RSS grew from %d to %d kB" % (rss0, rss1))
         check(pids(d) == before, "worker pids changed")
         check(d.status()["supervisor"]["upgrades"] == 20, "upgrades counted")

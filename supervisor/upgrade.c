@@ -329,7 +329,7 @@ static int load_state(int fd, const char *what, struct state *st, char *err, siz
 	int r = state_fd_load(fd, &text, &len);
 
 	if (r < 0) {
-		snprintf(err, errlen, "%s: %s", what, strerror(-r));
+		snprintf(err, errlen, "%.256s: %s", what, strerror(-r));
 		return r;
 	}
 	return state_parse(text, len, st, err, errlen);

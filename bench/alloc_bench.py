@@ -25,14 +25,15 @@ Prints one markdown table. Standard library only; 127.0.0.1 only.
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import run_bench  # the same directory: its port and binary helpers
@@ -116,27 +117,81 @@ def pct(vals, p):
     return vals[min(len(vals) - 1, int(round(p / 100.0 * (len(vals) - 1))))]
 
 
-class StatusProbe(threading.Thread):
-    """`status` every period seconds; samples go to the current bucket."""
+def client_sched(policy):
+    """The measuring processes' own scheduling. fifo: SCHED_FIFO 1 (with
+    reset-on-fork, so nothing they start inherits it), as ringfleetd waits
+    with realtime = yes: a client at normal priority on a 2-core host
+    carrying 200 ticking workers waits for the CPU itself, ~1 ms at a
+    time, and that is the client's latency, not ringfleetd's. Returns what
+    was set."""
+    if policy == "fifo":
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(1))
+            return "SCHED_FIFO 1"
+        except OSError as e:
+            print("alloc_bench: client stays SCHED_OTHER: %s" % e, file=sys.stderr)
+    return "SCHED_OTHER"
 
-    def __init__(self, sock, period):
-        super().__init__(daemon=True)
-        self.ctl = Ctl(sock)
-        self.period = period
-        self.bucket = None
-        self.samples = {}
-        self.done = threading.Event()
 
-    def run(self):
-        while not self.done.is_set():
-            t0 = time.perf_counter()
-            r = self.ctl.call("status")
-            dt = time.perf_counter() - t0
-            if not r.get("ok"):
-                sys.exit("alloc_bench: status failed: %s" % r)
-            if self.bucket:
-                self.samples.setdefault(self.bucket, []).append(dt)
-            self.done.wait(max(0.0, self.period - dt))
+def probe_main(sock, period, stop, out, sched):
+    """`status` every period seconds until stop is set; sends back
+    (monotonic start, latency) pairs. A process of its own: in a thread
+    of the allocating process, parsing a 190 KB reply held the GIL for
+    milliseconds and showed up as allocation latency. The reply is parsed
+    after the clock stops: latency is to its last byte."""
+    client_sched(sched)
+    ctl = Ctl(sock)
+    samples = []
+    while not stop.is_set():
+        t0 = time.monotonic()
+        ctl.s.sendall(b"status\n")
+        line = ctl.f.readline()
+        dt = time.monotonic() - t0
+        if not json.loads(line).get("ok"):
+            out.send(("error", line.decode(errors="replace")))
+            return
+        samples.append((t0, dt))
+        stop.wait(max(0.0, period - dt))
+    out.send(("ok", samples))
+
+
+class StatusProbe:
+    """The probe process; its samples are sorted into the time windows
+    marked by mark(), by their start."""
+
+    def __init__(self, sock, period, sched):
+        ctx = multiprocessing.get_context("fork")
+        self.stop = ctx.Event()
+        self.rx, tx = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=probe_main, args=(sock, period, self.stop, tx, sched),
+                                daemon=True)
+        self.windows = []  # (bucket, start, end)
+        self.open = None
+
+    def start(self):
+        self.proc.start()
+
+    def mark(self, bucket):
+        now = time.monotonic()
+        if self.open:
+            self.windows.append((self.open[0], self.open[1], now))
+        self.open = (bucket, now) if bucket else None
+
+    def finish(self):
+        self.mark(None)
+        self.stop.set()
+        if not self.rx.poll(30):
+            sys.exit("alloc_bench: the status probe did not report")
+        what, samples = self.rx.recv()
+        self.proc.join(5)
+        if what != "ok":
+            sys.exit("alloc_bench: status failed: %s" % samples)
+        out = {}
+        for t0, dt in samples:
+            for bucket, a, b in self.windows:
+                if a <= t0 < b:
+                    out.setdefault(bucket, []).append(dt)
+        return out
 
 
 def wait_all_ready(api, n, timeout=300):
@@ -157,7 +212,7 @@ def run_front(front, ctl, api, args, probe, pid):
     while len(lat) < args.samples:
         wait_all_ready(api, args.servers)
         n = min(args.per_round, args.samples - len(lat))
-        probe.bucket = "busy"
+        probe.mark("busy")
         c0, w0 = cpu_seconds(pid), time.monotonic()
         t0 = time.perf_counter()
         for i in range(n):
@@ -178,7 +233,7 @@ def run_front(front, ctl, api, args, probe, pid):
                 failures += 1
         cpu += cpu_seconds(pid) - c0
         wall += time.monotonic() - w0
-        probe.bucket = None
+        probe.mark(None)
         for name in allocated:
             ctl.call("release %s" % name)
         allocated = []
@@ -232,11 +287,17 @@ def parse_args():
     ap.add_argument("--per-round", type=int, default=150,
                     help="allocations between two releases of everything")
     ap.add_argument("--status-ms", type=float, default=50, help="period of the status probe")
-    ap.add_argument("--idle-s", type=float, default=5, help="idle status probing")
+    ap.add_argument("--idle-s", type=float, default=10, help="idle status probing")
     ap.add_argument("--load-clients", type=int, default=200,
                     help="ringfleet-load clients sending to the servers (0: none)")
     ap.add_argument("--tick-hz", type=int, default=50)
     ap.add_argument("--bin-dir", action="append", default=None)
+    ap.add_argument("--client-sched", choices=("fifo", "other"), default="fifo",
+                    help="scheduling of the allocating client and the status probe (default "
+                    "fifo, when permitted: SCHED_FIFO 1, not inherited)")
+    ap.add_argument("--tmp-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
+                    help="where the control socket and ringfleetd's state file go (default "
+                    "/dev/shm: a tmpfs, as /run/ringfleet is in production)")
     args = ap.parse_args()
     if args.per_round >= args.servers:
         ap.error("--per-round must be below --servers")
@@ -247,36 +308,37 @@ def main():
     args = parse_args()
     dirs = args.bin_dir or [os.path.join(HERE, "..", "build", "bin")]
     bins = {n: find_bin(dirs, n) for n in ("ringfleetd", "ringfleet-load")}
-    tmp = tempfile.mkdtemp(prefix="rf-alloc-bench-")
+    tmp = tempfile.mkdtemp(prefix="rf-alloc-bench-", dir=args.tmp_dir)
     proc, sock, api, base = start_daemon(args, tmp, bins)
     load = None
     try:
         wait_all_ready(api, args.servers)
         load = start_load(args, bins, base)
         time.sleep(2 if load else 0)
-        probe = StatusProbe(sock, args.status_ms / 1000.0)
+        probe = StatusProbe(sock, args.status_ms / 1000.0, args.client_sched)
+        sched = client_sched(args.client_sched)  # after ringfleetd and the load started
         probe.start()
-        probe.bucket = "idle"
+        probe.mark("idle")
         time.sleep(args.idle_s)
-        probe.bucket = None
+        probe.mark(None)
         ctl = Ctl(sock)
         rows = []
         for front in ("ctl", "http"):
             lat, failures, cpu, wall = run_front(front, ctl, api, args, probe, proc.pid)
             rows.append((front, lat, failures, cpu, wall))
-        probe.done.set()
-        probe.join(5)
+        samples = probe.finish()
     finally:
         if load:
             load.kill()
             load.wait()
         proc.terminate()
         proc.wait(60)
-    idle, busy = probe.samples.get("idle", []), probe.samples.get("busy", [])
+    shutil.rmtree(tmp, ignore_errors=True)  # kept (with ringfleetd.log) if the run failed
+    idle, busy = samples.get("idle", []), samples.get("busy", [])
     ms = 1000.0
-    print("ringfleetd: %d servers%s; %d allocations per front end at %g/s in rounds of %d"
-          % (args.servers, ", %d load clients" % args.load_clients if load else "",
-             args.samples, args.rate, args.per_round))
+    print("ringfleetd: %d servers%s; %d allocations per front end at %g/s in rounds of %d; "
+          "clients %s" % (args.servers, ", %d load clients" % args.load_clients if load else "",
+                          args.samples, args.rate, args.per_round, sched))
     print()
     print("| front end | p50 ms | p99 ms | max ms | failed | ringfleetd CPU |")
     print("|---|---|---|---|---|---|")

@@ -247,6 +247,7 @@ const struct sup_key cfg_sup_keys[S_COUNT] = {
 	[S_API_TLS_CERT] = { "api_tls_cert", sup_path, SUP(api_tls_cert), 0, 0 },
 	[S_API_TLS_KEY] = { "api_tls_key", sup_path, SUP(api_tls_key), 0, 0 },
 	[S_API_INSECURE] = { "api_insecure", sup_yes_no, SUP(api_insecure), 0, 0 },
+	[S_REALTIME] = { "realtime", sup_yes_no, SUP(realtime), 0, 0 },
 };
 
 void cfg_on_sup_key(struct parser *p, const char *name, const char *v)

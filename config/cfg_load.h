@@ -36,6 +36,7 @@ enum sup_field {
 	S_API_TLS_CERT,
 	S_API_TLS_KEY,
 	S_API_INSECURE,
+	S_REALTIME,
 	S_COUNT
 };
 

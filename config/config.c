@@ -358,6 +358,7 @@ void cfg_supervisor_init(struct cfg_supervisor *sup)
 	sup->log_level = RF_LOG_INFO;
 	sup->token_ttl_s = 60;
 	sup->orphan_timeout_s = 300;
+	sup->realtime = true;
 }
 
 static int machine_cpus(void)

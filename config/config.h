@@ -94,6 +94,9 @@ struct cfg_supervisor {
 	/* A worker whose supervisor has not beaten for this long stops
 	 * gracefully (worker/orphan.h); 0..86400, 0 = never, default 300. */
 	uint32_t orphan_timeout_s;
+	/* ringfleetd waits for requests as SCHED_FIFO 1, on a CPU budget
+	 * (supervisor/latency.h); default yes. */
+	bool realtime;
 };
 
 struct cfg_names;

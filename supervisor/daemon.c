@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "supervisor/daemon_verbs.h"
+#include "supervisor/latency.h"
 #include "supervisor/notify.h"
 #include "supervisor/tokens.h"
 #include "supervisor/status_run.h"
@@ -106,6 +107,7 @@ int daemon_init(struct daemon *d, const struct daemon_start *a, char *err, size_
 	r = tokens_key_setup(&d->fleet, &d->cfg.sup, err, errlen);
 	if (r < 0)
 		return r;
+	daemon_realtime(d);
 	/* The control socket, and the fleet an earlier ringfleetd left. */
 	r = upgrade_resume(d, a->upgrade_fd, err, errlen);
 	if (r < 0)
@@ -267,7 +269,10 @@ static void dispatch(struct daemon *d, struct ev_tag *tag, uint32_t events)
 static int wait_events(struct daemon *d, struct epoll_event *evs, int timeout_ms)
 {
 	enum ev_kind kind[EVENTS_MAX];
-	int n = epoll_wait(d->epfd, evs, EVENTS_MAX, timeout_ms);
+	int n;
+
+	sessions_send_wakes(&d->fleet); /* allocated outside a batch: never sleep on them */
+	n = epoll_wait(d->epfd, evs, EVENTS_MAX, timeout_ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -279,9 +284,24 @@ static int wait_events(struct daemon *d, struct epoll_event *evs, int timeout_ms
 	for (int i = 0; i < n; i++)
 		if (kind[i] == EV_PIDFD)
 			dispatch(d, evs[i].data.ptr, evs[i].events);
+	/* The batch's replies are out: now the workers it allocated. */
+	sessions_send_wakes(&d->fleet);
 	control_reap(&d->ctl);
 	fleet_reap(&d->fleet);
 	return n;
+}
+
+void daemon_realtime(struct daemon *d)
+{
+	int r = latency_init(&d->lat, d->cfg.sup.realtime);
+
+	if (r == -EEXIST)
+		log_notice("realtime = yes, but the scheduling policy was set from outside "
+			   "(CPUSchedulingPolicy=, chrt): left as it is");
+	else if (r < 0)
+		log_notice("realtime = yes, but SCHED_FIFO is not permitted (%s): requests are "
+			   "answered at normal priority (it needs CAP_SYS_NICE or LimitRTPRIO=1)",
+			   strerror(-r));
 }
 
 int daemon_run(struct daemon *d)
@@ -292,6 +312,7 @@ int daemon_run(struct daemon *d)
 	d->housekeeping_ns = rf_now_ns() + HOUSEKEEPING_NS;
 	for (;;) {
 		uint64_t now = rf_now_ns();
+		bool bulk;
 		int r;
 
 		/* A bounded number of queued spawns per turn; while more wait,
@@ -310,11 +331,12 @@ int daemon_run(struct daemon *d)
 		if (d->shutting_down && fleet_idle(&d->fleet))
 			break;
 		arm_timer(d, now);
-		r = wait_events(d, evs,
-				fleet_spawns_waiting(&d->fleet) || fleet_sampling(&d->fleet) ||
-						status_run_busy(d)
-					? 0
-					: -1);
+		/* Status jobs are answers (32 servers a turn): realtime. */
+		bulk = fleet_spawns_waiting(&d->fleet) || fleet_sampling(&d->fleet);
+		r = latency_before_wait(&d->lat, rf_now_ns(), bulk);
+		if (r < 0)
+			log_warn("realtime priority dropped: %s", strerror(-r));
+		r = wait_events(d, evs, bulk || status_run_busy(d) ? 0 : -1);
 		if (r < 0) {
 			log_err("epoll_wait: %s", strerror(-r));
 			return 1;

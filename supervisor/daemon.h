@@ -14,6 +14,7 @@
 #include "supervisor/ev.h"
 #include "supervisor/events.h"
 #include "supervisor/fleet.h"
+#include "supervisor/latency.h"
 #include "supervisor/metrics.h"
 #include "supervisor/status_run.h"
 
@@ -70,6 +71,7 @@ struct daemon {
 	uint64_t state_saved_gen; /* fleet.state_gen when the state file was written */
 	uint64_t state_saved_ns;  /* when */
 	bool state_save_failed;
+	struct latency lat; /* realtime while waiting (latency.h) */
 };
 
 /* How ringfleetd was started. */
@@ -86,4 +88,8 @@ struct daemon_start {
 int daemon_init(struct daemon *d, const struct daemon_start *a, char *err, size_t errlen);
 /* Runs until shut down; returns the process exit code. */
 int daemon_run(struct daemon *d);
+
+/* Applies [supervisor] realtime (at start, and on a reload that changed
+ * it): latency.h. Logs once when the kernel does not allow it. */
+void daemon_realtime(struct daemon *d);
 void daemon_free(struct daemon *d);

@@ -338,6 +338,8 @@ char *daemon_reload(struct daemon *d, uint64_t conn_id)
 	warn_restart_only(&d->cfg.sup, &next.sup);
 	cfg_free(&d->cfg);
 	d->cfg = next;
+	if (d->cfg.sup.realtime != d->lat.enabled)
+		daemon_realtime(d); /* turned on or off, or allowed now */
 	if (conn_id)
 		reply = defer(d, conn_id, &req, diff_body(&diff));
 	fleet_diff_free(&diff);

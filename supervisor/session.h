@@ -53,6 +53,7 @@ struct session {
 	uint64_t ended_base;        /* slot stats.sessions_ended when allocated */
 	uint64_t recycle_ns;        /* recycling: ready once a worker is ready after this */
 	bool fresh_slot;            /* clear the client table before the next spawn */
+	bool wake;                  /* allocated: SIGURG not sent yet (sessions_send_wakes) */
 	char end_reason[32];        /* how the last match ended: game, release, ... */
 	struct kv_list meta;        /* the allocation's metadata */
 	struct server *prev, *next; /* in the list of allocated servers */
@@ -66,6 +67,7 @@ struct sessions {
 	uint64_t failures[ALLOC_FAIL_COUNT];
 	struct server *allocated; /* list head: servers with a match on them */
 	size_t n_allocated;
+	size_t wakes; /* allocated servers whose worker is still to be woken */
 };
 
 const char *session_state_name(enum session_state st);
@@ -138,3 +140,10 @@ void sessions_adopt(struct fleet *f, struct server *s);
  * recycles them: cheap (walks only allocated servers), called every loop
  * turn and from the 1 Hz housekeeping. */
 void sessions_poll(struct fleet *f);
+
+/* Wakes the workers of the servers allocated since the last call
+ * (SIGURG). The loop calls it once the batch's replies are written,
+ * because the woken worker often preempts ringfleetd on the spot: sent
+ * from the allocation itself, the signal put the requester's reply
+ * behind a queue of ticking workers (p99 +1 ms at 200 servers). */
+void sessions_send_wakes(struct fleet *f);

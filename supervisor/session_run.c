@@ -73,6 +73,10 @@ static void list_unlink(struct sessions *ss, struct server *s)
 		s->sess.next->sess.prev = s->sess.prev;
 	s->sess.prev = s->sess.next = NULL;
 	ss->n_allocated--;
+	if (s->sess.wake) { /* its match is over before its worker heard of it */
+		s->sess.wake = false;
+		ss->wakes--;
+	}
 }
 
 /* Every session transition passes here once: the list of allocated
@@ -90,9 +94,12 @@ static void changed(struct fleet *f, struct server *s, enum session_state from, 
 	/* An idle worker sleeps on its socket and reads the session area only
 	 * when it wakes; an allocated server must tick now (the relay's
 	 * session_idle_s clock runs from its allocated callback). SIGURG
-	 * only cuts that sleep short (worker/main.c). */
-	if (to == SESSION_ALLOCATED && s->pidfd >= 0)
-		spawn_signal(s->pidfd, SIGURG);
+	 * only cuts that sleep short (worker/main.c); it is sent after the
+	 * replies (sessions_send_wakes). */
+	if (to == SESSION_ALLOCATED && !s->sess.wake) {
+		s->sess.wake = true;
+		f->sess.wakes++;
+	}
 	/* The one emitter of session events (events.h). */
 	events_emit(f->events, EVENT_SESSION, s->cfg.name, session_state_name(from),
 		    session_state_name(to), why);
@@ -139,6 +146,19 @@ void sessions_adopt(struct fleet *f, struct server *s)
 	if (s->sess.state == SESSION_ALLOCATED)
 		list_link(&f->sess, s);
 	write_slot(s);
+}
+
+void sessions_send_wakes(struct fleet *f)
+{
+	/* Newly allocated servers are linked at the head. */
+	for (struct server *s = f->sess.allocated; s && f->sess.wakes; s = s->sess.next) {
+		if (!s->sess.wake)
+			continue;
+		s->sess.wake = false;
+		f->sess.wakes--;
+		if (s->pidfd >= 0)
+			spawn_signal(s->pidfd, SIGURG);
+	}
 }
 
 void sessions_forget(struct fleet *f, struct server *s)

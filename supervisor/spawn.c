@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -159,6 +160,7 @@ NO_ASAN static int child_main(void *arg)
 	const struct spawn_args *a = c->a;
 	struct ksigaction dfl = { .handler = SIG_DFL };
 	uint64_t none = 0, set[16] = { 0 };
+	struct rlimit no_rt = { 0, 0 };
 	int fds[] = { a->udp_fd, a->slot_fd, a->ready_fd, a->token_key_fd };
 	long r;
 
@@ -173,6 +175,11 @@ NO_ASAN static int child_main(void *arg)
 		if (r < 0)
 			child_fail(a->ready_fd, r, "sched_setaffinity");
 	}
+	/* ringfleetd may hold RLIMIT_RTPRIO for itself (latency.h); a worker,
+	 * game module code included, must not make itself realtime. */
+	r = rf_raw_syscall4(SYS_prlimit64, 0, RLIMIT_RTPRIO, (long)&no_rt, 0);
+	if (r < 0)
+		child_fail(a->ready_fd, r, "prlimit");
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (fds[i] < 0) /* no token key */
 			continue;

@@ -267,6 +267,9 @@ void status_job_begin(struct status_job *j, const struct fleet *f, const struct 
 	jsonw_str(w, "upgraded_from", info->upgraded_from ? info->upgraded_from : "");
 	jsonw_str(w, "recovered_from", info->recovered_from ? info->recovered_from : "");
 	u64(w, "adopted_workers", info->adopted);
+	jsonw_bool(w, "realtime", info->realtime);
+	u64(w, "realtime_cut", info->realtime_cut);
+	u64(w, "realtime_throttled", info->realtime_throttled);
 	jsonw_real(w, "uptime_s", secs(now - info->started_ns));
 	jsonw_str(w, "config", info->config_path);
 	jsonw_str(w, "backend", fleet_backend(f));

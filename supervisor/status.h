@@ -20,6 +20,9 @@ struct status_info {
 	const char *upgraded_from;
 	const char *recovered_from;
 	size_t adopted;
+	bool realtime;               /* waiting as SCHED_FIFO (latency.h) */
+	uint64_t realtime_cut;       /* turns cut to normal priority */
+	uint64_t realtime_throttled; /* windows its CPU budget ran out */
 };
 
 /* The whole reply line ({"ok":true,...} and its newline) for the servers

@@ -25,6 +25,9 @@ static struct status_info info_of(const struct daemon *d)
 		.upgraded_from = d->upgraded_from,
 		.recovered_from = d->recovered_from,
 		.adopted = d->adopted,
+		.realtime = d->lat.enabled,
+		.realtime_cut = d->lat.cut,
+		.realtime_throttled = d->lat.throttled,
 	};
 }
 

@@ -265,6 +265,8 @@ static char *exec_new_image(struct daemon *d, int conn_fd)
 	log_notice("upgrading in place: exec %s (%zu servers handed over)", d->exe_path,
 		   d->fleet.n);
 	keep_fds(d, memfd, conn_fd, false);
+	sessions_send_wakes(&d->fleet); /* the new image would not know to */
+	latency_normal(&d->lat);        /* its start-up is not urgent */
 	execv(d->exe_path, argv);
 	snprintf(why, sizeof(why), "exec %s: %s", d->exe_path, strerror(errno));
 	free(argv);

@@ -227,15 +227,17 @@ json_t *status_ref_build(const struct fleet *f, const struct status_info *info, 
 		json_array_append_new(servers, status_server(f, f->srv[i], now));
 		(*matched)++;
 	}
-	body = json_pack("{s:{s:i,s:s,s:i,s:s,s:s,s:I,s:f,s:s,s:s,s:i,s:o,s:o},s:o}", "supervisor",
-			 "pid", (int)getpid(), "version", RF_VERSION, "upgrades",
+	body = json_pack("{s:{s:i,s:s,s:i,s:s,s:s,s:I,s:b,s:I,s:I,s:f,s:s,s:s,s:i,s:o,s:o},s:o}",
+			 "supervisor", "pid", (int)getpid(), "version", RF_VERSION, "upgrades",
 			 (int)info->upgrades, "upgraded_from",
 			 info->upgraded_from ? info->upgraded_from : "", "recovered_from",
 			 info->recovered_from ? info->recovered_from : "", "adopted_workers",
-			 (json_int_t)info->adopted, "uptime_s", secs(now - info->started_ns),
-			 "config", info->config_path, "backend", fleet_backend(f), "servers_total",
-			 (int)f->n, "cpus", per_cpu(f), "sessions", sessions_summary(f), "servers",
-			 servers);
+			 (json_int_t)info->adopted, "realtime", info->realtime, "realtime_cut",
+			 (json_int_t)info->realtime_cut, "realtime_throttled",
+			 (json_int_t)info->realtime_throttled, "uptime_s",
+			 secs(now - info->started_ns), "config", info->config_path, "backend",
+			 fleet_backend(f), "servers_total", (int)f->n, "cpus", per_cpu(f),
+			 "sessions", sessions_summary(f), "servers", servers);
 	return body;
 }
 

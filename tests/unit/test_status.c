@@ -175,9 +175,16 @@ static char *reference(const struct fleet *f, const struct status_info *info, co
 
 static void check(struct fixture *fx, const char *pattern, size_t want_matched)
 {
-	struct status_info info = {
-		"/etc/ringfleet/ring \"fleet\".ini", 10 * RF_NSEC_PER_SEC, 2, 3, "0.0.9", "", 2
-	};
+	struct status_info info = { "/etc/ringfleet/ring \"fleet\".ini",
+				    10 * RF_NSEC_PER_SEC,
+				    2,
+				    3,
+				    "0.0.9",
+				    "",
+				    2,
+				    true,
+				    5,
+				    4 };
 	size_t m_ref, m_new;
 	char *ref = reference(&fx->fleet, &info, pattern, &m_ref);
 	char *mine = status_reply_at(&fx->fleet, &info, pattern, NOW, &m_new);

@@ -34,13 +34,13 @@
 #define LATENCY_RUN_US 2000ull         /* realtime CPU without blocking */
 
 struct latency {
-	bool enabled;         /* realtime = yes, and the kernel allowed it */
-	bool rt;              /* SCHED_FIFO right now */
-	bool over;            /* the window's budget is spent */
-	uint64_t win_start;   /* CLOCK_MONOTONIC ns: the current window */
-	uint64_t win_cpu;     /* thread CPU ns at the window's start */
-	uint64_t cut;         /* turns cut short by LATENCY_RUN_US */
-	uint64_t throttled;   /* windows whose budget ran out */
+	bool enabled;       /* realtime = yes, and the kernel allowed it */
+	bool rt;            /* SCHED_FIFO right now */
+	bool over;          /* the window's budget is spent */
+	uint64_t win_start; /* CLOCK_MONOTONIC ns: the current window */
+	uint64_t win_cpu;   /* thread CPU ns at the window's start */
+	uint64_t cut;       /* turns cut short by LATENCY_RUN_US */
+	uint64_t throttled; /* windows whose budget ran out */
 };
 
 /* Pure: whether the next wait should be realtime, given the time, the

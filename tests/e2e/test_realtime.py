@@ -134,17 +134,9 @@ def no_realtime():
 
 
 def scenario_denied():
-    ports = free_udp_ports(2)
-    d = Daemon(servers_ini(ports))
-    cmd = [rftest.binary("ringfleetd"), "-c", d.config]
-    if os.geteuid() == 0:
-        cmd = ["setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"] + cmd
-    d.logf = open(d.log, "w")
-    proc = subprocess.Popen(cmd, stdout=d.logf, stderr=subprocess.STDOUT,
-                            start_new_session=True, preexec_fn=no_realtime)
-    with d.adopt(proc):
-        wait_for(lambda: os.path.exists(d.sock) or proc.poll() is not None, 10, "the control socket")
-        check(proc.poll() is None, "ringfleetd exited:\n%s" % d.log_text())
+    wrapper = ["setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]
+    with start_wrapped(wrapper if os.geteuid() == 0 else [], no_realtime) as d:
+        proc = d.proc
         st = d.wait_running()
         check(st["supervisor"]["realtime"] is False, "status realtime %s" % st["supervisor"])
         for _ in range(20):
@@ -160,17 +152,30 @@ def scenario_denied():
         check(d.stop() == 0, "exit code")
 
 
+def start_wrapped(wrapper, preexec_fn=None):
+    """A Daemon on two servers whose ringfleetd runs under wrapper (a
+    command prefix), started, with its control socket up."""
+    d = Daemon(servers_ini(free_udp_ports(2)))
+    d.logf = open(d.log, "w")
+    proc = subprocess.Popen(wrapper + [rftest.binary("ringfleetd"), "-c", d.config],
+                            stdout=d.logf, stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=preexec_fn)
+    d.adopt(proc)
+    try:
+        wait_for(lambda: os.path.exists(d.sock) or proc.poll() is not None, 10,
+                 "the control socket")
+        check(proc.poll() is None, "ringfleetd exited:\n%s" % d.log_text())
+    except BaseException:
+        d.kill_all()
+        raise
+    return d
+
+
 def scenario_outside():
     if os.geteuid() != 0:
         skip("needs root (SCHED_RR)")
-    ports = free_udp_ports(2)
-    d = Daemon(servers_ini(ports))
-    d.logf = open(d.log, "w")
-    proc = subprocess.Popen(["chrt", "-r", "2", rftest.binary("ringfleetd"), "-c", d.config],
-                            stdout=d.logf, stderr=subprocess.STDOUT, start_new_session=True)
-    with d.adopt(proc):
-        wait_for(lambda: os.path.exists(d.sock) or proc.poll() is not None, 10, "the control socket")
-        check(proc.poll() is None, "ringfleetd exited:\n%s" % d.log_text())
+    with start_wrapped(["chrt", "-r", "2"]) as d:
+        proc = d.proc
         st = d.wait_running()
         check(st["supervisor"]["realtime"] is False, "status realtime %s" % st["supervisor"])
         for _ in range(20):

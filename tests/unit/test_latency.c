@@ -57,7 +57,8 @@ static void test_budget_spent_until_window_ends(void **state)
 				     false));
 	assert_int_equal(l.throttled, 1);
 	/* a new window: realtime again */
-	assert_true(latency_want_rt(&l, T0 + LATENCY_WINDOW_NS, cpu + LATENCY_BUDGET_NS + 1, false));
+	assert_true(
+		latency_want_rt(&l, T0 + LATENCY_WINDOW_NS, cpu + LATENCY_BUDGET_NS + 1, false));
 	assert_int_equal(l.throttled, 1);
 }
 

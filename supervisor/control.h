@@ -113,6 +113,11 @@ uint64_t control_next_deadline(const struct control *c);
  * are writable, never here. */
 void control_broadcast(struct control *c, const char *line, size_t len);
 unsigned control_subscribers(const struct control *c);
+
+/* Whether an events subscriber has lines not yet written to it. Then
+ * ringfleetd waits at normal priority (latency.h): at realtime it would
+ * outrun a reader at normal priority and drop it. */
+bool control_subs_behind(const struct control *c);
 /* Frees the connections closed during this batch of events. */
 void control_reap(struct control *c);
 

@@ -118,3 +118,11 @@ unsigned control_subscribers(const struct control *c)
 {
 	return c->n_subs;
 }
+
+bool control_subs_behind(const struct control *c)
+{
+	for (int i = 0; i < CONTROL_SUBS_MAX; i++)
+		if (c->subs[i] && !c->subs[i]->closing && control_conn_pending(c->subs[i]) > 0)
+			return true;
+	return false;
+}

@@ -332,7 +332,8 @@ int daemon_run(struct daemon *d)
 			break;
 		arm_timer(d, now);
 		/* Status jobs are answers (32 servers a turn): realtime. */
-		bulk = fleet_spawns_waiting(&d->fleet) || fleet_sampling(&d->fleet);
+		bulk = fleet_spawns_waiting(&d->fleet) || fleet_sampling(&d->fleet) ||
+		       control_subs_behind(&d->ctl);
 		r = latency_before_wait(&d->lat, rf_now_ns(), bulk);
 		if (r < 0)
 			log_warn("realtime priority dropped: %s", strerror(-r));
@@ -342,6 +343,7 @@ int daemon_run(struct daemon *d)
 			return 1;
 		}
 	}
+	latency_normal(&d->lat); /* exit-time work (sanitizer reports) is not urgent */
 	upgrade_remove_state(d);
 	log_notice("all workers stopped; exiting");
 	return 0;

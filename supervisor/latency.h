@@ -12,7 +12,9 @@
  * - only waiting is realtime: a loop turn that will poll again at once
  *   for bulk work (spawn queue, /proc sweep) switches to SCHED_OTHER
  *   first, so that work is shared fairly (a status reply being built, 32
- *   servers a turn, is an answer: it stays realtime);
+ *   servers a turn, is an answer: it stays realtime); so does a turn
+ *   with events not yet written to a subscriber, which ringfleetd at
+ *   realtime would outrun and drop;
  * - a turn that runs long (a reload of 16,000 servers, /metrics of
  *   1,000) is cut: RLIMIT_RTTIME's soft limit (LATENCY_RUN_US of CPU
  *   without blocking) raises SIGXCPU, whose handler switches to

@@ -271,7 +271,8 @@ static int wait_events(struct daemon *d, struct epoll_event *evs, int timeout_ms
 	enum ev_kind kind[EVENTS_MAX];
 	int n;
 
-	sessions_send_wakes(&d->fleet); /* allocated outside a batch: never sleep on them */
+	/* The last batch's replies are out: now the workers it allocated. */
+	sessions_send_wakes(&d->fleet);
 	n = epoll_wait(d->epfd, evs, EVENTS_MAX, timeout_ms);
 
 	if (n < 0)
@@ -284,8 +285,6 @@ static int wait_events(struct daemon *d, struct epoll_event *evs, int timeout_ms
 	for (int i = 0; i < n; i++)
 		if (kind[i] == EV_PIDFD)
 			dispatch(d, evs[i].data.ptr, evs[i].events);
-	/* The batch's replies are out: now the workers it allocated. */
-	sessions_send_wakes(&d->fleet);
 	control_reap(&d->ctl);
 	fleet_reap(&d->fleet);
 	return n;

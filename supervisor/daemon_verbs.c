@@ -316,6 +316,7 @@ char *daemon_reload(struct daemon *d, uint64_t conn_id)
 	struct cfg next;
 	char err[CFG_ERR_MAX];
 	char *reply = NULL;
+	bool realtime_changed;
 
 	log_notice("reloading %s", d->config_path);
 	notify_reloading();
@@ -336,10 +337,11 @@ char *daemon_reload(struct daemon *d, uint64_t conn_id)
 	reopen_metrics(d, next.sup.metrics_listen);
 	api_reload(&d->api, d, &next);
 	warn_restart_only(&d->cfg.sup, &next.sup);
+	realtime_changed = next.sup.realtime != d->cfg.sup.realtime;
 	cfg_free(&d->cfg);
 	d->cfg = next;
-	if (d->cfg.sup.realtime != d->lat.enabled)
-		daemon_realtime(d); /* turned on or off, or allowed now */
+	if (realtime_changed)
+		daemon_realtime(d);
 	if (conn_id)
 		reply = defer(d, conn_id, &req, diff_body(&diff));
 	fleet_diff_free(&diff);

@@ -13,7 +13,7 @@
 #define SCHED_RESET_ON_FORK 0x40000000
 #endif
 
-bool latency_want_rt(struct latency *l, uint64_t now_ns, uint64_t cpu_ns, bool busy)
+bool latency_want_rt(struct latency *l, uint64_t now_ns, uint64_t cpu_ns, bool bulk)
 {
 	if (!l->enabled)
 		return false;
@@ -26,7 +26,7 @@ bool latency_want_rt(struct latency *l, uint64_t now_ns, uint64_t cpu_ns, bool b
 		l->over = true;
 		l->throttled++;
 	}
-	return !l->over && !busy;
+	return !l->over && !bulk;
 }
 
 static int set_policy(bool rt)
@@ -108,7 +108,7 @@ int latency_init(struct latency *l, bool want)
 	return set_policy(false);
 }
 
-int latency_before_wait(struct latency *l, uint64_t now_ns, bool busy)
+int latency_before_wait(struct latency *l, uint64_t now_ns, bool bulk)
 {
 	bool want;
 	int r;
@@ -121,7 +121,7 @@ int latency_before_wait(struct latency *l, uint64_t now_ns, bool busy)
 		l->cut++;
 		arm_run_limit();
 	}
-	want = latency_want_rt(l, now_ns, thread_cpu_ns(), busy);
+	want = latency_want_rt(l, now_ns, thread_cpu_ns(), bulk);
 	if (want == l->rt)
 		return 0;
 	r = set_policy(want);

@@ -47,7 +47,7 @@ struct latency {
 
 /* Pure: whether the next wait should be realtime, given the time, the
  * thread's CPU time and whether bulk work makes the loop poll. */
-bool latency_want_rt(struct latency *l, uint64_t now_ns, uint64_t cpu_ns, bool busy);
+bool latency_want_rt(struct latency *l, uint64_t now_ns, uint64_t cpu_ns, bool bulk);
 
 /* Tries SCHED_FIFO once to learn whether it is allowed, then goes back to
  * SCHED_OTHER (start-up work is not urgent). Returns 0 (l->enabled says
@@ -60,7 +60,7 @@ int latency_init(struct latency *l, bool want);
 /* Before each wait: sets the policy latency_want_rt() asks for. Returns
  * 0, or -errno when the policy could not be changed (l->enabled is then
  * cleared: ringfleetd stays SCHED_OTHER). */
-int latency_before_wait(struct latency *l, uint64_t now_ns, bool busy);
+int latency_before_wait(struct latency *l, uint64_t now_ns, bool bulk);
 
 /* SCHED_OTHER until the next latency_before_wait() (before an exec). */
 void latency_normal(struct latency *l);

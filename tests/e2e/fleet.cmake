@@ -66,6 +66,6 @@ rf_e2e_test(e2e_roll_basic test_roll.py TIMEOUT 180 ARGS basic)
 rf_e2e_test(e2e_roll_glob test_roll.py TIMEOUT 180 ARGS glob)
 rf_e2e_test(e2e_roll_self_reset test_roll.py TIMEOUT 120 ARGS self_reset)
 # Issue 13's latency: ringfleetd waits at realtime priority, on a leash.
-foreach(scenario policy leash outside denied)
+foreach(scenario policy leash behind outside denied)
   rf_e2e_test(e2e_realtime_${scenario} test_realtime.py TIMEOUT 60 ARGS ${scenario})
 endforeach()

@@ -14,6 +14,10 @@
           realtime_cut grows), the fleet is untouched and ringfleetd waits
           as SCHED_FIFO again afterwards. (The 25 ms-in-100 ms budget is
           test_latency's: how much CPU the reload takes varies.)
+  behind  (root) an events subscriber that never reads: once its socket is
+          full and lines wait in ringfleetd, ringfleetd waits as
+          SCHED_OTHER (it must not outrun a reader at normal priority);
+          when the subscriber reads it all, SCHED_FIFO again.
   outside (root) started as SCHED_RR 2 (a unit's CPUSchedulingPolicy=,
           chrt): the operator's policy is left alone (still SCHED_RR 2
           while serving, status realtime false, logged once).
@@ -23,6 +27,7 @@
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -90,6 +95,60 @@ def scenario_policy():
         check(sup(d)["realtime"] is True, "status realtime after realtime = yes")
         check({s["name"]: s["pid"] for s in d.status()["servers"]} == pids,
               "a realtime reload restarted workers")
+        check(d.stop() == 0, "exit code")
+
+
+def toggle_drain(s, pairs):
+    """drain 0 + undrain pairs on one connection: two host events each."""
+    s.sendall(b"drain 0\nundrain\n" * pairs)
+    got = 0
+    while got < 2 * pairs:
+        chunk = s.recv(65536)
+        check(chunk, "the control connection closed")
+        got += chunk.count(b"\n")
+
+
+def stays(pid, want, n=10):
+    """policy(pid) is want in n samples 5 ms apart (not a passing sweep)."""
+    for _ in range(n):
+        if policy(pid) != want:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def scenario_behind():
+    if os.geteuid() != 0:
+        skip("needs root (SCHED_FIFO)")
+    with Daemon(servers_ini(free_udp_ports(2))) as d:
+        d.wait_running()
+        wait_policy(d.proc.pid, FIFO, "ringfleetd SCHED_FIFO while it waits")
+        stalled = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stalled.connect(d.sock)
+        stalled.sendall(b"events\n")
+        flood = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        flood.settimeout(10)
+        flood.connect(d.sock)
+        pairs = 0
+        while not stays(d.proc.pid, OTHER):
+            check("dropped" not in d.log_text() and pairs < 20000,
+                  "the reader was dropped (or %d pairs) before ringfleetd went normal" % pairs)
+            toggle_drain(flood, 10)
+            pairs += 10
+        rftest.log("SCHED_OTHER once %d drain/undrain pairs of events wait for the reader"
+                   % pairs)
+        # The reader catches up: nothing left to send, realtime again.
+        stalled.setblocking(False)
+        deadline = time.monotonic() + 10
+        while policy(d.proc.pid) != FIFO and time.monotonic() < deadline:
+            try:
+                stalled.recv(1 << 20)
+            except BlockingIOError:
+                time.sleep(0.005)
+        check(stays(d.proc.pid, FIFO, 5), "not SCHED_FIFO after the reader caught up")
+        check("dropped" not in d.log_text(), "the reader was dropped")
+        flood.close()
+        stalled.close()
         check(d.stop() == 0, "exit code")
 
 
@@ -187,8 +246,8 @@ def scenario_outside():
 
 
 def main():
-    scenarios = {"policy": scenario_policy, "leash": scenario_leash, "denied": scenario_denied,
-                 "outside": scenario_outside}
+    scenarios = {"policy": scenario_policy, "leash": scenario_leash, "behind": scenario_behind,
+                 "denied": scenario_denied, "outside": scenario_outside}
     if len(sys.argv) != 2 or sys.argv[1] not in scenarios:
         sys.exit("usage: test_realtime.py %s" % "|".join(scenarios))
     scenarios[sys.argv[1]]()
